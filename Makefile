@@ -1,0 +1,105 @@
+# Makefile — the only build file of kvstore. `make help` lists the targets.
+#
+# Variants build into their own directory, so objects of different flags never mix:
+#   make                 → build/        (-O2 -g)
+#   make SANITIZE=1      → build/asan/   (AddressSanitizer + UndefinedBehaviorSanitizer)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+STD     := -std=gnu11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+           -Wno-unused-parameter
+PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc
+PKG_CF   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LD   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+           $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb) -lpthread
+
+ifeq ($(SANITIZE),1)
+  B   := build/asan
+  SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  export KVS_TEST_TIMEOUT_SCALE ?= 4
+  export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1
+else
+  B   := build
+  SAN :=
+endif
+ifeq ($(CI),true)
+  WARN += -Werror
+endif
+
+ALL_CF = $(STD) $(WARN) $(CFLAGS) $(SAN) -Iinclude -Isrc $(PKG_CF) -MMD -MP
+obj    = $(patsubst %.c,$(B)/%.o,$(1))
+
+COMMON := $(wildcard src/common/*.c)
+AUTH   := $(wildcard src/auth/*.c)
+STORE  := $(wildcard src/storage/*.c)
+SERVER := $(wildcard src/server/*.c src/api/*.c)
+LIBSRC := $(COMMON) $(AUTH) $(STORE) $(SERVER)
+
+.DEFAULT_GOAL := all
+all: $(B)/kvs
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CF) -c $< -o $@
+
+$(B)/libkvs-internal.a: $(call obj,$(LIBSRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/kvs: $(call obj,src/main.c) $(B)/libkvs-internal.a
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
+
+# --- set-up --------------------------------------------------------------------------------
+# Installs what is missing: Debian packages (with apt-get when run as root), npm packages.
+deps:
+	@tools/deps.sh build
+
+test-deps:
+	@tools/deps.sh test
+
+# --- run -----------------------------------------------------------------------------------
+LISTEN ?= 127.0.0.1:8787
+DATA   ?= ./data
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(B)/kvs serve --listen $(LISTEN) --data $(DATA)
+
+# --- tests ---------------------------------------------------------------------------------
+UNIT := $(wildcard tests/unit/*.c tests/unit/*/*.c)
+UNIT_OBJ := $(call obj,$(filter-out tests/unit/runner.c,$(UNIT)))
+
+$(B)/gen/unit_list.h: $(filter-out tests/unit/runner.c,$(UNIT)) tests/unit/gen.sh
+	@mkdir -p $(@D)
+	tests/unit/gen.sh $(filter-out tests/unit/runner.c,$(UNIT)) > $@.tmp && mv $@.tmp $@
+
+$(B)/tests/unit/runner.o: tests/unit/runner.c $(B)/gen/unit_list.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CF) -I$(B)/gen -c $< -o $@
+
+$(B)/test-unit: $(B)/tests/unit/runner.o $(UNIT_OBJ) $(B)/libkvs-internal.a
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
+
+test: test-deps
+	@$(MAKE) --no-print-directory all $(B)/test-unit
+	@$(MAKE) --no-print-directory test-unit test-api
+
+test-unit: $(B)/test-unit
+	$(B)/test-unit
+
+test-api: all
+	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=2 tests/api/
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make                 build build/kvs"
+	@echo "make run             install what is missing, build, start the server on $(LISTEN)"
+	@echo "make test            install what is missing, run every test suite"
+	@echo "make test SANITIZE=1 the same, built with ASan + UBSan (into build/asan)"
+	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
+	@echo "make clean           remove build/"
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+.PHONY: all deps test-deps run test test-unit test-api clean help

@@ -1,0 +1,24 @@
+/* token.h — API tokens: generation and the one-way hash under which they are stored.
+ *
+ * Tokens are shown once when created and stored only as SHA-256 digests, so a copy of the
+ * data directory does not hand out working tokens. A token has high entropy (40 random
+ * alphanumerics, ~238 bits), so a plain, unsalted digest is enough to make it unrecoverable. */
+#ifndef KVS_AUTH_TOKEN_H
+#define KVS_AUTH_TOKEN_H
+
+#include <stdint.h>
+
+#include "common/slice.h"
+
+#define KVS_TOKEN_PREFIX "kvs_"
+#define KVS_TOKEN_LEN 44 /* "kvs_" + 40 alphanumerics */
+#define KVS_TOKEN_HASH_LEN 32
+
+/* A new token into OUT (KVS_TOKEN_LEN characters and a NUL). Returns 0 or KVS_EIO. */
+__attribute__((warn_unused_result)) int kvs_token_generate(char out[KVS_TOKEN_LEN + 1]);
+
+/* The SHA-256 digest of TOKEN's bytes into OUT. Any bytes are accepted (a token chosen by the
+ * operator through $KVS_ADMIN_TOKEN need not look like a generated one). */
+void kvs_token_hash(kvs_slice token, uint8_t out[KVS_TOKEN_HASH_LEN]);
+
+#endif

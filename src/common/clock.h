@@ -1,0 +1,15 @@
+/* clock.h — wall-clock time in milliseconds and its ISO-8601 form. */
+#ifndef KVS_COMMON_CLOCK_H
+#define KVS_COMMON_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t kvs_now_ms(void);
+
+#define KVS_ISO_LEN 24 /* "2019-12-12T07:34:14.202Z" */
+
+/* Write MS as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, always 24 characters) and a NUL into OUT. */
+void kvs_iso8601(int64_t ms, char out[KVS_ISO_LEN + 1]);
+
+#endif

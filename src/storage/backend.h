@@ -1,0 +1,97 @@
+/* backend.h — what a storage back-end implements, and the generic part it embeds.
+ *
+ * Only storage.c and the back-ends (lmdb.c, later pg.c) include this. A back-end defines
+ * one constant struct kvs_storage_ops and a struct that embeds struct kvs_storage as its
+ * first member, named super (h2o's pattern; curl's vtls table). storage.c implements the
+ * public functions of storage.h by calling through the table, and owns the group-commit
+ * writer thread and the in-memory read statistics.
+ */
+#ifndef KVS_STORAGE_BACKEND_H
+#define KVS_STORAGE_BACKEND_H
+
+#include <pthread.h>
+
+#include "storage/storage.h"
+
+/* Read and list counts and accessedAt counted in memory for one store, handed to the
+ * back-end to add to the stored stats in the next transaction. */
+struct kvs_stat_delta {
+    char store_id[KVS_ID_LEN + 1];
+    uint64_t reads;
+    uint64_t lists;
+    int64_t accessed_ms; /* the latest access; 0 = none */
+};
+
+struct kvs_storage_ops {
+    const char *name;
+
+    /* Close the back-end and free the struct that embeds super. The writer has stopped. */
+    void (*close)(struct kvs_storage *st);
+
+    int (*read_begin)(struct kvs_storage *st, struct kvs_read **out);
+    void (*read_end)(struct kvs_read *rd);
+    int (*user_count)(struct kvs_read *rd, uint64_t *out);
+    int (*user_by_token)(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                         struct kvs_user *out);
+    int (*user_by_name)(struct kvs_read *rd, kvs_slice username, struct kvs_user *out);
+    int (*user_get)(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
+    /* Store reads return the stored stats; storage.c adds the in-memory deltas. */
+    int (*store_get)(struct kvs_read *rd, kvs_slice id, struct kvs_store *out);
+    int (*store_by_name)(struct kvs_read *rd, kvs_slice user_id, kvs_slice name,
+                         struct kvs_store *out);
+    int (*store_list)(struct kvs_read *rd, kvs_slice user_id, uint64_t offset, uint64_t limit,
+                      int desc, int include_unnamed, kvs_store_cb cb, void *arg,
+                      uint64_t *total);
+    int (*record_get)(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
+                      struct kvs_record_view *out);
+    int (*keys_list)(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
+                     kvs_slice start_after, uint64_t limit, unsigned flags, kvs_key_cb cb,
+                     void *arg, int *truncated);
+
+    /* Apply the N writes WS in one transaction, add the ND statistics DELTAS (stores that no
+     * longer exist are skipped), commit, and make the commit durable before returning.
+     * Sets each WS[i]->result: 0, or the op's own logical error (KVS_ENOTFOUND, KVS_EEXIST,
+     * KVS_ENAMETAKEN), in which case that op changed nothing and the others still commit.
+     * Returns 0 when the transaction committed, else the error (KVS_ENOSPACE, KVS_EIO) and
+     * nothing at all was changed; the writer then retries each write alone.
+     * Called only on the writer thread. */
+    int (*apply)(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                 const struct kvs_stat_delta *deltas, size_t nd);
+
+    /* Background work done while no write waits (deleting the records of deleted stores), in
+     * steps short enough not to delay writes much (LMDB: one transaction of at most a few
+     * thousand deletions). Returns 1 when more work remains, 0 when none, <0 on error.
+     * Called only on the writer thread; may be NULL. */
+    int (*maintain)(struct kvs_storage *st);
+};
+
+#define KVS_STAT_STRIPES 16
+
+/* The generic part of every storage. Back-ends embed it first and never touch the fields
+ * below ops: they belong to storage.c. */
+struct kvs_storage {
+    const struct kvs_storage_ops *ops;
+
+    /* group-commit queue: submitted writes wait here for the writer thread */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;     /* signalled on submit and on close */
+    pthread_cond_t drained;  /* signalled after each batch (for kvs_storage_write) */
+    struct kvs_write *head, *tail;
+    int closing;
+    int writer_started;
+    pthread_t writer;
+    struct kvs_storage_counters counters;
+
+    /* read statistics counted in memory, striped by store ID to keep lock contention low */
+    struct kvs_stat_stripe {
+        pthread_mutex_t mu;
+        struct kvs_stat_delta *items;
+        size_t n, cap;
+    } stats[KVS_STAT_STRIPES];
+};
+
+/* Set up the generic part and start the writer thread. Called by a back-end's open function
+ * once the back-end is ready; on error the back-end closes itself. Returns 0 or KVS_EIO. */
+int kvs_storage_init(struct kvs_storage *st, const struct kvs_storage_ops *ops);
+
+#endif

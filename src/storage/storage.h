@@ -1,0 +1,285 @@
+/* storage.h — the storage interface: everything the API layer may ask of a back-end.
+ *
+ * The API layer calls only what is declared here; it never sees LMDB or libpq. A back-end
+ * (storage/lmdb.c now, storage/pg.c next) implements the table in storage/backend.h, and
+ * storage.c adds what is the same for every back-end: the group-commit writer and the
+ * deferred read statistics.
+ *
+ * What is stored
+ *   users     id (17 alphanumerics), username (unique), admin flag, default general access
+ *   tokens    SHA-256 of each API token → the user it belongs to (tokens are never stored)
+ *   stores    id → owner, name ("" when unnamed; unique per owner), title, generalAccess,
+ *             URL-signing secret, schema (JSON text or none), created/modified/accessed times,
+ *             stats (read/write/delete/list counts, record count, stored bytes)
+ *   records   (store id, key) → content type, content encoding, the bytes as uploaded
+ * Keys are listed in byte order of the key, and a page costs O(limit + log n).
+ * The LMDB layout of these is documented at the top of storage/lmdb.c.
+ *
+ * Durability: a write submitted with kvs_storage_submit() has reached the disk (the back-end
+ * synced it) before its done callback runs, so a 2xx sent from that callback is never lost.
+ * Writes waiting together share one transaction and one sync (group commit).
+ * See tests/unit/storage/conformance.c for the behaviour every back-end must show.
+ *
+ * Consistency: a read (struct kvs_read) sees one snapshot: the state after some set of whole
+ * write batches. A record is replaced atomically; a reader sees the old or the new value.
+ *
+ * Statistics: write, delete and record counts and storage bytes change in the same transaction
+ * as the write. Read and list counts and accessedAt are counted in memory
+ * (kvs_storage_note_access) and folded into the stored stats with the next write batch or
+ * within about a second; a crash may lose the last second of them, never a write.
+ *
+ * Threads:
+ *   - Every function here may be called from any thread.
+ *   - A struct kvs_read belongs to one thread at a time; it may be ended on another thread
+ *     than the one that began it (a response body that points into it is released by the
+ *     HTTP library on whichever thread finishes the response).
+ *   - Keep reads short-lived where possible: a long read delays the reuse of freed pages.
+ *   - Done callbacks run on the storage's writer thread: they must not block, and must not
+ *     submit and wait (kvs_storage_write) on the same storage.
+ */
+#ifndef KVS_STORAGE_STORAGE_H
+#define KVS_STORAGE_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+#include "common/encoding.h"
+#include "common/slice.h"
+#include "common/validate.h"
+
+#define KVS_MUST_CHECK __attribute__((warn_unused_result))
+
+#define KVS_TITLE_MAX 255         /* store titles, bytes */
+#define KVS_SCHEMA_MAX (64 * 1024) /* store schema, bytes of JSON text */
+#define KVS_CONTENT_TYPE_MAX 255  /* a record's content type, bytes */
+
+/* generalAccess of a store, and a user's default (contract §3). */
+enum kvs_general_access {
+    KVS_GA_FOLLOW_USER_SETTING = 0,
+    KVS_GA_RESTRICTED = 1,
+    KVS_GA_ANYONE_WITH_ID_CAN_READ = 2,
+    KVS_GA_ANYONE_WITH_NAME_CAN_READ = 3,
+};
+
+struct kvs_user {
+    char id[KVS_ID_LEN + 1];
+    char username[KVS_NAME_MAX + 1];
+    int64_t created_ms;
+    uint8_t is_admin;
+    uint8_t default_access; /* enum kvs_general_access; never FOLLOW_USER_SETTING */
+};
+
+struct kvs_store_stats {
+    uint64_t read_count;
+    uint64_t write_count;
+    uint64_t delete_count;
+    uint64_t list_count;
+    uint64_t record_count;
+    uint64_t storage_bytes; /* sum over records of key length + stored value length */
+};
+
+struct kvs_store {
+    char id[KVS_ID_LEN + 1];
+    char user_id[KVS_ID_LEN + 1];
+    char username[KVS_NAME_MAX + 1]; /* the owner's; filled by reads */
+    char name[KVS_NAME_MAX + 1];     /* "" for an unnamed store */
+    char title[KVS_TITLE_MAX + 1];   /* "" when none */
+    char secret[KVS_SECRET_LEN + 1]; /* urlSigningSecretKey */
+    uint8_t general_access;          /* enum kvs_general_access */
+    int64_t created_ms;
+    int64_t modified_ms; /* last change of the store or any of its records */
+    int64_t accessed_ms; /* last read or change */
+    struct kvs_store_stats stats;
+    char *schema; /* JSON text or NULL; owned by this struct, released by kvs_store_clear() */
+};
+
+/* Release what a kvs_store owns (its schema) and zero it. Accepts a zeroed struct. */
+void kvs_store_clear(struct kvs_store *s);
+
+/* A record as stored. The slices point into storage-owned memory (for LMDB, into the map):
+ * read-only, valid until kvs_storage_read_end() of the read that produced them. */
+struct kvs_record_view {
+    kvs_slice value;        /* the bytes as uploaded (compressed when uploaded compressed) */
+    kvs_slice content_type; /* exactly as sent by the client */
+    enum kvs_encoding encoding;
+};
+
+struct kvs_key_view {
+    kvs_slice key;
+    uint64_t size;              /* stored size of the value (contract §10) */
+    struct kvs_record_view rec; /* filled only with KVS_KEYS_WITH_VALUES */
+};
+
+struct kvs_storage; /* an open storage; kvs_storage_open_*() creates it */
+struct kvs_read;    /* a read snapshot */
+
+/* ---- opening and closing ---------------------------------------------------------------- */
+
+struct kvs_storage_config {
+    const char *dir;      /* data directory; created if missing */
+    uint64_t map_size;    /* LMDB: largest the database may grow to; 0 = default (1 TiB) */
+    unsigned max_readers; /* LMDB: concurrent reads; 0 = default (1024) */
+};
+
+/* Open (creating if needed) the LMDB storage in CFG->dir and start its writer thread.
+ * Release with kvs_storage_close(). Returns 0, KVS_EIO (logged with the cause), or
+ * KVS_EINVAL for a bad configuration. */
+KVS_MUST_CHECK int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg,
+                                         struct kvs_storage **out);
+
+/* Finish every submitted write (their callbacks run), stop the writer, flush pending
+ * statistics and close the back-end. All reads must have ended. Accepts NULL. */
+void kvs_storage_close(struct kvs_storage *st);
+
+/* The back-end's name ("lmdb"). */
+const char *kvs_storage_name(const struct kvs_storage *st);
+
+/* ---- reads ------------------------------------------------------------------------------- */
+
+/* Begin a read snapshot. Release with kvs_storage_read_end(). Returns 0 or KVS_EIO
+ * (including "too many concurrent reads"). */
+KVS_MUST_CHECK int kvs_storage_read_begin(struct kvs_storage *st, struct kvs_read **out);
+
+/* End a read; every view it produced becomes invalid. Accepts NULL. */
+void kvs_storage_read_end(struct kvs_read *rd);
+
+/* The number of users. Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out);
+
+/* Find the user owning the token whose hash is HASH. Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_user_by_token(struct kvs_read *rd,
+                                             const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                             struct kvs_user *out);
+
+/* Find a user by username (exact bytes). Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_user_by_name(struct kvs_read *rd, kvs_slice username,
+                                            struct kvs_user *out);
+
+/* Find a user by ID. Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_user_get(struct kvs_read *rd, kvs_slice user_id,
+                                        struct kvs_user *out);
+
+/* Find a store by ID. OUT's stats include the reads and lists counted in memory and not yet
+ * stored. The caller releases OUT with kvs_store_clear(). Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_store_get(struct kvs_read *rd, kvs_slice id,
+                                         struct kvs_store *out);
+
+/* Find the store named NAME owned by user USER_ID. As kvs_storage_store_get(). */
+KVS_MUST_CHECK int kvs_storage_store_by_name(struct kvs_read *rd, kvs_slice user_id,
+                                             kvs_slice name, struct kvs_store *out);
+
+/* Called once per store listed; the store is valid only during the call (its schema is
+ * freed afterwards). Return 0 to go on, anything else to stop. */
+typedef int (*kvs_store_cb)(void *arg, const struct kvs_store *s);
+
+/* List the stores owned by USER_ID, ordered by creation time (then ID), oldest first or,
+ * with DESC, newest first; unnamed stores only with INCLUDE_UNNAMED. Skips OFFSET stores,
+ * calls CB for at most LIMIT, and sets *TOTAL to the number of all matching stores.
+ * Returns 0, KVS_EIO. Cost: O(stores of the user). */
+KVS_MUST_CHECK int kvs_storage_store_list(struct kvs_read *rd, kvs_slice user_id,
+                                          uint64_t offset, uint64_t limit, int desc,
+                                          int include_unnamed, kvs_store_cb cb, void *arg,
+                                          uint64_t *total);
+
+/* Read record KEY of store STORE_ID. Does not check that the store exists (a missing store
+ * has no records). OUT points into the snapshot (see struct kvs_record_view).
+ * Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_record_get(struct kvs_read *rd, kvs_slice store_id,
+                                          kvs_slice key, struct kvs_record_view *out);
+
+#define KVS_KEYS_WITH_VALUES 1u /* fill kvs_key_view.rec too */
+
+/* Called once per key listed; the view is valid until the read ends. Return 0 to go on,
+ * anything else to stop the listing (kvs_storage_keys_list then returns that value). */
+typedef int (*kvs_key_cb)(void *arg, const struct kvs_key_view *k);
+
+/* List the keys of store STORE_ID in byte order: only keys starting with PREFIX (empty = all),
+ * only keys after START_AFTER (empty = from the start; it need not be a key), at most LIMIT
+ * of them (LIMIT > 0). *TRUNCATED is set to 1 when more keys match after the last one given.
+ * Cost: O(LIMIT + log n), whatever the store's size.
+ * Returns 0, KVS_EIO, or the callback's non-zero value. */
+KVS_MUST_CHECK int kvs_storage_keys_list(struct kvs_read *rd, kvs_slice store_id,
+                                         kvs_slice prefix, kvs_slice start_after,
+                                         uint64_t limit, unsigned flags, kvs_key_cb cb,
+                                         void *arg, int *truncated);
+
+/* Count a read (record GET/HEAD) or a list (keys) of STORE_ID, and mark it accessed now.
+ * Cheap and lock-striped: counted in memory, stored with the next write batch. */
+#define KVS_NOTE_READ 1u
+#define KVS_NOTE_LIST 2u
+#define KVS_NOTE_ACCESS 0u /* only accessedAt */
+void kvs_storage_note_access(struct kvs_storage *st, const char *store_id, unsigned what);
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+enum kvs_write_op {
+    /* Put record (store_id, key) = value with content_type and encoding, replacing any old
+     * value atomically. KVS_ENOTFOUND when the store does not exist (e.g. deleted meanwhile). */
+    KVS_W_RECORD_PUT,
+    /* Delete record (store_id, key). Deleting a missing key succeeds (contract §10) and
+     * changes no stats; a missing store is KVS_ENOTFOUND. */
+    KVS_W_RECORD_DELETE,
+    /* Create a store from .store's user_id, name, title, general_access and schema; the
+     * storage sets id, secret, times and zero stats. When .store.name is not empty and the
+     * owner already has a store of that name, the result is KVS_EEXIST and .store is replaced
+     * by the existing store (get-or-create in one step, free of races). */
+    KVS_W_STORE_CREATE,
+    /* Change the fields of store .store_id named by .update_mask (KVS_UPD_*) to those in
+     * .store. Renaming onto a name the owner already uses is KVS_ENAMETAKEN; a missing store
+     * KVS_ENOTFOUND. On success .store holds the whole updated store. */
+    KVS_W_STORE_UPDATE,
+    /* Delete store .store_id and, in the background, all its records. KVS_ENOTFOUND when
+     * missing. From the moment the batch commits, the store and its records are gone for
+     * every reader. */
+    KVS_W_STORE_DELETE,
+    /* Create user .user (username, is_admin, default_access; the storage sets id and
+     * created_ms) with one token, .token_hash. KVS_EEXIST when the username is taken. */
+    KVS_W_USER_CREATE,
+    /* Add token .token_hash to user .user.id. KVS_ENOTFOUND when the user is missing. */
+    KVS_W_TOKEN_ADD,
+};
+
+#define KVS_UPD_NAME 1u   /* .store.name ("" = make unnamed) */
+#define KVS_UPD_TITLE 2u  /* .store.title */
+#define KVS_UPD_ACCESS 4u /* .store.general_access */
+#define KVS_UPD_SCHEMA 8u /* .store.schema */
+
+/* One write. The submitter owns it and everything its slices point to, and must keep them
+ * valid and untouched until done() has run. */
+struct kvs_write {
+    enum kvs_write_op op;
+    char store_id[KVS_ID_LEN + 1]; /* record ops, store update/delete */
+    kvs_slice key;                 /* record ops */
+    kvs_slice value;               /* record put: the bytes to store */
+    kvs_slice content_type;        /* record put */
+    enum kvs_encoding encoding;    /* record put */
+    struct kvs_store store;        /* store create/update: in and out; kvs_store_clear() it */
+    unsigned update_mask;          /* store update */
+    struct kvs_user user;          /* user create (in and out), token add (.id) */
+    uint8_t token_hash[KVS_TOKEN_HASH_LEN];
+
+    int result; /* set before done() runs: 0 or a KVS_E... code */
+    /* Runs on the writer thread once the write is durable (or failed). Must not block. */
+    void (*done)(struct kvs_write *w);
+    void *arg; /* for the submitter */
+
+    struct kvs_write *next; /* the storage's queue link; untouched by the submitter */
+};
+
+/* Queue W. On 0, W->done runs exactly once, later, on the writer thread. On error
+ * (KVS_EUNAVAIL once closing has begun) done never runs. */
+KVS_MUST_CHECK int kvs_storage_submit(struct kvs_storage *st, struct kvs_write *w);
+
+/* Submit W and wait until it is durable; W->done is ignored. Returns W->result. For the CLI,
+ * start-up and tests; never call it from a done callback. */
+KVS_MUST_CHECK int kvs_storage_write(struct kvs_storage *st, struct kvs_write *w);
+
+/* Writer statistics, for /metrics and benchmarks. */
+struct kvs_storage_counters {
+    uint64_t batches; /* transactions committed (each one sync) */
+    uint64_t writes;  /* writes applied */
+};
+void kvs_storage_counters(struct kvs_storage *st, struct kvs_storage_counters *out);
+
+#endif

@@ -2,6 +2,7 @@
 #include "common/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int64_t kvs_now_ms(void)
@@ -22,6 +23,10 @@ void kvs_iso8601(int64_t ms, char out[KVS_ISO_LEN + 1])
     int year = tm.tm_year + 1900;
     if (year > 9999)
         year = 9999;
-    snprintf(out, KVS_ISO_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
+    /* Formatted into a roomy buffer: the compiler cannot see that every field is in range. */
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    memcpy(out, tmp, KVS_ISO_LEN);
+    out[KVS_ISO_LEN] = '\0';
 }

@@ -1,0 +1,80 @@
+/* api.h — the API handlers: the route table and what the handlers share.
+ *
+ * One file per resource (stores.c, records.c, keys.c, health.c); this header and common.c
+ * hold the route table and the helpers every handler uses: authentication, resolving the
+ * {store} of a path with the caller's rights, and the store object's JSON. */
+#ifndef KVS_API_API_H
+#define KVS_API_API_H
+
+#include <jansson.h>
+
+#include "server/http.h"
+#include "server/router.h"
+
+/* The route for path KIND answering METHOD (KVS_M_*), or NULL. *ALLOWED gets every method
+ * the path answers (for a 405's Allow header; 0 when the path is unknown). */
+const struct kvs_route *kvs_api_route(enum kvs_path_kind kind, unsigned method, unsigned *allowed);
+
+/* Find out who is calling: the token from "Authorization: Bearer" or ?token=. Sets
+ * R->authenticated and R->user. Begins R->rd when it is not yet begun.
+ * Returns 0 (also for no token at all on a route that allows that: KVS_R_PUBLIC),
+ * KVS_ENOTOKEN, KVS_EBADTOKEN, KVS_EIO. */
+int kvs_api_authenticate(struct kvs_req *r);
+
+/* Make sure R->rd holds a read snapshot. Returns 0 or KVS_EIO. */
+int kvs_api_read(struct kvs_req *r);
+
+#define KVS_NEED_READ 0
+#define KVS_NEED_WRITE 1
+
+/* Resolve the {store} of R's path (an ID, "username~name", "~name", or a bare name of the
+ * caller's own) into R->store, and check that the caller may read it, or write it with
+ * KVS_NEED_WRITE. Returns 0, KVS_ENOTFOUND, KVS_ENOTOKEN, KVS_EACCESS, KVS_EIO. */
+int kvs_api_resolve_store(struct kvs_req *r, int need);
+
+/* As kvs_api_resolve_store(), but on failure reply with the error and return NULL; the
+ * handler then just returns (the client already has its answer). */
+struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need);
+
+/* The store object of contract §2.1 for S, as seen by R's caller (the URL-signing secret
+ * only for those who may write). Returns a new reference. */
+json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s);
+
+/* Whether R's caller may write store S. */
+int kvs_api_can_write(const struct kvs_req *r, const struct kvs_store *s);
+
+/* The base of public links, "http://host:port" without a trailing '/', into OUT (NUL-
+ * terminated, truncated to OUT_MAX - 1). From --public-url, else from the Host header. */
+void kvs_api_public_base(struct kvs_req *r, char *out, size_t out_max);
+
+/* Boolean query parameter NAME: 1 for "1"/"true", 0 for "0"/"false"/"" or when absent.
+ * Returns 0 and sets *OUT, or KVS_EBADPARAM for anything else. */
+int kvs_api_query_bool(struct kvs_req *r, const char *name, int *out);
+
+/* Unsigned integer query parameter NAME, DEF when absent or empty. Returns 0 or KVS_EBADPARAM. */
+int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64_t *out);
+
+/* Parse R's body as JSON, decoding its Content-Encoding first. An empty body gives
+ * *OUT = NULL. Returns 0, KVS_EENCODING, KVS_EBADBODY, KVS_ETOOBIG or KVS_EBADJSON (with
+ * jansson's reason in R->error_msg). The caller owns *OUT. */
+int kvs_api_body_json(struct kvs_req *r, json_t **out);
+
+/* Handlers, one per route. */
+void kvs_api_health(struct kvs_req *r);
+void kvs_api_stores_list(struct kvs_req *r);
+void kvs_api_stores_create(struct kvs_req *r);
+void kvs_api_stores_create_done(struct kvs_req *r);
+void kvs_api_store_get(struct kvs_req *r);
+void kvs_api_store_update(struct kvs_req *r);
+void kvs_api_store_update_done(struct kvs_req *r);
+void kvs_api_store_delete(struct kvs_req *r);
+void kvs_api_store_delete_done(struct kvs_req *r);
+void kvs_api_keys_list(struct kvs_req *r);
+int kvs_api_record_prepare(struct kvs_req *r);
+void kvs_api_record_get(struct kvs_req *r);
+void kvs_api_record_put(struct kvs_req *r);
+void kvs_api_record_put_done(struct kvs_req *r);
+void kvs_api_record_delete(struct kvs_req *r);
+void kvs_api_record_delete_done(struct kvs_req *r);
+
+#endif

@@ -1,0 +1,353 @@
+/* common.c — what every handler shares: the route table, authentication, resolving the
+ * {store} of a path with the caller's rights, the store object's JSON, query parameters. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "auth/access.h"
+#include "auth/sign.h"
+#include "auth/token.h"
+#include "common/clock.h"
+#include "kvs.h"
+#include "server/reply.h"
+
+/* ---- routes -------------------------------------------------------------------------------- */
+
+#define GET_HEAD (KVS_M_GET | KVS_M_HEAD)
+
+static const struct {
+    enum kvs_path_kind kind;
+    struct kvs_route route;
+} routes[] = {
+    {KVS_PATH_HEALTH, {"health", GET_HEAD, KVS_R_PUBLIC, NULL, kvs_api_health, NULL}},
+    {KVS_PATH_STORES, {"stores.list", GET_HEAD, 0, NULL, kvs_api_stores_list, NULL}},
+    {KVS_PATH_STORES,
+     {"stores.create", KVS_M_POST, KVS_R_BODY, NULL, kvs_api_stores_create,
+      kvs_api_stores_create_done}},
+    {KVS_PATH_STORE, {"store.get", GET_HEAD, KVS_R_PUBLIC, NULL, kvs_api_store_get, NULL}},
+    {KVS_PATH_STORE,
+     {"store.update", KVS_M_PUT, KVS_R_BODY, NULL, kvs_api_store_update,
+      kvs_api_store_update_done}},
+    {KVS_PATH_STORE,
+     {"store.delete", KVS_M_DELETE, 0, NULL, kvs_api_store_delete, kvs_api_store_delete_done}},
+    {KVS_PATH_KEYS,
+     {"keys.list", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS, NULL, kvs_api_keys_list, NULL}},
+    {KVS_PATH_RECORD,
+     {"record.get", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_RECORD, NULL, kvs_api_record_get, NULL}},
+    {KVS_PATH_RECORD,
+     {"record.put", KVS_M_PUT | KVS_M_POST, KVS_R_BODY | KVS_R_RECORD, kvs_api_record_prepare,
+      kvs_api_record_put, kvs_api_record_put_done}},
+    {KVS_PATH_RECORD,
+     {"record.delete", KVS_M_DELETE, 0, NULL, kvs_api_record_delete, kvs_api_record_delete_done}},
+};
+
+const struct kvs_route *kvs_api_route(enum kvs_path_kind kind, unsigned method, unsigned *allowed)
+{
+    const struct kvs_route *found = NULL;
+    *allowed = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (routes[i].kind != kind)
+            continue;
+        *allowed |= routes[i].route.methods;
+        if (routes[i].route.methods & method)
+            found = &routes[i].route;
+    }
+    return found;
+}
+
+/* ---- who is calling ------------------------------------------------------------------------ */
+
+int kvs_api_read(struct kvs_req *r)
+{
+    if (r->rd)
+        return 0;
+    return kvs_storage_read_begin(r->srv->storage, &r->rd);
+}
+
+/* The token of R: "Authorization: Bearer T" wins over ?token=T. Empty when none. */
+static kvs_slice request_token(struct kvs_req *r)
+{
+    const char *auth = kvs_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *t = auth + 7;
+        while (*t == ' ')
+            t++;
+        size_t n = strlen(t);
+        while (n > 0 && t[n - 1] == ' ')
+            n--;
+        return (kvs_slice){t, n};
+    }
+    const char *q = kvs_http_query(r, "token");
+    return q ? kvs_slice_of(q) : (kvs_slice){"", 0};
+}
+
+int kvs_api_authenticate(struct kvs_req *r)
+{
+    if (r->authenticated)
+        return 0;
+    kvs_slice token = request_token(r);
+    if (token.n == 0)
+        return (r->route->flags & KVS_R_PUBLIC) ? 0 : KVS_ENOTOKEN;
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(token, hash);
+    int rc = kvs_api_read(r);
+    if (rc != 0)
+        return rc;
+    rc = kvs_storage_user_by_token(r->rd, hash, &r->user);
+    if (rc == KVS_ENOTFOUND)
+        return KVS_EBADTOKEN; /* wrong or revoked: a bad token is never treated as none */
+    if (rc != 0)
+        return rc;
+    r->authenticated = 1;
+    return 0;
+}
+
+/* ---- resolving {store} ------------------------------------------------------------------- */
+
+/* Whether a valid ?signature= grants R a read of store S: a record signature on record
+ * routes, a keys signature on the keys and records routes. */
+static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s)
+{
+    const char *sig = kvs_http_query(r, "signature");
+    if (sig == NULL || *sig == '\0')
+        return 0;
+    kvs_slice secret = kvs_slice_of(s->secret);
+    if (r->route->flags & KVS_R_SIG_RECORD)
+        return kvs_sign_verify_record(secret, (kvs_slice){r->key, r->key_len}, kvs_slice_of(sig)) ==
+               0;
+    if (r->route->flags & KVS_R_SIG_KEYS)
+        return kvs_sign_verify_keys(secret, kvs_slice_of(s->id), kvs_slice_of(sig), kvs_now_ms()) ==
+               0;
+    return 0;
+}
+
+/* Find the store R's path names, into R->store. *BY_NAME tells how it was found. */
+static int find_store(struct kvs_req *r, int *by_name)
+{
+    kvs_slice ref = {r->store_ref, r->store_ref_len};
+    const char *tilde = memchr(ref.p, '~', ref.n);
+    const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
+    int rc;
+
+    *by_name = 1;
+    if (tilde) { /* "username~name", or "~name" for the caller's own */
+        kvs_slice uname = {ref.p, (size_t)(tilde - ref.p)};
+        kvs_slice name = {tilde + 1, ref.n - uname.n - 1};
+        struct kvs_user owner;
+        if (uname.n == 0) {
+            if (caller == NULL)
+                return KVS_ENOTOKEN;
+            owner = *caller;
+        } else if (!kvs_valid_username(uname) ||
+                   (rc = kvs_storage_user_by_name(r->rd, uname, &owner)) == KVS_ENOTFOUND) {
+            return caller ? KVS_ENOTFOUND : KVS_ENOTOKEN; /* as for an existing user */
+        } else if (rc != 0) {
+            return rc;
+        }
+        if (!kvs_valid_store_name(name))
+            return caller ? KVS_ENOTFOUND : KVS_ENOTOKEN;
+        rc = kvs_storage_store_by_name(r->rd, kvs_slice_of(owner.id), name, &r->store);
+        if (rc == KVS_ENOTFOUND && caller == NULL)
+            return KVS_ENOTOKEN; /* an outsider learns nothing about which names exist */
+        return rc;
+    }
+    if (kvs_valid_id(ref)) {
+        rc = kvs_storage_store_get(r->rd, ref, &r->store);
+        if (rc != KVS_ENOTFOUND) {
+            *by_name = 0;
+            return rc;
+        }
+    }
+    /* A bare name is the caller's own store (contract §10); without a token only IDs resolve. */
+    if (caller == NULL || !kvs_valid_store_name(ref))
+        return KVS_ENOTFOUND;
+    return kvs_storage_store_by_name(r->rd, kvs_slice_of(caller->id), ref, &r->store);
+}
+
+int kvs_api_resolve_store(struct kvs_req *r, int need)
+{
+    int rc = kvs_api_read(r);
+    if (rc != 0)
+        return rc;
+    int by_name = 0;
+    rc = find_store(r, &by_name);
+    if (rc != 0)
+        return rc;
+    r->have_store = 1;
+
+    const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
+    enum kvs_general_access owner_default = KVS_GA_RESTRICTED;
+    if (!kvs_access_is_owner(caller, &r->store) &&
+        r->store.general_access == KVS_GA_FOLLOW_USER_SETTING) {
+        struct kvs_user owner;
+        rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
+        if (rc == 0)
+            owner_default = owner.default_access;
+        else if (rc != KVS_ENOTFOUND)
+            return rc;
+    }
+    rc = kvs_access_check(caller, &r->store, owner_default, by_name,
+                          need == KVS_NEED_WRITE ? KVS_ACCESS_WRITE : KVS_ACCESS_READ);
+    if (rc != 0 && need == KVS_NEED_READ && signature_grants_read(r, &r->store))
+        rc = 0;
+    return rc;
+}
+
+struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need)
+{
+    int rc = kvs_api_resolve_store(r, need);
+    if (rc == 0)
+        return &r->store;
+    if (rc == KVS_ENOTFOUND)
+        kvs_reply_error(r, rc, "Key-value store was not found.");
+    else
+        kvs_reply_error(r, rc, NULL);
+    return NULL;
+}
+
+int kvs_api_can_write(const struct kvs_req *r, const struct kvs_store *s)
+{
+    return kvs_access_is_owner(r->authenticated ? &r->user : NULL, s);
+}
+
+/* ---- the store object ---------------------------------------------------------------------- */
+
+void kvs_api_public_base(struct kvs_req *r, char *out, size_t out_max)
+{
+    const char *base = r->srv->cfg.public_url;
+    if (base == NULL) {
+        const char *host = kvs_http_header(r, MHD_HTTP_HEADER_HOST);
+        snprintf(out, out_max, "http://%s", host && *host ? host : r->srv->cfg.listen);
+    } else {
+        snprintf(out, out_max, "%s", base);
+    }
+    size_t n = strlen(out);
+    while (n > 0 && out[n - 1] == '/')
+        out[--n] = '\0';
+}
+
+/* Keys and records links stay valid this long (the platform's auto-generated links do). */
+#define PUBLIC_URL_TTL_MS (14LL * 24 * 3600 * 1000)
+
+static json_t *iso_json(int64_t ms)
+{
+    char when[KVS_ISO_LEN + 1];
+    kvs_iso8601(ms, when);
+    return json_string(when);
+}
+
+json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s)
+{
+    char base[512], url[1024];
+    kvs_api_public_base(r, base, sizeof base);
+    int writer = kvs_api_can_write(r, s);
+    char sig[KVS_KEYS_SIG_MAX + 1] = "";
+    if (writer)
+        kvs_sign_keys(kvs_slice_of(s->secret), kvs_slice_of(s->id),
+                      kvs_now_ms() + PUBLIC_URL_TTL_MS, sig);
+
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(s->id));
+    json_object_set_new(o, "name", s->name[0] ? json_string(s->name) : json_null());
+    if (s->title[0])
+        json_object_set_new(o, "title", json_string(s->title));
+    json_object_set_new(o, "userId", json_string(s->user_id));
+    json_object_set_new(o, "username", s->username[0] ? json_string(s->username) : json_null());
+    json_object_set_new(o, "createdAt", iso_json(s->created_ms));
+    json_object_set_new(o, "modifiedAt", iso_json(s->modified_ms));
+    json_object_set_new(o, "accessedAt", iso_json(s->accessed_ms));
+    json_object_set_new(o, "actId", json_null());
+    json_object_set_new(o, "actRunId", json_null());
+    snprintf(url, sizeof url, "%s/console/stores/%s", base, s->id);
+    json_object_set_new(o, "consoleUrl", json_string(url));
+    snprintf(url, sizeof url, "%s/v2/key-value-stores/%s/keys%s%s", base, s->id,
+             sig[0] ? "?signature=" : "", sig);
+    json_object_set_new(o, "keysPublicUrl", json_string(url));
+    snprintf(url, sizeof url, "%s/v2/key-value-stores/%s/records%s%s", base, s->id,
+             sig[0] ? "?signature=" : "", sig);
+    json_object_set_new(o, "recordsPublicUrl", json_string(url));
+    json_t *schema = NULL;
+    if (s->schema)
+        schema = json_loads(s->schema, 0, NULL); /* stored by us, compact and valid */
+    json_object_set_new(o, "schema", schema ? schema : json_null());
+    if (writer)
+        json_object_set_new(o, "urlSigningSecretKey", json_string(s->secret));
+    json_object_set_new(o, "generalAccess",
+                        json_string(kvs_access_name((enum kvs_general_access)s->general_access)));
+    json_object_set_new(
+        o, "stats",
+        json_pack("{s:I,s:I,s:I,s:I,s:I}", "readCount", (json_int_t)s->stats.read_count,
+                  "writeCount", (json_int_t)s->stats.write_count, "deleteCount",
+                  (json_int_t)s->stats.delete_count, "listCount", (json_int_t)s->stats.list_count,
+                  "storageBytes", (json_int_t)s->stats.storage_bytes));
+    return o;
+}
+
+/* ---- query parameters ---------------------------------------------------------------------- */
+
+int kvs_api_query_bool(struct kvs_req *r, const char *name, int *out)
+{
+    const char *v = kvs_http_query(r, name);
+    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0) {
+        *out = 1;
+        return 0;
+    }
+    return KVS_EBADPARAM;
+}
+
+int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64_t *out)
+{
+    const char *v = kvs_http_query(r, name);
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return 0;
+    }
+    if (*v < '0' || *v > '9')
+        return KVS_EBADPARAM; /* strtoull would accept a sign or spaces */
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return KVS_EBADPARAM;
+    *out = n;
+    return 0;
+}
+
+/* ---- request bodies ------------------------------------------------------------------------- */
+
+int kvs_api_body_json(struct kvs_req *r, json_t **out)
+{
+    *out = NULL;
+    enum kvs_encoding enc;
+    int rc = kvs_encoding_parse(kvs_slice_of(kvs_http_header(r, "Content-Encoding")), &enc);
+    if (rc != 0)
+        return rc;
+    struct kvs_buf plain;
+    kvs_buf_init(&plain, r->srv->cfg.max_record_size);
+    kvs_slice text = kvs_buf_slice(&r->body);
+    if (enc != KVS_ENC_IDENTITY) {
+        rc = kvs_decode(enc, text, &plain, 0);
+        text = kvs_buf_slice(&plain);
+    }
+    size_t blank = 0;
+    while (rc == 0 && blank < text.n && strchr(" \t\r\n", text.p[blank]))
+        blank++;
+    if (rc == 0 && blank < text.n) {
+        json_error_t err;
+        *out = json_loadb(text.p, text.n, 0, &err);
+        if (*out == NULL) {
+            snprintf(r->error_msg, sizeof r->error_msg,
+                     "The request body is not valid JSON: %.100s", err.text);
+            rc = KVS_EBADJSON;
+        }
+    }
+    kvs_buf_free(&plain);
+    return rc;
+}

@@ -1,0 +1,212 @@
+/* records.c — GET, HEAD, PUT, POST and DELETE of one record
+ * (/v2/key-value-stores/{store}/records/{key}).
+ *
+ * A record is stored exactly as uploaded: its bytes, its Content-Type as sent and its
+ * Content-Encoding. GET answers with the stored bytes straight from the storage's memory
+ * (zero-copy: the read snapshot lives until the HTTP library has sent them), decoded on the
+ * fly only when the client's Accept-Encoding refuses the stored coding. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "kvs.h"
+#include "server/reply.h"
+
+/* Uploads are decoded once to prove they are well formed. A body that decodes to more than
+ * this many times the record limit is refused: it would be a bomb for any client that asks
+ * for it decoded (contract §10). */
+#define DECODED_FACTOR 10
+
+static int check_key(struct kvs_req *r)
+{
+    if (r->key_too_long || !kvs_valid_key((kvs_slice){r->key, r->key_len})) {
+        snprintf(r->error_msg, sizeof r->error_msg,
+                 "Record key contains invalid character or is longer than %d characters; "
+                 "allowed are a-z, A-Z, 0-9 and !-_.'()",
+                 KVS_KEY_MAX);
+        return KVS_EBADKEY;
+    }
+    return 0;
+}
+
+static void reply_key_error(struct kvs_req *r, int rc)
+{
+    kvs_reply_error(r, rc, "%s", r->error_msg);
+}
+
+/* ---- GET / HEAD ------------------------------------------------------------------------------ */
+
+static void end_read(void *cls)
+{
+    kvs_storage_read_end(cls);
+}
+
+static void add_record_headers(struct kvs_req *r, const char *encoding)
+{
+    if (encoding)
+        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
+    kvs_reply_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    /* Records are user content served from the API's origin: never let a browser run it
+     * with that origin's rights, nor guess another type than the stored one. */
+    kvs_reply_header(r, "X-Content-Type-Options", "nosniff");
+    kvs_reply_header(r, "Content-Security-Policy", "sandbox");
+    int attachment = 0;
+    if (kvs_api_query_bool(r, "attachment", &attachment) == 0 && attachment) {
+        char disp[KVS_KEY_MAX + 32];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", r->key);
+        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    }
+}
+
+void kvs_api_record_get(struct kvs_req *r)
+{
+    int rc = check_key(r);
+    if (rc != 0) {
+        reply_key_error(r, rc);
+        return;
+    }
+    int attachment;
+    if (kvs_api_query_bool(r, "attachment", &attachment) != 0) {
+        kvs_reply_error(r, KVS_EBADPARAM, "Parameter attachment must be true, false, 1 or 0.");
+        return;
+    }
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_READ);
+    if (s == NULL)
+        return;
+    struct kvs_record_view rec;
+    rc = kvs_storage_record_get(r->rd, kvs_slice_of(s->id), (kvs_slice){r->key, r->key_len}, &rec);
+    if (rc != 0) {
+        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "Record was not found." : NULL);
+        return;
+    }
+    kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_READ);
+
+    char ctype[KVS_CONTENT_TYPE_MAX + 1];
+    snprintf(ctype, sizeof ctype, "%.*s", (int)rec.content_type.n, rec.content_type.p);
+    const char *stored = kvs_encoding_name(rec.encoding);
+    if (stored &&
+        !kvs_encoding_accepted(kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding)) {
+        struct kvs_buf plain;
+        kvs_buf_init(&plain, DECODED_FACTOR * r->srv->cfg.max_record_size);
+        rc = kvs_decode(rec.encoding, rec.value, &plain, 0);
+        if (rc != 0) {
+            /* Uploads are checked, so this is a record stored under other limits or damaged. */
+            kvs_log_error("record %s/%s does not decode: %s", s->id, r->key, kvs_errname(rc));
+            kvs_buf_free(&plain);
+            kvs_reply_error(r, KVS_EIO, "The record could not be decoded.");
+            return;
+        }
+        size_t n;
+        char *bytes = kvs_buf_steal(&plain, &n);
+        kvs_reply_bytes(r, 200, ctype, bytes, n, free, bytes);
+        add_record_headers(r, NULL);
+        return;
+    }
+    /* Zero-copy: the response owns the snapshot and ends it once the bytes are sent. */
+    struct kvs_read *rd = r->rd;
+    r->rd = NULL;
+    kvs_reply_bytes(r, 200, ctype, rec.value.p, rec.value.n, end_read, rd);
+    add_record_headers(r, stored);
+}
+
+/* ---- PUT / POST ---------------------------------------------------------------------------- */
+
+int kvs_api_record_prepare(struct kvs_req *r)
+{
+    int rc = check_key(r);
+    if (rc != 0)
+        return rc;
+    enum kvs_encoding enc;
+    const char *ce = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (kvs_encoding_parse(kvs_slice_of(ce), &enc) != 0) {
+        snprintf(r->error_msg, sizeof r->error_msg, "Content-Encoding \"%.100s\" is not supported.",
+                 ce);
+        return KVS_EENCODING;
+    }
+    const char *ct = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && strlen(ct) > KVS_CONTENT_TYPE_MAX) {
+        snprintf(r->error_msg, sizeof r->error_msg, "Content-Type is longer than %d characters.",
+                 KVS_CONTENT_TYPE_MAX);
+        return KVS_EINVAL;
+    }
+    rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
+    if (rc == KVS_ENOTFOUND)
+        snprintf(r->error_msg, sizeof r->error_msg, "Key-value store was not found.");
+    return rc;
+}
+
+void kvs_api_record_put(struct kvs_req *r)
+{
+    enum kvs_encoding enc = KVS_ENC_IDENTITY;
+    const char *ce = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (kvs_encoding_parse(kvs_slice_of(ce), &enc) != 0) { /* checked in prepare */
+        kvs_reply_error(r, KVS_EENCODING, NULL);
+        return;
+    }
+    kvs_slice body = kvs_buf_slice(&r->body);
+    if (enc != KVS_ENC_IDENTITY) {
+        size_t cap = DECODED_FACTOR * r->srv->cfg.max_record_size;
+        int rc = kvs_decode(enc, body, NULL, cap);
+        if (rc == KVS_ETOOBIG) {
+            kvs_reply_error(r, rc, "The payload decodes to more than %zu bytes.", cap);
+            return;
+        }
+        if (rc != 0) {
+            kvs_reply_error(r, KVS_EBADBODY, "The body is not valid %s data.",
+                            kvs_encoding_name(enc));
+            return;
+        }
+    }
+    const char *ct = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->w.op = KVS_W_RECORD_PUT;
+    memcpy(r->w.store_id, r->store.id, sizeof r->w.store_id);
+    r->w.key = (kvs_slice){r->key, r->key_len};
+    /* An empty body still needs a non-NULL pointer for the storage to copy zero bytes from. */
+    r->w.value = body.p ? body : (kvs_slice){"", 0};
+    r->w.content_type = kvs_slice_of(ct && *ct ? ct : "application/octet-stream");
+    r->w.encoding = enc;
+    kvs_http_submit(r);
+}
+
+void kvs_api_record_put_done(struct kvs_req *r)
+{
+    if (r->w.result != 0) {
+        kvs_reply_error(r, r->w.result,
+                        r->w.result == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+        return;
+    }
+    char base[512], url[1024];
+    kvs_api_public_base(r, base, sizeof base);
+    snprintf(url, sizeof url, "%s/v2/key-value-stores/%s/records/%s", base, r->store.id, r->key);
+    kvs_reply_json(r, 201, json_object());
+    kvs_reply_header(r, MHD_HTTP_HEADER_LOCATION, url);
+}
+
+/* ---- DELETE ---------------------------------------------------------------------------------- */
+
+void kvs_api_record_delete(struct kvs_req *r)
+{
+    int rc = check_key(r);
+    if (rc != 0) {
+        reply_key_error(r, rc);
+        return;
+    }
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
+    if (s == NULL)
+        return;
+    r->w.op = KVS_W_RECORD_DELETE;
+    memcpy(r->w.store_id, s->id, sizeof r->w.store_id);
+    r->w.key = (kvs_slice){r->key, r->key_len};
+    kvs_http_submit(r);
+}
+
+void kvs_api_record_delete_done(struct kvs_req *r)
+{
+    if (r->w.result != 0)
+        kvs_reply_error(r, r->w.result,
+                        r->w.result == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+    else
+        kvs_reply_empty(r, 204);
+}

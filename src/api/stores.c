@@ -1,0 +1,300 @@
+/* stores.c — the store collection and single stores:
+ *   GET  /v2/key-value-stores              list the caller's stores
+ *   POST /v2/key-value-stores[?name=N]     get-or-create (200 existing, 201 new)
+ *   GET, PUT, DELETE /v2/key-value-stores/{store}
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "auth/access.h"
+#include "kvs.h"
+#include "server/reply.h"
+
+#define STORES_LIMIT_MAX 1000
+
+/* ---- list ---------------------------------------------------------------------------------- */
+
+struct listing {
+    struct kvs_req *r;
+    json_t *items;
+};
+
+static int add_store(void *arg, const struct kvs_store *s)
+{
+    struct listing *l = arg;
+    json_array_append_new(l->items, kvs_api_store_json(l->r, s));
+    return 0;
+}
+
+void kvs_api_stores_list(struct kvs_req *r)
+{
+    uint64_t offset, limit;
+    int desc, unnamed;
+    if (kvs_api_query_uint(r, "offset", 0, &offset) != 0 ||
+        kvs_api_query_uint(r, "limit", STORES_LIMIT_MAX, &limit) != 0) {
+        kvs_reply_error(r, KVS_EBADPARAM,
+                        "Parameters offset and limit must be non-negative "
+                        "integers.");
+        return;
+    }
+    if (kvs_api_query_bool(r, "desc", &desc) != 0 ||
+        kvs_api_query_bool(r, "unnamed", &unnamed) != 0) {
+        kvs_reply_error(r, KVS_EBADPARAM,
+                        "Parameters desc and unnamed must be true, false, 1 "
+                        "or 0.");
+        return;
+    }
+    if (limit == 0 || limit > STORES_LIMIT_MAX)
+        limit = STORES_LIMIT_MAX;
+    const char *ownership = kvs_http_query(r, "ownership");
+    int shared_only = 0;
+    if (ownership && *ownership) {
+        if (strcmp(ownership, "sharedWithMe") == 0)
+            shared_only = 1;
+        else if (strcmp(ownership, "ownedByMe") != 0) {
+            kvs_reply_error(r, KVS_EBADPARAM,
+                            "Parameter ownership must be ownedByMe or sharedWithMe.");
+            return;
+        }
+    }
+    int rc = kvs_api_read(r);
+    struct listing l = {r, json_array()};
+    uint64_t total = 0;
+    /* Stores are only ever owned by their creator so far: nothing is shared with anyone. */
+    if (rc == 0 && !shared_only)
+        rc = kvs_storage_store_list(r->rd, kvs_slice_of(r->user.id), offset, limit, desc, unnamed,
+                                    add_store, &l, &total);
+    if (rc != 0) {
+        json_decref(l.items);
+        kvs_reply_error(r, rc, NULL);
+        return;
+    }
+    json_t *data = json_object();
+    json_object_set_new(data, "total", json_integer((json_int_t)total));
+    json_object_set_new(data, "offset", json_integer((json_int_t)offset));
+    json_object_set_new(data, "limit", json_integer((json_int_t)limit));
+    json_object_set_new(data, "count", json_integer((json_int_t)json_array_size(l.items)));
+    json_object_set_new(data, "desc", json_boolean(desc));
+    json_object_set_new(data, "unnamed", json_boolean(unnamed));
+    json_object_set_new(data, "items", l.items);
+    kvs_reply_data(r, 200, data);
+}
+
+/* ---- shared by create and update ------------------------------------------------------------- */
+
+static void reply_bad_name(struct kvs_req *r)
+{
+    kvs_reply_error(r, KVS_EBADNAME, NULL);
+}
+
+/* Read the schema member of BODY into W->store.schema as compact JSON text. Returns 0, or
+ * replies with the error and returns it. */
+static int take_schema(struct kvs_req *r, json_t *body, struct kvs_write *w)
+{
+    json_t *schema = json_object_get(body, "schema");
+    if (schema == NULL || json_is_null(schema))
+        return 0;
+    if (!json_is_object(schema)) {
+        kvs_reply_error(r, KVS_EINVAL, "Invalid value provided: schema must be an object.");
+        return KVS_EINVAL;
+    }
+    char *text = json_dumps(schema, JSON_COMPACT);
+    if (text == NULL || strlen(text) > KVS_SCHEMA_MAX) {
+        free(text);
+        kvs_reply_error(r, KVS_EINVAL, "Invalid value provided: schema is larger than %d bytes.",
+                        KVS_SCHEMA_MAX);
+        return KVS_EINVAL;
+    }
+    w->store.schema = text; /* owned by w->store: freed by kvs_store_clear() at completion */
+    return 0;
+}
+
+/* Read the title member of BODY (a string or null) into W->store.title. */
+static int take_title(struct kvs_req *r, json_t *body, struct kvs_write *w)
+{
+    json_t *title = json_object_get(body, "title");
+    if (title == NULL || json_is_null(title)) {
+        w->store.title[0] = '\0';
+        return 0;
+    }
+    const char *t = json_string_value(title);
+    if (t == NULL || strlen(t) > KVS_TITLE_MAX) {
+        kvs_reply_error(r, KVS_EINVAL,
+                        "Invalid value provided: title must be a string of at most %d bytes.",
+                        KVS_TITLE_MAX);
+        return KVS_EINVAL;
+    }
+    memcpy(w->store.title, t, strlen(t) + 1);
+    return 0;
+}
+
+/* Parse R's JSON body, which must be absent or an object. Replies and returns NULL with
+ * *FAILED set on error. */
+static json_t *body_object(struct kvs_req *r, int *failed)
+{
+    json_t *body = NULL;
+    int rc = kvs_api_body_json(r, &body);
+    *failed = 1;
+    if (rc != 0) {
+        if (r->error_msg[0])
+            kvs_reply_error(r, rc, "%s", r->error_msg);
+        else
+            kvs_reply_error(r, rc, NULL);
+        return NULL;
+    }
+    if (body && !json_is_object(body)) {
+        json_decref(body);
+        kvs_reply_error(r, KVS_EBADJSON, "The request body must be a JSON object.");
+        return NULL;
+    }
+    *failed = 0;
+    return body;
+}
+
+/* ---- create -------------------------------------------------------------------------------- */
+
+void kvs_api_stores_create(struct kvs_req *r)
+{
+    const char *name = kvs_http_query(r, "name");
+    if (name && *name && !kvs_valid_store_name(kvs_slice_of(name))) {
+        reply_bad_name(r);
+        return;
+    }
+    int failed;
+    json_t *body = body_object(r, &failed);
+    if (failed)
+        return;
+    struct kvs_write *w = &r->w;
+    w->op = KVS_W_STORE_CREATE;
+    memcpy(w->store.user_id, r->user.id, sizeof w->store.user_id);
+    snprintf(w->store.name, sizeof w->store.name, "%s", name ? name : "");
+    w->store.general_access = KVS_GA_FOLLOW_USER_SETTING;
+    int rc = take_schema(r, body, w);
+    if (rc == 0)
+        rc = take_title(r, body, w);
+    json_decref(body);
+    if (rc == 0)
+        kvs_http_submit(r);
+}
+
+void kvs_api_stores_create_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc != 0 && rc != KVS_EEXIST) {
+        kvs_reply_error(r, rc, NULL);
+        return;
+    }
+    struct kvs_store *s = &r->w.store;
+    if (s->username[0] == '\0') /* the creator is the owner */
+        memcpy(s->username, r->user.username, sizeof s->username);
+    kvs_reply_data(r, rc == KVS_EEXIST ? 200 : 201, kvs_api_store_json(r, s));
+    if (rc == 0) {
+        char base[512], url[700];
+        kvs_api_public_base(r, base, sizeof base);
+        snprintf(url, sizeof url, "%s/v2/key-value-stores/%s", base, s->id);
+        kvs_reply_header(r, MHD_HTTP_HEADER_LOCATION, url);
+    }
+}
+
+/* ---- get ----------------------------------------------------------------------------------- */
+
+void kvs_api_store_get(struct kvs_req *r)
+{
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_READ);
+    if (s == NULL)
+        return;
+    kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_ACCESS);
+    kvs_reply_data(r, 200, kvs_api_store_json(r, s));
+}
+
+/* ---- update -------------------------------------------------------------------------------- */
+
+void kvs_api_store_update(struct kvs_req *r)
+{
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
+    if (s == NULL)
+        return;
+    int failed;
+    json_t *body = body_object(r, &failed);
+    if (failed)
+        return;
+    struct kvs_write *w = &r->w;
+    w->op = KVS_W_STORE_UPDATE;
+    memcpy(w->store_id, s->id, sizeof w->store_id);
+    int rc = 0;
+
+    json_t *name = json_object_get(body, "name");
+    if (name) {
+        const char *n = json_is_null(name) ? "" : json_string_value(name);
+        if (n == NULL || (*n && !kvs_valid_store_name(kvs_slice_of(n)))) {
+            reply_bad_name(r);
+            rc = KVS_EBADNAME;
+        } else {
+            snprintf(w->store.name, sizeof w->store.name, "%s", n);
+            w->update_mask |= KVS_UPD_NAME;
+        }
+    }
+    json_t *ga = json_object_get(body, "generalAccess");
+    if (rc == 0 && ga && !json_is_null(ga)) {
+        enum kvs_general_access v;
+        const char *g = json_string_value(ga);
+        if (g == NULL || kvs_access_parse(g, &v) != 0) {
+            kvs_reply_error(r, KVS_EINVAL,
+                            "Invalid value provided: generalAccess must be one of "
+                            "FOLLOW_USER_SETTING, RESTRICTED, ANYONE_WITH_ID_CAN_READ, "
+                            "ANYONE_WITH_NAME_CAN_READ.");
+            rc = KVS_EINVAL;
+        } else {
+            w->store.general_access = (uint8_t)v;
+            w->update_mask |= KVS_UPD_ACCESS;
+        }
+    }
+    if (rc == 0 && json_object_get(body, "title")) {
+        rc = take_title(r, body, w);
+        w->update_mask |= KVS_UPD_TITLE;
+    }
+    if (rc == 0 && json_object_get(body, "schema")) {
+        rc = take_schema(r, body, w);
+        w->update_mask |= KVS_UPD_SCHEMA;
+    }
+    json_decref(body);
+    if (rc == 0)
+        kvs_http_submit(r);
+}
+
+void kvs_api_store_update_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc == KVS_ENAMETAKEN)
+        kvs_reply_error(r, rc, "You already have a key-value store named \"%s\".", r->w.store.name);
+    else if (rc != 0)
+        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+    else {
+        if (r->w.store.username[0] == '\0')
+            memcpy(r->w.store.username, r->store.username, sizeof r->w.store.username);
+        kvs_reply_data(r, 200, kvs_api_store_json(r, &r->w.store));
+    }
+}
+
+/* ---- delete -------------------------------------------------------------------------------- */
+
+void kvs_api_store_delete(struct kvs_req *r)
+{
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
+    if (s == NULL)
+        return;
+    r->w.op = KVS_W_STORE_DELETE;
+    memcpy(r->w.store_id, s->id, sizeof r->w.store_id);
+    kvs_http_submit(r);
+}
+
+void kvs_api_store_delete_done(struct kvs_req *r)
+{
+    if (r->w.result != 0)
+        kvs_reply_error(r, r->w.result,
+                        r->w.result == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+    else
+        kvs_reply_empty(r, 204);
+}

@@ -1,0 +1,485 @@
+/* http.c — libmicrohttpd glue: the per-request state machine described in http.h. */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "kvs.h"
+#include "server/reply.h"
+#include "server/router.h"
+
+enum req_state {
+    ST_NEW = 0, /* created by the URI callback; the headers call has not run */
+    ST_BODY,    /* reading the body into r->body */
+    ST_DRAIN,   /* reading and discarding the body (an error is waiting, or none is wanted) */
+    ST_WAIT,    /* suspended until r->w is durable */
+    ST_DONE,    /* the response is queued */
+};
+
+/* How much body an early-refused request may still send before the connection is cut. Reading
+ * it lets the client see the error response instead of a reset connection (a peer closing a
+ * socket with unread data sends RST), while a client that never stops cannot hold us. */
+#define DRAIN_MAX (64u * 1024 * 1024)
+
+/* ---- request target ---------------------------------------------------------------------- */
+
+/* Split the query string Q into R->query, decoding names and values into one owned buffer. */
+static void parse_query(struct kvs_req *r, kvs_slice q)
+{
+    if (q.n == 0)
+        return;
+    r->query_buf = kvs_xmalloc(q.n + 2 * 16 + 2); /* decoded text never grows; + NULs */
+    char *out = r->query_buf;
+    while (q.n > 0) {
+        const char *amp = memchr(q.p, '&', q.n);
+        kvs_slice pair = {q.p, amp ? (size_t)(amp - q.p) : q.n};
+        q.p += amp ? pair.n + 1 : pair.n;
+        q.n -= amp ? pair.n + 1 : pair.n;
+        if (pair.n == 0)
+            continue;
+        if (r->n_query == sizeof r->query / sizeof r->query[0]) {
+            r->bad_query = 1; /* more arguments than any endpoint takes */
+            return;
+        }
+        const char *eq = memchr(pair.p, '=', pair.n);
+        kvs_slice name = {pair.p, eq ? (size_t)(eq - pair.p) : pair.n};
+        kvs_slice value = eq ? (kvs_slice){eq + 1, pair.n - name.n - 1} : (kvs_slice){"", 0};
+        long nn = kvs_pct_decode(name, out, name.n, 1);
+        if (nn < 0 || memchr(out, '\0', (size_t)nn)) {
+            r->bad_query = 1;
+            return;
+        }
+        struct kvs_query_arg *a = &r->query[r->n_query++];
+        a->name = out;
+        out += nn;
+        *out++ = '\0';
+        long vn = kvs_pct_decode(value, out, value.n, 1);
+        if (vn < 0) {
+            r->bad_query = 1;
+            return;
+        }
+        a->value = out;
+        out += vn;
+        *out++ = '\0';
+    }
+}
+
+/* MHD's URI log callback: the first thing MHD tells about a request, with the target exactly
+ * as received. The request object is created here so that routing sees the raw bytes. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct kvs_req *r = kvs_xcalloc(1, sizeof *r);
+    r->srv = cls;
+    r->conn = conn;
+    r->target = kvs_xstrdup(uri);
+    const char *qm = strchr(r->target, '?');
+    r->path = (kvs_slice){r->target, qm ? (size_t)(qm - r->target) : strlen(r->target)};
+    if (qm)
+        parse_query(r, kvs_slice_of(qm + 1));
+    return r;
+}
+
+const char *kvs_http_query(struct kvs_req *r, const char *name)
+{
+    for (unsigned i = 0; i < r->n_query; i++)
+        if (strcmp(r->query[i].name, name) == 0)
+            return r->query[i].value;
+    return NULL;
+}
+
+const char *kvs_http_header(struct kvs_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static enum kvs_method parse_method(const char *m)
+{
+    static const struct {
+        const char *name;
+        enum kvs_method m;
+    } methods[] = {{"GET", KVS_M_GET},   {"HEAD", KVS_M_HEAD},     {"PUT", KVS_M_PUT},
+                   {"POST", KVS_M_POST}, {"DELETE", KVS_M_DELETE}, {"OPTIONS", KVS_M_OPTIONS}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(m, methods[i].name) == 0)
+            return methods[i].m;
+    return KVS_M_OTHER;
+}
+
+/* Decode the {store} and {key} path parameters into R. Returns 0 or an error code. */
+static int decode_params(struct kvs_req *r, const struct kvs_path_match *m)
+{
+    if (m->store.n) {
+        long n = kvs_pct_decode(m->store, r->store_ref, sizeof r->store_ref - 1, 0);
+        if (n < 0)
+            return KVS_ENOTFOUND; /* malformed or far too long to name any store */
+        r->store_ref[n] = '\0';
+        r->store_ref_len = (size_t)n;
+    }
+    if (m->key.n) {
+        long n = kvs_pct_decode(m->key, r->key, KVS_KEY_MAX, 0);
+        if (n < 0) {
+            r->key_too_long = 1; /* reported as an invalid key by the handler */
+            r->key_len = 0;
+        } else {
+            r->key[n] = '\0';
+            r->key_len = (size_t)n;
+        }
+    }
+    return 0;
+}
+
+/* ---- responses --------------------------------------------------------------------------- */
+
+static void method_list(unsigned methods, char *out, size_t out_max)
+{
+    static const char *names[] = {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"};
+    out[0] = '\0';
+    for (unsigned i = 0; i < 6; i++)
+        if (methods & (1u << i)) {
+            if (out[0])
+                strncat(out, ", ", out_max - strlen(out) - 1);
+            strncat(out, names[i], out_max - strlen(out) - 1);
+        }
+}
+
+/* Headers every response carries, so that a page in a browser can call the API. */
+static void add_common_headers(struct kvs_req *r)
+{
+    kvs_reply_header(r, "Access-Control-Allow-Origin", "*");
+    kvs_reply_header(r, "Access-Control-Expose-Headers",
+                     "Location, Content-Encoding, Content-Disposition, Content-Length, Date");
+}
+
+static enum MHD_Result queue(struct kvs_req *r)
+{
+    if (r->resp == NULL)
+        kvs_reply_error(r, KVS_ENOMEM, NULL);
+    if (r->resp == NULL)
+        return MHD_NO; /* not even an error response could be made: close the connection */
+    add_common_headers(r);
+    enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
+    MHD_destroy_response(r->resp); /* MHD holds its own reference while sending */
+    r->resp = NULL;
+    r->state = ST_DONE;
+    return ok;
+}
+
+/* Answer a CORS preflight for a path that answers ALLOWED methods. */
+static void reply_preflight(struct kvs_req *r, unsigned allowed)
+{
+    char methods[64];
+    method_list(allowed | KVS_M_OPTIONS, methods, sizeof methods);
+    kvs_reply_empty(r, 204);
+    kvs_reply_header(r, "Access-Control-Allow-Methods", methods);
+    const char *want = kvs_http_header(r, "Access-Control-Request-Headers");
+    kvs_reply_header(r, "Access-Control-Allow-Headers",
+                     want && strlen(want) < 512 ? want
+                                                : "Authorization, Content-Type, Content-Encoding");
+    kvs_reply_header(r, "Access-Control-Max-Age", "86400");
+    kvs_reply_header(r, MHD_HTTP_HEADER_ALLOW, methods);
+}
+
+static void reply_pending_error(struct kvs_req *r)
+{
+    if (r->error_msg[0])
+        kvs_reply_error(r, r->error, "%s", r->error_msg);
+    else
+        kvs_reply_error(r, r->error, NULL);
+}
+
+/* ---- the state machine ------------------------------------------------------------------- */
+
+/* The headers call: route, and for body routes refuse early what can be refused. Sets
+ * r->error (answered later) or, for OPTIONS, the preflight response. */
+static void on_headers(struct kvs_req *r, const char *method)
+{
+    __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
+    r->method = parse_method(method);
+    if (r->bad_query) {
+        r->error = KVS_EBADPARAM;
+        snprintf(r->error_msg, sizeof r->error_msg, "The query string is malformed.");
+        r->state = ST_DRAIN;
+        return;
+    }
+    /* The platform's method override: GET ?method=POST is a POST (contract §1). */
+    const char *override = kvs_http_query(r, "method");
+    if (r->method == KVS_M_GET && override && *override) {
+        enum kvs_method m = parse_method(override);
+        if (m != KVS_M_OPTIONS)
+            r->method = m;
+    }
+
+    struct kvs_path_match m;
+    enum kvs_path_kind kind = kvs_route_match_path(r->path, &m);
+    unsigned allowed = 0;
+    r->route = kind ? kvs_api_route(kind, r->method, &allowed) : NULL;
+    r->state = ST_DRAIN;
+    if (kind == KVS_PATH_NONE) {
+        r->error = KVS_ENOROUTE;
+        return;
+    }
+    if (r->route == NULL) {
+        if (r->method == KVS_M_OPTIONS) {
+            reply_preflight(r, allowed);
+            return;
+        }
+        char list[64];
+        method_list(allowed, list, sizeof list);
+        r->error = KVS_EMETHOD;
+        snprintf(r->error_msg, sizeof r->error_msg,
+                 "This API endpoint can only be accessed using the following HTTP methods: %s",
+                 list);
+        return;
+    }
+    int rc = decode_params(r, &m);
+    if (rc != 0) {
+        r->error = rc;
+        return;
+    }
+    if (!(r->route->flags & KVS_R_BODY))
+        return; /* any body sent anyway is drained; everything else happens at dispatch */
+
+    size_t max = r->srv->cfg.max_record_size;
+    const char *cl = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long len = strtoull(cl, &end, 10);
+        if (*cl && *end == '\0' && len > max) {
+            r->error = KVS_ETOOBIG;
+            snprintf(r->error_msg, sizeof r->error_msg,
+                     "The payload is too large (limit: %zu bytes, actual length: %llu bytes).", max,
+                     len);
+            return;
+        }
+    }
+    rc = kvs_api_authenticate(r);
+    if (rc == 0 && r->route->prepare)
+        rc = r->route->prepare(r);
+    /* No snapshot is held while the body arrives: a slow upload must not pin old pages. */
+    kvs_storage_read_end(r->rd);
+    r->rd = NULL;
+    if (rc != 0) {
+        r->error = rc;
+        return;
+    }
+    kvs_buf_init(&r->body, max);
+    r->state = ST_BODY;
+}
+
+static void on_body(struct kvs_req *r, const char *data, size_t size)
+{
+    if (r->state == ST_BODY) {
+        if (kvs_buf_append(&r->body, data, size) == 0)
+            return;
+        r->error = KVS_ETOOBIG;
+        snprintf(r->error_msg, sizeof r->error_msg, "The payload is too large (limit: %zu bytes).",
+                 r->srv->cfg.max_record_size);
+        kvs_buf_free(&r->body);
+        r->state = ST_DRAIN;
+        r->drained = r->srv->cfg.max_record_size;
+    }
+    r->drained += size;
+}
+
+static void dispatch(struct kvs_req *r)
+{
+    if (r->resp)
+        return; /* answered at the headers call (preflight) */
+    if (r->error) {
+        reply_pending_error(r);
+        return;
+    }
+    if (!(r->route->flags & KVS_R_BODY)) {
+        int rc = kvs_api_authenticate(r);
+        if (rc != 0) {
+            kvs_reply_error(r, rc, NULL);
+            return;
+        }
+    }
+    r->route->handle(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct kvs_req *r = *con_cls;
+    if (r == NULL)
+        return MHD_NO; /* cannot happen: the URI callback always creates the request */
+
+    if (r->state == ST_NEW) {
+        on_headers(r, method);
+        /* A client that waits for "100 Continue" has sent no body yet: refuse it at once.
+         * (Queueing now makes MHD close the connection afterwards, which is what we want.) */
+        const char *expect = kvs_http_header(r, MHD_HTTP_HEADER_EXPECT);
+        if (r->error && expect && strcasecmp(expect, "100-continue") == 0) {
+            reply_pending_error(r);
+            return queue(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        on_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        if (r->state == ST_DRAIN && r->drained > DRAIN_MAX) {
+            reply_pending_error(r); /* enough: answer now; MHD closes after the response */
+            return queue(r);
+        }
+        return MHD_YES;
+    }
+    if (r->state == ST_WAIT) { /* resumed: the write is durable or failed */
+        r->route->finish(r);
+        return queue(r);
+    }
+    if (r->state == ST_DONE)
+        return MHD_YES;
+    dispatch(r);
+    if (r->state == ST_WAIT)
+        return MHD_YES; /* suspended; MHD calls again once write_done resumes it */
+    return queue(r);
+}
+
+/* ---- writes: suspend until durable ----------------------------------------------------------- */
+
+/* The storage's done callback, on its writer thread. */
+static void write_done(struct kvs_write *w)
+{
+    struct kvs_req *r = w->arg;
+    struct kvs_server *srv = r->srv;
+    MHD_resume_connection(r->conn);
+    /* From here on the writer never touches this connection again (see kvs_http_stop). */
+    __atomic_sub_fetch(&srv->waiting, 1, __ATOMIC_RELEASE);
+}
+
+void kvs_http_submit(struct kvs_req *r)
+{
+    /* Suspend before submitting: the writer may finish before submit returns, and a resume
+     * must never come before its suspend. */
+    kvs_storage_read_end(r->rd); /* no snapshot is held while waiting */
+    r->rd = NULL;
+    r->state = ST_WAIT;
+    __atomic_add_fetch(&r->srv->waiting, 1, __ATOMIC_RELAXED);
+    r->w.done = write_done;
+    r->w.arg = r;
+    MHD_suspend_connection(r->conn);
+    int rc = kvs_storage_submit(r->srv->storage, &r->w);
+    if (rc != 0) {
+        r->w.result = rc;
+        write_done(&r->w);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct kvs_req *r = *con_cls;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    if (r->state != ST_NEW)
+        __atomic_sub_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    kvs_storage_read_end(r->rd);
+    kvs_store_clear(&r->store);
+    kvs_store_clear(&r->w.store);
+    kvs_buf_free(&r->body);
+    free(r->query_buf);
+    free(r->target);
+    free(r);
+}
+
+/* ---- the daemon ------------------------------------------------------------------------------ */
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    kvs_log_warn("http: %s", line);
+}
+
+/* Resolve "HOST:PORT" ("[v6]:PORT" for IPv6) into ADDR. Returns 0 or KVS_EINVAL. */
+static int resolve_listen(const char *listen, struct sockaddr_storage *addr, socklen_t *len)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof host)
+        return KVS_EINVAL;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(h, colon + 1, &hints, &res) != 0 || res == NULL)
+        return KVS_EINVAL;
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int kvs_http_start(struct kvs_server *srv)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = 0;
+    if (resolve_listen(srv->cfg.listen, &addr, &addr_len) != 0) {
+        kvs_log_error("cannot resolve listen address %s", srv->cfg.listen);
+        return KVS_EINVAL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)srv->cfg.timeout_secs, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        kvs_log_error("cannot listen on %s (address in use, or not allowed)", srv->cfg.listen);
+        return KVS_EIO;
+    }
+    return 0;
+}
+
+void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
+{
+    if (srv->daemon == NULL)
+        return;
+    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    /* Requests in flight may finish within the grace period. Requests waiting for a write
+     * are always waited for: the writer finishes them quickly, and stopping MHD under them
+     * would leave the writer resuming a freed connection. */
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (unsigned waited = 0;; waited += 10) {
+        unsigned long in_flight = __atomic_load_n(&srv->in_flight, __ATOMIC_RELAXED);
+        unsigned long waiting = __atomic_load_n(&srv->waiting, __ATOMIC_RELAXED);
+        if (waiting == 0 && (in_flight == 0 || waited >= grace_secs * 1000))
+            break;
+        nanosleep(&tick, NULL);
+    }
+    MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+}

@@ -1,0 +1,126 @@
+/* http.h — the HTTP layer: libmicrohttpd glue and the request that handlers work on.
+ *
+ * libmicrohttpd (MHD) calls one access handler many times per request: once when the headers
+ * are in, once per chunk of body, once more when the body is complete, and once after a
+ * suspended connection is resumed. http.c turns those calls into a small state machine:
+ *
+ *   headers   route the request, check the method, and, for requests with a body,
+ *             authenticate and check the announced size before any byte is buffered
+ *   body      append chunks to a buffer capped at the record limit; past the cap, read and
+ *             discard the rest so the client sees the 413 instead of a reset connection
+ *   dispatch  call the route's handler, which either sets a response or submits a write
+ *   wait      (writes) the connection is suspended until the storage's writer has made the
+ *             write durable; its callback resumes the connection
+ *   finish    the route's finish function turns the write's result into the response
+ *
+ * A response is queued only from the second call on: queueing on the first call makes MHD
+ * 0.9.75 close the connection after the response (no keep-alive).
+ */
+#ifndef KVS_SERVER_HTTP_H
+#define KVS_SERVER_HTTP_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/validate.h"
+#include "storage/storage.h"
+
+struct kvs_route;
+struct kvs_server;
+
+enum kvs_method {
+    KVS_M_GET = 1,
+    KVS_M_HEAD = 2,
+    KVS_M_PUT = 4,
+    KVS_M_POST = 8,
+    KVS_M_DELETE = 16,
+    KVS_M_OPTIONS = 32,
+    KVS_M_OTHER = 64,
+};
+
+/* Server-wide settings the handlers read. Fixed once the server runs. */
+struct kvs_server_config {
+    const char *listen; /* "HOST:PORT" */
+    const char *data_dir;
+    const char *public_url; /* base of public links; NULL = from the Host header */
+    size_t max_record_size; /* bytes as stored */
+    unsigned threads;       /* MHD worker threads */
+    unsigned max_connections;
+    unsigned timeout_secs; /* idle connection timeout */
+};
+
+struct kvs_server {
+    struct kvs_server_config cfg;
+    struct kvs_storage *storage;
+    struct MHD_Daemon *daemon;
+    unsigned long in_flight; /* requests between first call and completion; atomic */
+    unsigned long waiting;   /* requests suspended until their write is durable; atomic */
+};
+
+/* One request. Allocated on the first handler call, freed when MHD reports completion;
+ * everything it points to is owned by it unless said otherwise. */
+struct kvs_req {
+    struct kvs_server *srv;
+    struct MHD_Connection *conn;
+    enum kvs_method method;        /* after the ?method= override */
+    const struct kvs_route *route; /* NULL until routed */
+    int state;                     /* http.c's state machine */
+
+    /* the raw request target, split into path and query arguments (percent-decoded) */
+    char *target;   /* owned copy of the target as received */
+    kvs_slice path; /* into target, still percent-encoded */
+    struct kvs_query_arg {
+        char *name; /* decoded, NUL-terminated; point into query_buf */
+        char *value;
+    } query[16];
+    unsigned n_query;
+    char *query_buf; /* owns the decoded names and values */
+    int bad_query;   /* a malformed escape in the query */
+
+    /* path parameters, percent-decoded */
+    char store_ref[3 * KVS_NAME_MAX + 8]; /* an ID, "user~name", "~name" or a bare name */
+    size_t store_ref_len;
+    char key[KVS_KEY_MAX + 1];
+    size_t key_len;
+    int key_too_long; /* the decoded key did not fit: report it as invalid */
+
+    /* who is calling */
+    int authenticated;    /* a valid token was given */
+    struct kvs_user user; /* valid when authenticated */
+
+    /* the store the request is about, once resolved (kvs_api_store_or_reply) */
+    struct kvs_store store;
+    int have_store;
+
+    struct kvs_read *rd; /* the request's read snapshot, if any; ended at completion */
+    struct kvs_buf body; /* the request body, capped */
+    uint64_t drained;    /* body bytes read and discarded after an early error */
+    int error;           /* an error found before dispatch, answered when the body is in */
+    char error_msg[160]; /* its message, "" for the table's */
+
+    struct kvs_write w; /* the write this request waits for */
+
+    /* the response, built by reply.c and queued by http.c */
+    struct MHD_Response *resp;
+    unsigned status;
+};
+
+/* Start serving with SRV->cfg on SRV->storage. Returns 0 or KVS_EIO (logged). */
+int kvs_http_start(struct kvs_server *srv);
+
+/* Stop accepting new connections, wait up to GRACE_SECS for requests in flight to finish,
+ * then close every connection and stop the worker threads. */
+void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs);
+
+/* Submit R->w to the storage and suspend the connection until it is durable; the route's
+ * finish function then builds the response from R->w.result. If the storage refuses the
+ * write (shutting down), finish runs all the same with that error in R->w.result. */
+void kvs_http_submit(struct kvs_req *r);
+
+/* Header and query lookups. Query values are percent-decoded ('+' is a space). The returned
+ * string belongs to MHD (headers) or to the request (query) and lives as long as R. */
+const char *kvs_http_header(struct kvs_req *r, const char *name);
+const char *kvs_http_query(struct kvs_req *r, const char *name);
+
+#endif

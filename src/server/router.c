@@ -1,0 +1,108 @@
+/* router.c — path matching and percent-coding (see router.h). */
+#include "server/router.h"
+
+#include "common/buf.h"
+#include "kvs.h"
+
+/* Split off the next '/'-separated segment of *REST into SEG. Returns 0 when none is left. */
+static int next_segment(kvs_slice *rest, kvs_slice *seg)
+{
+    if (rest->n == 0)
+        return 0;
+    const char *slash = memchr(rest->p, '/', rest->n);
+    size_t len = slash ? (size_t)(slash - rest->p) : rest->n;
+    *seg = (kvs_slice){rest->p, len};
+    rest->p += slash ? len + 1 : len;
+    rest->n -= slash ? len + 1 : len;
+    return 1;
+}
+
+enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m)
+{
+    memset(m, 0, sizeof *m);
+    if (path.n == 0 || path.p[0] != '/')
+        return KVS_PATH_NONE;
+    kvs_slice rest = {path.p + 1, path.n - 1};
+    if (rest.n > 0 && rest.p[rest.n - 1] == '/')
+        rest.n--; /* one trailing slash is tolerated: "/v2/key-value-stores/" */
+
+    kvs_slice seg[5];
+    int n = 0;
+    while (n < 5 && next_segment(&rest, &seg[n]))
+        n++;
+    if (rest.n > 0)
+        return KVS_PATH_NONE; /* more than five segments */
+    for (int i = 0; i < n; i++)
+        if (seg[i].n == 0)
+            return KVS_PATH_NONE; /* "//" */
+
+    if (n == 1 && kvs_slice_eq_str(seg[0], "health"))
+        return m->kind = KVS_PATH_HEALTH;
+    if (n < 2 || !kvs_slice_eq_str(seg[0], "v2") || !kvs_slice_eq_str(seg[1], "key-value-stores"))
+        return KVS_PATH_NONE;
+    if (n == 2)
+        return m->kind = KVS_PATH_STORES;
+    m->store = seg[2];
+    if (n == 3)
+        return m->kind = KVS_PATH_STORE;
+    if (n == 4 && kvs_slice_eq_str(seg[3], "keys"))
+        return m->kind = KVS_PATH_KEYS;
+    if (kvs_slice_eq_str(seg[3], "records")) {
+        if (n == 4)
+            return m->kind = KVS_PATH_RECORDS;
+        m->key = seg[4];
+        return m->kind = KVS_PATH_RECORD;
+    }
+    memset(m, 0, sizeof *m);
+    return KVS_PATH_NONE;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+long kvs_pct_decode(kvs_slice in, char *out, size_t out_max, int plus_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < in.n; i++) {
+        char c = in.p[i];
+        if (c == '%') {
+            /* i + 2 < in.n: both hex digits are there */
+            int hi = i + 2 < in.n ? hexval(in.p[i + 1]) : -1;
+            int lo = i + 2 < in.n ? hexval(in.p[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (o == out_max)
+            return -1;
+        out[o++] = c;
+    }
+    return (long)o;
+}
+
+int kvs_pct_encode(struct kvs_buf *out, kvs_slice s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < s.n; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '\'' ||
+                    c == '(' || c == ')';
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        int rc = plain ? kvs_buf_append(out, &s.p[i], 1) : kvs_buf_append(out, esc, 3);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

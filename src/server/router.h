@@ -1,0 +1,70 @@
+/* router.h — method + path → handler, and percent-decoding of the raw request target.
+ *
+ * The request target is parsed here, not by libmicrohttpd, from the raw bytes: path segments
+ * are split first and decoded after, so "%2F" in a key stays inside the key (and is then
+ * refused as an invalid key) instead of becoming a path separator. */
+#ifndef KVS_SERVER_ROUTER_H
+#define KVS_SERVER_ROUTER_H
+
+#include <stddef.h>
+
+#include "common/slice.h"
+
+struct kvs_req;
+
+/* What a route's handler does; each returns nothing: it sets the response (reply.h) or
+ * submits a write with kvs_http_submit(), after which FINISH builds the response. */
+typedef void (*kvs_handler_fn)(struct kvs_req *r);
+
+#define KVS_R_BODY 1u       /* takes a request body (capped at the record limit) */
+#define KVS_R_RECORD 2u     /* the body is a record: checked early, stored as is */
+#define KVS_R_PUBLIC 4u     /* needs no token (the handler decides what an anonymous caller gets) */
+#define KVS_R_SIG_RECORD 8u /* a ?signature= of the record's key grants reading */
+#define KVS_R_SIG_KEYS 16u  /* a ?signature= of the store's key list grants reading */
+
+struct kvs_route {
+    const char *name; /* for logs and metrics: "record.get" */
+    unsigned methods; /* KVS_M_* this route answers */
+    unsigned flags;   /* KVS_R_* */
+    /* For routes with a body: called when the headers are in, before any body byte is read,
+     * to refuse early (no such store, no right to write, bad key). Returns 0 or an error
+     * code; the error is answered once the body has been drained. May be NULL. */
+    int (*prepare)(struct kvs_req *r);
+    kvs_handler_fn handle; /* called once the request is complete */
+    kvs_handler_fn finish; /* called after a submitted write completed; may be NULL */
+};
+
+/* The path shapes the router knows. */
+enum kvs_path_kind {
+    KVS_PATH_NONE = 0,
+    KVS_PATH_HEALTH,  /* /health */
+    KVS_PATH_STORES,  /* /v2/key-value-stores */
+    KVS_PATH_STORE,   /* /v2/key-value-stores/{store} */
+    KVS_PATH_KEYS,    /* /v2/key-value-stores/{store}/keys */
+    KVS_PATH_RECORDS, /* /v2/key-value-stores/{store}/records */
+    KVS_PATH_RECORD,  /* /v2/key-value-stores/{store}/records/{key} */
+};
+
+/* The result of matching a path. The slices point into the raw path and are still
+ * percent-encoded. */
+struct kvs_path_match {
+    enum kvs_path_kind kind;
+    kvs_slice store; /* {store}, when the kind has one */
+    kvs_slice key;   /* {key} */
+};
+
+/* Match the raw PATH (no query). A single trailing '/' is ignored. Returns the kind
+ * (KVS_PATH_NONE when unknown) and fills M. */
+enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m);
+
+/* Percent-decode IN into OUT (room for OUT_MAX bytes; no NUL is added). With PLUS_SPACE,
+ * '+' becomes a space (query strings). Returns the decoded length, or -1 when IN holds a
+ * malformed escape ('%' not followed by two hex digits) or the result would not fit. */
+long kvs_pct_decode(kvs_slice in, char *out, size_t out_max, int plus_space);
+
+/* Append the percent-encoded form of S to OUT (everything but unreserved characters
+ * A-Z a-z 0-9 - . _ ~ and the key characters ! ' ( ) is encoded). Returns 0 or KVS_ETOOBIG. */
+struct kvs_buf;
+int kvs_pct_encode(struct kvs_buf *out, kvs_slice s);
+
+#endif

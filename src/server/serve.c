@@ -1,0 +1,344 @@
+/* serve.c — `kvs serve`: parse options, open the storage, make sure the admin user exists,
+ * serve until SIGTERM or SIGINT, then stop accepting, let requests in flight finish, and close
+ * the storage cleanly. */
+#include "server/serve.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/token.h"
+#include "common/log.h"
+#include "kvs.h"
+#include "server/http.h"
+#include "storage/storage.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8787"
+#define DEFAULT_DATA "./data"
+#define DEFAULT_MAX_RECORD (10u * 1024 * 1024)
+#define SHUTDOWN_GRACE_SECS 10
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: kvs serve [options]\n"
+            "\n"
+            "Serve the Apify API v2 for key-value stores over HTTP, with data in an embedded\n"
+            "LMDB database. On a new data directory the user 'admin' is created; its token is\n"
+            "$KVS_ADMIN_TOKEN when set, otherwise a generated one, printed once.\n"
+            "\n"
+            "options:\n"
+            "  --listen HOST:PORT       address to listen on (default %s; [::1]:PORT for IPv6)\n"
+            "  --data DIR               data directory, created if missing (default %s)\n"
+            "  --max-record-size BYTES  largest record, as stored (default %u = 10 MiB;\n"
+            "                           suffixes K, M, G for KiB, MiB, GiB)\n"
+            "  --public-url URL         base URL of public links (default: from the Host header)\n"
+            "  --threads N              HTTP worker threads (default: number of CPUs)\n"
+            "  --max-connections N      concurrent connections (default 1024)\n"
+            "  --timeout SECS           close connections idle this long (default 60)\n"
+            "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
+            "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+            "  --help                   show this help\n"
+            "\n"
+            "environment:\n"
+            "  KVS_ADMIN_TOKEN          the admin's API token (added to the admin if new)\n"
+            "\n"
+            "Stop with SIGTERM or SIGINT: requests in flight finish, the storage closes cleanly.\n",
+            DEFAULT_LISTEN, DEFAULT_DATA, DEFAULT_MAX_RECORD);
+}
+
+/* Parse a size with an optional K/M/G/T suffix (powers of 1024). Returns 0 or -1. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        break;
+    default:
+        return -1;
+    }
+    if (*end && (end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0))
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    uint64_t v;
+    if (parse_size(s, &v) != 0 || strpbrk(s, "kKmMgGtT") || v < lo || v > hi)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int bad_value(const char *opt, const char *value, const char *why)
+{
+    fprintf(stderr, "kvs serve: invalid value '%s' for --%s: %s\n", value, opt, why);
+    return 2;
+}
+
+/* Parse ARGV into CFG and STORE_CFG. Returns -1 to go on, or an exit status. */
+static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
+                         struct kvs_storage_config *store_cfg)
+{
+    enum {
+        O_LISTEN = 1,
+        O_DATA,
+        O_MAX_RECORD,
+        O_PUBLIC_URL,
+        O_THREADS,
+        O_MAX_CONN,
+        O_TIMEOUT,
+        O_MAP_SIZE,
+        O_LOG_LEVEL,
+        O_HELP
+    };
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
+        {"max-record-size", required_argument, NULL, O_MAX_RECORD},
+        {"public-url", required_argument, NULL, O_PUBLIC_URL},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"max-connections", required_argument, NULL, O_MAX_CONN},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"map-size", required_argument, NULL, O_MAP_SIZE},
+        {"log-level", required_argument, NULL, O_LOG_LEVEL},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0; /* our own one-line messages */
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        uint64_t size;
+        switch (c) {
+        case O_LISTEN:
+            if (strchr(optarg, ':') == NULL)
+                return bad_value("listen", optarg, "expected HOST:PORT");
+            cfg->listen = optarg;
+            break;
+        case O_DATA:
+            if (*optarg == '\0')
+                return bad_value("data", optarg, "expected a directory");
+            cfg->data_dir = optarg;
+            break;
+        case O_MAX_RECORD:
+            if (parse_size(optarg, &size) != 0 || size == 0 || size > (1ull << 30))
+                return bad_value("max-record-size", optarg, "expected 1 byte to 1G");
+            cfg->max_record_size = (size_t)size;
+            break;
+        case O_PUBLIC_URL:
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+                return bad_value("public-url", optarg, "expected an http:// or https:// URL");
+            cfg->public_url = optarg;
+            break;
+        case O_THREADS:
+            if (parse_uint(optarg, 1, 256, &cfg->threads) != 0)
+                return bad_value("threads", optarg, "expected 1 to 256");
+            break;
+        case O_MAX_CONN:
+            if (parse_uint(optarg, 1, 100000, &cfg->max_connections) != 0)
+                return bad_value("max-connections", optarg, "expected 1 to 100000");
+            break;
+        case O_TIMEOUT:
+            if (parse_uint(optarg, 1, 86400, &cfg->timeout_secs) != 0)
+                return bad_value("timeout", optarg, "expected 1 to 86400 seconds");
+            break;
+        case O_MAP_SIZE:
+            if (parse_size(optarg, &size) != 0 || size < (1ull << 20))
+                return bad_value("map-size", optarg, "expected at least 1M");
+            store_cfg->map_size = size;
+            break;
+        case O_LOG_LEVEL: {
+            static const char *levels[] = {"debug", "info", "warn", "error"};
+            unsigned i = 0;
+            while (i < 4 && strcmp(optarg, levels[i]) != 0)
+                i++;
+            if (i == 4)
+                return bad_value("log-level", optarg, "expected debug, info, warn or error");
+            kvs_log_set_level((enum kvs_log_level)i);
+            break;
+        }
+        case O_HELP:
+        case 'h':
+            help(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "kvs serve: option '%s' needs a value (see kvs serve --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "kvs serve: unknown option '%s' (see kvs serve --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kvs serve: unexpected argument '%s' (see kvs serve --help)\n",
+                argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+/* Make sure the admin exists. On a new data directory create it with $KVS_ADMIN_TOKEN or a
+ * generated token (printed once); on an existing one, add $KVS_ADMIN_TOKEN to the admin's
+ * tokens if it is not known yet. Returns 0 or an error code. */
+static int ensure_admin(struct kvs_storage *st)
+{
+    struct kvs_read *rd;
+    int rc = kvs_storage_read_begin(st, &rd);
+    if (rc != 0)
+        return rc;
+    uint64_t users = 0;
+    struct kvs_user admin;
+    rc = kvs_storage_user_count(rd, &users);
+    const char *env = getenv("KVS_ADMIN_TOKEN");
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    int env_known = 0;
+    if (rc == 0 && users > 0 && env && *env) {
+        struct kvs_user owner;
+        kvs_token_hash(kvs_slice_of(env), hash);
+        int found = kvs_storage_user_by_token(rd, hash, &owner);
+        env_known = found == 0;
+        rc = found == KVS_ENOTFOUND || found == 0 ? 0 : found;
+        if (rc == 0)
+            rc = kvs_storage_user_by_name(rd, KVS_SLICE_LIT("admin"), &admin);
+    }
+    kvs_storage_read_end(rd);
+    if (rc != 0)
+        return rc;
+
+    struct kvs_write w = {0};
+    if (users > 0) {
+        if (env == NULL || *env == '\0' || env_known)
+            return 0;
+        w.op = KVS_W_TOKEN_ADD;
+        w.user = admin;
+        memcpy(w.token_hash, hash, sizeof hash);
+        rc = kvs_storage_write(st, &w);
+        if (rc == 0)
+            kvs_log_info("added $KVS_ADMIN_TOKEN to the tokens of user admin");
+        return rc;
+    }
+
+    char generated[KVS_TOKEN_LEN + 1];
+    const char *token = env;
+    if (token == NULL || *token == '\0') {
+        rc = kvs_token_generate(generated);
+        if (rc != 0)
+            return rc;
+        token = generated;
+    }
+    w.op = KVS_W_USER_CREATE;
+    snprintf(w.user.username, sizeof w.user.username, "admin");
+    w.user.is_admin = 1;
+    w.user.default_access = KVS_GA_RESTRICTED;
+    kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    rc = kvs_storage_write(st, &w);
+    if (rc != 0)
+        return rc;
+    if (token == generated)
+        printf("kvs: created user admin; API token (shown only this once): %s\n", token);
+    else
+        printf("kvs: created user admin with the token from $KVS_ADMIN_TOKEN\n");
+    fflush(stdout);
+    return 0;
+}
+
+int kvs_serve_main(int argc, char **argv)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct kvs_server srv = {0};
+    srv.cfg = (struct kvs_server_config){
+        .listen = DEFAULT_LISTEN,
+        .data_dir = DEFAULT_DATA,
+        .max_record_size = DEFAULT_MAX_RECORD,
+        .threads = cpus > 0 ? (unsigned)cpus : 1,
+        .max_connections = 1024,
+        .timeout_secs = 60,
+    };
+    struct kvs_storage_config store_cfg = {0};
+    int status = parse_options(argc, argv, &srv.cfg, &store_cfg);
+    if (status >= 0)
+        return status;
+    store_cfg.dir = srv.cfg.data_dir;
+    /* Every connection may hold a read snapshot while its response is sent (zero-copy). */
+    store_cfg.max_readers = srv.cfg.max_connections + 64;
+
+    /* Signals are taken by sigwait() below; block them before any thread starts so that no
+     * worker thread receives them. Writes to closed sockets are errors, not deaths. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = kvs_storage_open_lmdb(&store_cfg, &srv.storage);
+    if (rc != 0) {
+        fprintf(stderr, "kvs serve: cannot open the data directory %s: %s\n", srv.cfg.data_dir,
+                kvs_strerror(rc));
+        return 1;
+    }
+    rc = ensure_admin(srv.storage);
+    if (rc != 0) {
+        fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
+        kvs_storage_close(srv.storage);
+        return 1;
+    }
+    rc = kvs_http_start(&srv);
+    if (rc != 0) {
+        fprintf(stderr, "kvs serve: cannot listen on %s\n", srv.cfg.listen);
+        kvs_storage_close(srv.storage);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char host[256];
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(srv.cfg.listen, ':') - srv.cfg.listen),
+             srv.cfg.listen);
+    printf("kvs: serving http://%s:%u (data in %s, %s storage, %u threads)\n", host,
+           info ? info->port : 0, srv.cfg.data_dir, kvs_storage_name(srv.storage), srv.cfg.threads);
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    kvs_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    kvs_http_stop(&srv, SHUTDOWN_GRACE_SECS);
+    kvs_storage_close(srv.storage);
+    kvs_log_info("stopped cleanly");
+    return 0;
+}

@@ -59,6 +59,15 @@ int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64
  * jansson's reason in R->error_msg). The caller owns *OUT. */
 int kvs_api_body_json(struct kvs_req *r, json_t **out);
 
+/* Narrow a key listing to collection NAME of R->store's schema (contract §1.3): a collection
+ * is a key prefix ("keyPrefix") or one key ("key"). *PREFIX is narrowed to satisfy both the
+ * prefix parameter and the collection; *ONLY is set to the collection's single key (list
+ * nothing else); *NONE to 1 when nothing can match. The slices point into *SCHEMA_OUT, which
+ * the caller releases with json_decref() (also on error).
+ * Returns 0, or KVS_EBADPARAM with a message in R->error_msg. */
+int kvs_api_collection(struct kvs_req *r, const char *name, kvs_slice *prefix, kvs_slice *only,
+                       int *none, json_t **schema_out);
+
 /* Handlers, one per route. */
 void kvs_api_health(struct kvs_req *r);
 void kvs_api_stores_list(struct kvs_req *r);
@@ -70,6 +79,7 @@ void kvs_api_store_update_done(struct kvs_req *r);
 void kvs_api_store_delete(struct kvs_req *r);
 void kvs_api_store_delete_done(struct kvs_req *r);
 void kvs_api_keys_list(struct kvs_req *r);
+void kvs_api_records_zip(struct kvs_req *r);
 int kvs_api_record_prepare(struct kvs_req *r);
 void kvs_api_record_get(struct kvs_req *r);
 void kvs_api_record_put(struct kvs_req *r);

@@ -35,6 +35,8 @@ static const struct {
      {"store.delete", KVS_M_DELETE, 0, NULL, kvs_api_store_delete, kvs_api_store_delete_done}},
     {KVS_PATH_KEYS,
      {"keys.list", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS, NULL, kvs_api_keys_list, NULL}},
+    {KVS_PATH_RECORDS,
+     {"records.zip", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS, NULL, kvs_api_records_zip, NULL}},
     {KVS_PATH_RECORD,
      {"record.get", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_RECORD, NULL, kvs_api_record_get, NULL}},
     {KVS_PATH_RECORD,
@@ -284,6 +286,36 @@ json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s)
                   (json_int_t)s->stats.delete_count, "listCount", (json_int_t)s->stats.list_count,
                   "storageBytes", (json_int_t)s->stats.storage_bytes));
     return o;
+}
+
+/* ---- collections -------------------------------------------------------------------------- */
+
+int kvs_api_collection(struct kvs_req *r, const char *name, kvs_slice *prefix, kvs_slice *only,
+                       int *none, json_t **schema_out)
+{
+    json_t *schema = r->store.schema ? json_loads(r->store.schema, 0, NULL) : NULL;
+    *schema_out = schema; /* the slices below point into it; the caller frees it */
+    json_t *c = json_object_get(json_object_get(schema, "collections"), name);
+    const char *cp = json_string_value(json_object_get(c, "keyPrefix"));
+    const char *ck = json_string_value(json_object_get(c, "key"));
+    if (c == NULL || (cp == NULL && ck == NULL)) {
+        snprintf(r->error_msg, sizeof r->error_msg,
+                 "Collection \"%.60s\" is not defined in the store's schema.", name);
+        return KVS_EBADPARAM;
+    }
+    kvs_slice want = kvs_slice_of(ck ? ck : cp);
+    if (want.n > KVS_KEY_MAX)
+        *none = 1; /* longer than any key */
+    /* The listing must satisfy both the prefix parameter and the collection. */
+    if (want.n >= prefix->n && memcmp(want.p, prefix->p, prefix->n) == 0)
+        *prefix = want;
+    else if (!(prefix->n >= want.n && memcmp(prefix->p, want.p, want.n) == 0))
+        *none = 1;
+    if (ck)
+        *only = want;
+    if (ck && prefix->n > want.n)
+        *none = 1; /* the prefix is longer than the collection's only key */
+    return 0;
 }
 
 /* ---- query parameters ---------------------------------------------------------------------- */

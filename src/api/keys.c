@@ -40,35 +40,6 @@ static int add_key(void *arg, const struct kvs_key_view *k)
     return 0;
 }
 
-/* Narrow *PREFIX to the collection NAME of the store's schema: a collection is either a key
- * prefix ("keyPrefix") or one key ("key"). Returns 0, or KVS_EBADPARAM with a message. An
- * empty result (the prefixes exclude each other) sets *NONE. */
-static int apply_collection(struct kvs_req *r, const char *name, kvs_slice *prefix, kvs_slice *only,
-                            int *none, json_t **schema_out)
-{
-    json_t *schema = r->store.schema ? json_loads(r->store.schema, 0, NULL) : NULL;
-    *schema_out = schema; /* the slices below point into it; the caller frees it */
-    json_t *c = json_object_get(json_object_get(schema, "collections"), name);
-    const char *cp = json_string_value(json_object_get(c, "keyPrefix"));
-    const char *ck = json_string_value(json_object_get(c, "key"));
-    if (c == NULL || (cp == NULL && ck == NULL)) {
-        snprintf(r->error_msg, sizeof r->error_msg,
-                 "Collection \"%.60s\" is not defined in the store's schema.", name);
-        return KVS_EBADPARAM;
-    }
-    kvs_slice want = kvs_slice_of(ck ? ck : cp);
-    /* The listing must satisfy both the prefix parameter and the collection. */
-    if (want.n >= prefix->n && memcmp(want.p, prefix->p, prefix->n) == 0)
-        *prefix = want;
-    else if (!(prefix->n >= want.n && memcmp(prefix->p, want.p, want.n) == 0))
-        *none = 1;
-    if (ck)
-        *only = want;
-    if (ck && prefix->n > want.n)
-        *none = 1; /* the prefix is longer than the collection's only key */
-    return 0;
-}
-
 void kvs_api_keys_list(struct kvs_req *r)
 {
     uint64_t limit;
@@ -98,7 +69,7 @@ void kvs_api_keys_list(struct kvs_req *r)
     int none = 0;
     json_t *schema = NULL;
     if (collection && *collection) {
-        int rc = apply_collection(r, collection, &prefix, &only, &none, &schema);
+        int rc = kvs_api_collection(r, collection, &prefix, &only, &none, &schema);
         if (rc != 0) {
             json_decref(schema);
             json_decref(start_json);

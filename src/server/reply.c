@@ -78,6 +78,11 @@ void kvs_reply_bytes(struct kvs_req *r, unsigned status, const char *content_typ
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 }
 
+void kvs_reply_response(struct kvs_req *r, unsigned status, struct MHD_Response *resp)
+{
+    set_response(r, status, resp);
+}
+
 void kvs_reply_header(struct kvs_req *r, const char *name, const char *value)
 {
     if (r->resp && MHD_add_response_header(r->resp, name, value) != MHD_YES)

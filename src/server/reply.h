@@ -32,6 +32,9 @@ void kvs_reply_empty(struct kvs_req *r, unsigned status);
 void kvs_reply_bytes(struct kvs_req *r, unsigned status, const char *content_type, const void *data,
                      size_t len, MHD_ContentReaderFreeCallback free_cb, void *cls);
 
+/* Reply STATUS with RESP, a response made by the caller (a streamed body). Takes ownership. */
+void kvs_reply_response(struct kvs_req *r, unsigned status, struct MHD_Response *resp);
+
 /* Add a header to the response set by the last reply; ignored when there is none. */
 void kvs_reply_header(struct kvs_req *r, const char *name, const char *value);
 

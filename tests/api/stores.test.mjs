@@ -196,10 +196,14 @@ describe('get', () => {
         assert.equal((await client.keyValueStore(`~${name}`).get()).id, created.id);
     });
 
-    test('the ID of a store never resolves another store with that string as name', T, async () => {
+    test('a store named like another store\'s ID: the ID resolves to its store, ~name to the named one', T, async () => {
         const a = await client.keyValueStores().getOrCreate(uniqueName('ida'));
-        const got = await client.keyValueStore(a.id).get();
-        assert.equal(got.id, a.id);
+        const b = await client.keyValueStores().getOrCreate(a.id); // 17 alphanumerics are a valid name
+        assert.notEqual(b.id, a.id);
+        assert.equal(b.name, a.id);
+        assert.equal((await client.keyValueStore(a.id).get()).id, a.id, 'an ID resolves to the store with that ID');
+        assert.equal((await client.keyValueStore(`~${a.id}`).get()).id, b.id, '~name resolves by name');
+        assert.equal((await client.keyValueStore(`admin~${a.id}`).get()).id, b.id, 'admin~name resolves by name');
     });
 
     test('a missing store → 404 record-not-found; client get() returns undefined', T, async () => {

@@ -410,13 +410,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     kvs_log_warn("http: %s", line);
 }
 
-/* Resolve "HOST:PORT" ("[v6]:PORT" for IPv6) into ADDR. Returns 0 or KVS_EINVAL. */
-static int resolve_listen(const char *listen, struct sockaddr_storage *addr, socklen_t *len)
+int kvs_http_resolve(const char *listen, struct sockaddr_storage *addr, socklen_t *len)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof host)
         return KVS_EINVAL;
+    const char *port = colon + 1;
+    if (*port == '\0' || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
+        atoi(port) > 65535)
+        return KVS_EINVAL; /* getaddrinfo would take 99999 and wrap it */
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
     char *h = host;
@@ -440,25 +443,27 @@ int kvs_http_start(struct kvs_server *srv)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
-    if (resolve_listen(srv->cfg.listen, &addr, &addr_len) != 0) {
-        kvs_log_error("cannot resolve listen address %s", srv->cfg.listen);
+    if (kvs_http_resolve(srv->cfg.listen, &addr, &addr_len) != 0)
         return KVS_EINVAL;
-    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* clang-format off */
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)srv->cfg.timeout_secs, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
-    if (srv->daemon == NULL) {
-        kvs_log_error("cannot listen on %s (address in use, or not allowed)", srv->cfg.listen);
-        return KVS_EIO;
-    }
+        flags, 0, NULL, NULL, on_request, srv,
+        /* first, so that MHD's messages about the options below go through it too */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->cfg.timeout_secs,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
+    /* clang-format on */
+    if (srv->daemon == NULL)
+        return KVS_EIO; /* the caller says so: cannot listen */
     return 0;
 }
 

@@ -21,6 +21,7 @@
 
 #include <microhttpd.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/buf.h"
 #include "common/validate.h"
@@ -105,6 +106,10 @@ struct kvs_req {
     struct MHD_Response *resp;
     unsigned status;
 };
+
+/* Resolve "HOST:PORT" ("[v6]:PORT" for IPv6; PORT 0..65535, 0 = any free port) into ADDR.
+ * Returns 0 or KVS_EINVAL. */
+int kvs_http_resolve(const char *listen, struct sockaddr_storage *addr, socklen_t *len);
 
 /* Start serving with SRV->cfg on SRV->storage. Returns 0 or KVS_EIO (logged). */
 int kvs_http_start(struct kvs_server *srv);

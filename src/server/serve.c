@@ -144,11 +144,16 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         uint64_t size;
         switch (c) {
-        case O_LISTEN:
-            if (strchr(optarg, ':') == NULL)
-                return bad_value("listen", optarg, "expected HOST:PORT");
+        case O_LISTEN: {
+            struct sockaddr_storage addr;
+            socklen_t len;
+            if (kvs_http_resolve(optarg, &addr, &len) != 0)
+                return bad_value("listen", optarg,
+                                 "expected HOST:PORT with a numeric address or a known host "
+                                 "name and a port from 0 to 65535");
             cfg->listen = optarg;
             break;
+        }
         case O_DATA:
             if (*optarg == '\0')
                 return bad_value("data", optarg, "expected a directory");
@@ -313,15 +318,19 @@ int kvs_serve_main(int argc, char **argv)
                 kvs_strerror(rc));
         return 1;
     }
-    rc = ensure_admin(srv.storage);
+    /* Listen before creating the admin: a start that fails on a busy port must not have
+     * shown (and so spent) the one-time display of a generated token. */
+    rc = kvs_http_start(&srv);
     if (rc != 0) {
-        fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
+        fprintf(stderr, "kvs serve: cannot listen on %s (address in use or not allowed)\n",
+                srv.cfg.listen);
         kvs_storage_close(srv.storage);
         return 1;
     }
-    rc = kvs_http_start(&srv);
+    rc = ensure_admin(srv.storage);
     if (rc != 0) {
-        fprintf(stderr, "kvs serve: cannot listen on %s\n", srv.cfg.listen);
+        fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
+        kvs_http_stop(&srv, 0);
         kvs_storage_close(srv.storage);
         return 1;
     }

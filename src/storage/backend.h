@@ -51,9 +51,11 @@ struct kvs_storage_ops {
     /* Apply the N writes WS in one transaction, add the ND statistics DELTAS (stores that no
      * longer exist are skipped), commit, and make the commit durable before returning.
      * Sets each WS[i]->result: 0, or the op's own logical error (KVS_ENOTFOUND, KVS_EEXIST,
-     * KVS_ENAMETAKEN), in which case that op changed nothing and the others still commit.
+     * KVS_ENAMETAKEN, or KVS_EINVAL for a write the storage cannot hold, e.g. an over-long
+     * key), in which case that op changed nothing and the others still commit.
      * Returns 0 when the transaction committed, else the error (KVS_ENOSPACE, KVS_EIO) and
-     * nothing at all was changed; the writer then retries each write alone.
+     * nothing at all was changed, WS[i]->store and ->user included (outputs are written only
+     * after the commit); the writer then retries each write alone.
      * Called only on the writer thread. */
     int (*apply)(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                  const struct kvs_stat_delta *deltas, size_t nd);
@@ -63,6 +65,12 @@ struct kvs_storage_ops {
      * thousand deletions). Returns 1 when more work remains, 0 when none, <0 on error.
      * Called only on the writer thread; may be NULL. */
     int (*maintain)(struct kvs_storage *st);
+};
+
+/* The generic part of every read snapshot. A back-end's read struct embeds it first, named
+ * super, and its read_begin sets st, so that storage.c can find the ops table of a read. */
+struct kvs_read {
+    struct kvs_storage *st;
 };
 
 #define KVS_STAT_STRIPES 16
@@ -92,6 +100,6 @@ struct kvs_storage {
 
 /* Set up the generic part and start the writer thread. Called by a back-end's open function
  * once the back-end is ready; on error the back-end closes itself. Returns 0 or KVS_EIO. */
-int kvs_storage_init(struct kvs_storage *st, const struct kvs_storage_ops *ops);
+KVS_MUST_CHECK int kvs_storage_init(struct kvs_storage *st, const struct kvs_storage_ops *ops);
 
 #endif

@@ -1,0 +1,1543 @@
+/* lmdb.c — the LMDB back-end of the storage interface (storage.h, backend.h).
+ *
+ * One LMDB environment in the data directory holds everything. Writes come only from the
+ * writer thread of storage.c (one write transaction per batch, committed with LMDB's default
+ * sync, so a commit that returned is on disk); reads are LMDB read transactions, opened with
+ * MDB_NOTLS so that a read may end on another thread than the one that began it.
+ *
+ * ---- Schema, version 1 ---------------------------------------------------------------------
+ *
+ * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
+ * with an explicit length, never NUL-terminated. Every value that may change shape starts
+ * with a format byte (1 today), so a later format can be told apart. A value that is too
+ * short, too long, or of an unknown format is reported as KVS_EIO; nothing is read past its
+ * end. IDs are the 17 ASCII characters of the ID. "+" is concatenation.
+ *
+ *   meta           "schema_version"                  → u32 SCHEMA_VERSION
+ *                  Checked at open: another version is refused (KVS_EIO, logged).
+ *   users          user id                           → u8 format, u8 is_admin,
+ *                                                      u8 default_access, i64 created_ms,
+ *                                                      u8 len + username
+ *   usernames      username                          → user id
+ *   tokens         SHA-256 of the token (32 bytes)   → user id
+ *   stores         store id                          → u8 format, u8 general_access,
+ *                                                      i64 created_ms, user id (17),
+ *                                                      secret (32), u8 len + name,
+ *                                                      u8 len + title, u8 has_schema,
+ *                                                      u32 len + schema (when has_schema)
+ *   store_stats    store id                          → u8 format, i64 modified_ms,
+ *                                                      i64 accessed_ms, u64 read_count,
+ *                                                      write_count, delete_count,
+ *                                                      list_count, record_count, storage_bytes
+ *                  Kept apart from `stores` because every record write rewrites it: 65 bytes
+ *                  instead of a row that may carry a 64 KiB schema. A store exists exactly
+ *                  when both rows exist.
+ *   store_names    user id + name                    → store id        (named stores only)
+ *   store_by_user  user id + u64 BIG-endian (created_ms with the sign bit flipped) + store id
+ *                                                    → u8 flags (1 = named)
+ *                  Big-endian so that byte order is creation order: a cursor walks one
+ *                  user's stores oldest first (MDB_NEXT) or newest first (MDB_PREV).
+ *   records        store id + key                    → u8 format, u8 encoding,
+ *                                                      u8 content-type len, content type,
+ *                                                      value bytes (the rest)
+ *                  All records of a store are adjacent and in key byte order, so a page of
+ *                  keys is one MDB_SET_RANGE and LIMIT steps: O(limit + log n).
+ *   dead_stores    store id                          → i64 deleted_ms
+ *                  Deleted stores whose records are still to be swept. Readers treat the
+ *                  records of a dead store as absent; lmdb_maintain() deletes them in
+ *                  transactions of at most SWEEP_MAX records, so that deleting a store of
+ *                  any size never makes one huge transaction (MDB_TXN_FULL, or a long stall
+ *                  of the writes queued behind it).
+ *
+ * ---- Errors --------------------------------------------------------------------------------
+ *
+ * LMDB's codes stop here: MDB_MAP_FULL, ENOSPC and EDQUOT become KVS_ENOSPACE, MDB_NOTFOUND
+ * becomes KVS_ENOTFOUND where "missing" is an answer, anything else KVS_EIO, logged with
+ * mdb_strerror() (see lmdb_err()).
+ *
+ * The behaviour common to all back-ends is checked by tests/unit/storage/conformance.c; what
+ * is particular to this one (schema version, corrupt values, the sweep in bounded steps, a
+ * 200,000-key store paged by cursor, a full map) by tests/unit/storage/test_lmdb.c.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "kvs.h"
+#include "storage/backend.h"
+
+#define SCHEMA_VERSION 1u
+#define FORMAT 1u                     /* the format byte of every value written today */
+#define DEFAULT_MAP_SIZE (1ull << 40) /* 1 TiB of address space; the file grows as used */
+#define DEFAULT_MAX_READERS 1024u
+#define SWEEP_MAX 5000 /* record deletions per maintenance transaction */
+#define ID_RETRIES 8   /* fresh IDs to try before calling it a failure */
+
+#define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN)
+#define STATS_ROW_LEN (1 + 8 + 8 + 6 * 8)
+#define RECORD_HDR_LEN 3
+
+enum dbi {
+    DBI_META,
+    DBI_USERS,
+    DBI_USERNAMES,
+    DBI_TOKENS,
+    DBI_STORES,
+    DBI_STORE_STATS,
+    DBI_STORE_NAMES,
+    DBI_STORE_BY_USER,
+    DBI_RECORDS,
+    DBI_DEAD_STORES,
+    DBI_COUNT
+};
+
+static const char *const dbi_names[DBI_COUNT] = {
+    [DBI_META] = "meta",
+    [DBI_USERS] = "users",
+    [DBI_USERNAMES] = "usernames",
+    [DBI_TOKENS] = "tokens",
+    [DBI_STORES] = "stores",
+    [DBI_STORE_STATS] = "store_stats",
+    [DBI_STORE_NAMES] = "store_names",
+    [DBI_STORE_BY_USER] = "store_by_user",
+    [DBI_RECORDS] = "records",
+    [DBI_DEAD_STORES] = "dead_stores",
+};
+
+struct kvs_lmdb {
+    struct kvs_storage super;
+    MDB_env *env;
+    MDB_dbi dbi[DBI_COUNT];
+};
+
+struct kvs_lmdb_read {
+    struct kvs_read super;
+    MDB_txn *txn;
+};
+
+static struct kvs_lmdb *lmdb_of(struct kvs_storage *st)
+{
+    return (struct kvs_lmdb *)st;
+}
+
+static struct kvs_lmdb_read *read_of(struct kvs_read *rd)
+{
+    return (struct kvs_lmdb_read *)rd;
+}
+
+/* The mutable parts of a store, kept in store_stats. */
+struct stats_row {
+    int64_t modified_ms;
+    int64_t accessed_ms;
+    struct kvs_store_stats s;
+};
+
+/* ==== errors ================================================================================ */
+
+/* Translate an LMDB or errno code RC (not MDB_NOTFOUND) from WHAT into a KVS_E... code. */
+static KVS_MUST_CHECK int lmdb_err(int rc, const char *what)
+{
+    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
+        kvs_log_warn("lmdb: %s: %s", what, mdb_strerror(rc));
+        return KVS_ENOSPACE;
+    }
+    kvs_log_error("lmdb: %s: %s", what, mdb_strerror(rc));
+    return KVS_EIO;
+}
+
+static KVS_MUST_CHECK int corrupt(const char *what)
+{
+    kvs_log_error("lmdb: corrupt %s value", what);
+    return KVS_EIO;
+}
+
+static MDB_val val_of(const void *p, size_t n)
+{
+    return (MDB_val){.mv_size = n, .mv_data = (void *)p};
+}
+
+/* Look up K in DBI. Returns 0 (V points into the map), KVS_ENOTFOUND, or the mapped error. */
+static KVS_MUST_CHECK int db_get(MDB_txn *txn, MDB_dbi dbi, MDB_val k, MDB_val *v, const char *what)
+{
+    int rc = mdb_get(txn, dbi, &k, v);
+    if (rc == MDB_NOTFOUND)
+        return KVS_ENOTFOUND;
+    return rc == 0 ? 0 : lmdb_err(rc, what);
+}
+
+/* Whether K exists in DBI: 1, 0, or the mapped error. */
+static KVS_MUST_CHECK int db_has(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const char *what)
+{
+    MDB_val v;
+    int rc = db_get(txn, dbi, k, &v, what);
+    if (rc == KVS_ENOTFOUND)
+        return 0;
+    return rc == 0 ? 1 : rc;
+}
+
+static KVS_MUST_CHECK int db_put(MDB_txn *txn, MDB_dbi dbi, MDB_val k, MDB_val v, const char *what)
+{
+    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    return rc == 0 ? 0 : lmdb_err(rc, what);
+}
+
+/* Reserve N bytes for the value of K and return where to write them (in *OUT). */
+static KVS_MUST_CHECK int db_reserve(MDB_txn *txn, MDB_dbi dbi, MDB_val k, size_t n,
+                                     unsigned char **out, const char *what)
+{
+    MDB_val v = {.mv_size = n, .mv_data = NULL};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return lmdb_err(rc, what);
+    *out = v.mv_data;
+    return 0;
+}
+
+/* Delete K from DBI; a missing K is not an error. */
+static KVS_MUST_CHECK int db_del(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const char *what)
+{
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_err(rc, what);
+}
+
+/* ==== packing =============================================================================== */
+
+/* Reading a stored value: every getter checks the remaining length, and after the first
+ * shortfall all getters return zeros and `bad` stays set. */
+struct unpacker {
+    const unsigned char *p;
+    size_t n;
+    int bad;
+};
+
+static struct unpacker unpacker_of(MDB_val v)
+{
+    return (struct unpacker){.p = v.mv_data, .n = v.mv_size, .bad = 0};
+}
+
+static const unsigned char *take(struct unpacker *u, size_t n)
+{
+    if (u->bad || u->n < n) {
+        u->bad = 1;
+        return NULL;
+    }
+    const unsigned char *p = u->p;
+    u->p += n;
+    u->n -= n;
+    return p;
+}
+
+static unsigned get_u8(struct unpacker *u)
+{
+    const unsigned char *p = take(u, 1);
+    return p ? p[0] : 0;
+}
+
+static uint32_t get_u32(struct unpacker *u)
+{
+    const unsigned char *p = take(u, 4);
+    uint32_t x = 0;
+    for (int i = 3; p && i >= 0; i--)
+        x = x << 8 | p[i];
+    return x;
+}
+
+static uint64_t get_u64(struct unpacker *u)
+{
+    const unsigned char *p = take(u, 8);
+    uint64_t x = 0;
+    for (int i = 7; p && i >= 0; i--)
+        x = x << 8 | p[i];
+    return x;
+}
+
+/* Copy a string of N bytes into OUT (of CAP bytes, NUL included). */
+static void get_str(struct unpacker *u, size_t n, char *out, size_t cap)
+{
+    if (n >= cap) {
+        u->bad = 1;
+        out[0] = '\0';
+        return;
+    }
+    const unsigned char *p = take(u, n);
+    if (p != NULL)
+        memcpy(out, p, n);
+    out[p ? n : 0] = '\0';
+}
+
+/* Whether the whole value was read and nothing was missing. */
+static KVS_MUST_CHECK int unpacked(const struct unpacker *u)
+{
+    return !u->bad && u->n == 0;
+}
+
+struct packer {
+    unsigned char *p;
+};
+
+static void put_u8(struct packer *w, unsigned x)
+{
+    *w->p++ = (unsigned char)x;
+}
+
+static void put_u32(struct packer *w, uint32_t x)
+{
+    for (int i = 0; i < 4; i++, x >>= 8)
+        *w->p++ = (unsigned char)x;
+}
+
+static void put_u64(struct packer *w, uint64_t x)
+{
+    for (int i = 0; i < 8; i++, x >>= 8)
+        *w->p++ = (unsigned char)x;
+}
+
+static void put_bytes(struct packer *w, const void *p, size_t n)
+{
+    if (n > 0)
+        memcpy(w->p, p, n);
+    w->p += n;
+}
+
+/* ---- users ---- */
+
+static size_t user_row_len(const struct kvs_user *u)
+{
+    return 1 + 1 + 1 + 8 + 1 + strlen(u->username);
+}
+
+static void pack_user(unsigned char *dst, const struct kvs_user *u)
+{
+    struct packer w = {dst};
+    size_t n = strlen(u->username);
+    put_u8(&w, FORMAT);
+    put_u8(&w, u->is_admin);
+    put_u8(&w, u->default_access);
+    put_u64(&w, (uint64_t)u->created_ms);
+    put_u8(&w, (unsigned)n);
+    put_bytes(&w, u->username, n);
+}
+
+/* Fill OUT from the users row of ID. Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+static KVS_MUST_CHECK int load_user(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                    struct kvs_user *out)
+{
+    MDB_val v;
+    int rc = db_get(txn, db->dbi[DBI_USERS], val_of(id, KVS_ID_LEN), &v, "get user");
+    if (rc != 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    struct unpacker u = unpacker_of(v);
+    unsigned format = get_u8(&u);
+    out->is_admin = (uint8_t)get_u8(&u);
+    out->default_access = (uint8_t)get_u8(&u);
+    out->created_ms = (int64_t)get_u64(&u);
+    get_str(&u, get_u8(&u), out->username, sizeof out->username);
+    if (format != FORMAT || !unpacked(&u))
+        return corrupt("user");
+    memcpy(out->id, id, KVS_ID_LEN);
+    out->id[KVS_ID_LEN] = '\0';
+    return 0;
+}
+
+/* A user ID stored as the value of an index (usernames, tokens) into OUT. */
+static KVS_MUST_CHECK int id_value(MDB_val v, char out[KVS_ID_LEN + 1], const char *what)
+{
+    if (v.mv_size != KVS_ID_LEN)
+        return corrupt(what);
+    memcpy(out, v.mv_data, KVS_ID_LEN);
+    out[KVS_ID_LEN] = '\0';
+    return 0;
+}
+
+/* ---- stores ---- */
+
+static size_t store_row_len(const struct kvs_store *s)
+{
+    size_t n =
+        1 + 1 + 8 + KVS_ID_LEN + KVS_SECRET_LEN + 1 + strlen(s->name) + 1 + strlen(s->title) + 1;
+    if (s->schema != NULL)
+        n += 4 + strlen(s->schema);
+    return n;
+}
+
+static void pack_store(unsigned char *dst, const struct kvs_store *s)
+{
+    struct packer w = {dst};
+    size_t name_n = strlen(s->name), title_n = strlen(s->title);
+    put_u8(&w, FORMAT);
+    put_u8(&w, s->general_access);
+    put_u64(&w, (uint64_t)s->created_ms);
+    put_bytes(&w, s->user_id, KVS_ID_LEN);
+    put_bytes(&w, s->secret, KVS_SECRET_LEN);
+    put_u8(&w, (unsigned)name_n);
+    put_bytes(&w, s->name, name_n);
+    put_u8(&w, (unsigned)title_n);
+    put_bytes(&w, s->title, title_n);
+    put_u8(&w, s->schema != NULL);
+    if (s->schema != NULL) {
+        size_t schema_n = strlen(s->schema);
+        put_u32(&w, (uint32_t)schema_n);
+        put_bytes(&w, s->schema, schema_n);
+    }
+}
+
+static void pack_stats(unsigned char *dst, const struct stats_row *r)
+{
+    struct packer w = {dst};
+    put_u8(&w, FORMAT);
+    put_u64(&w, (uint64_t)r->modified_ms);
+    put_u64(&w, (uint64_t)r->accessed_ms);
+    put_u64(&w, r->s.read_count);
+    put_u64(&w, r->s.write_count);
+    put_u64(&w, r->s.delete_count);
+    put_u64(&w, r->s.list_count);
+    put_u64(&w, r->s.record_count);
+    put_u64(&w, r->s.storage_bytes);
+}
+
+/* Read the store_stats row of store ID. Returns 0, KVS_ENOTFOUND (no such store), KVS_EIO. */
+static KVS_MUST_CHECK int load_stats(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                     struct stats_row *out)
+{
+    MDB_val v;
+    int rc = db_get(txn, db->dbi[DBI_STORE_STATS], val_of(id, KVS_ID_LEN), &v, "get stats");
+    if (rc != 0)
+        return rc;
+    struct unpacker u = unpacker_of(v);
+    unsigned format = get_u8(&u);
+    out->modified_ms = (int64_t)get_u64(&u);
+    out->accessed_ms = (int64_t)get_u64(&u);
+    out->s.read_count = get_u64(&u);
+    out->s.write_count = get_u64(&u);
+    out->s.delete_count = get_u64(&u);
+    out->s.list_count = get_u64(&u);
+    out->s.record_count = get_u64(&u);
+    out->s.storage_bytes = get_u64(&u);
+    if (format != FORMAT || !unpacked(&u))
+        return corrupt("store stats");
+    return 0;
+}
+
+static KVS_MUST_CHECK int save_stats(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                     const struct stats_row *r)
+{
+    unsigned char *dst = NULL;
+    int rc = db_reserve(txn, db->dbi[DBI_STORE_STATS], val_of(id, KVS_ID_LEN), STATS_ROW_LEN, &dst,
+                        "put stats");
+    if (rc == 0)
+        pack_stats(dst, r);
+    return rc;
+}
+
+/* Fill OUT with store ID: its stores row, its stats and its owner's username. The caller
+ * releases OUT with kvs_store_clear() (also after an error). Returns 0, KVS_ENOTFOUND,
+ * KVS_EIO. */
+static KVS_MUST_CHECK int load_store(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                     struct kvs_store *out)
+{
+    memset(out, 0, sizeof *out);
+    MDB_val v;
+    int rc = db_get(txn, db->dbi[DBI_STORES], val_of(id, KVS_ID_LEN), &v, "get store");
+    if (rc != 0)
+        return rc;
+    struct unpacker u = unpacker_of(v);
+    unsigned format = get_u8(&u);
+    out->general_access = (uint8_t)get_u8(&u);
+    out->created_ms = (int64_t)get_u64(&u);
+    get_str(&u, KVS_ID_LEN, out->user_id, sizeof out->user_id);
+    get_str(&u, KVS_SECRET_LEN, out->secret, sizeof out->secret);
+    get_str(&u, get_u8(&u), out->name, sizeof out->name);
+    get_str(&u, get_u8(&u), out->title, sizeof out->title);
+    unsigned has_schema = get_u8(&u);
+    if (has_schema > 1)
+        u.bad = 1;
+    if (has_schema == 1) {
+        uint32_t n = get_u32(&u);
+        const unsigned char *p = n <= KVS_SCHEMA_MAX ? take(&u, n) : NULL;
+        if (p == NULL)
+            u.bad = 1;
+        else
+            out->schema = kvs_xstrndup((const char *)p, n);
+    }
+    if (format != FORMAT || !unpacked(&u))
+        return corrupt("store");
+    memcpy(out->id, id, KVS_ID_LEN);
+    out->id[KVS_ID_LEN] = '\0';
+
+    struct stats_row sr;
+    rc = load_stats(txn, db, id, &sr);
+    if (rc == KVS_ENOTFOUND)
+        return corrupt("store (no stats)");
+    if (rc != 0)
+        return rc;
+    out->modified_ms = sr.modified_ms;
+    out->accessed_ms = sr.accessed_ms;
+    out->stats = sr.s;
+
+    struct kvs_user owner;
+    rc = load_user(txn, db, out->user_id, &owner);
+    if (rc == KVS_ENOTFOUND)
+        return corrupt("store (owner missing)");
+    if (rc != 0)
+        return rc;
+    memcpy(out->username, owner.username, sizeof out->username);
+    return 0;
+}
+
+static KVS_MUST_CHECK int save_store(MDB_txn *txn, const struct kvs_lmdb *db,
+                                     const struct kvs_store *s)
+{
+    size_t n = store_row_len(s);
+    unsigned char *dst = NULL;
+    int rc = db_reserve(txn, db->dbi[DBI_STORES], val_of(s->id, KVS_ID_LEN), n, &dst, "put store");
+    if (rc == 0)
+        pack_store(dst, s);
+    return rc;
+}
+
+/* KEY[KVS_ID_LEN + NAME] for store_names. Returns the key length. */
+static size_t name_key(unsigned char *key, const char *user_id, const char *name)
+{
+    size_t n = strlen(name);
+    memcpy(key, user_id, KVS_ID_LEN);
+    memcpy(key + KVS_ID_LEN, name, n);
+    return KVS_ID_LEN + n;
+}
+
+/* The store_by_user key of store S. */
+static void by_user_key(unsigned char key[STORE_BY_USER_KEY_LEN], const struct kvs_store *s)
+{
+    /* Flipping the sign bit makes the unsigned big-endian order the signed order. */
+    uint64_t t = (uint64_t)s->created_ms ^ (1ull << 63);
+    memcpy(key, s->user_id, KVS_ID_LEN);
+    for (int i = 0; i < 8; i++)
+        key[KVS_ID_LEN + i] = (unsigned char)(t >> (56 - 8 * i));
+    memcpy(key + KVS_ID_LEN + 8, s->id, KVS_ID_LEN);
+}
+
+/* ---- records ---- */
+
+/* Parse a records value into OUT. Returns 0 or KVS_EIO. */
+static KVS_MUST_CHECK int parse_record(MDB_val v, struct kvs_record_view *out)
+{
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size < RECORD_HDR_LEN || p[0] != FORMAT || p[1] > KVS_ENC_BR ||
+        v.mv_size - RECORD_HDR_LEN < p[2])
+        return corrupt("record");
+    size_t ct = p[2];
+    out->encoding = (enum kvs_encoding)p[1];
+    out->content_type = (kvs_slice){(const char *)p + RECORD_HDR_LEN, ct};
+    out->value =
+        (kvs_slice){(const char *)p + RECORD_HDR_LEN + ct, v.mv_size - RECORD_HDR_LEN - ct};
+    return 0;
+}
+
+/* The records key of (STORE_ID, KEY) into BUF[KVS_ID_LEN + KVS_KEY_MAX]. */
+static MDB_val record_key(unsigned char *buf, const char *store_id, kvs_slice key)
+{
+    memcpy(buf, store_id, KVS_ID_LEN);
+    memcpy(buf + KVS_ID_LEN, key.p, key.n);
+    return val_of(buf, KVS_ID_LEN + key.n);
+}
+
+/* Whether store ID was deleted and its records are not swept yet: 1, 0, or KVS_EIO. */
+static KVS_MUST_CHECK int store_dead(MDB_txn *txn, const struct kvs_lmdb *db, const char *id)
+{
+    return db_has(txn, db->dbi[DBI_DEAD_STORES], val_of(id, KVS_ID_LEN), "get dead store");
+}
+
+/* Copy slice S (an ID of the right length) into a NUL-terminated ID. */
+static void id_of(kvs_slice s, char out[KVS_ID_LEN + 1])
+{
+    memcpy(out, s.p, KVS_ID_LEN);
+    out[KVS_ID_LEN] = '\0';
+}
+
+/* Byte order of slices, shorter first on a common prefix (LMDB's default key order). */
+static int slice_cmp(kvs_slice a, kvs_slice b)
+{
+    size_t n = a.n < b.n ? a.n : b.n;
+    int c = n ? memcmp(a.p, b.p, n) : 0;
+    if (c != 0)
+        return c;
+    return a.n < b.n ? -1 : a.n > b.n;
+}
+
+/* ==== reads ================================================================================= */
+
+static KVS_MUST_CHECK int lmdb_read_begin(struct kvs_storage *st, struct kvs_read **out)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    struct kvs_lmdb_read *r = kvs_xcalloc(1, sizeof *r);
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc != 0) {
+        free(r);
+        return lmdb_err(rc, "begin read"); /* MDB_READERS_FULL included: KVS_EIO */
+    }
+    r->super.st = st;
+    *out = &r->super;
+    return 0;
+}
+
+static void lmdb_read_end(struct kvs_read *rd)
+{
+    struct kvs_lmdb_read *r = read_of(rd);
+    mdb_txn_abort(r->txn);
+    free(r);
+}
+
+static KVS_MUST_CHECK int lmdb_user_count(struct kvs_read *rd, uint64_t *out)
+{
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_stat ms;
+    int rc = mdb_stat(read_of(rd)->txn, db->dbi[DBI_USERS], &ms);
+    if (rc != 0)
+        return lmdb_err(rc, "stat users");
+    *out = ms.ms_entries;
+    return 0;
+}
+
+static KVS_MUST_CHECK int lmdb_user_get(struct kvs_read *rd, kvs_slice user_id,
+                                        struct kvs_user *out)
+{
+    if (user_id.n != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    char id[KVS_ID_LEN + 1];
+    id_of(user_id, id);
+    return load_user(read_of(rd)->txn, lmdb_of(rd->st), id, out);
+}
+
+static KVS_MUST_CHECK int lmdb_user_by_token(struct kvs_read *rd,
+                                             const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                             struct kvs_user *out)
+{
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    MDB_val v;
+    int rc = db_get(txn, db->dbi[DBI_TOKENS], val_of(hash, KVS_TOKEN_HASH_LEN), &v, "get token");
+    if (rc != 0)
+        return rc;
+    char id[KVS_ID_LEN + 1];
+    rc = id_value(v, id, "token");
+    if (rc != 0)
+        return rc;
+    rc = load_user(txn, db, id, out);
+    return rc == KVS_ENOTFOUND ? corrupt("token (user missing)") : rc;
+}
+
+static KVS_MUST_CHECK int lmdb_user_by_name(struct kvs_read *rd, kvs_slice username,
+                                            struct kvs_user *out)
+{
+    if (username.n == 0 || username.n > KVS_NAME_MAX)
+        return KVS_ENOTFOUND;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    MDB_val v;
+    int rc =
+        db_get(txn, db->dbi[DBI_USERNAMES], val_of(username.p, username.n), &v, "get username");
+    if (rc != 0)
+        return rc;
+    char id[KVS_ID_LEN + 1];
+    rc = id_value(v, id, "username");
+    if (rc != 0)
+        return rc;
+    rc = load_user(txn, db, id, out);
+    return rc == KVS_ENOTFOUND ? corrupt("username (user missing)") : rc;
+}
+
+static KVS_MUST_CHECK int lmdb_store_get(struct kvs_read *rd, kvs_slice id, struct kvs_store *out)
+{
+    memset(out, 0, sizeof *out);
+    if (id.n != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    char sid[KVS_ID_LEN + 1];
+    id_of(id, sid);
+    int rc = load_store(read_of(rd)->txn, lmdb_of(rd->st), sid, out);
+    if (rc != 0)
+        kvs_store_clear(out);
+    return rc;
+}
+
+static KVS_MUST_CHECK int lmdb_store_by_name(struct kvs_read *rd, kvs_slice user_id, kvs_slice name,
+                                             struct kvs_store *out)
+{
+    memset(out, 0, sizeof *out);
+    if (user_id.n != KVS_ID_LEN || name.n == 0 || name.n > KVS_NAME_MAX)
+        return KVS_ENOTFOUND;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    unsigned char key[KVS_ID_LEN + KVS_NAME_MAX];
+    memcpy(key, user_id.p, KVS_ID_LEN);
+    memcpy(key + KVS_ID_LEN, name.p, name.n);
+    MDB_val v;
+    int rc = db_get(txn, db->dbi[DBI_STORE_NAMES], val_of(key, KVS_ID_LEN + name.n), &v,
+                    "get store name");
+    if (rc != 0)
+        return rc;
+    char sid[KVS_ID_LEN + 1];
+    rc = id_value(v, sid, "store name");
+    if (rc == 0)
+        rc = load_store(txn, db, sid, out);
+    if (rc == KVS_ENOTFOUND)
+        rc = corrupt("store name (store missing)");
+    if (rc != 0)
+        kvs_store_clear(out);
+    return rc;
+}
+
+static KVS_MUST_CHECK int lmdb_store_list(struct kvs_read *rd, kvs_slice user_id, uint64_t offset,
+                                          uint64_t limit, int desc, int include_unnamed,
+                                          kvs_store_cb cb, void *arg, uint64_t *total)
+{
+    *total = 0;
+    if (user_id.n != KVS_ID_LEN)
+        return 0;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    MDB_cursor *cur = NULL;
+    struct kvs_store s = {0};
+    int stopped = 0;
+    uint64_t given = 0;
+
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_STORE_BY_USER], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+
+    /* Newest first starts from a key above all of this user's keys: store IDs are
+     * alphanumeric, so no real key reaches the 0xff bytes. */
+    unsigned char seek[STORE_BY_USER_KEY_LEN];
+    memset(seek, 0xff, sizeof seek);
+    memcpy(seek, user_id.p, KVS_ID_LEN);
+    MDB_val k = val_of(seek, desc ? sizeof seek : KVS_ID_LEN), v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    MDB_cursor_op step = desc ? MDB_PREV : MDB_NEXT;
+    if (desc && (rc == 0 || rc == MDB_NOTFOUND))
+        rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, step)) {
+        if (k.mv_size != STORE_BY_USER_KEY_LEN || memcmp(k.mv_data, user_id.p, KVS_ID_LEN) != 0)
+            break; /* past this user's stores */
+        if (v.mv_size != 1) {
+            rc = corrupt("store_by_user");
+            goto out;
+        }
+        int named = *(const unsigned char *)v.mv_data & 1;
+        if (!named && !include_unnamed)
+            continue;
+        uint64_t index = (*total)++;
+        /* After the callback stopped, go on counting so that *TOTAL stays right. */
+        if (stopped || index < offset || given >= limit)
+            continue;
+        char sid[KVS_ID_LEN + 1];
+        memcpy(sid, (const unsigned char *)k.mv_data + KVS_ID_LEN + 8, KVS_ID_LEN);
+        sid[KVS_ID_LEN] = '\0';
+        rc = load_store(txn, db, sid, &s);
+        if (rc == KVS_ENOTFOUND)
+            rc = corrupt("store_by_user (store missing)");
+        if (rc != 0)
+            goto out;
+        given++;
+        stopped = cb(arg, &s) != 0;
+        kvs_store_clear(&s);
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : lmdb_err(rc, "list stores");
+out:
+    kvs_store_clear(&s);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static KVS_MUST_CHECK int lmdb_record_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
+                                          struct kvs_record_view *out)
+{
+    if (store_id.n != KVS_ID_LEN || key.n == 0 || key.n > KVS_KEY_MAX)
+        return KVS_ENOTFOUND;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    char sid[KVS_ID_LEN + 1];
+    id_of(store_id, sid);
+    int rc = store_dead(txn, db, sid);
+    if (rc != 0)
+        return rc > 0 ? KVS_ENOTFOUND : rc;
+    unsigned char buf[KVS_ID_LEN + KVS_KEY_MAX];
+    MDB_val v;
+    rc = db_get(txn, db->dbi[DBI_RECORDS], record_key(buf, sid, key), &v, "get record");
+    if (rc != 0)
+        return rc;
+    return parse_record(v, out);
+}
+
+static KVS_MUST_CHECK int lmdb_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
+                                         kvs_slice start_after, uint64_t limit, unsigned flags,
+                                         kvs_key_cb cb, void *arg, int *truncated)
+{
+    *truncated = 0;
+    if (store_id.n != KVS_ID_LEN || prefix.n > KVS_KEY_MAX || limit == 0)
+        return 0; /* nothing can match */
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    MDB_cursor *cur = NULL;
+    char sid[KVS_ID_LEN + 1];
+    id_of(store_id, sid);
+    int rc = store_dead(txn, db, sid);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    rc = mdb_cursor_open(txn, db->dbi[DBI_RECORDS], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+
+    /* Start at the larger of PREFIX and START_AFTER. A START_AFTER longer than any key is
+     * cut to KVS_KEY_MAX bytes for the seek (LMDB's keys are bounded); the loop below skips
+     * keys up to START_AFTER itself, which is at most one key in either case. */
+    kvs_slice from = prefix;
+    if (start_after.n > 0 && slice_cmp(start_after, prefix) > 0)
+        from =
+            (kvs_slice){start_after.p, start_after.n < KVS_KEY_MAX ? start_after.n : KVS_KEY_MAX};
+    unsigned char seek[KVS_ID_LEN + KVS_KEY_MAX];
+    MDB_val k = record_key(seek, sid, from), v;
+    uint64_t given = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *kp = k.mv_data;
+        if (k.mv_size < KVS_ID_LEN + prefix.n || memcmp(kp, sid, KVS_ID_LEN) != 0 ||
+            (prefix.n > 0 && memcmp(kp + KVS_ID_LEN, prefix.p, prefix.n) != 0))
+            break; /* past this store, or past the keys with PREFIX */
+        struct kvs_key_view kv = {.key = {kp + KVS_ID_LEN, k.mv_size - KVS_ID_LEN}};
+        if (start_after.n > 0 && slice_cmp(kv.key, start_after) <= 0)
+            continue;
+        if (given == limit) {
+            *truncated = 1; /* one more key matches */
+            break;
+        }
+        struct kvs_record_view rec;
+        rc = parse_record(v, &rec);
+        if (rc != 0)
+            goto out;
+        kv.size = rec.value.n;
+        if (flags & KVS_KEYS_WITH_VALUES)
+            kv.rec = rec;
+        given++;
+        rc = cb(arg, &kv);
+        if (rc != 0)
+            goto out;
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : lmdb_err(rc, "list keys");
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* ==== writes ================================================================================ */
+
+/* What a write hands back to its submitter (the created or updated store, the new user),
+ * held aside until the transaction commits: a write whose batch fails leaves the submitter's
+ * struct untouched, so that storage.c can retry it as it was. */
+struct staged {
+    int has_store, has_user;
+    struct kvs_store store;
+    struct kvs_user user;
+};
+
+/* Whether the string in the char array FIELD ends within the array (input from a client
+ * passes through several hands before it reaches here). */
+#define FITS(field) (strnlen((field), sizeof(field)) < sizeof(field))
+
+static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                     int64_t now)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND; /* no store has such an ID */
+    if (w->key.n == 0 || w->key.n > KVS_KEY_MAX || w->content_type.n > KVS_CONTENT_TYPE_MAX ||
+        (unsigned)w->encoding > KVS_ENC_BR)
+        return KVS_EINVAL;
+    struct stats_row sr;
+    int rc = load_stats(txn, db, w->store_id, &sr);
+    if (rc != 0)
+        return rc; /* KVS_ENOTFOUND: no such store */
+
+    unsigned char kbuf[KVS_ID_LEN + KVS_KEY_MAX];
+    MDB_val k = record_key(kbuf, w->store_id, w->key), old;
+    rc = db_get(txn, db->dbi[DBI_RECORDS], k, &old, "get record");
+    if (rc == 0) {
+        struct kvs_record_view prev;
+        rc = parse_record(old, &prev);
+        if (rc != 0)
+            return rc;
+        sr.s.storage_bytes -= w->key.n + prev.value.n;
+        sr.s.record_count--;
+    } else if (rc != KVS_ENOTFOUND) {
+        return rc;
+    }
+
+    unsigned char *dst = NULL;
+    size_t ct = w->content_type.n;
+    rc = db_reserve(txn, db->dbi[DBI_RECORDS], k, RECORD_HDR_LEN + ct + w->value.n, &dst,
+                    "put record");
+    if (rc != 0)
+        return rc;
+    struct packer p = {dst};
+    put_u8(&p, FORMAT);
+    put_u8(&p, (unsigned)w->encoding);
+    put_u8(&p, (unsigned)ct);
+    put_bytes(&p, w->content_type.p, ct);
+    put_bytes(&p, w->value.p, w->value.n);
+
+    sr.s.write_count++;
+    sr.s.record_count++;
+    sr.s.storage_bytes += w->key.n + w->value.n;
+    sr.modified_ms = sr.accessed_ms = now;
+    return save_stats(txn, db, w->store_id, &sr);
+}
+
+static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
+                                        const struct kvs_write *w, int64_t now)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    struct stats_row sr;
+    int rc = load_stats(txn, db, w->store_id, &sr);
+    if (rc != 0)
+        return rc;
+    if (w->key.n == 0 || w->key.n > KVS_KEY_MAX)
+        return 0; /* no such key can exist: deleting it is a success that changes nothing */
+
+    unsigned char kbuf[KVS_ID_LEN + KVS_KEY_MAX];
+    MDB_val k = record_key(kbuf, w->store_id, w->key), old;
+    rc = db_get(txn, db->dbi[DBI_RECORDS], k, &old, "get record");
+    if (rc == KVS_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    struct kvs_record_view prev;
+    rc = parse_record(old, &prev);
+    if (rc != 0)
+        return rc;
+    size_t freed = w->key.n + prev.value.n; /* PREV points into a page mdb_del may reuse */
+    rc = db_del(txn, db->dbi[DBI_RECORDS], k, "delete record");
+    if (rc != 0)
+        return rc;
+    sr.s.delete_count++;
+    sr.s.record_count--;
+    sr.s.storage_bytes -= freed;
+    sr.modified_ms = sr.accessed_ms = now;
+    return save_stats(txn, db, w->store_id, &sr);
+}
+
+/* Check the fields of a store a client may set. Returns 0 or KVS_EINVAL. */
+static KVS_MUST_CHECK int check_store_fields(const struct kvs_store *s, unsigned mask)
+{
+    if ((mask & KVS_UPD_NAME) && !FITS(s->name))
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_TITLE) && !FITS(s->title))
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_ACCESS) && s->general_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_SCHEMA) && s->schema != NULL &&
+        strnlen(s->schema, KVS_SCHEMA_MAX + 1) > KVS_SCHEMA_MAX)
+        return KVS_EINVAL;
+    return 0;
+}
+
+/* A new random ID not yet a key of DBI into OUT. */
+static KVS_MUST_CHECK int fresh_id(MDB_txn *txn, MDB_dbi dbi, char out[KVS_ID_LEN + 1])
+{
+    for (int i = 0; i < ID_RETRIES; i++) {
+        if (kvs_random_id(out) != 0) {
+            kvs_log_error("lmdb: the random source failed");
+            return KVS_EIO;
+        }
+        int rc = db_has(txn, dbi, val_of(out, KVS_ID_LEN), "get id");
+        if (rc <= 0)
+            return rc;
+    }
+    kvs_log_error("lmdb: %d random IDs in a row were taken", ID_RETRIES);
+    return KVS_EIO;
+}
+
+static KVS_MUST_CHECK int store_create(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       int64_t now, struct staged *out)
+{
+    const struct kvs_store *in = &w->store;
+    if (!FITS(in->user_id) || strlen(in->user_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    int rc = check_store_fields(in, KVS_UPD_NAME | KVS_UPD_TITLE | KVS_UPD_ACCESS | KVS_UPD_SCHEMA);
+    if (rc != 0)
+        return rc;
+    struct kvs_user owner;
+    rc = load_user(txn, db, in->user_id, &owner);
+    if (rc != 0)
+        return rc;
+
+    unsigned char nkey[KVS_ID_LEN + KVS_NAME_MAX];
+    size_t nkey_n = name_key(nkey, in->user_id, in->name);
+    if (in->name[0] != '\0') {
+        MDB_val v;
+        rc = db_get(txn, db->dbi[DBI_STORE_NAMES], val_of(nkey, nkey_n), &v, "get store name");
+        if (rc == 0) {
+            /* Get-or-create: hand back the store that has the name. */
+            char sid[KVS_ID_LEN + 1];
+            rc = id_value(v, sid, "store name");
+            if (rc == 0)
+                rc = load_store(txn, db, sid, &out->store);
+            if (rc != 0) {
+                kvs_store_clear(&out->store);
+                return rc == KVS_ENOTFOUND ? corrupt("store name (store missing)") : rc;
+            }
+            out->has_store = 1;
+            return KVS_EEXIST;
+        }
+        if (rc != KVS_ENOTFOUND)
+            return rc;
+    }
+
+    struct kvs_store *s = &out->store;
+    memset(s, 0, sizeof *s);
+    rc = fresh_id(txn, db->dbi[DBI_STORES], s->id);
+    if (rc != 0)
+        return rc;
+    if (kvs_random_alnum(s->secret, KVS_SECRET_LEN) != 0) {
+        kvs_log_error("lmdb: the random source failed");
+        return KVS_EIO;
+    }
+    memcpy(s->user_id, in->user_id, sizeof s->user_id);
+    memcpy(s->username, owner.username, sizeof s->username);
+    memcpy(s->name, in->name, sizeof s->name);
+    memcpy(s->title, in->title, sizeof s->title);
+    s->general_access = in->general_access;
+    s->created_ms = s->modified_ms = s->accessed_ms = now;
+    s->schema = in->schema ? kvs_xstrdup(in->schema) : NULL;
+    out->has_store = 1; /* from here on OUT owns the schema */
+
+    struct stats_row sr = {.modified_ms = now, .accessed_ms = now};
+    unsigned char bkey[STORE_BY_USER_KEY_LEN];
+    unsigned char flags = s->name[0] != '\0';
+    by_user_key(bkey, s);
+    rc = save_store(txn, db, s);
+    if (rc == 0)
+        rc = save_stats(txn, db, s->id, &sr);
+    if (rc == 0 && flags)
+        rc = db_put(txn, db->dbi[DBI_STORE_NAMES], val_of(nkey, nkey_n), val_of(s->id, KVS_ID_LEN),
+                    "put store name");
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey), val_of(&flags, 1),
+                    "put store_by_user");
+    return rc;
+}
+
+static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       int64_t now, struct staged *out)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    int rc = check_store_fields(&w->store, w->update_mask);
+    if (rc != 0)
+        return rc;
+    struct kvs_store store, *s = &store;
+    rc = load_store(txn, db, w->store_id, s);
+    if (rc != 0)
+        goto out;
+
+    const char *new_name = w->store.name;
+    int rename = (w->update_mask & KVS_UPD_NAME) && strcmp(new_name, s->name) != 0;
+    unsigned char old_key[KVS_ID_LEN + KVS_NAME_MAX], new_key[KVS_ID_LEN + KVS_NAME_MAX];
+    size_t old_n = name_key(old_key, s->user_id, s->name);
+    size_t new_n = name_key(new_key, s->user_id, new_name);
+    if (rename && new_name[0] != '\0') {
+        rc = db_has(txn, db->dbi[DBI_STORE_NAMES], val_of(new_key, new_n), "get store name");
+        if (rc != 0) {
+            rc = rc > 0 ? KVS_ENAMETAKEN : rc;
+            goto out;
+        }
+    }
+
+    /* Everything checked: from here on the update happens. */
+    if (rename) {
+        if (s->name[0] != '\0')
+            rc = db_del(txn, db->dbi[DBI_STORE_NAMES], val_of(old_key, old_n), "del store name");
+        if (rc == 0 && new_name[0] != '\0')
+            rc = db_put(txn, db->dbi[DBI_STORE_NAMES], val_of(new_key, new_n),
+                        val_of(s->id, KVS_ID_LEN), "put store name");
+        memcpy(s->name, new_name, sizeof s->name);
+        unsigned char bkey[STORE_BY_USER_KEY_LEN];
+        unsigned char flags = s->name[0] != '\0';
+        by_user_key(bkey, s);
+        if (rc == 0)
+            rc = db_put(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey),
+                        val_of(&flags, 1), "put store_by_user");
+        if (rc != 0)
+            goto out;
+    }
+    if (w->update_mask & KVS_UPD_TITLE)
+        memcpy(s->title, w->store.title, sizeof s->title);
+    if (w->update_mask & KVS_UPD_ACCESS)
+        s->general_access = w->store.general_access;
+    if (w->update_mask & KVS_UPD_SCHEMA) {
+        free(s->schema);
+        s->schema = w->store.schema ? kvs_xstrdup(w->store.schema) : NULL;
+    }
+    s->modified_ms = s->accessed_ms = now;
+    struct stats_row sr = {.modified_ms = now, .accessed_ms = now, .s = s->stats};
+    rc = save_store(txn, db, s);
+    if (rc == 0)
+        rc = save_stats(txn, db, s->id, &sr);
+    if (rc == 0) {
+        out->store = store; /* handed back once the batch commits */
+        out->has_store = 1;
+        return 0;
+    }
+out:
+    kvs_store_clear(&store);
+    return rc;
+}
+
+static KVS_MUST_CHECK int store_delete(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       int64_t now)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    struct kvs_store s;
+    int rc = load_store(txn, db, w->store_id, &s);
+    if (rc != 0)
+        goto out;
+    MDB_val id = val_of(s.id, KVS_ID_LEN);
+    unsigned char nkey[KVS_ID_LEN + KVS_NAME_MAX], bkey[STORE_BY_USER_KEY_LEN], when[8];
+    size_t nkey_n = name_key(nkey, s.user_id, s.name);
+    by_user_key(bkey, &s);
+    struct packer p = {when};
+    put_u64(&p, (uint64_t)now);
+    rc = db_del(txn, db->dbi[DBI_STORES], id, "del store");
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_STORE_STATS], id, "del stats");
+    if (rc == 0 && s.name[0] != '\0')
+        rc = db_del(txn, db->dbi[DBI_STORE_NAMES], val_of(nkey, nkey_n), "del store name");
+    if (rc == 0)
+        rc =
+            db_del(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey), "del store_by_user");
+    /* The records go in the background (lmdb_maintain); until then readers skip them. */
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_DEAD_STORES], id, val_of(when, sizeof when), "put dead store");
+out:
+    kvs_store_clear(&s);
+    return rc;
+}
+
+static KVS_MUST_CHECK int user_create(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                      int64_t now, struct staged *out)
+{
+    const struct kvs_user *in = &w->user;
+    size_t name_n = strnlen(in->username, sizeof in->username);
+    if (name_n == 0 || name_n == sizeof in->username || in->default_access < KVS_GA_RESTRICTED ||
+        in->default_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    int rc = db_has(txn, db->dbi[DBI_USERNAMES], val_of(in->username, name_n), "get username");
+    if (rc == 0)
+        rc = db_has(txn, db->dbi[DBI_TOKENS], val_of(w->token_hash, KVS_TOKEN_HASH_LEN),
+                    "get token");
+    if (rc != 0)
+        return rc > 0 ? KVS_EEXIST : rc;
+
+    struct kvs_user *u = &out->user;
+    *u = *in;
+    u->is_admin = in->is_admin != 0;
+    u->created_ms = now;
+    rc = fresh_id(txn, db->dbi[DBI_USERS], u->id);
+    if (rc != 0)
+        return rc;
+    unsigned char *dst = NULL;
+    rc = db_reserve(txn, db->dbi[DBI_USERS], val_of(u->id, KVS_ID_LEN), user_row_len(u), &dst,
+                    "put user");
+    if (rc != 0)
+        return rc;
+    pack_user(dst, u);
+    rc = db_put(txn, db->dbi[DBI_USERNAMES], val_of(u->username, name_n), val_of(u->id, KVS_ID_LEN),
+                "put username");
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_TOKENS], val_of(w->token_hash, KVS_TOKEN_HASH_LEN),
+                    val_of(u->id, KVS_ID_LEN), "put token");
+    out->has_user = rc == 0;
+    return rc;
+}
+
+static KVS_MUST_CHECK int token_add(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w)
+{
+    const char *uid = w->user.id;
+    if (!FITS(w->user.id) || strlen(uid) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    int rc = db_has(txn, db->dbi[DBI_USERS], val_of(uid, KVS_ID_LEN), "get user");
+    if (rc <= 0)
+        return rc == 0 ? KVS_ENOTFOUND : rc;
+    MDB_val tk = val_of(w->token_hash, KVS_TOKEN_HASH_LEN), v;
+    rc = db_get(txn, db->dbi[DBI_TOKENS], tk, &v, "get token");
+    if (rc == 0) /* already there: fine if it is this user's */
+        return v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 ? 0 : KVS_EEXIST;
+    if (rc != KVS_ENOTFOUND)
+        return rc;
+    return db_put(txn, db->dbi[DBI_TOKENS], tk, val_of(uid, KVS_ID_LEN), "put token");
+}
+
+static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                    int64_t now, struct staged *out)
+{
+    switch (w->op) {
+    case KVS_W_RECORD_PUT:
+        return record_put(db, txn, w, now);
+    case KVS_W_RECORD_DELETE:
+        return record_delete(db, txn, w, now);
+    case KVS_W_STORE_CREATE:
+        return store_create(db, txn, w, now, out);
+    case KVS_W_STORE_UPDATE:
+        return store_update(db, txn, w, now, out);
+    case KVS_W_STORE_DELETE:
+        return store_delete(db, txn, w, now);
+    case KVS_W_USER_CREATE:
+        return user_create(db, txn, w, now, out);
+    case KVS_W_TOKEN_ADD:
+        return token_add(db, txn, w);
+    }
+    return KVS_EINVAL;
+}
+
+/* Add one store's in-memory read statistics to its stored stats. */
+static KVS_MUST_CHECK int apply_delta(struct kvs_lmdb *db, MDB_txn *txn,
+                                      const struct kvs_stat_delta *d)
+{
+    if (strnlen(d->store_id, sizeof d->store_id) != KVS_ID_LEN)
+        return 0;
+    struct stats_row sr;
+    int rc = load_stats(txn, db, d->store_id, &sr);
+    if (rc == KVS_ENOTFOUND)
+        return 0; /* deleted meanwhile */
+    if (rc != 0)
+        return rc;
+    sr.s.read_count += d->reads;
+    sr.s.list_count += d->lists;
+    if (d->accessed_ms > sr.accessed_ms)
+        sr.accessed_ms = d->accessed_ms;
+    return save_stats(txn, db, d->store_id, &sr);
+}
+
+static KVS_MUST_CHECK int lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                                     const struct kvs_stat_delta *deltas, size_t nd)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    struct staged *staged = kvs_xcalloc(n ? n : 1, sizeof *staged);
+    int64_t now = kvs_now_ms();
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        txn = NULL;
+        rc = lmdb_err(rc, "begin write");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Each op checks before it changes anything, so a logical error (not found, exists,
+         * name taken, invalid) leaves the transaction fit for the other ops. A storage
+         * failure ends the whole transaction. */
+        int r = apply_one(db, txn, ws[i], now, &staged[i]);
+        if (r == KVS_EIO || r == KVS_ENOSPACE) {
+            rc = r;
+            goto out;
+        }
+        ws[i]->result = r;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        rc = apply_delta(db, txn, &deltas[i]);
+        if (rc != 0)
+            goto out;
+    }
+    rc = mdb_txn_commit(txn); /* with the default sync: durable when it returns */
+    txn = NULL;
+    if (rc != 0) {
+        rc = lmdb_err(rc, "commit");
+        goto out;
+    }
+    /* Committed: the outputs go to their writes. */
+    for (size_t i = 0; i < n; i++) {
+        if (staged[i].has_store) {
+            kvs_store_clear(&ws[i]->store);
+            ws[i]->store = staged[i].store;
+            staged[i].has_store = 0;
+        }
+        if (staged[i].has_user)
+            ws[i]->user = staged[i].user;
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    for (size_t i = 0; i < n; i++)
+        if (staged[i].has_store)
+            kvs_store_clear(&staged[i].store);
+    free(staged);
+    return rc;
+}
+
+/* Sweep step: delete up to SWEEP_MAX records of the first dead store, and the dead_stores
+ * entry once none is left, in one transaction. Returns 1 when more remains, 0 when no dead
+ * store is left, or an error. */
+static KVS_MUST_CHECK int lmdb_maintain(struct kvs_storage *st)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    int more = 0;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        txn = NULL;
+        rc = lmdb_err(rc, "begin sweep");
+        goto out;
+    }
+    rc = mdb_cursor_open(txn, db->dbi[DBI_DEAD_STORES], &cur);
+    if (rc != 0) {
+        rc = lmdb_err(rc, "open cursor");
+        goto out;
+    }
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0; /* nothing to sweep: the transaction is simply dropped */
+        goto out;
+    }
+    if (rc != 0) {
+        rc = lmdb_err(rc, "first dead store");
+        goto out;
+    }
+    unsigned char sid[KVS_ID_LEN];
+    if (k.mv_size != KVS_ID_LEN) {
+        rc = corrupt("dead_stores");
+        goto out;
+    }
+    memcpy(sid, k.mv_data, KVS_ID_LEN);
+    mdb_cursor_close(cur);
+    cur = NULL;
+
+    rc = mdb_cursor_open(txn, db->dbi[DBI_RECORDS], &cur);
+    if (rc != 0) {
+        rc = lmdb_err(rc, "open cursor");
+        goto out;
+    }
+    int swept = 0, store_done = 0;
+    k = val_of(sid, KVS_ID_LEN);
+    /* After mdb_cursor_del() the cursor stands on the next record, which MDB_NEXT then
+     * returns without stepping (LMDB's C_DEL flag). */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && swept < SWEEP_MAX;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < KVS_ID_LEN || memcmp(k.mv_data, sid, KVS_ID_LEN) != 0)
+            break;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            rc = lmdb_err(rc, "sweep record");
+            goto out;
+        }
+        swept++;
+    }
+    if (rc == MDB_NOTFOUND || (rc == 0 && swept < SWEEP_MAX))
+        store_done = 1;
+    else if (rc == 0)
+        store_done = k.mv_size < KVS_ID_LEN || memcmp(k.mv_data, sid, KVS_ID_LEN) != 0;
+    else {
+        rc = lmdb_err(rc, "sweep records");
+        goto out;
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+
+    more = 1;
+    if (store_done) {
+        rc = db_del(txn, db->dbi[DBI_DEAD_STORES], val_of(sid, KVS_ID_LEN), "del dead store");
+        if (rc != 0)
+            goto out;
+        MDB_stat ms;
+        rc = mdb_stat(txn, db->dbi[DBI_DEAD_STORES], &ms);
+        if (rc != 0) {
+            rc = lmdb_err(rc, "stat dead stores");
+            goto out;
+        }
+        more = ms.ms_entries > 0;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        rc = lmdb_err(rc, "commit sweep");
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc != 0 ? rc : more;
+}
+
+/* ==== opening and closing =================================================================== */
+
+static void lmdb_close(struct kvs_storage *st)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    if (db->env != NULL)
+        mdb_env_close(db->env);
+    free(db);
+}
+
+/* mkdir -p DIR. Returns 0 or an errno value. */
+static KVS_MUST_CHECK int make_dirs(const char *dir)
+{
+    char *path = kvs_xstrdup(dir);
+    int rc = 0;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            rc = errno;
+            break;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat sb;
+    if (rc == 0 && stat(dir, &sb) != 0)
+        rc = errno;
+    else if (rc == 0 && !S_ISDIR(sb.st_mode))
+        rc = ENOTDIR;
+    free(path);
+    return rc;
+}
+
+/* Open (creating) every DBI and check, or on a new environment write, the schema version. */
+static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0)
+        return lmdb_err(rc, "begin open");
+    for (int i = 0; i < DBI_COUNT; i++) {
+        rc = mdb_dbi_open(txn, dbi_names[i], MDB_CREATE, &db->dbi[i]);
+        if (rc != 0) {
+            rc = lmdb_err(rc, dbi_names[i]);
+            goto out;
+        }
+    }
+    static const char version_key[] = "schema_version";
+    MDB_val k = val_of(version_key, sizeof version_key - 1), v;
+    rc = db_get(txn, db->dbi[DBI_META], k, &v, "get schema version");
+    if (rc == KVS_ENOTFOUND) {
+        MDB_stat ms;
+        rc = mdb_stat(txn, db->dbi[DBI_USERS], &ms);
+        if (rc != 0) {
+            rc = lmdb_err(rc, "stat users");
+            goto out;
+        }
+        if (ms.ms_entries > 0) {
+            kvs_log_error("lmdb: %s holds data but no schema version; refusing to open it", dir);
+            rc = KVS_EIO;
+            goto out;
+        }
+        unsigned char ver[4];
+        struct packer p = {ver};
+        put_u32(&p, SCHEMA_VERSION);
+        rc = db_put(txn, db->dbi[DBI_META], k, val_of(ver, sizeof ver), "put schema version");
+    } else if (rc == 0) {
+        struct unpacker u = unpacker_of(v);
+        uint32_t found = get_u32(&u);
+        if (!unpacked(&u)) {
+            rc = corrupt("schema version");
+        } else if (found != SCHEMA_VERSION) {
+            kvs_log_error("lmdb: %s has schema version %u; this build reads version %u", dir,
+                          (unsigned)found, SCHEMA_VERSION);
+            rc = KVS_EIO;
+        }
+    }
+    if (rc != 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        rc = lmdb_err(rc, "commit open");
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+static const struct kvs_storage_ops lmdb_ops = {
+    .name = "lmdb",
+    .close = lmdb_close,
+    .read_begin = lmdb_read_begin,
+    .read_end = lmdb_read_end,
+    .user_count = lmdb_user_count,
+    .user_by_token = lmdb_user_by_token,
+    .user_by_name = lmdb_user_by_name,
+    .user_get = lmdb_user_get,
+    .store_get = lmdb_store_get,
+    .store_by_name = lmdb_store_by_name,
+    .store_list = lmdb_store_list,
+    .record_get = lmdb_record_get,
+    .keys_list = lmdb_keys_list,
+    .apply = lmdb_apply,
+    .maintain = lmdb_maintain,
+};
+
+int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_storage **out)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->dir == NULL || cfg->dir[0] == '\0')
+        return KVS_EINVAL;
+    int err = make_dirs(cfg->dir);
+    if (err != 0) {
+        kvs_log_error("lmdb: cannot create %s: %s", cfg->dir, strerror(err));
+        return KVS_EIO;
+    }
+
+    struct kvs_lmdb *db = kvs_xcalloc(1, sizeof *db);
+    int rc = mdb_env_create(&db->env);
+    if (rc != 0) {
+        db->env = NULL;
+        rc = lmdb_err(rc, "create environment");
+        goto fail;
+    }
+    /* No MDB_NOSYNC: every commit is synced, which is what makes a 2xx durable. */
+    if ((rc = mdb_env_set_mapsize(db->env, cfg->map_size ? cfg->map_size : DEFAULT_MAP_SIZE)) ||
+        (rc = mdb_env_set_maxreaders(db->env,
+                                     cfg->max_readers ? cfg->max_readers : DEFAULT_MAX_READERS)) ||
+        (rc = mdb_env_set_maxdbs(db->env, DBI_COUNT))) {
+        kvs_log_error("lmdb: bad configuration for %s: %s", cfg->dir, mdb_strerror(rc));
+        rc = KVS_EINVAL;
+        goto fail;
+    }
+    /* MDB_NOTLS: a read may end on another thread (the HTTP library frees a response on
+     * whichever thread finishes it). MDB_NORDAHEAD: the map is far larger than RAM and read
+     * ahead would only evict useful pages. */
+    rc = mdb_env_open(db->env, cfg->dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
+    if (rc != 0) {
+        kvs_log_error("lmdb: cannot open %s", cfg->dir);
+        rc = lmdb_err(rc, "open environment");
+        goto fail;
+    }
+    /* Free the reader slots of processes that died holding a read. */
+    int stale = 0;
+    rc = mdb_reader_check(db->env, &stale);
+    if (rc != 0) {
+        rc = lmdb_err(rc, "reader check");
+        goto fail;
+    }
+    if (stale > 0)
+        kvs_log_warn("lmdb: cleared %d stale readers", stale);
+    rc = open_dbis(db, cfg->dir);
+    if (rc != 0)
+        goto fail;
+    rc = kvs_storage_init(&db->super, &lmdb_ops);
+    if (rc != 0)
+        goto fail;
+    *out = &db->super;
+    return 0;
+fail:
+    lmdb_close(&db->super);
+    return rc;
+}

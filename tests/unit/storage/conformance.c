@@ -1,0 +1,1441 @@
+/* conformance.c — the behaviour every storage back-end must show (storage.h).
+ *
+ * Written against storage.h only, so that each back-end runs the same suite: storage_open()
+ * below is the one place that picks the back-end. Every test runs in its own process in a
+ * fresh temporary directory (see runner.c), and keeps its data in ./data. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "storage/storage.h"
+#include "../test.h"
+
+/* Open the storage under test in ./data, creating it when missing. */
+static struct kvs_storage *storage_open(void)
+{
+    struct kvs_storage_config cfg = {.dir = "data"};
+    struct kvs_storage *st = NULL;
+    ASSERT_OK(kvs_storage_open_lmdb(&cfg, &st));
+    ASSERT(st != NULL);
+    return st;
+}
+
+/* A user "alice" (token "tok-alice") and her store "main". */
+static void setup(struct kvs_storage *st, struct kvs_user *user, struct kvs_store *store)
+{
+    ts_user(st, "alice", "tok-alice", user);
+    ASSERT_OK(ts_store(st, user->id, "main", store));
+}
+
+static int is_alnum_string(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+/* ==== users ================================================================================= */
+
+TEST(storage_users)
+{
+    struct kvs_storage *st = storage_open();
+    ASSERT_STR_EQ(kvs_storage_name(st), "lmdb");
+
+    struct kvs_write w = {.op = KVS_W_USER_CREATE};
+    strcpy(w.user.username, "alice");
+    w.user.is_admin = 1;
+    w.user.default_access = KVS_GA_ANYONE_WITH_ID_CAN_READ;
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), w.token_hash);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    struct kvs_user alice = w.user;
+    ASSERT(is_alnum_string(alice.id, KVS_ID_LEN));
+    ASSERT(alice.created_ms > 0);
+
+    struct kvs_user bob;
+    ts_user(st, "bob", "tok-bob", &bob);
+    ASSERT(strcmp(alice.id, bob.id) != 0);
+
+    /* The username is unique. */
+    struct kvs_write dup = {.op = KVS_W_USER_CREATE};
+    strcpy(dup.user.username, "alice");
+    dup.user.default_access = KVS_GA_RESTRICTED;
+    kvs_token_hash(KVS_SLICE_LIT("tok-other"), dup.token_hash);
+    ASSERT_ERR(kvs_storage_write(st, &dup), KVS_EEXIST);
+
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    uint64_t count = 0;
+    ASSERT_OK(kvs_storage_user_count(rd, &count));
+    ASSERT_EQ(count, 2);
+
+    struct kvs_user u;
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), hash);
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_STR_EQ(u.id, alice.id);
+    ASSERT_STR_EQ(u.username, "alice");
+    ASSERT_EQ(u.is_admin, 1);
+    ASSERT_EQ(u.default_access, KVS_GA_ANYONE_WITH_ID_CAN_READ);
+    ASSERT_EQ(u.created_ms, alice.created_ms);
+
+    ASSERT_OK(kvs_storage_user_by_name(rd, KVS_SLICE_LIT("bob"), &u));
+    ASSERT_STR_EQ(u.id, bob.id);
+    ASSERT_EQ(u.is_admin, 0);
+    ASSERT_OK(kvs_storage_user_get(rd, kvs_slice_of(alice.id), &u));
+    ASSERT_STR_EQ(u.username, "alice");
+
+    kvs_token_hash(KVS_SLICE_LIT("tok-other"), hash);
+    ASSERT_ERR(kvs_storage_user_by_token(rd, hash, &u), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_user_by_name(rd, KVS_SLICE_LIT("carol"), &u), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_user_by_name(rd, KVS_SLICE_LIT("Alice"), &u), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_user_by_name(rd, KVS_SLICE_LIT(""), &u), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_user_get(rd, KVS_SLICE_LIT("AAAAAAAAAAAAAAAAA"), &u), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_user_get(rd, KVS_SLICE_LIT("short"), &u), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+
+    kvs_storage_close(st);
+}
+
+TEST(storage_token_add)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    struct kvs_write w = {.op = KVS_W_TOKEN_ADD};
+    strcpy(w.user.id, alice.id);
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice-2"), w.token_hash);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    /* Adding it again to the same user changes nothing and succeeds. */
+    ASSERT_OK(kvs_storage_write(st, &w));
+    /* Another user's token cannot be taken over. */
+    struct kvs_write steal = {.op = KVS_W_TOKEN_ADD};
+    strcpy(steal.user.id, bob.id);
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), steal.token_hash);
+    ASSERT_ERR(kvs_storage_write(st, &steal), KVS_EEXIST);
+    /* A missing user. */
+    struct kvs_write lost = {.op = KVS_W_TOKEN_ADD};
+    strcpy(lost.user.id, "AAAAAAAAAAAAAAAAA");
+    kvs_token_hash(KVS_SLICE_LIT("tok-lost"), lost.token_hash);
+    ASSERT_ERR(kvs_storage_write(st, &lost), KVS_ENOTFOUND);
+
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_user u;
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice-2"), hash);
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_STR_EQ(u.id, alice.id);
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), hash);
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_STR_EQ(u.id, alice.id);
+    kvs_token_hash(KVS_SLICE_LIT("tok-lost"), hash);
+    ASSERT_ERR(kvs_storage_user_by_token(rd, hash, &u), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+    kvs_storage_close(st);
+}
+
+/* ==== stores ================================================================================ */
+
+TEST(storage_store_create_get)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    struct kvs_write w = {.op = KVS_W_STORE_CREATE};
+    strcpy(w.store.user_id, alice.id);
+    strcpy(w.store.name, "my-store");
+    strcpy(w.store.title, "My store");
+    w.store.general_access = KVS_GA_ANYONE_WITH_NAME_CAN_READ;
+    w.store.schema = strdup("{\"type\":\"object\"}");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    struct kvs_store *s = &w.store;
+    ASSERT(is_alnum_string(s->id, KVS_ID_LEN));
+    ASSERT(is_alnum_string(s->secret, KVS_SECRET_LEN));
+    ASSERT_STR_EQ(s->user_id, alice.id);
+    ASSERT_STR_EQ(s->username, "alice");
+    ASSERT_STR_EQ(s->name, "my-store");
+    ASSERT_STR_EQ(s->title, "My store");
+    ASSERT_EQ(s->general_access, KVS_GA_ANYONE_WITH_NAME_CAN_READ);
+    ASSERT_STR_EQ(s->schema, "{\"type\":\"object\"}");
+    ASSERT(s->created_ms > 0);
+    ASSERT_EQ(s->modified_ms, s->created_ms);
+    ASSERT_EQ(s->accessed_ms, s->created_ms);
+    ASSERT_EQ(s->stats.read_count + s->stats.write_count + s->stats.delete_count +
+                  s->stats.list_count + s->stats.record_count + s->stats.storage_bytes,
+              0);
+
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_store got;
+    ASSERT_OK(kvs_storage_store_get(rd, kvs_slice_of(s->id), &got));
+    ASSERT_STR_EQ(got.id, s->id);
+    ASSERT_STR_EQ(got.user_id, alice.id);
+    ASSERT_STR_EQ(got.username, "alice");
+    ASSERT_STR_EQ(got.name, "my-store");
+    ASSERT_STR_EQ(got.title, "My store");
+    ASSERT_STR_EQ(got.secret, s->secret);
+    ASSERT_EQ(got.general_access, KVS_GA_ANYONE_WITH_NAME_CAN_READ);
+    ASSERT_STR_EQ(got.schema, s->schema);
+    ASSERT_EQ(got.created_ms, s->created_ms);
+    ASSERT_EQ(got.modified_ms, s->modified_ms);
+    kvs_store_clear(&got);
+    ASSERT(got.schema == NULL);
+
+    ASSERT_OK(
+        kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("my-store"), &got));
+    ASSERT_STR_EQ(got.id, s->id);
+    kvs_store_clear(&got);
+    /* Names belong to their owner, and are compared exactly. */
+    ASSERT_ERR(kvs_storage_store_by_name(rd, kvs_slice_of(bob.id), KVS_SLICE_LIT("my-store"), &got),
+               KVS_ENOTFOUND);
+    ASSERT_ERR(
+        kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("My-store"), &got),
+        KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_store_get(rd, KVS_SLICE_LIT("AAAAAAAAAAAAAAAAA"), &got), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_store_get(rd, KVS_SLICE_LIT("nope"), &got), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+
+    /* An unnamed store; a store without a schema. */
+    struct kvs_store un;
+    ASSERT_OK(ts_store(st, alice.id, "", &un));
+    ASSERT_STR_EQ(un.name, "");
+    ASSERT(un.schema == NULL);
+    ASSERT(strcmp(un.id, s->id) != 0);
+    ASSERT_OK(ts_store_get(st, un.id, &got));
+    ASSERT_STR_EQ(got.name, "");
+    ASSERT(got.schema == NULL);
+    kvs_store_clear(&got);
+
+    /* A store of a user that does not exist. */
+    ASSERT_ERR(ts_store(st, "AAAAAAAAAAAAAAAAA", "x", &got), KVS_ENOTFOUND);
+    kvs_store_clear(&got);
+
+    kvs_store_clear(&un);
+    kvs_store_clear(&w.store);
+    kvs_storage_close(st);
+}
+
+TEST(storage_store_get_or_create)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    struct kvs_store first, again;
+    ASSERT_OK(ts_store(st, alice.id, "shared", &first));
+    /* Creating the name again hands back the existing store, not a new one. */
+    struct kvs_write w = {.op = KVS_W_STORE_CREATE};
+    strcpy(w.store.user_id, alice.id);
+    strcpy(w.store.name, "shared");
+    strcpy(w.store.title, "a different title");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EEXIST);
+    ASSERT_STR_EQ(w.store.id, first.id);
+    ASSERT_STR_EQ(w.store.title, "");
+    ASSERT_STR_EQ(w.store.secret, first.secret);
+    kvs_store_clear(&w.store);
+    /* Another user's store of the same name is another store. */
+    ASSERT_OK(ts_store(st, bob.id, "shared", &again));
+    ASSERT(strcmp(again.id, first.id) != 0);
+    kvs_store_clear(&again);
+
+    /* Racing creators: many creates of one name in flight at once, most likely in one
+     * batch. Exactly one creates it, every other one gets that store. */
+    enum { N = 16 };
+    struct kvs_write ws[N];
+    struct ts_counter c = TS_COUNTER_INIT;
+    memset(ws, 0, sizeof ws);
+    for (int i = 0; i < N; i++) {
+        ws[i].op = KVS_W_STORE_CREATE;
+        strcpy(ws[i].store.user_id, alice.id);
+        strcpy(ws[i].store.name, "raced");
+        ws[i].done = ts_counter_done;
+        ws[i].arg = &c;
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    }
+    ts_counter_wait(&c, N);
+    int created = 0;
+    for (int i = 0; i < N; i++) {
+        if (ws[i].result == 0)
+            created++;
+        else
+            ASSERT_ERR(ws[i].result, KVS_EEXIST);
+        ASSERT_STR_EQ(ws[i].store.id, ws[0].store.id);
+        ASSERT_STR_EQ(ws[i].store.name, "raced");
+    }
+    ASSERT_EQ(created, 1);
+    for (int i = 0; i < N; i++)
+        kvs_store_clear(&ws[i].store);
+
+    /* Unnamed stores never collide. */
+    struct kvs_store u1, u2;
+    ASSERT_OK(ts_store(st, alice.id, "", &u1));
+    ASSERT_OK(ts_store(st, alice.id, "", &u2));
+    ASSERT(strcmp(u1.id, u2.id) != 0);
+    kvs_store_clear(&u1);
+    kvs_store_clear(&u2);
+    kvs_store_clear(&first);
+    kvs_storage_close(st);
+}
+
+static int update_store(struct kvs_storage *st, const char *id, unsigned mask, const char *name,
+                        const char *title, struct kvs_store *out)
+{
+    struct kvs_write w = {.op = KVS_W_STORE_UPDATE, .update_mask = mask};
+    strcpy(w.store_id, id);
+    snprintf(w.store.name, sizeof w.store.name, "%s", name ? name : "");
+    snprintf(w.store.title, sizeof w.store.title, "%s", title ? title : "");
+    int rc = kvs_storage_write(st, &w);
+    if (out != NULL)
+        *out = w.store;
+    else
+        kvs_store_clear(&w.store);
+    return rc;
+}
+
+TEST(storage_store_update)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s, other, got;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "other", &other));
+    usleep(2000); /* so that modified_ms moves */
+
+    /* Rename and retitle; the result is the whole updated store. */
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_NAME | KVS_UPD_TITLE, "renamed", "Title", &got));
+    ASSERT_STR_EQ(got.id, s.id);
+    ASSERT_STR_EQ(got.name, "renamed");
+    ASSERT_STR_EQ(got.title, "Title");
+    ASSERT_STR_EQ(got.secret, s.secret);
+    ASSERT_STR_EQ(got.username, "alice");
+    ASSERT_EQ(got.created_ms, s.created_ms);
+    ASSERT(got.modified_ms > s.modified_ms);
+    kvs_store_clear(&got);
+
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("main"), &got),
+               KVS_ENOTFOUND);
+    ASSERT_OK(
+        kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("renamed"), &got));
+    ASSERT_STR_EQ(got.id, s.id);
+    ASSERT_STR_EQ(got.title, "Title");
+    kvs_store_clear(&got);
+    kvs_storage_read_end(rd);
+
+    /* Onto a name the owner uses: refused, and nothing changes (the title neither). */
+    ASSERT_ERR(update_store(st, s.id, KVS_UPD_NAME | KVS_UPD_TITLE, "other", "Nope", NULL),
+               KVS_ENAMETAKEN);
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_STR_EQ(got.name, "renamed");
+    ASSERT_STR_EQ(got.title, "Title");
+    kvs_store_clear(&got);
+    /* Onto its own name: nothing to do, fine. */
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_NAME, "renamed", NULL, NULL));
+
+    /* Only the fields in the mask change. */
+    struct kvs_write w = {.op = KVS_W_STORE_UPDATE, .update_mask = KVS_UPD_ACCESS | KVS_UPD_SCHEMA};
+    strcpy(w.store_id, s.id);
+    strcpy(w.store.title, "ignored");
+    w.store.general_access = KVS_GA_ANYONE_WITH_ID_CAN_READ;
+    w.store.schema = strdup("{}");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_STR_EQ(w.store.title, "Title");
+    ASSERT_STR_EQ(w.store.schema, "{}");
+    kvs_store_clear(&w.store);
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.general_access, KVS_GA_ANYONE_WITH_ID_CAN_READ);
+    ASSERT_STR_EQ(got.schema, "{}");
+    ASSERT_STR_EQ(got.title, "Title");
+    kvs_store_clear(&got);
+    /* A NULL schema with KVS_UPD_SCHEMA removes it. */
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_SCHEMA, NULL, NULL, NULL));
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT(got.schema == NULL);
+    kvs_store_clear(&got);
+
+    /* "" makes it unnamed, and frees the name for another store. */
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_NAME, "", NULL, NULL));
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_STR_EQ(got.name, "");
+    kvs_store_clear(&got);
+    struct kvs_store fresh;
+    ASSERT_OK(ts_store(st, alice.id, "renamed", &fresh));
+    ASSERT(strcmp(fresh.id, s.id) != 0);
+    /* And an unnamed store may take a name again. */
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_NAME, "back", NULL, NULL));
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_STR_EQ(got.name, "back");
+    kvs_store_clear(&got);
+
+    ASSERT_ERR(update_store(st, "AAAAAAAAAAAAAAAAA", KVS_UPD_TITLE, NULL, "x", NULL),
+               KVS_ENOTFOUND);
+
+    kvs_store_clear(&fresh);
+    kvs_store_clear(&other);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* Collects the IDs of listed stores. */
+struct id_list {
+    char ids[32][KVS_ID_LEN + 1];
+    size_t n;
+    size_t stop_after; /* 0 = never stop */
+};
+
+static int collect_store(void *arg, const struct kvs_store *s)
+{
+    struct id_list *l = arg;
+    ASSERT(l->n < 32);
+    strcpy(l->ids[l->n++], s->id);
+    ASSERT_STR_EQ(s->username, "alice");
+    return l->stop_after != 0 && l->n >= l->stop_after;
+}
+
+static void list_stores(struct kvs_storage *st, const char *user_id, uint64_t offset,
+                        uint64_t limit, int desc, int unnamed, struct id_list *out, uint64_t *total)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    out->n = 0;
+    ASSERT_OK(kvs_storage_store_list(rd, kvs_slice_of(user_id), offset, limit, desc, unnamed,
+                                     collect_store, out, total));
+    kvs_storage_read_end(rd);
+}
+
+TEST(storage_store_list)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    /* Six stores, created one after another: named ones at even positions. */
+    enum { N = 6 };
+    struct kvs_store s[N];
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", i);
+        ASSERT_OK(ts_store(st, alice.id, i % 2 == 0 ? name : "", &s[i]));
+        usleep(1500); /* distinct creation times; equal ones would be ordered by ID */
+    }
+    struct kvs_store bobs;
+    ASSERT_OK(ts_store(st, bob.id, "bobs", &bobs));
+
+    struct id_list l = {0};
+    uint64_t total = 0;
+    list_stores(st, alice.id, 0, 100, 0, 1, &l, &total);
+    ASSERT_EQ(total, N);
+    ASSERT_EQ(l.n, N);
+    for (int i = 0; i < N; i++)
+        ASSERT_STR_EQ(l.ids[i], s[i].id);
+
+    list_stores(st, alice.id, 0, 100, 1, 1, &l, &total);
+    ASSERT_EQ(total, N);
+    for (int i = 0; i < N; i++)
+        ASSERT_STR_EQ(l.ids[i], s[N - 1 - i].id);
+
+    /* Named only. */
+    list_stores(st, alice.id, 0, 100, 0, 0, &l, &total);
+    ASSERT_EQ(total, 3);
+    ASSERT_EQ(l.n, 3);
+    ASSERT_STR_EQ(l.ids[0], s[0].id);
+    ASSERT_STR_EQ(l.ids[1], s[2].id);
+    ASSERT_STR_EQ(l.ids[2], s[4].id);
+
+    /* Offset and limit; the total counts every match. */
+    list_stores(st, alice.id, 2, 3, 0, 1, &l, &total);
+    ASSERT_EQ(total, N);
+    ASSERT_EQ(l.n, 3);
+    ASSERT_STR_EQ(l.ids[0], s[2].id);
+    ASSERT_STR_EQ(l.ids[2], s[4].id);
+    list_stores(st, alice.id, 1, 1, 1, 0, &l, &total);
+    ASSERT_EQ(total, 3);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STR_EQ(l.ids[0], s[2].id);
+    list_stores(st, alice.id, 10, 5, 0, 1, &l, &total);
+    ASSERT_EQ(total, N);
+    ASSERT_EQ(l.n, 0);
+    list_stores(st, alice.id, 0, 0, 0, 1, &l, &total);
+    ASSERT_EQ(l.n, 0);
+
+    /* A callback may stop the listing. */
+    l.stop_after = 2;
+    list_stores(st, alice.id, 0, 100, 0, 1, &l, &total);
+    ASSERT_EQ(l.n, 2);
+    l.stop_after = 0;
+
+    /* Naming an unnamed store keeps its place. */
+    ASSERT_OK(update_store(st, s[1].id, KVS_UPD_NAME, "late-name", NULL, NULL));
+    list_stores(st, alice.id, 0, 100, 0, 0, &l, &total);
+    ASSERT_EQ(total, 4);
+    ASSERT_STR_EQ(l.ids[1], s[1].id);
+
+    /* Users without stores, and unknown users. */
+    struct kvs_user carol;
+    ts_user(st, "carol", "tok-carol", &carol);
+    list_stores(st, carol.id, 0, 100, 0, 1, &l, &total);
+    ASSERT_EQ(total, 0);
+    list_stores(st, "AAAAAAAAAAAAAAAAA", 0, 100, 1, 1, &l, &total);
+    ASSERT_EQ(total, 0);
+    ASSERT_EQ(l.n, 0);
+
+    for (int i = 0; i < N; i++)
+        kvs_store_clear(&s[i]);
+    kvs_store_clear(&bobs);
+    kvs_storage_close(st);
+}
+
+TEST(storage_store_delete)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s, keep, got;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "keep", &keep));
+    for (int i = 0; i < 50; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%02d", i);
+        ASSERT_OK(ts_put_str(st, s.id, key, "doomed"));
+        ASSERT_OK(ts_put_str(st, keep.id, key, "kept"));
+    }
+
+    struct kvs_write w = {.op = KVS_W_STORE_DELETE};
+    strcpy(w.store_id, s.id);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_ENOTFOUND);
+
+    /* Gone for every reader at once, records included. */
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_store_get(rd, kvs_slice_of(s.id), &got), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("main"), &got),
+               KVS_ENOTFOUND);
+    struct kvs_record_view rec;
+    ASSERT_ERR(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("k00"), &rec),
+               KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    struct id_list l = {0};
+    uint64_t total = 0;
+    list_stores(st, alice.id, 0, 100, 0, 1, &l, &total);
+    ASSERT_EQ(total, 1);
+    ASSERT_STR_EQ(l.ids[0], keep.id);
+
+    /* Writes to it fail; deleting a record of it too. */
+    ASSERT_ERR(ts_put_str(st, s.id, "k00", "zombie"), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_del(st, s.id, "k01"), KVS_ENOTFOUND);
+    /* Statistics noted for it are dropped quietly. */
+    kvs_storage_note_access(st, s.id, KVS_NOTE_READ);
+
+    /* The other store is untouched; the name is free again, and the new store is empty. */
+    ASSERT_EQ(ts_list(st, keep.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 50);
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, keep.id, "k49", &v, &n));
+    ASSERT_MEM_EQ(v, n, "kept");
+    free(v);
+    struct kvs_store again;
+    ASSERT_OK(ts_store(st, alice.id, "main", &again));
+    ASSERT(strcmp(again.id, s.id) != 0);
+    ASSERT_EQ(ts_list(st, again.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    ASSERT_OK(ts_put_str(st, again.id, "k00", "new"));
+    ASSERT_OK(ts_get(st, again.id, "k00", &v, &n));
+    ASSERT_MEM_EQ(v, n, "new");
+    free(v);
+    ASSERT_OK(ts_store_get(st, again.id, &got));
+    ASSERT_EQ(got.stats.record_count, 1);
+    kvs_store_clear(&got);
+
+    /* Still so after a restart (the sweep of the records may be in any state). */
+    kvs_storage_close(st);
+    st = storage_open();
+    ASSERT_ERR(ts_get(st, s.id, "k00", &v, &n), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_store_get(st, s.id, &got), KVS_ENOTFOUND);
+    ASSERT_EQ(ts_list(st, keep.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 50);
+
+    ts_keys_free(&keys);
+    kvs_store_clear(&again);
+    kvs_store_clear(&keep);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* ==== records =============================================================================== */
+
+TEST(storage_record_put_get_delete)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+
+    struct kvs_write w = {.op = KVS_W_RECORD_PUT};
+    strcpy(w.store_id, s.id);
+    w.key = KVS_SLICE_LIT("greeting");
+    w.value = KVS_SLICE_LIT("\x1f\x8b not really gzip");
+    w.content_type = KVS_SLICE_LIT("text/plain; charset=utf-8");
+    w.encoding = KVS_ENC_GZIP;
+    ASSERT_OK(kvs_storage_write(st, &w));
+
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("greeting"), &rec));
+    ASSERT_MEM_EQ(rec.value.p, rec.value.n, "\x1f\x8b not really gzip");
+    ASSERT_MEM_EQ(rec.content_type.p, rec.content_type.n, "text/plain; charset=utf-8");
+    ASSERT_EQ(rec.encoding, KVS_ENC_GZIP);
+    ASSERT_ERR(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("greetinG"), &rec),
+               KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("greet"), &rec),
+               KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_record_get(rd, KVS_SLICE_LIT("AAAAAAAAAAAAAAAAA"),
+                                      KVS_SLICE_LIT("greeting"), &rec),
+               KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+
+    /* Replace: new value, content type and encoding together. */
+    w.value = KVS_SLICE_LIT("{\"a\":1}");
+    w.content_type = KVS_SLICE_LIT("application/json");
+    w.encoding = KVS_ENC_IDENTITY;
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("greeting"), &rec));
+    ASSERT_MEM_EQ(rec.value.p, rec.value.n, "{\"a\":1}");
+    ASSERT_MEM_EQ(rec.content_type.p, rec.content_type.n, "application/json");
+    ASSERT_EQ(rec.encoding, KVS_ENC_IDENTITY);
+    kvs_storage_read_end(rd);
+
+    /* Every encoding and an empty content type survive. */
+    for (int e = KVS_ENC_IDENTITY; e <= KVS_ENC_BR; e++) {
+        w.encoding = (enum kvs_encoding)e;
+        w.content_type = KVS_SLICE_LIT("");
+        ASSERT_OK(kvs_storage_write(st, &w));
+        ASSERT_OK(kvs_storage_read_begin(st, &rd));
+        ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("greeting"), &rec));
+        ASSERT_EQ(rec.encoding, e);
+        ASSERT_EQ(rec.content_type.n, 0);
+        kvs_storage_read_end(rd);
+    }
+
+    /* Delete; deleting a missing key succeeds; a missing store does not. */
+    ASSERT_OK(ts_del(st, s.id, "greeting"));
+    char *v;
+    size_t n;
+    ASSERT_ERR(ts_get(st, s.id, "greeting", &v, &n), KVS_ENOTFOUND);
+    ASSERT_OK(ts_del(st, s.id, "greeting"));
+    ASSERT_OK(ts_del(st, s.id, "never-was"));
+    ASSERT_ERR(ts_del(st, "AAAAAAAAAAAAAAAAA", "greeting"), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_put_str(st, "AAAAAAAAAAAAAAAAA", "greeting", "x"), KVS_ENOTFOUND);
+
+    /* The longest key; keys longer than that, and empty keys, are refused. */
+    char key[KVS_KEY_MAX + 2];
+    memset(key, 'k', KVS_KEY_MAX);
+    key[KVS_KEY_MAX] = '\0';
+    ASSERT_OK(ts_put_str(st, s.id, key, "long"));
+    ASSERT_OK(ts_get(st, s.id, key, &v, &n));
+    ASSERT_MEM_EQ(v, n, "long");
+    free(v);
+    key[KVS_KEY_MAX] = 'k';
+    key[KVS_KEY_MAX + 1] = '\0';
+    ASSERT_ERR(ts_put_str(st, s.id, key, "too long"), KVS_EINVAL);
+    ASSERT_ERR(ts_put_str(st, s.id, "", "empty key"), KVS_EINVAL);
+
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_record_binary_and_large)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+
+    /* Every byte value, NULs included. */
+    char bin[512];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (char)(i % 256);
+    ASSERT_OK(ts_put(st, s.id, "bin", bin, sizeof bin));
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "bin", &v, &n));
+    ASSERT_EQ(n, sizeof bin);
+    ASSERT(memcmp(v, bin, n) == 0);
+    free(v);
+
+    /* An empty value. */
+    ASSERT_OK(ts_put(st, s.id, "empty", "", 0));
+    ASSERT_OK(ts_get(st, s.id, "empty", &v, &n));
+    ASSERT_EQ(n, 0);
+    free(v);
+
+    /* 9 MiB, read back whole and listed with its size. */
+    size_t big_n = 9u << 20;
+    char *big = malloc(big_n);
+    ASSERT(big != NULL);
+    for (size_t i = 0; i < big_n; i++)
+        big[i] = (char)(i * 2654435761u >> 13);
+    ASSERT_OK(ts_put(st, s.id, "big", big, big_n));
+    ASSERT_OK(ts_get(st, s.id, "big", &v, &n));
+    ASSERT_EQ(n, big_n);
+    ASSERT(memcmp(v, big, n) == 0);
+    free(v);
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 10, &keys), 0);
+    ASSERT_EQ(keys.n, 3);
+    ASSERT_STR_EQ(keys.keys[0], "big");
+    ASSERT_EQ(keys.sizes[0], big_n);
+    ASSERT_STR_EQ(keys.keys[1], "bin");
+    ASSERT_EQ(keys.sizes[1], sizeof bin);
+    ASSERT_STR_EQ(keys.keys[2], "empty");
+    ASSERT_EQ(keys.sizes[2], 0);
+
+    /* Replaced by a small value, then back. */
+    ASSERT_OK(ts_put_str(st, s.id, "big", "small"));
+    ASSERT_OK(ts_get(st, s.id, "big", &v, &n));
+    ASSERT_MEM_EQ(v, n, "small");
+    free(v);
+    ASSERT_OK(ts_put(st, s.id, "big", big, big_n));
+    kvs_storage_close(st);
+    st = storage_open();
+    ASSERT_OK(ts_get(st, s.id, "big", &v, &n));
+    ASSERT_EQ(n, big_n);
+    ASSERT(memcmp(v, big, n) == 0);
+    free(v);
+
+    free(big);
+    ts_keys_free(&keys);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* ==== keys ================================================================================== */
+
+/* Keys in byte order: '(' 0x28 < '-' 0x2d < '.' 0x2e < '0' < 'A' < '_' 0x5f < 'a'. */
+static const char *const edge_keys[] = {"(x)", "A",  "B",  "_", "a", "a-b",
+                                        "a.b", "a0", "ab", "b", NULL};
+
+static void put_edge_keys(struct kvs_storage *st, const char *store_id)
+{
+    /* Inserted in an order unlike the sorted one. */
+    static const int order[] = {9, 3, 0, 7, 5, 1, 8, 2, 6, 4};
+    for (size_t i = 0; i < 10; i++) {
+        const char *k = edge_keys[order[i]];
+        ASSERT_OK(ts_put_str(st, store_id, k, k));
+    }
+}
+
+TEST(storage_keys_empty_store)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    ASSERT_EQ(ts_list(st, s.id, "a", "b", 1, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    /* A missing store lists as empty. */
+    ASSERT_EQ(ts_list(st, "AAAAAAAAAAAAAAAAA", "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    /* A neighbouring store's keys never leak in. */
+    struct kvs_store t;
+    ASSERT_OK(ts_store(st, alice.id, "next", &t));
+    put_edge_keys(st, t.id);
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    kvs_store_clear(&t);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_keys_order_and_edges)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s, before, after;
+    setup(st, &alice, &s);
+    /* Stores around it, so that a listing running off its store would show. */
+    ASSERT_OK(ts_store(st, alice.id, "before", &before));
+    ASSERT_OK(ts_store(st, alice.id, "after", &after));
+    put_edge_keys(st, before.id);
+    put_edge_keys(st, after.id);
+    put_edge_keys(st, s.id);
+    struct ts_keys k = {0};
+
+    /* Everything, in byte order, with sizes. */
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &k), 0);
+    ts_keys_expect(&k, edge_keys);
+    for (size_t i = 0; i < k.n; i++)
+        ASSERT_EQ(k.sizes[i], strlen(k.keys[i]));
+
+    /* Exactly LIMIT keys left: not truncated. One fewer: truncated. */
+    ASSERT_EQ(ts_list(st, s.id, "", "", 10, &k), 0);
+    ASSERT_EQ(k.n, 10);
+    ASSERT_EQ(ts_list(st, s.id, "", "", 9, &k), 1);
+    ASSERT_EQ(k.n, 9);
+    ASSERT_EQ(ts_list(st, s.id, "", "a.b", 4, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"a0", "ab", "b", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "", "a.b", 3, &k), 0);
+    ASSERT_EQ(ts_list(st, s.id, "", "a.b", 2, &k), 1);
+    ts_keys_expect(&k, (const char *const[]){"a0", "ab", NULL});
+
+    /* The cursor is excluded; at the last key the page is empty and not truncated. */
+    ASSERT_EQ(ts_list(st, s.id, "", "b", 5, &k), 0);
+    ASSERT_EQ(k.n, 0);
+    ASSERT_EQ(ts_list(st, s.id, "", "zzz", 5, &k), 0);
+    ASSERT_EQ(k.n, 0);
+    /* A cursor that is not a key. */
+    ASSERT_EQ(ts_list(st, s.id, "", "a.c", 5, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"a0", "ab", "b", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "", "!", 2, &k), 1);
+    ts_keys_expect(&k, (const char *const[]){"(x)", "A", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "", "a-", 1, &k), 1);
+    ts_keys_expect(&k, (const char *const[]){"a-b", NULL});
+
+    /* Prefixes. */
+    ASSERT_EQ(ts_list(st, s.id, "a", "", 100, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"a", "a-b", "a.b", "a0", "ab", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "a", "", 5, &k), 0);
+    ASSERT_EQ(ts_list(st, s.id, "a", "", 4, &k), 1);
+    ASSERT_EQ(ts_list(st, s.id, "a.", "", 100, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"a.b", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "(", "", 100, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"(x)", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "zz", "", 100, &k), 0);
+    ASSERT_EQ(k.n, 0);
+    ASSERT_EQ(ts_list(st, s.id, "a-bc", "", 100, &k), 0);
+    ASSERT_EQ(k.n, 0);
+    ASSERT_EQ(ts_list(st, s.id, "b", "", 100, &k), 0); /* the last key */
+    ts_keys_expect(&k, (const char *const[]){"b", NULL});
+
+    /* Prefix and cursor together. */
+    ASSERT_EQ(ts_list(st, s.id, "a", "a-b", 100, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"a.b", "a0", "ab", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "a", "a-b", 2, &k), 1);
+    ts_keys_expect(&k, (const char *const[]){"a.b", "a0", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "a", "a0", 1, &k), 0);
+    ts_keys_expect(&k, (const char *const[]){"ab", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "a", "a", 100, &k), 0); /* the cursor is the prefix itself */
+    ts_keys_expect(&k, (const char *const[]){"a-b", "a.b", "a0", "ab", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "a", "A", 2, &k), 1); /* a cursor before the prefix */
+    ts_keys_expect(&k, (const char *const[]){"a", "a-b", NULL});
+    ASSERT_EQ(ts_list(st, s.id, "a", "ab", 100, &k), 0); /* the last key with the prefix */
+    ASSERT_EQ(k.n, 0);
+    ASSERT_EQ(ts_list(st, s.id, "a", "b", 100, &k), 0); /* a cursor past the prefix */
+    ASSERT_EQ(k.n, 0);
+
+    ts_keys_free(&k);
+    kvs_store_clear(&before);
+    kvs_store_clear(&after);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* Stops the listing after two keys; checks the values that come with them. */
+static int two_with_values(void *arg, const struct kvs_key_view *k)
+{
+    int *seen = arg;
+    ASSERT_MEM_EQ(k->rec.value.p, k->rec.value.n, *seen == 0 ? "(x)" : "A");
+    ASSERT_MEM_EQ(k->rec.content_type.p, k->rec.content_type.n, "application/octet-stream");
+    ASSERT_EQ(k->rec.encoding, KVS_ENC_IDENTITY);
+    ASSERT_EQ(k->size, k->rec.value.n);
+    return ++*seen == 2 ? 42 : 0;
+}
+
+TEST(storage_keys_values_and_stop)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    put_edge_keys(st, s.id);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    int seen = 0, truncated = 0;
+    ASSERT_EQ(kvs_storage_keys_list(rd, kvs_slice_of(s.id), KVS_SLICE_LIT(""), KVS_SLICE_LIT(""),
+                                    100, KVS_KEYS_WITH_VALUES, two_with_values, &seen, &truncated),
+              42);
+    ASSERT_EQ(seen, 2);
+    kvs_storage_read_end(rd);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* Key I of the 2,500-key store: mixed lengths and characters, edge keys included. */
+static void mixed_key(size_t i, char key[KVS_KEY_MAX + 1])
+{
+    static const char *const fixed[] = {"A", "a", "a.b", "a-b", "(x)", "a_b", "Z", "z", "0", "~"};
+    static const char alphabet[] =
+        "!'()-._0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    if (i < 10) {
+        strcpy(key, fixed[i]);
+        return;
+    }
+    size_t len = 1 + (i * 7) % 13, x = i * 2654435761u;
+    for (size_t j = 0; j < len; j++, x = x * 6364136223846793005u + 1442695040888963407u)
+        key[j] = alphabet[(x >> 33) % (sizeof alphabet - 1)];
+    /* Unique by construction: the index, as 4 hex digits, ends every generated key. */
+    snprintf(key + len, KVS_KEY_MAX + 1 - len, "%04zx", i);
+}
+
+static int cmp_bytes(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b); /* keys hold no NUL: byte order */
+}
+
+TEST(storage_keys_paging_2500)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    enum { N = 2500 };
+    ts_bulk_put(st, s.id, N, mixed_key, "v");
+
+    char **want = calloc(N, sizeof *want);
+    ASSERT(want != NULL);
+    for (size_t i = 0; i < N; i++) {
+        want[i] = malloc(KVS_KEY_MAX + 1);
+        ASSERT(want[i] != NULL);
+        mixed_key(i, want[i]);
+    }
+    qsort(want, N, sizeof *want, cmp_bytes);
+    for (size_t i = 1; i < N; i++)
+        ASSERT(strcmp(want[i - 1], want[i]) < 0); /* all distinct */
+
+    struct ts_keys page = {0};
+    char cursor[KVS_KEY_MAX + 1] = "";
+    size_t seen = 0;
+    int pages = 0;
+    for (;;) {
+        int truncated = ts_list(st, s.id, "", cursor, 1000, &page);
+        pages++;
+        for (size_t i = 0; i < page.n; i++)
+            ASSERT_STR_EQ(page.keys[i], want[seen + i]);
+        seen += page.n;
+        ASSERT_EQ(truncated, seen < N);
+        if (!truncated)
+            break;
+        strcpy(cursor, page.keys[page.n - 1]);
+    }
+    ASSERT_EQ(seen, N);
+    ASSERT_EQ(pages, 3);
+
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.record_count, N);
+    kvs_store_clear(&got);
+
+    ts_keys_free(&page);
+    for (size_t i = 0; i < N; i++)
+        free(want[i]);
+    free(want);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* ==== statistics ============================================================================ */
+
+TEST(storage_stats)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s, got;
+    setup(st, &alice, &s);
+
+    ASSERT_OK(ts_put_str(st, s.id, "k1", "12345"));      /* 2 + 5 */
+    ASSERT_OK(ts_put_str(st, s.id, "k2", "1234567890")); /* 2 + 10 */
+    ASSERT_OK(ts_put_str(st, s.id, "key3", ""));         /* 4 + 0 */
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.write_count, 3);
+    ASSERT_EQ(got.stats.record_count, 3);
+    ASSERT_EQ(got.stats.storage_bytes, 7 + 12 + 4);
+    ASSERT_EQ(got.stats.delete_count, 0);
+    ASSERT(got.modified_ms >= s.modified_ms);
+    kvs_store_clear(&got);
+
+    /* Replace: counted as a write; the bytes follow the new size. */
+    ASSERT_OK(ts_put_str(st, s.id, "k2", "1"));
+    /* Delete: counted; a delete of a missing key changes nothing. */
+    ASSERT_OK(ts_del(st, s.id, "k1"));
+    ASSERT_OK(ts_del(st, s.id, "missing"));
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.write_count, 4);
+    ASSERT_EQ(got.stats.delete_count, 1);
+    ASSERT_EQ(got.stats.record_count, 2);
+    ASSERT_EQ(got.stats.storage_bytes, 3 + 4);
+    ASSERT_EQ(got.stats.read_count, 0);
+    int64_t modified = got.modified_ms;
+    kvs_store_clear(&got);
+
+    /* Reads and lists are counted in memory, and shown at once. */
+    usleep(2000);
+    for (int i = 0; i < 3; i++)
+        kvs_storage_note_access(st, s.id, KVS_NOTE_READ);
+    kvs_storage_note_access(st, s.id, KVS_NOTE_LIST);
+    kvs_storage_note_access(st, s.id, KVS_NOTE_LIST | KVS_NOTE_READ);
+    kvs_storage_note_access(st, s.id, KVS_NOTE_ACCESS);
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.read_count, 4);
+    ASSERT_EQ(got.stats.list_count, 2);
+    ASSERT_EQ(got.modified_ms, modified); /* reads do not modify */
+    ASSERT(got.accessed_ms > modified);
+    int64_t accessed = got.accessed_ms;
+    kvs_store_clear(&got);
+
+    /* Also through the name and the listing. */
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("main"), &got));
+    ASSERT_EQ(got.stats.read_count, 4);
+    ASSERT_EQ(got.stats.list_count, 2);
+    kvs_store_clear(&got);
+    kvs_storage_read_end(rd);
+
+    /* A write batch stores them; the sums stay the same. */
+    ASSERT_OK(ts_put_str(st, s.id, "k9", "x"));
+    kvs_storage_note_access(st, s.id, KVS_NOTE_READ);
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.read_count, 5);
+    ASSERT_EQ(got.stats.list_count, 2);
+    ASSERT_EQ(got.stats.write_count, 5);
+    kvs_store_clear(&got);
+
+    /* And they survive a restart: close flushes what is still in memory. */
+    kvs_storage_note_access(st, s.id, KVS_NOTE_LIST);
+    kvs_storage_close(st);
+    st = storage_open();
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.read_count, 5);
+    ASSERT_EQ(got.stats.list_count, 3);
+    ASSERT_EQ(got.stats.write_count, 5);
+    ASSERT_EQ(got.stats.delete_count, 1);
+    ASSERT_EQ(got.stats.record_count, 3);
+    ASSERT_EQ(got.stats.storage_bytes, 3 + 4 + 3);
+    ASSERT(got.accessed_ms >= accessed);
+    kvs_store_clear(&got);
+
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* Counts the stores listed and checks their pending statistics. */
+static int count_reads(void *arg, const struct kvs_store *s)
+{
+    uint64_t *sum = arg;
+    *sum += s->stats.read_count;
+    return 0;
+}
+
+TEST(storage_stats_flushed_without_writes)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s, t;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "", &t));
+    /* Many stores' worth of notes (they share stripes), then time for a flush. */
+    for (int i = 0; i < 1000; i++)
+        kvs_storage_note_access(st, i % 2 ? s.id : t.id, KVS_NOTE_READ);
+    uint64_t sum = 0, total = 0;
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(
+        kvs_storage_store_list(rd, kvs_slice_of(alice.id), 0, 10, 0, 1, count_reads, &sum, &total));
+    kvs_storage_read_end(rd);
+    ASSERT_EQ(total, 2);
+    ASSERT_EQ(sum, 1000);
+    /* The writer stores them within about a second, with no write to carry them; they are
+     * then counted once, not twice. */
+    usleep(2500 * 1000);
+    sum = 0;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(
+        kvs_storage_store_list(rd, kvs_slice_of(alice.id), 0, 10, 0, 1, count_reads, &sum, &total));
+    kvs_storage_read_end(rd);
+    ASSERT_EQ(sum, 1000);
+    kvs_store_clear(&s);
+    kvs_store_clear(&t);
+    kvs_storage_close(st);
+}
+
+/* ==== durability, batching, isolation ======================================================= */
+
+TEST(storage_durable_across_reopen)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_put_str(st, s.id, "k", "persisted"));
+    kvs_storage_close(st);
+
+    st = storage_open();
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
+    ASSERT_MEM_EQ(v, n, "persisted");
+    free(v);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_user u;
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), hash);
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_STR_EQ(u.id, alice.id);
+    struct kvs_store got;
+    ASSERT_OK(kvs_storage_store_by_name(rd, kvs_slice_of(alice.id), KVS_SLICE_LIT("main"), &got));
+    ASSERT_STR_EQ(got.id, s.id);
+    ASSERT_STR_EQ(got.secret, s.secret);
+    kvs_store_clear(&got);
+    kvs_storage_read_end(rd);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+struct submitter {
+    struct kvs_storage *st;
+    const char *store_id;
+    int thread;
+    struct ts_counter *counter;
+};
+
+enum { GC_THREADS = 8, GC_WRITES = 200 };
+
+static void *submit_many(void *arg)
+{
+    struct submitter *sub = arg;
+    struct kvs_write *ws = calloc(GC_WRITES, sizeof *ws);
+    char(*keys)[32] = calloc(GC_WRITES, sizeof *keys);
+    ASSERT(ws != NULL && keys != NULL);
+    for (int i = 0; i < GC_WRITES; i++) {
+        snprintf(keys[i], sizeof keys[i], "t%d-%03d", sub->thread, i);
+        ws[i].op = KVS_W_RECORD_PUT;
+        strcpy(ws[i].store_id, sub->store_id);
+        ws[i].key = kvs_slice_of(keys[i]);
+        ws[i].value = kvs_slice_of(keys[i]);
+        ws[i].content_type = KVS_SLICE_LIT("text/plain");
+        ws[i].done = ts_counter_done;
+        ws[i].arg = sub->counter;
+        ASSERT_OK(kvs_storage_submit(sub->st, &ws[i]));
+    }
+    /* The writes belong to the storage until their callbacks ran. */
+    ts_counter_wait(sub->counter, (size_t)GC_THREADS * GC_WRITES);
+    free(keys);
+    free(ws);
+    return NULL;
+}
+
+TEST(storage_group_commit)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    struct kvs_storage_counters before, after;
+    kvs_storage_counters(st, &before);
+
+    struct ts_counter c = TS_COUNTER_INIT;
+    pthread_t threads[GC_THREADS];
+    struct submitter subs[GC_THREADS];
+    for (int t = 0; t < GC_THREADS; t++) {
+        subs[t] = (struct submitter){.st = st, .store_id = s.id, .thread = t, .counter = &c};
+        ASSERT_EQ(pthread_create(&threads[t], NULL, submit_many, &subs[t]), 0);
+    }
+    for (int t = 0; t < GC_THREADS; t++)
+        ASSERT_EQ(pthread_join(threads[t], NULL), 0);
+    ASSERT_EQ(c.done, GC_THREADS * GC_WRITES);
+    ASSERT_EQ(c.failed, 0);
+
+    kvs_storage_counters(st, &after);
+    uint64_t writes = after.writes - before.writes, batches = after.batches - before.batches;
+    ASSERT_EQ(writes, GC_THREADS * GC_WRITES);
+    ASSERT(batches >= 1);
+    ASSERT(batches < writes); /* writes shared transactions */
+
+    /* All of them durable. */
+    kvs_storage_close(st);
+    st = storage_open();
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 10000, &keys), 0);
+    ASSERT_EQ(keys.n, GC_THREADS * GC_WRITES);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.record_count, GC_THREADS * GC_WRITES);
+    ASSERT_EQ(got.stats.write_count, GC_THREADS * GC_WRITES);
+    kvs_store_clear(&got);
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "t7-199", &v, &n));
+    ASSERT_MEM_EQ(v, n, "t7-199");
+    free(v);
+    ts_keys_free(&keys);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_batch_isolates_failures)
+{
+    /* A batch where some writes fail logically: the others still commit. */
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "taken", &(struct kvs_store){0}));
+
+    enum { N = 6 };
+    struct kvs_write ws[N];
+    memset(ws, 0, sizeof ws);
+    struct ts_counter c = TS_COUNTER_INIT;
+    for (int i = 0; i < N; i++) {
+        ws[i].op = KVS_W_RECORD_PUT;
+        strcpy(ws[i].store_id, s.id);
+        ws[i].key = KVS_SLICE_LIT("ok");
+        ws[i].value = KVS_SLICE_LIT("fine");
+        ws[i].done = ts_counter_done;
+        ws[i].arg = &c;
+    }
+    strcpy(ws[1].store_id, "AAAAAAAAAAAAAAAAA"); /* no such store */
+    ws[2].key = KVS_SLICE_LIT("");               /* invalid */
+    ws[3].op = KVS_W_STORE_UPDATE;               /* name taken */
+    ws[3].update_mask = KVS_UPD_NAME | KVS_UPD_TITLE;
+    strcpy(ws[3].store.name, "taken");
+    strcpy(ws[3].store.title, "must not stick");
+    ws[4].key = KVS_SLICE_LIT("ok2");
+    ws[5].op = KVS_W_RECORD_DELETE; /* the record put just before */
+    ws[5].key = KVS_SLICE_LIT("ok2");
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    ts_counter_wait(&c, N);
+    ASSERT_OK(ws[0].result);
+    ASSERT_ERR(ws[1].result, KVS_ENOTFOUND);
+    ASSERT_ERR(ws[2].result, KVS_EINVAL);
+    ASSERT_ERR(ws[3].result, KVS_ENAMETAKEN);
+    ASSERT_OK(ws[4].result);
+    ASSERT_OK(ws[5].result);
+    ASSERT_STR_EQ(ws[3].store.title, "must not stick"); /* untouched on failure */
+
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "ok", &v, &n));
+    ASSERT_MEM_EQ(v, n, "fine");
+    free(v);
+    ASSERT_ERR(ts_get(st, s.id, "ok2", &v, &n), KVS_ENOTFOUND);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_STR_EQ(got.name, "main");
+    ASSERT_STR_EQ(got.title, "");
+    ASSERT_EQ(got.stats.write_count, 2);
+    ASSERT_EQ(got.stats.delete_count, 1);
+    ASSERT_EQ(got.stats.record_count, 1);
+    kvs_store_clear(&got);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_snapshot_isolation)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_put_str(st, s.id, "k", "old"));
+
+    struct kvs_read *before;
+    ASSERT_OK(kvs_storage_read_begin(st, &before));
+    ASSERT_OK(ts_put_str(st, s.id, "k", "new"));
+    ASSERT_OK(ts_put_str(st, s.id, "k2", "added"));
+    struct kvs_store later;
+    ASSERT_OK(ts_store(st, alice.id, "later", &later));
+
+    /* The old read still sees the old state, through every kind of read. */
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_record_get(before, kvs_slice_of(s.id), KVS_SLICE_LIT("k"), &rec));
+    ASSERT_MEM_EQ(rec.value.p, rec.value.n, "old");
+    ASSERT_ERR(kvs_storage_record_get(before, kvs_slice_of(s.id), KVS_SLICE_LIT("k2"), &rec),
+               KVS_ENOTFOUND);
+    struct kvs_store got;
+    ASSERT_ERR(kvs_storage_store_get(before, kvs_slice_of(later.id), &got), KVS_ENOTFOUND);
+    ASSERT_OK(kvs_storage_store_get(before, kvs_slice_of(s.id), &got));
+    ASSERT_EQ(got.stats.write_count, 1);
+    kvs_store_clear(&got);
+    int truncated;
+    struct ts_keys keys = {0};
+    ASSERT_OK(kvs_storage_keys_list(before, kvs_slice_of(s.id), KVS_SLICE_LIT(""),
+                                    KVS_SLICE_LIT(""), 10, 0, ts_keys_cb, &keys, &truncated));
+    ASSERT_EQ(keys.n, 1);
+
+    /* A new read sees the new state; the old read's views stay valid meanwhile. */
+    struct kvs_read *now;
+    ASSERT_OK(kvs_storage_read_begin(st, &now));
+    struct kvs_record_view rec2;
+    ASSERT_OK(kvs_storage_record_get(now, kvs_slice_of(s.id), KVS_SLICE_LIT("k"), &rec2));
+    ASSERT_MEM_EQ(rec2.value.p, rec2.value.n, "new");
+    ASSERT_MEM_EQ(rec.value.p, rec.value.n, "old");
+    kvs_storage_read_end(now);
+    kvs_storage_read_end(before);
+
+    ts_keys_free(&keys);
+    kvs_store_clear(&later);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* A read begun on one thread and ended on another (the HTTP layer does this). */
+static void *end_read(void *arg)
+{
+    kvs_storage_read_end(arg);
+    return NULL;
+}
+
+TEST(storage_read_ends_on_other_thread)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    for (int i = 0; i < 50; i++) {
+        struct kvs_read *rd;
+        ASSERT_OK(kvs_storage_read_begin(st, &rd));
+        struct kvs_store got;
+        ASSERT_OK(kvs_storage_store_get(rd, kvs_slice_of(s.id), &got));
+        kvs_store_clear(&got);
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, end_read, rd), 0);
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+    }
+    ASSERT_OK(ts_put_str(st, s.id, "k", "v"));
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* ---- submitting while the storage closes ---- */
+
+enum { CLOSE_SLOTS = 20000 };
+
+struct close_race {
+    struct kvs_storage *st;
+    char store_id[KVS_ID_LEN + 1];
+    struct kvs_write *slots; /* CLOSE_SLOTS writes */
+    char (*keys)[16];        /* and their keys */
+    size_t accepted;         /* writes submitted with 0 from the callback */
+    size_t ran;              /* their callbacks */
+    int refused;             /* a submit returned KVS_EUNAVAIL */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered;
+};
+
+static void counted_done(struct kvs_write *w)
+{
+    struct close_race *r = w->arg;
+    r->ran++; /* only the writer thread touches it */
+}
+
+/* Runs on the writer: queues more writes than one batch takes, then submits until the
+ * storage refuses because it is closing. */
+static void submit_until_refused(struct kvs_write *w)
+{
+    struct close_race *r = w->arg;
+    while (r->accepted < CLOSE_SLOTS) {
+        if (r->accepted == 3000) {
+            pthread_mutex_lock(&r->mu);
+            r->entered = 1;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+        }
+        struct kvs_write *x = &r->slots[r->accepted];
+        x->op = KVS_W_RECORD_PUT;
+        strcpy(x->store_id, r->store_id);
+        snprintf(r->keys[r->accepted], sizeof r->keys[0], "late%05zu", r->accepted);
+        x->key = kvs_slice_of(r->keys[r->accepted]);
+        x->value = KVS_SLICE_LIT("v");
+        x->done = counted_done;
+        x->arg = r;
+        int rc = kvs_storage_submit(r->st, x);
+        if (rc != 0) {
+            ASSERT_ERR(rc, KVS_EUNAVAIL);
+            r->refused = 1;
+            return;
+        }
+        r->accepted++;
+        if (r->accepted > 3000)
+            usleep(100);
+    }
+}
+
+static void *close_storage(void *arg)
+{
+    kvs_storage_close(arg);
+    return NULL;
+}
+
+TEST(storage_submit_during_close)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    struct close_race r = {
+        .st = st, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    strcpy(r.store_id, s.id);
+    r.slots = calloc(CLOSE_SLOTS, sizeof *r.slots);
+    r.keys = calloc(CLOSE_SLOTS, sizeof *r.keys);
+    ASSERT(r.slots != NULL && r.keys != NULL);
+
+    struct kvs_write first = {.op = KVS_W_RECORD_PUT, .done = submit_until_refused, .arg = &r};
+    strcpy(first.store_id, s.id);
+    first.key = KVS_SLICE_LIT("first");
+    first.value = KVS_SLICE_LIT("v");
+    ASSERT_OK(kvs_storage_submit(st, &first));
+    pthread_mutex_lock(&r.mu);
+    while (!r.entered)
+        pthread_cond_wait(&r.cv, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+
+    /* Close while the callback keeps submitting: it must see KVS_EUNAVAIL, and every write
+     * accepted before that must still run. */
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, close_storage, st), 0);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT_EQ(r.refused, 1);
+    ASSERT_EQ(r.ran, r.accepted);
+    for (size_t i = 0; i < r.accepted; i++)
+        ASSERT_OK(r.slots[i].result);
+
+    st = storage_open();
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "first", &v, &n));
+    free(v);
+    ASSERT(r.accepted >= 3000); /* more than one batch was waiting at close */
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "late", "", CLOSE_SLOTS, &keys), 0);
+    ASSERT_EQ(keys.n, r.accepted);
+    ts_keys_free(&keys);
+    free(r.keys);
+    free(r.slots);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}

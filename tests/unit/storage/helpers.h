@@ -1,0 +1,236 @@
+/* helpers.h — small helpers shared by the storage tests, written against storage.h only.
+ *
+ * Each helper checks what it does with the ASSERT macros of test.h, so a test reads as a list
+ * of steps. Static inline so that a test file may use any subset of them. */
+#ifndef KVS_TEST_STORAGE_HELPERS_H
+#define KVS_TEST_STORAGE_HELPERS_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/token.h"
+#include "storage/storage.h"
+#include "../test.h"
+
+/* Create user USERNAME holding token TOKEN into OUT. */
+static inline void ts_user(struct kvs_storage *st, const char *username, const char *token,
+                           struct kvs_user *out)
+{
+    struct kvs_write w = {.op = KVS_W_USER_CREATE};
+    snprintf(w.user.username, sizeof w.user.username, "%s", username);
+    w.user.default_access = KVS_GA_RESTRICTED;
+    kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    *out = w.user;
+}
+
+/* Create store NAME ("" = unnamed) of user USER_ID. Returns the write's result; OUT gets the
+ * store (new or, on KVS_EEXIST, the existing one); release it with kvs_store_clear(). */
+static inline int ts_store(struct kvs_storage *st, const char *user_id, const char *name,
+                           struct kvs_store *out)
+{
+    struct kvs_write w = {.op = KVS_W_STORE_CREATE};
+    snprintf(w.store.user_id, sizeof w.store.user_id, "%s", user_id);
+    snprintf(w.store.name, sizeof w.store.name, "%s", name);
+    w.store.general_access = KVS_GA_FOLLOW_USER_SETTING;
+    int rc = kvs_storage_write(st, &w);
+    *out = w.store;
+    return rc;
+}
+
+/* Put (STORE_ID, KEY) = N bytes at VALUE, as application/octet-stream. Returns the result. */
+static inline int ts_put(struct kvs_storage *st, const char *store_id, const char *key,
+                         const void *value, size_t n)
+{
+    struct kvs_write w = {.op = KVS_W_RECORD_PUT};
+    snprintf(w.store_id, sizeof w.store_id, "%s", store_id);
+    w.key = kvs_slice_of(key);
+    w.value = (kvs_slice){value, n};
+    w.content_type = KVS_SLICE_LIT("application/octet-stream");
+    w.encoding = KVS_ENC_IDENTITY;
+    return kvs_storage_write(st, &w);
+}
+
+static inline int ts_put_str(struct kvs_storage *st, const char *store_id, const char *key,
+                             const char *value)
+{
+    return ts_put(st, store_id, key, value, strlen(value));
+}
+
+static inline int ts_del(struct kvs_storage *st, const char *store_id, const char *key)
+{
+    struct kvs_write w = {.op = KVS_W_RECORD_DELETE};
+    snprintf(w.store_id, sizeof w.store_id, "%s", store_id);
+    w.key = kvs_slice_of(key);
+    return kvs_storage_write(st, &w);
+}
+
+/* Read record (STORE_ID, KEY) in a read of its own. Returns the result; on 0, *VALUE holds a
+ * malloc'd, NUL-terminated copy of the value (free() it) and *N its length. */
+static inline int ts_get(struct kvs_storage *st, const char *store_id, const char *key,
+                         char **value, size_t *n)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_record_view rec;
+    int rc = kvs_storage_record_get(rd, kvs_slice_of(store_id), kvs_slice_of(key), &rec);
+    if (rc == 0) {
+        *value = malloc(rec.value.n + 1);
+        ASSERT(*value != NULL);
+        memcpy(*value, rec.value.p, rec.value.n);
+        (*value)[rec.value.n] = '\0';
+        *n = rec.value.n;
+    }
+    kvs_storage_read_end(rd);
+    return rc;
+}
+
+/* Store ID as seen by a fresh read; release OUT with kvs_store_clear(). */
+static inline int ts_store_get(struct kvs_storage *st, const char *id, struct kvs_store *out)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    int rc = kvs_storage_store_get(rd, kvs_slice_of(id), out);
+    kvs_storage_read_end(rd);
+    return rc;
+}
+
+/* A kvs_store_cb that only lets the listing go on. */
+static inline int ts_no_store(void *arg, const struct kvs_store *s)
+{
+    (void)arg;
+    (void)s;
+    return 0;
+}
+
+/* ---- listing keys ---- */
+
+struct ts_keys {
+    char **keys; /* malloc'd copies */
+    uint64_t *sizes;
+    size_t n, cap;
+};
+
+static inline int ts_keys_cb(void *arg, const struct kvs_key_view *k)
+{
+    struct ts_keys *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->keys = realloc(l->keys, l->cap * sizeof *l->keys);
+        l->sizes = realloc(l->sizes, l->cap * sizeof *l->sizes);
+        ASSERT(l->keys != NULL && l->sizes != NULL);
+    }
+    l->keys[l->n] = strndup(k->key.p, k->key.n);
+    ASSERT(l->keys[l->n] != NULL);
+    l->sizes[l->n++] = k->size;
+    return 0;
+}
+
+static inline void ts_keys_free(struct ts_keys *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->keys[i]);
+    free(l->keys);
+    free(l->sizes);
+    memset(l, 0, sizeof *l);
+}
+
+/* List one page of keys of STORE_ID into *OUT (emptied first); returns TRUNCATED. */
+static inline int ts_list(struct kvs_storage *st, const char *store_id, const char *prefix,
+                          const char *after, uint64_t limit, struct ts_keys *out)
+{
+    ts_keys_free(out);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    int truncated = -1;
+    ASSERT_OK(kvs_storage_keys_list(rd, kvs_slice_of(store_id), kvs_slice_of(prefix),
+                                    kvs_slice_of(after), limit, 0, ts_keys_cb, out, &truncated));
+    kvs_storage_read_end(rd);
+    ASSERT(truncated == 0 || truncated == 1);
+    return truncated;
+}
+
+/* Assert that the page L holds exactly the keys of the NULL-terminated array WANT. */
+static inline void ts_keys_expect(const struct ts_keys *l, const char *const *want)
+{
+    size_t n = 0;
+    while (want[n] != NULL)
+        n++;
+    if (l->n != n) {
+        for (size_t i = 0; i < l->n; i++)
+            fprintf(stderr, "  got[%zu] = \"%s\"\n", i, l->keys[i]);
+    }
+    ASSERT_EQ(l->n, n);
+    for (size_t i = 0; i < n; i++)
+        ASSERT_STR_EQ(l->keys[i], want[i]);
+}
+
+/* ---- many writes at once ---- */
+
+/* Counts done callbacks of asynchronous writes, and their failures. */
+struct ts_counter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t done, failed;
+};
+
+#define TS_COUNTER_INIT                                                                            \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                                  \
+    }
+
+static inline void ts_counter_done(struct kvs_write *w)
+{
+    struct ts_counter *c = w->arg;
+    pthread_mutex_lock(&c->mu);
+    c->done++;
+    if (w->result != 0)
+        c->failed++;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static inline void ts_counter_wait(struct ts_counter *c, size_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->done < n)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Put N records into STORE_ID, submitted asynchronously in waves; the key of record I is
+ * what KEY_OF writes into its buffer, the value is VALUE. All must succeed. */
+static inline void ts_bulk_put(struct kvs_storage *st, const char *store_id, size_t n,
+                               void (*key_of)(size_t i, char key[KVS_KEY_MAX + 1]),
+                               const char *value)
+{
+    enum { WAVE = 4096 };
+    struct kvs_write *ws = calloc(WAVE, sizeof *ws);
+    char(*keys)[KVS_KEY_MAX + 1] = calloc(WAVE, sizeof *keys);
+    ASSERT(ws != NULL && keys != NULL);
+    for (size_t base = 0; base < n; base += WAVE) {
+        struct ts_counter c = TS_COUNTER_INIT;
+        size_t m = n - base < WAVE ? n - base : WAVE;
+        for (size_t i = 0; i < m; i++) {
+            struct kvs_write *w = &ws[i];
+            memset(w, 0, sizeof *w);
+            key_of(base + i, keys[i]);
+            w->op = KVS_W_RECORD_PUT;
+            snprintf(w->store_id, sizeof w->store_id, "%s", store_id);
+            w->key = kvs_slice_of(keys[i]);
+            w->value = kvs_slice_of(value);
+            w->content_type = KVS_SLICE_LIT("text/plain");
+            w->done = ts_counter_done;
+            w->arg = &c;
+            ASSERT_OK(kvs_storage_submit(st, w));
+        }
+        ts_counter_wait(&c, m);
+        ASSERT_EQ(c.failed, 0);
+    }
+    free(keys);
+    free(ws);
+}
+
+#endif

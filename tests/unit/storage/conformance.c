@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test.h"
 #include "helpers.h"
 #include "storage/storage.h"
-#include "../test.h"
 
 /* Open the storage under test in ./data, creating it when missing. */
 static struct kvs_storage *storage_open(void)

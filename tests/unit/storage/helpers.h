@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../test.h"
 #include "auth/token.h"
 #include "storage/storage.h"
-#include "../test.h"
 
 /* Create user USERNAME holding token TOKEN into OUT. */
 static inline void ts_user(struct kvs_storage *st, const char *username, const char *token,

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test.h"
 #include "helpers.h"
 #include "storage/backend.h"
 #include "storage/storage.h"
-#include "../test.h"
 
 static struct kvs_storage *open_with(uint64_t map_size, unsigned max_readers)
 {

@@ -90,6 +90,29 @@ test-unit: $(B)/test-unit
 test-api: all
 	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=2 tests/api/
 
+# --- benchmarks ----------------------------------------------------------------------------
+# `make bench` compares kvs with nginx and the disk (bench/run.sh; results in bench/results/).
+# `make bench QUICK=1` is a short smoke run (1 run of 2 s per row, a 10,000-key store).
+# Never part of `make test`.
+$(B)/fsync_bench: bench/fsync_bench.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $<
+
+$(B)/bulkload: $(call obj,bench/bulkload.c) $(B)/libkvs-internal.a
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
+
+bench-deps:
+	@tools/deps.sh bench
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(B)/fsync_bench $(B)/bulkload
+	KVS_BIN=$(CURDIR)/$(B)/kvs FSYNC_BENCH=$(CURDIR)/$(B)/fsync_bench \
+	BULKLOAD=$(CURDIR)/$(B)/bulkload BENCH_DATA=$(CURDIR)/$(B)/bench-data \
+	QUICK=$(QUICK) bench/run.sh
+
+.PHONY: bench bench-deps
+# --- end of benchmarks ---------------------------------------------------------------------
+
 clean:
 	rm -rf build
 

@@ -1,0 +1,480 @@
+#!/usr/bin/env bash
+# run.sh — `make bench`: kvs against nginx and the disk, side by side, on loopback.
+#
+# Run through `make bench` (QUICK=1 for a short smoke run), which builds what this needs and
+# passes KVS_BIN, FSYNC_BENCH, BULKLOAD and BENCH_DATA. What it measures, each row with the
+# same wrk settings for kvs and its reference, best of RUNS runs (interleaved: kvs, reference,
+# kvs, reference, … so that drift and noise from other work on the machine hit both alike):
+#
+#   1. GET of a 1 KiB record   vs nginx: the same 1 KiB as a static file, and from memory
+#   2. GET of a 1 MiB record   vs nginx: a 1 MiB static file
+#   3. durable PUT of 1 KiB to distinct keys at 1, 16, 64 connections
+#                              vs the disk: 1 KiB appends each followed by fdatasync (fsync_bench)
+#                              vs nginx WebDAV PUT into tmpfs (no sync: an upper reference)
+#   4. a page of 1,000 keys from a 1,000-key store vs from a 1,000,000-key store (bulk loaded)
+#   5. the server's RSS with the 1,000,000-key store loaded
+#
+# Pairing: kvs --threads $BENCH_THREADS (default 1; kvs also has its storage writer thread)
+# and nginx worker_processes $BENCH_THREADS; wrk -t$BENCH_WRK_THREADS (default 1).
+# Everything listens on 127.0.0.1 only; every load run is bounded (wrk -d, under timeout);
+# kvs's data directory is on the real disk (BENCH_DATA, default build/bench-data) so that
+# durability costs what it costs; nginx's WebDAV directory is on tmpfs (/dev/shm).
+#
+# Writes bench/results/latest.md and latest.png (QUICK=1: quick.md and quick.png), and prints
+# the table. Environment knobs: QUICK, BENCH_RUNS, BENCH_DURATION, BENCH_THREADS,
+# BENCH_WRK_THREADS, BENCH_BIG_KEYS, BENCH_KEEP_DATA=1 (keep the data directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+KVS_BIN=${KVS_BIN:-$ROOT/build/kvs}
+FSYNC_BENCH=${FSYNC_BENCH:-$ROOT/build/fsync_bench}
+BULKLOAD=${BULKLOAD:-$ROOT/build/bulkload}
+BENCH_DATA=${BENCH_DATA:-$ROOT/build/bench-data}
+QUICK=${QUICK:-}
+[ "$QUICK" = 0 ] && QUICK=
+
+if [ -n "$QUICK" ]; then
+    RUNS=${BENCH_RUNS:-1} DUR=${BENCH_DURATION:-2} KEYS_DUR=2 FSYNC_DUR=2
+    BIG=${BENCH_BIG_KEYS:-10000} NAME=quick
+else
+    RUNS=${BENCH_RUNS:-3} DUR=${BENCH_DURATION:-10} KEYS_DUR=5 FSYNC_DUR=5
+    BIG=${BENCH_BIG_KEYS:-1000000} NAME=latest
+fi
+THREADS=${BENCH_THREADS:-1}
+WRK_T=${BENCH_WRK_THREADS:-1}
+CONNS=64
+PUT_CONNS="1 16 64"
+TOKEN=bench-admin-token
+RESULTS=$ROOT/bench/results
+OUT_MD=$RESULTS/$NAME.md
+OUT_PNG=$RESULTS/$NAME.png
+
+for tool in "$KVS_BIN" "$FSYNC_BENCH" "$BULKLOAD"; do
+    [ -x "$tool" ] || { echo "bench: $tool is missing (run: make bench)" >&2; exit 1; }
+done
+for cmd in wrk nginx gnuplot curl; do
+    command -v $cmd >/dev/null || { echo "bench: $cmd is missing (run: make bench)" >&2; exit 1; }
+done
+
+TMP=$(mktemp -d /tmp/kvs-bench.XXXXXX)
+SHM=$(mktemp -d /dev/shm/kvs-bench.XXXXXX)
+RUNS_TSV=$TMP/runs.tsv
+: >"$RUNS_TSV"
+KVS_PID= NGINX_PID=
+
+cleanup() {
+    set +e
+    [ -n "$KVS_PID" ] && kill -TERM "$KVS_PID" 2>/dev/null && wait "$KVS_PID" 2>/dev/null
+    [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    rm -rf "$TMP" "$SHM"
+    [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$BENCH_DATA"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# ---- kvs --------------------------------------------------------------------------------------
+
+start_kvs() {
+    : >"$TMP/kvs.log"
+    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 --data "$BENCH_DATA" \
+        --threads "$THREADS" --log-level warn >>"$TMP/kvs.log" 2>&1 &
+    KVS_PID=$!
+    local i
+    for i in $(seq 300); do
+        KVS_PORT=$(sed -n 's|^kvs: serving http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$TMP/kvs.log")
+        [ -n "$KVS_PORT" ] && break
+        kill -0 "$KVS_PID" 2>/dev/null || { cat "$TMP/kvs.log" >&2; die "kvs did not start"; }
+        sleep 0.1
+    done
+    [ -n "$KVS_PORT" ] || die "kvs did not start within 30 s"
+    KVS=http://127.0.0.1:$KVS_PORT
+}
+
+stop_kvs() {
+    kill -TERM "$KVS_PID"
+    local i
+    for i in $(seq 300); do
+        kill -0 "$KVS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$KVS_PID" 2>/dev/null && { log "kvs did not stop in 30 s; killing"; kill -KILL "$KVS_PID"; }
+    wait "$KVS_PID" 2>/dev/null || true
+    KVS_PID=
+}
+
+AUTH="Authorization: Bearer $TOKEN"
+create_store() { # NAME → prints the store ID
+    curl -sf -X POST -H "$AUTH" "$KVS/v2/key-value-stores?name=$1" |
+        grep -o '"id":"[A-Za-z0-9]*"' | head -1 | cut -d'"' -f4
+}
+
+rss_kb() { # PID FIELD → kB
+    awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# ---- nginx ------------------------------------------------------------------------------------
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_nginx() {
+    local n=$TMP/nginx user_line=""
+    mkdir -p "$n" "$SHM/dav" "$SHM/body"
+    [ "$(id -u)" = 0 ] && user_line="user root root;"
+    local try
+    for try in 1 2 3 4 5; do
+        NGINX_PORT=$((20000 + RANDOM % 40000))
+        port_free "$NGINX_PORT" || continue
+        cat >"$n/nginx.conf" <<EOF
+daemon off;
+master_process on;
+$user_line
+worker_processes $THREADS;
+pid $n/nginx.pid;
+error_log $n/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 1000000;
+    default_type application/octet-stream;
+    client_body_temp_path $SHM/body;
+    proxy_temp_path $n/proxy;
+    fastcgi_temp_path $n/fastcgi;
+    uwsgi_temp_path $n/uwsgi;
+    scgi_temp_path $n/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $TMP/www;
+        location = /mem { return 200 "$(cat "$TMP/www/1k.bin")"; }
+        location /dav/ {
+            root $SHM;
+            dav_methods PUT;
+            create_full_put_path on;
+            client_max_body_size 2m;
+        }
+    }
+}
+EOF
+        nginx -p "$n" -c "$n/nginx.conf" -e "$n/error.log" >>"$n/stdout.log" 2>&1 &
+        NGINX_PID=$!
+        local i
+        for i in $(seq 50); do
+            curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/mem" && { NGINX=http://127.0.0.1:$NGINX_PORT; return 0; }
+            kill -0 "$NGINX_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -TERM "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null || true
+        NGINX_PID=
+    done
+    cat "$n/error.log" >&2 || true
+    die "nginx did not start"
+}
+
+# ---- load runs --------------------------------------------------------------------------------
+
+# wrk_row ROW RUN CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run, appended to runs.tsv.
+wrk_row() {
+    local row=$1 run=$2 conns=$3 dur=$4 script=$5 url=$6
+    shift 6
+    local t=$WRK_T
+    [ "$conns" -lt "$t" ] && t=$conns
+    local logf=$TMP/wrk-$row-$run.log
+    timeout $((dur + 30)) wrk -t"$t" -c"$conns" -d"${dur}s" --latency -H "$AUTH" \
+        -s "$ROOT/bench/wrk/$script" "$url" "$@" >"$logf" 2>&1 || true
+    local line
+    line=$(grep '^WRK ' "$logf" | tail -1) || true
+    [ -n "$line" ] || { cat "$logf" >&2; die "wrk run $row/$run produced no result"; }
+    # WRK rps=… p50_us=… p99_us=… bytes_per_s=… requests=… sock_errors=… non2xx=…
+    echo "$line" | awk -v row="$row" -v run="$run" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row, run, v["rps"], v["p50_us"],
+               v["p99_us"], v["bytes_per_s"], v["requests"], v["sock_errors"], v["non2xx"] }' \
+        >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s' "$row" "$run" "${line#WRK }")"
+}
+
+fsync_row() { # RUN
+    local line
+    line=$(timeout $((FSYNC_DUR + 30)) "$FSYNC_BENCH" -s "$FSYNC_DUR" -b 1024 -n 1 \
+        "$BENCH_DATA/fsync_bench.tmp")
+    echo "$line" | awk -v run="$1" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\n", run, v["records_per_s"], v["sync_p50_us"],
+               v["sync_p99_us"], v["records"] }' >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s' fsync "$1" "$line")"
+}
+
+# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors" of the run with the most
+# requests/s (best of N), or "NA".
+best() {
+    awk -F'\t' -v r="$1" '$1 == r {
+            n++; err += $8 + $9
+            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6 }
+            if (n == 1 || $3 + 0 < mn) mn = $3 + 0
+            if (n == 1 || $3 + 0 > mx) mx = $3 + 0 }
+        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err }' "$RUNS_TSV"
+}
+
+# ==== set-up =====================================================================================
+
+START_LOAD=$(load1)
+START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+log "mode: ${QUICK:+QUICK }runs=$RUNS duration=${DUR}s threads=$THREADS wrk -t$WRK_T big store=$BIG keys; load average $START_LOAD"
+awk -v l="$START_LOAD" 'BEGIN { exit !(l > 0.7) }' &&
+    log "WARNING: the machine is busy (load $START_LOAD): figures will be noisy"
+
+mkdir -p "$TMP/www" "$RESULTS"
+head -c 1024 /dev/zero | tr '\0' 'x' >"$TMP/www/1k.bin"
+head -c 786432 /dev/urandom | base64 -w 0 >"$TMP/www/1m.bin"
+chmod -R a+rX "$TMP"
+
+rm -rf "$BENCH_DATA"
+mkdir -p "$BENCH_DATA"
+DATA_FS=$(df -T "$BENCH_DATA" | awk 'NR == 2 { print $2 " on " $1 }')
+case "$DATA_FS" in tmpfs*) log "WARNING: $BENCH_DATA is on tmpfs: durable writes cost nothing there" ;; esac
+
+log "creating the stores and records"
+start_kvs
+GET_ID=$(create_store bench-get)
+PUT_ID=$(create_store bench-put)
+K1K_ID=$(create_store bench-keys-1k)
+KBIG_ID=$(create_store bench-keys-big)
+[ -n "$GET_ID" ] && [ -n "$PUT_ID" ] && [ -n "$K1K_ID" ] && [ -n "$KBIG_ID" ] || die "cannot create the stores"
+for f in 1k 1m; do
+    curl -sf -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/octet-stream' \
+        --data-binary "@$TMP/www/$f.bin" "$KVS/v2/key-value-stores/$GET_ID/records/$f" ||
+        die "cannot PUT record $f"
+done
+stop_kvs
+
+log "bulk loading 1000 keys into $K1K_ID and $BIG keys into $KBIG_ID"
+"$BULKLOAD" --data "$BENCH_DATA" --store "$K1K_ID" --count 1000 >&2
+BULK_T0=$(date +%s.%N)
+BULK_LINE=$("$BULKLOAD" --data "$BENCH_DATA" --store "$KBIG_ID" --count "$BIG")
+echo "$BULK_LINE" >&2
+BULK_RATE=$(echo "$BULK_LINE" | sed -n 's/.*(\([0-9]*\) records\/s.*/\1/p')
+DB_MB=$(du -sm "$BENCH_DATA" | cut -f1)
+
+start_kvs
+RSS_START_ANON=$(rss_kb "$KVS_PID" RssAnon)
+RSS_START_FILE=$(rss_kb "$KVS_PID" RssFile)
+start_nginx
+log "kvs on $KVS (pid $KVS_PID), nginx on $NGINX (pid $NGINX_PID)"
+
+# Sanity: every URL answers what it should before it is loaded.
+check_size() { # URL BYTES
+    local got
+    got=$(curl -sf -H "$AUTH" -o /dev/null -w '%{size_download}' "$1") || die "GET $1 failed"
+    [ "$got" = "$2" ] || die "GET $1 returned $got bytes, expected $2"
+}
+check_size "$KVS/v2/key-value-stores/$GET_ID/records/1k" 1024
+check_size "$KVS/v2/key-value-stores/$GET_ID/records/1m" 1048576
+check_size "$NGINX/1k.bin" 1024
+check_size "$NGINX/1m.bin" 1048576
+check_size "$NGINX/mem" 1024
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$TMP/www/1k.bin" "$NGINX/dav/check")
+[ "$code" = 201 ] || die "nginx WebDAV PUT answered $code (is the dav module in this nginx? nginx -V)"
+rm -f "$SHM/dav/check"
+MID=$(printf 'k%07d' $((BIG / 2)))
+KEYS_1K_URL="$KVS/v2/key-value-stores/$K1K_ID/keys?limit=1000"
+KEYS_BIG_URL="$KVS/v2/key-value-stores/$KBIG_ID/keys?limit=1000&exclusiveStartKey=$MID"
+for u in "$KEYS_1K_URL" "$KEYS_BIG_URL"; do
+    count=$(curl -sf -H "$AUTH" "$u" | grep -o '"count":[0-9]*' | cut -d: -f2)
+    [ "$count" = 1000 ] || die "keys page $u has count $count, expected 1000"
+done
+
+# ==== the runs ===================================================================================
+
+# First, right after loading: the RSS that matters is the one with the big store open.
+log "keys page of 1000 (-c1), 1K-key store vs $BIG-key store"
+for r in $(seq "$RUNS"); do
+    wrk_row keys_1k "$r" 1 "$KEYS_DUR" get.lua "$KEYS_1K_URL"
+    wrk_row keys_big "$r" 1 "$KEYS_DUR" get.lua "$KEYS_BIG_URL"
+done
+RSS_KEYS_ANON=$(rss_kb "$KVS_PID" RssAnon)
+RSS_KEYS_FILE=$(rss_kb "$KVS_PID" RssFile)
+
+log "GET 1 KiB (-c$CONNS)"
+for r in $(seq "$RUNS"); do
+    wrk_row get1k_kvs "$r" $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1k"
+    wrk_row get1k_nginx_file "$r" $CONNS "$DUR" get.lua "$NGINX/1k.bin"
+    wrk_row get1k_nginx_mem "$r" $CONNS "$DUR" get.lua "$NGINX/mem"
+done
+
+log "GET 1 MiB (-c$CONNS)"
+for r in $(seq "$RUNS"); do
+    wrk_row get1m_kvs "$r" $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1m"
+    wrk_row get1m_nginx_file "$r" $CONNS "$DUR" get.lua "$NGINX/1m.bin"
+done
+
+log "disk: 1 KiB appends, fdatasync each (${FSYNC_DUR}s)"
+for r in $(seq "$RUNS"); do fsync_row "$r"; done
+
+log "durable PUT 1 KiB, distinct keys"
+for c in $PUT_CONNS; do
+    for r in $(seq "$RUNS"); do
+        wrk_row "put_kvs_c$c" "$r" "$c" "$DUR" put.lua "$KVS" -- \
+            "/v2/key-value-stores/$PUT_ID/records/" "c$c-r$r"
+        rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
+        wrk_row "put_dav_c$c" "$r" "$c" "$DUR" put.lua "$NGINX" -- "/dav/" "c$c-r$r"
+        rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
+    done
+done
+
+RSS_END_ANON=$(rss_kb "$KVS_PID" RssAnon)
+RSS_END_FILE=$(rss_kb "$KVS_PID" RssFile)
+RSS_HWM=$(rss_kb "$KVS_PID" VmHWM)
+END_LOAD=$(load1)
+stop_kvs
+
+# ==== the report =================================================================================
+
+read -r G1K_KVS G1K_KVS_P50 G1K_KVS_P99 _ <<<"$(best get1k_kvs)"
+read -r G1K_NF _ <<<"$(best get1k_nginx_file)"
+read -r G1K_NM _ <<<"$(best get1k_nginx_mem)"
+read -r _ _ _ G1M_KVS_BPS _ <<<"$(best get1m_kvs)"
+read -r _ _ _ G1M_NF_BPS _ <<<"$(best get1m_nginx_file)"
+read -r FSYNC_RATE _ <<<"$(best fsync)"
+read -r PUT64 PUT64_P50 PUT64_P99 _ <<<"$(best put_kvs_c64)"
+read -r DAV64 _ <<<"$(best put_dav_c64)"
+read -r _ K1K_P50 _ <<<"$(best keys_1k)"
+read -r _ KBIG_P50 _ <<<"$(best keys_big)"
+RSS_MAX_ANON=$(printf '%s\n' "$RSS_START_ANON" "$RSS_KEYS_ANON" "$RSS_END_ANON" | sort -n | tail -1)
+
+# awk helpers shared by the report: number formatting.
+AWK_FMT='
+function commas(x,   s, neg) { x = sprintf("%.0f", x); neg = x ~ /^-/; sub(/^-/, "", x)
+    s = ""; while (length(x) > 3) { s = "," substr(x, length(x) - 2) s; x = substr(x, 1, length(x) - 3) }
+    return (neg ? "-" : "") x s }
+function us(x) { return x < 1000 ? sprintf("%d µs", x) : sprintf("%.2f ms", x / 1000) }
+function mib(x) { return sprintf("%.0f MiB/s", x / 1048576) }
+'
+ratio() { awk "BEGIN { printf \"%.2f\", ($1) / ($2) }"; }
+verdict() { # VALUE OP TARGET
+    awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
+        ok = (op == ">=") ? v >= t : (op == "<=") ? v <= t : v < t
+        print ok ? "PASS" : "MISS" }'
+}
+
+R1=$(ratio "$G1K_KVS" "$G1K_NF")
+R2=$(ratio "$G1K_KVS" "$G1K_NM")
+R3=$(ratio "$G1M_KVS_BPS" "$G1M_NF_BPS")
+R4=$(ratio "$PUT64" "$FSYNC_RATE")
+R5=$(ratio "$PUT64_P99" 10000)
+R6=$(ratio "$PUT64" "$DAV64")
+R7=$(ratio "$KBIG_P50" "$K1K_P50")
+R8=$(ratio "$RSS_MAX_ANON" 65536)
+V1=$(verdict "$R1" ">=" 1.0)
+V2=$(verdict "$R2" ">=" 0.9)
+V3=$(verdict "$R3" ">=" 0.9)
+V4=$(verdict "$R4" ">=" 8)
+V5=$(verdict "$PUT64_P99" "<" 10000)
+V6=$(verdict "$R6" ">=" 1.0)
+V7=$(verdict "$R7" "<=" 1.5)
+V8=$(verdict "$RSS_MAX_ANON" "<" 65536)
+
+row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table (bw: show
+    local b   # the response throughput)
+    b=$(best "$1")
+    [ "$b" = NA ] && return 0
+    echo "$b" | awk -v label="$2" -v c="$3" -v showbw="${4:-}" "$AWK_FMT"'{
+        bw = (showbw == "bw") ? mib($4) : "—"
+        spread = ($7 > 1) ? sprintf(" [%s–%s]", commas($5), commas($6)) : ""
+        printf "| %s | %s | %s%s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
+               us($2), us($3), $8 }'
+}
+
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
+NGINX_V=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+WRK_V=$( (wrk --version 2>&1 || true) | awk 'NR == 1 { print $2 }')
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain -- src include 2>/dev/null | wc -l)
+[ "$DIRTY" -gt 0 ] && GIT_REV="$GIT_REV + uncommitted changes in $DIRTY file(s) of src/, include/"
+MODE=$([ -n "$QUICK" ] && echo "QUICK smoke run ($RUNS run of ${DUR}s per row; not for comparison)" ||
+    echo "full run (best of $RUNS runs of ${DUR}s per row)")
+BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
+
+{
+    echo "# kvstore benchmark ($NAME)"
+    echo
+    echo "$START_DATE · $MODE · kvs $GIT_REV"
+    echo
+    echo "Machine: $(nproc) CPUs ($CPU_MODEL), $MEM_GB GiB, kernel $(uname -r); kvs data on $DATA_FS;"
+    echo "load average $START_LOAD at the start, $END_LOAD at the end (other work on the machine disturbs the figures)."
+    echo "$NGINX_V, wrk $WRK_V. Loopback only, HTTP/1.1 keep-alive."
+    echo
+    echo "Pairing: kvs \`--threads $THREADS\` (plus its storage writer thread), nginx \`worker_processes $THREADS\`"
+    echo "(sendfile on, access_log off, keepalive_requests 1000000), wrk \`-t$WRK_T --latency\`, \`-c$CONNS\` unless the row says."
+    echo "Each row is the best of $RUNS run(s) by req/s ([min–max] of the runs), latency of that run. kvs and its reference ran interleaved."
+    echo
+    echo "## Targets"
+    echo
+    echo "| target | kvs | reference | ratio | goal | result |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    awk -v a="$G1K_KVS" -v b="$G1K_NF" -v c="$G1K_NM" -v r1="$R1" -v r2="$R2" -v v1="$V1" -v v2="$V2" "$AWK_FMT"'BEGIN {
+        printf "| GET 1 KiB vs nginx static file | %s req/s | %s req/s | %s× | ≥ 1.0× | %s |\n", commas(a), commas(b), r1, v1
+        printf "| GET 1 KiB vs nginx from memory | %s req/s | %s req/s | %s× | ≥ 0.9× | %s |\n", commas(a), commas(c), r2, v2 }'
+    awk -v a="$G1M_KVS_BPS" -v b="$G1M_NF_BPS" -v r="$R3" -v v="$V3" "$AWK_FMT"'BEGIN {
+        printf "| GET 1 MiB vs nginx static file | %s | %s | %s× | ≥ 0.9× | %s |\n", mib(a), mib(b), r, v }'
+    awk -v a="$PUT64" -v b="$FSYNC_RATE" -v r="$R4" -v v="$V4" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT 1 KiB, 64 conn., vs disk 1 KiB + fdatasync each | %s req/s | %s writes/s | %s× | ≥ 8× | %s |\n", commas(a), commas(b), r, v }'
+    awk -v p="$PUT64_P99" -v v="$V5" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT 1 KiB, 64 conn., p99 latency | %s | — | — | < 10 ms | %s |\n", us(p), v }'
+    awk -v a="$PUT64" -v b="$DAV64" -v r="$R6" -v v="$V6" "$AWK_FMT"'BEGIN {
+        printf "| (stretch) durable PUT vs nginx WebDAV PUT into tmpfs, 64 conn. | %s req/s | %s req/s | %s× | ≥ 1.0× | %s |\n", commas(a), commas(b), r, v }'
+    awk -v a="$KBIG_P50" -v b="$K1K_P50" -v r="$R7" -v v="$V7" -v n="$BIG_H" "$AWK_FMT"'BEGIN {
+        printf "| keys page of 1,000: %s-key store vs 1,000-key store (median latency) | %s | %s | %s× | ≤ 1.5× | %s |\n", n, us(a), us(b), r, v }'
+    awk -v a="$RSS_MAX_ANON" -v v="$V8" -v n="$BIG_H" 'BEGIN {
+        printf "| server RSS (anonymous) with the %s-key store, highest seen | %.1f MiB | — | — | < 64 MiB | %s |\n", n, a / 1024, v }'
+    echo
+    echo "## Measurements"
+    echo
+    echo "| what | conn. | req/s | throughput | p50 | p99 | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    row_line get1k_kvs "kvs GET 1 KiB record" $CONNS bw
+    row_line get1k_nginx_file "nginx GET 1 KiB static file" $CONNS bw
+    row_line get1k_nginx_mem "nginx GET 1 KiB from memory (\`return 200\`)" $CONNS bw
+    row_line get1m_kvs "kvs GET 1 MiB record" $CONNS bw
+    row_line get1m_nginx_file "nginx GET 1 MiB static file" $CONNS bw
+    for c in $PUT_CONNS; do row_line "put_kvs_c$c" "kvs durable PUT 1 KiB, distinct keys" "$c"; done
+    for c in $PUT_CONNS; do row_line "put_dav_c$c" "nginx WebDAV PUT 1 KiB into tmpfs (no sync)" "$c"; done
+    row_line fsync "disk: append 1 KiB + fdatasync, one writer (writes/s; sync latency)" "—"
+    row_line keys_1k "kvs keys page of 1,000, store of 1,000 keys" 1
+    row_line keys_big "kvs keys page of 1,000 after key $MID, store of $BIG_H keys" 1
+    echo
+    echo "Server memory (kvs, /proc/PID/status; RssFile is mostly the LMDB map in the page cache):"
+    echo
+    echo "| when | RssAnon | RssFile |"
+    echo "| --- | --- | --- |"
+    awk -v a="$RSS_START_ANON" -v f="$RSS_START_FILE" -v n="$BIG_H" 'BEGIN { printf "| started on the data with the %s-key store | %.1f MiB | %.1f MiB |\n", n, a / 1024, f / 1024 }'
+    awk -v a="$RSS_KEYS_ANON" -v f="$RSS_KEYS_FILE" 'BEGIN { printf "| after the keys page runs | %.1f MiB | %.1f MiB |\n", a / 1024, f / 1024 }'
+    awk -v a="$RSS_END_ANON" -v f="$RSS_END_FILE" -v h="$RSS_HWM" 'BEGIN { printf "| at the end of all runs (peak VmHWM %.1f MiB) | %.1f MiB | %.1f MiB |\n", h / 1024, a / 1024, f / 1024 }'
+    echo
+    awk -v n="$BIG_H" -v r="$BULK_RATE" -v d="$DB_MB" "$AWK_FMT"'BEGIN {
+        printf "Bulk load (bench/bulkload, storage API, ~10,000 writes in flight): %s keys of 100 bytes at %s records/s; data directory %s MiB after loading.\n", n, commas(r), d }'
+    echo
+    echo "Reproduce: \`make bench\` (\`make bench QUICK=1\` for a smoke run). Chart: \`bench/results/$NAME.png\`."
+} >"$OUT_MD"
+
+# Chart data: one line per target: x, label, measured ratio, goal, pass, measured text, goal text.
+{
+    echo "1 \"GET 1 KiB\\n÷ nginx file\" $R1 1.0 $([ "$V1" = PASS ] && echo 1 || echo 0) \"${R1}×\" \"≥1.0\""
+    echo "2 \"GET 1 KiB\\n÷ nginx memory\" $R2 0.9 $([ "$V2" = PASS ] && echo 1 || echo 0) \"${R2}×\" \"≥0.9\""
+    echo "3 \"GET 1 MiB\\n÷ nginx file\" $R3 0.9 $([ "$V3" = PASS ] && echo 1 || echo 0) \"${R3}×\" \"≥0.9\""
+    echo "4 \"PUT 64 conn.\\n÷ disk fdatasync\" $R4 8 $([ "$V4" = PASS ] && echo 1 || echo 0) \"${R4}×\" \"≥8\""
+    echo "5 \"PUT 64 conn. p99\\n÷ 10 ms\" $R5 1.0 $([ "$V5" = PASS ] && echo 1 || echo 0) \"${R5}×\" \"<1\""
+    echo "6 \"PUT 64 conn.\\n÷ nginx DAV (stretch)\" $R6 1.0 $([ "$V6" = PASS ] && echo 1 || echo 0) \"${R6}×\" \"≥1.0\""
+    echo "7 \"keys page ${BIG_H}\\n÷ keys page 1,000\" $R7 1.5 $([ "$V7" = PASS ] && echo 1 || echo 0) \"${R7}×\" \"≤1.5\""
+    echo "8 \"RSS anon\\n÷ 64 MiB\" $R8 1.0 $([ "$V8" = PASS ] && echo 1 || echo 0) \"${R8}×\" \"<1\""
+} >"$TMP/chart.dat"
+gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs $(git rev-parse --short HEAD 2>/dev/null)'" \
+    "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
+
+cat "$OUT_MD"
+log "wrote $OUT_MD and $OUT_PNG"

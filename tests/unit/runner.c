@@ -26,6 +26,10 @@ static const struct {
 #undef X
 };
 
+/* LeakSanitizer's check, present only in sanitizer builds. A test ends with _exit(), which
+ * skips the check that would run at exit, so it is run by hand. */
+extern void __lsan_do_leak_check(void) __attribute__((weak));
+
 static int selected(const char *name, int argc, char **argv)
 {
     if (argc < 2)
@@ -56,6 +60,8 @@ static int run_one(const char *name, void (*fn)(void), unsigned timeout)
         alarm(timeout);
         fn();
         fflush(NULL);
+        if (__lsan_do_leak_check)
+            __lsan_do_leak_check(); /* exits non-zero when the test leaked */
         _exit(0);
     }
     int status = 0;

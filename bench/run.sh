@@ -177,25 +177,44 @@ EOF
 
 # ---- load runs --------------------------------------------------------------------------------
 
-# wrk_row ROW RUN CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run, appended to runs.tsv.
+# Server CPU time (user + system, all threads) in clock ticks: kvs, or nginx's workers.
+server_pids() { if [ "$1" = kvs ]; then echo "$KVS_PID"; else pgrep -P "$NGINX_PID"; fi; }
+cpu_ticks() { # PID… → the sum of utime + stime
+    local p t=0
+    for p in "$@"; do
+        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$t"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# wrk_row ROW RUN SERVER CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run against
+# SERVER (kvs or nginx), appended to runs.tsv with the server's CPU time per request.
 wrk_row() {
-    local row=$1 run=$2 conns=$3 dur=$4 script=$5 url=$6
-    shift 6
+    local row=$1 run=$2 server=$3 conns=$4 dur=$5 script=$6 url=$7
+    shift 7
+    local pids c0 c1
+    pids=$(server_pids "$server")
+    # shellcheck disable=SC2086
+    c0=$(cpu_ticks $pids)
     local t=$WRK_T
     [ "$conns" -lt "$t" ] && t=$conns
     local logf=$TMP/wrk-$row-$run.log
     timeout $((dur + 30)) wrk -t"$t" -c"$conns" -d"${dur}s" --latency -H "$AUTH" \
         -s "$ROOT/bench/wrk/$script" "$url" "$@" >"$logf" 2>&1 || true
+    # shellcheck disable=SC2086
+    c1=$(cpu_ticks $pids)
     local line
     line=$(grep '^WRK ' "$logf" | tail -1) || true
     [ -n "$line" ] || { cat "$logf" >&2; die "wrk run $row/$run produced no result"; }
     # WRK rps=… p50_us=… p99_us=… bytes_per_s=… requests=… sock_errors=… non2xx=…
-    echo "$line" | awk -v row="$row" -v run="$run" '{
+    echo "$line" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row, run, v["rps"], v["p50_us"],
-               v["p99_us"], v["bytes_per_s"], v["requests"], v["sock_errors"], v["non2xx"] }' \
-        >>"$RUNS_TSV"
-    log "$(printf '%-18s run %s: %s' "$row" "$run" "${line#WRK }")"
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\n", row, run, v["rps"], v["p50_us"],
+               v["p99_us"], v["bytes_per_s"], v["requests"], v["sock_errors"], v["non2xx"],
+               (v["requests"] > 0) ? cpu / v["requests"] : 0 }' >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s cpu_us_per_req=%s' "$row" "$run" "${line#WRK }" \
+        "$(tail -1 "$RUNS_TSV" | cut -f10)")"
 }
 
 fsync_row() { # RUN
@@ -204,20 +223,20 @@ fsync_row() { # RUN
         "$BENCH_DATA/fsync_bench.tmp")
     echo "$line" | awk -v run="$1" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\n", run, v["records_per_s"], v["sync_p50_us"],
+        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\n", run, v["records_per_s"], v["sync_p50_us"],
                v["sync_p99_us"], v["records"] }' >>"$RUNS_TSV"
     log "$(printf '%-18s run %s: %s' fsync "$1" "$line")"
 }
 
-# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors" of the run with the most
+# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req" of the run with the most
 # requests/s (best of N), or "NA".
 best() {
     awk -F'\t' -v r="$1" '$1 == r {
             n++; err += $8 + $9
-            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6 }
+            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10 }
             if (n == 1 || $3 + 0 < mn) mn = $3 + 0
             if (n == 1 || $3 + 0 > mx) mx = $3 + 0 }
-        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err }' "$RUNS_TSV"
+        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu }' "$RUNS_TSV"
 }
 
 # ==== set-up =====================================================================================
@@ -293,23 +312,23 @@ done
 # First, right after loading: the RSS that matters is the one with the big store open.
 log "keys page of 1000 (-c1), 1K-key store vs $BIG-key store"
 for r in $(seq "$RUNS"); do
-    wrk_row keys_1k "$r" 1 "$KEYS_DUR" get.lua "$KEYS_1K_URL"
-    wrk_row keys_big "$r" 1 "$KEYS_DUR" get.lua "$KEYS_BIG_URL"
+    wrk_row keys_1k "$r" kvs 1 "$KEYS_DUR" get.lua "$KEYS_1K_URL"
+    wrk_row keys_big "$r" kvs 1 "$KEYS_DUR" get.lua "$KEYS_BIG_URL"
 done
 RSS_KEYS_ANON=$(rss_kb "$KVS_PID" RssAnon)
 RSS_KEYS_FILE=$(rss_kb "$KVS_PID" RssFile)
 
 log "GET 1 KiB (-c$CONNS)"
 for r in $(seq "$RUNS"); do
-    wrk_row get1k_kvs "$r" $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1k"
-    wrk_row get1k_nginx_file "$r" $CONNS "$DUR" get.lua "$NGINX/1k.bin"
-    wrk_row get1k_nginx_mem "$r" $CONNS "$DUR" get.lua "$NGINX/mem"
+    wrk_row get1k_kvs "$r" kvs $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1k"
+    wrk_row get1k_nginx_file "$r" nginx $CONNS "$DUR" get.lua "$NGINX/1k.bin"
+    wrk_row get1k_nginx_mem "$r" nginx $CONNS "$DUR" get.lua "$NGINX/mem"
 done
 
 log "GET 1 MiB (-c$CONNS)"
 for r in $(seq "$RUNS"); do
-    wrk_row get1m_kvs "$r" $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1m"
-    wrk_row get1m_nginx_file "$r" $CONNS "$DUR" get.lua "$NGINX/1m.bin"
+    wrk_row get1m_kvs "$r" kvs $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1m"
+    wrk_row get1m_nginx_file "$r" nginx $CONNS "$DUR" get.lua "$NGINX/1m.bin"
 done
 
 log "disk: 1 KiB appends, fdatasync each (${FSYNC_DUR}s)"
@@ -318,10 +337,10 @@ for r in $(seq "$RUNS"); do fsync_row "$r"; done
 log "durable PUT 1 KiB, distinct keys"
 for c in $PUT_CONNS; do
     for r in $(seq "$RUNS"); do
-        wrk_row "put_kvs_c$c" "$r" "$c" "$DUR" put.lua "$KVS" -- \
+        wrk_row "put_kvs_c$c" "$r" kvs "$c" "$DUR" put.lua "$KVS" -- \
             "/v2/key-value-stores/$PUT_ID/records/" "c$c-r$r"
         rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
-        wrk_row "put_dav_c$c" "$r" "$c" "$DUR" put.lua "$NGINX" -- "/dav/" "c$c-r$r"
+        wrk_row "put_dav_c$c" "$r" nginx "$c" "$DUR" put.lua "$NGINX" -- "/dav/" "c$c-r$r"
         rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
     done
 done
@@ -334,14 +353,14 @@ stop_kvs
 
 # ==== the report =================================================================================
 
-read -r G1K_KVS G1K_KVS_P50 G1K_KVS_P99 _ <<<"$(best get1k_kvs)"
-read -r G1K_NF _ <<<"$(best get1k_nginx_file)"
-read -r G1K_NM _ <<<"$(best get1k_nginx_mem)"
+read -r G1K_KVS _ _ _ _ _ _ _ G1K_KVS_CPU <<<"$(best get1k_kvs)"
+read -r G1K_NF _ _ _ _ _ _ _ G1K_NF_CPU <<<"$(best get1k_nginx_file)"
+read -r G1K_NM _ _ _ _ _ _ _ G1K_NM_CPU <<<"$(best get1k_nginx_mem)"
 read -r _ _ _ G1M_KVS_BPS _ <<<"$(best get1m_kvs)"
 read -r _ _ _ G1M_NF_BPS _ <<<"$(best get1m_nginx_file)"
 read -r FSYNC_RATE _ <<<"$(best fsync)"
-read -r PUT64 PUT64_P50 PUT64_P99 _ <<<"$(best put_kvs_c64)"
-read -r DAV64 _ <<<"$(best put_dav_c64)"
+read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU <<<"$(best put_kvs_c64)"
+read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU <<<"$(best put_dav_c64)"
 read -r _ K1K_P50 _ <<<"$(best keys_1k)"
 read -r _ KBIG_P50 _ <<<"$(best keys_big)"
 RSS_MAX_ANON=$(printf '%s\n' "$RSS_START_ANON" "$RSS_KEYS_ANON" "$RSS_END_ANON" | sort -n | tail -1)
@@ -385,8 +404,9 @@ row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table
     echo "$b" | awk -v label="$2" -v c="$3" -v showbw="${4:-}" "$AWK_FMT"'{
         bw = (showbw == "bw") ? mib($4) : "—"
         spread = ($7 > 1) ? sprintf(" [%s–%s]", commas($5), commas($6)) : ""
-        printf "| %s | %s | %s%s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
-               us($2), us($3), $8 }'
+        cpu = ($9 > 0) ? sprintf("%.1f µs", $9) : "—"
+        printf "| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
+               us($2), us($3), cpu, $8 }'
 }
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -433,10 +453,14 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     awk -v a="$RSS_MAX_ANON" -v v="$V8" -v n="$BIG_H" 'BEGIN {
         printf "| server RSS (anonymous) with the %s-key store, highest seen | %.1f MiB | — | — | < 64 MiB | %s |\n", n, a / 1024, v }'
     echo
+    echo "Server CPU time per request (user + system of all the server's threads or workers, from /proc; less"
+    echo "disturbed by other work on the machine than req/s): GET 1 KiB kvs $G1K_KVS_CPU µs, nginx file $G1K_NF_CPU µs,"
+    echo "nginx memory $G1K_NM_CPU µs; durable PUT at 64 conn. kvs $PUT64_CPU µs, nginx WebDAV $DAV64_CPU µs."
+    echo
     echo "## Measurements"
     echo
-    echo "| what | conn. | req/s | throughput | p50 | p99 | errors |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    echo "| what | conn. | req/s | throughput | p50 | p99 | server CPU / req | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
     row_line get1k_kvs "kvs GET 1 KiB record" $CONNS bw
     row_line get1k_nginx_file "nginx GET 1 KiB static file" $CONNS bw
     row_line get1k_nginx_mem "nginx GET 1 KiB from memory (\`return 200\`)" $CONNS bw

@@ -165,6 +165,16 @@ describe('round trips through the client', () => {
         assert.deepEqual(await keysOf(kvs), ['k']);
     });
 
+    test('a record uploaded without Content-Type is still served with one (the Python client requires it)', T, async () => {
+        const { store } = await createStore(client, 'no-ctype');
+        const res = await putRaw(store.id, 'k', 'no type given');
+        assertCreated(res, store.id, 'k');
+        const got = await getRaw(store.id, 'k');
+        assert.equal(got.status, 200);
+        assert.ok((got.headers['content-type'] || '').length > 0, 'GET has a Content-Type');
+        assert.equal(got.text, 'no type given');
+    });
+
     test('an empty value is a valid record', T, async () => {
         const { store, kvs } = await createStore(client, 'empty');
         const res = await putRaw(store.id, 'empty', Buffer.alloc(0), { 'Content-Type': 'text/plain' });
@@ -496,6 +506,8 @@ describe('record keys', () => {
                 const got = await getRaw(store.id, key);
                 assert.equal(got.status, 200, `GET ${key}`);
                 assert.equal(got.text, `dot ${key}`);
+                // (No assertion on Location/recordPublicUrl here: WHATWG URL parsing turns /records/.,
+                // /records/%2E and /records/.. into the store's path, so no link can address these keys.)
             } else {
                 assertApiError(put, 400, 'invalid-record-key', `PUT ${key}`);
             }

@@ -81,7 +81,7 @@ describe('command line', { skip: NEEDS_SPAWN }, () => {
         assert.ok(outputOf(r).trim().length > 0, 'says why');
     });
 
-    for (const bad of ['nonsense', '127.0.0.1', '127.0.0.1:99999', '127.0.0.1:-1', '127.0.0.1:abc', 'not a host:80', '']) {
+    for (const bad of ['nonsense', '127.0.0.1', '127.0.0.1:99999', '127.0.0.1:-1', '127.0.0.1:abc', '127.0.0.1:80:90', '[::1', '']) {
         test(`--listen ${JSON.stringify(bad)} exits non-zero with a one-line reason`, T, async () => {
             const d = await tempDataDir();
             try {

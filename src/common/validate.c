@@ -10,6 +10,11 @@ int kvs_valid_key(kvs_slice key)
 {
     if (key.n < 1 || key.n > KVS_KEY_MAX)
         return 0;
+    /* "." and ".." match the platform's regex, but every URL parser (browsers, Node, axios)
+     * turns /records/. and /records/.. into the store's own path: no link could ever address
+     * them, and a file path made of them is a traversal. Refused. */
+    if ((key.n == 1 && key.p[0] == '.') || (key.n == 2 && key.p[0] == '.' && key.p[1] == '.'))
+        return 0;
     for (size_t i = 0; i < key.n; i++) {
         unsigned char c = (unsigned char)key.p[i];
         if (!is_alnum(c) && c != '!' && c != '-' && c != '_' && c != '.' && c != '\'' &&

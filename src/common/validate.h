@@ -15,7 +15,8 @@
 #define KVS_NAME_MAX 63      /* store names and usernames: DNS-safe, 1..63 */
 #define KVS_SECRET_LEN 32    /* urlSigningSecretKey: 32 alphanumerics (contract §10) */
 
-/* A record key: 1..256 characters from a-z A-Z 0-9 ! - _ . ' ( ). */
+/* A record key: 1..256 characters from a-z A-Z 0-9 ! - _ . ' ( ), except "." and ".."
+ * (no URL can address them: URL parsers resolve them as dot segments). */
 int kvs_valid_key(kvs_slice key);
 
 /* A store name: 1..63 characters, letters, digits and hyphens, a hyphen neither first nor

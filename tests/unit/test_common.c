@@ -42,11 +42,15 @@ TEST(common_valid_key_chars)
     const char *allowed = "abcxyzABCXYZ0189!-_.'()";
     for (const char *c = allowed; *c; c++) {
         char key[4] = {'a', *c, 'b', 0};
-        if (!kvs_valid_key((kvs_slice){c, 1}) || !kvs_valid_key(S(key)))
+        /* '.' alone is the dot segment, refused below; inside a key it is fine */
+        if ((*c != '.' && !kvs_valid_key((kvs_slice){c, 1})) || !kvs_valid_key(S(key)))
             TEST_FAIL_("'%c' was refused", *c);
     }
     ASSERT_EQ(kvs_valid_key(S("INPUT")), 1);
-    ASSERT_EQ(kvs_valid_key(S("..")), 1); /* matches the regex; paths must guard it */
+    ASSERT_EQ(kvs_valid_key(S(".")), 0);  /* dot segments: no URL can address them */
+    ASSERT_EQ(kvs_valid_key(S("..")), 0);
+    ASSERT_EQ(kvs_valid_key(S("...")), 1);
+    ASSERT_EQ(kvs_valid_key(S(".a")), 1);
     ASSERT_EQ(kvs_valid_key(S("my-key_1.json")), 1);
 
     const char *refused = "/%\\ \t\n?#&=+,;:@\"<>[]{}|^`~*$";
@@ -63,8 +67,8 @@ TEST(common_valid_key_chars)
     for (int c = 0; c < 256; c++) {
         char ch = (char)c;
         int want = is_alnum(ch) || strchr("!-_.'()", c) != NULL;
-        if (c == 0)
-            want = 0;
+        if (c == 0 || c == '.')
+            want = 0; /* NUL is not in the set; "." alone is a dot segment */
         if (kvs_valid_key((kvs_slice){&ch, 1}) != want)
             TEST_FAIL_("byte 0x%02x: expected %d", c, want);
     }

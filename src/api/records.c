@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "common/log.h"
@@ -43,15 +44,37 @@ static void end_read(void *cls)
     kvs_storage_read_end(cls);
 }
 
-static void add_record_headers(struct kvs_req *r, const char *encoding)
+/* Whether a browser shown CTYPE could run script in it. Inert types, the common case, skip the
+ * sandbox header (each header costs the HTTP library an allocation per response); every
+ * other type gets it, unknown ones included. */
+static int may_run_script(const char *ctype)
 {
-    if (encoding)
-        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
-    kvs_reply_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    /* Records are user content served from the API's origin: never let a browser run it
-     * with that origin's rights, nor guess another type than the stored one. */
+    static const char *const inert[] = {"application/json", "text/plain", "application/octet-stream",
+                                        "image/png",        "image/jpeg", "image/gif",
+                                        "image/webp",       "text/csv"};
+    for (size_t i = 0; i < sizeof inert / sizeof inert[0]; i++) {
+        size_t n = strlen(inert[i]);
+        if (strncasecmp(ctype, inert[i], n) == 0 && (ctype[n] == '\0' || ctype[n] == ';'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Headers of a record response: SENT is the coding of the bytes sent (NULL = identity),
+ * STORED_CODED whether the stored bytes are coded (then the answer depends on
+ * Accept-Encoding). */
+static void add_record_headers(struct kvs_req *r, const char *ctype, const char *sent,
+                               int stored_coded)
+{
+    if (sent)
+        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, sent);
+    if (stored_coded)
+        kvs_reply_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    /* Records are user content served from the API's origin: a browser must not guess
+     * another type than the stored one, nor run a stored page with the origin's rights. */
     kvs_reply_header(r, "X-Content-Type-Options", "nosniff");
-    kvs_reply_header(r, "Content-Security-Policy", "sandbox");
+    if (may_run_script(ctype))
+        kvs_reply_header(r, "Content-Security-Policy", "sandbox");
     int attachment = 0;
     if (kvs_api_query_bool(r, "attachment", &attachment) == 0 && attachment) {
         char disp[KVS_KEY_MAX + 32];
@@ -101,14 +124,14 @@ void kvs_api_record_get(struct kvs_req *r)
         size_t n;
         char *bytes = kvs_buf_steal(&plain, &n);
         kvs_reply_bytes(r, 200, ctype, bytes, n, free, bytes);
-        add_record_headers(r, NULL);
+        add_record_headers(r, ctype, NULL, 1);
         return;
     }
     /* Zero-copy: the response owns the snapshot and ends it once the bytes are sent. */
     struct kvs_read *rd = r->rd;
     r->rd = NULL;
     kvs_reply_bytes(r, 200, ctype, rec.value.p, rec.value.n, end_read, rd);
-    add_record_headers(r, stored);
+    add_record_headers(r, ctype, stored, stored != NULL);
 }
 
 /* ---- PUT / POST ---------------------------------------------------------------------------- */

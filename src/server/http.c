@@ -151,12 +151,15 @@ static void method_list(unsigned methods, char *out, size_t out_max)
         }
 }
 
-/* Headers every response carries, so that a page in a browser can call the API. */
+/* CORS headers, so that a page in a browser can call the API. Allow-Origin goes on every
+ * response (a cache may hand a response fetched without Origin to a browser); the list of
+ * exposed headers only matters to a browser, which always sends Origin. */
 static void add_common_headers(struct kvs_req *r)
 {
     kvs_reply_header(r, "Access-Control-Allow-Origin", "*");
-    kvs_reply_header(r, "Access-Control-Expose-Headers",
-                     "Location, Content-Encoding, Content-Disposition, Content-Length, Date");
+    if (kvs_http_header(r, "Origin"))
+        kvs_reply_header(r, "Access-Control-Expose-Headers",
+                         "Location, Content-Encoding, Content-Disposition, Content-Length, Date");
 }
 
 static enum MHD_Result queue(struct kvs_req *r)
@@ -294,6 +297,11 @@ static void dispatch(struct kvs_req *r)
 {
     if (r->resp)
         return; /* answered at the headers call (preflight) */
+    if (!__atomic_load_n(&r->srv->ready, __ATOMIC_ACQUIRE)) {
+        /* listening already, but the admin may not exist yet: /health must not say 200 */
+        kvs_reply_error(r, KVS_EUNAVAIL, "The server is starting.");
+        return;
+    }
     if (r->error) {
         reply_pending_error(r);
         return;
@@ -410,6 +418,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     kvs_log_warn("http: %s", line);
 }
 
+/* MHD's unescape callback. The target is parsed by on_uri() from the raw bytes, so MHD's own
+ * decoding of the path and arguments would be wasted work: leave the text as it is. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    return strlen(s);
+}
+
+/* The per-connection memory MHD keeps for request headers and response headers. MHD zeroes
+ * the unused part of it after every request, so its size is paid per request; 16 KiB holds
+ * request headers of up to about 8 KiB (more gets 431), plenty for API clients. */
+#define CONNECTION_MEMORY (16 * 1024)
+
 int kvs_http_resolve(const char *listen, struct sockaddr_storage *addr, socklen_t *len)
 {
     char host[256];
@@ -459,6 +479,8 @@ int kvs_http_start(struct kvs_server *srv)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->cfg.timeout_secs,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_END);
     /* clang-format on */

@@ -57,6 +57,7 @@ struct kvs_server {
     struct MHD_Daemon *daemon;
     unsigned long in_flight; /* requests between first call and completion; atomic */
     unsigned long waiting;   /* requests suspended until their write is durable; atomic */
+    int ready;               /* set once start-up is complete; before, requests get 503 */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;

@@ -334,6 +334,7 @@ int kvs_serve_main(int argc, char **argv)
         kvs_storage_close(srv.storage);
         return 1;
     }
+    __atomic_store_n(&srv.ready, 1, __ATOMIC_RELEASE);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
     char host[256];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(srv.cfg.listen, ':') - srv.cfg.listen),

@@ -20,8 +20,8 @@
 # kvs's data directory is on the real disk (BENCH_DATA, default build/bench-data) so that
 # durability costs what it costs; nginx's WebDAV directory is on tmpfs (/dev/shm).
 #
-# Writes bench/results/latest.md and latest.png (QUICK=1: quick.md and quick.png), and prints
-# the table. Environment knobs: QUICK, BENCH_RUNS, BENCH_DURATION, BENCH_THREADS,
+# Writes bench/results/latest.md, latest.png and latest-runs.tsv (every run; QUICK=1: quick.*),
+# and prints the table. Environment knobs: QUICK, BENCH_RUNS, BENCH_DURATION, BENCH_THREADS,
 # BENCH_WRK_THREADS, BENCH_BIG_KEYS, BENCH_KEEP_DATA=1 (keep the data directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -500,5 +500,10 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
 gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs $(git rev-parse --short HEAD 2>/dev/null)'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
 
+{
+    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\n'
+    cat "$RUNS_TSV"
+} >"$RESULTS/$NAME-runs.tsv"
+
 cat "$OUT_MD"
-log "wrote $OUT_MD and $OUT_PNG"
+log "wrote $OUT_MD, $OUT_PNG and $RESULTS/$NAME-runs.tsv (every run)"

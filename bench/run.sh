@@ -241,6 +241,12 @@ best() {
 
 # ==== set-up =====================================================================================
 
+# What is measured: the source as it is now, when kvs was just built (BENCH_REV overrides, e.g.
+# for a run from an exported tree without .git).
+GIT_REV=${BENCH_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+DIRTY=$(git status --porcelain -- src include 2>/dev/null) || DIRTY=
+DIRTY=$(printf '%s' "$DIRTY" | grep -c . || true)
+[ "$DIRTY" -gt 0 ] && GIT_REV="$GIT_REV + uncommitted changes in $DIRTY file(s) of src/, include/"
 START_LOAD=$(load1)
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 log "mode: ${QUICK:+QUICK }runs=$RUNS duration=${DUR}s threads=$THREADS wrk -t$WRK_T big store=$BIG keys; load average $START_LOAD"
@@ -413,9 +419,6 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 NGINX_V=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 WRK_V=$( (wrk --version 2>&1 || true) | awk 'NR == 1 { print $2 }')
-GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git status --porcelain -- src include 2>/dev/null | wc -l)
-[ "$DIRTY" -gt 0 ] && GIT_REV="$GIT_REV + uncommitted changes in $DIRTY file(s) of src/, include/"
 MODE=$([ -n "$QUICK" ] && echo "QUICK smoke run ($RUNS run of ${DUR}s per row; not for comparison)" ||
     echo "full run (best of $RUNS runs of ${DUR}s per row)")
 BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
@@ -497,7 +500,7 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "7 \"keys page ${BIG_H}\\n÷ keys page 1,000\" $R7 1.5 $([ "$V7" = PASS ] && echo 1 || echo 0) \"${R7}×\" \"≤1.5\""
     echo "8 \"RSS anon\\n÷ 64 MiB\" $R8 1.0 $([ "$V8" = PASS ] && echo 1 || echo 0) \"${R8}×\" \"<1\""
 } >"$TMP/chart.dat"
-gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs $(git rev-parse --short HEAD 2>/dev/null)'" \
+gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
 
 {

@@ -48,7 +48,9 @@ extern "C" {
     X(EBADNAME, -21, 400, "invalid-value",                                                         \
       "Invalid value provided: name can only contain letters 'a' through 'z', the digits '0' "     \
       "through '9', and the hyphen ('-') but only in the middle of the string (e.g. "              \
-      "'my-value-1'), and be at most 63 characters long.")
+      "'my-value-1'), and be at most 63 characters long.")                                         \
+    X(EAMBIGUOUS, -22, 400, "invalid-parameter",                                                   \
+      "The token prefix matches more than one token; give more of the token.")
 
 enum kvs_errno {
     KVS_OK = 0,

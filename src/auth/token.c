@@ -62,3 +62,13 @@ void kvs_token_hash(kvs_slice token, uint8_t out[KVS_TOKEN_HASH_LEN])
         EVP_DigestFinal_ex(sha256_ctx, out, &n) != 1 || n != KVS_TOKEN_HASH_LEN)
         die("SHA-256");
 }
+
+size_t kvs_token_prefix(kvs_slice token, char out[KVS_TOKEN_PREFIX_MAX + 1])
+{
+    size_t n = token.n / 2;
+    if (n > KVS_TOKEN_PREFIX_MAX)
+        n = KVS_TOKEN_PREFIX_MAX;
+    memcpy(out, token.p, n);
+    out[n] = '\0';
+    return n;
+}

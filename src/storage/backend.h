@@ -42,6 +42,14 @@ struct kvs_storage_ops {
     int (*store_list)(struct kvs_read *rd, kvs_slice user_id, uint64_t offset, uint64_t limit,
                       int desc, int include_unnamed, kvs_store_cb cb, void *arg,
                       uint64_t *total);
+    int (*store_list_visible)(struct kvs_read *rd, kvs_slice user_id, unsigned which,
+                              uint64_t offset, uint64_t limit, int desc, int include_unnamed,
+                              kvs_store_share_cb cb, void *arg, uint64_t *total);
+    int (*user_list)(struct kvs_read *rd, kvs_user_cb cb, void *arg);
+    int (*token_list)(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb, void *arg);
+    int (*share_get)(struct kvs_read *rd, kvs_slice store_id, kvs_slice user_id,
+                     enum kvs_share_level *out);
+    int (*share_list)(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb, void *arg);
     int (*record_get)(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
                       struct kvs_record_view *out);
     int (*keys_list)(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,

@@ -5,7 +5,7 @@
  * sync, so a commit that returned is on disk); reads are LMDB read transactions, opened with
  * MDB_NOTLS so that a read may end on another thread than the one that began it.
  *
- * ---- Schema, version 1 ---------------------------------------------------------------------
+ * ---- Schema, version 2 ---------------------------------------------------------------------
  *
  * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
  * with an explicit length, never NUL-terminated. Every value that may change shape starts
@@ -14,12 +14,24 @@
  * end. IDs are the 17 ASCII characters of the ID. "+" is concatenation.
  *
  *   meta           "schema_version"                  → u32 SCHEMA_VERSION
- *                  Checked at open: another version is refused (KVS_EIO, logged).
+ *                  Checked at open. Version 1 (no token prefixes, no shares) is upgraded in
+ *                  place (see migrate_v1: its tokens get index rows with an unknown prefix,
+ *                  revocable by the whole token only); any other version is refused
+ *                  (KVS_EIO, logged), and so is data without a version.
  *   users          user id                           → u8 format, u8 is_admin,
  *                                                      u8 default_access, i64 created_ms,
  *                                                      u8 len + username
  *   usernames      username                          → user id
  *   tokens         SHA-256 of the token (32 bytes)   → user id
+ *                  What every request looks up, so it stays the bare user ID; what else is
+ *                  known of a token is in the two indexes below, written with it.
+ *   token_prefixes prefix (KVS_TOKEN_PREFIX_MAX bytes, NUL-padded) + SHA-256
+ *                                                    → u8 format, user id, i64 created_ms
+ *                  Revoking by prefix is one MDB_SET_RANGE and a step past the last match.
+ *                  A prefix holds no NUL byte, so a given prefix never matches the padding.
+ *   user_tokens    user id + u64 BIG-endian (created_ms, sign bit flipped) + SHA-256
+ *                                                    → u8 format, u8 len + prefix
+ *                  One user's tokens, oldest first.
  *   stores         store id                          → u8 format, u8 general_access,
  *                                                      i64 created_ms, user id (17),
  *                                                      secret (32), u8 len + name,
@@ -42,6 +54,15 @@
  *                                                      value bytes (the rest)
  *                  All records of a store are adjacent and in key byte order, so a page of
  *                  keys is one MDB_SET_RANGE and LIMIT steps: O(limit + log n).
+ *   shares         store id + user id                → u8 format, u8 level (1 READ, 2 WRITE)
+ *                  Who a store is shared with. Deleting the store deletes these rows and
+ *                  their shared_with twins in the same transaction.
+ *   shared_with    user id + u64 BIG-endian (the store's created_ms, sign bit flipped) +
+ *                  store id                          → u8 format, u8 level, u8 flags (1 = named)
+ *                  The stores shared with a user, keyed like store_by_user, so that a user's
+ *                  own and shared stores list as one merge of two cursors in creation order
+ *                  (lmdb_store_list_visible) and never as a scan of all stores. The named
+ *                  flag is rewritten when a rename makes a store named or unnamed.
  *   dead_stores    store id                          → i64 deleted_ms
  *                  Deleted stores whose records are still to be swept. Readers treat the
  *                  records of a dead store as absent; lmdb_maintain() deletes them in
@@ -83,14 +104,17 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define SCHEMA_VERSION 1u
+#define SCHEMA_VERSION 2u
 #define FORMAT 1u                     /* the format byte of every value written today */
 #define DEFAULT_MAP_SIZE (1ull << 40) /* 1 TiB of address space; the file grows as used */
 #define DEFAULT_MAX_READERS 1024u
 #define SWEEP_MAX 5000 /* record deletions per maintenance transaction */
 #define ID_RETRIES 8   /* fresh IDs to try before calling it a failure */
 
-#define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN)
+#define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN) /* also the shared_with key */
+#define TOKEN_PREFIX_KEY_LEN (KVS_TOKEN_PREFIX_MAX + KVS_TOKEN_HASH_LEN)
+#define USER_TOKEN_KEY_LEN (KVS_ID_LEN + 8 + KVS_TOKEN_HASH_LEN)
+#define SHARE_KEY_LEN (2 * KVS_ID_LEN)
 #define STATS_ROW_LEN (1 + 8 + 8 + 6 * 8)
 #define RECORD_HDR_LEN 3
 
@@ -105,6 +129,10 @@ enum dbi {
     DBI_STORE_BY_USER,
     DBI_RECORDS,
     DBI_DEAD_STORES,
+    DBI_TOKEN_PREFIXES,
+    DBI_USER_TOKENS,
+    DBI_SHARES,
+    DBI_SHARED_WITH,
     DBI_COUNT
 };
 
@@ -119,6 +147,10 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_STORE_BY_USER] = "store_by_user",
     [DBI_RECORDS] = "records",
     [DBI_DEAD_STORES] = "dead_stores",
+    [DBI_TOKEN_PREFIXES] = "token_prefixes",
+    [DBI_USER_TOKENS] = "user_tokens",
+    [DBI_SHARES] = "shares",
+    [DBI_SHARED_WITH] = "shared_with",
 };
 
 struct kvs_lmdb {
@@ -523,15 +555,69 @@ static size_t name_key(unsigned char *key, const char *user_id, const char *name
     return KVS_ID_LEN + n;
 }
 
+/* A time as 8 bytes whose byte order is the time order, for keys. */
+static void put_time_key(unsigned char *p, int64_t ms)
+{
+    /* Flipping the sign bit makes the unsigned big-endian order the signed order. */
+    uint64_t t = (uint64_t)ms ^ (1ull << 63);
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(t >> (56 - 8 * i));
+}
+
+static int64_t get_time_key(const unsigned char *p)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t = t << 8 | p[i];
+    return (int64_t)(t ^ (1ull << 63));
+}
+
 /* The store_by_user key of store S. */
 static void by_user_key(unsigned char key[STORE_BY_USER_KEY_LEN], const struct kvs_store *s)
 {
-    /* Flipping the sign bit makes the unsigned big-endian order the signed order. */
-    uint64_t t = (uint64_t)s->created_ms ^ (1ull << 63);
     memcpy(key, s->user_id, KVS_ID_LEN);
-    for (int i = 0; i < 8; i++)
-        key[KVS_ID_LEN + i] = (unsigned char)(t >> (56 - 8 * i));
+    put_time_key(key + KVS_ID_LEN, s->created_ms);
     memcpy(key + KVS_ID_LEN + 8, s->id, KVS_ID_LEN);
+}
+
+/* The shared_with key of store S shared with user USER_ID. */
+static void shared_with_key(unsigned char key[STORE_BY_USER_KEY_LEN], const char *user_id,
+                            const struct kvs_store *s)
+{
+    memcpy(key, user_id, KVS_ID_LEN);
+    put_time_key(key + KVS_ID_LEN, s->created_ms);
+    memcpy(key + KVS_ID_LEN + 8, s->id, KVS_ID_LEN);
+}
+
+/* The shares key of (STORE_ID, USER_ID). */
+static MDB_val share_key(unsigned char key[SHARE_KEY_LEN], const char *store_id,
+                         const char *user_id)
+{
+    memcpy(key, store_id, KVS_ID_LEN);
+    memcpy(key + KVS_ID_LEN, user_id, KVS_ID_LEN);
+    return val_of(key, SHARE_KEY_LEN);
+}
+
+/* ---- tokens ---- */
+
+/* The token_prefixes key of a token with PREFIX and HASH. */
+static MDB_val token_prefix_key(unsigned char key[TOKEN_PREFIX_KEY_LEN], const char *prefix,
+                                const uint8_t hash[KVS_TOKEN_HASH_LEN])
+{
+    memset(key, 0, KVS_TOKEN_PREFIX_MAX);
+    memcpy(key, prefix, strnlen(prefix, KVS_TOKEN_PREFIX_MAX));
+    memcpy(key + KVS_TOKEN_PREFIX_MAX, hash, KVS_TOKEN_HASH_LEN);
+    return val_of(key, TOKEN_PREFIX_KEY_LEN);
+}
+
+/* The user_tokens key of a token of USER_ID created at CREATED_MS with HASH. */
+static MDB_val user_token_key(unsigned char key[USER_TOKEN_KEY_LEN], const char *user_id,
+                              int64_t created_ms, const uint8_t hash[KVS_TOKEN_HASH_LEN])
+{
+    memcpy(key, user_id, KVS_ID_LEN);
+    put_time_key(key + KVS_ID_LEN, created_ms);
+    memcpy(key + KVS_ID_LEN + 8, hash, KVS_TOKEN_HASH_LEN);
+    return val_of(key, USER_TOKEN_KEY_LEN);
 }
 
 /* ---- records ---- */
@@ -846,6 +932,257 @@ out:
     return rc;
 }
 
+/* ==== reads: users, tokens, shares, visible stores ========================================= */
+
+static KVS_MUST_CHECK int lmdb_user_list(struct kvs_read *rd, kvs_user_cb cb, void *arg)
+{
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_USERNAMES], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[KVS_ID_LEN + 1];
+        struct kvs_user u;
+        rc = id_value(v, id, "username");
+        if (rc == 0)
+            rc = load_user(txn, db, id, &u);
+        if (rc == KVS_ENOTFOUND)
+            rc = corrupt("username (user missing)");
+        if (rc != 0)
+            goto out;
+        if (cb(arg, &u) != 0)
+            break;
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : lmdb_err(rc, "list users");
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static KVS_MUST_CHECK int lmdb_token_list(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb,
+                                          void *arg)
+{
+    if (user_id.n != KVS_ID_LEN)
+        return 0;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(read_of(rd)->txn, db->dbi[DBI_USER_TOKENS], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    MDB_val k = val_of(user_id.p, KVS_ID_LEN), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size != USER_TOKEN_KEY_LEN || memcmp(kp, user_id.p, KVS_ID_LEN) != 0)
+            break; /* past this user's tokens */
+        struct kvs_token_info t = {.created_ms = get_time_key(kp + KVS_ID_LEN)};
+        id_of(user_id, t.user_id);
+        struct unpacker u = unpacker_of(v);
+        unsigned format = get_u8(&u);
+        get_str(&u, get_u8(&u), t.prefix, sizeof t.prefix);
+        if (format != FORMAT || !unpacked(&u)) {
+            rc = corrupt("user_tokens");
+            goto out;
+        }
+        if (cb(arg, &t) != 0)
+            break;
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : lmdb_err(rc, "list tokens");
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The level in a shares value V. Returns 0 or KVS_EIO. */
+static KVS_MUST_CHECK int share_value(MDB_val v, enum kvs_share_level *out)
+{
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size != 2 || p[0] != FORMAT || p[1] < KVS_SHARE_READ || p[1] > KVS_SHARE_WRITE)
+        return corrupt("share");
+    *out = (enum kvs_share_level)p[1];
+    return 0;
+}
+
+static KVS_MUST_CHECK int lmdb_share_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice user_id,
+                                         enum kvs_share_level *out)
+{
+    if (store_id.n != KVS_ID_LEN || user_id.n != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    char sid[KVS_ID_LEN + 1], uid[KVS_ID_LEN + 1];
+    id_of(store_id, sid);
+    id_of(user_id, uid);
+    unsigned char key[SHARE_KEY_LEN];
+    MDB_val v;
+    int rc =
+        db_get(read_of(rd)->txn, db->dbi[DBI_SHARES], share_key(key, sid, uid), &v, "get share");
+    return rc != 0 ? rc : share_value(v, out);
+}
+
+static KVS_MUST_CHECK int lmdb_share_list(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb,
+                                          void *arg)
+{
+    if (store_id.n != KVS_ID_LEN)
+        return 0;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_SHARES], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    MDB_val k = val_of(store_id.p, KVS_ID_LEN), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *kp = k.mv_data;
+        if (k.mv_size != SHARE_KEY_LEN || memcmp(kp, store_id.p, KVS_ID_LEN) != 0)
+            break; /* past this store's shares */
+        struct kvs_share sh = {0};
+        enum kvs_share_level level;
+        struct kvs_user u;
+        id_of((kvs_slice){kp + KVS_ID_LEN, KVS_ID_LEN}, sh.user_id);
+        rc = share_value(v, &level);
+        if (rc == 0)
+            rc = load_user(txn, db, sh.user_id, &u);
+        if (rc == KVS_ENOTFOUND)
+            rc = corrupt("share (user missing)");
+        if (rc != 0)
+            goto out;
+        sh.level = (uint8_t)level;
+        memcpy(sh.username, u.username, sizeof sh.username);
+        if (cb(arg, &sh) != 0)
+            break;
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : lmdb_err(rc, "list shares");
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* One of the two index walks that lmdb_store_list_visible merges: store_by_user or
+ * shared_with, over one user's rows, in creation order or its reverse. */
+struct walk {
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int live;   /* K and V hold a row of the user */
+    int shared; /* a shared_with walk */
+};
+
+/* Take the result RC of a cursor move of W. Returns 0 or the mapped error. */
+static KVS_MUST_CHECK int walk_check(struct walk *w, int rc, kvs_slice user_id)
+{
+    w->live = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return lmdb_err(rc, "list stores");
+    w->live =
+        w->k.mv_size == STORE_BY_USER_KEY_LEN && memcmp(w->k.mv_data, user_id.p, KVS_ID_LEN) == 0;
+    return 0;
+}
+
+/* Open W on DBI and put it on USER_ID's first row (the last with DESC). */
+static KVS_MUST_CHECK int walk_start(struct walk *w, MDB_txn *txn, MDB_dbi dbi, kvs_slice user_id,
+                                     int desc)
+{
+    int rc = mdb_cursor_open(txn, dbi, &w->cur);
+    if (rc != 0) {
+        w->cur = NULL;
+        return lmdb_err(rc, "open cursor");
+    }
+    /* Newest first starts from a key above all of this user's keys: store IDs are
+     * alphanumeric, so no real key reaches the 0xff bytes. */
+    unsigned char seek[STORE_BY_USER_KEY_LEN];
+    memset(seek, 0xff, sizeof seek);
+    memcpy(seek, user_id.p, KVS_ID_LEN);
+    w->k = val_of(seek, desc ? sizeof seek : KVS_ID_LEN);
+    rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_SET_RANGE);
+    if (desc && (rc == 0 || rc == MDB_NOTFOUND))
+        rc = mdb_cursor_get(w->cur, &w->k, &w->v, rc == 0 ? MDB_PREV : MDB_LAST);
+    return walk_check(w, rc, user_id);
+}
+
+static KVS_MUST_CHECK int walk_step(struct walk *w, kvs_slice user_id, int desc)
+{
+    return walk_check(w, mdb_cursor_get(w->cur, &w->k, &w->v, desc ? MDB_PREV : MDB_NEXT), user_id);
+}
+
+static KVS_MUST_CHECK int lmdb_store_list_visible(struct kvs_read *rd, kvs_slice user_id,
+                                                  unsigned which, uint64_t offset, uint64_t limit,
+                                                  int desc, int include_unnamed,
+                                                  kvs_store_share_cb cb, void *arg, uint64_t *total)
+{
+    *total = 0;
+    if (user_id.n != KVS_ID_LEN)
+        return 0;
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    MDB_txn *txn = read_of(rd)->txn;
+    struct walk own = {0}, shared = {.shared = 1};
+    struct kvs_store s = {0};
+    int stopped = 0;
+    uint64_t given = 0;
+    int rc = 0;
+    if (which & KVS_LIST_OWNED)
+        rc = walk_start(&own, txn, db->dbi[DBI_STORE_BY_USER], user_id, desc);
+    if (rc == 0 && (which & KVS_LIST_SHARED))
+        rc = walk_start(&shared, txn, db->dbi[DBI_SHARED_WITH], user_id, desc);
+
+    while (rc == 0 && (own.live || shared.live)) {
+        /* Both keys are user id + creation time + store id: the rest decides the order. */
+        struct walk *w = own.live ? &own : &shared;
+        if (own.live && shared.live) {
+            int c = memcmp((const unsigned char *)own.k.mv_data + KVS_ID_LEN,
+                           (const unsigned char *)shared.k.mv_data + KVS_ID_LEN, 8 + KVS_ID_LEN);
+            w = (desc ? c > 0 : c < 0) ? &own : &shared;
+        }
+        const unsigned char *vp = w->v.mv_data;
+        unsigned named, level = KVS_SHARE_NONE;
+        if (w->shared) {
+            if (w->v.mv_size != 3 || vp[0] != FORMAT || vp[1] < KVS_SHARE_READ ||
+                vp[1] > KVS_SHARE_WRITE) {
+                rc = corrupt("shared_with");
+                break;
+            }
+            level = vp[1];
+            named = vp[2] & 1;
+        } else {
+            if (w->v.mv_size != 1) {
+                rc = corrupt("store_by_user");
+                break;
+            }
+            named = vp[0] & 1;
+        }
+        uint64_t index = *total;
+        if (named || include_unnamed)
+            (*total)++;
+        /* After the callback stopped, go on counting so that *TOTAL stays right. */
+        if ((named || include_unnamed) && !stopped && index >= offset && given < limit) {
+            char sid[KVS_ID_LEN + 1];
+            memcpy(sid, (const unsigned char *)w->k.mv_data + KVS_ID_LEN + 8, KVS_ID_LEN);
+            sid[KVS_ID_LEN] = '\0';
+            rc = load_store(txn, db, sid, &s);
+            if (rc == KVS_ENOTFOUND)
+                rc = corrupt(w->shared ? "shared_with (store missing)"
+                                       : "store_by_user (store missing)");
+            if (rc != 0)
+                break;
+            given++;
+            stopped = cb(arg, &s, (enum kvs_share_level)level) != 0;
+            kvs_store_clear(&s);
+        }
+        rc = walk_step(w, user_id, desc);
+    }
+    kvs_store_clear(&s);
+    if (own.cur != NULL)
+        mdb_cursor_close(own.cur);
+    if (shared.cur != NULL)
+        mdb_cursor_close(shared.cur);
+    return rc;
+}
+
 /* ==== writes ================================================================================ */
 
 /* What a write hands back to its submitter (the created or updated store, the new user),
@@ -1043,6 +1380,9 @@ static KVS_MUST_CHECK int store_create(struct kvs_lmdb *db, MDB_txn *txn, const 
     return rc;
 }
 
+static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_store *s,
+                                     int drop);
+
 static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
                                        int64_t now, struct staged *out)
 {
@@ -1071,6 +1411,7 @@ static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const 
 
     /* Everything checked: from here on the update happens. */
     if (rename) {
+        int was_named = s->name[0] != '\0';
         if (s->name[0] != '\0')
             rc = db_del(txn, db->dbi[DBI_STORE_NAMES], val_of(old_key, old_n), "del store name");
         if (rc == 0 && new_name[0] != '\0')
@@ -1083,6 +1424,8 @@ static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const 
         if (rc == 0)
             rc = db_put(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey),
                         val_of(&flags, 1), "put store_by_user");
+        if (rc == 0 && was_named != flags)
+            rc = each_share(db, txn, s, 0); /* the shared_with rows carry the named flag */
         if (rc != 0)
             goto out;
     }
@@ -1124,7 +1467,9 @@ static KVS_MUST_CHECK int store_delete(struct kvs_lmdb *db, MDB_txn *txn, const 
     by_user_key(bkey, &s);
     struct packer p = {when};
     put_u64(&p, (uint64_t)now);
-    rc = db_del(txn, db->dbi[DBI_STORES], id, "del store");
+    rc = each_share(db, txn, &s, 1);
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_STORES], id, "del store");
     if (rc == 0)
         rc = db_del(txn, db->dbi[DBI_STORE_STATS], id, "del stats");
     if (rc == 0 && s.name[0] != '\0')
@@ -1137,6 +1482,30 @@ static KVS_MUST_CHECK int store_delete(struct kvs_lmdb *db, MDB_txn *txn, const 
         rc = db_put(txn, db->dbi[DBI_DEAD_STORES], id, val_of(when, sizeof when), "put dead store");
 out:
     kvs_store_clear(&s);
+    return rc;
+}
+
+/* Write the two index rows of a token (HASH of user USER_ID, with PREFIX, made at NOW). */
+static KVS_MUST_CHECK int token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
+                                         const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                         const char *user_id, const char *prefix, int64_t now)
+{
+    unsigned char pkey[TOKEN_PREFIX_KEY_LEN], ukey[USER_TOKEN_KEY_LEN];
+    unsigned char pval[1 + KVS_ID_LEN + 8], uval[2 + KVS_TOKEN_PREFIX_MAX];
+    size_t n = strnlen(prefix, KVS_TOKEN_PREFIX_MAX);
+    struct packer p = {pval};
+    put_u8(&p, FORMAT);
+    put_bytes(&p, user_id, KVS_ID_LEN);
+    put_u64(&p, (uint64_t)now);
+    struct packer u = {uval};
+    put_u8(&u, FORMAT);
+    put_u8(&u, (unsigned)n);
+    put_bytes(&u, prefix, n);
+    int rc = db_put(txn, db->dbi[DBI_TOKEN_PREFIXES], token_prefix_key(pkey, prefix, hash),
+                    val_of(pval, sizeof pval), "put token prefix");
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_USER_TOKENS], user_token_key(ukey, user_id, now, hash),
+                    val_of(uval, 2 + n), "put user token");
     return rc;
 }
 
@@ -1173,11 +1542,14 @@ static KVS_MUST_CHECK int user_create(struct kvs_lmdb *db, MDB_txn *txn, const s
     if (rc == 0)
         rc = db_put(txn, db->dbi[DBI_TOKENS], val_of(w->token_hash, KVS_TOKEN_HASH_LEN),
                     val_of(u->id, KVS_ID_LEN), "put token");
+    if (rc == 0)
+        rc = token_meta_put(db, txn, w->token_hash, u->id, w->token_prefix, now);
     out->has_user = rc == 0;
     return rc;
 }
 
-static KVS_MUST_CHECK int token_add(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w)
+static KVS_MUST_CHECK int token_add(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                    int64_t now)
 {
     const char *uid = w->user.id;
     if (!FITS(w->user.id) || strlen(uid) != KVS_ID_LEN)
@@ -1191,7 +1563,272 @@ static KVS_MUST_CHECK int token_add(struct kvs_lmdb *db, MDB_txn *txn, const str
         return v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 ? 0 : KVS_EEXIST;
     if (rc != KVS_ENOTFOUND)
         return rc;
-    return db_put(txn, db->dbi[DBI_TOKENS], tk, val_of(uid, KVS_ID_LEN), "put token");
+    rc = db_put(txn, db->dbi[DBI_TOKENS], tk, val_of(uid, KVS_ID_LEN), "put token");
+    if (rc == 0)
+        rc = token_meta_put(db, txn, w->token_hash, uid, w->token_prefix, now);
+    return rc;
+}
+
+/* Find the user_tokens row of token HASH of user UID: its creation time and prefix into
+ * *CREATED and PREFIX, and *FOUND = 1; *FOUND = 0 when the token has no such row. */
+static KVS_MUST_CHECK int find_user_token(struct kvs_lmdb *db, MDB_txn *txn, const char *uid,
+                                          const uint8_t hash[KVS_TOKEN_HASH_LEN], int64_t *created,
+                                          char prefix[KVS_TOKEN_PREFIX_MAX + 1], int *found)
+{
+    *found = 0;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_USER_TOKENS], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    int err = 0;
+    MDB_val k = val_of(uid, KVS_ID_LEN), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size != USER_TOKEN_KEY_LEN || memcmp(kp, uid, KVS_ID_LEN) != 0)
+            break;
+        if (memcmp(kp + KVS_ID_LEN + 8, hash, KVS_TOKEN_HASH_LEN) != 0)
+            continue;
+        struct unpacker u = unpacker_of(v);
+        unsigned format = get_u8(&u);
+        get_str(&u, get_u8(&u), prefix, KVS_TOKEN_PREFIX_MAX + 1);
+        if (format != FORMAT || !unpacked(&u))
+            err = corrupt("user_tokens");
+        *created = get_time_key(kp + KVS_ID_LEN);
+        *found = 1;
+        break;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_err(rc, "find token");
+}
+
+/* Find the one token whose prefix starts with PREFIX (of user ONLY when not NULL): its hash,
+ * full prefix, owner and creation time. Returns 0, KVS_ENOTFOUND, KVS_EAMBIGUOUS, KVS_EIO. */
+static KVS_MUST_CHECK int find_token_prefix(struct kvs_lmdb *db, MDB_txn *txn, kvs_slice want,
+                                            const char *only, uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                            char prefix[KVS_TOKEN_PREFIX_MAX + 1],
+                                            char uid[KVS_ID_LEN + 1], int64_t *created)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_TOKEN_PREFIXES], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    int err = 0, found = 0;
+    MDB_val k = val_of(want.p, want.n), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && found < 2;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size != TOKEN_PREFIX_KEY_LEN || memcmp(kp, want.p, want.n) != 0)
+            break; /* past the prefixes that start with WANT */
+        struct unpacker u = unpacker_of(v);
+        unsigned format = get_u8(&u);
+        char owner[KVS_ID_LEN + 1];
+        get_str(&u, KVS_ID_LEN, owner, sizeof owner);
+        int64_t when = (int64_t)get_u64(&u);
+        if (format != FORMAT || !unpacked(&u)) {
+            err = corrupt("token prefix");
+            break;
+        }
+        if (only != NULL && memcmp(owner, only, KVS_ID_LEN) != 0)
+            continue;
+        if (++found > 1)
+            break;
+        memcpy(hash, kp + KVS_TOKEN_PREFIX_MAX, KVS_TOKEN_HASH_LEN);
+        memcpy(prefix, kp, KVS_TOKEN_PREFIX_MAX); /* NUL-padded */
+        prefix[KVS_TOKEN_PREFIX_MAX] = '\0';
+        memcpy(uid, owner, KVS_ID_LEN + 1);
+        *created = when;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_err(rc, "find token");
+    return found == 0 ? KVS_ENOTFOUND : found > 1 ? KVS_EAMBIGUOUS : 0;
+}
+
+static KVS_MUST_CHECK int token_revoke(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       struct staged *out)
+{
+    if (!FITS(w->user.id))
+        return KVS_ENOTFOUND;
+    size_t only_n = strlen(w->user.id);
+    if (only_n != 0 && only_n != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    const char *only = only_n ? w->user.id : NULL;
+    if (w->key.n > KVS_TOKEN_PREFIX_MAX || memchr(w->key.p, '\0', w->key.n) != NULL)
+        return KVS_ENOTFOUND; /* no prefix looks like that */
+
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    char uid[KVS_ID_LEN + 1], prefix[KVS_TOKEN_PREFIX_MAX + 1] = "";
+    int64_t created = 0;
+    int indexed = 1, rc;
+    if (w->key.n > 0) {
+        rc = find_token_prefix(db, txn, w->key, only, hash, prefix, uid, &created);
+    } else {
+        memcpy(hash, w->token_hash, sizeof hash);
+        MDB_val v;
+        rc = db_get(txn, db->dbi[DBI_TOKENS], val_of(hash, sizeof hash), &v, "get token");
+        if (rc == 0)
+            rc = id_value(v, uid, "token");
+        if (rc == 0 && only != NULL && memcmp(uid, only, KVS_ID_LEN) != 0)
+            rc = KVS_ENOTFOUND;
+        if (rc == 0)
+            rc = find_user_token(db, txn, uid, hash, &created, prefix, &indexed);
+    }
+    struct kvs_user owner;
+    if (rc == 0)
+        rc = load_user(txn, db, uid, &owner);
+    if (rc != 0)
+        return rc;
+
+    /* Everything checked: from here on the token goes. */
+    unsigned char pkey[TOKEN_PREFIX_KEY_LEN], ukey[USER_TOKEN_KEY_LEN];
+    rc = db_del(txn, db->dbi[DBI_TOKENS], val_of(hash, sizeof hash), "del token");
+    if (rc == 0 && indexed)
+        rc = db_del(txn, db->dbi[DBI_TOKEN_PREFIXES], token_prefix_key(pkey, prefix, hash),
+                    "del token prefix");
+    if (rc == 0 && indexed)
+        rc = db_del(txn, db->dbi[DBI_USER_TOKENS], user_token_key(ukey, uid, created, hash),
+                    "del user token");
+    if (rc == 0) {
+        out->user = owner;
+        out->has_user = 1;
+    }
+    return rc;
+}
+
+static KVS_MUST_CHECK int user_update(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                      struct staged *out)
+{
+    if (!FITS(w->user.id) || strlen(w->user.id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    if (w->user.default_access < KVS_GA_RESTRICTED ||
+        w->user.default_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    struct kvs_user u;
+    int rc = load_user(txn, db, w->user.id, &u);
+    if (rc != 0)
+        return rc;
+    u.default_access = w->user.default_access;
+    unsigned char *dst = NULL;
+    rc = db_reserve(txn, db->dbi[DBI_USERS], val_of(u.id, KVS_ID_LEN), user_row_len(&u), &dst,
+                    "put user");
+    if (rc != 0)
+        return rc;
+    pack_user(dst, &u);
+    out->user = u;
+    out->has_user = 1;
+    return 0;
+}
+
+/* Whether W names a store and a user by IDs of the right shape. */
+static int share_ids_ok(const struct kvs_write *w)
+{
+    return FITS(w->store_id) && strlen(w->store_id) == KVS_ID_LEN && FITS(w->user.id) &&
+           strlen(w->user.id) == KVS_ID_LEN;
+}
+
+/* Write the shared_with row of store S for user UID at LEVEL. */
+static KVS_MUST_CHECK int put_shared_with(struct kvs_lmdb *db, MDB_txn *txn, const char *uid,
+                                          const struct kvs_store *s, unsigned level)
+{
+    unsigned char key[STORE_BY_USER_KEY_LEN];
+    unsigned char val[3] = {FORMAT, (unsigned char)level, s->name[0] != '\0'};
+    shared_with_key(key, uid, s);
+    return db_put(txn, db->dbi[DBI_SHARED_WITH], val_of(key, sizeof key), val_of(val, sizeof val),
+                  "put shared_with");
+}
+
+static KVS_MUST_CHECK int share_set(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w)
+{
+    if (!share_ids_ok(w))
+        return KVS_ENOTFOUND;
+    if (w->share_level != KVS_SHARE_READ && w->share_level != KVS_SHARE_WRITE)
+        return KVS_EINVAL;
+    struct kvs_store s;
+    int rc = load_store(txn, db, w->store_id, &s);
+    if (rc == 0) {
+        rc = db_has(txn, db->dbi[DBI_USERS], val_of(w->user.id, KVS_ID_LEN), "get user");
+        rc = rc == 0 ? KVS_ENOTFOUND : rc > 0 ? 0 : rc;
+    }
+    if (rc == 0 && strcmp(s.user_id, w->user.id) == 0)
+        rc = KVS_EINVAL; /* the owner has every right already */
+    if (rc == 0) {
+        unsigned char key[SHARE_KEY_LEN], val[2] = {FORMAT, w->share_level};
+        rc = db_put(txn, db->dbi[DBI_SHARES], share_key(key, s.id, w->user.id),
+                    val_of(val, sizeof val), "put share");
+    }
+    if (rc == 0)
+        rc = put_shared_with(db, txn, w->user.id, &s, w->share_level);
+    kvs_store_clear(&s);
+    return rc;
+}
+
+static KVS_MUST_CHECK int share_delete(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w)
+{
+    if (!share_ids_ok(w))
+        return KVS_ENOTFOUND;
+    unsigned char key[SHARE_KEY_LEN], wkey[STORE_BY_USER_KEY_LEN];
+    MDB_val k = share_key(key, w->store_id, w->user.id);
+    int rc = db_has(txn, db->dbi[DBI_SHARES], k, "get share");
+    if (rc <= 0)
+        return rc == 0 ? KVS_ENOTFOUND : rc;
+    struct kvs_store s;
+    rc = load_store(txn, db, w->store_id, &s);
+    if (rc == KVS_ENOTFOUND)
+        rc = corrupt("share (store missing)");
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_SHARES], k, "del share");
+    if (rc == 0) {
+        shared_with_key(wkey, w->user.id, &s);
+        rc = db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(wkey, sizeof wkey), "del shared_with");
+    }
+    kvs_store_clear(&s);
+    return rc;
+}
+
+/* For each share of store S: with DROP, delete it and its shared_with row; else rewrite its
+ * shared_with row (after a rename changed whether S is named). */
+static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_store *s,
+                                     int drop)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_SHARES], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    int err = 0;
+    MDB_val k = val_of(s->id, KVS_ID_LEN), v;
+    /* After mdb_cursor_del() the cursor stands on the next row, which MDB_NEXT then returns
+     * without stepping (as in lmdb_maintain). */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *kp = k.mv_data;
+        if (k.mv_size != SHARE_KEY_LEN || memcmp(kp, s->id, KVS_ID_LEN) != 0)
+            break;
+        char uid[KVS_ID_LEN + 1];
+        enum kvs_share_level level;
+        id_of((kvs_slice){kp + KVS_ID_LEN, KVS_ID_LEN}, uid);
+        err = share_value(v, &level);
+        if (err == 0 && drop) {
+            unsigned char wkey[STORE_BY_USER_KEY_LEN];
+            shared_with_key(wkey, uid, s);
+            err =
+                db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(wkey, sizeof wkey), "del shared_with");
+            if (err == 0 && (rc = mdb_cursor_del(cur, 0)) != 0)
+                err = lmdb_err(rc, "del share");
+        } else if (err == 0) {
+            err = put_shared_with(db, txn, uid, s, level);
+        }
+        if (err != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_err(rc, "walk shares");
 }
 
 static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
@@ -1211,7 +1848,15 @@ static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const str
     case KVS_W_USER_CREATE:
         return user_create(db, txn, w, now, out);
     case KVS_W_TOKEN_ADD:
-        return token_add(db, txn, w);
+        return token_add(db, txn, w, now);
+    case KVS_W_TOKEN_REVOKE:
+        return token_revoke(db, txn, w, out);
+    case KVS_W_USER_UPDATE:
+        return user_update(db, txn, w, out);
+    case KVS_W_SHARE_SET:
+        return share_set(db, txn, w);
+    case KVS_W_SHARE_DELETE:
+        return share_delete(db, txn, w);
     }
     return KVS_EINVAL;
 }
@@ -1422,6 +2067,42 @@ static KVS_MUST_CHECK int make_dirs(const char *dir)
     return rc;
 }
 
+/* Upgrade a version 1 environment to version 2 within TXN. Version 2 only added tables
+ * (token_prefixes, user_tokens, shares, shared_with, all created empty by open_dbis), so the
+ * one thing to do is to index the existing tokens: with an unknown prefix and creation time
+ * (token_list shows them as such; they are revoked by the whole token). */
+static KVS_MUST_CHECK int migrate_v1(struct kvs_lmdb *db, MDB_txn *txn)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_TOKENS], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    int err = 0;
+    size_t n = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char uid[KVS_ID_LEN + 1];
+        uint8_t hash[KVS_TOKEN_HASH_LEN];
+        if (k.mv_size != KVS_TOKEN_HASH_LEN) {
+            err = corrupt("token");
+            break;
+        }
+        memcpy(hash, k.mv_data, sizeof hash);
+        err = id_value(v, uid, "token");
+        if (err == 0)
+            err = token_meta_put(db, txn, hash, uid, "", 0);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_err(rc, "migrate tokens");
+    kvs_log_info("lmdb: upgraded the data from schema version 1 to 2 (%zu tokens indexed)", n);
+    return 0;
+}
+
 /* Open (creating) every DBI and check, or on a new environment write, the schema version. */
 static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
 {
@@ -1460,6 +2141,14 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
         uint32_t found = get_u32(&u);
         if (!unpacked(&u)) {
             rc = corrupt("schema version");
+        } else if (found == 1) {
+            rc = migrate_v1(db, txn);
+            unsigned char ver[4];
+            struct packer p = {ver};
+            put_u32(&p, SCHEMA_VERSION);
+            if (rc == 0)
+                rc = db_put(txn, db->dbi[DBI_META], k, val_of(ver, sizeof ver),
+                            "put schema version");
         } else if (found != SCHEMA_VERSION) {
             kvs_log_error("lmdb: %s has schema version %u; this build reads version %u", dir,
                           (unsigned)found, SCHEMA_VERSION);
@@ -1490,6 +2179,11 @@ static const struct kvs_storage_ops lmdb_ops = {
     .store_get = lmdb_store_get,
     .store_by_name = lmdb_store_by_name,
     .store_list = lmdb_store_list,
+    .store_list_visible = lmdb_store_list_visible,
+    .user_list = lmdb_user_list,
+    .token_list = lmdb_token_list,
+    .share_get = lmdb_share_get,
+    .share_list = lmdb_share_list,
     .record_get = lmdb_record_get,
     .keys_list = lmdb_keys_list,
     .apply = lmdb_apply,

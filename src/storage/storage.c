@@ -574,6 +574,51 @@ int kvs_storage_store_list(struct kvs_read *rd, kvs_slice user_id, uint64_t offs
                                    &ctx, total);
 }
 
+/* store_list_visible passes each store through this, to add the in-memory counts. */
+struct list_share_ctx {
+    struct kvs_storage *st;
+    kvs_store_share_cb cb;
+    void *arg;
+};
+
+static int list_share_one(void *arg, const struct kvs_store *s, enum kvs_share_level share)
+{
+    struct list_share_ctx *ctx = arg;
+    struct kvs_store copy = *s; /* shallow: the schema stays the back-end's */
+    add_pending(ctx->st, &copy);
+    return ctx->cb(ctx->arg, &copy, share);
+}
+
+int kvs_storage_store_list_visible(struct kvs_read *rd, kvs_slice user_id, unsigned which,
+                                   uint64_t offset, uint64_t limit, int desc, int include_unnamed,
+                                   kvs_store_share_cb cb, void *arg, uint64_t *total)
+{
+    struct list_share_ctx ctx = {.st = rd->st, .cb = cb, .arg = arg};
+    return rd->st->ops->store_list_visible(rd, user_id, which, offset, limit, desc, include_unnamed,
+                                           list_share_one, &ctx, total);
+}
+
+int kvs_storage_user_list(struct kvs_read *rd, kvs_user_cb cb, void *arg)
+{
+    return rd->st->ops->user_list(rd, cb, arg);
+}
+
+int kvs_storage_token_list(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb, void *arg)
+{
+    return rd->st->ops->token_list(rd, user_id, cb, arg);
+}
+
+int kvs_storage_share_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice user_id,
+                          enum kvs_share_level *out)
+{
+    return rd->st->ops->share_get(rd, store_id, user_id, out);
+}
+
+int kvs_storage_share_list(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb, void *arg)
+{
+    return rd->st->ops->share_list(rd, store_id, cb, arg);
+}
+
 int kvs_storage_record_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
                            struct kvs_record_view *out)
 {

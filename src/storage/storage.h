@@ -7,11 +7,16 @@
  *
  * What is stored
  *   users     id (17 alphanumerics), username (unique), admin flag, default general access
- *   tokens    SHA-256 of each API token → the user it belongs to (tokens are never stored)
+ *   tokens    SHA-256 of each API token → the user it belongs to (tokens are never stored),
+ *             with the token's non-secret prefix (kvs_token_prefix) and creation time, so a
+ *             user's tokens can be listed and one revoked by its prefix
  *   stores    id → owner, name ("" when unnamed; unique per owner), title, generalAccess,
  *             URL-signing secret, schema (JSON text or none), created/modified/accessed times,
  *             stats (read/write/delete/list counts, record count, stored bytes)
  *   records   (store id, key) → content type, content encoding, the bytes as uploaded
+ *   shares    (store id, user id) → READ or WRITE: a store its owner shared with another
+ *             user; indexed both ways, so a store's shares and the stores shared with a user
+ *             are each one range read
  * Keys are listed in byte order of the key, and a page costs O(limit + log n).
  * The LMDB layout of these is documented at the top of storage/lmdb.c.
  *
@@ -62,6 +67,13 @@ enum kvs_general_access {
     KVS_GA_ANYONE_WITH_NAME_CAN_READ = 3,
 };
 
+/* What an owner granted another user on a store (see auth/access.h for what each allows). */
+enum kvs_share_level {
+    KVS_SHARE_NONE = 0,
+    KVS_SHARE_READ = 1,
+    KVS_SHARE_WRITE = 2,
+};
+
 struct kvs_user {
     char id[KVS_ID_LEN + 1];
     char username[KVS_NAME_MAX + 1];
@@ -109,6 +121,20 @@ struct kvs_key_view {
     kvs_slice key;
     uint64_t size;              /* stored size of the value (contract §10) */
     struct kvs_record_view rec; /* filled only with KVS_KEYS_WITH_VALUES */
+};
+
+/* One API token, as listed: never the token itself. */
+struct kvs_token_info {
+    char user_id[KVS_ID_LEN + 1];
+    char prefix[KVS_TOKEN_PREFIX_MAX + 1]; /* kvs_token_prefix(); "" when not known */
+    int64_t created_ms;                    /* 0 when not known */
+};
+
+/* One share of a store. */
+struct kvs_share {
+    char user_id[KVS_ID_LEN + 1];
+    char username[KVS_NAME_MAX + 1];
+    uint8_t level; /* enum kvs_share_level: READ or WRITE */
 };
 
 struct kvs_storage; /* an open storage; kvs_storage_open_*() creates it */
@@ -182,6 +208,46 @@ KVS_MUST_CHECK int kvs_storage_store_list(struct kvs_read *rd, kvs_slice user_id
                                           int include_unnamed, kvs_store_cb cb, void *arg,
                                           uint64_t *total);
 
+#define KVS_LIST_OWNED 1u  /* the user's own stores */
+#define KVS_LIST_SHARED 2u /* stores other users shared with the user */
+
+/* Called once per store listed by kvs_storage_store_list_visible(); SHARE is the user's share
+ * of the store, KVS_SHARE_NONE for the user's own stores. As kvs_store_cb otherwise. */
+typedef int (*kvs_store_share_cb)(void *arg, const struct kvs_store *s, enum kvs_share_level share);
+
+/* As kvs_storage_store_list(), over the stores WHICH (KVS_LIST_OWNED, KVS_LIST_SHARED or
+ * both) selects for user USER_ID: one list in creation order (then ID) however many kinds it
+ * mixes, so OFFSET, LIMIT and *TOTAL count across both. Returns 0, KVS_EIO.
+ * Cost: O(stores owned by and shared with the user); only the page's stores are read. */
+KVS_MUST_CHECK int kvs_storage_store_list_visible(struct kvs_read *rd, kvs_slice user_id,
+                                                  unsigned which, uint64_t offset, uint64_t limit,
+                                                  int desc, int include_unnamed,
+                                                  kvs_store_share_cb cb, void *arg,
+                                                  uint64_t *total);
+
+/* Called once per user, token or share listed; the struct is valid only during the call.
+ * Return 0 to go on, anything else to stop (the listing then returns 0). */
+typedef int (*kvs_user_cb)(void *arg, const struct kvs_user *u);
+typedef int (*kvs_token_cb)(void *arg, const struct kvs_token_info *t);
+typedef int (*kvs_share_cb)(void *arg, const struct kvs_share *s);
+
+/* List every user in byte order of the username. Returns 0, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_user_list(struct kvs_read *rd, kvs_user_cb cb, void *arg);
+
+/* List the tokens of user USER_ID, oldest first. Returns 0, KVS_EIO. Cost: O(its tokens). */
+KVS_MUST_CHECK int kvs_storage_token_list(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb,
+                                          void *arg);
+
+/* The share of store STORE_ID granted to user USER_ID, into *OUT (READ or WRITE).
+ * Returns 0, KVS_ENOTFOUND (not shared with that user), KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_share_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice user_id,
+                                         enum kvs_share_level *out);
+
+/* List the shares of store STORE_ID, in byte order of the user ID. Returns 0, KVS_EIO.
+ * Cost: O(its shares). */
+KVS_MUST_CHECK int kvs_storage_share_list(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb,
+                                          void *arg);
+
 /* Read record KEY of store STORE_ID. Does not check that the store exists (a missing store
  * has no records). OUT points into the snapshot (see struct kvs_record_view).
  * Returns 0, KVS_ENOTFOUND, KVS_EIO. */
@@ -229,15 +295,34 @@ enum kvs_write_op {
      * .store. Renaming onto a name the owner already uses is KVS_ENAMETAKEN; a missing store
      * KVS_ENOTFOUND. On success .store holds the whole updated store. */
     KVS_W_STORE_UPDATE,
-    /* Delete store .store_id and, in the background, all its records. KVS_ENOTFOUND when
-     * missing. From the moment the batch commits, the store and its records are gone for
-     * every reader. */
+    /* Delete store .store_id, its shares and, in the background, all its records.
+     * KVS_ENOTFOUND when missing. From the moment the batch commits, the store and its
+     * records are gone for every reader. */
     KVS_W_STORE_DELETE,
     /* Create user .user (username, is_admin, default_access; the storage sets id and
-     * created_ms) with one token, .token_hash. KVS_EEXIST when the username is taken. */
+     * created_ms) with one token, .token_hash, listed by its prefix .token_prefix (may be
+     * ""). KVS_EEXIST when the username is taken. */
     KVS_W_USER_CREATE,
-    /* Add token .token_hash to user .user.id. KVS_ENOTFOUND when the user is missing. */
+    /* Add token .token_hash (prefix .token_prefix) to user .user.id. KVS_ENOTFOUND when the
+     * user is missing; adding a token the user already has changes nothing. */
     KVS_W_TOKEN_ADD,
+    /* Revoke one token: the one whose prefix starts with .key (1..KVS_TOKEN_PREFIX_MAX
+     * bytes), or, when .key is empty, the one whose hash is .token_hash. When .user.id is
+     * set, only that user's tokens are considered (a user revoking their own). KVS_ENOTFOUND
+     * when none matches, KVS_EAMBIGUOUS when the prefix matches several (nothing is revoked).
+     * On success .user is the token's owner. From the commit on, the token opens nothing. */
+    KVS_W_TOKEN_REVOKE,
+    /* Set the default general access of user .user.id to .user.default_access (RESTRICTED,
+     * ANYONE_WITH_ID_CAN_READ or ANYONE_WITH_NAME_CAN_READ; else KVS_EINVAL). KVS_ENOTFOUND
+     * when the user is missing. On success .user is the whole updated user. */
+    KVS_W_USER_UPDATE,
+    /* Share store .store_id with user .user.id at .share_level (READ or WRITE), replacing an
+     * earlier share. KVS_ENOTFOUND when the store or the user is missing, KVS_EINVAL for
+     * another level or when the user owns the store. */
+    KVS_W_SHARE_SET,
+    /* Take back the share of store .store_id from user .user.id. KVS_ENOTFOUND when there
+     * was none. (Deleting a store drops all its shares with it.) */
+    KVS_W_SHARE_DELETE,
 };
 
 #define KVS_UPD_NAME 1u   /* .store.name ("" = make unnamed) */
@@ -256,8 +341,10 @@ struct kvs_write {
     enum kvs_encoding encoding;    /* record put */
     struct kvs_store store;        /* store create/update: in and out; kvs_store_clear() it */
     unsigned update_mask;          /* store update */
-    struct kvs_user user;          /* user create (in and out), token add (.id) */
-    uint8_t token_hash[KVS_TOKEN_HASH_LEN];
+    struct kvs_user user;          /* user create/update (in and out), token ops, shares */
+    uint8_t token_hash[KVS_TOKEN_HASH_LEN];      /* user create, token add and revoke */
+    char token_prefix[KVS_TOKEN_PREFIX_MAX + 1]; /* user create, token add: kvs_token_prefix() */
+    uint8_t share_level;                         /* share set: enum kvs_share_level */
 
     int result; /* set before done() runs: 0 or a KVS_E... code */
     /* Runs on the writer thread once the write is durable (or failed). Must not block. */

@@ -1439,3 +1439,534 @@ TEST(storage_submit_during_close)
     kvs_store_clear(&s);
     kvs_storage_close(st);
 }
+
+/* ==== tokens: prefixes, listing, revoking =================================================== */
+
+/* Add TOKEN to user USER_ID. Returns the write's result. */
+static int add_token(struct kvs_storage *st, const char *user_id, const char *token)
+{
+    struct kvs_write w = {.op = KVS_W_TOKEN_ADD};
+    strcpy(w.user.id, user_id);
+    kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    kvs_token_prefix(kvs_slice_of(token), w.token_prefix);
+    return kvs_storage_write(st, &w);
+}
+
+/* Revoke by PREFIX (or, when PREFIX is NULL, by the whole TOKEN), among ONLY's tokens when
+ * ONLY is not NULL. Returns the result; *OWNER (when not NULL) gets the token's owner. */
+static int token_revoke(struct kvs_storage *st, const char *prefix, const char *token,
+                        const char *only, struct kvs_user *owner)
+{
+    struct kvs_write w = {.op = KVS_W_TOKEN_REVOKE};
+    if (prefix != NULL)
+        w.key = kvs_slice_of(prefix);
+    else
+        kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    if (only != NULL)
+        strcpy(w.user.id, only);
+    int rc = kvs_storage_write(st, &w);
+    if (owner != NULL)
+        *owner = w.user;
+    return rc;
+}
+
+/* Whether TOKEN opens anything: the ID of its user into OWNER_ID, or "" when it does not. */
+static void token_owner(struct kvs_storage *st, const char *token, char owner_id[KVS_ID_LEN + 1])
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(kvs_slice_of(token), hash);
+    struct kvs_user u;
+    int rc = kvs_storage_user_by_token(rd, hash, &u);
+    ASSERT(rc == 0 || rc == KVS_ENOTFOUND);
+    strcpy(owner_id, rc == 0 ? u.id : "");
+    kvs_storage_read_end(rd);
+}
+
+struct token_list {
+    struct kvs_token_info t[16];
+    size_t n;
+};
+
+static int collect_token(void *arg, const struct kvs_token_info *t)
+{
+    struct token_list *l = arg;
+    ASSERT(l->n < 16);
+    l->t[l->n++] = *t;
+    return 0;
+}
+
+static void list_tokens(struct kvs_storage *st, const char *user_id, struct token_list *out)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    out->n = 0;
+    ASSERT_OK(kvs_storage_token_list(rd, kvs_slice_of(user_id), collect_token, out));
+    kvs_storage_read_end(rd);
+}
+
+TEST(storage_token_prefix_of)
+{
+    char p[KVS_TOKEN_PREFIX_MAX + 1];
+    ASSERT_EQ(kvs_token_prefix(KVS_SLICE_LIT("kvs_0123456789abcdefghijABCDEFGHIJ0123456789"), p),
+              12);
+    ASSERT_STR_EQ(p, "kvs_01234567");
+    /* A short token keeps at least half of itself secret. */
+    ASSERT_EQ(kvs_token_prefix(KVS_SLICE_LIT("abcdefghij"), p), 5);
+    ASSERT_STR_EQ(p, "abcde");
+    ASSERT_EQ(kvs_token_prefix(KVS_SLICE_LIT("a"), p), 0);
+    ASSERT_STR_EQ(p, "");
+}
+
+TEST(storage_token_list_and_revoke)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "kvs_alice000first-token-000000", &alice);
+    ts_user(st, "bob", "kvs_bob00000first-token-000000", &bob);
+    usleep(2000);
+    ASSERT_OK(add_token(st, alice.id, "kvs_alice111second-token-00000"));
+    usleep(2000);
+    ASSERT_OK(add_token(st, alice.id, "kvs_alice222third-token-000000"));
+    usleep(2000);
+    ASSERT_OK(add_token(st, bob.id, "kvs_shared00bob-token-00000000"));
+    usleep(2000);
+    ASSERT_OK(add_token(st, alice.id, "kvs_shared11alice-token-000000"));
+    /* Adding a token the user has already changes nothing, and lists it once. */
+    ASSERT_OK(add_token(st, alice.id, "kvs_alice111second-token-00000"));
+
+    /* A user's tokens are listed oldest first, by prefix only. */
+    struct token_list l;
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 4);
+    ASSERT_STR_EQ(l.t[0].prefix, "kvs_alice000");
+    ASSERT_STR_EQ(l.t[1].prefix, "kvs_alice111");
+    ASSERT_STR_EQ(l.t[2].prefix, "kvs_alice222");
+    ASSERT_STR_EQ(l.t[3].prefix, "kvs_shared11");
+    for (size_t i = 0; i < l.n; i++) {
+        ASSERT_STR_EQ(l.t[i].user_id, alice.id);
+        ASSERT(l.t[i].created_ms >= alice.created_ms);
+        ASSERT(i == 0 || l.t[i].created_ms > l.t[i - 1].created_ms);
+    }
+    list_tokens(st, bob.id, &l);
+    ASSERT_EQ(l.n, 2);
+    list_tokens(st, "AAAAAAAAAAAAAAAAA", &l);
+    ASSERT_EQ(l.n, 0);
+
+    /* A prefix matching several tokens revokes none. */
+    char owner[KVS_ID_LEN + 1];
+    ASSERT_ERR(token_revoke(st, "kvs_alice", NULL, NULL, NULL), KVS_EAMBIGUOUS);
+    ASSERT_ERR(token_revoke(st, "kvs_shared", NULL, NULL, NULL), KVS_EAMBIGUOUS);
+    ASSERT_ERR(token_revoke(st, "k", NULL, NULL, NULL), KVS_EAMBIGUOUS);
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 4);
+    /* None at all, or longer than any prefix. */
+    ASSERT_ERR(token_revoke(st, "kvs_carol", NULL, NULL, NULL), KVS_ENOTFOUND);
+    ASSERT_ERR(token_revoke(st, "kvs_alice111second", NULL, NULL, NULL), KVS_ENOTFOUND);
+
+    /* A unique prefix revokes that token at once, and only it. */
+    struct kvs_user who;
+    ASSERT_OK(token_revoke(st, "kvs_alice1", NULL, NULL, &who));
+    ASSERT_STR_EQ(who.id, alice.id);
+    ASSERT_STR_EQ(who.username, "alice");
+    token_owner(st, "kvs_alice111second-token-00000", owner);
+    ASSERT_STR_EQ(owner, "");
+    token_owner(st, "kvs_alice000first-token-000000", owner);
+    ASSERT_STR_EQ(owner, alice.id);
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 3);
+    ASSERT_STR_EQ(l.t[1].prefix, "kvs_alice222");
+    ASSERT_ERR(token_revoke(st, "kvs_alice1", NULL, NULL, NULL), KVS_ENOTFOUND);
+
+    /* Restricted to one user, the others' tokens neither match nor make a prefix ambiguous. */
+    ASSERT_ERR(token_revoke(st, "kvs_bob", NULL, alice.id, NULL), KVS_ENOTFOUND);
+    ASSERT_ERR(token_revoke(st, NULL, "kvs_bob00000first-token-000000", alice.id, NULL),
+               KVS_ENOTFOUND);
+    ASSERT_OK(token_revoke(st, "kvs_shared", NULL, alice.id, &who));
+    ASSERT_STR_EQ(who.id, alice.id);
+    token_owner(st, "kvs_shared11alice-token-000000", owner);
+    ASSERT_STR_EQ(owner, "");
+    token_owner(st, "kvs_shared00bob-token-00000000", owner);
+    ASSERT_STR_EQ(owner, bob.id);
+    ASSERT_ERR(token_revoke(st, "kvs_alice2", NULL, "short", NULL), KVS_ENOTFOUND);
+
+    /* By the whole token. */
+    ASSERT_OK(token_revoke(st, NULL, "kvs_alice222third-token-000000", NULL, &who));
+    ASSERT_STR_EQ(who.id, alice.id);
+    ASSERT_ERR(token_revoke(st, NULL, "kvs_alice222third-token-000000", NULL, NULL), KVS_ENOTFOUND);
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STR_EQ(l.t[0].prefix, "kvs_alice000");
+
+    /* What is revoked stays revoked after a reopen; the rest still works. */
+    kvs_storage_close(st);
+    st = storage_open();
+    token_owner(st, "kvs_alice222third-token-000000", owner);
+    ASSERT_STR_EQ(owner, "");
+    token_owner(st, "kvs_alice000first-token-000000", owner);
+    ASSERT_STR_EQ(owner, alice.id);
+    list_tokens(st, bob.id, &l);
+    ASSERT_EQ(l.n, 2);
+    kvs_storage_close(st);
+}
+
+TEST(storage_token_without_prefix)
+{
+    /* A token added without a prefix (short operator tokens) is listed with an empty prefix
+     * and can be revoked by the whole token only. */
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    ts_user(st, "alice", "kvs_alice000first-token-000000", &alice);
+    ASSERT_OK(add_token(st, alice.id, "x"));
+    struct token_list l;
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 2);
+    ASSERT_STR_EQ(l.t[1].prefix, "");
+    ASSERT_ERR(token_revoke(st, "", NULL, NULL, NULL), KVS_ENOTFOUND); /* "" = by hash: none set */
+    ASSERT_OK(token_revoke(st, NULL, "x", NULL, NULL));
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 1);
+    kvs_storage_close(st);
+}
+
+/* ==== users: listing, default access ========================================================= */
+
+struct user_list {
+    struct kvs_user u[8];
+    size_t n;
+    size_t stop_after;
+};
+
+static int collect_user(void *arg, const struct kvs_user *u)
+{
+    struct user_list *l = arg;
+    ASSERT(l->n < 8);
+    l->u[l->n++] = *u;
+    return l->stop_after != 0 && l->n >= l->stop_after;
+}
+
+TEST(storage_user_list_and_update)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user carol, alice, bob;
+    ts_user(st, "carol", "tok-carol", &carol);
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    struct user_list l = {0};
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_user_list(rd, collect_user, &l));
+    ASSERT_EQ(l.n, 3); /* by username */
+    ASSERT_STR_EQ(l.u[0].username, "alice");
+    ASSERT_STR_EQ(l.u[0].id, alice.id);
+    ASSERT_STR_EQ(l.u[1].username, "bob");
+    ASSERT_STR_EQ(l.u[2].username, "carol");
+    ASSERT_EQ(l.u[2].default_access, KVS_GA_RESTRICTED);
+    struct user_list one = {.stop_after = 1};
+    ASSERT_OK(kvs_storage_user_list(rd, collect_user, &one));
+    ASSERT_EQ(one.n, 1);
+    kvs_storage_read_end(rd);
+
+    struct kvs_write w = {.op = KVS_W_USER_UPDATE};
+    strcpy(w.user.id, bob.id);
+    w.user.default_access = KVS_GA_ANYONE_WITH_ID_CAN_READ;
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_STR_EQ(w.user.username, "bob");
+    ASSERT_EQ(w.user.default_access, KVS_GA_ANYONE_WITH_ID_CAN_READ);
+    ASSERT_EQ(w.user.created_ms, bob.created_ms);
+    /* FOLLOW_USER_SETTING is no user's setting; nor is anything unknown. */
+    w.user.default_access = KVS_GA_FOLLOW_USER_SETTING;
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EINVAL);
+    w.user.default_access = 9;
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EINVAL);
+    struct kvs_write lost = {.op = KVS_W_USER_UPDATE};
+    strcpy(lost.user.id, "AAAAAAAAAAAAAAAAA");
+    lost.user.default_access = KVS_GA_RESTRICTED;
+    ASSERT_ERR(kvs_storage_write(st, &lost), KVS_ENOTFOUND);
+
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_user u;
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("tok-bob"), hash);
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_EQ(u.default_access, KVS_GA_ANYONE_WITH_ID_CAN_READ);
+    ASSERT_STR_EQ(u.username, "bob");
+    ASSERT_OK(kvs_storage_user_by_name(rd, KVS_SLICE_LIT("bob"), &u));
+    ASSERT_EQ(u.default_access, KVS_GA_ANYONE_WITH_ID_CAN_READ);
+    kvs_storage_read_end(rd);
+    kvs_storage_close(st);
+}
+
+/* ==== shares ================================================================================ */
+
+static int share_set(struct kvs_storage *st, const char *store_id, const char *user_id,
+                     unsigned level)
+{
+    struct kvs_write w = {.op = KVS_W_SHARE_SET, .share_level = (uint8_t)level};
+    strcpy(w.store_id, store_id);
+    strcpy(w.user.id, user_id);
+    return kvs_storage_write(st, &w);
+}
+
+static int share_drop(struct kvs_storage *st, const char *store_id, const char *user_id)
+{
+    struct kvs_write w = {.op = KVS_W_SHARE_DELETE};
+    strcpy(w.store_id, store_id);
+    strcpy(w.user.id, user_id);
+    return kvs_storage_write(st, &w);
+}
+
+/* The share of STORE_ID held by USER_ID: a level, or KVS_SHARE_NONE. */
+static unsigned share_of(struct kvs_storage *st, const char *store_id, const char *user_id)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    enum kvs_share_level level = KVS_SHARE_NONE;
+    int rc = kvs_storage_share_get(rd, kvs_slice_of(store_id), kvs_slice_of(user_id), &level);
+    ASSERT(rc == 0 || rc == KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+    return rc == 0 ? level : KVS_SHARE_NONE;
+}
+
+struct share_list {
+    struct kvs_share s[8];
+    size_t n;
+};
+
+static int collect_share(void *arg, const struct kvs_share *s)
+{
+    struct share_list *l = arg;
+    ASSERT(l->n < 8);
+    l->s[l->n++] = *s;
+    return 0;
+}
+
+static void list_shares(struct kvs_storage *st, const char *store_id, struct share_list *out)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    out->n = 0;
+    ASSERT_OK(kvs_storage_share_list(rd, kvs_slice_of(store_id), collect_share, out));
+    kvs_storage_read_end(rd);
+}
+
+/* A listing of visible stores: IDs and the share each came with. */
+struct vis_list {
+    char ids[16][KVS_ID_LEN + 1];
+    unsigned share[16];
+    size_t n;
+};
+
+static int collect_visible(void *arg, const struct kvs_store *s, enum kvs_share_level share)
+{
+    struct vis_list *l = arg;
+    ASSERT(l->n < 16);
+    strcpy(l->ids[l->n], s->id);
+    l->share[l->n++] = share;
+    return 0;
+}
+
+static void list_visible(struct kvs_storage *st, const char *user_id, unsigned which,
+                         uint64_t offset, uint64_t limit, int desc, int unnamed,
+                         struct vis_list *out, uint64_t *total)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    out->n = 0;
+    ASSERT_OK(kvs_storage_store_list_visible(rd, kvs_slice_of(user_id), which, offset, limit, desc,
+                                             unnamed, collect_visible, out, total));
+    kvs_storage_read_end(rd);
+}
+
+TEST(storage_shares)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob, carol;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    ts_user(st, "bob", "tok-bob", &bob);
+    ts_user(st, "carol", "tok-carol", &carol);
+
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_NONE);
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_READ));
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_READ);
+    ASSERT_EQ(share_of(st, s.id, carol.id), KVS_SHARE_NONE);
+    /* A new level replaces the old one. */
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_WRITE));
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_WRITE);
+    ASSERT_OK(share_set(st, s.id, carol.id, KVS_SHARE_READ));
+
+    struct share_list l;
+    list_shares(st, s.id, &l);
+    ASSERT_EQ(l.n, 2);
+    for (size_t i = 0; i < l.n; i++) {
+        int is_bob = strcmp(l.s[i].user_id, bob.id) == 0;
+        ASSERT_STR_EQ(l.s[i].username, is_bob ? "bob" : "carol");
+        ASSERT_EQ(l.s[i].level, is_bob ? KVS_SHARE_WRITE : KVS_SHARE_READ);
+    }
+    ASSERT(strcmp(l.s[0].user_id, l.s[1].user_id) < 0);
+
+    /* What cannot be shared. */
+    ASSERT_ERR(share_set(st, s.id, alice.id, KVS_SHARE_READ), KVS_EINVAL); /* the owner */
+    ASSERT_ERR(share_set(st, s.id, bob.id, KVS_SHARE_NONE), KVS_EINVAL);
+    ASSERT_ERR(share_set(st, s.id, bob.id, 3), KVS_EINVAL);
+    ASSERT_ERR(share_set(st, s.id, "AAAAAAAAAAAAAAAAA", KVS_SHARE_READ), KVS_ENOTFOUND);
+    ASSERT_ERR(share_set(st, "AAAAAAAAAAAAAAAAA", bob.id, KVS_SHARE_READ), KVS_ENOTFOUND);
+    ASSERT_ERR(share_set(st, "short", bob.id, KVS_SHARE_READ), KVS_ENOTFOUND);
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_WRITE); /* failures changed nothing */
+
+    /* Taking a share back. */
+    ASSERT_OK(share_drop(st, s.id, bob.id));
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_NONE);
+    ASSERT_ERR(share_drop(st, s.id, bob.id), KVS_ENOTFOUND);
+    ASSERT_ERR(share_drop(st, "AAAAAAAAAAAAAAAAA", bob.id), KVS_ENOTFOUND);
+    list_shares(st, s.id, &l);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STR_EQ(l.s[0].username, "carol");
+    struct vis_list v;
+    uint64_t total;
+    list_visible(st, bob.id, KVS_LIST_SHARED, 0, 10, 0, 1, &v, &total);
+    ASSERT_EQ(total, 0);
+    list_visible(st, carol.id, KVS_LIST_SHARED, 0, 10, 0, 1, &v, &total);
+    ASSERT_EQ(total, 1);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_store_delete_drops_shares)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    struct kvs_store s, other;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "other", &other));
+    ts_user(st, "bob", "tok-bob", &bob);
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_WRITE));
+    ASSERT_OK(share_set(st, other.id, bob.id, KVS_SHARE_READ));
+
+    struct kvs_write w = {.op = KVS_W_STORE_DELETE};
+    strcpy(w.store_id, s.id);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_NONE);
+    struct share_list l;
+    list_shares(st, s.id, &l);
+    ASSERT_EQ(l.n, 0);
+    struct vis_list v;
+    uint64_t total;
+    list_visible(st, bob.id, KVS_LIST_OWNED | KVS_LIST_SHARED, 0, 10, 0, 1, &v, &total);
+    ASSERT_EQ(total, 1);
+    ASSERT_STR_EQ(v.ids[0], other.id);
+    ASSERT_ERR(share_drop(st, s.id, bob.id), KVS_ENOTFOUND);
+    ASSERT_ERR(share_set(st, s.id, bob.id, KVS_SHARE_READ), KVS_ENOTFOUND);
+    ASSERT_EQ(share_of(st, other.id, bob.id), KVS_SHARE_READ);
+    kvs_store_clear(&s);
+    kvs_store_clear(&other);
+    kvs_storage_close(st);
+}
+
+TEST(storage_store_list_visible)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    /* In creation order: a0 (alice), b1 (bob, shared READ), a2 (alice, unnamed),
+     * b3 (bob, unnamed, shared WRITE), a4 (alice), b5 (bob, not shared), b6 (bob, shared). */
+    struct kvs_store a0, b1, a2, b3, a4, b5, b6;
+    struct {
+        struct kvs_store *s;
+        const char *owner, *name;
+    } plan[] = {{&a0, alice.id, "a0"}, {&b1, bob.id, "b1"}, {&a2, alice.id, ""}, {&b3, bob.id, ""},
+                {&a4, alice.id, "a4"}, {&b5, bob.id, "b5"}, {&b6, bob.id, "b6"}};
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        ASSERT_OK(ts_store(st, plan[i].owner, plan[i].name, plan[i].s));
+        usleep(1500); /* distinct creation times */
+    }
+    ASSERT_OK(share_set(st, b1.id, alice.id, KVS_SHARE_READ));
+    ASSERT_OK(share_set(st, b3.id, alice.id, KVS_SHARE_WRITE));
+    ASSERT_OK(share_set(st, b6.id, alice.id, KVS_SHARE_READ));
+
+    struct vis_list v;
+    uint64_t total = 0;
+    const unsigned both = KVS_LIST_OWNED | KVS_LIST_SHARED;
+
+    /* Both kinds, merged in creation order, unnamed included. */
+    list_visible(st, alice.id, both, 0, 100, 0, 1, &v, &total);
+    ASSERT_EQ(total, 6);
+    ASSERT_EQ(v.n, 6);
+    const struct kvs_store *want[] = {&a0, &b1, &a2, &b3, &a4, &b6};
+    const unsigned want_share[] = {KVS_SHARE_NONE,  KVS_SHARE_READ, KVS_SHARE_NONE,
+                                   KVS_SHARE_WRITE, KVS_SHARE_NONE, KVS_SHARE_READ};
+    for (size_t i = 0; i < 6; i++) {
+        ASSERT_STR_EQ(v.ids[i], want[i]->id);
+        ASSERT_EQ(v.share[i], want_share[i]);
+    }
+    /* Newest first. */
+    list_visible(st, alice.id, both, 0, 100, 1, 1, &v, &total);
+    ASSERT_EQ(v.n, 6);
+    for (size_t i = 0; i < 6; i++)
+        ASSERT_STR_EQ(v.ids[i], want[5 - i]->id);
+    /* Named only. */
+    list_visible(st, alice.id, both, 0, 100, 0, 0, &v, &total);
+    ASSERT_EQ(total, 4);
+    ASSERT_EQ(v.n, 4);
+    ASSERT_STR_EQ(v.ids[0], a0.id);
+    ASSERT_STR_EQ(v.ids[1], b1.id);
+    ASSERT_STR_EQ(v.ids[2], a4.id);
+    ASSERT_STR_EQ(v.ids[3], b6.id);
+    /* A page across both kinds: offset and limit count the merged list. */
+    list_visible(st, alice.id, both, 1, 3, 0, 1, &v, &total);
+    ASSERT_EQ(total, 6);
+    ASSERT_EQ(v.n, 3);
+    ASSERT_STR_EQ(v.ids[0], b1.id);
+    ASSERT_STR_EQ(v.ids[1], a2.id);
+    ASSERT_STR_EQ(v.ids[2], b3.id);
+    list_visible(st, alice.id, both, 2, 2, 1, 0, &v, &total);
+    ASSERT_EQ(total, 4);
+    ASSERT_EQ(v.n, 2);
+    ASSERT_STR_EQ(v.ids[0], b1.id);
+    ASSERT_STR_EQ(v.ids[1], a0.id);
+    /* One kind only. */
+    list_visible(st, alice.id, KVS_LIST_OWNED, 0, 100, 0, 1, &v, &total);
+    ASSERT_EQ(total, 3);
+    ASSERT_STR_EQ(v.ids[1], a2.id);
+    ASSERT_EQ(v.share[1], KVS_SHARE_NONE);
+    list_visible(st, alice.id, KVS_LIST_SHARED, 0, 100, 0, 1, &v, &total);
+    ASSERT_EQ(total, 3);
+    ASSERT_STR_EQ(v.ids[0], b1.id);
+    ASSERT_STR_EQ(v.ids[1], b3.id);
+    ASSERT_STR_EQ(v.ids[2], b6.id);
+    list_visible(st, alice.id, KVS_LIST_SHARED, 0, 100, 0, 0, &v, &total);
+    ASSERT_EQ(total, 2);
+    /* Bob sees only his own: nothing is shared with him. */
+    list_visible(st, bob.id, both, 0, 100, 0, 1, &v, &total);
+    ASSERT_EQ(total, 4);
+    list_visible(st, "AAAAAAAAAAAAAAAAA", both, 0, 100, 0, 1, &v, &total);
+    ASSERT_EQ(total, 0);
+
+    /* Renaming a shared store named or unnamed moves it in and out of the named list. */
+    struct kvs_write w = {.op = KVS_W_STORE_UPDATE, .update_mask = KVS_UPD_NAME};
+    strcpy(w.store_id, b3.id);
+    strcpy(w.store.name, "b3");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    kvs_store_clear(&w.store);
+    list_visible(st, alice.id, KVS_LIST_SHARED, 0, 100, 0, 0, &v, &total);
+    ASSERT_EQ(total, 3);
+    struct kvs_write w2 = {.op = KVS_W_STORE_UPDATE, .update_mask = KVS_UPD_NAME};
+    strcpy(w2.store_id, b1.id);
+    ASSERT_OK(kvs_storage_write(st, &w2));
+    kvs_store_clear(&w2.store);
+    list_visible(st, alice.id, KVS_LIST_SHARED, 0, 100, 0, 0, &v, &total);
+    ASSERT_EQ(total, 2);
+    ASSERT_STR_EQ(v.ids[0], b3.id);
+    ASSERT_STR_EQ(v.ids[1], b6.id);
+    ASSERT_EQ(v.share[0], KVS_SHARE_WRITE); /* the level is kept through renames */
+
+    struct kvs_store *all[] = {&a0, &b1, &a2, &b3, &a4, &b5, &b6};
+    for (size_t i = 0; i < 7; i++)
+        kvs_store_clear(all[i]);
+    kvs_storage_close(st);
+}

@@ -22,6 +22,7 @@ static inline void ts_user(struct kvs_storage *st, const char *username, const c
     snprintf(w.user.username, sizeof w.user.username, "%s", username);
     w.user.default_access = KVS_GA_RESTRICTED;
     kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    kvs_token_prefix(kvs_slice_of(token), w.token_prefix);
     ASSERT_OK(kvs_storage_write(st, &w));
     *out = w.user;
 }

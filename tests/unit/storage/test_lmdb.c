@@ -446,3 +446,58 @@ TEST(storage_lmdb_readers_full)
     kvs_storage_read_end(NULL);
     kvs_storage_close(st);
 }
+
+TEST(storage_lmdb_upgrade_from_v1)
+{
+    /* Version 1 had no token indexes and no shares: make such an environment from a new one
+     * by emptying the new tables and setting the version back. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    kvs_storage_close(st);
+    struct raw r = raw_begin();
+    unsigned char v1[4] = {1, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v1, sizeof v1);
+    MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "token_prefixes"), 0));
+    MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "user_tokens"), 0));
+    raw_commit(&r);
+
+    /* It opens, upgraded: the version says 2, the old token works and is listed with an
+     * unknown prefix, and can be revoked by the whole token. */
+    st = open_with(0, 0);
+    kvs_storage_close(st);
+    r = raw_begin();
+    MDB_val k = {14, "schema_version"}, v;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
+    ASSERT_EQ(v.mv_size, 4);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 2);
+    ASSERT_EQ(raw_entries(&r, "user_tokens"), 1);
+    ASSERT_EQ(raw_entries(&r, "token_prefixes"), 1);
+    raw_commit(&r);
+
+    st = open_with(0, 0);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("kvs_alice-token-0000000000000000"), hash);
+    struct kvs_user u;
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_STR_EQ(u.id, alice.id);
+    kvs_storage_read_end(rd);
+
+    struct kvs_write w = {.op = KVS_W_TOKEN_REVOKE};
+    w.key = KVS_SLICE_LIT("kvs_alice");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_ENOTFOUND); /* its prefix is not known */
+    w.key = KVS_SLICE_LIT("");
+    memcpy(w.token_hash, hash, sizeof hash);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_user_by_token(rd, hash, &u), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+    kvs_storage_close(st);
+
+    r = raw_begin();
+    ASSERT_EQ(raw_entries(&r, "user_tokens"), 0);
+    ASSERT_EQ(raw_entries(&r, "token_prefixes"), 0);
+    raw_commit(&r);
+}

@@ -1,6 +1,7 @@
 /* api.h — the API handlers: the route table and what the handlers share.
  *
- * One file per resource (stores.c, records.c, keys.c, health.c); this header and common.c
+ * One file per resource (stores.c, records.c, keys.c, records_zip.c, shares.c, users.c,
+ * health.c); this header and common.c
  * hold the route table and the helpers every handler uses: authentication, resolving the
  * {store} of a path with the caller's rights, and the store object's JSON. */
 #ifndef KVS_API_API_H
@@ -24,12 +25,15 @@ int kvs_api_authenticate(struct kvs_req *r);
 /* Make sure R->rd holds a read snapshot. Returns 0 or KVS_EIO. */
 int kvs_api_read(struct kvs_req *r);
 
-#define KVS_NEED_READ 0
-#define KVS_NEED_WRITE 1
+#define KVS_NEED_READ 0   /* read the store, its keys and records */
+#define KVS_NEED_WRITE 1  /* put and delete records */
+#define KVS_NEED_MANAGE 2 /* settings, rename, delete, shares: the owner's (auth/access.h) */
 
 /* Resolve the {store} of R's path (an ID, "username~name", "~name", or a bare name of the
- * caller's own) into R->store, and check that the caller may read it, or write it with
- * KVS_NEED_WRITE. Returns 0, KVS_ENOTFOUND, KVS_ENOTOKEN, KVS_EACCESS, KVS_EIO. */
+ * caller's own) into R->store, with the caller's share of it in R->share, and check that the
+ * caller may do NEED (KVS_NEED_*); for reads on routes that take a ?signature=, a valid one
+ * grants the read and an invalid one is KVS_EACCESS. Returns 0, KVS_ENOTFOUND, KVS_ENOTOKEN,
+ * KVS_EACCESS, KVS_EIO. */
 int kvs_api_resolve_store(struct kvs_req *r, int need);
 
 /* As kvs_api_resolve_store(), but on failure reply with the error and return NULL; the
@@ -37,10 +41,14 @@ int kvs_api_resolve_store(struct kvs_req *r, int need);
 struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need);
 
 /* The store object of contract §2.1 for S, as seen by R's caller (the URL-signing secret
- * only for those who may write). Returns a new reference. */
+ * and signed links only for those who may write). Returns a new reference. */
 json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s);
 
-/* Whether R's caller may write store S. */
+/* As kvs_api_store_json(), for a store the caller holds SHARE of (a listing). */
+json_t *kvs_api_store_json_as(struct kvs_req *r, const struct kvs_store *s,
+                              enum kvs_share_level share);
+
+/* Whether R's caller may write store S (S being R->store or one the caller owns). */
 int kvs_api_can_write(const struct kvs_req *r, const struct kvs_store *s);
 
 /* The base of public links, "http://host:port" without a trailing '/', into OUT (NUL-
@@ -58,6 +66,10 @@ int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64
  * *OUT = NULL. Returns 0, KVS_EENCODING, KVS_EBADBODY, KVS_ETOOBIG or KVS_EBADJSON (with
  * jansson's reason in R->error_msg). The caller owns *OUT. */
 int kvs_api_body_json(struct kvs_req *r, json_t **out);
+
+/* Parse R's JSON body, which must be absent (NULL is returned) or an object. On error reply
+ * with it, set *FAILED and return NULL. The caller owns the result. */
+json_t *kvs_api_body_object(struct kvs_req *r, int *failed);
 
 /* Narrow a key listing to collection NAME of R->store's schema (contract §1.3): a collection
  * is a key prefix ("keyPrefix") or one key ("key"). *PREFIX is narrowed to satisfy both the
@@ -86,5 +98,21 @@ void kvs_api_record_put(struct kvs_req *r);
 void kvs_api_record_put_done(struct kvs_req *r);
 void kvs_api_record_delete(struct kvs_req *r);
 void kvs_api_record_delete_done(struct kvs_req *r);
+void kvs_api_shares_list(struct kvs_req *r);
+void kvs_api_share_set(struct kvs_req *r);
+void kvs_api_share_set_done(struct kvs_req *r);
+void kvs_api_share_delete(struct kvs_req *r);
+void kvs_api_share_delete_done(struct kvs_req *r);
+void kvs_api_users_list(struct kvs_req *r);
+void kvs_api_users_create(struct kvs_req *r);
+void kvs_api_users_create_done(struct kvs_req *r);
+void kvs_api_user_get(struct kvs_req *r);
+void kvs_api_user_update(struct kvs_req *r);
+void kvs_api_user_update_done(struct kvs_req *r);
+void kvs_api_tokens_list(struct kvs_req *r);
+void kvs_api_tokens_create(struct kvs_req *r);
+void kvs_api_tokens_create_done(struct kvs_req *r);
+void kvs_api_token_revoke(struct kvs_req *r);
+void kvs_api_token_revoke_done(struct kvs_req *r);
 
 #endif

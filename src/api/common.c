@@ -44,6 +44,23 @@ static const struct {
       kvs_api_record_put, kvs_api_record_put_done}},
     {KVS_PATH_RECORD,
      {"record.delete", KVS_M_DELETE, 0, NULL, kvs_api_record_delete, kvs_api_record_delete_done}},
+    {KVS_PATH_SHARES, {"shares.list", GET_HEAD, 0, NULL, kvs_api_shares_list, NULL}},
+    {KVS_PATH_SHARE,
+     {"share.set", KVS_M_PUT, KVS_R_BODY, NULL, kvs_api_share_set, kvs_api_share_set_done}},
+    {KVS_PATH_SHARE,
+     {"share.delete", KVS_M_DELETE, 0, NULL, kvs_api_share_delete, kvs_api_share_delete_done}},
+    {KVS_PATH_USERS, {"users.list", GET_HEAD, 0, NULL, kvs_api_users_list, NULL}},
+    {KVS_PATH_USERS,
+     {"users.create", KVS_M_POST, KVS_R_BODY, NULL, kvs_api_users_create,
+      kvs_api_users_create_done}},
+    {KVS_PATH_USER, {"user.get", GET_HEAD, 0, NULL, kvs_api_user_get, NULL}},
+    {KVS_PATH_USER,
+     {"user.update", KVS_M_PUT, KVS_R_BODY, NULL, kvs_api_user_update, kvs_api_user_update_done}},
+    {KVS_PATH_USER_TOKENS, {"tokens.list", GET_HEAD, 0, NULL, kvs_api_tokens_list, NULL}},
+    {KVS_PATH_USER_TOKENS,
+     {"tokens.create", KVS_M_POST, 0, NULL, kvs_api_tokens_create, kvs_api_tokens_create_done}},
+    {KVS_PATH_TOKEN,
+     {"token.revoke", KVS_M_DELETE, 0, NULL, kvs_api_token_revoke, kvs_api_token_revoke_done}},
 };
 
 const struct kvs_route *kvs_api_route(enum kvs_path_kind kind, unsigned method, unsigned *allowed)
@@ -109,12 +126,22 @@ int kvs_api_authenticate(struct kvs_req *r)
 
 /* ---- resolving {store} ------------------------------------------------------------------- */
 
-/* Whether a valid ?signature= grants R a read of store S: a record signature on record
- * routes, a keys signature on the keys and records routes. */
+/* The ?signature= of R when its route takes one (record routes a record signature, the keys
+ * and records routes a keys signature), else NULL. */
+static const char *route_signature(struct kvs_req *r)
+{
+    if (!(r->route->flags & (KVS_R_SIG_RECORD | KVS_R_SIG_KEYS)))
+        return NULL;
+    const char *sig = kvs_http_query(r, "signature");
+    return sig && *sig ? sig : NULL;
+}
+
+/* Whether a valid ?signature= grants R a read of store S (see route_signature). The checks
+ * compare in constant time (auth/sign.c). */
 static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s)
 {
-    const char *sig = kvs_http_query(r, "signature");
-    if (sig == NULL || *sig == '\0')
+    const char *sig = route_signature(r);
+    if (sig == NULL)
         return 0;
     kvs_slice secret = kvs_slice_of(s->secret);
     if (r->route->flags & KVS_R_SIG_RECORD)
@@ -169,32 +196,57 @@ static int find_store(struct kvs_req *r, int *by_name)
     return kvs_storage_store_by_name(r->rd, kvs_slice_of(caller->id), ref, &r->store);
 }
 
+/* The caller's rights over R->store: its share (into R->share) and the owner's default
+ * general access (needed only when the store follows it), then the rules of auth/access.h. */
+static int check_access(struct kvs_req *r, int by_name, int need)
+{
+    const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
+    enum kvs_share_level share = KVS_SHARE_NONE;
+    int rc;
+    if (caller != NULL && !kvs_access_is_owner(caller, &r->store)) {
+        rc = kvs_storage_share_get(r->rd, kvs_slice_of(r->store.id), kvs_slice_of(caller->id),
+                                   &share);
+        if (rc != 0 && rc != KVS_ENOTFOUND)
+            return rc;
+    }
+    r->share = (uint8_t)share;
+    enum kvs_general_access owner_default = KVS_GA_RESTRICTED;
+    if (!kvs_access_is_owner(caller, &r->store) && share == KVS_SHARE_NONE &&
+        r->store.general_access == KVS_GA_FOLLOW_USER_SETTING) {
+        struct kvs_user owner;
+        rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
+        if (rc == 0)
+            owner_default = (enum kvs_general_access)owner.default_access;
+        else if (rc != KVS_ENOTFOUND)
+            return rc;
+    }
+    enum kvs_need what = need == KVS_NEED_MANAGE  ? KVS_ACCESS_MANAGE
+                         : need == KVS_NEED_WRITE ? KVS_ACCESS_WRITE
+                                                  : KVS_ACCESS_READ;
+    return kvs_access_check(caller, &r->store, share, owner_default, by_name, what);
+}
+
+/* A ?signature= is consulted only when the token and general access do not already let the
+ * caller read: an owner's read never fails on a stale link, nor a public store's. When it is
+ * consulted, anything but a valid signature of this store (and, for a record, of this key)
+ * is 403 insufficient-permissions, whether or not a token came with it and whether or not
+ * the store exists: the one answer says nothing about which part failed (contract §10). */
 int kvs_api_resolve_store(struct kvs_req *r, int need)
 {
     int rc = kvs_api_read(r);
     if (rc != 0)
         return rc;
+    int signed_read = need == KVS_NEED_READ && route_signature(r) != NULL;
     int by_name = 0;
     rc = find_store(r, &by_name);
-    if (rc != 0)
-        return rc;
-    r->have_store = 1;
-
-    const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
-    enum kvs_general_access owner_default = KVS_GA_RESTRICTED;
-    if (!kvs_access_is_owner(caller, &r->store) &&
-        r->store.general_access == KVS_GA_FOLLOW_USER_SETTING) {
-        struct kvs_user owner;
-        rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
-        if (rc == 0)
-            owner_default = owner.default_access;
-        else if (rc != KVS_ENOTFOUND)
-            return rc;
+    if (rc == 0) {
+        r->have_store = 1;
+        rc = check_access(r, by_name, need);
+        if (rc != 0 && rc != KVS_EIO && signed_read)
+            rc = signature_grants_read(r, &r->store) ? 0 : KVS_EACCESS;
+    } else if (rc != KVS_EIO && signed_read) {
+        rc = KVS_EACCESS;
     }
-    rc = kvs_access_check(caller, &r->store, owner_default, by_name,
-                          need == KVS_NEED_WRITE ? KVS_ACCESS_WRITE : KVS_ACCESS_READ);
-    if (rc != 0 && need == KVS_NEED_READ && signature_grants_read(r, &r->store))
-        rc = 0;
     return rc;
 }
 
@@ -210,9 +262,17 @@ struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need)
     return NULL;
 }
 
+/* The caller's share of S, as found when R's store was resolved. */
+static enum kvs_share_level share_of(const struct kvs_req *r, const struct kvs_store *s)
+{
+    if (r->have_store && strcmp(r->store.id, s->id) == 0)
+        return (enum kvs_share_level)r->share;
+    return KVS_SHARE_NONE;
+}
+
 int kvs_api_can_write(const struct kvs_req *r, const struct kvs_store *s)
 {
-    return kvs_access_is_owner(r->authenticated ? &r->user : NULL, s);
+    return kvs_access_can_write(r->authenticated ? &r->user : NULL, s, share_of(r, s));
 }
 
 /* ---- the store object ---------------------------------------------------------------------- */
@@ -243,9 +303,15 @@ static json_t *iso_json(int64_t ms)
 
 json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s)
 {
+    return kvs_api_store_json_as(r, s, share_of(r, s));
+}
+
+json_t *kvs_api_store_json_as(struct kvs_req *r, const struct kvs_store *s,
+                              enum kvs_share_level share)
+{
     char base[512], url[1024];
     kvs_api_public_base(r, base, sizeof base);
-    int writer = kvs_api_can_write(r, s);
+    int writer = kvs_access_can_write(r->authenticated ? &r->user : NULL, s, share);
     char sig[KVS_KEYS_SIG_MAX + 1] = "";
     if (writer)
         kvs_sign_keys(kvs_slice_of(s->secret), kvs_slice_of(s->id),
@@ -382,4 +448,25 @@ int kvs_api_body_json(struct kvs_req *r, json_t **out)
     }
     kvs_buf_free(&plain);
     return rc;
+}
+
+json_t *kvs_api_body_object(struct kvs_req *r, int *failed)
+{
+    json_t *body = NULL;
+    int rc = kvs_api_body_json(r, &body);
+    *failed = 1;
+    if (rc != 0) {
+        if (r->error_msg[0])
+            kvs_reply_error(r, rc, "%s", r->error_msg);
+        else
+            kvs_reply_error(r, rc, NULL);
+        return NULL;
+    }
+    if (body && !json_is_object(body)) {
+        json_decref(body);
+        kvs_reply_error(r, KVS_EBADJSON, "The request body must be a JSON object.");
+        return NULL;
+    }
+    *failed = 0;
+    return body;
 }

@@ -1,5 +1,6 @@
 /* stores.c — the store collection and single stores:
- *   GET  /v2/key-value-stores              list the caller's stores
+ *   GET  /v2/key-value-stores              list the caller's stores and those shared with
+ *                                          them (ownership=ownedByMe|sharedWithMe narrows)
  *   POST /v2/key-value-stores[?name=N]     get-or-create (200 existing, 201 new)
  *   GET, PUT, DELETE /v2/key-value-stores/{store}
  */
@@ -21,10 +22,16 @@ struct listing {
     json_t *items;
 };
 
-static int add_store(void *arg, const struct kvs_store *s)
+/* One item: the store object, marked with whether it is another user's store shared with
+ * the caller, and if so with which access. */
+static int add_store(void *arg, const struct kvs_store *s, enum kvs_share_level share)
 {
     struct listing *l = arg;
-    json_array_append_new(l->items, kvs_api_store_json(l->r, s));
+    json_t *o = kvs_api_store_json_as(l->r, s, share);
+    json_object_set_new(o, "sharedWithMe", json_boolean(share != KVS_SHARE_NONE));
+    if (share != KVS_SHARE_NONE)
+        json_object_set_new(o, "access", json_string(kvs_share_name(share)));
+    json_array_append_new(l->items, o);
     return 0;
 }
 
@@ -49,11 +56,13 @@ void kvs_api_stores_list(struct kvs_req *r)
     if (limit == 0 || limit > STORES_LIMIT_MAX)
         limit = STORES_LIMIT_MAX;
     const char *ownership = kvs_http_query(r, "ownership");
-    int shared_only = 0;
+    unsigned which = KVS_LIST_OWNED | KVS_LIST_SHARED;
     if (ownership && *ownership) {
         if (strcmp(ownership, "sharedWithMe") == 0)
-            shared_only = 1;
-        else if (strcmp(ownership, "ownedByMe") != 0) {
+            which = KVS_LIST_SHARED;
+        else if (strcmp(ownership, "ownedByMe") == 0)
+            which = KVS_LIST_OWNED;
+        else {
             kvs_reply_error(r, KVS_EBADPARAM,
                             "Parameter ownership must be ownedByMe or sharedWithMe.");
             return;
@@ -62,10 +71,10 @@ void kvs_api_stores_list(struct kvs_req *r)
     int rc = kvs_api_read(r);
     struct listing l = {r, json_array()};
     uint64_t total = 0;
-    /* Stores are only ever owned by their creator so far: nothing is shared with anyone. */
-    if (rc == 0 && !shared_only)
-        rc = kvs_storage_store_list(r->rd, kvs_slice_of(r->user.id), offset, limit, desc, unnamed,
-                                    add_store, &l, &total);
+    /* One list in creation order, so offset, limit and total count owned and shared alike. */
+    if (rc == 0)
+        rc = kvs_storage_store_list_visible(r->rd, kvs_slice_of(r->user.id), which, offset, limit,
+                                            desc, unnamed, add_store, &l, &total);
     if (rc != 0) {
         json_decref(l.items);
         kvs_reply_error(r, rc, NULL);
@@ -130,29 +139,6 @@ static int take_title(struct kvs_req *r, json_t *body, struct kvs_write *w)
     return 0;
 }
 
-/* Parse R's JSON body, which must be absent or an object. Replies and returns NULL with
- * *FAILED set on error. */
-static json_t *body_object(struct kvs_req *r, int *failed)
-{
-    json_t *body = NULL;
-    int rc = kvs_api_body_json(r, &body);
-    *failed = 1;
-    if (rc != 0) {
-        if (r->error_msg[0])
-            kvs_reply_error(r, rc, "%s", r->error_msg);
-        else
-            kvs_reply_error(r, rc, NULL);
-        return NULL;
-    }
-    if (body && !json_is_object(body)) {
-        json_decref(body);
-        kvs_reply_error(r, KVS_EBADJSON, "The request body must be a JSON object.");
-        return NULL;
-    }
-    *failed = 0;
-    return body;
-}
-
 /* ---- create -------------------------------------------------------------------------------- */
 
 void kvs_api_stores_create(struct kvs_req *r)
@@ -163,7 +149,7 @@ void kvs_api_stores_create(struct kvs_req *r)
         return;
     }
     int failed;
-    json_t *body = body_object(r, &failed);
+    json_t *body = kvs_api_body_object(r, &failed);
     if (failed)
         return;
     struct kvs_write *w = &r->w;
@@ -213,11 +199,11 @@ void kvs_api_store_get(struct kvs_req *r)
 
 void kvs_api_store_update(struct kvs_req *r)
 {
-    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_MANAGE);
     if (s == NULL)
         return;
     int failed;
-    json_t *body = body_object(r, &failed);
+    json_t *body = kvs_api_body_object(r, &failed);
     if (failed)
         return;
     struct kvs_write *w = &r->w;
@@ -282,7 +268,7 @@ void kvs_api_store_update_done(struct kvs_req *r)
 
 void kvs_api_store_delete(struct kvs_req *r)
 {
-    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_MANAGE);
     if (s == NULL)
         return;
     r->w.op = KVS_W_STORE_DELETE;

@@ -12,6 +12,12 @@ static const char *const names[] = {
     [KVS_GA_ANYONE_WITH_NAME_CAN_READ] = "ANYONE_WITH_NAME_CAN_READ",
 };
 
+static const char *const share_names[] = {
+    [KVS_SHARE_NONE] = "NONE",
+    [KVS_SHARE_READ] = "READ",
+    [KVS_SHARE_WRITE] = "WRITE",
+};
+
 const char *kvs_access_name(enum kvs_general_access ga)
 {
     if ((unsigned)ga < sizeof names / sizeof names[0])
@@ -29,25 +35,68 @@ int kvs_access_parse(const char *name, enum kvs_general_access *out)
     return KVS_EINVAL;
 }
 
+const char *kvs_share_name(enum kvs_share_level level)
+{
+    if ((unsigned)level < sizeof share_names / sizeof share_names[0])
+        return share_names[level];
+    return share_names[KVS_SHARE_NONE];
+}
+
+int kvs_share_parse(const char *name, enum kvs_share_level *out)
+{
+    if (strcmp(name, "READ") == 0)
+        *out = KVS_SHARE_READ;
+    else if (strcmp(name, "WRITE") == 0)
+        *out = KVS_SHARE_WRITE;
+    else
+        return KVS_EINVAL;
+    return 0;
+}
+
 int kvs_access_is_owner(const struct kvs_user *caller, const struct kvs_store *s)
 {
     return caller && (caller->is_admin || strcmp(caller->id, s->user_id) == 0);
 }
 
+int kvs_access_can_write(const struct kvs_user *caller, const struct kvs_store *s,
+                         enum kvs_share_level share)
+{
+    return kvs_access_is_owner(caller, s) || (caller && share == KVS_SHARE_WRITE);
+}
+
+/* Whether anyone may read S addressed BY_NAME, by its general access. */
+static int open_to_all(const struct kvs_store *s, enum kvs_general_access owner_default,
+                       int by_name)
+{
+    enum kvs_general_access ga = s->general_access;
+    if (ga == KVS_GA_FOLLOW_USER_SETTING)
+        ga = owner_default;
+    return ga == KVS_GA_ANYONE_WITH_NAME_CAN_READ ||
+           (ga == KVS_GA_ANYONE_WITH_ID_CAN_READ && !by_name);
+}
+
 int kvs_access_check(const struct kvs_user *caller, const struct kvs_store *s,
-                     enum kvs_general_access owner_default, int by_name, enum kvs_need need)
+                     enum kvs_share_level share, enum kvs_general_access owner_default, int by_name,
+                     enum kvs_need need)
 {
     if (kvs_access_is_owner(caller, s))
         return 0;
-    if (need == KVS_ACCESS_READ) {
-        enum kvs_general_access ga = s->general_access;
-        if (ga == KVS_GA_FOLLOW_USER_SETTING)
-            ga = owner_default;
-        if (ga == KVS_GA_ANYONE_WITH_NAME_CAN_READ ||
-            (ga == KVS_GA_ANYONE_WITH_ID_CAN_READ && !by_name))
+    if (caller == NULL)
+        share = KVS_SHARE_NONE; /* a share needs the token of the user it was given to */
+    int can_read = share >= KVS_SHARE_READ || open_to_all(s, owner_default, by_name);
+    switch (need) {
+    case KVS_ACCESS_READ:
+        if (can_read)
             return 0;
+        break;
+    case KVS_ACCESS_WRITE:
+        if (share == KVS_SHARE_WRITE)
+            return 0;
+        break;
+    case KVS_ACCESS_MANAGE:
+        break;
     }
     if (caller == NULL)
         return KVS_ENOTOKEN;
-    return by_name ? KVS_ENOTFOUND : KVS_EACCESS;
+    return by_name && !can_read ? KVS_ENOTFOUND : KVS_EACCESS;
 }

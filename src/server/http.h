@@ -45,6 +45,7 @@ struct kvs_server_config {
     const char *listen; /* "HOST:PORT" */
     const char *data_dir;
     const char *public_url; /* base of public links; NULL = from the Host header */
+    uint8_t default_access; /* default general access of new users (--default-general-access) */
     size_t max_record_size; /* bytes as stored */
     unsigned threads;       /* MHD worker threads */
     unsigned max_connections;
@@ -94,6 +95,10 @@ struct kvs_req {
     /* the store the request is about, once resolved (kvs_api_store_or_reply) */
     struct kvs_store store;
     int have_store;
+    uint8_t share; /* the caller's share of that store: enum kvs_share_level */
+
+    /* a token created by this request (POST /v2/users...), shown once in its response */
+    char new_token[KVS_TOKEN_LEN + 1];
 
     struct kvs_read *rd; /* the request's read snapshot, if any; ended at completion */
     struct kvs_buf body; /* the request body, capped */

@@ -38,7 +38,26 @@ enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m
 
     if (n == 1 && kvs_slice_eq_str(seg[0], "health"))
         return m->kind = KVS_PATH_HEALTH;
-    if (n < 2 || !kvs_slice_eq_str(seg[0], "v2") || !kvs_slice_eq_str(seg[1], "key-value-stores"))
+    if (n < 2 || !kvs_slice_eq_str(seg[0], "v2"))
+        return KVS_PATH_NONE;
+    if (kvs_slice_eq_str(seg[1], "users")) {
+        if (n == 2)
+            return m->kind = KVS_PATH_USERS;
+        m->key = seg[2];
+        if (n == 3)
+            return m->kind = KVS_PATH_USER;
+        if (n == 4 && kvs_slice_eq_str(seg[3], "tokens"))
+            return m->kind = KVS_PATH_USER_TOKENS;
+        memset(m, 0, sizeof *m);
+        return KVS_PATH_NONE;
+    }
+    if (kvs_slice_eq_str(seg[1], "tokens")) {
+        if (n != 3)
+            return KVS_PATH_NONE;
+        m->key = seg[2];
+        return m->kind = KVS_PATH_TOKEN;
+    }
+    if (!kvs_slice_eq_str(seg[1], "key-value-stores"))
         return KVS_PATH_NONE;
     if (n == 2)
         return m->kind = KVS_PATH_STORES;
@@ -52,6 +71,12 @@ enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m
             return m->kind = KVS_PATH_RECORDS;
         m->key = seg[4];
         return m->kind = KVS_PATH_RECORD;
+    }
+    if (kvs_slice_eq_str(seg[3], "shares")) {
+        if (n == 4)
+            return m->kind = KVS_PATH_SHARES;
+        m->key = seg[4];
+        return m->kind = KVS_PATH_SHARE;
     }
     memset(m, 0, sizeof *m);
     return KVS_PATH_NONE;

@@ -37,12 +37,18 @@ struct kvs_route {
 /* The path shapes the router knows. */
 enum kvs_path_kind {
     KVS_PATH_NONE = 0,
-    KVS_PATH_HEALTH,  /* /health */
-    KVS_PATH_STORES,  /* /v2/key-value-stores */
-    KVS_PATH_STORE,   /* /v2/key-value-stores/{store} */
-    KVS_PATH_KEYS,    /* /v2/key-value-stores/{store}/keys */
-    KVS_PATH_RECORDS, /* /v2/key-value-stores/{store}/records */
-    KVS_PATH_RECORD,  /* /v2/key-value-stores/{store}/records/{key} */
+    KVS_PATH_HEALTH,      /* /health */
+    KVS_PATH_STORES,      /* /v2/key-value-stores */
+    KVS_PATH_STORE,       /* /v2/key-value-stores/{store} */
+    KVS_PATH_KEYS,        /* /v2/key-value-stores/{store}/keys */
+    KVS_PATH_RECORDS,     /* /v2/key-value-stores/{store}/records */
+    KVS_PATH_RECORD,      /* /v2/key-value-stores/{store}/records/{key} */
+    KVS_PATH_SHARES,      /* /v2/key-value-stores/{store}/shares */
+    KVS_PATH_SHARE,       /* /v2/key-value-stores/{store}/shares/{user} */
+    KVS_PATH_USERS,       /* /v2/users */
+    KVS_PATH_USER,        /* /v2/users/{user} ("me" = the caller) */
+    KVS_PATH_USER_TOKENS, /* /v2/users/{user}/tokens */
+    KVS_PATH_TOKEN,       /* /v2/tokens/{prefix} */
 };
 
 /* The result of matching a path. The slices point into the raw path and are still
@@ -50,7 +56,7 @@ enum kvs_path_kind {
 struct kvs_path_match {
     enum kvs_path_kind kind;
     kvs_slice store; /* {store}, when the kind has one */
-    kvs_slice key;   /* {key} */
+    kvs_slice key;   /* {key}; also {user} and {prefix}, the last segment of the kinds above */
 };
 
 /* Match the raw PATH (no query). A single trailing '/' is ignored. Returns the kind

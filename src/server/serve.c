@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/access.h"
 #include "auth/token.h"
 #include "common/log.h"
 #include "kvs.h"
@@ -44,6 +45,10 @@ static void help(FILE *out)
             "  --timeout SECS           close connections idle this long (default 60)\n"
             "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+            "  --default-general-access ACCESS\n"
+            "                           default general access of new users: RESTRICTED\n"
+            "                           (default), ANYONE_WITH_ID_CAN_READ or\n"
+            "                           ANYONE_WITH_NAME_CAN_READ; each user can change theirs\n"
             "  --help                   show this help\n"
             "\n"
             "environment:\n"
@@ -123,6 +128,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_TIMEOUT,
         O_MAP_SIZE,
         O_LOG_LEVEL,
+        O_DEFAULT_ACCESS,
         O_HELP
     };
     static const struct option options[] = {
@@ -135,6 +141,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"map-size", required_argument, NULL, O_MAP_SIZE},
         {"log-level", required_argument, NULL, O_LOG_LEVEL},
+        {"default-general-access", required_argument, NULL, O_DEFAULT_ACCESS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -186,6 +193,15 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
                 return bad_value("map-size", optarg, "expected at least 1M");
             store_cfg->map_size = size;
             break;
+        case O_DEFAULT_ACCESS: {
+            enum kvs_general_access ga;
+            if (kvs_access_parse(optarg, &ga) != 0 || ga == KVS_GA_FOLLOW_USER_SETTING)
+                return bad_value("default-general-access", optarg,
+                                 "expected RESTRICTED, ANYONE_WITH_ID_CAN_READ or "
+                                 "ANYONE_WITH_NAME_CAN_READ");
+            cfg->default_access = (uint8_t)ga;
+            break;
+        }
         case O_LOG_LEVEL: {
             static const char *levels[] = {"debug", "info", "warn", "error"};
             unsigned i = 0;
@@ -220,8 +236,9 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
 
 /* Make sure the admin exists. On a new data directory create it with $KVS_ADMIN_TOKEN or a
  * generated token (printed once); on an existing one, add $KVS_ADMIN_TOKEN to the admin's
- * tokens if it is not known yet. Returns 0 or an error code. */
-static int ensure_admin(struct kvs_storage *st)
+ * tokens if it is not known yet. A new admin gets DEFAULT_ACCESS as its default general
+ * access. Returns 0 or an error code. */
+static int ensure_admin(struct kvs_storage *st, uint8_t default_access)
 {
     struct kvs_read *rd;
     int rc = kvs_storage_read_begin(st, &rd);
@@ -253,6 +270,7 @@ static int ensure_admin(struct kvs_storage *st)
         w.op = KVS_W_TOKEN_ADD;
         w.user = admin;
         memcpy(w.token_hash, hash, sizeof hash);
+        kvs_token_prefix(kvs_slice_of(env), w.token_prefix);
         rc = kvs_storage_write(st, &w);
         if (rc == 0)
             kvs_log_info("added $KVS_ADMIN_TOKEN to the tokens of user admin");
@@ -270,8 +288,9 @@ static int ensure_admin(struct kvs_storage *st)
     w.op = KVS_W_USER_CREATE;
     snprintf(w.user.username, sizeof w.user.username, "admin");
     w.user.is_admin = 1;
-    w.user.default_access = KVS_GA_RESTRICTED;
+    w.user.default_access = default_access;
     kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    kvs_token_prefix(kvs_slice_of(token), w.token_prefix);
     rc = kvs_storage_write(st, &w);
     if (rc != 0)
         return rc;
@@ -294,6 +313,7 @@ int kvs_serve_main(int argc, char **argv)
         .threads = cpus > 0 ? (unsigned)cpus : 1,
         .max_connections = 1024,
         .timeout_secs = 60,
+        .default_access = KVS_GA_RESTRICTED,
     };
     struct kvs_storage_config store_cfg = {0};
     int status = parse_options(argc, argv, &srv.cfg, &store_cfg);
@@ -327,7 +347,7 @@ int kvs_serve_main(int argc, char **argv)
         kvs_storage_close(srv.storage);
         return 1;
     }
-    rc = ensure_admin(srv.storage);
+    rc = ensure_admin(srv.storage, srv.cfg.default_access);
     if (rc != 0) {
         fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
         kvs_http_stop(&srv, 0);

@@ -1,0 +1,353 @@
+/* users.c — users and their API tokens:
+ *   GET    /v2/users                  every user (admin)
+ *   POST   /v2/users                  {"username", "isAdmin"?, "defaultGeneralAccess"?} → 201,
+ *                                     the user and its first token, shown only this once (admin)
+ *   GET    /v2/users/{user}           one user (admin, or the user itself)
+ *   PUT    /v2/users/{user}           {"defaultGeneralAccess"} → 200 (admin, or the user)
+ *   GET    /v2/users/{user}/tokens    the user's tokens by prefix (admin, or the user)
+ *   POST   /v2/users/{user}/tokens    a new token, shown only this once → 201 (admin)
+ *   DELETE /v2/tokens/{prefix}        revoke a token → 204 (admin: any; a user: their own)
+ *
+ * {user} is a username or "me", the caller ("me" is therefore no valid username). A user is
+ * {"id", "username", "isAdmin", "defaultGeneralAccess", "createdAt"}; a token is listed as
+ * {"prefix", "createdAt"}: its first characters (auth/token.h), never the token.
+ *
+ * Only the admin creates tokens, even for themselves a user may not: a leaked token must not
+ * be able to mint others, so that revoking it cuts the access it gave. A user may list and
+ * revoke their own tokens. Asking about another user without being the admin is 403 whether
+ * or not that user exists. {prefix} is up to KVS_TOKEN_PREFIX_MAX characters of a token's
+ * prefix; anything longer is taken as the whole token. A prefix shared by several tokens is
+ * 400 and revokes nothing. Revocation holds from the response on: every request looks the
+ * token up anew. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "auth/access.h"
+#include "auth/token.h"
+#include "common/clock.h"
+#include "kvs.h"
+#include "server/reply.h"
+
+#define USERS_LIMIT_MAX 1000
+
+static json_t *iso_or_null(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null(); /* a token from before creation times were kept */
+    char when[KVS_ISO_LEN + 1];
+    kvs_iso8601(ms, when);
+    return json_string(when);
+}
+
+static json_t *user_json(const struct kvs_user *u)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(u->id));
+    json_object_set_new(o, "username", json_string(u->username));
+    json_object_set_new(o, "isAdmin", json_boolean(u->is_admin));
+    json_object_set_new(o, "defaultGeneralAccess",
+                        json_string(kvs_access_name((enum kvs_general_access)u->default_access)));
+    json_object_set_new(o, "createdAt", iso_or_null(u->created_ms));
+    return o;
+}
+
+static int is_admin(const struct kvs_req *r)
+{
+    return r->authenticated && r->user.is_admin;
+}
+
+/* Refuse R unless its caller is the admin. Returns 1 when refused (answered). */
+static int refuse_unless_admin(struct kvs_req *r)
+{
+    if (is_admin(r))
+        return 0;
+    kvs_reply_error(r, KVS_EACCESS, "Only the admin may do this.");
+    return 1;
+}
+
+/* The user named by the {user} of R's path ("me" or a username) into *OUT, if the caller may
+ * see it (the admin, or the user itself). Returns 0, or replies and returns the error. */
+static int target_user(struct kvs_req *r, struct kvs_user *out)
+{
+    kvs_slice name = {r->key, r->key_len};
+    if (kvs_slice_eq_str(name, "me")) {
+        *out = r->user;
+        return 0;
+    }
+    if (!is_admin(r) && !kvs_slice_eq_str(name, r->user.username)) {
+        kvs_reply_error(r, KVS_EACCESS, "Only the admin may see or change other users.");
+        return KVS_EACCESS;
+    }
+    int rc = kvs_api_read(r);
+    if (rc == 0)
+        rc = r->key_too_long || !kvs_valid_username(name)
+                 ? KVS_ENOTFOUND
+                 : kvs_storage_user_by_name(r->rd, name, out);
+    if (rc == KVS_ENOTFOUND)
+        kvs_reply_error(r, rc, "User was not found.");
+    else if (rc != 0)
+        kvs_reply_error(r, rc, NULL);
+    return rc;
+}
+
+/* Parse "defaultGeneralAccess" of BODY into *OUT when present (*GIVEN = 1). A user's default
+ * is one of the account-level values: FOLLOW_USER_SETTING would follow itself. Replies and
+ * returns KVS_EINVAL when invalid. */
+static int take_default_access(struct kvs_req *r, json_t *body, uint8_t *out, int *given)
+{
+    json_t *v = json_object_get(body, "defaultGeneralAccess");
+    *given = v != NULL && !json_is_null(v);
+    if (!*given)
+        return 0;
+    enum kvs_general_access ga;
+    const char *s = json_string_value(v);
+    if (s == NULL || kvs_access_parse(s, &ga) != 0 || ga == KVS_GA_FOLLOW_USER_SETTING) {
+        kvs_reply_error(r, KVS_EINVAL,
+                        "Invalid value provided: defaultGeneralAccess must be one of RESTRICTED, "
+                        "ANYONE_WITH_ID_CAN_READ, ANYONE_WITH_NAME_CAN_READ.");
+        return KVS_EINVAL;
+    }
+    *out = (uint8_t)ga;
+    return 0;
+}
+
+/* Make a new token for R->w: into R->new_token, its hash and prefix into R->w. */
+static int new_token(struct kvs_req *r)
+{
+    int rc = kvs_token_generate(r->new_token);
+    if (rc != 0) {
+        kvs_reply_error(r, rc, NULL);
+        return rc;
+    }
+    kvs_slice t = kvs_slice_of(r->new_token);
+    kvs_token_hash(t, r->w.token_hash);
+    kvs_token_prefix(t, r->w.token_prefix);
+    return 0;
+}
+
+/* Reply 201 with DATA plus the new token, then forget the token: it is shown only once. */
+static void reply_with_token(struct kvs_req *r, json_t *data)
+{
+    json_object_set_new(data, "token", json_string(r->new_token));
+    kvs_reply_data(r, 201, data);
+    memset(r->new_token, 0, sizeof r->new_token);
+}
+
+/* ---- the collection ------------------------------------------------------------------------- */
+
+struct user_page {
+    json_t *items;
+    uint64_t offset, limit, total;
+};
+
+static int add_user(void *arg, const struct kvs_user *u)
+{
+    struct user_page *pg = arg;
+    uint64_t index = pg->total++;
+    if (index >= pg->offset && index - pg->offset < pg->limit)
+        json_array_append_new(pg->items, user_json(u));
+    return 0;
+}
+
+void kvs_api_users_list(struct kvs_req *r)
+{
+    if (refuse_unless_admin(r))
+        return;
+    struct user_page pg = {.items = json_array()};
+    if (kvs_api_query_uint(r, "offset", 0, &pg.offset) != 0 ||
+        kvs_api_query_uint(r, "limit", USERS_LIMIT_MAX, &pg.limit) != 0) {
+        json_decref(pg.items);
+        kvs_reply_error(r, KVS_EBADPARAM,
+                        "Parameters offset and limit must be non-negative integers.");
+        return;
+    }
+    if (pg.limit == 0 || pg.limit > USERS_LIMIT_MAX)
+        pg.limit = USERS_LIMIT_MAX;
+    int rc = kvs_api_read(r);
+    if (rc == 0)
+        rc = kvs_storage_user_list(r->rd, add_user, &pg);
+    if (rc != 0) {
+        json_decref(pg.items);
+        kvs_reply_error(r, rc, NULL);
+        return;
+    }
+    json_t *data = json_object();
+    json_object_set_new(data, "total", json_integer((json_int_t)pg.total));
+    json_object_set_new(data, "offset", json_integer((json_int_t)pg.offset));
+    json_object_set_new(data, "limit", json_integer((json_int_t)pg.limit));
+    json_object_set_new(data, "count", json_integer((json_int_t)json_array_size(pg.items)));
+    json_object_set_new(data, "desc", json_false());
+    json_object_set_new(data, "items", pg.items);
+    kvs_reply_data(r, 200, data);
+}
+
+void kvs_api_users_create(struct kvs_req *r)
+{
+    if (refuse_unless_admin(r))
+        return;
+    int failed;
+    json_t *body = kvs_api_body_object(r, &failed);
+    if (failed)
+        return;
+    struct kvs_user *u = &r->w.user;
+    const char *name = json_string_value(json_object_get(body, "username"));
+    json_t *admin = json_object_get(body, "isAdmin");
+    int given = 0, rc = 0;
+    if (name == NULL || !kvs_valid_username(kvs_slice_of(name))) {
+        kvs_reply_error(r, KVS_EINVAL,
+                        "Invalid value provided: username must be 1 to 63 letters, digits and "
+                        "hyphens, a hyphen neither first nor last.");
+        rc = KVS_EINVAL;
+    } else if (strcmp(name, "me") == 0) {
+        kvs_reply_error(r, KVS_EINVAL,
+                        "Invalid value provided: the username \"me\" is reserved (/v2/users/me).");
+        rc = KVS_EINVAL;
+    } else if (admin != NULL && !json_is_boolean(admin) && !json_is_null(admin)) {
+        kvs_reply_error(r, KVS_EINVAL, "Invalid value provided: isAdmin must be a boolean.");
+        rc = KVS_EINVAL;
+    } else {
+        snprintf(u->username, sizeof u->username, "%s", name);
+        u->is_admin = json_is_true(admin);
+        u->default_access = r->srv->cfg.default_access;
+        rc = take_default_access(r, body, &u->default_access, &given);
+    }
+    json_decref(body);
+    if (rc == 0 && new_token(r) == 0) {
+        r->w.op = KVS_W_USER_CREATE;
+        kvs_http_submit(r);
+    }
+}
+
+void kvs_api_users_create_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc == KVS_EEXIST)
+        kvs_reply_error(r, rc, "A user named \"%s\" already exists.", r->w.user.username);
+    else if (rc != 0)
+        kvs_reply_error(r, rc, NULL);
+    else
+        reply_with_token(r, user_json(&r->w.user));
+}
+
+/* ---- one user ----------------------------------------------------------------------------- */
+
+void kvs_api_user_get(struct kvs_req *r)
+{
+    struct kvs_user u;
+    if (target_user(r, &u) == 0)
+        kvs_reply_data(r, 200, user_json(&u));
+}
+
+void kvs_api_user_update(struct kvs_req *r)
+{
+    struct kvs_user u;
+    if (target_user(r, &u) != 0)
+        return;
+    int failed;
+    json_t *body = kvs_api_body_object(r, &failed);
+    if (failed)
+        return;
+    int given = 0;
+    int rc = take_default_access(r, body, &u.default_access, &given);
+    json_decref(body);
+    if (rc != 0)
+        return;
+    if (!given) {
+        kvs_reply_error(r, KVS_EINVAL,
+                        "Invalid value provided: give defaultGeneralAccess, the one setting of a "
+                        "user that can be changed.");
+        return;
+    }
+    r->w.user = u;
+    r->w.op = KVS_W_USER_UPDATE;
+    kvs_http_submit(r);
+}
+
+void kvs_api_user_update_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc != 0)
+        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "User was not found." : NULL);
+    else
+        kvs_reply_data(r, 200, user_json(&r->w.user));
+}
+
+/* ---- tokens ------------------------------------------------------------------------------- */
+
+static int add_token(void *arg, const struct kvs_token_info *t)
+{
+    json_t *prefix = json_string(t->prefix); /* NULL for a prefix that is not UTF-8 */
+    json_array_append_new(arg, json_pack("{s:o,s:o}", "prefix", prefix ? prefix : json_null(),
+                                         "createdAt", iso_or_null(t->created_ms)));
+    return 0;
+}
+
+void kvs_api_tokens_list(struct kvs_req *r)
+{
+    struct kvs_user u;
+    if (target_user(r, &u) != 0)
+        return;
+    json_t *items = json_array();
+    int rc = kvs_api_read(r);
+    if (rc == 0)
+        rc = kvs_storage_token_list(r->rd, kvs_slice_of(u.id), add_token, items);
+    if (rc != 0) {
+        json_decref(items);
+        kvs_reply_error(r, rc, NULL);
+        return;
+    }
+    size_t n = json_array_size(items);
+    kvs_reply_data(r, 200,
+                   json_pack("{s:s,s:s,s:I,s:I,s:o}", "userId", u.id, "username", u.username,
+                             "total", (json_int_t)n, "count", (json_int_t)n, "items", items));
+}
+
+void kvs_api_tokens_create(struct kvs_req *r)
+{
+    if (refuse_unless_admin(r))
+        return;
+    if (target_user(r, &r->w.user) != 0 || new_token(r) != 0)
+        return;
+    r->w.op = KVS_W_TOKEN_ADD;
+    kvs_http_submit(r);
+}
+
+void kvs_api_tokens_create_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc != 0) {
+        memset(r->new_token, 0, sizeof r->new_token);
+        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "User was not found." : NULL);
+        return;
+    }
+    char when[KVS_ISO_LEN + 1];
+    kvs_iso8601(kvs_now_ms(), when);
+    reply_with_token(r,
+                     json_pack("{s:s,s:s,s:s,s:s}", "userId", r->w.user.id, "username",
+                               r->w.user.username, "prefix", r->w.token_prefix, "createdAt", when));
+}
+
+void kvs_api_token_revoke(struct kvs_req *r)
+{
+    struct kvs_write *w = &r->w;
+    w->op = KVS_W_TOKEN_REVOKE;
+    if (!r->user.is_admin)
+        memcpy(w->user.id, r->user.id, sizeof w->user.id); /* their own tokens only */
+    if (r->key_too_long || r->key_len > KVS_TOKEN_PREFIX_MAX)
+        kvs_token_hash((kvs_slice){r->key, r->key_len}, w->token_hash); /* a whole token */
+    else
+        w->key = (kvs_slice){r->key, r->key_len};
+    kvs_http_submit(r);
+}
+
+void kvs_api_token_revoke_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc == KVS_ENOTFOUND)
+        kvs_reply_error(r, rc, "No token matches this prefix.");
+    else if (rc != 0)
+        kvs_reply_error(r, rc, NULL);
+    else
+        kvs_reply_empty(r, 204);
+}

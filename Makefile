@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 STD     := -std=gnu11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wno-unused-parameter
-PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc
+PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc libcurl
 PKG_CF   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LD   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
            $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb) -lpthread
@@ -35,6 +35,7 @@ AUTH   := $(wildcard src/auth/*.c)
 STORE  := $(wildcard src/storage/*.c)
 SERVER := $(wildcard src/server/*.c src/api/*.c)
 LIBSRC := $(COMMON) $(AUTH) $(STORE) $(SERVER)
+CLI    := $(wildcard src/cli/*.c)
 
 .DEFAULT_GOAL := all
 all: $(B)/kvs
@@ -47,7 +48,7 @@ $(B)/libkvs-internal.a: $(call obj,$(LIBSRC))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/kvs: $(call obj,src/main.c) $(B)/libkvs-internal.a
+$(B)/kvs: $(call obj,src/main.c $(CLI)) $(B)/libkvs-internal.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
 
 # --- set-up --------------------------------------------------------------------------------

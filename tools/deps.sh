@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 what=${1:-build}
 pkgs="build-essential pkg-config libmicrohttpd-dev liblmdb-dev libjansson-dev libssl-dev \
-zlib1g-dev libbrotli-dev"
+zlib1g-dev libbrotli-dev libcurl4-openssl-dev"
 case "$what" in
 build) ;;
 test) pkgs="$pkgs nodejs npm curl" ;;

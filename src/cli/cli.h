@@ -1,0 +1,73 @@
+/* cli.h — the `kvs` administration commands: users, tokens and shares.
+ *
+ *   kvs user add NAME [--admin] [--default-general-access ACCESS]
+ *   kvs user list
+ *   kvs token create USER
+ *   kvs token list USER
+ *   kvs token revoke PREFIX          (a prefix from `token list`, or the whole token)
+ *   kvs share STORE USER --read|--write
+ *   kvs unshare STORE USER
+ *
+ * Each works in one of two ways, chosen by the options every command takes:
+ *   --data DIR              on the data directory itself, through the storage layer. LMDB lets
+ *                           several processes share an environment, so the server may be
+ *                           running meanwhile; its requests see each change as soon as it is
+ *                           committed. The storage is open only while the command runs. No
+ *                           token is needed: whoever can write DIR owns the data anyway.
+ *   --url URL --token TOKEN through the HTTP admin API of a running server (api/users.c,
+ *                           api/shares.c), with libcurl; $KVS_URL and $KVS_TOKEN are the
+ *                           defaults. User and token commands need the admin's token; share and
+ *                           unshare the store owner's (or the admin's).
+ * STORE is a store ID or USERNAME~NAME (over HTTP also a bare name of the caller's own store).
+ *
+ * Output is plain text on stdout; a new token is printed once, alone on the last line.
+ * Errors are one line on stderr and exit status 1; usage errors exit with 2.
+ *
+ * Unlike the rest of a CLI built on libkvs, the --data mode uses the server's storage and auth
+ * modules directly: it is the way in when no server runs yet, or when the admin's token is
+ * lost. */
+#ifndef KVS_CLI_CLI_H
+#define KVS_CLI_CLI_H
+
+#include <stdint.h>
+
+/* Run the command in ARGV (ARGV[0] is "user", "token", "share" or "unshare"). Returns the
+ * process exit status. */
+int kvs_cli_main(int argc, char **argv);
+
+/* What a command asks; filled by cli.c, carried out by one of the two back-ends. */
+enum kvs_cli_cmd {
+    KVS_CLI_USER_ADD,
+    KVS_CLI_USER_LIST,
+    KVS_CLI_TOKEN_CREATE,
+    KVS_CLI_TOKEN_LIST,
+    KVS_CLI_TOKEN_REVOKE,
+    KVS_CLI_SHARE,
+    KVS_CLI_UNSHARE,
+};
+
+struct kvs_cli_req {
+    enum kvs_cli_cmd cmd;
+    const char *name;   /* USER or NAME; for token revoke the PREFIX */
+    const char *store;  /* share, unshare */
+    int admin;          /* user add --admin */
+    int default_access; /* user add: enum kvs_general_access, or -1 for the default */
+    int level;          /* share: enum kvs_share_level */
+    const char *data;   /* --data DIR, or NULL */
+    const char *url;    /* --url (or $KVS_URL) when DATA is NULL */
+    const char *token;  /* --token (or $KVS_TOKEN) */
+};
+
+/* Carry out REQ on the data directory REQ->data. Prints the result; returns the exit status. */
+int kvs_cli_local(const struct kvs_cli_req *req);
+
+/* Carry out REQ through the HTTP API at REQ->url. Prints the result; returns the exit status. */
+int kvs_cli_remote(const struct kvs_cli_req *req);
+
+/* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
+int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print a new TOKEN for USERNAME, shown only this once: the token alone on the last line. */
+void kvs_cli_print_token(const char *what, const char *username, const char *token);
+
+#endif

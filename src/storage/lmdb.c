@@ -84,7 +84,11 @@
  *
  * LMDB's codes stop here: MDB_MAP_FULL, ENOSPC and EDQUOT become KVS_ENOSPACE, MDB_NOTFOUND
  * becomes KVS_ENOTFOUND where "missing" is an answer, anything else KVS_EIO, logged with
- * mdb_strerror() (see lmdb_err()).
+ * mdb_strerror() (see lmdb_err()). One exception, at commit: LMDB 0.9 reports a pwrite that
+ * wrote fewer bytes than asked as EIO, and a short write is how a file system that has room
+ * for only part of the pages fails (tmpfs always, ext4 often). So an EIO from a commit while
+ * the file system has less room left than the batch needs is KVS_ENOSPACE (commit_err()).
+ * Tested on a real full file system by tests/crash/full-disk.test.mjs.
  *
  * The behaviour common to all back-ends is checked by tests/unit/storage/conformance.c; what
  * is particular to this one (schema version, corrupt values, the sweep in bounded steps, a
@@ -96,6 +100,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -110,6 +115,7 @@
 #define DEFAULT_MAX_READERS 1024u
 #define SWEEP_MAX 5000 /* record deletions per maintenance transaction */
 #define ID_RETRIES 8   /* fresh IDs to try before calling it a failure */
+#define COMMIT_SLACK (1u << 20) /* pages a commit writes besides the values (commit_err) */
 
 #define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN) /* also the shared_with key */
 #define TOKEN_PREFIX_KEY_LEN (KVS_TOKEN_PREFIX_MAX + KVS_TOKEN_HASH_LEN)
@@ -192,6 +198,22 @@ static KVS_MUST_CHECK int lmdb_err(int rc, const char *what)
     }
     kvs_log_error("lmdb: %s: %s", what, mdb_strerror(rc));
     return KVS_EIO;
+}
+
+/* Translate RC from committing a transaction that wrote about NEED bytes of values. An EIO
+ * with less than NEED + COMMIT_SLACK bytes free on the data file's file system is the short
+ * write of a full disk (see "Errors" above): KVS_ENOSPACE. Otherwise as lmdb_err(). */
+static KVS_MUST_CHECK int commit_err(struct kvs_lmdb *db, int rc, uint64_t need, const char *what)
+{
+    mdb_filehandle_t fd;
+    struct statvfs sv;
+    if (rc == EIO && mdb_env_get_fd(db->env, &fd) == 0 && fstatvfs(fd, &sv) == 0 &&
+        (uint64_t)sv.f_bavail * sv.f_frsize < need + COMMIT_SLACK) {
+        kvs_log_warn("lmdb: %s: short write, the file system is full (%llu bytes free)", what,
+                     (unsigned long long)sv.f_bavail * sv.f_frsize);
+        return KVS_ENOSPACE;
+    }
+    return lmdb_err(rc, what);
 }
 
 static KVS_MUST_CHECK int corrupt(const char *what)
@@ -1912,7 +1934,10 @@ static KVS_MUST_CHECK int lmdb_apply(struct kvs_storage *st, struct kvs_write **
     rc = mdb_txn_commit(txn); /* with the default sync: durable when it returns */
     txn = NULL;
     if (rc != 0) {
-        rc = lmdb_err(rc, "commit");
+        uint64_t need = 0;
+        for (size_t i = 0; i < n; i++)
+            need += ws[i]->key.n + ws[i]->content_type.n + ws[i]->value.n;
+        rc = commit_err(db, rc, need, "commit");
         goto out;
     }
     /* Committed: the outputs go to their writes. */
@@ -2021,7 +2046,7 @@ static KVS_MUST_CHECK int lmdb_maintain(struct kvs_storage *st)
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0)
-        rc = lmdb_err(rc, "commit sweep");
+        rc = commit_err(db, rc, 0, "commit sweep");
 out:
     if (cur != NULL)
         mdb_cursor_close(cur);

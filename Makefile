@@ -83,7 +83,7 @@ $(B)/test-unit: $(B)/tests/unit/runner.o $(UNIT_OBJ) $(B)/libkvs-internal.a
 
 test: test-deps
 	@$(MAKE) --no-print-directory all $(B)/test-unit
-	@$(MAKE) --no-print-directory test-unit test-api
+	@$(MAKE) --no-print-directory test-unit test-api test-crash
 
 test-unit: $(B)/test-unit
 	$(B)/test-unit
@@ -113,6 +113,27 @@ bench: bench-deps
 
 .PHONY: bench bench-deps
 # --- end of benchmarks ---------------------------------------------------------------------
+
+# --- crash tests ---------------------------------------------------------------------------
+# kill -9 storms and full disks (tests/crash/).
+#   make test-crash     part of `make test`: three kill -9 rounds (crash.test.mjs, a few
+#                       seconds), the checker's self-test, and the full-disk test, which mounts
+#                       a 16 MiB tmpfs (or a loop ext4) and so needs root, as in CI
+#   make crashtest      the long run: CRASH_ROUNDS rounds of start, storm of concurrent
+#                       PUT/DELETE, kill -9, restart, check every key; CRASH_ARGS passes more
+#                       options (--seed N --clients N --keys N, see tests/crash/crash.mjs).
+#                       A failing run keeps its data directory under build/crash-tmp/.
+CRASH_ROUNDS ?= 30
+CRASH_ARGS   ?=
+
+test-crash: all
+	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=1 tests/crash/
+
+crashtest: all
+	KVS_BIN=$(CURDIR)/$(B)/kvs node tests/crash/crash.mjs --rounds $(CRASH_ROUNDS) $(CRASH_ARGS)
+
+.PHONY: test-crash crashtest
+# --- end of crash tests --------------------------------------------------------------------
 
 clean:
 	rm -rf build

@@ -115,6 +115,7 @@
 #define DEFAULT_MAX_READERS 1024u
 #define SWEEP_MAX 5000 /* record deletions per maintenance transaction */
 #define ID_RETRIES 8   /* fresh IDs to try before calling it a failure */
+
 #define COMMIT_SLACK (1u << 20) /* pages a commit writes besides the values (commit_err) */
 
 #define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN) /* also the shared_with key */

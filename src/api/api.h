@@ -40,6 +40,10 @@ int kvs_api_resolve_store(struct kvs_req *r, int need);
  * handler then just returns (the client already has its answer). */
 struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need);
 
+/* Whether R carries a valid ?signature= for store S of the kind its route takes (a record
+ * signature of R's key, or a keys signature of S that has not expired). */
+int kvs_api_signature_valid(struct kvs_req *r, const struct kvs_store *s);
+
 /* The store object of contract §2.1 for S, as seen by R's caller (the URL-signing secret
  * and signed links only for those who may write). Returns a new reference. */
 json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s);

@@ -138,6 +138,13 @@ static const char *route_signature(struct kvs_req *r)
 
 /* Whether a valid ?signature= grants R a read of store S (see route_signature). The checks
  * compare in constant time (auth/sign.c). */
+static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s);
+
+int kvs_api_signature_valid(struct kvs_req *r, const struct kvs_store *s)
+{
+    return signature_grants_read(r, s);
+}
+
 static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s)
 {
     const char *sig = route_signature(r);

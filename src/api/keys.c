@@ -18,7 +18,7 @@ struct page {
     struct kvs_req *r;
     json_t *items;
     char base[512];  /* "<public base>/v2/key-value-stores/<id>/records/" */
-    int signed_urls; /* the caller may write, so links carry the record signature */
+    int signed_urls; /* links carry the record signature (see kvs_api_keys_list) */
     kvs_slice only;  /* a collection's single key: list nothing else (empty = no filter) */
     kvs_slice last;  /* the last key listed */
 };
@@ -78,7 +78,14 @@ void kvs_api_keys_list(struct kvs_req *r)
         }
     }
 
-    struct page pg = {.r = r, .items = json_array(), .signed_urls = kvs_api_can_write(r, s)};
+    /* Record links are signed for those who may write (they may read the secret anyway), and
+     * for a list opened by a valid keys signature: its holder may read every record (the ZIP
+     * opens with it too), and signed links are what makes the list of use to them (contract
+     * §2.3, §4.6). A reader by token or general access gets plain links: a permanent record
+     * signature would outlive their right to read. */
+    struct page pg = {.r = r,
+                      .items = json_array(),
+                      .signed_urls = kvs_api_can_write(r, s) || kvs_api_signature_valid(r, s)};
     char base[400];
     kvs_api_public_base(r, base, sizeof base);
     snprintf(pg.base, sizeof pg.base, "%s/v2/key-value-stores/%s/records/", base, s->id);

@@ -187,6 +187,9 @@ cpu_ticks() { # PID… → the sum of utime + stime
     echo "$t"
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# All CPUs' busy time, and the CPU time of this shell's finished children (wrk under timeout).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+child_ticks() { sed 's/.*) //' "/proc/$BASHPID/stat" | awk '{ print $14 + $15 }'; }
 
 # wrk_row ROW RUN SERVER CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run against
 # SERVER (kvs or nginx), appended to runs.tsv with the server's CPU time per request.
@@ -195,8 +198,10 @@ wrk_row() {
     shift 7
     local pids c0 c1
     pids=$(server_pids "$server")
+    local b0 b1 k0 k1 t0 t1
     # shellcheck disable=SC2086
     c0=$(cpu_ticks $pids)
+    b0=$(busy_ticks) k0=$(child_ticks) t0=$(date +%s%N)
     local t=$WRK_T
     [ "$conns" -lt "$t" ] && t=$conns
     local logf=$TMP/wrk-$row-$run.log
@@ -204,17 +209,22 @@ wrk_row() {
         -s "$ROOT/bench/wrk/$script" "$url" "$@" >"$logf" 2>&1 || true
     # shellcheck disable=SC2086
     c1=$(cpu_ticks $pids)
+    b1=$(busy_ticks) k1=$(child_ticks) t1=$(date +%s%N)
+    # Other work on the machine during the run, in CPUs: all busy time less the server's and wrk's.
+    local other
+    other=$(awk -v b=$((b1 - b0)) -v s=$((c1 - c0)) -v k=$((k1 - k0)) -v t=$(((t1 - t0) / 1000)) \
+        -v tick="$TICK_US" 'BEGIN { o = (b - s - k) * tick / t; printf "%.2f", o < 0 ? 0 : o }')
     local line
     line=$(grep '^WRK ' "$logf" | tail -1) || true
     [ -n "$line" ] || { cat "$logf" >&2; die "wrk run $row/$run produced no result"; }
     # WRK rps=… p50_us=… p99_us=… bytes_per_s=… requests=… sock_errors=… non2xx=…
-    echo "$line" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) '{
+    echo "$line" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) -v other="$other" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\n", row, run, v["rps"], v["p50_us"],
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\n", row, run, v["rps"], v["p50_us"],
                v["p99_us"], v["bytes_per_s"], v["requests"], v["sock_errors"], v["non2xx"],
-               (v["requests"] > 0) ? cpu / v["requests"] : 0 }' >>"$RUNS_TSV"
-    log "$(printf '%-18s run %s: %s cpu_us_per_req=%s' "$row" "$run" "${line#WRK }" \
-        "$(tail -1 "$RUNS_TSV" | cut -f10)")"
+               (v["requests"] > 0) ? cpu / v["requests"] : 0, other }' >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s cpu_us_per_req=%s other_cpus=%s' "$row" "$run" "${line#WRK }" \
+        "$(tail -1 "$RUNS_TSV" | cut -f10)" "$other")"
 }
 
 fsync_row() { # RUN
@@ -223,20 +233,20 @@ fsync_row() { # RUN
         "$BENCH_DATA/fsync_bench.tmp")
     echo "$line" | awk -v run="$1" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\n", run, v["records_per_s"], v["sync_p50_us"],
+        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\t-1\n", run, v["records_per_s"], v["sync_p50_us"],
                v["sync_p99_us"], v["records"] }' >>"$RUNS_TSV"
     log "$(printf '%-18s run %s: %s' fsync "$1" "$line")"
 }
 
-# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req" of the run with the most
+# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req other_cpus" of the run with the most
 # requests/s (best of N), or "NA".
 best() {
     awk -F'\t' -v r="$1" '$1 == r {
             n++; err += $8 + $9
-            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10 }
+            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10; oth = $11 }
             if (n == 1 || $3 + 0 < mn) mn = $3 + 0
             if (n == 1 || $3 + 0 > mx) mx = $3 + 0 }
-        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu }' "$RUNS_TSV"
+        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu, oth }' "$RUNS_TSV"
 }
 
 # ==== set-up =====================================================================================
@@ -411,8 +421,9 @@ row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table
         bw = (showbw == "bw") ? mib($4) : "—"
         spread = ($7 > 1) ? sprintf(" [%s–%s]", commas($5), commas($6)) : ""
         cpu = ($9 > 0) ? sprintf("%.1f µs", $9) : "—"
-        printf "| %s | %s | %s%s | %s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
-               us($2), us($3), cpu, $8 }'
+        oth = ($10 >= 0) ? sprintf("%.2f", $10) : "—"
+        printf "| %s | %s | %s%s | %s | %s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
+               us($2), us($3), cpu, oth, $8 }'
 }
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -462,8 +473,11 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo
     echo "## Measurements"
     echo
-    echo "| what | conn. | req/s | throughput | p50 | p99 | server CPU / req | errors |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "\"other work\": CPU time used on the machine by anything but the server and wrk during that run, in CPUs"
+    echo "(of $(nproc)); above ~0.1 the row was disturbed by other work."
+    echo
+    echo "| what | conn. | req/s | throughput | p50 | p99 | server CPU / req | other work (CPUs) | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     row_line get1k_kvs "kvs GET 1 KiB record" $CONNS bw
     row_line get1k_nginx_file "nginx GET 1 KiB static file" $CONNS bw
     row_line get1k_nginx_mem "nginx GET 1 KiB from memory (\`return 200\`)" $CONNS bw
@@ -504,7 +518,7 @@ gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
 
 {
-    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\n'
+    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\tother_cpus\n'
     cat "$RUNS_TSV"
 } >"$RESULTS/$NAME-runs.tsv"
 

@@ -57,8 +57,8 @@ for cmd in wrk nginx gnuplot curl; do
     command -v $cmd >/dev/null || { echo "bench: $cmd is missing (run: make bench)" >&2; exit 1; }
 done
 
-TMP=$(mktemp -d /tmp/kvs-bench.XXXXXX)
-SHM=$(mktemp -d /dev/shm/kvs-bench.XXXXXX)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench.kvs.XXXXXX")
+SHM=$(mktemp -d /dev/shm/bench.kvs.XXXXXX)
 RUNS_TSV=$TMP/runs.tsv
 : >"$RUNS_TSV"
 KVS_PID= NGINX_PID=

@@ -1681,7 +1681,8 @@ static KVS_MUST_CHECK int token_revoke(struct kvs_lmdb *db, MDB_txn *txn, const 
     if (only_n != 0 && only_n != KVS_ID_LEN)
         return KVS_ENOTFOUND;
     const char *only = only_n ? w->user.id : NULL;
-    if (w->key.n > KVS_TOKEN_PREFIX_MAX || memchr(w->key.p, '\0', w->key.n) != NULL)
+    if (w->key.n > KVS_TOKEN_PREFIX_MAX ||
+        (w->key.n > 0 && memchr(w->key.p, '\0', w->key.n) != NULL))
         return KVS_ENOTFOUND; /* no prefix looks like that */
 
     uint8_t hash[KVS_TOKEN_HASH_LEN];

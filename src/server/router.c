@@ -25,6 +25,8 @@ enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m
     kvs_slice rest = {path.p + 1, path.n - 1};
     if (rest.n > 0 && rest.p[rest.n - 1] == '/')
         rest.n--; /* one trailing slash is tolerated: "/v2/key-value-stores/" */
+    if (rest.n > 0 && rest.p[rest.n - 1] == '/')
+        return KVS_PATH_NONE; /* "//" at the end: an empty last segment (split below drops it) */
 
     kvs_slice seg[5];
     int n = 0;

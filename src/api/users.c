@@ -222,6 +222,8 @@ void kvs_api_users_create(struct kvs_req *r)
 void kvs_api_users_create_done(struct kvs_req *r)
 {
     int rc = r->w.result;
+    if (rc != 0)
+        memset(r->new_token, 0, sizeof r->new_token); /* never stored: forget it */
     if (rc == KVS_EEXIST)
         kvs_reply_error(r, rc, "A user named \"%s\" already exists.", r->w.user.username);
     else if (rc != 0)

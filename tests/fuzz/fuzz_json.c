@@ -1,0 +1,169 @@
+/* fuzz_json.c — JSON request bodies: kvs_api_body_json() (src/api/common.c) on jansson.
+ *
+ * The handlers of POST and PUT /v2/key-value-stores read their body with kvs_api_body_json();
+ * what they then take out of it (name, title, schema, generalAccess) is static in
+ * src/api/stores.c and needs a store and a storage to run, so it is not fuzzed here (see
+ * README.md). The request is a fake: no connection, a Content-Encoding header supplied by a
+ * wrapper around MHD_lookup_connection_value() (linked with --wrap), the body in r->body.
+ *
+ * The first input byte picks the Content-Encoding, the next two the record size limit (the
+ * cap on the decoded body); the rest is the body. Properties:
+ *   - the result is 0, KVS_EENCODING, KVS_EBADBODY, KVS_ETOOBIG or KVS_EBADJSON, and
+ *     KVS_EENCODING exactly for an unknown coding;
+ *   - no JSON (0 and NULL) exactly for a body of blanks;
+ *   - KVS_EBADJSON comes with a message; any other failure leaves no value;
+ *   - a parsed body is an object or an array whose strings and object keys hold no NUL byte
+ *     (the handlers read them with strlen), and it survives json_dumps() and parsing again;
+ *   - the body gzip-compressed here and sent with "Content-Encoding: gzip" gives the same
+ *     answer and the same value as the body sent as is, or KVS_ETOOBIG past the cap.
+ * Known: src/api/common.c counts NUL bytes as blanks (strchr(" \t\r\n", c) finds the string's
+ * terminator for c == 0), so a body of NULs and blanks is taken as no body instead of being
+ * refused as invalid JSON; the blank check below accepts either answer for such a body until
+ * that is fixed (reported). */
+#include <zlib.h>
+
+#include "api/api.h"
+#include "fuzz.h"
+#include "kvs.h"
+
+/* ---- the fake connection -------------------------------------------------------------------- */
+
+static const char *fake_encoding; /* the Content-Encoding of the request being fuzzed */
+
+const char *__real_MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind k,
+                                               const char *key);
+const char *__wrap_MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind k,
+                                               const char *key);
+const char *__wrap_MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind k,
+                                               const char *key)
+{
+    if (c != NULL)
+        return __real_MHD_lookup_connection_value(c, k, key);
+    if (k == MHD_HEADER_KIND && strcasecmp(key, "Content-Encoding") == 0)
+        return fake_encoding;
+    return NULL;
+}
+
+/* ---- checks --------------------------------------------------------------------------------- */
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void check_value(json_t *v, int depth)
+{
+    FUZZ_CHECK(depth < 4096);
+    if (json_is_string(v)) {
+        FUZZ_CHECK(strlen(json_string_value(v)) == json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach(v, key, m)
+        {
+            FUZZ_CHECK(strlen(key) == json_object_iter_key_len(json_object_key_to_iter(key)));
+            check_value(m, depth + 1);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            check_value(m, depth + 1);
+        }
+    }
+}
+
+static int parse(const char *encoding, kvs_slice body, size_t cap, json_t **out, char *msg,
+                 size_t msg_n)
+{
+    static struct kvs_server srv;
+    struct kvs_req *r = calloc(1, sizeof *r);
+    srv.cfg.max_record_size = cap;
+    r->srv = &srv;
+    kvs_buf_init(&r->body, body.n);
+    FUZZ_CHECK(kvs_buf_append(&r->body, body.p, body.n) == 0);
+    fake_encoding = encoding;
+    *out = (json_t *)1;
+    int rc = kvs_api_body_json(r, out);
+    FUZZ_CHECK(memchr(r->error_msg, '\0', sizeof r->error_msg) != NULL);
+    snprintf(msg, msg_n, "%s", r->error_msg);
+    kvs_buf_free(&r->body);
+    free(r);
+    return rc;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *codings[] = {NULL, "identity", "",         " GZip ",  "deflate",
+                                    "br", "x-gzip",   "compress", "gzip, br"};
+    struct fz f = {(const char *)data, size};
+    unsigned pick = fz_byte(&f);
+    size_t cap = fz_byte(&f) << 8;
+    cap |= fz_byte(&f);
+    kvs_slice body = {f.p, f.n};
+    const char *coding = codings[pick % (sizeof codings / sizeof codings[0])];
+    int unknown = coding && (!strcmp(coding, "compress") || !strcmp(coding, "gzip, br"));
+    int identity = coding == NULL || !strcmp(coding, "identity") || !strcmp(coding, "");
+
+    json_t *v;
+    char msg[200];
+    int rc = parse(coding, body, cap, &v, msg, sizeof msg);
+    FUZZ_CHECK(rc == 0 || rc == KVS_EENCODING || rc == KVS_EBADBODY || rc == KVS_ETOOBIG ||
+               rc == KVS_EBADJSON);
+    FUZZ_CHECK((rc == KVS_EENCODING) == unknown);
+    if (rc != 0)
+        FUZZ_CHECK(v == NULL);
+    if (rc == KVS_EBADJSON)
+        FUZZ_CHECK(msg[0] != '\0');
+    if (identity) {
+        FUZZ_CHECK(rc == 0 || rc == KVS_EBADJSON);
+        size_t b = 0;
+        int nul = 0;
+        while (b < body.n && (blank(body.p[b]) || body.p[b] == '\0'))
+            nul |= body.p[b++] == '\0';
+        if (b < body.n)
+            FUZZ_CHECK(v != NULL || rc == KVS_EBADJSON); /* something there: parsed or refused */
+        else if (!nul)
+            FUZZ_CHECK(rc == 0 && v == NULL); /* only blanks: no body */
+        else
+            FUZZ_CHECK((rc == 0 && v == NULL) || rc == KVS_EBADJSON); /* the known NUL case */
+    }
+    if (rc == 0 && v != NULL) {
+        FUZZ_CHECK(json_is_object(v) || json_is_array(v));
+        check_value(v, 0);
+        char *text = json_dumps(v, JSON_COMPACT);
+        FUZZ_CHECK(text != NULL);
+        json_t *again = json_loads(text, 0, NULL);
+        FUZZ_CHECK(again != NULL && json_equal(v, again));
+        json_decref(again);
+        free(text);
+    }
+
+    if (identity && (pick & 0x80)) { /* the same body, gzip-compressed */
+        uLong zcap = compressBound(body.n) + 64;
+        char *z = malloc(zcap);
+        z_stream zs = {0};
+        FUZZ_CHECK(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+        zs.next_in = (Bytef *)(body.n ? body.p : "");
+        zs.avail_in = (uInt)body.n;
+        zs.next_out = (Bytef *)z;
+        zs.avail_out = (uInt)zcap;
+        FUZZ_CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+        kvs_slice zbody = {z, zcap - zs.avail_out};
+        deflateEnd(&zs);
+        json_t *zv;
+        int zrc = parse("gzip", zbody, cap, &zv, msg, sizeof msg);
+        if (body.n > cap) {
+            FUZZ_CHECK(zrc == KVS_ETOOBIG && zv == NULL);
+        } else {
+            FUZZ_CHECK(zrc == rc);
+            FUZZ_CHECK((zv == NULL) == (v == NULL));
+            FUZZ_CHECK(zv == NULL || json_equal(zv, v));
+        }
+        json_decref(zv);
+        free(z);
+    }
+    json_decref(v);
+    return 0;
+}

@@ -83,7 +83,7 @@ $(B)/test-unit: $(B)/tests/unit/runner.o $(UNIT_OBJ) $(B)/libkvs-internal.a
 
 test: test-deps
 	@$(MAKE) --no-print-directory all $(B)/test-unit
-	@$(MAKE) --no-print-directory test-unit test-api test-crash
+	@$(MAKE) --no-print-directory test-unit test-api test-unit-asan fuzz-replay fuzz-short test-crash
 
 test-unit: $(B)/test-unit
 	$(B)/test-unit
@@ -113,6 +113,71 @@ bench: bench-deps
 
 .PHONY: bench bench-deps
 # --- end of benchmarks ---------------------------------------------------------------------
+
+# --- fuzzing and sanitizers ----------------------------------------------------------------
+# libFuzzer harnesses, one per parser of outside input (tests/fuzz/README.md):
+#   make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS=fuzz_sign] [FUZZ_JOBS=nproc]
+#                       each harness for FUZZ_TIME s (clang), FUZZ_JOBS at a time; seeds in
+#                       tests/fuzz/corpus/ are only read, new inputs go to
+#                       build/fuzz/new-<harness>, crashes to build/fuzz/
+#   make fuzz-replay    every seed through the same harnesses built with $(CC) (and ASan +
+#                       UBSan with SANITIZE=1): fuzz findings stay regression tests
+#   make fuzz-short     FUZZ_SHORT_TIME s of each harness; skipped (said so) without libFuzzer
+#   make test-unit-asan the C unit tests built with ASan + UBSan (build/asan), also in plain
+#                       `make test`, so CI always runs them sanitized
+FUZZ_TARGETS    ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TIME       ?= 60
+FUZZ_SHORT_TIME ?= 10
+FUZZ_CC         ?= clang
+FUZZ_JOBS       ?= $(shell nproc 2>/dev/null || echo 1)
+FZ              := build/fuzz
+# clang warns where gcc does not; the gcc build is the one that enforces -Werror
+FUZZ_CF          = $(STD) $(filter-out -Werror,$(WARN)) -g -O1 -fno-omit-frame-pointer \
+                   -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -Isrc \
+                   $(PKG_CF) -MMD -MP
+# fuzz_json answers the request's header look-ups itself (see the harness)
+FUZZ_LD_fuzz_json := -Wl,--wrap=MHD_lookup_connection_value
+
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FZ)/libkvs-fuzz.a: $(patsubst %.c,$(FZ)/obj/%.o,$(LIBSRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FZ)/libkvs-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer $(LDFLAGS) $(FUZZ_LD_fuzz_$*) -o $@ $^ $(PKG_LD)
+
+$(B)/fuzz-replay/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(B)/libkvs-internal.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(LDFLAGS) $(FUZZ_LD_fuzz_$*) -o $@ $^ $(PKG_LD)
+
+fuzz: $(addprefix $(FZ)/,$(FUZZ_TARGETS))
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} tests/fuzz/run.sh {} $(FUZZ_TIME)
+
+fuzz-short:
+	@mkdir -p $(FZ)
+	@if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' | \
+	    $(FUZZ_CC) -fsanitize=fuzzer -x c - -o $(FZ)/probe >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_SHORT_TIME); \
+	else echo "fuzz-short: SKIPPED: $(FUZZ_CC) cannot link libFuzzer (tools/deps.sh test)"; fi
+
+fuzz-replay: $(addprefix $(B)/fuzz-replay/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do $(B)/fuzz-replay/$$t tests/fuzz/corpus/$$t || exit 1; done
+
+test-unit-asan:
+ifeq ($(SANITIZE),1)
+	@echo "test-unit-asan: test-unit ran with ASan + UBSan already"
+else
+	@$(MAKE) --no-print-directory SANITIZE=1 test-unit
+endif
+
+# the harnesses' objects are kept, not removed as intermediates of the rules above
+.SECONDARY: $(patsubst %,$(B)/tests/fuzz/%.o,$(FUZZ_TARGETS) replay) \
+            $(patsubst %,$(FZ)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
+.PHONY: fuzz fuzz-short fuzz-replay test-unit-asan
+# --- end of fuzzing and sanitizers ---------------------------------------------------------
 
 # --- crash tests ---------------------------------------------------------------------------
 # kill -9 storms and full disks (tests/crash/).

@@ -1,7 +1,8 @@
 /* fuzz_router.c — the request router and percent-coding (src/server/router.c).
  *
  * The input is a raw request path, as a client may send it. Properties:
- *   - a matched path is exactly what its kind, {store} and {key} spell: rebuilding the path
+ *   - a matched path is exactly what its kind, {store} and {key} spell ({key} also holds the
+ *     {user} or {prefix} of share, user and token paths): rebuilding the path
  *     from the match gives the input back (up to the one tolerated trailing '/'), the slices
  *     lie inside the input, are not empty and hold no '/'; an unmatched path leaves the match
  *     zeroed;
@@ -80,15 +81,18 @@ static void check_match(kvs_slice in)
     struct kvs_path_match m;
     memset(&m, 0x5a, sizeof m); /* the matcher must set every field */
     enum kvs_path_kind k = kvs_route_match_path(in, &m);
-    FUZZ_CHECK(k >= KVS_PATH_NONE && k <= KVS_PATH_RECORD);
+    FUZZ_CHECK(k >= KVS_PATH_NONE && k <= KVS_PATH_TOKEN);
     FUZZ_CHECK(m.kind == k);
-    int has_store =
-        k == KVS_PATH_STORE || k == KVS_PATH_KEYS || k == KVS_PATH_RECORDS || k == KVS_PATH_RECORD;
+    int has_store = k == KVS_PATH_STORE || k == KVS_PATH_KEYS || k == KVS_PATH_RECORDS ||
+                    k == KVS_PATH_RECORD || k == KVS_PATH_SHARES || k == KVS_PATH_SHARE;
+    /* {key}, or the {user} / {prefix} that share, user and token paths keep in the same slot */
+    int has_key = k == KVS_PATH_RECORD || k == KVS_PATH_SHARE || k == KVS_PATH_USER ||
+                  k == KVS_PATH_USER_TOKENS || k == KVS_PATH_TOKEN;
     if (has_store)
         check_segment(m.store, in);
     else
         FUZZ_CHECK(m.store.p == NULL && m.store.n == 0);
-    if (k == KVS_PATH_RECORD)
+    if (has_key)
         check_segment(m.key, in);
     else
         FUZZ_CHECK(m.key.p == NULL && m.key.n == 0);
@@ -97,16 +101,27 @@ static void check_match(kvs_slice in)
 
     char *p = NULL;
     size_t n = 0;
-    put_str(&p, &n, k == KVS_PATH_HEALTH ? "/health" : STORES);
+    const char *head = k == KVS_PATH_HEALTH ? "/health"
+                       : k == KVS_PATH_USERS || k == KVS_PATH_USER || k == KVS_PATH_USER_TOKENS
+                           ? "/v2/users"
+                       : k == KVS_PATH_TOKEN ? "/v2/tokens"
+                                             : STORES;
+    put_str(&p, &n, head);
     if (has_store) {
         put_str(&p, &n, "/");
         put(&p, &n, m.store);
     }
-    put_str(&p, &n, k == KVS_PATH_KEYS ? "/keys" : k >= KVS_PATH_RECORDS ? "/records" : "");
-    if (k == KVS_PATH_RECORD) {
+    put_str(&p, &n,
+            k == KVS_PATH_KEYS                              ? "/keys"
+            : k == KVS_PATH_RECORDS || k == KVS_PATH_RECORD ? "/records"
+            : k == KVS_PATH_SHARES || k == KVS_PATH_SHARE   ? "/shares"
+                                                            : "");
+    if (has_key) {
         put_str(&p, &n, "/");
         put(&p, &n, m.key);
     }
+    if (k == KVS_PATH_USER_TOKENS)
+        put_str(&p, &n, "/tokens");
     FUZZ_CHECK(in.n == n || (in.n == n + 1 && in.p[n] == '/'));
     FUZZ_CHECK(memcmp(in.p, p, n) == 0);
     free(p);

@@ -369,14 +369,14 @@ stop_kvs
 
 # ==== the report =================================================================================
 
-read -r G1K_KVS _ _ _ _ _ _ _ G1K_KVS_CPU <<<"$(best get1k_kvs)"
-read -r G1K_NF _ _ _ _ _ _ _ G1K_NF_CPU <<<"$(best get1k_nginx_file)"
-read -r G1K_NM _ _ _ _ _ _ _ G1K_NM_CPU <<<"$(best get1k_nginx_mem)"
+read -r G1K_KVS _ _ _ _ _ _ _ G1K_KVS_CPU _ <<<"$(best get1k_kvs)"
+read -r G1K_NF _ _ _ _ _ _ _ G1K_NF_CPU _ <<<"$(best get1k_nginx_file)"
+read -r G1K_NM _ _ _ _ _ _ _ G1K_NM_CPU _ <<<"$(best get1k_nginx_mem)"
 read -r _ _ _ G1M_KVS_BPS _ <<<"$(best get1m_kvs)"
 read -r _ _ _ G1M_NF_BPS _ <<<"$(best get1m_nginx_file)"
 read -r FSYNC_RATE _ <<<"$(best fsync)"
-read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU <<<"$(best put_kvs_c64)"
-read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU <<<"$(best put_dav_c64)"
+read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU _ <<<"$(best put_kvs_c64)"
+read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU _ <<<"$(best put_dav_c64)"
 read -r _ K1K_P50 _ <<<"$(best keys_1k)"
 read -r _ KBIG_P50 _ <<<"$(best keys_big)"
 RSS_MAX_ANON=$(printf '%s\n' "$RSS_START_ANON" "$RSS_KEYS_ANON" "$RSS_END_ANON" | sort -n | tail -1)
@@ -440,7 +440,9 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "$START_DATE · $MODE · kvs $GIT_REV"
     echo
     echo "Machine: $(nproc) CPUs ($CPU_MODEL), $MEM_GB GiB, kernel $(uname -r); kvs data on $DATA_FS;"
-    echo "load average $START_LOAD at the start, $END_LOAD at the end (other work on the machine disturbs the figures)."
+    echo "load average $START_LOAD at the start, $END_LOAD at the end; other work on the machine during the load runs:"
+    awk -F'\t' '$11 >= 0 { n++; t += $11; if ($11 > m) m = $11 }
+        END { printf "%.2f CPUs on average, %.2f at most (0 = a quiet machine; see the last columns below).\n", n ? t / n : 0, m }' "$RUNS_TSV"
     echo "$NGINX_V, wrk $WRK_V. Loopback only, HTTP/1.1 keep-alive."
     echo
     echo "Pairing: kvs \`--threads $THREADS\` (plus its storage writer thread), nginx \`worker_processes $THREADS\`"

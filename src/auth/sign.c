@@ -12,6 +12,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,29 +50,107 @@ static void hmac_sha256(kvs_slice secret, kvs_slice msg, unsigned char digest[EV
     }
 }
 
-/* Write V in base 62, most significant digit first, "0" for zero. Returns the length. */
+/* Write V in base 62, most significant digit first, "0" for zero. Returns the length.
+ * V (< 2^120 < 62^21) is first split into three base-62^10 limbs with two 128-bit divisions;
+ * the digits then come from 64-bit arithmetic. (21 128-bit divisions, one per digit, were a
+ * visible share of a keys page that signs 1,000 record links.) */
 static size_t to_base62(unsigned __int128 v, char out[KVS_HMAC62_MAX + 1])
 {
-    char rev[KVS_HMAC62_MAX];
-    size_t n = 0;
-    do {
-        rev[n++] = base62[(unsigned)(v % 62)];
-        v /= 62;
-    } while (v != 0); /* 62^21 > 2^120, so at most KVS_HMAC62_MAX digits */
-    for (size_t i = 0; i < n; i++)
-        out[i] = rev[n - 1 - i];
+    const uint64_t limb = 839299365868340224ULL; /* 62^10 */
+    uint64_t parts[3];
+    parts[2] = (uint64_t)(v % limb);
+    v /= limb;
+    parts[1] = (uint64_t)(v % limb);
+    parts[0] = (uint64_t)(v / limb); /* < 62 */
+    char digits[30];
+    for (int p = 2; p >= 0; p--) {
+        uint64_t x = parts[p];
+        for (int i = 9; i >= 0; i--) {
+            digits[p * 10 + i] = base62[x % 62];
+            x /= 62;
+        }
+    }
+    size_t skip = 0;
+    while (skip < sizeof digits - 1 && digits[skip] == '0')
+        skip++;
+    size_t n = sizeof digits - skip; /* at most KVS_HMAC62_MAX: parts[0] < 62 */
+    memcpy(out, digits + skip, n);
     out[n] = '\0';
     return n;
+}
+
+/* The HMAC62 text of DIGEST: its first 120 bits in base 62. */
+static size_t digest_to_hmac62(const unsigned char *digest, char out[KVS_HMAC62_MAX + 1])
+{
+    unsigned __int128 v = 0; /* 120 bits fit */
+    for (size_t i = 0; i < HMAC62_BYTES; i++)
+        v = (v << 8) | digest[i];
+    return to_base62(v, out);
 }
 
 size_t kvs_sign_hmac62(kvs_slice secret, kvs_slice msg, char out[KVS_HMAC62_MAX + 1])
 {
     unsigned char digest[EVP_MAX_MD_SIZE];
     hmac_sha256(secret, msg, digest);
-    unsigned __int128 v = 0; /* 120 bits fit */
-    for (size_t i = 0; i < HMAC62_BYTES; i++)
-        v = (v << 8) | digest[i];
-    return to_base62(v, out);
+    return digest_to_hmac62(digest, out);
+}
+
+/* ---- a signer for many keys ---------------------------------------------------------------- */
+
+/* HMAC() looks the algorithm up and derives the padded key on every call: 1,000 of them made
+ * a keys page cost ~4 ms. A signer keeps one EVP_MAC context keyed once; re-initialising it
+ * with a NULL key reuses the derived key (OpenSSL 3 EVP_MAC_init). */
+struct kvs_signer {
+    EVP_MAC_CTX *ctx;
+};
+
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hmac(void)
+{
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+int kvs_signer_new(kvs_slice secret, struct kvs_signer **out)
+{
+    *out = NULL;
+    pthread_once(&hmac_once, fetch_hmac);
+    if (hmac_alg == NULL)
+        return KVS_ENOMEM;
+    struct kvs_signer *s = kvs_xcalloc(1, sizeof *s);
+    s->ctx = EVP_MAC_CTX_new(hmac_alg);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    /* EVP_MAC_init() wants a non-NULL key even when it is empty. */
+    const unsigned char *key = (const unsigned char *)(secret.p ? secret.p : "");
+    if (s->ctx == NULL || EVP_MAC_init(s->ctx, key, secret.n, params) != 1) {
+        kvs_signer_free(s);
+        return KVS_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void kvs_signer_record(struct kvs_signer *s, kvs_slice key, char out[KVS_HMAC62_MAX + 1])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    if (EVP_MAC_init(s->ctx, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(s->ctx, (const unsigned char *)(key.p ? key.p : ""), key.n) != 1 ||
+        EVP_MAC_final(s->ctx, digest, &len, sizeof digest) != 1 || len < HMAC62_BYTES) {
+        kvs_log_error("HMAC-SHA256 failed");
+        abort(); /* as in hmac_sha256(): never hand out a link that cannot verify */
+    }
+    digest_to_hmac62(digest, out);
+}
+
+void kvs_signer_free(struct kvs_signer *s)
+{
+    if (s == NULL)
+        return;
+    EVP_MAC_CTX_free(s->ctx);
+    free(s);
 }
 
 /* Whether GOT is the HMAC62 WANT (WANT_N characters), in time independent of where they

@@ -21,6 +21,21 @@ size_t kvs_sign_hmac62(kvs_slice secret, kvs_slice msg, char out[KVS_HMAC62_MAX 
 /* The signature of record KEY in a store whose secret is SECRET, into OUT (NUL-terminated). */
 void kvs_sign_record(kvs_slice secret, kvs_slice key, char out[KVS_HMAC62_MAX + 1]);
 
+/* A signer of records for one secret, for signing many keys in a row (a page of keys with
+ * their recordPublicUrl): the HMAC key schedule is done once, not once per key.
+ * Create with kvs_signer_new(), release with kvs_signer_free(); one thread at a time. */
+struct kvs_signer;
+
+/* A signer for SECRET into *OUT. Returns 0 or KVS_ENOMEM. */
+__attribute__((warn_unused_result)) int kvs_signer_new(kvs_slice secret,
+                                                       struct kvs_signer **out);
+
+/* The signature of record KEY, as kvs_sign_record() with the signer's secret. */
+void kvs_signer_record(struct kvs_signer *s, kvs_slice key, char out[KVS_HMAC62_MAX + 1]);
+
+/* Release S. Accepts NULL. */
+void kvs_signer_free(struct kvs_signer *s);
+
 /* The keys-list signature for store STORE_ID, valid until EXPIRES_AT_MS (0 = forever), into
  * OUT (unpadded base64url, NUL-terminated). */
 void kvs_sign_keys(kvs_slice secret, kvs_slice store_id, int64_t expires_at_ms,

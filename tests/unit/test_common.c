@@ -5,6 +5,7 @@
 #include "auth/token.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/random.h"
 #include "common/validate.h"
 #include "test.h"
@@ -388,4 +389,20 @@ TEST(common_token_hash)
     kvs_token_hash((kvs_slice){"a\0b", 3}, d1);
     kvs_token_hash((kvs_slice){"a\0c", 3}, d2);
     ASSERT(memcmp(d1, d2, sizeof d1) != 0);
+}
+
+TEST(common_json_str)
+{
+    struct kvs_buf b;
+    kvs_buf_init(&b, 1024);
+    ASSERT_OK(kvs_json_str(&b, S("plain key.json")));
+    ASSERT_OK(kvs_json_str(&b, (kvs_slice){"q\"b\\s\n\x01x", 8}));
+    ASSERT_OK(kvs_json_str(&b, S("")));
+    ASSERT_OK(kvs_json_uint(&b, 18446744073709551615ull));
+    ASSERT_MEM_EQ(b.p, b.n,
+                  "\"plain key.json\"\"q\\\"b\\\\s\\u000a\\u0001x\"\"\"18446744073709551615");
+    kvs_buf_free(&b);
+    kvs_buf_init(&b, 3);
+    ASSERT_ERR(kvs_json_str(&b, S("abc")), KVS_ETOOBIG);
+    kvs_buf_free(&b);
 }

@@ -282,3 +282,30 @@ TEST(sign_keys_other_store)
     ASSERT_OK(kvs_sign_verify_keys(SECRET, big, S(sig), 4));
     ASSERT_ERR(kvs_sign_verify_keys(SECRET, a, S(sig), 4), KVS_EACCESS);
 }
+
+TEST(sign_signer_matches_one_shot)
+{
+    /* The signer for many keys must give exactly what kvs_sign_record() gives, key after key
+     * (the context is re-initialised between messages, never carried over). */
+    const char *secrets[] = {"hmac-secret-key", "", "x", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"};
+    const char *keys[] = {"hmac-message-to-be-authenticated", "INPUT", "a", "", "a.b-c_d!'()",
+                          "INPUT"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        struct kvs_signer *s = NULL;
+        ASSERT_OK(kvs_signer_new(kvs_slice_of(secrets[i]), &s));
+        for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++) {
+            char want[KVS_HMAC62_MAX + 1], got[KVS_HMAC62_MAX + 1];
+            kvs_sign_record(kvs_slice_of(secrets[i]), kvs_slice_of(keys[j]), want);
+            kvs_signer_record(s, kvs_slice_of(keys[j]), got);
+            ASSERT_STR_EQ(got, want);
+        }
+        kvs_signer_free(s);
+    }
+    struct kvs_signer *s = NULL;
+    ASSERT_OK(kvs_signer_new(kvs_slice_of("hmac-secret-key"), &s));
+    char got[KVS_HMAC62_MAX + 1];
+    kvs_signer_record(s, kvs_slice_of("hmac-message-to-be-authenticated"), got);
+    ASSERT_STR_EQ(got, "pcVagAsudj8dFqdlg7mG"); /* contract §4.5 */
+    kvs_signer_free(s);
+    kvs_signer_free(NULL);
+}

@@ -16,6 +16,10 @@
  *     (the handlers read them with strlen), and it survives json_dumps() and parsing again;
  *   - the body gzip-compressed here and sent with "Content-Encoding: gzip" gives the same
  *     answer and the same value as the body sent as is, or KVS_ETOOBIG past the cap.
+ * And the other direction, JSON written without jansson (src/common/json.c, the keys page):
+ *   - kvs_json_str() of the body's bytes is a quoted string with no raw control character and
+ *     no unescaped '"' or '\\'; when the bytes are UTF-8, jansson reads it back as exactly
+ *     those bytes (NULs included); kvs_json_uint() writes what strtoull reads back.
  * Known: src/api/common.c counts NUL bytes as blanks (strchr(" \t\r\n", c) finds the string's
  * terminator for c == 0), so a body of NULs and blanks is taken as no body instead of being
  * refused as invalid JSON; the blank check below accepts either answer for such a body until
@@ -23,6 +27,7 @@
 #include <zlib.h>
 
 #include "api/api.h"
+#include "common/json.h"
 #include "fuzz.h"
 #include "kvs.h"
 
@@ -93,8 +98,47 @@ static int parse(const char *encoding, kvs_slice body, size_t cap, json_t **out,
     return rc;
 }
 
+/* kvs_json_str() and kvs_json_uint() on the bytes S. */
+static void check_writer(kvs_slice s)
+{
+    struct kvs_buf b;
+    kvs_buf_init(&b, 2 + 6 * s.n); /* the most it can need: every byte as \u00XX */
+    FUZZ_CHECK(kvs_json_str(&b, s) == 0);
+    FUZZ_CHECK(b.n >= 2 && b.p[0] == '"' && b.p[b.n - 1] == '"');
+    for (size_t i = 1; i + 1 < b.n; i++) {
+        unsigned char c = (unsigned char)b.p[i];
+        FUZZ_CHECK(c >= 0x20 && c != '"');
+        if (c == '\\')
+            FUZZ_CHECK(b.p[++i] != '\0' && strchr("\"\\u", b.p[i]) && i + 1 < b.n);
+    }
+    json_t *probe = json_stringn(s.n ? s.p : "", s.n); /* NULL unless S is UTF-8 */
+    if (probe) {
+        json_error_t err;
+        json_t *back = json_loadb(b.p, b.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        FUZZ_CHECK(back != NULL && json_is_string(back));
+        FUZZ_CHECK(json_string_length(back) == s.n);
+        FUZZ_CHECK(s.n == 0 || memcmp(json_string_value(back), s.p, s.n) == 0);
+        json_decref(back);
+        json_decref(probe);
+    }
+    kvs_buf_free(&b);
+
+    struct fz f = {s.p, s.n};
+    unsigned long long v = fz_u64(&f) >> (fz_byte(&f) % 64);
+    kvs_buf_init(&b, 20);
+    FUZZ_CHECK(kvs_json_uint(&b, v) == 0 && b.n > 0 && b.n <= 20);
+    char num[21];
+    memcpy(num, b.p, b.n);
+    num[b.n] = '\0';
+    char *end;
+    FUZZ_CHECK(strtoull(num, &end, 10) == v && *end == '\0' && (num[0] != '0' || b.n == 1));
+    kvs_buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_writer((kvs_slice){(const char *)data, size});
+
     static const char *codings[] = {NULL, "identity", "",         " GZip ",  "deflate",
                                     "br", "x-gzip",   "compress", "gzip, br"};
     struct fz f = {(const char *)data, size};

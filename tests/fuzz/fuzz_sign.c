@@ -2,7 +2,10 @@
  *
  * The input gives a secret, a store ID or record key, an expiry, a clock, and a signature
  * candidate. Properties:
- *   - HMAC62 is 1..21 base-62 characters;
+ *   - HMAC62 equals a reference made here from OpenSSL's one-shot HMAC() and a plain
+ *     digit-by-digit base-62 conversion, and is 1..21 base-62 characters;
+ *   - a kvs_signer (one HMAC context reused for many keys) signs every key exactly as
+ *     kvs_sign_record() does, also after signing other keys;
  *   - what kvs_sign_record() / kvs_sign_keys() make verifies (keys: unpadded and with its
  *     '=' padding, until it expires), unless the secret is empty; it does not verify for
  *     another key or store, after any one character is changed, with a character added or
@@ -13,6 +16,8 @@
  *     that has not expired.
  * The contract's test vectors (§4.5) are checked once, so the harness itself is known right. */
 #include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth/sign.h"
 #include "fuzz.h"
@@ -29,6 +34,53 @@ static void check_vectors(void)
     FUZZ_CHECK(strcmp(h, "pcVagAsudj8dFqdlg7mG") == 0);
     kvs_sign_keys(kvs_slice_of("hmac-secret-key"), kvs_slice_of("resource-id"), 0, k);
     FUZZ_CHECK(strcmp(k, "MC4wLjNUd2ZFRTY1OXVmU05zbVM0N2xS") == 0);
+}
+
+/* The reference HMAC62 of MSG under SECRET (contract §4.1): HMAC-SHA256, its first 15 bytes
+ * read as a 120-bit number, written in base 62 one division at a time. */
+static void ref_hmac62(kvs_slice secret, kvs_slice msg, char out[KVS_HMAC62_MAX + 1])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    FUZZ_CHECK(HMAC(EVP_sha256(), secret.n ? secret.p : "", (int)secret.n,
+                    (const unsigned char *)(msg.n ? msg.p : ""), msg.n, d, &len) != NULL);
+    unsigned __int128 v = 0;
+    for (int i = 0; i < 15; i++)
+        v = v << 8 | d[i];
+    char rev[32];
+    size_t n = 0;
+    do {
+        rev[n++] = base62[(unsigned)(v % 62)];
+        v /= 62;
+    } while (v != 0);
+    FUZZ_CHECK(n <= KVS_HMAC62_MAX);
+    for (size_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    out[n] = '\0';
+}
+
+static void check_hmac62(kvs_slice secret, kvs_slice msg, unsigned pick)
+{
+    char got[KVS_HMAC62_MAX + 1], want[KVS_HMAC62_MAX + 1];
+    size_t n = kvs_sign_hmac62(secret, msg, got);
+    ref_hmac62(secret, msg, want);
+    FUZZ_CHECK(n == strlen(got) && strcmp(got, want) == 0);
+
+    /* the signer: this key, another one, and this one again from the same context */
+    struct kvs_signer *s;
+    FUZZ_CHECK(kvs_signer_new(secret, &s) == 0);
+    char *other = malloc(msg.n + 1);
+    if (msg.n)
+        memcpy(other, msg.p, msg.n);
+    other[msg.n] = (char)pick;
+    kvs_slice keys[3] = {msg, {other, msg.n + 1}, msg};
+    for (int i = 0; i < 3; i++) {
+        kvs_sign_record(secret, keys[i], want);
+        kvs_signer_record(s, keys[i], got);
+        FUZZ_CHECK(strcmp(got, want) == 0);
+    }
+    free(other);
+    kvs_signer_free(s);
 }
 
 /* Lenient base64url (any padding ignored, leftover bits dropped) into OUT; -1 on a foreign
@@ -185,6 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       : (flags & 3) == 1 ? (int64_t)(e % 4096)
                                          : (int64_t)(e & INT64_MAX);
     int64_t now = (flags & 12) == 0 ? expires - 1 : (flags & 12) == 4 ? expires : (int64_t)t;
+    check_hmac62(secret, id, pick);
     check_record(secret, id, cand, pick);
     check_keys(secret, id, expires, now, cand, pick);
     return 0;

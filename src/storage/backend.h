@@ -106,6 +106,12 @@ struct kvs_storage {
     } stats[KVS_STAT_STRIPES];
 };
 
+/* The latest access of store STORE_ID counted in memory and not yet handed to ops->apply
+ * (a struct kvs_stat_delta's accessed_ms), or 0 when none. For retention: on the writer
+ * thread, every drained delta has been applied, so stored accessed_ms combined with this is
+ * the store's true last access. */
+int64_t kvs_storage_pending_access(struct kvs_storage *st, const char *store_id);
+
 /* Set up the generic part and start the writer thread. Called by a back-end's open function
  * once the back-end is ready; on error the back-end closes itself. Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_storage_init(struct kvs_storage *st, const struct kvs_storage_ops *ops);

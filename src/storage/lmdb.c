@@ -5,7 +5,7 @@
  * sync, so a commit that returned is on disk); reads are LMDB read transactions, opened with
  * MDB_NOTLS so that a read may end on another thread than the one that began it.
  *
- * ---- Schema, version 2 ---------------------------------------------------------------------
+ * ---- Schema, version 3 ---------------------------------------------------------------------
  *
  * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
  * with an explicit length, never NUL-terminated. Every value that may change shape starts
@@ -16,7 +16,8 @@
  *   meta           "schema_version"                  → u32 SCHEMA_VERSION
  *                  Checked at open. Version 1 (no token prefixes, no shares) is upgraded in
  *                  place (see migrate_v1: its tokens get index rows with an unknown prefix,
- *                  revocable by the whole token only); any other version is refused
+ *                  revocable by the whole token only), and so is version 2 (no
+ *                  unnamed_by_access; migrate_v2 builds it); any other version is refused
  *                  (KVS_EIO, logged), and so is data without a version.
  *   users          user id                           → u8 format, u8 is_admin,
  *                                                      u8 default_access, i64 created_ms,
@@ -69,6 +70,16 @@
  *                  transactions of at most SWEEP_MAX records, so that deleting a store of
  *                  any size never makes one huge transaction (MDB_TXN_FULL, or a long stall
  *                  of the writes queued behind it).
+ *   unnamed_by_access  u64 BIG-endian (accessed_ms, sign bit flipped) + store id → u8 format
+ *                  (version 3) Every unnamed store, oldest access first: what retention
+ *                  (--unnamed-retention) expires. A row exists exactly when the store exists
+ *                  and is unnamed, and its time is the store's stored accessed_ms: every
+ *                  change of accessed_ms (record writes, store updates, the flush of the
+ *                  in-memory read statistics) moves the row in the same transaction (one
+ *                  delete and one put, unnamed_touch), a rename moves the store in or out,
+ *                  and a delete removes it. So finding the expired stores is a walk from the
+ *                  first row that stops at the first one not expired: O(expired), never a
+ *                  scan of all stores (expire_step).
  *
  * ---- Large values ---------------------------------------------------------------------------
  *
@@ -109,12 +120,13 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define SCHEMA_VERSION 2u
+#define SCHEMA_VERSION 3u
 #define FORMAT 1u                     /* the format byte of every value written today */
 #define DEFAULT_MAP_SIZE (1ull << 40) /* 1 TiB of address space; the file grows as used */
 #define DEFAULT_MAX_READERS 1024u
 #define SWEEP_MAX 5000 /* record deletions per maintenance transaction */
 #define ID_RETRIES 8   /* fresh IDs to try before calling it a failure */
+#define EXPIRE_MAX 256 /* unnamed_by_access rows looked at per retention step */
 
 #define COMMIT_SLACK (1u << 20) /* pages a commit writes besides the values (commit_err) */
 
@@ -122,6 +134,7 @@
 #define TOKEN_PREFIX_KEY_LEN (KVS_TOKEN_PREFIX_MAX + KVS_TOKEN_HASH_LEN)
 #define USER_TOKEN_KEY_LEN (KVS_ID_LEN + 8 + KVS_TOKEN_HASH_LEN)
 #define SHARE_KEY_LEN (2 * KVS_ID_LEN)
+#define ACCESS_KEY_LEN (8 + KVS_ID_LEN) /* unnamed_by_access */
 #define STATS_ROW_LEN (1 + 8 + 8 + 6 * 8)
 #define RECORD_HDR_LEN 3
 
@@ -140,6 +153,7 @@ enum dbi {
     DBI_USER_TOKENS,
     DBI_SHARES,
     DBI_SHARED_WITH,
+    DBI_UNNAMED_BY_ACCESS,
     DBI_COUNT
 };
 
@@ -158,12 +172,14 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_USER_TOKENS] = "user_tokens",
     [DBI_SHARES] = "shares",
     [DBI_SHARED_WITH] = "shared_with",
+    [DBI_UNNAMED_BY_ACCESS] = "unnamed_by_access",
 };
 
 struct kvs_lmdb {
     struct kvs_storage super;
     MDB_env *env;
     MDB_dbi dbi[DBI_COUNT];
+    int64_t retention_ms; /* unnamed stores unaccessed this long are deleted; 0 = never */
 };
 
 struct kvs_lmdb_read {
@@ -610,6 +626,40 @@ static void shared_with_key(unsigned char key[STORE_BY_USER_KEY_LEN], const char
     memcpy(key, user_id, KVS_ID_LEN);
     put_time_key(key + KVS_ID_LEN, s->created_ms);
     memcpy(key + KVS_ID_LEN + 8, s->id, KVS_ID_LEN);
+}
+
+/* The unnamed_by_access key of store ID accessed at MS. */
+static MDB_val access_key(unsigned char key[ACCESS_KEY_LEN], int64_t ms, const char *id)
+{
+    put_time_key(key, ms);
+    memcpy(key + 8, id, KVS_ID_LEN);
+    return val_of(key, ACCESS_KEY_LEN);
+}
+
+/* Add the unnamed_by_access row of unnamed store ID accessed at MS. */
+static KVS_MUST_CHECK int unnamed_put(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                      int64_t ms)
+{
+    unsigned char key[ACCESS_KEY_LEN], fmt = FORMAT;
+    return db_put(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], access_key(key, ms, id), val_of(&fmt, 1),
+                  "put unnamed_by_access");
+}
+
+/* Store ID's accessed_ms changed from OLD_MS to NEW_MS: move its unnamed_by_access row, if it
+ * has one (a named store has none, so a missing row means "named" and nothing is added). */
+static KVS_MUST_CHECK int unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                        int64_t old_ms, int64_t new_ms)
+{
+    if (old_ms == new_ms)
+        return 0;
+    unsigned char key[ACCESS_KEY_LEN];
+    MDB_val k = access_key(key, old_ms, id);
+    int rc = mdb_del(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return lmdb_err(rc, "del unnamed_by_access");
+    return unnamed_put(txn, db, id, new_ms);
 }
 
 /* The shares key of (STORE_ID, USER_ID). */
@@ -1264,8 +1314,10 @@ static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const st
     sr.s.write_count++;
     sr.s.record_count++;
     sr.s.storage_bytes += w->key.n + w->value.n;
+    int64_t was_accessed = sr.accessed_ms;
     sr.modified_ms = sr.accessed_ms = now;
-    return save_stats(txn, db, w->store_id, &sr);
+    rc = unnamed_touch(txn, db, w->store_id, was_accessed, now);
+    return rc != 0 ? rc : save_stats(txn, db, w->store_id, &sr);
 }
 
 static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
@@ -1298,8 +1350,10 @@ static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
     sr.s.delete_count++;
     sr.s.record_count--;
     sr.s.storage_bytes -= freed;
+    int64_t was_accessed = sr.accessed_ms;
     sr.modified_ms = sr.accessed_ms = now;
-    return save_stats(txn, db, w->store_id, &sr);
+    rc = unnamed_touch(txn, db, w->store_id, was_accessed, now);
+    return rc != 0 ? rc : save_stats(txn, db, w->store_id, &sr);
 }
 
 /* Check the fields of a store a client may set. Returns 0 or KVS_EINVAL. */
@@ -1400,6 +1454,8 @@ static KVS_MUST_CHECK int store_create(struct kvs_lmdb *db, MDB_txn *txn, const 
     if (rc == 0)
         rc = db_put(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey), val_of(&flags, 1),
                     "put store_by_user");
+    if (rc == 0 && !flags)
+        rc = unnamed_put(txn, db, s->id, now); /* retention counts from now */
     return rc;
 }
 
@@ -1433,6 +1489,20 @@ static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const 
     }
 
     /* Everything checked: from here on the update happens. */
+    /* unnamed_by_access: the row (if unnamed before) goes, and one at NOW comes if the store is
+     * unnamed after: naming a store makes it permanent, unnaming one starts its retention. */
+    if (s->name[0] == '\0') {
+        unsigned char akey[ACCESS_KEY_LEN];
+        rc = db_del(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], access_key(akey, s->accessed_ms, s->id),
+                    "del unnamed_by_access");
+        if (rc != 0)
+            goto out;
+    }
+    if (((w->update_mask & KVS_UPD_NAME) ? new_name : s->name)[0] == '\0') {
+        rc = unnamed_put(txn, db, s->id, now);
+        if (rc != 0)
+            goto out;
+    }
     if (rename) {
         int was_named = s->name[0] != '\0';
         if (s->name[0] != '\0')
@@ -1500,6 +1570,11 @@ static KVS_MUST_CHECK int store_delete(struct kvs_lmdb *db, MDB_txn *txn, const 
     if (rc == 0)
         rc =
             db_del(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey), "del store_by_user");
+    if (rc == 0 && s.name[0] == '\0') {
+        unsigned char akey[ACCESS_KEY_LEN];
+        rc = db_del(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], access_key(akey, s.accessed_ms, s.id),
+                    "del unnamed_by_access");
+    }
     /* The records go in the background (lmdb_maintain); until then readers skip them. */
     if (rc == 0)
         rc = db_put(txn, db->dbi[DBI_DEAD_STORES], id, val_of(when, sizeof when), "put dead store");
@@ -1899,8 +1974,12 @@ static KVS_MUST_CHECK int apply_delta(struct kvs_lmdb *db, MDB_txn *txn,
         return rc;
     sr.s.read_count += d->reads;
     sr.s.list_count += d->lists;
-    if (d->accessed_ms > sr.accessed_ms)
+    if (d->accessed_ms > sr.accessed_ms) {
+        rc = unnamed_touch(txn, db, d->store_id, sr.accessed_ms, d->accessed_ms);
+        if (rc != 0)
+            return rc;
         sr.accessed_ms = d->accessed_ms;
+    }
     return save_stats(txn, db, d->store_id, &sr);
 }
 
@@ -1965,7 +2044,7 @@ out:
 /* Sweep step: delete up to SWEEP_MAX records of the first dead store, and the dead_stores
  * entry once none is left, in one transaction. Returns 1 when more remains, 0 when no dead
  * store is left, or an error. */
-static KVS_MUST_CHECK int lmdb_maintain(struct kvs_storage *st)
+static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
 {
     struct kvs_lmdb *db = lmdb_of(st);
     MDB_txn *txn = NULL;
@@ -2057,6 +2136,94 @@ out:
     return rc != 0 ? rc : more;
 }
 
+/* Retention step: delete the unnamed stores not accessed for more than db->retention_ms
+ * (accessed_ms < now - retention), oldest first, looking at no more than EXPIRE_MAX rows of
+ * unnamed_by_access, in one transaction. The walk stops at the first row not expired, so a
+ * step costs O(expired + log n). A store whose reads are still counted in memory
+ * (kvs_storage_pending_access: read within the last second, not yet flushed) is kept; its row
+ * moves with the next flush. Each store goes the way of KVS_W_STORE_DELETE (store_delete):
+ * its records are then swept by sweep_step. Returns 1 when stores were deleted (more may be
+ * due), 0 when none was, or an error. */
+static KVS_MUST_CHECK int expire_step(struct kvs_lmdb *db)
+{
+    int64_t now = kvs_now_ms(), cutoff = now - db->retention_ms;
+    char ids[EXPIRE_MAX][KVS_ID_LEN + 1];
+    size_t n = 0;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        txn = NULL;
+        rc = lmdb_err(rc, "begin expire");
+        goto out;
+    }
+    rc = mdb_cursor_open(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], &cur);
+    if (rc != 0) {
+        rc = lmdb_err(rc, "open cursor");
+        goto out;
+    }
+    MDB_val k, v;
+    int looked = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && looked < EXPIRE_MAX;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), looked++) {
+        if (k.mv_size != ACCESS_KEY_LEN) {
+            rc = corrupt("unnamed_by_access");
+            goto out;
+        }
+        if (get_time_key(k.mv_data) >= cutoff)
+            break; /* this one and every later one were accessed recently enough */
+        memcpy(ids[n], (const char *)k.mv_data + 8, KVS_ID_LEN);
+        ids[n][KVS_ID_LEN] = '\0';
+        if (kvs_storage_pending_access(&db->super, ids[n]) >= cutoff)
+            continue; /* read lately; the flush has not moved its row yet */
+        n++;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        rc = lmdb_err(rc, "walk unnamed_by_access");
+        goto out;
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    rc = 0;
+    if (n == 0)
+        goto out; /* nothing expired: the transaction is simply dropped */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct kvs_write w = {.op = KVS_W_STORE_DELETE};
+        memcpy(w.store_id, ids[i], sizeof w.store_id);
+        rc = store_delete(db, txn, &w, now);
+        if (rc == KVS_ENOTFOUND)
+            rc = corrupt("unnamed_by_access (store missing)");
+    }
+    if (rc != 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        rc = commit_err(db, rc, 0, "commit expire");
+        goto out;
+    }
+    kvs_log_info("lmdb: retention: deleted %zu unnamed store%s not accessed for %lld ms", n,
+                 n == 1 ? "" : "s", (long long)db->retention_ms);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc != 0 ? rc : n > 0;
+}
+
+/* Background work: first the records of deleted stores, then (with a retention) the unnamed
+ * stores that expired. storage.c calls this while idle, and at least about once a second
+ * (RETENTION_CHECK_MS there), so expired stores go within a second or so of expiring. */
+static KVS_MUST_CHECK int lmdb_maintain(struct kvs_storage *st)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    int r = sweep_step(st);
+    if (r != 0 || db->retention_ms <= 0)
+        return r;
+    return expire_step(db);
+}
+
 /* ==== opening and closing =================================================================== */
 
 static void lmdb_close(struct kvs_storage *st)
@@ -2130,6 +2297,47 @@ static KVS_MUST_CHECK int migrate_v1(struct kvs_lmdb *db, MDB_txn *txn)
     return 0;
 }
 
+/* Upgrade a version 2 environment to version 3 within TXN: build unnamed_by_access (created
+ * empty by open_dbis) from store_by_user, whose flags say which stores are unnamed, and the
+ * accessed_ms in their store_stats rows. */
+static KVS_MUST_CHECK int migrate_v2(struct kvs_lmdb *db, MDB_txn *txn)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_STORE_BY_USER], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    int err = 0;
+    size_t n = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != STORE_BY_USER_KEY_LEN || v.mv_size != 1) {
+            err = corrupt("store_by_user");
+            break;
+        }
+        if (*(const unsigned char *)v.mv_data & 1)
+            continue; /* named: kept forever */
+        char sid[KVS_ID_LEN + 1];
+        memcpy(sid, (const char *)k.mv_data + KVS_ID_LEN + 8, KVS_ID_LEN);
+        sid[KVS_ID_LEN] = '\0';
+        struct stats_row sr;
+        err = load_stats(txn, db, sid, &sr);
+        if (err == KVS_ENOTFOUND)
+            err = corrupt("store_by_user (store missing)");
+        if (err == 0)
+            err = unnamed_put(txn, db, sid, sr.accessed_ms);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_err(rc, "migrate unnamed stores");
+    kvs_log_info("lmdb: upgraded the data from schema version 2 to 3 (%zu unnamed stores indexed)",
+                 n);
+    return 0;
+}
+
 /* Open (creating) every DBI and check, or on a new environment write, the schema version. */
 static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
 {
@@ -2168,8 +2376,10 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
         uint32_t found = get_u32(&u);
         if (!unpacked(&u)) {
             rc = corrupt("schema version");
-        } else if (found == 1) {
-            rc = migrate_v1(db, txn);
+        } else if (found == 1 || found == 2) {
+            rc = found == 1 ? migrate_v1(db, txn) : 0;
+            if (rc == 0)
+                rc = migrate_v2(db, txn);
             unsigned char ver[4];
             struct packer p = {ver};
             put_u32(&p, SCHEMA_VERSION);
@@ -2229,6 +2439,7 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     }
 
     struct kvs_lmdb *db = kvs_xcalloc(1, sizeof *db);
+    db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
     int rc = mdb_env_create(&db->env);
     if (rc != 0) {
         db->env = NULL;

@@ -41,6 +41,7 @@
 #define BATCH_BYTES_MAX (64u << 20)
 #define FLUSH_INTERVAL_MS 1000  /* in-memory statistics are stored at least this often */
 #define MAINTAIN_RETRY_MS 10000 /* pause after a failed maintenance step */
+#define RETENTION_CHECK_MS 1000 /* ops->maintain runs at least this often (retention is timed) */
 
 /* ==== small helpers ========================================================================= */
 
@@ -169,6 +170,21 @@ void kvs_storage_note_access(struct kvs_storage *st, const char *store_id, unsig
     if (now > d->accessed_ms)
         d->accessed_ms = now;
     pthread_mutex_unlock(&sp->mu);
+}
+
+int64_t kvs_storage_pending_access(struct kvs_storage *st, const char *store_id)
+{
+    char key[KVS_ID_LEN + 1];
+    id_key(store_id, key);
+    if (key[0] == '\0')
+        return 0;
+    uint64_t h = id_hash(key);
+    struct kvs_stat_stripe *sp = stripe_of(st, h);
+    pthread_mutex_lock(&sp->mu);
+    const struct kvs_stat_delta *d = stripe_find(sp, key, h);
+    int64_t at = d != NULL ? d->accessed_ms : 0;
+    pthread_mutex_unlock(&sp->mu);
+    return at;
 }
 
 /* Add the counts still held in memory for store S to its stats, as store reads promise. */
@@ -307,6 +323,7 @@ static void *writer_main(void *arg)
     int maintain = has_maintain;   /* background work may be left from before a restart */
     int64_t maintain_retry_at = 0; /* after a failure, when to try again; 0 = no failure */
     int64_t next_flush = mono_ms() + FLUSH_INTERVAL_MS;
+    int64_t next_retention_check = mono_ms() + RETENTION_CHECK_MS;
 
     pthread_mutex_lock(&st->mu);
     for (;;) {
@@ -345,6 +362,12 @@ static void *writer_main(void *arg)
         if (maintain_retry_at != 0 && mono_ms() >= maintain_retry_at) {
             maintain = has_maintain;
             maintain_retry_at = 0;
+        }
+        /* Stores also expire with time alone (retention, in ops->maintain): look again about
+         * once a second, after the flush above has stored the latest accesses. */
+        if (maintain_retry_at == 0 && mono_ms() >= next_retention_check) {
+            maintain = has_maintain;
+            next_retention_check = mono_ms() + RETENTION_CHECK_MS;
         }
         /* Counted before the callbacks, so that whoever a callback wakes sees the counts. */
         pthread_mutex_lock(&st->mu);

@@ -146,6 +146,10 @@ struct kvs_storage_config {
     const char *dir;      /* data directory; created if missing */
     uint64_t map_size;    /* LMDB: largest the database may grow to; 0 = default (1 TiB) */
     unsigned max_readers; /* LMDB: concurrent reads; 0 = default (1024) */
+    /* Retention: an unnamed store not read or written for longer than this is deleted in the
+     * background (named stores are kept; naming a store makes it permanent, unnaming it starts
+     * the count from then). Milliseconds; 0 = unnamed stores are kept forever. */
+    uint64_t unnamed_retention_ms;
 };
 
 /* Open (creating if needed) the LMDB storage in CFG->dir and start its writer thread.

@@ -1970,3 +1970,109 @@ TEST(storage_store_list_visible)
         kvs_store_clear(all[i]);
     kvs_storage_close(st);
 }
+
+/* ==== retention of unnamed stores =========================================================== */
+
+/* Open with a retention of RETENTION_MS for unnamed stores. */
+static struct kvs_storage *storage_open_retention(uint64_t retention_ms)
+{
+    struct kvs_storage_config cfg = {.dir = "data", .unnamed_retention_ms = retention_ms};
+    struct kvs_storage *st = NULL;
+    ASSERT_OK(kvs_storage_open_lmdb(&cfg, &st));
+    return st;
+}
+
+/* Whether store ID exists (in a read of its own). */
+static int store_exists(struct kvs_storage *st, const char *id)
+{
+    struct kvs_store s;
+    int rc = ts_store_get(st, id, &s);
+    kvs_store_clear(&s);
+    ASSERT(rc == 0 || rc == KVS_ENOTFOUND);
+    return rc == 0;
+}
+
+static void rename_store(struct kvs_storage *st, const char *id, const char *name)
+{
+    struct kvs_write w = {.op = KVS_W_STORE_UPDATE, .update_mask = KVS_UPD_NAME};
+    snprintf(w.store_id, sizeof w.store_id, "%s", id);
+    snprintf(w.store.name, sizeof w.store.name, "%s", name);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    kvs_store_clear(&w.store);
+}
+
+TEST(storage_retention_unnamed_expire)
+{
+    /* Retention 1.5 s. Stores: idle unnamed (goes, with its records), named (stays), unnamed
+     * read every 200 ms (stays: reads count, through the in-memory statistics), unnamed
+     * written every 400 ms (stays), unnamed then named (stays: permanent), named then
+     * unnamed late (goes, but only 1.5 s after the rename). */
+    struct kvs_storage *st = storage_open_retention(1500);
+    struct kvs_user alice;
+    struct kvs_store idle, named, readr, writer, to_named, to_unnamed;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "", &idle));
+    ASSERT_OK(ts_store(st, alice.id, "kept", &named));
+    ASSERT_OK(ts_store(st, alice.id, "", &readr));
+    ASSERT_OK(ts_store(st, alice.id, "", &writer));
+    ASSERT_OK(ts_store(st, alice.id, "", &to_named));
+    ASSERT_OK(ts_store(st, alice.id, "soon-unnamed", &to_unnamed));
+    ASSERT_OK(ts_put_str(st, idle.id, "k", "v"));
+    ASSERT_OK(ts_put_str(st, named.id, "k", "v"));
+    rename_store(st, to_named.id, "now-named");
+
+    int renamed_at = -1;
+    for (int i = 0; i < 20; i++) { /* 4 s */
+        kvs_storage_note_access(st, readr.id, KVS_NOTE_READ);
+        if (i % 2 == 0)
+            ASSERT_OK(ts_put_str(st, writer.id, "k", "v"));
+        if (i == 10) {
+            rename_store(st, to_unnamed.id, "");
+            renamed_at = i;
+        }
+        if (i == 14) /* 0.8 s after its rename: still there */
+            ASSERT(store_exists(st, to_unnamed.id));
+        usleep(200 * 1000);
+    }
+    ASSERT(renamed_at == 10);
+    ASSERT(!store_exists(st, idle.id));
+    ASSERT(store_exists(st, named.id));
+    ASSERT(store_exists(st, readr.id));
+    ASSERT(store_exists(st, writer.id));
+    ASSERT(store_exists(st, to_named.id));
+    /* Renamed unnamed at 2.0 s, retention 1.5 s, checked about every second: gone by 4.5 s. */
+    usleep(1500 * 1000);
+    ASSERT(!store_exists(st, to_unnamed.id));
+    /* The expired store's records went too (as with a delete). */
+    char *v = NULL;
+    size_t n = 0;
+    ASSERT_ERR(ts_get(st, idle.id, "k", &v, &n), KVS_ENOTFOUND);
+    ASSERT_OK(ts_get(st, named.id, "k", &v, &n));
+    free(v);
+    kvs_store_clear(&idle);
+    kvs_store_clear(&named);
+    kvs_store_clear(&readr);
+    kvs_store_clear(&writer);
+    kvs_store_clear(&to_named);
+    kvs_store_clear(&to_unnamed);
+    kvs_storage_close(st);
+}
+
+TEST(storage_retention_zero_keeps_forever)
+{
+    /* Without a retention nothing expires; with one, the time counts from the last access as
+     * stored, also across a reopen. */
+    struct kvs_storage *st = storage_open_retention(0);
+    struct kvs_user alice;
+    struct kvs_store u;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "", &u));
+    usleep(2200 * 1000);
+    ASSERT(store_exists(st, u.id));
+    kvs_storage_close(st);
+    st = storage_open_retention(1000);
+    usleep(2200 * 1000);
+    ASSERT(!store_exists(st, u.id));
+    kvs_store_clear(&u);
+    kvs_storage_close(st);
+}

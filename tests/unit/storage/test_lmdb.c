@@ -462,15 +462,15 @@ TEST(storage_lmdb_upgrade_from_v1)
     MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "user_tokens"), 0));
     raw_commit(&r);
 
-    /* It opens, upgraded: the version says 2, the old token works and is listed with an
-     * unknown prefix, and can be revoked by the whole token. */
+    /* It opens, upgraded (through version 2 to 3): the version says 3, the old token works and
+     * is listed with an unknown prefix, and can be revoked by the whole token. */
     st = open_with(0, 0);
     kvs_storage_close(st);
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
     ASSERT_EQ(v.mv_size, 4);
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 2);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 3);
     ASSERT_EQ(raw_entries(&r, "user_tokens"), 1);
     ASSERT_EQ(raw_entries(&r, "token_prefixes"), 1);
     raw_commit(&r);
@@ -500,4 +500,93 @@ TEST(storage_lmdb_upgrade_from_v1)
     ASSERT_EQ(raw_entries(&r, "user_tokens"), 0);
     ASSERT_EQ(raw_entries(&r, "token_prefixes"), 0);
     raw_commit(&r);
+}
+
+TEST(storage_lmdb_upgrade_from_v2)
+{
+    /* Version 2 had no unnamed_by_access: make such an environment from a new one by emptying
+     * it and setting the version back. The upgrade indexes the unnamed stores only, at their
+     * stored accessed_ms. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store a, b, c;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "", &a));
+    ASSERT_OK(ts_store(st, alice.id, "named", &b));
+    ASSERT_OK(ts_store(st, alice.id, "", &c));
+    kvs_storage_close(st);
+    struct raw r = raw_begin();
+    ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 2);
+    unsigned char v2[4] = {2, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v2, sizeof v2);
+    MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "unnamed_by_access"), 0));
+    raw_commit(&r);
+
+    st = open_with(0, 0);
+    kvs_storage_close(st);
+    r = raw_begin();
+    MDB_val k = {14, "schema_version"}, v;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 3);
+    ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 2);
+    raw_commit(&r);
+
+    /* And retention works on the upgraded data: the two unnamed stores go, the named stays. */
+    struct kvs_storage_config cfg = {.dir = "data", .unnamed_retention_ms = 500};
+    ASSERT_OK(kvs_storage_open_lmdb(&cfg, &st));
+    usleep(2200 * 1000);
+    ASSERT_ERR(ts_store_get(st, a.id, &(struct kvs_store){0}), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_store_get(st, c.id, &(struct kvs_store){0}), KVS_ENOTFOUND);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, b.id, &got));
+    kvs_store_clear(&got);
+    kvs_storage_close(st);
+    r = raw_begin();
+    ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 0);
+    ASSERT_EQ(raw_entries(&r, "store_by_user"), 1);
+    raw_commit(&r);
+    kvs_store_clear(&a);
+    kvs_store_clear(&b);
+    kvs_store_clear(&c);
+}
+
+TEST(storage_lmdb_unnamed_index_follows_access)
+{
+    /* The unnamed_by_access row of a store moves with every change of its accessed_ms (a write,
+     * a flushed read) and is one row per unnamed store, none for named ones. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store u, n;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "", &u));
+    ASSERT_OK(ts_store(st, alice.id, "named", &n));
+    for (int i = 0; i < 3; i++) {
+        usleep(5 * 1000);
+        ASSERT_OK(ts_put_str(st, u.id, "k", "v"));
+        ASSERT_OK(ts_put_str(st, n.id, "k", "v"));
+        usleep(5 * 1000);
+        kvs_storage_note_access(st, u.id, KVS_NOTE_READ);
+        ASSERT_OK(ts_del(st, n.id, "k")); /* a batch: carries the read's delta */
+    }
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, u.id, &got));
+    int64_t accessed = got.accessed_ms;
+    kvs_store_clear(&got);
+    kvs_storage_close(st);
+    struct raw r = raw_begin();
+    ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 1);
+    MDB_cursor *cur;
+    MDB_val k, v;
+    MDB_CHECK(mdb_cursor_open(r.txn, raw_dbi(&r, "unnamed_by_access"), &cur));
+    MDB_CHECK(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+    ASSERT_EQ(k.mv_size, 8 + KVS_ID_LEN);
+    ASSERT(memcmp((const char *)k.mv_data + 8, u.id, KVS_ID_LEN) == 0);
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t = t << 8 | ((const unsigned char *)k.mv_data)[i];
+    ASSERT_EQ((int64_t)(t ^ (1ull << 63)), accessed);
+    mdb_cursor_close(cur);
+    raw_commit(&r);
+    kvs_store_clear(&u);
+    kvs_store_clear(&n);
 }

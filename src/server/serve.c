@@ -44,6 +44,9 @@ static void help(FILE *out)
             "  --max-connections N      concurrent connections (default 1024)\n"
             "  --timeout SECS           close connections idle this long (default 60)\n"
             "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
+            "  --unnamed-retention DURATION\n"
+            "                           delete unnamed stores not accessed this long: 7d, 12h,\n"
+            "                           30m, 90s, 500ms (default 7d; 0 = keep forever)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  --default-general-access ACCESS\n"
             "                           default general access of new users: RESTRICTED\n"
@@ -108,6 +111,38 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
+/* Parse a duration: digits with a unit d, h, m, s or ms ("0" alone is allowed) into
+ * milliseconds, at most 100 years. Returns 0 or -1. */
+static int parse_duration_ms(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > 100ull * 365 * 86400000)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == s)
+        return -1;
+    if (*p == '\0' && v == 0) {
+        *out = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(p, units[i].unit) == 0) {
+            if (v > 100ull * 365 * 86400000 / units[i].ms)
+                return -1;
+            *out = v * units[i].ms;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int bad_value(const char *opt, const char *value, const char *why)
 {
     fprintf(stderr, "kvs serve: invalid value '%s' for --%s: %s\n", value, opt, why);
@@ -127,6 +162,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_MAX_CONN,
         O_TIMEOUT,
         O_MAP_SIZE,
+        O_RETENTION,
         O_LOG_LEVEL,
         O_DEFAULT_ACCESS,
         O_HELP
@@ -140,6 +176,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"max-connections", required_argument, NULL, O_MAX_CONN},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"map-size", required_argument, NULL, O_MAP_SIZE},
+        {"unnamed-retention", required_argument, NULL, O_RETENTION},
         {"log-level", required_argument, NULL, O_LOG_LEVEL},
         {"default-general-access", required_argument, NULL, O_DEFAULT_ACCESS},
         {"help", no_argument, NULL, O_HELP},
@@ -187,6 +224,11 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         case O_TIMEOUT:
             if (parse_uint(optarg, 1, 86400, &cfg->timeout_secs) != 0)
                 return bad_value("timeout", optarg, "expected 1 to 86400 seconds");
+            break;
+        case O_RETENTION:
+            if (parse_duration_ms(optarg, &store_cfg->unnamed_retention_ms) != 0)
+                return bad_value("unnamed-retention", optarg,
+                                 "expected a duration such as 7d, 12h, 30m, 90s, 500ms, or 0");
             break;
         case O_MAP_SIZE:
             if (parse_size(optarg, &size) != 0 || size < (1ull << 20))
@@ -315,7 +357,8 @@ int kvs_serve_main(int argc, char **argv)
         .timeout_secs = 60,
         .default_access = KVS_GA_RESTRICTED,
     };
-    struct kvs_storage_config store_cfg = {0};
+    /* Unnamed stores expire 7 days after their last access unless --unnamed-retention. */
+    struct kvs_storage_config store_cfg = {.unnamed_retention_ms = 7ull * 86400000};
     int status = parse_options(argc, argv, &srv.cfg, &store_cfg);
     if (status >= 0)
         return status;

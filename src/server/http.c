@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "kvs.h"
+#include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
 
@@ -80,6 +81,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     struct kvs_req *r = kvs_xcalloc(1, sizeof *r);
     r->srv = cls;
     r->conn = conn;
+    r->start_ns = kvs_ratelimit_now_ns();
     r->target = kvs_xstrdup(uri);
     const char *qm = strchr(r->target, '?');
     r->path = (kvs_slice){r->target, qm ? (size_t)(qm - r->target) : strlen(r->target)};
@@ -197,6 +199,49 @@ static void reply_pending_error(struct kvs_req *r)
         kvs_reply_error(r, r->error, "%s", r->error_msg);
     else
         kvs_reply_error(r, r->error, NULL);
+    if (r->error == KVS_ERATE) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", r->retry_after);
+        kvs_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
+}
+
+/* --rate-limit: take a request from the caller's bucket, the token's when one is given
+ * (whether valid or not: checking it would cost a look-up), else the client IP's. Returns 0
+ * or the seconds to wait. */
+static unsigned rate_check(struct kvs_req *r)
+{
+    unsigned char key[256];
+    size_t n = 0;
+    const char *auth = kvs_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *tok = NULL;
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        tok = auth + 7;
+    else
+        tok = kvs_http_query(r, "token");
+    if (tok && *tok) {
+        size_t len = strlen(tok);
+        key[n++] = 't';
+        if (len > sizeof key - 1)
+            len = sizeof key - 1;
+        memcpy(key + n, tok, len);
+        n += len;
+    } else {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        key[n++] = 'i';
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET) {
+                memcpy(key + n, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+                n += 4;
+            } else if (sa->sa_family == AF_INET6) {
+                memcpy(key + n, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+                n += 16;
+            }
+        }
+    }
+    return kvs_ratelimit_take(r->srv->rl, key, n, r->start_ns);
 }
 
 /* ---- the state machine ------------------------------------------------------------------- */
@@ -207,6 +252,11 @@ static void on_headers(struct kvs_req *r, const char *method)
 {
     __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
     r->method = parse_method(method);
+    if (r->srv->rl && (r->retry_after = rate_check(r)) != 0) {
+        r->error = KVS_ERATE;
+        r->state = ST_DRAIN;
+        return; /* before routing, authenticating or reading a body */
+    }
     if (r->bad_query) {
         r->error = KVS_EBADPARAM;
         snprintf(r->error_msg, sizeof r->error_msg, "The query string is malformed.");
@@ -278,8 +328,24 @@ static void on_headers(struct kvs_req *r, const char *method)
     r->state = ST_BODY;
 }
 
+/* --request-timeout: has R been arriving for longer than allowed? */
+static int past_deadline(struct kvs_req *r)
+{
+    unsigned secs = r->srv->cfg.request_timeout_secs;
+    return secs && kvs_ratelimit_now_ns() - r->start_ns > (uint64_t)secs * 1000000000ull;
+}
+
 static void on_body(struct kvs_req *r, const char *data, size_t size)
 {
+    if (r->error != KVS_ETIMEOUT && past_deadline(r)) {
+        r->error = KVS_ETIMEOUT;
+        snprintf(r->error_msg, sizeof r->error_msg,
+                 "The request was not received within %u seconds.",
+                 r->srv->cfg.request_timeout_secs);
+        kvs_buf_free(&r->body);
+        r->state = ST_DRAIN;
+        return;
+    }
     if (r->state == ST_BODY) {
         if (kvs_buf_append(&r->body, data, size) == 0)
             return;
@@ -338,6 +404,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         on_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
+        if (r->error == KVS_ETIMEOUT) {
+            /* MHD 0.9.75 cannot queue a response while the body is arriving (it reports an
+             * internal error and closes): cut the connection; the status is for the record */
+            r->status = 408;
+            return MHD_NO;
+        }
         if (r->state == ST_DRAIN && r->drained > DRAIN_MAX) {
             reply_pending_error(r); /* enough: answer now; MHD closes after the response */
             return queue(r);
@@ -469,6 +541,8 @@ int kvs_http_start(struct kvs_server *srv)
                      MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (srv->cfg.rate_limit)
+        srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
     /* clang-format off */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
@@ -482,10 +556,14 @@ int kvs_http_start(struct kvs_server *srv)
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_per_ip,
         MHD_OPTION_END);
     /* clang-format on */
-    if (srv->daemon == NULL)
+    if (srv->daemon == NULL) {
+        kvs_ratelimit_free(srv->rl);
+        srv->rl = NULL;
         return KVS_EIO; /* the caller says so: cannot listen */
+    }
     return 0;
 }
 
@@ -509,4 +587,6 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
     }
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    kvs_ratelimit_free(srv->rl);
+    srv->rl = NULL;
 }

@@ -29,6 +29,7 @@
 
 struct kvs_route;
 struct kvs_server;
+struct kvs_ratelimit;
 
 enum kvs_method {
     KVS_M_GET = 1,
@@ -50,6 +51,9 @@ struct kvs_server_config {
     unsigned threads;       /* MHD worker threads */
     unsigned max_connections;
     unsigned timeout_secs; /* idle connection timeout */
+    unsigned request_timeout_secs; /* whole request (headers + body) deadline; 0 = none */
+    unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
+    unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
 };
 
 struct kvs_server {
@@ -59,6 +63,7 @@ struct kvs_server {
     unsigned long in_flight; /* requests between first call and completion; atomic */
     unsigned long waiting;   /* requests suspended until their write is durable; atomic */
     int ready;               /* set once start-up is complete; before, requests get 503 */
+    struct kvs_ratelimit *rl; /* --rate-limit; NULL when off */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;
@@ -69,6 +74,8 @@ struct kvs_req {
     enum kvs_method method;        /* after the ?method= override */
     const struct kvs_route *route; /* NULL until routed */
     int state;                     /* http.c's state machine */
+    uint64_t start_ns;             /* monotonic clock when the request line was in */
+    unsigned retry_after;          /* seconds, for a 429 */
 
     /* the raw request target, split into path and query arguments (percent-decoded) */
     char *target;   /* owned copy of the target as received */

@@ -43,6 +43,12 @@ static void help(FILE *out)
             "  --threads N              HTTP worker threads (default: number of CPUs)\n"
             "  --max-connections N      concurrent connections (default 1024)\n"
             "  --timeout SECS           close connections idle this long (default 60)\n"
+            "  --request-timeout SECS   cut a request whose body is still arriving this long\n"
+            "                           after its request line (408; default 60, 0 = never)\n"
+            "  --max-connections-per-ip N\n"
+            "                           concurrent connections from one IP (default 0 = any)\n"
+            "  --rate-limit N           requests per second per token (anonymous: per IP),\n"
+            "                           burst N; more get 429 with Retry-After (default 0 = off)\n"
             "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
             "  --unnamed-retention DURATION\n"
             "                           delete unnamed stores not accessed this long: 7d, 12h,\n"
@@ -165,6 +171,9 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_RETENTION,
         O_LOG_LEVEL,
         O_DEFAULT_ACCESS,
+        O_REQUEST_TIMEOUT,
+        O_MAX_PER_IP,
+        O_RATE_LIMIT,
         O_HELP
     };
     static const struct option options[] = {
@@ -179,6 +188,9 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"unnamed-retention", required_argument, NULL, O_RETENTION},
         {"log-level", required_argument, NULL, O_LOG_LEVEL},
         {"default-general-access", required_argument, NULL, O_DEFAULT_ACCESS},
+        {"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
+        {"max-connections-per-ip", required_argument, NULL, O_MAX_PER_IP},
+        {"rate-limit", required_argument, NULL, O_RATE_LIMIT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -224,6 +236,18 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         case O_TIMEOUT:
             if (parse_uint(optarg, 1, 86400, &cfg->timeout_secs) != 0)
                 return bad_value("timeout", optarg, "expected 1 to 86400 seconds");
+            break;
+        case O_REQUEST_TIMEOUT:
+            if (parse_uint(optarg, 0, 86400, &cfg->request_timeout_secs) != 0)
+                return bad_value("request-timeout", optarg, "expected 0 to 86400 seconds");
+            break;
+        case O_MAX_PER_IP:
+            if (parse_uint(optarg, 0, 100000, &cfg->max_per_ip) != 0)
+                return bad_value("max-connections-per-ip", optarg, "expected 0 to 100000");
+            break;
+        case O_RATE_LIMIT:
+            if (parse_uint(optarg, 0, 1000000, &cfg->rate_limit) != 0)
+                return bad_value("rate-limit", optarg, "expected 0 to 1000000 per second");
             break;
         case O_RETENTION:
             if (parse_duration_ms(optarg, &store_cfg->unnamed_retention_ms) != 0)
@@ -355,6 +379,7 @@ int kvs_serve_main(int argc, char **argv)
         .threads = cpus > 0 ? (unsigned)cpus : 1,
         .max_connections = 1024,
         .timeout_secs = 60,
+        .request_timeout_secs = 60,
         .default_access = KVS_GA_RESTRICTED,
     };
     /* Unnamed stores expire 7 days after their last access unless --unnamed-retention. */

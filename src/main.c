@@ -16,6 +16,8 @@ static void usage(FILE *out)
                  "  token     API tokens: kvs token create|list USER, kvs token revoke PREFIX\n"
                  "  share     share a store: kvs share STORE USER --read|--write\n"
                  "  unshare   take a share back: kvs unshare STORE USER\n"
+                 "  backup    hot copy of a data directory: kvs backup --data DIR OUT\n"
+                 "  restore   kvs restore [--force] --data DIR BACKUP (not while DIR is in use)\n"
                  "  help      show this help (and the options of the commands above)\n");
 }
 
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0 || strcmp(cmd, "share") == 0 ||
         strcmp(cmd, "unshare") == 0)
         return kvs_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)
+        return kvs_cli_backup_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         printf("\n");

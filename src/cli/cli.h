@@ -67,6 +67,10 @@ int kvs_cli_remote(const struct kvs_cli_req *req);
 /* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
 int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* `kvs backup --data DIR OUT` and `kvs restore [--force] --data DIR BACKUP` (cli/backup.c,
+ * where the rules are). ARGV[0] is "backup" or "restore". Returns the exit status. */
+int kvs_cli_backup_main(int argc, char **argv);
+
 /* Print a new TOKEN for USERNAME, shown only this once: the token alone on the last line. */
 void kvs_cli_print_token(const char *what, const char *username, const char *token);
 

@@ -73,6 +73,10 @@ struct kvs_storage_ops {
      * thousand deletions). Returns 1 when more work remains, 0 when none, <0 on error.
      * Called only on the writer thread; may be NULL. */
     int (*maintain)(struct kvs_storage *st);
+
+    /* kvs_storage_backup(): a consistent, synced copy into OUT_DIR. May be NULL (KVS_EINVAL).
+     * Called on any thread, concurrently with everything else. */
+    int (*backup)(struct kvs_storage *st, const char *out_dir);
 };
 
 /* The generic part of every read snapshot. A back-end's read struct embeds it first, named

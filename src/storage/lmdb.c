@@ -107,11 +107,14 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -2261,6 +2264,48 @@ static KVS_MUST_CHECK int make_dirs(const char *dir)
     return rc;
 }
 
+/* fsync PATH (a file or a directory). Returns 0 or an errno value. */
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int rc = fsync(fd) != 0 ? errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* kvs_storage_backup(): mdb_env_copy2 with MDB_CP_COMPACT writes OUT_DIR/data.mdb from one
+ * read transaction (a consistent snapshot; writers, also in other processes, go on meanwhile)
+ * leaving free pages out. LMDB creates the file with O_EXCL and does not sync it, so the file
+ * and then the directory (its new entry) are synced here. */
+static KVS_MUST_CHECK int lmdb_backup(struct kvs_storage *st, const char *out_dir)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/data.mdb", out_dir) >= (int)sizeof path)
+        return KVS_EINVAL;
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return KVS_EEXIST;
+    int rc = mdb_env_copy2(db->env, out_dir, MDB_CP_COMPACT);
+    if (rc != 0) {
+        unlink(path); /* no half copy left behind */
+        return lmdb_err(rc, "backup copy");
+    }
+    int err = chmod(path, 0600) != 0 ? errno : 0; /* as private as the data it copies */
+    if (err == 0)
+        err = fsync_path(path);
+    if (err == 0)
+        err = fsync_path(out_dir);
+    if (err != 0) {
+        kvs_log_error("lmdb: backup: cannot sync %s: %s", path, strerror(err));
+        unlink(path);
+        return err == ENOSPC || err == EDQUOT ? KVS_ENOSPACE : KVS_EIO;
+    }
+    return 0;
+}
+
 /* Upgrade a version 1 environment to version 2 within TXN. Version 2 only added tables
  * (token_prefixes, user_tokens, shares, shared_with, all created empty by open_dbis), so the
  * one thing to do is to index the existing tokens: with an unknown prefix and creation time
@@ -2425,6 +2470,7 @@ static const struct kvs_storage_ops lmdb_ops = {
     .keys_list = lmdb_keys_list,
     .apply = lmdb_apply,
     .maintain = lmdb_maintain,
+    .backup = lmdb_backup,
 };
 
 int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_storage **out)

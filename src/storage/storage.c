@@ -457,6 +457,13 @@ const char *kvs_storage_name(const struct kvs_storage *st)
     return st->ops->name;
 }
 
+int kvs_storage_backup(struct kvs_storage *st, const char *out_dir)
+{
+    if (st->ops->backup == NULL || out_dir == NULL || out_dir[0] == '\0')
+        return KVS_EINVAL;
+    return st->ops->backup(st, out_dir);
+}
+
 /* ==== writes ================================================================================ */
 
 int kvs_storage_submit(struct kvs_storage *st, struct kvs_write *w)

@@ -373,4 +373,15 @@ struct kvs_storage_counters {
 };
 void kvs_storage_counters(struct kvs_storage *st, struct kvs_storage_counters *out);
 
+/* ---- backup ------------------------------------------------------------------------------ */
+
+/* Write a consistent copy of the whole storage into the existing directory OUT_DIR, which must
+ * hold no data file yet. The copy is of one moment: one read snapshot, so it holds every write
+ * whose commit finished before the call (every write already acknowledged) and no part of any
+ * later one. Other processes (a running server) may go on reading and writing meanwhile; they
+ * are not held up. The copy is compacted (LMDB: free pages left out) and synced to disk before
+ * this returns. A storage opened on OUT_DIR is the storage as of that moment.
+ * Returns 0, KVS_EEXIST (OUT_DIR already holds a data file), KVS_ENOSPACE, KVS_EIO. */
+KVS_MUST_CHECK int kvs_storage_backup(struct kvs_storage *st, const char *out_dir);
+
 #endif

@@ -1,0 +1,321 @@
+/* backup.c — `kvs backup` and `kvs restore` (see cli.h).
+ *
+ *   kvs backup --data DIR OUT
+ *       A consistent hot copy of the data directory DIR into OUT, which must not exist or be an
+ *       empty directory. The server may keep running and writing: the copy is one read
+ *       snapshot (kvs_storage_backup), so it holds every write acknowledged before the command
+ *       started, and none half. The copy is compacted and synced before the command succeeds.
+ *
+ *   kvs restore [--force] --data DIR BACKUP
+ *       Copy the backup directory BACKUP (made by kvs backup) into the data directory DIR.
+ *       Rules:
+ *         - DIR must not exist or be empty; a DIR holding anything is refused unless --force,
+ *           and then its data file is replaced.
+ *         - DIR must not be in use, --force or not: a process that has the LMDB environment of
+ *           DIR open (a server, a `kvs --data` command) holds a shared fcntl lock on byte 0 of
+ *           DIR/lock.mdb for as long as it has it open (LMDB's mdb_env_excl_lock). Restore
+ *           takes an exclusive lock on that byte (F_SETLK, not waiting): if it cannot, DIR is
+ *           in use and restore refuses. It holds that lock while it copies, so a server started
+ *           meanwhile waits in its open until the restore is done instead of reading a half
+ *           file.
+ *         - The copy goes to a temporary file, synced, then renamed to DIR/data.mdb and the
+ *           directory synced; it is then verified by opening it as a storage (which checks the
+ *           schema version) and reading it. Only then does restore report success; a copy that
+ *           fails verification is removed.
+ * Exit status: 0 done, 1 failure (one line on stderr), 2 usage error. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "kvs.h"
+#include "storage/storage.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage:\n"
+                 "  kvs backup --data DIR OUT             hot copy of DIR (server may run) into OUT\n"
+                 "  kvs restore [--force] --data DIR BACKUP  copy a backup into DIR\n"
+                 "\n"
+                 "OUT must not exist or be an empty directory. restore refuses a DIR that is in\n"
+                 "use by a running server or a kvs command, and a DIR that is not empty unless\n"
+                 "--force (which replaces its data).\n");
+}
+
+static int usage_error(const char *what)
+{
+    fprintf(stderr, "kvs: %s (see kvs backup --help)\n", what);
+    return 2;
+}
+
+/* 1 when DIR exists and holds no entries, 0 when it holds some, -1 (errno set) when it cannot
+ * be read (ENOENT: it does not exist). */
+static int dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            empty = 0;
+            break;
+        }
+    closedir(d);
+    return empty;
+}
+
+/* mkdir -p DIR (0700). Returns 0 or an errno value. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return ENAMETOOLONG;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return errno;
+        *p = c;
+        if (c == '\0')
+            return 0;
+    }
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int rc = fsync(fd) != 0 ? errno : 0;
+    close(fd);
+    return rc;
+}
+
+static int has_data_file(const char *dir)
+{
+    char path[4096];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int backup_main(const char *data, const char *out)
+{
+    if (!has_data_file(data))
+        return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", data);
+    int created = 0;
+    int e = dir_empty(out);
+    if (e == 0)
+        return kvs_cli_fail("%s is not empty; give a new or empty directory", out);
+    if (e < 0 && errno != ENOENT)
+        return kvs_cli_fail("%s: %s", out, strerror(errno));
+    if (e < 0) {
+        int err = make_dirs(out);
+        if (err != 0)
+            return kvs_cli_fail("cannot create %s: %s", out, strerror(err));
+        created = 1;
+    }
+    struct kvs_storage_config cfg = {.dir = data}; /* no retention: this process expires nothing */
+    struct kvs_storage *st = NULL;
+    int rc = kvs_storage_open_lmdb(&cfg, &st);
+    if (rc == 0) {
+        rc = kvs_storage_backup(st, out);
+        kvs_storage_close(st);
+    } else {
+        st = NULL;
+    }
+    if (rc != 0) {
+        if (created)
+            rmdir(out);
+        return kvs_cli_fail("backup of %s into %s failed: %s", data, out, kvs_strerror(rc));
+    }
+    char path[4096];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/data.mdb", out);
+    long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+    printf("backup of %s written to %s (%lld bytes)\n", data, path, size);
+    return 0;
+}
+
+/* Take the exclusive lock on byte 0 of DIR/lock.mdb (creating the file) without waiting, into
+ * *FD. Returns 0, EAGAIN when some process has the environment open, or an errno value. */
+static int lock_dir(const char *dir, int *fd)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return errno;
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(*fd, F_SETLK, &lk) == 0)
+        return 0;
+    int err = errno == EACCES ? EAGAIN : errno;
+    close(*fd);
+    *fd = -1;
+    return err;
+}
+
+/* Copy file FROM to TO (created 0600, replaced), synced. Returns 0 or an errno value. */
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return errno;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int err = errno;
+        close(in);
+        return err;
+    }
+    static char buf[1 << 20];
+    int err = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                err = errno;
+                break;
+            }
+            off += w;
+        }
+        if (err != 0)
+            break;
+    }
+    if (err == 0 && fsync(out) != 0)
+        err = errno;
+    if (close(out) != 0 && err == 0)
+        err = errno;
+    close(in);
+    return err;
+}
+
+static int restore_main(const char *data, const char *backup, int force)
+{
+    char src[4096], dst[4096], tmp[4096];
+    snprintf(src, sizeof src, "%s/data.mdb", backup);
+    snprintf(dst, sizeof dst, "%s/data.mdb", data);
+    snprintf(tmp, sizeof tmp, "%s/data.mdb.restoring", data);
+    if (!has_data_file(backup))
+        return kvs_cli_fail("%s is not a kvs backup (no data.mdb)", backup);
+    int e = dir_empty(data);
+    if (e < 0 && errno != ENOENT)
+        return kvs_cli_fail("%s: %s", data, strerror(errno));
+    if (e < 0) {
+        int err = make_dirs(data);
+        if (err != 0)
+            return kvs_cli_fail("cannot create %s: %s", data, strerror(err));
+    }
+    /* In use? Checked first: --force never overrides it. The lock is kept until exit. */
+    int lock_fd = -1;
+    int err = lock_dir(data, &lock_fd);
+    if (err == EAGAIN)
+        return kvs_cli_fail("%s is in use (a server or a kvs command has it open); stop it first",
+                            data);
+    if (err != 0)
+        return kvs_cli_fail("cannot lock %s: %s", data, strerror(err));
+    if (e == 0 && !force) {
+        close(lock_fd);
+        return kvs_cli_fail("%s is not empty; give --force to replace its data", data);
+    }
+    err = copy_file(src, tmp);
+    if (err == 0 && rename(tmp, dst) != 0)
+        err = errno;
+    if (err == 0)
+        err = fsync_path(data);
+    if (err != 0) {
+        unlink(tmp);
+        close(lock_fd);
+        return kvs_cli_fail("cannot copy %s to %s: %s", src, dst, strerror(err));
+    }
+    /* Verify: open it as the server would (schema version) and read it. */
+    struct kvs_storage_config cfg = {.dir = data};
+    struct kvs_storage *st = NULL;
+    int rc = kvs_storage_open_lmdb(&cfg, &st);
+    uint64_t users = 0;
+    struct kvs_read *rd = NULL;
+    if (rc == 0) {
+        rc = kvs_storage_read_begin(st, &rd);
+        if (rc == 0)
+            rc = kvs_storage_user_count(rd, &users);
+        kvs_storage_read_end(rd);
+        kvs_storage_close(st);
+    }
+    close(lock_fd);
+    if (rc != 0) {
+        unlink(dst);
+        return kvs_cli_fail("the restored copy in %s does not open (%s); removed it", data,
+                            kvs_strerror(rc));
+    }
+    printf("restored %s into %s (%llu users)\n", backup, data, (unsigned long long)users);
+    return 0;
+}
+
+int kvs_cli_backup_main(int argc, char **argv)
+{
+    enum { O_DATA = 1, O_FORCE, O_HELP };
+    static const struct option options[] = {
+        {"data", required_argument, NULL, O_DATA},
+        {"force", no_argument, NULL, O_FORCE},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int restore = strcmp(argv[0], "restore") == 0;
+    const char *data = NULL;
+    int force = 0;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case O_DATA:
+            if (*optarg == '\0')
+                return usage_error("--data needs a directory");
+            data = optarg;
+            break;
+        case O_FORCE:
+            force = 1;
+            break;
+        case O_HELP:
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            return usage_error("an option needs a value");
+        default:
+            return usage_error("unknown option");
+        }
+    }
+    if (data == NULL)
+        return usage_error("give --data DIR");
+    if (argc - optind != 1)
+        return usage_error(restore ? "give one BACKUP directory" : "give one OUT directory");
+    if (force && !restore)
+        return usage_error("--force is for 'kvs restore'");
+    const char *path = argv[optind];
+    if (*path == '\0')
+        return usage_error("empty directory name");
+    kvs_log_set_level(KVS_LOG_WARN);
+    return restore ? restore_main(data, path, force) : backup_main(data, path);
+}

@@ -14,6 +14,8 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "kvs.h"
+#include "server/accesslog.h"
+#include "server/metrics.h"
 #include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
@@ -244,6 +246,38 @@ static unsigned rate_check(struct kvs_req *r)
     return kvs_ratelimit_take(r->srv->rl, key, n, r->start_ns);
 }
 
+/* ---- GET /metrics ------------------------------------------------------------------------ */
+
+static void free_text(void *p)
+{
+    free(p);
+}
+
+static void metrics_handle(struct kvs_req *r)
+{
+    if (!r->srv->cfg.metrics_public && !(r->authenticated && r->user.is_admin)) {
+        kvs_reply_error(r, r->authenticated ? KVS_EACCESS : KVS_ENOTOKEN, NULL);
+        return;
+    }
+    struct kvs_buf out;
+    kvs_buf_init(&out, 16u * 1024 * 1024);
+    if (kvs_metrics_render(r->srv, &out) != 0) {
+        kvs_buf_free(&out);
+        kvs_reply_error(r, KVS_ENOMEM, NULL);
+        return;
+    }
+    size_t n;
+    char *text = kvs_buf_steal(&out, &n);
+    kvs_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, free_text,
+                    text);
+}
+
+/* Outside the API's route table: the admin's (or, with --metrics-public, anyone's). */
+static const struct kvs_route metrics_route = {"metrics", KVS_M_GET | KVS_M_HEAD, 0, NULL,
+                                               metrics_handle, NULL};
+static const struct kvs_route metrics_public_route = {
+    "metrics", KVS_M_GET | KVS_M_HEAD, KVS_R_PUBLIC, NULL, metrics_handle, NULL};
+
 /* ---- the state machine ------------------------------------------------------------------- */
 
 /* The headers call: route, and for body routes refuse early what can be refused. Sets
@@ -271,6 +305,20 @@ static void on_headers(struct kvs_req *r, const char *method)
             r->method = m;
     }
 
+    if (r->path.n == 8 && memcmp(r->path.p, "/metrics", 8) == 0) {
+        r->state = ST_DRAIN;
+        if (r->method & (KVS_M_GET | KVS_M_HEAD))
+            r->route = r->srv->cfg.metrics_public ? &metrics_public_route : &metrics_route;
+        else if (r->method == KVS_M_OPTIONS)
+            reply_preflight(r, KVS_M_GET | KVS_M_HEAD);
+        else {
+            r->error = KVS_EMETHOD;
+            snprintf(r->error_msg, sizeof r->error_msg,
+                     "This API endpoint can only be accessed using the following HTTP methods: "
+                     "GET, HEAD");
+        }
+        return;
+    }
     struct kvs_path_match m;
     enum kvs_path_kind kind = kvs_route_match_path(r->path, &m);
     unsigned allowed = 0;
@@ -337,6 +385,7 @@ static int past_deadline(struct kvs_req *r)
 
 static void on_body(struct kvs_req *r, const char *data, size_t size)
 {
+    r->bytes_in += size;
     if (r->error != KVS_ETIMEOUT && past_deadline(r)) {
         r->error = KVS_ETIMEOUT;
         snprintf(r->error_msg, sizeof r->error_msg,
@@ -465,8 +514,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     *con_cls = NULL;
-    if (r->state != ST_NEW)
+    if (r->state != ST_NEW) {
         __atomic_sub_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
+        uint64_t duration = kvs_ratelimit_now_ns() - r->start_ns;
+        kvs_metrics_record(r->route, r->status, duration, r->bytes_in, r->bytes_out);
+        if (kvs_accesslog_on())
+            kvs_accesslog_write(r, duration);
+    }
     if (r->resp)
         MHD_destroy_response(r->resp);
     kvs_storage_read_end(r->rd);

@@ -54,6 +54,7 @@ struct kvs_server_config {
     unsigned request_timeout_secs; /* whole request (headers + body) deadline; 0 = none */
     unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
     unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
+    int metrics_public;            /* GET /metrics without a token; else the admin's only */
 };
 
 struct kvs_server {
@@ -76,6 +77,8 @@ struct kvs_req {
     int state;                     /* http.c's state machine */
     uint64_t start_ns;             /* monotonic clock when the request line was in */
     unsigned retry_after;          /* seconds, for a 429 */
+    uint64_t bytes_in;             /* request body bytes received */
+    uint64_t bytes_out;            /* response body bytes (0 for streamed ones) */
 
     /* the raw request target, split into path and query arguments (percent-decoded) */
     char *target;   /* owned copy of the target as received */

@@ -15,6 +15,7 @@ static void set_response(struct kvs_req *r, unsigned status, struct MHD_Response
         MHD_destroy_response(r->resp);
     r->resp = resp;
     r->status = status;
+    r->bytes_out = 0;
     if (resp == NULL) {
         /* MHD could not allocate a response: there is nothing better to send than a bare 500 */
         kvs_log_error("could not create a response");
@@ -37,6 +38,7 @@ void kvs_reply_json(struct kvs_req *r, unsigned status, json_t *body)
     if (resp == NULL)
         free(text);
     set_response(r, status, resp);
+    r->bytes_out = resp ? strlen(text) : 0;
     if (resp)
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
 }
@@ -74,6 +76,7 @@ void kvs_reply_bytes(struct kvs_req *r, unsigned status, const char *content_typ
     if (resp == NULL && free_cb)
         free_cb(cls);
     set_response(r, status, resp);
+    r->bytes_out = resp ? len : 0;
     if (resp && content_type)
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 }

@@ -17,6 +17,7 @@
 #include "auth/token.h"
 #include "common/log.h"
 #include "kvs.h"
+#include "server/accesslog.h"
 #include "server/http.h"
 #include "storage/storage.h"
 
@@ -49,6 +50,9 @@ static void help(FILE *out)
             "                           concurrent connections from one IP (default 0 = any)\n"
             "  --rate-limit N           requests per second per token (anonymous: per IP),\n"
             "                           burst N; more get 429 with Retry-After (default 0 = off)\n"
+            "  --access-log FILE|-|off  one line per request to FILE, - for stderr (default off)\n"
+            "  --log-format text|json   format of the access log (default text)\n"
+            "  --metrics-public         GET /metrics without a token (default: admin only)\n"
             "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
             "  --unnamed-retention DURATION\n"
             "                           delete unnamed stores not accessed this long: 7d, 12h,\n"
@@ -157,7 +161,8 @@ static int bad_value(const char *opt, const char *value, const char *why)
 
 /* Parse ARGV into CFG and STORE_CFG. Returns -1 to go on, or an exit status. */
 static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
-                         struct kvs_storage_config *store_cfg)
+                         struct kvs_storage_config *store_cfg, const char **access_log,
+                         int *log_json)
 {
     enum {
         O_LISTEN = 1,
@@ -174,6 +179,9 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_REQUEST_TIMEOUT,
         O_MAX_PER_IP,
         O_RATE_LIMIT,
+        O_ACCESS_LOG,
+        O_LOG_FORMAT,
+        O_METRICS_PUBLIC,
         O_HELP
     };
     static const struct option options[] = {
@@ -191,6 +199,9 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
         {"max-connections-per-ip", required_argument, NULL, O_MAX_PER_IP},
         {"rate-limit", required_argument, NULL, O_RATE_LIMIT},
+        {"access-log", required_argument, NULL, O_ACCESS_LOG},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT},
+        {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -253,6 +264,19 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             if (parse_duration_ms(optarg, &store_cfg->unnamed_retention_ms) != 0)
                 return bad_value("unnamed-retention", optarg,
                                  "expected a duration such as 7d, 12h, 30m, 90s, 500ms, or 0");
+            break;
+        case O_ACCESS_LOG:
+            if (*optarg == '\0')
+                return bad_value("access-log", optarg, "expected a file, - or off");
+            *access_log = strcmp(optarg, "off") == 0 ? NULL : optarg;
+            break;
+        case O_LOG_FORMAT:
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
+                return bad_value("log-format", optarg, "expected text or json");
+            *log_json = strcmp(optarg, "json") == 0;
+            break;
+        case O_METRICS_PUBLIC:
+            cfg->metrics_public = 1;
             break;
         case O_MAP_SIZE:
             if (parse_size(optarg, &size) != 0 || size < (1ull << 20))
@@ -384,9 +408,16 @@ int kvs_serve_main(int argc, char **argv)
     };
     /* Unnamed stores expire 7 days after their last access unless --unnamed-retention. */
     struct kvs_storage_config store_cfg = {.unnamed_retention_ms = 7ull * 86400000};
-    int status = parse_options(argc, argv, &srv.cfg, &store_cfg);
+    const char *access_log = NULL;
+    int log_json = 0;
+    int status = parse_options(argc, argv, &srv.cfg, &store_cfg, &access_log, &log_json);
     if (status >= 0)
         return status;
+    if (access_log && kvs_accesslog_open(access_log, log_json) != 0) {
+        fprintf(stderr, "kvs serve: cannot open the access log %s: %s\n", access_log,
+                strerror(errno));
+        return 1;
+    }
     store_cfg.dir = srv.cfg.data_dir;
     /* Every connection may hold a read snapshot while its response is sent (zero-copy). */
     store_cfg.max_readers = srv.cfg.max_connections + 64;
@@ -437,6 +468,7 @@ int kvs_serve_main(int argc, char **argv)
     kvs_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     kvs_http_stop(&srv, SHUTDOWN_GRACE_SECS);
     kvs_storage_close(srv.storage);
+    kvs_accesslog_close();
     kvs_log_info("stopped cleanly");
     return 0;
 }

@@ -431,6 +431,47 @@ static void dispatch(struct kvs_req *r)
     r->route->handle(r);
 }
 
+/* Message framing MHD 0.9.75 lets through: it reads a body by the first of several
+ * Content-Length headers, by chunked when Content-Length is also present, and waits forever on
+ * a Transfer-Encoding it does not know. Each is a way to make a proxy in front and this server
+ * disagree on where a request ends (request smuggling), so each is refused, and the
+ * connection closed, before any body byte is read. */
+struct framing {
+    unsigned content_length, transfer_encoding, chunked;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->chunked += value && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+static int bad_framing(struct kvs_req *r)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+    const char *why = NULL;
+    if (f.content_length > 1)
+        why = "The request has more than one Content-Length header.";
+    else if (f.transfer_encoding && f.content_length)
+        why = "The request has both Content-Length and Transfer-Encoding.";
+    else if (f.transfer_encoding > 1 || f.transfer_encoding != f.chunked)
+        why = "Only Transfer-Encoding: chunked is supported.";
+    if (why == NULL)
+        return 0;
+    r->error = KVS_EBADBODY;
+    snprintf(r->error_msg, sizeof r->error_msg, "%s", why);
+    r->state = ST_DRAIN;
+    return 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -441,6 +482,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     if (r->state == ST_NEW) {
         on_headers(r, method);
+        if (bad_framing(r)) {
+            kvs_buf_free(&r->body);
+            reply_pending_error(r); /* queued at once: MHD closes the connection after it */
+            return queue(r);
+        }
         /* A client that waits for "100 Continue" has sent no body yet: refuse it at once.
          * (Queueing now makes MHD close the connection afterwards, which is what we want.) */
         const char *expect = kvs_http_header(r, MHD_HTTP_HEADER_EXPECT);

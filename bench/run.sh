@@ -191,6 +191,12 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 child_ticks() { sed 's/.*) //' "/proc/$BASHPID/stat" | awk '{ print $14 + $15 }'; }
 
+# kvs's sync batches and writes so far ("-1 -1" when it has no /metrics).
+kvs_counters() {
+    (curl -sf -H "$AUTH" "$KVS/metrics" || true) | awk '/^kvs_storage_sync_batches_total / { b = $2 }
+        /^kvs_storage_writes_total / { w = $2 } END { print (b == "" ? -1 : b), (w == "" ? -1 : w) }'
+}
+
 # wrk_row ROW RUN SERVER CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run against
 # SERVER (kvs or nginx), appended to runs.tsv with the server's CPU time per request.
 wrk_row() {
@@ -201,6 +207,8 @@ wrk_row() {
     local b0 b1 k0 k1 t0 t1
     # shellcheck disable=SC2086
     c0=$(cpu_ticks $pids)
+    local m0="-1 -1" m1="-1 -1"
+    [ "$server" = kvs ] && [ "$script" = put.lua ] && m0=$(kvs_counters)
     b0=$(busy_ticks) k0=$(child_ticks) t0=$(date +%s%N)
     local t=$WRK_T
     [ "$conns" -lt "$t" ] && t=$conns
@@ -210,6 +218,11 @@ wrk_row() {
     # shellcheck disable=SC2086
     c1=$(cpu_ticks $pids)
     b1=$(busy_ticks) k1=$(child_ticks) t1=$(date +%s%N)
+    [ "$server" = kvs ] && [ "$script" = put.lua ] && m1=$(kvs_counters)
+    # Group commit: writes per sync (transaction) during the run, from kvs's /metrics.
+    local per_sync
+    per_sync=$(echo "$m0 $m1" | awk '{ db = $3 - $1; dw = $4 - $2
+        if ($1 < 0 || $3 < 0 || db <= 0) print -1; else printf "%.1f", dw / db }')
     # Other work on the machine during the run, in CPUs: all busy time less the server's and wrk's.
     local other
     other=$(awk -v b=$((b1 - b0)) -v s=$((c1 - c0)) -v k=$((k1 - k0)) -v t=$(((t1 - t0) / 1000)) \
@@ -218,13 +231,14 @@ wrk_row() {
     line=$(grep '^WRK ' "$logf" | tail -1) || true
     [ -n "$line" ] || { cat "$logf" >&2; die "wrk run $row/$run produced no result"; }
     # WRK rps=… p50_us=… p99_us=… bytes_per_s=… requests=… sock_errors=… non2xx=…
-    echo "$line" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) -v other="$other" '{
+    echo "$line" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) -v other="$other" \
+        -v per_sync="$per_sync" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\n", row, run, v["rps"], v["p50_us"],
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", row, run, v["rps"], v["p50_us"],
                v["p99_us"], v["bytes_per_s"], v["requests"], v["sock_errors"], v["non2xx"],
-               (v["requests"] > 0) ? cpu / v["requests"] : 0, other }' >>"$RUNS_TSV"
-    log "$(printf '%-18s run %s: %s cpu_us_per_req=%s other_cpus=%s' "$row" "$run" "${line#WRK }" \
-        "$(tail -1 "$RUNS_TSV" | cut -f10)" "$other")"
+               (v["requests"] > 0) ? cpu / v["requests"] : 0, other, per_sync }' >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s cpu_us_per_req=%s other_cpus=%s writes_per_sync=%s' "$row" "$run" \
+        "${line#WRK }" "$(tail -1 "$RUNS_TSV" | cut -f10)" "$other" "$per_sync")"
 }
 
 fsync_row() { # RUN
@@ -233,20 +247,20 @@ fsync_row() { # RUN
         "$BENCH_DATA/fsync_bench.tmp")
     echo "$line" | awk -v run="$1" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\t-1\n", run, v["records_per_s"], v["sync_p50_us"],
+        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\t-1\t1\n", run, v["records_per_s"], v["sync_p50_us"],
                v["sync_p99_us"], v["records"] }' >>"$RUNS_TSV"
     log "$(printf '%-18s run %s: %s' fsync "$1" "$line")"
 }
 
-# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req other_cpus" of the run with the most
+# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req other_cpus writes_per_sync" of the run with the most
 # requests/s (best of N), or "NA".
 best() {
     awk -F'\t' -v r="$1" '$1 == r {
             n++; err += $8 + $9
-            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10; oth = $11 }
+            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10; oth = $11; ps = $12 }
             if (n == 1 || $3 + 0 < mn) mn = $3 + 0
             if (n == 1 || $3 + 0 > mx) mx = $3 + 0 }
-        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu, oth }' "$RUNS_TSV"
+        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu, oth, ps }' "$RUNS_TSV"
 }
 
 # ==== set-up =====================================================================================
@@ -422,8 +436,9 @@ row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table
         spread = ($7 > 1) ? sprintf(" [%s–%s]", commas($5), commas($6)) : ""
         cpu = ($9 > 0) ? sprintf("%.1f µs", $9) : "—"
         oth = ($10 >= 0) ? sprintf("%.2f", $10) : "—"
-        printf "| %s | %s | %s%s | %s | %s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
-               us($2), us($3), cpu, oth, $8 }'
+        ps = ($11 >= 0) ? $11 : "—"
+        printf "| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |\n", label, c, commas($1), spread, bw,
+               us($2), us($3), cpu, ps, oth, $8 }'
 }
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -476,10 +491,11 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "## Measurements"
     echo
     echo "\"other work\": CPU time used on the machine by anything but the server and wrk during that run, in CPUs"
-    echo "(of $(nproc)); above ~0.1 the row was disturbed by other work."
+    echo "(of $(nproc)); above ~0.1 the row was disturbed by other work. \"writes / sync\": kvs's group commit, writes per"
+    echo "synced transaction during the run (from its /metrics)."
     echo
-    echo "| what | conn. | req/s | throughput | p50 | p99 | server CPU / req | other work (CPUs) | errors |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| what | conn. | req/s | throughput | p50 | p99 | server CPU / req | writes / sync | other work (CPUs) | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     row_line get1k_kvs "kvs GET 1 KiB record" $CONNS bw
     row_line get1k_nginx_file "nginx GET 1 KiB static file" $CONNS bw
     row_line get1k_nginx_mem "nginx GET 1 KiB from memory (\`return 200\`)" $CONNS bw
@@ -520,7 +536,7 @@ gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
 
 {
-    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\tother_cpus\n'
+    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\tother_cpus\twrites_per_sync\n'
     cat "$RUNS_TSV"
 } >"$RESULTS/$NAME-runs.tsv"
 

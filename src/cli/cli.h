@@ -7,6 +7,8 @@
  *   kvs token revoke PREFIX          (a prefix from `token list`, or the whole token)
  *   kvs share STORE USER --read|--write
  *   kvs unshare STORE USER
+ *   kvs backup --data DIR OUT, kvs restore [--force] --data DIR BACKUP  (cli/backup.c; --data
+ *                                    only, with rules of their own there)
  *
  * Each works in one of two ways, chosen by the options every command takes:
  *   --data DIR              on the data directory itself, through the storage layer. LMDB lets

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../test.h"
@@ -589,4 +590,38 @@ TEST(storage_lmdb_unnamed_index_follows_access)
     raw_commit(&r);
     kvs_store_clear(&u);
     kvs_store_clear(&n);
+}
+
+TEST(storage_lmdb_backup)
+{
+    /* kvs_storage_backup: a copy of the moment of the call (later writes are not in it), that
+     * opens as a storage of its own; a directory that holds a data file already is refused. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "", &s));
+    ASSERT_OK(ts_put_str(st, s.id, "a", "before"));
+    ASSERT(mkdir("copy", 0700) == 0);
+    ASSERT_OK(kvs_storage_backup(st, "copy"));
+    ASSERT_ERR(kvs_storage_backup(st, "copy"), KVS_EEXIST);
+    ASSERT_OK(ts_put_str(st, s.id, "b", "after"));
+    kvs_storage_close(st);
+
+    struct kvs_storage_config cfg = {.dir = "copy"};
+    ASSERT_OK(kvs_storage_open_lmdb(&cfg, &st));
+    char *v = NULL;
+    size_t n = 0;
+    ASSERT_OK(ts_get(st, s.id, "a", &v, &n));
+    ASSERT_STR_EQ(v, "before");
+    free(v);
+    ASSERT_ERR(ts_get(st, s.id, "b", &v, &n), KVS_ENOTFOUND);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s.id, &got)); /* the unnamed index came along */
+    kvs_store_clear(&got);
+    kvs_storage_close(st);
+    struct raw r = raw_begin(); /* ./data: unchanged by the copy */
+    ASSERT_EQ(raw_entries(&r, "records"), 2);
+    raw_commit(&r);
+    kvs_store_clear(&s);
 }

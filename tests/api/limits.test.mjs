@@ -164,6 +164,27 @@ describe('connections and timeouts', T, () => {
     });
 });
 
+test('trickled headers are bounded by the idle timeout only (documented limit; see README)', T, async () => {
+    const server = await startServer({ args: ['--timeout', '2', '--request-timeout', '1'] });
+    try {
+        // one header byte a second: never idle for 2 s, so still served after 4 s
+        const parts = ['GET /health HTTP/1.1\r\nHost: a\r\n', 'X', '-', 'A', ':', ' 1\r\n\r\n'];
+        const res = await rawExchange(server, parts, { delayMs: 900, timeoutMs: 8000, untilResponse: true });
+        assert.equal(res.status, 200);
+        assert.ok(res.ms >= 3500, `${res.ms} ms`);
+        // a gap longer than the idle timeout is cut
+        const gap = await rawExchange(server, ['GET /health HTTP/1.1\r\n', 'Host: a\r\n\r\n'], {
+            delayMs: 3500,
+            timeoutMs: 8000,
+            untilResponse: true,
+        });
+        assert.equal(gap.status, 0);
+        assert.ok(gap.closed && gap.ms < 3500, `${gap.ms} ms`);
+    } finally {
+        await server.stop();
+    }
+});
+
 describe('--rate-limit', T, () => {
     test('off by default: a burst of requests all succeed', async () => {
         const server = await startServer();

@@ -57,3 +57,38 @@ TEST(ratelimit_bounded_table_evicts)
     ASSERT_EQ(kvs_ratelimit_take(rl, key, (size_t)n, SEC + 100000), 1);
     kvs_ratelimit_free(rl);
 }
+
+#include <pthread.h>
+
+struct hammer {
+    struct kvs_ratelimit *rl;
+    int allowed;
+};
+
+static void *hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+    for (int i = 0; i < 1000; i++)
+        if (kvs_ratelimit_take(h->rl, "shared", 6, 7 * SEC) == 0)
+            h->allowed++;
+    return NULL;
+}
+
+TEST(ratelimit_threads_share_one_bucket_exactly)
+{
+    /* 8 threads at one instant: exactly the burst gets through, never more */
+    struct kvs_ratelimit *rl = kvs_ratelimit_new(100, 1024);
+    pthread_t t[8];
+    struct hammer h[8];
+    for (int i = 0; i < 8; i++) {
+        h[i] = (struct hammer){rl, 0};
+        ASSERT_EQ(pthread_create(&t[i], NULL, hammer_run, &h[i]), 0);
+    }
+    int total = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        total += h[i].allowed;
+    }
+    ASSERT_EQ(total, 100);
+    kvs_ratelimit_free(rl);
+}

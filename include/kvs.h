@@ -50,7 +50,7 @@ extern "C" {
       "through '9', and the hyphen ('-') but only in the middle of the string (e.g. "              \
       "'my-value-1'), and be at most 63 characters long.")                                         \
     X(EAMBIGUOUS, -22, 400, "invalid-parameter",                                                   \
-      "The token prefix matches more than one token; give more of the token.")                \
+      "The token prefix matches more than one token; give more of the token.")                     \
     X(ETIMEOUT, -23, 408, "request-timeout", "The request was not received in time.")
 
 enum kvs_errno {

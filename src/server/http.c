@@ -268,15 +268,16 @@ static void metrics_handle(struct kvs_req *r)
     }
     size_t n;
     char *text = kvs_buf_steal(&out, &n);
-    kvs_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, free_text,
-                    text);
+    kvs_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, free_text, text);
 }
 
 /* Outside the API's route table: the admin's (or, with --metrics-public, anyone's). */
-static const struct kvs_route metrics_route = {"metrics", KVS_M_GET | KVS_M_HEAD, 0, NULL,
-                                               metrics_handle, NULL};
-static const struct kvs_route metrics_public_route = {
-    "metrics", KVS_M_GET | KVS_M_HEAD, KVS_R_PUBLIC, NULL, metrics_handle, NULL};
+static const struct kvs_route metrics_route = {
+    .name = "metrics", .methods = KVS_M_GET | KVS_M_HEAD, .handle = metrics_handle};
+static const struct kvs_route metrics_public_route = {.name = "metrics",
+                                                      .methods = KVS_M_GET | KVS_M_HEAD,
+                                                      .flags = KVS_R_PUBLIC,
+                                                      .handle = metrics_handle};
 
 /* ---- the state machine ------------------------------------------------------------------- */
 

@@ -50,7 +50,7 @@ struct kvs_server_config {
     size_t max_record_size; /* bytes as stored */
     unsigned threads;       /* MHD worker threads */
     unsigned max_connections;
-    unsigned timeout_secs; /* idle connection timeout */
+    unsigned timeout_secs;         /* idle connection timeout */
     unsigned request_timeout_secs; /* whole request (headers + body) deadline; 0 = none */
     unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
     unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
@@ -61,9 +61,9 @@ struct kvs_server {
     struct kvs_server_config cfg;
     struct kvs_storage *storage;
     struct MHD_Daemon *daemon;
-    unsigned long in_flight; /* requests between first call and completion; atomic */
-    unsigned long waiting;   /* requests suspended until their write is durable; atomic */
-    int ready;               /* set once start-up is complete; before, requests get 503 */
+    unsigned long in_flight;  /* requests between first call and completion; atomic */
+    unsigned long waiting;    /* requests suspended until their write is durable; atomic */
+    int ready;                /* set once start-up is complete; before, requests get 503 */
     struct kvs_ratelimit *rl; /* --rate-limit; NULL when off */
 };
 

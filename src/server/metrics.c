@@ -17,9 +17,9 @@ static const unsigned CODES[] = {200, 201, 204, 206, 304, 400, 401, 403, 404, 40
 #define N_CODES (sizeof CODES / sizeof CODES[0])
 
 /* Upper bounds of the latency buckets, in microseconds (+Inf is the count). */
-static const uint64_t BOUNDS_US[] = {100,   250,    500,    1000,   2500,    5000,   10000,
-                                     25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
-                                     5000000, 10000000};
+static const uint64_t BOUNDS_US[] = {100,     250,     500,     1000,    2500,   5000,
+                                     10000,   25000,   50000,   100000,  250000, 500000,
+                                     1000000, 2500000, 5000000, 10000000};
 #define N_BOUNDS (sizeof BOUNDS_US / sizeof BOUNDS_US[0])
 
 #define MAX_ROUTES 64 /* the route table has about 25 */
@@ -125,8 +125,8 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
                 rc |= add(out, "kvs_http_requests_total{route=\"%s\",code=\"%u\"} %llu\n", name,
                           CODES[c], (unsigned long long)n);
             else
-                rc |= add(out, "kvs_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
-                          name, (unsigned long long)n);
+                rc |= add(out, "kvs_http_requests_total{route=\"%s\",code=\"other\"} %llu\n", name,
+                          (unsigned long long)n);
         }
     }
     rc |= add(out, "# HELP kvs_http_request_duration_seconds Time from the request line to the "
@@ -142,8 +142,9 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
         uint64_t cum = 0;
         for (unsigned b = 0; b < N_BOUNDS; b++) {
             cum += __atomic_load_n(&s->bucket[b], __ATOMIC_RELAXED);
-            rc |= add(out, "kvs_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                      name, (double)BOUNDS_US[b] / 1e6, (unsigned long long)cum);
+            rc |=
+                add(out, "kvs_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                    name, (double)BOUNDS_US[b] / 1e6, (unsigned long long)cum);
         }
         if (count < cum)
             count = cum; /* read while others were counting: keep the series monotonic */

@@ -40,13 +40,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage:\n"
-                 "  kvs backup --data DIR OUT             hot copy of DIR (server may run) into OUT\n"
-                 "  kvs restore [--force] --data DIR BACKUP  copy a backup into DIR\n"
-                 "\n"
-                 "OUT must not exist or be an empty directory. restore refuses a DIR that is in\n"
-                 "use by a running server or a kvs command, and a DIR that is not empty unless\n"
-                 "--force (which replaces its data).\n");
+    fprintf(out,
+            "usage:\n"
+            "  kvs backup --data DIR OUT             hot copy of DIR (server may run) into OUT\n"
+            "  kvs restore [--force] --data DIR BACKUP  copy a backup into DIR\n"
+            "\n"
+            "OUT must not exist or be an empty directory. restore refuses a DIR that is in\n"
+            "use by a running server or a kvs command, and a DIR that is not empty unless\n"
+            "--force (which replaces its data).\n");
 }
 
 static int usage_error(const char *what)

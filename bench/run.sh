@@ -441,6 +441,7 @@ row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table
                us($2), us($3), cpu, ps, oth, $8 }'
 }
 
+OTHER_AVG=$(awk -F'\t' '$11 >= 0 { n++; t += $11 } END { printf "%.2f", n ? t / n : 0 }' "$RUNS_TSV")
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 NGINX_V=$(nginx -v 2>&1 | sed 's/^nginx version: //')
@@ -532,7 +533,7 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "7 \"keys page ${BIG_H}\\n÷ keys page 1,000\" $R7 1.5 $([ "$V7" = PASS ] && echo 1 || echo 0) \"${R7}×\" \"≤1.5\""
     echo "8 \"RSS anon\\n÷ 64 MiB\" $R8 1.0 $([ "$V8" = PASS ] && echo 1 || echo 0) \"${R8}×\" \"<1\""
 } >"$TMP/chart.dat"
-gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}'" \
+gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}; other work on the machine: $OTHER_AVG CPUs on average'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
 
 {

@@ -442,7 +442,8 @@ int kvs_api_body_json(struct kvs_req *r, json_t **out)
         text = kvs_buf_slice(&plain);
     }
     size_t blank = 0;
-    while (rc == 0 && blank < text.n && strchr(" \t\r\n", text.p[blank]))
+    /* (a NUL is no blank, although strchr() finds the string's own terminator for it) */
+    while (rc == 0 && blank < text.n && text.p[blank] != '\0' && strchr(" \t\r\n", text.p[blank]))
         blank++;
     if (rc == 0 && blank < text.n) {
         json_error_t err;

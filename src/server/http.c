@@ -66,7 +66,9 @@ static void parse_query(struct kvs_req *r, kvs_slice q)
         out += nn;
         *out++ = '\0';
         long vn = kvs_pct_decode(value, out, value.n, 1);
-        if (vn < 0) {
+        /* A NUL inside a value would silently cut it (values are C strings): refuse it, as
+         * for names, rather than act on a prefix ("limit=5%00x", a signature with junk). */
+        if (vn < 0 || memchr(out, '\0', (size_t)vn)) {
             r->bad_query = 1;
             return;
         }

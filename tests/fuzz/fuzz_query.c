@@ -7,16 +7,15 @@
  * has no connection; nothing here needs one. Properties:
  *   - the path is the target up to the first '?';
  *   - the query arguments are what a plain reference splitter and decoder makes of the query
- *     ('&'-separated, empty pairs skipped, '+' is a space, names hold no NUL byte), and the
- *     query is refused (bad_query) exactly when the reference finds a malformed escape, a NUL
- *     in a name, or more than 16 arguments; every decoded string lies inside query_buf;
+ *     ('&'-separated, empty pairs skipped, '+' is a space, no NUL byte), and the query is
+ *     refused (bad_query) exactly when the reference finds a malformed escape, a NUL in a name
+ *     or a value, or more than 16 arguments; every decoded string lies inside query_buf;
  *   - kvs_http_query() returns the first argument of that name;
  *   - kvs_api_query_bool() and kvs_api_query_uint() agree with reference parsers (a uint is
  *     decimal digits only and fits 64 bits);
  *   - decode_params() fills {store} and {key} of a routed path as the reference decoder does,
  *     NUL-terminated and within their arrays, and flags what does not fit.
- * Known and accepted: a value may decode to bytes with a NUL (?prefix=a%00b); lookups see the
- * C string, cut at the NUL. The reference parsers here do the same. */
+ * (A value decoding to a NUL byte, ?limit=5%00x, is refused rather than cut at the NUL.) */
 #include "server/http.c" /* the code under test, static functions included */
 
 #include <ctype.h>
@@ -76,7 +75,8 @@ static size_t ref_split(const char *q, struct ref_arg *args, int *bad)
             a->value = calloc(1, value.n + 1);
             long nn = ref_decode(name, a->name, 1), vn = ref_decode(value, a->value, 1);
             n++;
-            if (nn < 0 || vn < 0 || memchr(a->name, '\0', (size_t)nn)) {
+            if (nn < 0 || vn < 0 || memchr(a->name, '\0', (size_t)nn) ||
+                memchr(a->value, '\0', (size_t)vn)) {
                 *bad = 1;
                 return n;
             }

@@ -209,6 +209,9 @@ help:
 	@echo "make test            install what is missing, run every test suite"
 	@echo "make test SANITIZE=1 the same, built with ASan + UBSan (into build/asan)"
 	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
+	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
+	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
+	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"
 	@echo "make clean           remove build/"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -36,6 +36,17 @@ int kvs_api_read(struct kvs_req *r);
  * KVS_EACCESS, KVS_EIO. */
 int kvs_api_resolve_store(struct kvs_req *r, int need);
 
+#define KVS_API_STORE_NOT_FOUND "Key-value store was not found."
+
+/* Reply with error RC about R's store: KVS_API_STORE_NOT_FOUND for KVS_ENOTFOUND, the
+ * table's message otherwise. */
+void kvs_api_reply_store_error(struct kvs_req *r, int rc);
+
+/* A coded record may decode to at most this many times the record limit: past it, it would
+ * be a bomb for a client that asks for it decoded (contract §10). Uploads are checked
+ * against it; GET and the ZIP download decode within it. */
+#define KVS_API_DECODED_FACTOR 10
+
 /* As kvs_api_resolve_store(), but on failure reply with the error and return NULL; the
  * handler then just returns (the client already has its answer). */
 struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need);

@@ -257,15 +257,17 @@ int kvs_api_resolve_store(struct kvs_req *r, int need)
     return rc;
 }
 
+void kvs_api_reply_store_error(struct kvs_req *r, int rc)
+{
+    kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? KVS_API_STORE_NOT_FOUND : NULL);
+}
+
 struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need)
 {
     int rc = kvs_api_resolve_store(r, need);
     if (rc == 0)
         return &r->store;
-    if (rc == KVS_ENOTFOUND)
-        kvs_reply_error(r, rc, "Key-value store was not found.");
-    else
-        kvs_reply_error(r, rc, NULL);
+    kvs_api_reply_store_error(r, rc);
     return NULL;
 }
 

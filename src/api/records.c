@@ -15,11 +15,6 @@
 #include "kvs.h"
 #include "server/reply.h"
 
-/* Uploads are decoded once to prove they are well formed. A body that decodes to more than
- * this many times the record limit is refused: it would be a bomb for any client that asks
- * for it decoded (contract §10). */
-#define DECODED_FACTOR 10
-
 static int check_key(struct kvs_req *r)
 {
     if (r->key_too_long || !kvs_valid_key((kvs_slice){r->key, r->key_len})) {
@@ -49,9 +44,10 @@ static void end_read(void *cls)
  * other type gets it, unknown ones included. */
 static int may_run_script(const char *ctype)
 {
-    static const char *const inert[] = {"application/json", "text/plain", "application/octet-stream",
-                                        "image/png",        "image/jpeg", "image/gif",
-                                        "image/webp",       "text/csv"};
+    static const char *const inert[] = {
+        "application/json", "text/plain", "application/octet-stream",
+        "image/png",        "image/jpeg", "image/gif",
+        "image/webp",       "text/csv"};
     for (size_t i = 0; i < sizeof inert / sizeof inert[0]; i++) {
         size_t n = strlen(inert[i]);
         if (strncasecmp(ctype, inert[i], n) == 0 && (ctype[n] == '\0' || ctype[n] == ';'))
@@ -112,7 +108,7 @@ void kvs_api_record_get(struct kvs_req *r)
     if (stored &&
         !kvs_encoding_accepted(kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding)) {
         struct kvs_buf plain;
-        kvs_buf_init(&plain, DECODED_FACTOR * r->srv->cfg.max_record_size);
+        kvs_buf_init(&plain, KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size);
         rc = kvs_decode(rec.encoding, rec.value, &plain, 0);
         if (rc != 0) {
             /* Uploads are checked, so this is a record stored under other limits or damaged. */
@@ -141,9 +137,9 @@ int kvs_api_record_prepare(struct kvs_req *r)
     int rc = check_key(r);
     if (rc != 0)
         return rc;
-    enum kvs_encoding enc;
+    /* kept in the write for kvs_api_record_put: parsed once, here, before any body byte */
     const char *ce = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
-    if (kvs_encoding_parse(kvs_slice_of(ce), &enc) != 0) {
+    if (kvs_encoding_parse(kvs_slice_of(ce), &r->w.encoding) != 0) {
         snprintf(r->error_msg, sizeof r->error_msg, "Content-Encoding \"%.100s\" is not supported.",
                  ce);
         return KVS_EENCODING;
@@ -155,22 +151,17 @@ int kvs_api_record_prepare(struct kvs_req *r)
         return KVS_EINVAL;
     }
     rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
-    if (rc == KVS_ENOTFOUND)
-        snprintf(r->error_msg, sizeof r->error_msg, "Key-value store was not found.");
+    if (rc == KVS_ENOTFOUND) /* answered after the body is drained, with this message */
+        snprintf(r->error_msg, sizeof r->error_msg, "%s", KVS_API_STORE_NOT_FOUND);
     return rc;
 }
 
 void kvs_api_record_put(struct kvs_req *r)
 {
-    enum kvs_encoding enc = KVS_ENC_IDENTITY;
-    const char *ce = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
-    if (kvs_encoding_parse(kvs_slice_of(ce), &enc) != 0) { /* checked in prepare */
-        kvs_reply_error(r, KVS_EENCODING, NULL);
-        return;
-    }
+    enum kvs_encoding enc = r->w.encoding; /* set by kvs_api_record_prepare */
     kvs_slice body = kvs_buf_slice(&r->body);
     if (enc != KVS_ENC_IDENTITY) {
-        size_t cap = DECODED_FACTOR * r->srv->cfg.max_record_size;
+        size_t cap = KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size;
         int rc = kvs_decode(enc, body, NULL, cap);
         if (rc == KVS_ETOOBIG) {
             kvs_reply_error(r, rc, "The payload decodes to more than %zu bytes.", cap);
@@ -189,15 +180,13 @@ void kvs_api_record_put(struct kvs_req *r)
     /* An empty body still needs a non-NULL pointer for the storage to copy zero bytes from. */
     r->w.value = body.p ? body : (kvs_slice){"", 0};
     r->w.content_type = kvs_slice_of(ct && *ct ? ct : "application/octet-stream");
-    r->w.encoding = enc;
     kvs_http_submit(r);
 }
 
 void kvs_api_record_put_done(struct kvs_req *r)
 {
     if (r->w.result != 0) {
-        kvs_reply_error(r, r->w.result,
-                        r->w.result == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+        kvs_api_reply_store_error(r, r->w.result);
         return;
     }
     char base[512], url[1024];
@@ -229,8 +218,7 @@ void kvs_api_record_delete(struct kvs_req *r)
 void kvs_api_record_delete_done(struct kvs_req *r)
 {
     if (r->w.result != 0)
-        kvs_reply_error(r, r->w.result,
-                        r->w.result == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+        kvs_api_reply_store_error(r, r->w.result);
     else
         kvs_reply_empty(r, 204);
 }

@@ -18,7 +18,6 @@
 
 #define PAGE 128                 /* keys fetched from the snapshot at a time */
 #define CD_MAX ((size_t)1 << 30) /* central directory cap: ~15M records */
-#define DECODED_FACTOR 10        /* as for record GET */
 #define U32_MAX_ 0xFFFFFFFFu
 
 struct zip_entry {
@@ -301,7 +300,7 @@ void kvs_api_records_zip(struct kvs_req *r)
         z->none = 1; /* a collection prefix longer than any key */
     else
         memcpy(z->prefix, pfx.p, pfx.n);
-    z->max_decoded = DECODED_FACTOR * r->srv->cfg.max_record_size;
+    z->max_decoded = KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size;
     z->more = !z->none;
     kvs_buf_init(&z->cd, CD_MAX);
     z->rd = r->rd; /* the stream owns the snapshot from here on */

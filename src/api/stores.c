@@ -256,7 +256,7 @@ void kvs_api_store_update_done(struct kvs_req *r)
     if (rc == KVS_ENAMETAKEN)
         kvs_reply_error(r, rc, "You already have a key-value store named \"%s\".", r->w.store.name);
     else if (rc != 0)
-        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+        kvs_api_reply_store_error(r, rc);
     else {
         if (r->w.store.username[0] == '\0')
             memcpy(r->w.store.username, r->store.username, sizeof r->w.store.username);
@@ -279,8 +279,7 @@ void kvs_api_store_delete(struct kvs_req *r)
 void kvs_api_store_delete_done(struct kvs_req *r)
 {
     if (r->w.result != 0)
-        kvs_reply_error(r, r->w.result,
-                        r->w.result == KVS_ENOTFOUND ? "Key-value store was not found." : NULL);
+        kvs_api_reply_store_error(r, r->w.result);
     else
         kvs_reply_empty(r, 204);
 }

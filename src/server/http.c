@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "kvs.h"
 #include "server/accesslog.h"
+#include "server/deadline.h"
 #include "server/metrics.h"
 #include "server/ratelimit.h"
 #include "server/reply.h"
@@ -86,6 +87,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->srv = cls;
     r->conn = conn;
     r->start_ns = kvs_ratelimit_now_ns();
+    if (r->srv->deadlines) /* the entry on_connection() made for this connection */
+        r->hdr_deadline =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context;
     r->target = kvs_xstrdup(uri);
     const char *qm = strchr(r->target, '?');
     r->path = (kvs_slice){r->target, qm ? (size_t)(qm - r->target) : strlen(r->target)};
@@ -484,6 +488,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO; /* cannot happen: the URI callback always creates the request */
 
     if (r->state == ST_NEW) {
+        if (r->hdr_deadline) /* --header-timeout: the headers are in */
+            kvs_deadline_clear(r->hdr_deadline);
         on_headers(r, method);
         if (bad_framing(r)) {
             kvs_buf_free(&r->body);
@@ -563,9 +569,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     *con_cls = NULL;
+    uint64_t now = kvs_ratelimit_now_ns();
+    /* --header-timeout: a keep-alive connection's next request is due from now on (on a
+     * connection that is closing, the entry is removed right after) */
+    if (r->hdr_deadline)
+        kvs_deadline_arm(r->hdr_deadline, now);
     if (r->state != ST_NEW) {
         __atomic_sub_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
-        uint64_t duration = kvs_ratelimit_now_ns() - r->start_ns;
+        uint64_t duration = now - r->start_ns;
         kvs_metrics_record(r->route, r->status, duration, r->bytes_in, r->bytes_out);
         if (kvs_accesslog_on())
             kvs_accesslog_write(r, duration);
@@ -582,6 +593,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* ---- the daemon ------------------------------------------------------------------------------ */
+
+/* MHD's connection notifications (--header-timeout only): one entry in srv->deadlines per
+ * connection, armed at accept, kept in MHD's socket context. MHD 0.9.75 reports CLOSED on the
+ * connection's own thread before it closes the socket (see deadline.h). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct kvs_server *srv = cls;
+    if (srv->deadlines == NULL)
+        return; /* --header-timeout 0 */
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context =
+            ci ? kvs_deadline_add(srv->deadlines, ci->connect_fd, kvs_ratelimit_now_ns()) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        kvs_deadline_remove(srv->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -646,6 +677,14 @@ int kvs_http_start(struct kvs_server *srv)
         flags |= MHD_USE_IPv6;
     if (srv->cfg.rate_limit)
         srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
+    if (srv->cfg.header_timeout_secs) {
+        srv->deadlines = kvs_deadlines_start(srv->cfg.header_timeout_secs);
+        if (srv->deadlines == NULL) {
+            kvs_ratelimit_free(srv->rl);
+            srv->rl = NULL;
+            return KVS_EIO;
+        }
+    }
     /* clang-format off */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
@@ -660,9 +699,12 @@ int kvs_http_start(struct kvs_server *srv)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_END);
     /* clang-format on */
     if (srv->daemon == NULL) {
+        kvs_deadlines_free(srv->deadlines);
+        srv->deadlines = NULL;
         kvs_ratelimit_free(srv->rl);
         srv->rl = NULL;
         return KVS_EIO; /* the caller says so: cannot listen */
@@ -688,8 +730,13 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
             break;
         nanosleep(&tick, NULL);
     }
+    /* The watchdog stops first; the table stays until MHD has reported every connection
+     * closed (MHD_stop_daemon calls on_connection for each). */
+    kvs_deadlines_stop(srv->deadlines);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    kvs_deadlines_free(srv->deadlines);
+    srv->deadlines = NULL;
     kvs_ratelimit_free(srv->rl);
     srv->rl = NULL;
 }

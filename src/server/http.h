@@ -30,6 +30,8 @@
 struct kvs_route;
 struct kvs_server;
 struct kvs_ratelimit;
+struct kvs_deadlines;
+struct kvs_deadline_conn;
 
 enum kvs_method {
     KVS_M_GET = 1,
@@ -52,6 +54,7 @@ struct kvs_server_config {
     unsigned max_connections;
     unsigned timeout_secs;         /* idle connection timeout */
     unsigned request_timeout_secs; /* whole request (headers + body) deadline; 0 = none */
+    unsigned header_timeout_secs;  /* request headers complete within; 0 = none (deadline.h) */
     unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
     unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
     int metrics_public;            /* GET /metrics without a token; else the admin's only */
@@ -65,6 +68,7 @@ struct kvs_server {
     unsigned long waiting;    /* requests suspended until their write is durable; atomic */
     int ready;                /* set once start-up is complete; before, requests get 503 */
     struct kvs_ratelimit *rl; /* --rate-limit; NULL when off */
+    struct kvs_deadlines *deadlines; /* --header-timeout; NULL when off */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;
@@ -79,6 +83,7 @@ struct kvs_req {
     unsigned retry_after;          /* seconds, for a 429 */
     uint64_t bytes_in;             /* request body bytes received */
     uint64_t bytes_out;            /* response body bytes (0 for streamed ones) */
+    struct kvs_deadline_conn *hdr_deadline; /* the connection's, or NULL; owned by the table */
 
     /* the raw request target, split into path and query arguments (percent-decoded) */
     char *target;   /* owned copy of the target as received */

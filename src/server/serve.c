@@ -47,6 +47,9 @@ static void help(FILE *out)
             "  --request-timeout SECS   close the connection of a request whose body is still\n"
             "                           arriving this long after its request line (default\n"
             "                           60, 0 = never)\n"
+            "  --header-timeout SECS    close a connection that has not sent a complete request\n"
+            "                           header this long after it was accepted or its last\n"
+            "                           response was sent (default 30, 0 = never)\n"
             "  --max-connections-per-ip N\n"
             "                           concurrent connections from one IP (default 0 = any)\n"
             "  --rate-limit N           requests per second per token (anonymous: per IP),\n"
@@ -178,6 +181,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_LOG_LEVEL,
         O_DEFAULT_ACCESS,
         O_REQUEST_TIMEOUT,
+        O_HEADER_TIMEOUT,
         O_MAX_PER_IP,
         O_RATE_LIMIT,
         O_ACCESS_LOG,
@@ -198,6 +202,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"log-level", required_argument, NULL, O_LOG_LEVEL},
         {"default-general-access", required_argument, NULL, O_DEFAULT_ACCESS},
         {"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
+        {"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
         {"max-connections-per-ip", required_argument, NULL, O_MAX_PER_IP},
         {"rate-limit", required_argument, NULL, O_RATE_LIMIT},
         {"access-log", required_argument, NULL, O_ACCESS_LOG},
@@ -252,6 +257,10 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         case O_REQUEST_TIMEOUT:
             if (parse_uint(optarg, 0, 86400, &cfg->request_timeout_secs) != 0)
                 return bad_value("request-timeout", optarg, "expected 0 to 86400 seconds");
+            break;
+        case O_HEADER_TIMEOUT:
+            if (parse_uint(optarg, 0, 86400, &cfg->header_timeout_secs) != 0)
+                return bad_value("header-timeout", optarg, "expected 0 to 86400 seconds");
             break;
         case O_MAX_PER_IP:
             if (parse_uint(optarg, 0, 100000, &cfg->max_per_ip) != 0)
@@ -405,6 +414,7 @@ int kvs_serve_main(int argc, char **argv)
         .max_connections = 1024,
         .timeout_secs = 60,
         .request_timeout_secs = 60,
+        .header_timeout_secs = 30,
         .default_access = KVS_GA_RESTRICTED,
     };
     /* Unnamed stores expire 7 days after their last access unless --unnamed-retention. */

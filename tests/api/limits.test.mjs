@@ -164,25 +164,101 @@ describe('connections and timeouts', T, () => {
     });
 });
 
-test('trickled headers are bounded by the idle timeout only (documented limit; see README)', T, async () => {
-    const server = await startServer({ args: ['--timeout', '2', '--request-timeout', '1'] });
-    try {
-        // one header byte a second: never idle for 2 s, so still served after 4 s
-        const parts = ['GET /health HTTP/1.1\r\nHost: a\r\n', 'X', '-', 'A', ':', ' 1\r\n\r\n'];
-        const res = await rawExchange(server, parts, { delayMs: 900, timeoutMs: 8000, untilResponse: true });
+describe('--header-timeout (slow headers, slowloris)', T, () => {
+    // One byte every 300 ms: never idle long enough for --timeout, never a complete header.
+    const TRICKLE_MS = 300;
+    const trickle = (first = []) => [...first, ...`GET /health HTTP/1.1\r\nHost: a\r\nX-Slow: ${'z'.repeat(60)}\r\n\r\n`];
+    const trickleOpts = { delayMs: TRICKLE_MS, timeoutMs: ms(15_000) };
+
+    let server;
+    before(async () => {
+        server = await startServer({ args: ['--header-timeout', '2', '--timeout', '20', '--request-timeout', '5'] });
+    });
+    after(async () => server?.stop());
+
+    test('a connection trickling its headers is closed; other clients are served meanwhile', async () => {
+        const slow = rawExchange(server, trickle(), trickleOpts);
+        await sleep(1000);
+        const other = await request(server, { path: '/health' });
+        assert.equal(other.status, 200, 'served while the slow one trickles');
+        const res = await slow;
+        assert.equal(res.status, 0, res.text.slice(0, 200));
+        assert.ok(res.closed, 'closed by the server');
+        // due at 2 s: not before, and long before its ~25 s of header bytes were all sent
+        assert.ok(res.ms >= 1800 && res.ms < ms(8000), `closed after about 2 s (${res.ms} ms)`);
+    });
+
+    test('many trickling connections are all closed and the server stays usable', async () => {
+        const slow = Array.from({ length: 50 }, () => rawExchange(server, trickle(), trickleOpts));
+        for (let i = 0; i < 5; i++) {
+            await sleep(500);
+            const res = await request(server, { path: '/v2/key-value-stores' });
+            assert.equal(res.status, 200, `request ${i} while 50 connections trickle`);
+        }
+        const all = await Promise.all(slow);
+        assert.deepEqual(
+            all.filter((r) => !r.closed || r.status !== 0).map((r) => ({ status: r.status, closed: r.closed, ms: r.ms })),
+            [],
+            'every trickling connection was closed without an answer',
+        );
+        assert.ok(Math.max(...all.map((r) => r.ms)) < ms(10_000));
+        const res = await request(server, { path: '/health' });
         assert.equal(res.status, 200);
-        assert.ok(res.ms >= 3500, `${res.ms} ms`);
-        // a gap longer than the idle timeout is cut
-        const gap = await rawExchange(server, ['GET /health HTTP/1.1\r\n', 'Host: a\r\n\r\n'], {
-            delayMs: 3500,
-            timeoutMs: 8000,
+    });
+
+    test('a keep-alive connection trickling its next request is closed too', async () => {
+        const res = await rawExchange(server, trickle(['GET /health HTTP/1.1\r\nHost: a\r\n\r\n']), trickleOpts);
+        assert.equal(res.status, 200, 'the first request was answered');
+        assert.equal((res.text.match(/HTTP\/1\.1 /g) || []).length, 1, 'the second one was not');
+        assert.ok(res.closed, 'closed by the server');
+        assert.ok(res.ms >= 1800 && res.ms < ms(8000), `closed about 2 s after the first answer (${res.ms} ms)`);
+    });
+
+    test('complete headers with a slow body are governed by --request-timeout, not this', async () => {
+        const { store } = await createStore(makeClient(server), 'slowbody');
+        const head = (key, n) =>
+            `PUT ${recordPath(store.id, key)} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${server.token}\r\n` +
+            `Content-Type: text/plain\r\nContent-Length: ${n}\r\n\r\n`;
+        // 20 bytes over about 3.5 s: past the header timeout, within the request timeout
+        const ok = await rawExchange(server, [head('ok', 20), ...Array.from({ length: 10 }, () => 'ab')], {
+            delayMs: 350,
+            timeoutMs: ms(15_000),
             untilResponse: true,
         });
-        assert.equal(gap.status, 0);
-        assert.ok(gap.closed && gap.ms < 3500, `${gap.ms} ms`);
-    } finally {
-        await server.stop();
-    }
+        assert.equal(ok.status, 201, ok.text.slice(0, 300));
+        const get = await request(server, { path: recordPath(store.id, 'ok') });
+        assert.equal(get.status, 200);
+        assert.equal(get.body.toString(), 'ab'.repeat(10));
+        // 60 bytes over about 9 s: cut by --request-timeout (5 s), not at 2 s
+        const cut = await rawExchange(server, [head('cut', 60), ...Array.from({ length: 30 }, () => 'ab')], {
+            delayMs: 300,
+            timeoutMs: ms(15_000),
+        });
+        assert.equal(cut.status, 0, cut.text.slice(0, 200));
+        assert.ok(cut.closed, 'closed by the server');
+        assert.ok(cut.ms >= 4500, `cut by the request timeout (${cut.ms} ms)`);
+        const none = await request(server, { path: recordPath(store.id, 'cut') });
+        assert.equal(none.status, 404, 'nothing stored');
+    });
+
+    test('--header-timeout 0 turns it off: trickled headers are served', async () => {
+        const off = await startServer({ args: ['--header-timeout', '0', '--timeout', '3'] });
+        try {
+            // 5 s of header bytes, one every 300 ms: never idle for 3 s, never cut
+            const parts = ['GET /health HTTP/1.1\r\nHost: a\r\n', ...'X-Slow: abcdefghijklm\r\n', '\r\n'];
+            const res = await rawExchange(off, parts, { delayMs: TRICKLE_MS, timeoutMs: ms(20_000), untilResponse: true });
+            assert.equal(res.status, 200, res.text.slice(0, 200));
+            assert.ok(res.ms >= 4500, `${res.ms} ms`);
+        } finally {
+            await off.stop();
+        }
+    });
+
+    test('the option is checked', async () => {
+        const res = await runKvs(['serve', '--header-timeout', 'abc']);
+        assert.equal(res.code, 2);
+        assert.match(res.stderr, /invalid value 'abc' for --header-timeout: expected 0 to 86400 seconds/);
+    });
 });
 
 describe('--rate-limit', T, () => {

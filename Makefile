@@ -34,7 +34,8 @@ COMMON := $(wildcard src/common/*.c)
 AUTH   := $(wildcard src/auth/*.c)
 STORE  := $(wildcard src/storage/*.c)
 SERVER := $(wildcard src/server/*.c src/api/*.c)
-LIBSRC := $(COMMON) $(AUTH) $(STORE) $(SERVER)
+LOCALFS := $(wildcard src/localfs/*.c)
+LIBSRC := $(COMMON) $(AUTH) $(STORE) $(SERVER) $(LOCALFS)
 CLI    := $(wildcard src/cli/*.c)
 
 .DEFAULT_GOAL := all

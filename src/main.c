@@ -18,6 +18,7 @@ static void usage(FILE *out)
                  "  unshare   take a share back: kvs unshare STORE USER\n"
                  "  backup    hot copy of a data directory: kvs backup --data DIR OUT\n"
                  "  restore   kvs restore [--force] --data DIR BACKUP (not while DIR is in use)\n"
+                 "  import    an Apify/Crawlee local storage directory: kvs import --help\n"
                  "  help      show this help (and the options of the commands above)\n");
 }
 
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
         return kvs_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)
         return kvs_cli_backup_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return kvs_cli_import_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         printf("\n");

@@ -21,6 +21,7 @@ static void usage(FILE *out)
             "  kvs token revoke PREFIX\n"
             "  kvs share STORE USER --read|--write\n"
             "  kvs unshare STORE USER\n"
+            "  kvs import [--store NAME] [--dry-run] SRC   (kvs import --help)\n"
             "\n"
             "Every command takes one of:\n"
             "  --data DIR        work on the data directory itself (the server may be running)\n"

@@ -9,6 +9,8 @@
  *   kvs unshare STORE USER
  *   kvs backup --data DIR OUT, kvs restore [--force] --data DIR BACKUP  (cli/backup.c; --data
  *                                    only, with rules of their own there)
+ *   kvs import [--store NAME] [--dry-run] SRC  (cli/import.c: an Apify/Crawlee local storage
+ *                                    directory into kvstore, both ways below)
  *
  * Each works in one of two ways, chosen by the options every command takes:
  *   --data DIR              on the data directory itself, through the storage layer. LMDB lets
@@ -31,6 +33,7 @@
 #ifndef KVS_CLI_CLI_H
 #define KVS_CLI_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Run the command in ARGV (ARGV[0] is "user", "token", "share" or "unshare"). Returns the
@@ -65,6 +68,20 @@ int kvs_cli_local(const struct kvs_cli_req *req);
 
 /* Carry out REQ through the HTTP API at REQ->url. Prints the result; returns the exit status. */
 int kvs_cli_remote(const struct kvs_cli_req *req);
+
+struct json_t; /* jansson's */
+
+/* Send METHOD URL-base + PATH to REQ->url with REQ->token, through CURL (a libcurl easy handle,
+ * reusable across calls), with BODY_N bytes of BODY of type CONTENT_TYPE (BODY NULL: none).
+ * With DATA, a 2xx's "data" goes to *DATA (a new reference; NULL for 204); with DATA NULL
+ * any 2xx will do. Returns 0, or prints the failure (the server's message) and returns 1.
+ * (cli/remote.c; also used by kvs import, cli/import.c.) */
+int kvs_cli_call(const struct kvs_cli_req *req, void *curl, const char *method, const char *path,
+                 const char *body, size_t body_n, const char *content_type, struct json_t **data);
+
+/* `kvs import [--store NAME] [--dry-run] (--data DIR | --url URL --token TOKEN) SRC`
+ * (cli/import.c, where the rules are). ARGV[0] is "import". Returns the exit status. */
+int kvs_cli_import_main(int argc, char **argv);
 
 /* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
 int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

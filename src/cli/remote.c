@@ -43,13 +43,11 @@ static char *segment(CURL *curl, const char *s)
     return curl_easy_escape(curl, s, 0);
 }
 
-/* Send METHOD URL-base + PATH with the JSON BODY (may be NULL). On a 2xx, *DATA gets the
- * response's "data" (a new reference; NULL for 204). Returns 0, or prints the failure and
- * returns 1. */
-static int call(const struct kvs_cli_req *req, CURL *curl, const char *method, const char *path,
-                json_t *body, json_t **data)
+int kvs_cli_call(const struct kvs_cli_req *req, void *curl, const char *method, const char *path,
+                 const char *body, size_t body_n, const char *content_type, json_t **data)
 {
-    *data = NULL;
+    if (data != NULL)
+        *data = NULL;
     size_t base_n = strlen(req->url);
     while (base_n > 0 && req->url[base_n - 1] == '/')
         base_n--;
@@ -63,12 +61,13 @@ static int call(const struct kvs_cli_req *req, CURL *curl, const char *method, c
     }
     snprintf(url, url_n, "%.*s%s", (int)base_n, req->url, path);
     snprintf(auth, strlen(req->token) + 32, "Authorization: Bearer %s", req->token);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char ctype[300];
+    snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type ? content_type : "");
 
     struct curl_slist *headers = curl_slist_append(NULL, auth);
     headers = curl_slist_append(headers, "Accept: application/json");
-    if (text != NULL)
-        headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (body != NULL)
+        headers = curl_slist_append(headers, ctype);
     struct response resp = {0};
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -77,10 +76,11 @@ static int call(const struct kvs_cli_req *req, CURL *curl, const char *method, c
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (text != NULL)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-    else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    /* the size is always set: a handle reused for several calls keeps the last one's */
+    if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_n : 0));
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+    }
 
     CURLcode cc = curl_easy_perform(curl);
     long status = 0;
@@ -93,12 +93,14 @@ static int call(const struct kvs_cli_req *req, CURL *curl, const char *method, c
     } else {
         if (resp.n > 0)
             doc = json_loadb(resp.p, resp.n, 0, NULL);
-        if (status >= 200 && status < 300) {
+        if (status >= 200 && status < 300 && data != NULL) {
             json_t *d = json_object_get(doc, "data");
             if (status != 204 && d == NULL)
                 rc =
                     kvs_cli_fail("the server's answer is not the expected JSON (HTTP %ld)", status);
             *data = json_incref(d);
+        } else if (status >= 200 && status < 300) {
+            /* the caller wants no data (a record PUT answers {}) */
         } else {
             const char *msg =
                 json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
@@ -108,11 +110,23 @@ static int call(const struct kvs_cli_req *req, CURL *curl, const char *method, c
     json_decref(doc);
     curl_slist_free_all(headers);
     free(resp.p);
-    free(text);
     free(url);
     if (auth != NULL)
         memset(auth, 0, strlen(auth)); /* it holds the token */
     free(auth);
+    return rc;
+}
+
+/* Send METHOD URL-base + PATH with the JSON BODY (may be NULL); see kvs_cli_call(). */
+static int call(const struct kvs_cli_req *req, CURL *curl, const char *method, const char *path,
+                json_t *body, json_t **data)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (body != NULL && text == NULL)
+        return kvs_cli_fail("out of memory");
+    int rc = kvs_cli_call(req, curl, method, path, text, text ? strlen(text) : 0,
+                          "application/json", data);
+    free(text);
     return rc;
 }
 

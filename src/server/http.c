@@ -716,9 +716,12 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
 {
     if (srv->daemon == NULL)
         return;
+    /* MHD's threads may still use the listen socket until MHD_stop_daemon (microhttpd.h):
+     * stop it listening now, so new clients are refused rather than left in the backlog,
+     * and close it only after MHD has stopped. */
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
     if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
+        shutdown(lsock, SHUT_RDWR);
     /* Requests in flight may finish within the grace period. Requests waiting for a write
      * are always waited for: the writer finishes them quickly, and stopping MHD under them
      * would leave the writer resuming a freed connection. */
@@ -735,6 +738,8 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
     kvs_deadlines_stop(srv->deadlines);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
     kvs_deadlines_free(srv->deadlines);
     srv->deadlines = NULL;
     kvs_ratelimit_free(srv->rl);

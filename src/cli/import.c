@@ -62,11 +62,10 @@ static int usage_error(const char *what)
 
 static void on_skip(void *arg, const char *path, enum kvs_import_skip why, const char *detail)
 {
-    fprintf(stderr, "kvs: import: skipped %s (%s): %s\n", path, kvs_import_skip_name(why),
-            detail);
+    fprintf(stderr, "kvs: import: skipped %s (%s): %s\n", path, kvs_import_skip_name(why), detail);
 }
 
-/* ---- through the API ------------------------------------------------------------------------ */
+/* ---- through the API ----------------------------------------------------------------------- */
 
 struct remote {
     const struct kvs_cli_req *req;
@@ -110,7 +109,7 @@ static int remote_put(void *arg, const struct kvs_import_record *rec)
                : 0;
 }
 
-/* ---- on a data directory -------------------------------------------------------------------- */
+/* ---- on a data directory ------------------------------------------------------------------- */
 
 struct local {
     struct kvs_storage *st;
@@ -179,16 +178,15 @@ static int local_put(void *arg, const struct kvs_import_record *rec)
     return rc;
 }
 
-/* ---- the command ------------------------------------------------------------------------------ */
+/* ---- the command --------------------------------------------------------------------------- */
 
 /* Print the summary line; returns the exit status it stands for. */
 static int summary(const struct kvs_import_stats *s, int dry_run)
 {
     printf("%s %llu store%s, %llu record%s, %llu bytes; skipped %llu",
            dry_run ? "dry run: would import" : "imported", (unsigned long long)s->stores,
-           s->stores == 1 ? "" : "s", (unsigned long long)s->records,
-           s->records == 1 ? "" : "s", (unsigned long long)s->bytes,
-           (unsigned long long)s->skipped);
+           s->stores == 1 ? "" : "s", (unsigned long long)s->records, s->records == 1 ? "" : "s",
+           (unsigned long long)s->bytes, (unsigned long long)s->skipped);
     const char *sep = " (";
     for (int i = 0; i < KVS_SKIP_COUNT_; i++) {
         if (s->by_reason[i] == 0)
@@ -239,9 +237,12 @@ int kvs_cli_import_main(int argc, char **argv)
 {
     enum { O_DATA = 1, O_URL, O_TOKEN, O_STORE, O_DRY, O_HELP };
     static const struct option options[] = {
-        {"data", required_argument, NULL, O_DATA},  {"url", required_argument, NULL, O_URL},
-        {"token", required_argument, NULL, O_TOKEN}, {"store", required_argument, NULL, O_STORE},
-        {"dry-run", no_argument, NULL, O_DRY},      {"help", no_argument, NULL, O_HELP},
+        {"data", required_argument, NULL, O_DATA},
+        {"url", required_argument, NULL, O_URL},
+        {"token", required_argument, NULL, O_TOKEN},
+        {"store", required_argument, NULL, O_STORE},
+        {"dry-run", no_argument, NULL, O_DRY},
+        {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     struct kvs_cli_req req = {0};

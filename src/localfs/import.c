@@ -27,16 +27,11 @@
 #define PATH_MAX_ 4096
 
 static const char *const skip_names[KVS_SKIP_COUNT_] = {
-    [KVS_SKIP_SYMLINK] = "symlink",
-    [KVS_SKIP_NOT_FILE] = "not a regular file",
-    [KVS_SKIP_TOO_BIG] = "too large",
-    [KVS_SKIP_BAD_KEY] = "invalid key",
-    [KVS_SKIP_BAD_META] = "bad metadata",
-    [KVS_SKIP_NO_VALUE] = "no value file",
-    [KVS_SKIP_DUPLICATE] = "duplicate key",
-    [KVS_SKIP_BAD_STORE] = "invalid store name",
-    [KVS_SKIP_UNREADABLE] = "unreadable",
-    [KVS_SKIP_REFUSED] = "refused",
+    [KVS_SKIP_SYMLINK] = "symlink",         [KVS_SKIP_NOT_FILE] = "not a regular file",
+    [KVS_SKIP_TOO_BIG] = "too large",       [KVS_SKIP_BAD_KEY] = "invalid key",
+    [KVS_SKIP_BAD_META] = "bad metadata",   [KVS_SKIP_NO_VALUE] = "no value file",
+    [KVS_SKIP_DUPLICATE] = "duplicate key", [KVS_SKIP_BAD_STORE] = "invalid store name",
+    [KVS_SKIP_UNREADABLE] = "unreadable",   [KVS_SKIP_REFUSED] = "refused",
 };
 
 const char *kvs_import_skip_name(enum kvs_import_skip why)
@@ -68,10 +63,10 @@ struct importer {
 /* One store directory being imported. */
 struct store_dir {
     struct importer *im;
-    int fd;                  /* the directory, opened without following links */
-    char prefix[PATH_MAX_];  /* SRC/... of the directory, for messages */
+    int fd;                 /* the directory, opened without following links */
+    char prefix[PATH_MAX_]; /* SRC/... of the directory, for messages */
     char name[KVS_NAME_MAX + 1];
-    struct entry *e;         /* sorted by name */
+    struct entry *e; /* sorted by name */
     size_t n;
     struct record *r;
     size_t rn, rcap;
@@ -95,8 +90,7 @@ static void report(struct importer *im, const char *path, enum kvs_import_skip w
 }
 
 /* Report the file NAME of D as skipped. Returns -1, for the callers' convenience. */
-static int skip(struct store_dir *d, const char *name, enum kvs_import_skip why,
-                const char *detail)
+static int skip(struct store_dir *d, const char *name, enum kvs_import_skip why, const char *detail)
 {
     char path[PATH_MAX_];
     join(path, d->prefix, name);

@@ -69,7 +69,7 @@ int kvs_localfs_value_record(kvs_slice name, char key[KVS_KEY_MAX + 1], const ch
     return kvs_localfs_key_of_stem(stem, key);
 }
 
-/* ---- JSON -------------------------------------------------------------------------------- */
+/* ---- JSON ---------------------------------------------------------------------------------- */
 
 /* Load TEXT as a JSON object, unwrapping one JSON string that holds the object's text (the JS
  * SDK's double stringification). Returns 0 with a new reference in *OUT, or an error. */
@@ -134,8 +134,8 @@ static void copy(char *dst, kvs_slice s)
 
 static int ext_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '+' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '+' || c == '-';
 }
 
 /* The record fields of OBJ into *OUT (see kvs_localfs_parse_record_meta). */

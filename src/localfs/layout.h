@@ -30,7 +30,7 @@
 #include "common/slice.h"
 #include "common/validate.h"
 
-#define KVS_LOCALFS_STORES_DIR "key_value_stores"      /* under a storage root */
+#define KVS_LOCALFS_STORES_DIR "key_value_stores"       /* under a storage root */
 #define KVS_LOCALFS_STORE_META_FILE "__metadata__.json" /* the store's metadata file */
 #define KVS_LOCALFS_SIDECAR_SUFFIX ".__metadata__.json" /* a record's metadata file */
 
@@ -76,8 +76,7 @@ int kvs_localfs_key_of_stem(kvs_slice stem, char out[KVS_KEY_MAX + 1]);
  * stem left by kvs_localfs_split_ext(), into KEY, and in *CONTENT_TYPE the type of the
  * extension, KVS_MIME_DEFAULT when unknown or absent (static storage).
  * Returns 0 or KVS_EBADKEY (as kvs_localfs_key_of_stem). */
-int kvs_localfs_value_record(kvs_slice name, char key[KVS_KEY_MAX + 1],
-                             const char **content_type);
+int kvs_localfs_value_record(kvs_slice name, char key[KVS_KEY_MAX + 1], const char **content_type);
 
 /* A record's sidecar (<stem>.__metadata__.json). */
 struct kvs_localfs_record_meta {

@@ -54,6 +54,9 @@ async function runSdk(storage, store, writeMetadata) {
             await Actor.setValue(key, value, options ?? undefined);
             await named.setValue(key, value, options ?? undefined);
         }
+        // a key with its own extension: the file is named photo.png, read back as key photo
+        // unless a sidecar keeps the key
+        await named.setValue('photo.png', Buffer.from(records[2][1].png, 'hex'), { contentType: 'image/png' });
         await Actor.exit({ exit: false });
     `;
     const env = { ...process.env, CRAWLEE_STORAGE_DIR: storage };
@@ -113,9 +116,15 @@ describe('kvs import', { skip: NEEDS_SPAWN }, () => {
             const r = await importUrl(storage);
             assert.equal(r.code, 0, out(r));
             const n = SDK_RECORDS.length;
-            assert.match(r.stdout, new RegExp(`^imported 2 stores, ${2 * n} records, \\d+ bytes; skipped 0\\n$`), out(r));
+            assert.match(r.stdout, new RegExp(`^imported 2 stores, ${2 * n + 1} records, \\d+ bytes; skipped 0\\n$`), out(r));
+            const photo = writeMetadata ? 'photo.png' : 'photo';
+            const photoRes = await getRecord(server, store, photo);
+            assert.equal(photoRes.status, 200, photoRes.text);
+            assert.deepEqual(photoRes.body, PNG);
+            assert.equal(photoRes.headers['content-type'], 'image/png');
             for (const name of [store, 'default']) {
-                assert.deepEqual(await keysOf(server, name), SDK_RECORDS.map(([k]) => k).sort());
+                const extra = name === store ? [photo] : [];
+                assert.deepEqual(await keysOf(server, name), [...SDK_RECORDS.map(([k]) => k), ...extra].sort());
                 for (const rec of SDK_RECORDS) {
                     const res = await getRecord(server, name, rec[0]);
                     assert.equal(res.status, 200, `${name}/${rec[0]}: ${res.text}`);

@@ -16,7 +16,7 @@
 
 #define S(lit) kvs_slice_of(lit)
 
-/* ---- names ----------------------------------------------------------------------------------- */
+/* ---- names --------------------------------------------------------------------------------- */
 
 TEST(localfs_classify)
 {
@@ -40,10 +40,14 @@ TEST(localfs_split_ext_is_nodes_extname)
 {
     static const char *const cases[][3] = {
         /* name, stem, extension */
-        {"INPUT.json", "INPUT", "json"}, {"a-b_c.d.json", "a-b_c.d", "json"},
-        {"photo.png", "photo", "png"},   {"INPUT", "INPUT", ""},
-        {".env", ".env", ""},            {"..", "..", ""},
-        {".a.b", ".a", "b"},             {"a.", "a", ""},
+        {"INPUT.json", "INPUT", "json"},
+        {"a-b_c.d.json", "a-b_c.d", "json"},
+        {"photo.png", "photo", "png"},
+        {"INPUT", "INPUT", ""},
+        {".env", ".env", ""},
+        {"..", "..", ""},
+        {".a.b", ".a", "b"},
+        {"a.", "a", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kvs_slice stem, ext;
@@ -243,13 +247,11 @@ TEST(localfs_store_meta)
     ASSERT_STR_EQ(s.name, "default");
     /* crawlee-python's, an unnamed store */
     ASSERT_OK(kvs_localfs_parse_store_meta(
-        S("{\"id\": \"abc\", \"name\": null, \"created_at\": \"2026-01-01T00:00:00\"}"), &s,
-        &why));
+        S("{\"id\": \"abc\", \"name\": null, \"created_at\": \"2026-01-01T00:00:00\"}"), &s, &why));
     ASSERT_STR_EQ(s.id, "abc");
     ASSERT_STR_EQ(s.name, "");
     ASSERT_OK(kvs_localfs_parse_store_meta(S("{}"), &s, &why));
-    ASSERT_ERR(kvs_localfs_parse_store_meta(S("{\"name\": \"my_store\"}"), &s, &why),
-               KVS_EBADNAME);
+    ASSERT_ERR(kvs_localfs_parse_store_meta(S("{\"name\": \"my_store\"}"), &s, &why), KVS_EBADNAME);
     ASSERT_ERR(kvs_localfs_parse_store_meta(S("{\"name\": \"-a\"}"), &s, &why), KVS_EBADNAME);
     ASSERT_ERR(kvs_localfs_parse_store_meta(S("{\"name\": 1}"), &s, &why), KVS_EINVAL);
     ASSERT_ERR(kvs_localfs_parse_store_meta(S("{\"id\": {}}"), &s, &why), KVS_EINVAL);
@@ -279,8 +281,8 @@ static int seen_put(void *arg, const struct kvs_import_record *rec)
 {
     struct seen *s = arg;
     char line[1024];
-    snprintf(line, sizeof line, "put %s/%.*s [%s] %.*s\n", rec->store, (int)rec->key.n,
-             rec->key.p, rec->content_type, (int)rec->value.n, rec->value.p ? rec->value.p : "");
+    snprintf(line, sizeof line, "put %s/%.*s [%s] %.*s\n", rec->store, (int)rec->key.n, rec->key.p,
+             rec->content_type, (int)rec->value.n, rec->value.p ? rec->value.p : "");
     ASSERT_OK(kvs_buf_puts(&s->log, line));
     return 0;
 }

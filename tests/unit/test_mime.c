@@ -64,9 +64,9 @@ TEST(mime_ext_of_type_ignores_parameters_blanks_and_case)
 TEST(mime_round_trip_over_the_table)
 {
     /* every extension's type maps back to an extension of the same type */
-    static const char *const exts[] = {"json", "txt", "html", "htm", "png", "jpg", "jpeg",
-                                       "gif",  "webp", "svg", "pdf", "xml", "csv", "zip",
-                                       "js",   "css",  "bin", "gz",  "md",  "mjs"};
+    static const char *const exts[] = {"json", "txt",  "html", "htm", "png", "jpg", "jpeg",
+                                       "gif",  "webp", "svg",  "pdf", "xml", "csv", "zip",
+                                       "js",   "css",  "bin",  "gz",  "md",  "mjs"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         const char *type = kvs_mime_type_of_ext(S(exts[i]));
         ASSERT(type != NULL);

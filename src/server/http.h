@@ -15,6 +15,9 @@
  *
  * A response is queued only from the second call on: queueing on the first call makes MHD
  * 0.9.75 close the connection after the response (no keep-alive).
+ *
+ * MHD calls nothing of ours while the headers arrive; --header-timeout bounds that time
+ * (deadline.h): the first call clears the connection's deadline, completion arms it again.
  */
 #ifndef KVS_SERVER_HTTP_H
 #define KVS_SERVER_HTTP_H

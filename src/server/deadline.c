@@ -22,13 +22,13 @@ struct kvs_deadline_conn {
 };
 
 struct kvs_deadlines {
-    pthread_mutex_t lock; /* the list, and shutting a listed socket down */
-    pthread_cond_t wake;  /* signalled to stop the watchdog */
+    pthread_mutex_t lock;          /* the list, and shutting a listed socket down */
+    pthread_cond_t wake;           /* signalled to stop the watchdog */
     struct kvs_deadline_conn head; /* sentinel of a circular list */
     uint64_t timeout_ns;
-    uint64_t cut;    /* connections cut; atomic */
-    int stopping;    /* under lock */
-    int running;     /* the watchdog thread exists and is not joined yet */
+    uint64_t cut; /* connections cut; atomic */
+    int stopping; /* under lock */
+    int running;  /* the watchdog thread exists and is not joined yet */
     pthread_t thread;
 };
 
@@ -77,8 +77,7 @@ static void *watchdog(void *arg)
             until.tv_sec++;
             until.tv_nsec -= (long)NS;
         }
-        while (!d->stopping &&
-               pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
+        while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
             ;
     }
     pthread_mutex_unlock(&d->lock);

@@ -67,10 +67,10 @@ struct kvs_server {
     struct kvs_server_config cfg;
     struct kvs_storage *storage;
     struct MHD_Daemon *daemon;
-    unsigned long in_flight;  /* requests between first call and completion; atomic */
-    unsigned long waiting;    /* requests suspended until their write is durable; atomic */
-    int ready;                /* set once start-up is complete; before, requests get 503 */
-    struct kvs_ratelimit *rl; /* --rate-limit; NULL when off */
+    unsigned long in_flight;         /* requests between first call and completion; atomic */
+    unsigned long waiting;           /* requests suspended until their write is durable; atomic */
+    int ready;                       /* set once start-up is complete; before, requests get 503 */
+    struct kvs_ratelimit *rl;        /* --rate-limit; NULL when off */
     struct kvs_deadlines *deadlines; /* --header-timeout; NULL when off */
 };
 
@@ -79,13 +79,13 @@ struct kvs_server {
 struct kvs_req {
     struct kvs_server *srv;
     struct MHD_Connection *conn;
-    enum kvs_method method;        /* after the ?method= override */
-    const struct kvs_route *route; /* NULL until routed */
-    int state;                     /* http.c's state machine */
-    uint64_t start_ns;             /* monotonic clock when the request line was in */
-    unsigned retry_after;          /* seconds, for a 429 */
-    uint64_t bytes_in;             /* request body bytes received */
-    uint64_t bytes_out;            /* response body bytes (0 for streamed ones) */
+    enum kvs_method method;                 /* after the ?method= override */
+    const struct kvs_route *route;          /* NULL until routed */
+    int state;                              /* http.c's state machine */
+    uint64_t start_ns;                      /* monotonic clock when the request line was in */
+    unsigned retry_after;                   /* seconds, for a 429 */
+    uint64_t bytes_in;                      /* request body bytes received */
+    uint64_t bytes_out;                     /* response body bytes (0 for streamed ones) */
     struct kvs_deadline_conn *hdr_deadline; /* the connection's, or NULL; owned by the table */
 
     /* the raw request target, split into path and query arguments (percent-decoded) */

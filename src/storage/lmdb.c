@@ -1,9 +1,24 @@
 /* lmdb.c — the LMDB back-end of the storage interface (storage.h, backend.h).
  *
  * One LMDB environment in the data directory holds everything. Writes come only from the
- * writer thread of storage.c (one write transaction per batch, committed with LMDB's default
- * sync, so a commit that returned is on disk); reads are LMDB read transactions, opened with
- * MDB_NOTLS so that a read may end on another thread than the one that began it.
+ * writer thread of storage.c (one write transaction per batch); reads are LMDB read
+ * transactions, opened with MDB_NOTLS so that a read may end on another thread than the one
+ * that began it.
+ *
+ * ---- Durability ----------------------------------------------------------------------------
+ *
+ * Commits use LMDB's default sync (fdatasync() of the data pages, then the meta page through
+ * an O_DSYNC descriptor), so a commit that returned is on disk and its writes may be
+ * acknowledged. The data file is kept ahead of use with zeros (prealloc.h, grow_ahead()):
+ * commits of a growing store then overwrite blocks the file has, instead of extending it, which
+ * costs a journal commit per fdatasync. Measured: a C model of the commit (4 pages, fdatasync,
+ * meta write) ran 2,553 commits/s extending the file vs 4,050/s into preallocated blocks;
+ * durable PUT at 64 connections in make bench's set-up, 4 interleaved runs each, 31,313 vs
+ * 35,638 req/s on average.
+ * Tried and left: MDB_NOMETASYNC, acknowledging a batch once the next commit's fdatasync
+ * had made its meta page durable (one flush per commit instead of two). It was 5 % faster at 1
+ * and 16 connections but 5 % slower than the above at 64: a write then waits for the next
+ * batch too, and with a fixed number of clients the latency sets the rate.
  *
  * ---- Schema, version 3 ---------------------------------------------------------------------
  *
@@ -122,6 +137,7 @@
 #include "common/random.h"
 #include "kvs.h"
 #include "storage/backend.h"
+#include "storage/prealloc.h"
 
 #define SCHEMA_VERSION 3u
 #define FORMAT 1u                     /* the format byte of every value written today */
@@ -183,6 +199,8 @@ struct kvs_lmdb {
     MDB_env *env;
     MDB_dbi dbi[DBI_COUNT];
     int64_t retention_ms; /* unnamed stores unaccessed this long are deleted; 0 = never */
+    unsigned page_size;
+    struct kvs_prealloc prealloc; /* writer thread only */
 };
 
 struct kvs_lmdb_read {
@@ -1986,6 +2004,28 @@ static KVS_MUST_CHECK int apply_delta(struct kvs_lmdb *db, MDB_txn *txn,
     return save_stats(txn, db, d->store_id, &sr);
 }
 
+/* Keep zeros ahead of the data file's last page (prealloc.h). Done in an empty write
+ * transaction, whose lock keeps another process's commit (the CLI on the same data directory)
+ * from writing past the last page meanwhile. A failure here fails no write: LMDB then extends
+ * the file itself, as it would without this, and reports a full disk on its own. */
+static void grow_ahead(struct kvs_lmdb *db)
+{
+    MDB_envinfo info;
+    int64_t now = kvs_now_ms();
+    if (mdb_env_info(db->env, &info) != 0 ||
+        !kvs_prealloc_due(&db->prealloc, ((uint64_t)info.me_last_pgno + 1) * db->page_size, now))
+        return;
+    MDB_txn *txn;
+    if (mdb_txn_begin(db->env, NULL, 0, &txn) != 0)
+        return;
+    mdb_filehandle_t fd;
+    if (mdb_env_info(db->env, &info) == 0 && mdb_env_get_fd(db->env, &fd) == 0 &&
+        kvs_prealloc_extend(&db->prealloc, fd, ((uint64_t)info.me_last_pgno + 1) * db->page_size,
+                            now) != 0)
+        kvs_log_debug("lmdb: the data file grows page by page until the next try");
+    mdb_txn_abort(txn);
+}
+
 static KVS_MUST_CHECK int lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                                      const struct kvs_stat_delta *deltas, size_t nd)
 {
@@ -2024,6 +2064,7 @@ static KVS_MUST_CHECK int lmdb_apply(struct kvs_storage *st, struct kvs_write **
         rc = commit_err(db, rc, need, "commit");
         goto out;
     }
+    grow_ahead(db);
     /* Committed: the outputs go to their writes. */
     for (size_t i = 0; i < n; i++) {
         if (staged[i].has_store) {
@@ -2510,6 +2551,12 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
         rc = lmdb_err(rc, "open environment");
         goto fail;
     }
+    MDB_stat ms;
+    if ((rc = mdb_env_stat(db->env, &ms)) != 0) {
+        rc = lmdb_err(rc, "stat environment");
+        goto fail;
+    }
+    db->page_size = ms.ms_psize;
     /* Free the reader slots of processes that died holding a read. */
     int stale = 0;
     rc = mdb_reader_check(db->env, &stale);

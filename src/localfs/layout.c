@@ -11,7 +11,7 @@
 
 #include "common/mime.h"
 #include "kvs.h"
-#include "server/router.h" /* kvs_pct_decode: the server's own percent-decoder */
+#include "common/pct.h" /* the server's own percent-decoder */
 
 enum kvs_localfs_kind kvs_localfs_classify(kvs_slice name, kvs_slice *stem)
 {

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "common/alloc.h"
+#include "common/pct.h"
 #include "common/log.h"
 #include "kvs.h"
 #include "server/accesslog.h"

@@ -1,7 +1,6 @@
-/* router.c — path matching and percent-coding (see router.h). */
+/* router.c — path matching (see router.h). */
 #include "server/router.h"
 
-#include "common/buf.h"
 #include "kvs.h"
 
 /* Split off the next '/'-separated segment of *REST into SEG. Returns 0 when none is left. */
@@ -82,54 +81,4 @@ enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m
     }
     memset(m, 0, sizeof *m);
     return KVS_PATH_NONE;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-long kvs_pct_decode(kvs_slice in, char *out, size_t out_max, int plus_space)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < in.n; i++) {
-        char c = in.p[i];
-        if (c == '%') {
-            /* i + 2 < in.n: both hex digits are there */
-            int hi = i + 2 < in.n ? hexval(in.p[i + 1]) : -1;
-            int lo = i + 2 < in.n ? hexval(in.p[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_space) {
-            c = ' ';
-        }
-        if (o == out_max)
-            return -1;
-        out[o++] = c;
-    }
-    return (long)o;
-}
-
-int kvs_pct_encode(struct kvs_buf *out, kvs_slice s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '\'' ||
-                    c == '(' || c == ')';
-        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        int rc = plain ? kvs_buf_append(out, &s.p[i], 1) : kvs_buf_append(out, esc, 3);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
 }

@@ -63,14 +63,4 @@ struct kvs_path_match {
  * (KVS_PATH_NONE when unknown) and fills M. */
 enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m);
 
-/* Percent-decode IN into OUT (room for OUT_MAX bytes; no NUL is added). With PLUS_SPACE,
- * '+' becomes a space (query strings). Returns the decoded length, or -1 when IN holds a
- * malformed escape ('%' not followed by two hex digits) or the result would not fit. */
-long kvs_pct_decode(kvs_slice in, char *out, size_t out_max, int plus_space);
-
-/* Append the percent-encoded form of S to OUT (everything but unreserved characters
- * A-Z a-z 0-9 - . _ ~ and the key characters ! ' ( ) is encoded). Returns 0 or KVS_ETOOBIG. */
-struct kvs_buf;
-int kvs_pct_encode(struct kvs_buf *out, kvs_slice s);
-
 #endif

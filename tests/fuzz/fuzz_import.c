@@ -24,11 +24,11 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/pct.h"
 #include "common/validate.h"
 #include "fuzz.h"
 #include "kvs.h"
 #include "localfs/layout.h"
-#include "server/router.h"
 
 /* ---- references -------------------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include <ctype.h>
 
 #include "common/buf.h"
+#include "common/pct.h"
 #include "common/validate.h"
 #include "fuzz.h"
 #include "kvs.h"

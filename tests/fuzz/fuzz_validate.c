@@ -11,6 +11,7 @@
  * '+' as space) and routes as the {key} of a record path unchanged. */
 #include <regex.h>
 
+#include "common/pct.h"
 #include "common/validate.h"
 #include "fuzz.h"
 #include "server/router.h"

@@ -1,5 +1,6 @@
 /* test_router.c — path matching and percent-coding (src/server/router.c). */
 #include "common/buf.h"
+#include "common/pct.h"
 #include "server/router.h"
 #include "test.h"
 

@@ -268,9 +268,10 @@ static void metrics_handle(struct kvs_req *r)
     }
     struct kvs_buf out;
     kvs_buf_init(&out, 16u * 1024 * 1024);
-    if (kvs_metrics_render(r->srv, &out) != 0) {
+    int rc = kvs_metrics_render(r->srv, &out);
+    if (rc != 0) {
         kvs_buf_free(&out);
-        kvs_reply_error(r, KVS_ENOMEM, NULL);
+        kvs_reply_error(r, rc, NULL);
         return;
     }
     size_t n;

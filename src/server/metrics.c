@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "kvs.h"
+#include "server/deadline.h"
 #include "server/http.h"
 #include "server/router.h"
 #include "storage/storage.h"
@@ -158,6 +159,15 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
     }
     struct kvs_storage_counters sc = {0};
     kvs_storage_counters(srv->storage, &sc);
+    struct kvs_storage_totals tot;
+    struct kvs_read *rd;
+    int err = kvs_storage_read_begin(srv->storage, &rd);
+    if (err == 0) {
+        err = kvs_storage_totals(rd, &tot);
+        kvs_storage_read_end(rd);
+    }
+    if (err != 0)
+        return err;
     rc |= add(out,
               "# HELP kvs_http_request_body_bytes_total Request body bytes received.\n"
               "# TYPE kvs_http_request_body_bytes_total counter\n"
@@ -177,12 +187,27 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
               "kvs_storage_writes_total %llu\n"
               "# HELP kvs_storage_bytes Disk space used by the database files.\n"
               "# TYPE kvs_storage_bytes gauge\n"
-              "kvs_storage_bytes %llu\n",
+              "kvs_storage_bytes %llu\n"
+              "# HELP kvs_records Records stored (those of deleted stores until swept).\n"
+              "# TYPE kvs_records gauge\n"
+              "kvs_records %llu\n"
+              "# HELP kvs_stores Key-value stores.\n"
+              "# TYPE kvs_stores gauge\n"
+              "kvs_stores %llu\n"
+              "# HELP kvs_users Users.\n"
+              "# TYPE kvs_users gauge\n"
+              "kvs_users %llu\n"
+              "# HELP kvs_http_header_timeouts_total Connections closed for not sending a "
+              "complete request header in time (--header-timeout).\n"
+              "# TYPE kvs_http_header_timeouts_total counter\n"
+              "kvs_http_header_timeouts_total %llu\n",
               (unsigned long long)__atomic_load_n(&M.bytes_in, __ATOMIC_RELAXED),
               (unsigned long long)__atomic_load_n(&M.bytes_out, __ATOMIC_RELAXED),
               __atomic_load_n(&srv->in_flight, __ATOMIC_RELAXED), (unsigned long long)sc.batches,
               (unsigned long long)sc.writes,
               (unsigned long long)(file_bytes(srv->cfg.data_dir, "data.mdb") +
-                                   file_bytes(srv->cfg.data_dir, "lock.mdb")));
+                                   file_bytes(srv->cfg.data_dir, "lock.mdb")),
+              (unsigned long long)tot.records, (unsigned long long)tot.stores,
+              (unsigned long long)tot.users, (unsigned long long)kvs_deadlines_cut(srv->deadlines));
     return rc ? KVS_ENOMEM : 0;
 }

@@ -31,6 +31,7 @@ struct kvs_storage_ops {
     int (*read_begin)(struct kvs_storage *st, struct kvs_read **out);
     void (*read_end)(struct kvs_read *rd);
     int (*user_count)(struct kvs_read *rd, uint64_t *out);
+    int (*totals)(struct kvs_read *rd, struct kvs_storage_totals *out);
     int (*user_by_token)(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
                          struct kvs_user *out);
     int (*user_by_name)(struct kvs_read *rd, kvs_slice username, struct kvs_user *out);
@@ -40,8 +41,7 @@ struct kvs_storage_ops {
     int (*store_by_name)(struct kvs_read *rd, kvs_slice user_id, kvs_slice name,
                          struct kvs_store *out);
     int (*store_list)(struct kvs_read *rd, kvs_slice user_id, uint64_t offset, uint64_t limit,
-                      int desc, int include_unnamed, kvs_store_cb cb, void *arg,
-                      uint64_t *total);
+                      int desc, int include_unnamed, kvs_store_cb cb, void *arg, uint64_t *total);
     int (*store_list_visible)(struct kvs_read *rd, kvs_slice user_id, unsigned which,
                               uint64_t offset, uint64_t limit, int desc, int include_unnamed,
                               kvs_store_share_cb cb, void *arg, uint64_t *total);
@@ -94,8 +94,8 @@ struct kvs_storage {
 
     /* group-commit queue: submitted writes wait here for the writer thread */
     pthread_mutex_t mu;
-    pthread_cond_t wake;     /* signalled on submit and on close */
-    pthread_cond_t drained;  /* signalled after each batch (for kvs_storage_write) */
+    pthread_cond_t wake;    /* signalled on submit and on close */
+    pthread_cond_t drained; /* signalled after each batch (for kvs_storage_write) */
     struct kvs_write *head, *tail;
     int closing;
     int writer_started;

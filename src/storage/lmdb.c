@@ -785,15 +785,30 @@ static void lmdb_read_end(struct kvs_read *rd)
     free(r);
 }
 
-static KVS_MUST_CHECK int lmdb_user_count(struct kvs_read *rd, uint64_t *out)
+/* The number of entries of DBI (kept in the tree's root by LMDB, so constant time). */
+static KVS_MUST_CHECK int entries(struct kvs_read *rd, int dbi, uint64_t *out)
 {
-    struct kvs_lmdb *db = lmdb_of(rd->st);
     MDB_stat ms;
-    int rc = mdb_stat(read_of(rd)->txn, db->dbi[DBI_USERS], &ms);
+    int rc = mdb_stat(read_of(rd)->txn, lmdb_of(rd->st)->dbi[dbi], &ms);
     if (rc != 0)
-        return lmdb_err(rc, "stat users");
+        return lmdb_err(rc, dbi_names[dbi]);
     *out = ms.ms_entries;
     return 0;
+}
+
+static KVS_MUST_CHECK int lmdb_user_count(struct kvs_read *rd, uint64_t *out)
+{
+    return entries(rd, DBI_USERS, out);
+}
+
+static KVS_MUST_CHECK int lmdb_totals(struct kvs_read *rd, struct kvs_storage_totals *out)
+{
+    int rc = entries(rd, DBI_USERS, &out->users);
+    if (rc == 0)
+        rc = entries(rd, DBI_STORES, &out->stores);
+    if (rc == 0)
+        rc = entries(rd, DBI_RECORDS, &out->records);
+    return rc;
 }
 
 static KVS_MUST_CHECK int lmdb_user_get(struct kvs_read *rd, kvs_slice user_id,
@@ -2496,6 +2511,7 @@ static const struct kvs_storage_ops lmdb_ops = {
     .read_begin = lmdb_read_begin,
     .read_end = lmdb_read_end,
     .user_count = lmdb_user_count,
+    .totals = lmdb_totals,
     .user_by_token = lmdb_user_by_token,
     .user_by_name = lmdb_user_by_name,
     .user_get = lmdb_user_get,

@@ -547,6 +547,12 @@ int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out)
     return rd->st->ops->user_count(rd, out);
 }
 
+int kvs_storage_totals(struct kvs_read *rd, struct kvs_storage_totals *out)
+{
+    memset(out, 0, sizeof *out);
+    return rd->st->ops->totals(rd, out);
+}
+
 int kvs_storage_user_by_token(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
                               struct kvs_user *out)
 {

@@ -55,9 +55,9 @@
 
 #define KVS_MUST_CHECK __attribute__((warn_unused_result))
 
-#define KVS_TITLE_MAX 255         /* store titles, bytes */
+#define KVS_TITLE_MAX 255          /* store titles, bytes */
 #define KVS_SCHEMA_MAX (64 * 1024) /* store schema, bytes of JSON text */
-#define KVS_CONTENT_TYPE_MAX 255  /* a record's content type, bytes */
+#define KVS_CONTENT_TYPE_MAX 255   /* a record's content type, bytes */
 
 /* generalAccess of a store, and a user's default (contract §3). */
 enum kvs_general_access {
@@ -177,6 +177,15 @@ void kvs_storage_read_end(struct kvs_read *rd);
 /* The number of users. Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out);
 
+/* What the whole storage holds, for /metrics; constant time. The records of a deleted store
+ * are counted until the background sweep has removed them (seconds, see storage.c). */
+struct kvs_storage_totals {
+    uint64_t users;
+    uint64_t stores;
+    uint64_t records;
+};
+KVS_MUST_CHECK int kvs_storage_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
+
 /* Find the user owning the token whose hash is HASH. Returns 0, KVS_ENOTFOUND, KVS_EIO. */
 KVS_MUST_CHECK int kvs_storage_user_by_token(struct kvs_read *rd,
                                              const uint8_t hash[KVS_TOKEN_HASH_LEN],
@@ -192,12 +201,11 @@ KVS_MUST_CHECK int kvs_storage_user_get(struct kvs_read *rd, kvs_slice user_id,
 
 /* Find a store by ID. OUT's stats include the reads and lists counted in memory and not yet
  * stored. The caller releases OUT with kvs_store_clear(). Returns 0, KVS_ENOTFOUND, KVS_EIO. */
-KVS_MUST_CHECK int kvs_storage_store_get(struct kvs_read *rd, kvs_slice id,
-                                         struct kvs_store *out);
+KVS_MUST_CHECK int kvs_storage_store_get(struct kvs_read *rd, kvs_slice id, struct kvs_store *out);
 
 /* Find the store named NAME owned by user USER_ID. As kvs_storage_store_get(). */
-KVS_MUST_CHECK int kvs_storage_store_by_name(struct kvs_read *rd, kvs_slice user_id,
-                                             kvs_slice name, struct kvs_store *out);
+KVS_MUST_CHECK int kvs_storage_store_by_name(struct kvs_read *rd, kvs_slice user_id, kvs_slice name,
+                                             struct kvs_store *out);
 
 /* Called once per store listed; the store is valid only during the call (its schema is
  * freed afterwards). Return 0 to go on, anything else to stop. */
@@ -207,10 +215,9 @@ typedef int (*kvs_store_cb)(void *arg, const struct kvs_store *s);
  * with DESC, newest first; unnamed stores only with INCLUDE_UNNAMED. Skips OFFSET stores,
  * calls CB for at most LIMIT, and sets *TOTAL to the number of all matching stores.
  * Returns 0, KVS_EIO. Cost: O(stores of the user). */
-KVS_MUST_CHECK int kvs_storage_store_list(struct kvs_read *rd, kvs_slice user_id,
-                                          uint64_t offset, uint64_t limit, int desc,
-                                          int include_unnamed, kvs_store_cb cb, void *arg,
-                                          uint64_t *total);
+KVS_MUST_CHECK int kvs_storage_store_list(struct kvs_read *rd, kvs_slice user_id, uint64_t offset,
+                                          uint64_t limit, int desc, int include_unnamed,
+                                          kvs_store_cb cb, void *arg, uint64_t *total);
 
 #define KVS_LIST_OWNED 1u  /* the user's own stores */
 #define KVS_LIST_SHARED 2u /* stores other users shared with the user */
@@ -255,8 +262,8 @@ KVS_MUST_CHECK int kvs_storage_share_list(struct kvs_read *rd, kvs_slice store_i
 /* Read record KEY of store STORE_ID. Does not check that the store exists (a missing store
  * has no records). OUT points into the snapshot (see struct kvs_record_view).
  * Returns 0, KVS_ENOTFOUND, KVS_EIO. */
-KVS_MUST_CHECK int kvs_storage_record_get(struct kvs_read *rd, kvs_slice store_id,
-                                          kvs_slice key, struct kvs_record_view *out);
+KVS_MUST_CHECK int kvs_storage_record_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
+                                          struct kvs_record_view *out);
 
 #define KVS_KEYS_WITH_VALUES 1u /* fill kvs_key_view.rec too */
 
@@ -269,10 +276,9 @@ typedef int (*kvs_key_cb)(void *arg, const struct kvs_key_view *k);
  * of them (LIMIT > 0). *TRUNCATED is set to 1 when more keys match after the last one given.
  * Cost: O(LIMIT + log n), whatever the store's size.
  * Returns 0, KVS_EIO, or the callback's non-zero value. */
-KVS_MUST_CHECK int kvs_storage_keys_list(struct kvs_read *rd, kvs_slice store_id,
-                                         kvs_slice prefix, kvs_slice start_after,
-                                         uint64_t limit, unsigned flags, kvs_key_cb cb,
-                                         void *arg, int *truncated);
+KVS_MUST_CHECK int kvs_storage_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
+                                         kvs_slice start_after, uint64_t limit, unsigned flags,
+                                         kvs_key_cb cb, void *arg, int *truncated);
 
 /* Count a read (record GET/HEAD) or a list (keys) of STORE_ID, and mark it accessed now.
  * Cheap and lock-striped: counted in memory, stored with the next write batch. */

@@ -204,6 +204,9 @@ describe('--header-timeout (slow headers, slowloris)', T, () => {
         assert.ok(Math.max(...all.map((r) => r.ms)) < ms(10_000));
         const res = await request(server, { path: '/health' });
         assert.equal(res.status, 200);
+        const metrics = (await request(server, { path: '/metrics' })).text;
+        const cut = Number(/^kvs_http_header_timeouts_total (\d+)$/m.exec(metrics)?.[1]);
+        assert.ok(cut >= 50, `each cut connection counted in /metrics (${cut})`);
     });
 
     test('a keep-alive connection trickling its next request is closed too', async () => {

@@ -96,6 +96,10 @@ describe('GET /metrics', T, () => {
         assert.ok(d('kvs_storage_writes_total') >= 3);
         assert.ok(d('kvs_storage_sync_batches_total') >= 1);
         assert.ok(after.get('kvs_storage_bytes') > 0);
+        assert.equal(d('kvs_records'), 3, 'three new records');
+        assert.ok(after.get('kvs_stores') >= 1);
+        assert.ok(after.get('kvs_users') >= 1);
+        assert.equal(after.get('kvs_http_header_timeouts_total'), 0);
         assert.ok(after.get('kvs_http_requests_in_flight') >= 1, 'the scrape itself is in flight');
     });
 

@@ -579,6 +579,56 @@ TEST(storage_store_delete)
     kvs_storage_close(st);
 }
 
+static struct kvs_storage_totals totals(struct kvs_storage *st)
+{
+    struct kvs_read *rd;
+    struct kvs_storage_totals t;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_totals(rd, &t));
+    kvs_storage_read_end(rd);
+    return t;
+}
+
+TEST(storage_totals)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_storage_totals t = totals(st);
+    ASSERT_EQ(t.users, 0);
+    ASSERT_EQ(t.stores, 0);
+    ASSERT_EQ(t.records, 0);
+
+    struct kvs_user alice;
+    struct kvs_store s, keep;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "keep", &keep));
+    for (int i = 0; i < 30; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%02d", i);
+        ASSERT_OK(ts_put_str(st, s.id, key, "v"));
+        if (i < 20)
+            ASSERT_OK(ts_put_str(st, keep.id, key, "v"));
+    }
+    ASSERT_OK(ts_put_str(st, s.id, "k00", "replaced")); /* not a new record */
+    ASSERT_OK(ts_del(st, keep.id, "k19"));
+    t = totals(st);
+    ASSERT_EQ(t.users, 1);
+    ASSERT_EQ(t.stores, 2);
+    ASSERT_EQ(t.records, 49);
+
+    /* A deleted store's records leave the count once swept (in the background, soon). */
+    struct kvs_write w = {.op = KVS_W_STORE_DELETE};
+    strcpy(w.store_id, s.id);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_EQ(totals(st).stores, 1);
+    for (int i = 0; i < 500 && totals(st).records != 19; i++)
+        usleep(10000);
+    ASSERT_EQ(totals(st).records, 19);
+
+    kvs_store_clear(&keep);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
 /* ==== records =============================================================================== */
 
 TEST(storage_record_put_get_delete)

@@ -83,6 +83,12 @@ int kvs_cli_call(const struct kvs_cli_req *req, void *curl, const char *method, 
  * (cli/import.c, where the rules are). ARGV[0] is "import". Returns the exit status. */
 int kvs_cli_import_main(int argc, char **argv);
 
+/* Open the storage in the data directory DIR (cli/local.c), which must already hold one: a
+ * typo must not create an empty data directory. Returns 0 (*OUT to be closed with
+ * kvs_storage_close) or the exit status of the failure, printed (*OUT is then NULL). */
+struct kvs_storage;
+int kvs_cli_open_data(const char *dir, struct kvs_storage **out);
+
 /* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
 int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

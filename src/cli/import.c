@@ -121,15 +121,9 @@ struct local {
  * (printed); L->st is then to be closed either way. */
 static int local_open(struct local *l, const char *dir)
 {
-    char path[4096];
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    if (stat(path, &sb) != 0)
-        return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", dir);
-    struct kvs_storage_config cfg = {.dir = dir};
-    int rc = kvs_storage_open_lmdb(&cfg, &l->st);
+    int rc = kvs_cli_open_data(dir, &l->st);
     if (rc != 0)
-        return kvs_cli_fail("cannot open the data directory %s: %s", dir, kvs_strerror(rc));
+        return rc;
     struct kvs_read *rd;
     struct kvs_user admin;
     rc = kvs_storage_read_begin(l->st, &rd);

@@ -17,20 +17,28 @@ struct local {
     struct kvs_read *rd; /* a snapshot for the look-ups before a write */
 };
 
-/* Open the storage of REQ->data, which must already hold one (a typo must not create an empty
- * data directory). Returns 0 or the exit status of the failure. */
-static int open_local(struct local *l)
+int kvs_cli_open_data(const char *dir, struct kvs_storage **out)
 {
     char path[4096];
     struct stat sb;
-    snprintf(path, sizeof path, "%s/data.mdb", l->req->data);
+    *out = NULL;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
     if (stat(path, &sb) != 0)
-        return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", l->req->data);
-    struct kvs_storage_config cfg = {.dir = l->req->data};
-    int rc = kvs_storage_open_lmdb(&cfg, &l->st);
+        return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", dir);
+    struct kvs_storage_config cfg = {.dir = dir};
+    int rc = kvs_storage_open_lmdb(&cfg, out);
     if (rc != 0)
-        return kvs_cli_fail("cannot open the data directory %s: %s", l->req->data,
-                            kvs_strerror(rc));
+        return kvs_cli_fail("cannot open the data directory %s: %s", dir, kvs_strerror(rc));
+    return 0;
+}
+
+/* Open the storage of REQ->data and a snapshot of it. Returns 0 or the exit status of the
+ * failure. */
+static int open_local(struct local *l)
+{
+    int rc = kvs_cli_open_data(l->req->data, &l->st);
+    if (rc != 0)
+        return rc;
     rc = kvs_storage_read_begin(l->st, &l->rd);
     if (rc != 0)
         return kvs_cli_fail("cannot read %s: %s", l->req->data, kvs_strerror(rc));

@@ -70,6 +70,7 @@ struct kvs_server {
     unsigned long in_flight;         /* requests between first call and completion; atomic */
     unsigned long waiting;           /* requests suspended until their write is durable; atomic */
     int ready;                       /* set once start-up is complete; before, requests get 503 */
+    int stopping;                    /* set by kvs_http_stop: new connections refused; atomic */
     struct kvs_ratelimit *rl;        /* --rate-limit; NULL when off */
     struct kvs_deadlines *deadlines; /* --header-timeout; NULL when off */
 };

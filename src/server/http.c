@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,13 +617,46 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+/* libmicrohttpd warns about every connection a client breaks off mid-request, and about
+ * every one --header-timeout cuts: under attack, a line per connection. So at most
+ * MHD_LOG_PER_SEC of its lines go out per second; the others are counted, and the count is
+ * told with the first line of a later second. */
+#define MHD_LOG_PER_SEC 10
+
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t mhd_log_second;        /* under mhd_log_lock */
+static unsigned mhd_log_lines;        /* lines out in mhd_log_second */
+static unsigned long mhd_log_dropped; /* lines not out since the last one that was */
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pthread_mutex_lock(&mhd_log_lock);
+    if (ts.tv_sec != mhd_log_second) {
+        mhd_log_second = ts.tv_sec;
+        mhd_log_lines = 0;
+    }
+    int out = mhd_log_lines < MHD_LOG_PER_SEC;
+    unsigned long dropped = 0;
+    if (out) {
+        mhd_log_lines++;
+        dropped = mhd_log_dropped;
+        mhd_log_dropped = 0;
+    } else {
+        mhd_log_dropped++;
+    }
+    pthread_mutex_unlock(&mhd_log_lock);
+    if (!out)
+        return;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
+    if (dropped)
+        kvs_log_warn("http: %lu more libmicrohttpd message%s not shown (over %d a second)", dropped,
+                     dropped == 1 ? "" : "s", MHD_LOG_PER_SEC);
     kvs_log_warn("http: %s", line);
 }
 

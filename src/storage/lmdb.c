@@ -16,7 +16,7 @@
  * durable PUT at 64 connections in make bench's set-up, 4 interleaved runs each, 31,313 vs
  * 35,638 req/s on average.
  * Tried and left: MDB_NOMETASYNC, acknowledging a batch once the next commit's fdatasync
- * had made its meta page durable (one flush per commit instead of two). It was 5 % faster at 1
+ * had made its meta page durable (one flush per commit instead of two). It was 2-5 % faster at 1
  * and 16 connections but 5 % slower than the above at 64: a write then waits for the next
  * batch too, and with a fixed number of clients the latency sets the rate.
  *

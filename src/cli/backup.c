@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "kvs.h"
 #include "storage/storage.h"
@@ -74,35 +75,6 @@ static int dir_empty(const char *dir)
     return empty;
 }
 
-/* mkdir -p DIR (0700). Returns 0 or an errno value. */
-static int make_dirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return ENAMETOOLONG;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return errno;
-        *p = c;
-        if (c == '\0')
-            return 0;
-    }
-}
-
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int rc = fsync(fd) != 0 ? errno : 0;
-    close(fd);
-    return rc;
-}
-
 static int has_data_file(const char *dir)
 {
     char path[4096];
@@ -122,7 +94,7 @@ static int backup_main(const char *data, const char *out)
     if (e < 0 && errno != ENOENT)
         return kvs_cli_fail("%s: %s", out, strerror(errno));
     if (e < 0) {
-        int err = make_dirs(out);
+        int err = kvs_make_dirs(out);
         if (err != 0)
             return kvs_cli_fail("cannot create %s: %s", out, strerror(err));
         created = 1;
@@ -224,7 +196,7 @@ static int restore_main(const char *data, const char *backup, int force)
     if (e < 0 && errno != ENOENT)
         return kvs_cli_fail("%s: %s", data, strerror(errno));
     if (e < 0) {
-        int err = make_dirs(data);
+        int err = kvs_make_dirs(data);
         if (err != 0)
             return kvs_cli_fail("cannot create %s: %s", data, strerror(err));
     }
@@ -244,7 +216,7 @@ static int restore_main(const char *data, const char *backup, int force)
     if (err == 0 && rename(tmp, dst) != 0)
         err = errno;
     if (err == 0)
-        err = fsync_path(data);
+        err = kvs_fsync_path(data);
     if (err != 0) {
         unlink(tmp);
         close(lock_fd);

@@ -133,6 +133,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "kvs.h"
@@ -2293,44 +2294,6 @@ static void lmdb_close(struct kvs_storage *st)
     free(db);
 }
 
-/* mkdir -p DIR. Returns 0 or an errno value. */
-static KVS_MUST_CHECK int make_dirs(const char *dir)
-{
-    char *path = kvs_xstrdup(dir);
-    int rc = 0;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            rc = errno;
-            break;
-        }
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    struct stat sb;
-    if (rc == 0 && stat(dir, &sb) != 0)
-        rc = errno;
-    else if (rc == 0 && !S_ISDIR(sb.st_mode))
-        rc = ENOTDIR;
-    free(path);
-    return rc;
-}
-
-/* fsync PATH (a file or a directory). Returns 0 or an errno value. */
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int rc = fsync(fd) != 0 ? errno : 0;
-    close(fd);
-    return rc;
-}
-
 /* kvs_storage_backup(): mdb_env_copy2 with MDB_CP_COMPACT writes OUT_DIR/data.mdb from one
  * read transaction (a consistent snapshot; writers, also in other processes, go on meanwhile)
  * leaving free pages out. LMDB creates the file with O_EXCL and does not sync it, so the file
@@ -2351,9 +2314,9 @@ static KVS_MUST_CHECK int lmdb_backup(struct kvs_storage *st, const char *out_di
     }
     int err = chmod(path, 0600) != 0 ? errno : 0; /* as private as the data it copies */
     if (err == 0)
-        err = fsync_path(path);
+        err = kvs_fsync_path(path);
     if (err == 0)
-        err = fsync_path(out_dir);
+        err = kvs_fsync_path(out_dir);
     if (err != 0) {
         kvs_log_error("lmdb: backup: cannot sync %s: %s", path, strerror(err));
         unlink(path);
@@ -2535,7 +2498,7 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     *out = NULL;
     if (cfg == NULL || cfg->dir == NULL || cfg->dir[0] == '\0')
         return KVS_EINVAL;
-    int err = make_dirs(cfg->dir);
+    int err = kvs_make_dirs(cfg->dir);
     if (err != 0) {
         kvs_log_error("lmdb: cannot create %s: %s", cfg->dir, strerror(err));
         return KVS_EIO;

@@ -75,17 +75,9 @@ static int dir_empty(const char *dir)
     return empty;
 }
 
-static int has_data_file(const char *dir)
-{
-    char path[4096];
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static int backup_main(const char *data, const char *out)
 {
-    if (!has_data_file(data))
+    if (!kvs_cli_has_data_file(data))
         return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", data);
     int created = 0;
     int e = dir_empty(out);
@@ -190,7 +182,7 @@ static int restore_main(const char *data, const char *backup, int force)
     snprintf(src, sizeof src, "%s/data.mdb", backup);
     snprintf(dst, sizeof dst, "%s/data.mdb", data);
     snprintf(tmp, sizeof tmp, "%s/data.mdb.restoring", data);
-    if (!has_data_file(backup))
+    if (!kvs_cli_has_data_file(backup))
         return kvs_cli_fail("%s is not a kvs backup (no data.mdb)", backup);
     int e = dir_empty(data);
     if (e < 0 && errno != ENOENT)

@@ -83,6 +83,10 @@ int kvs_cli_call(const struct kvs_cli_req *req, void *curl, const char *method, 
  * (cli/import.c, where the rules are). ARGV[0] is "import". Returns the exit status. */
 int kvs_cli_import_main(int argc, char **argv);
 
+/* Whether DIR holds an LMDB data file (DIR/data.mdb, a regular file): a kvs data directory or
+ * backup (cli/local.c). */
+int kvs_cli_has_data_file(const char *dir);
+
 /* Open the storage in the data directory DIR (cli/local.c), which must already hold one: a
  * typo must not create an empty data directory. Returns 0 (*OUT to be closed with
  * kvs_storage_close) or the exit status of the failure, printed (*OUT is then NULL). */

@@ -17,13 +17,18 @@ struct local {
     struct kvs_read *rd; /* a snapshot for the look-ups before a write */
 };
 
-int kvs_cli_open_data(const char *dir, struct kvs_storage **out)
+int kvs_cli_has_data_file(const char *dir)
 {
     char path[4096];
     struct stat sb;
-    *out = NULL;
     snprintf(path, sizeof path, "%s/data.mdb", dir);
-    if (stat(path, &sb) != 0)
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int kvs_cli_open_data(const char *dir, struct kvs_storage **out)
+{
+    *out = NULL;
+    if (!kvs_cli_has_data_file(dir))
         return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", dir);
     struct kvs_storage_config cfg = {.dir = dir};
     int rc = kvs_storage_open_lmdb(&cfg, out);

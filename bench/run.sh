@@ -11,6 +11,8 @@
 #   3. durable PUT of 1 KiB to distinct keys at 1, 16, 64 connections
 #                              vs the disk: 1 KiB appends each followed by fdatasync (fsync_bench)
 #                              vs nginx WebDAV PUT into tmpfs (no sync: an upper reference)
+#                              and kvs itself with its data on tmpfs (every sync free: what the
+#                              CPUs allow at 64 connections; diagnostic, no target)
 #   4. a page of 1,000 keys from a 1,000-key store vs from a 1,000,000-key store (bulk loaded)
 #   5. the server's RSS with the 1,000,000-key store loaded
 #
@@ -61,11 +63,12 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench.kvs.XXXXXX")
 SHM=$(mktemp -d /dev/shm/bench.kvs.XXXXXX)
 RUNS_TSV=$TMP/runs.tsv
 : >"$RUNS_TSV"
-KVS_PID= NGINX_PID=
+KVS_PID= NGINX_PID= KVS_TMPFS_PID=
 
 cleanup() {
     set +e
     [ -n "$KVS_PID" ] && kill -TERM "$KVS_PID" 2>/dev/null && wait "$KVS_PID" 2>/dev/null
+    [ -n "$KVS_TMPFS_PID" ] && kill -TERM "$KVS_TMPFS_PID" 2>/dev/null && wait "$KVS_TMPFS_PID" 2>/dev/null
     [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
     rm -rf "$TMP" "$SHM"
     [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$BENCH_DATA"
@@ -79,37 +82,48 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # ---- kvs --------------------------------------------------------------------------------------
 
-start_kvs() {
-    : >"$TMP/kvs.log"
-    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 --data "$BENCH_DATA" \
-        --threads "$THREADS" --log-level warn >>"$TMP/kvs.log" 2>&1 &
-    KVS_PID=$!
-    local i
+# launch_kvs DATA LOG → a kvs serving DATA, logging to LOG; sets LAUNCHED_PID and LAUNCHED_URL.
+launch_kvs() {
+    : >"$2"
+    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 --data "$1" \
+        --threads "$THREADS" --log-level warn >>"$2" 2>&1 &
+    LAUNCHED_PID=$!
+    local i port=
     for i in $(seq 300); do
-        KVS_PORT=$(sed -n 's|^kvs: serving http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$TMP/kvs.log")
-        [ -n "$KVS_PORT" ] && break
-        kill -0 "$KVS_PID" 2>/dev/null || { cat "$TMP/kvs.log" >&2; die "kvs did not start"; }
+        port=$(sed -n 's|^kvs: serving http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$2")
+        [ -n "$port" ] && break
+        kill -0 "$LAUNCHED_PID" 2>/dev/null || { cat "$2" >&2; die "kvs did not start"; }
         sleep 0.1
     done
-    [ -n "$KVS_PORT" ] || die "kvs did not start within 30 s"
-    KVS=http://127.0.0.1:$KVS_PORT
+    [ -n "$port" ] || die "kvs did not start within 30 s"
+    LAUNCHED_URL=http://127.0.0.1:$port
+}
+
+start_kvs() {
+    launch_kvs "$BENCH_DATA" "$TMP/kvs.log"
+    KVS_PID=$LAUNCHED_PID KVS=$LAUNCHED_URL
+}
+
+# stop_pid PID → TERM, then KILL after 30 s
+stop_pid() {
+    kill -TERM "$1"
+    local i
+    for i in $(seq 300); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$1" 2>/dev/null && { log "kvs did not stop in 30 s; killing"; kill -KILL "$1"; }
+    wait "$1" 2>/dev/null || true
 }
 
 stop_kvs() {
-    kill -TERM "$KVS_PID"
-    local i
-    for i in $(seq 300); do
-        kill -0 "$KVS_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$KVS_PID" 2>/dev/null && { log "kvs did not stop in 30 s; killing"; kill -KILL "$KVS_PID"; }
-    wait "$KVS_PID" 2>/dev/null || true
+    stop_pid "$KVS_PID"
     KVS_PID=
 }
 
 AUTH="Authorization: Bearer $TOKEN"
-create_store() { # NAME → prints the store ID
-    curl -sf -X POST -H "$AUTH" "$KVS/v2/key-value-stores?name=$1" |
+create_store() { # NAME [BASE_URL] → prints the store ID
+    curl -sf -X POST -H "$AUTH" "${2:-$KVS}/v2/key-value-stores?name=$1" |
         grep -o '"id":"[A-Za-z0-9]*"' | head -1 | cut -d'"' -f4
 }
 
@@ -178,7 +192,13 @@ EOF
 # ---- load runs --------------------------------------------------------------------------------
 
 # Server CPU time (user + system, all threads) in clock ticks: kvs, or nginx's workers.
-server_pids() { if [ "$1" = kvs ]; then echo "$KVS_PID"; else pgrep -P "$NGINX_PID"; fi; }
+server_pids() {
+    case $1 in
+    kvs) echo "$KVS_PID" ;;
+    kvs_tmpfs) echo "$KVS_TMPFS_PID" ;;
+    *) pgrep -P "$NGINX_PID" ;;
+    esac
+}
 cpu_ticks() { # PID… → the sum of utime + stime
     local p t=0
     for p in "$@"; do
@@ -191,9 +211,9 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 child_ticks() { sed 's/.*) //' "/proc/$BASHPID/stat" | awk '{ print $14 + $15 }'; }
 
-# kvs's sync batches and writes so far ("-1 -1" when it has no /metrics).
+# kvs_counters BASE_URL → that kvs's sync batches and writes so far ("-1 -1" without /metrics).
 kvs_counters() {
-    (curl -sf -H "$AUTH" "$KVS/metrics" || true) | awk '/^kvs_storage_sync_batches_total / { b = $2 }
+    (curl -sf -H "$AUTH" "$1/metrics" || true) | awk '/^kvs_storage_sync_batches_total / { b = $2 }
         /^kvs_storage_writes_total / { w = $2 } END { print (b == "" ? -1 : b), (w == "" ? -1 : w) }'
 }
 
@@ -208,7 +228,7 @@ wrk_row() {
     # shellcheck disable=SC2086
     c0=$(cpu_ticks $pids)
     local m0="-1 -1" m1="-1 -1"
-    [ "$server" = kvs ] && [ "$script" = put.lua ] && m0=$(kvs_counters)
+    [ "$server" != nginx ] && [ "$script" = put.lua ] && m0=$(kvs_counters "${url%%/v2/*}")
     b0=$(busy_ticks) k0=$(child_ticks) t0=$(date +%s%N)
     local t=$WRK_T
     [ "$conns" -lt "$t" ] && t=$conns
@@ -218,7 +238,7 @@ wrk_row() {
     # shellcheck disable=SC2086
     c1=$(cpu_ticks $pids)
     b1=$(busy_ticks) k1=$(child_ticks) t1=$(date +%s%N)
-    [ "$server" = kvs ] && [ "$script" = put.lua ] && m1=$(kvs_counters)
+    [ "$server" != nginx ] && [ "$script" = put.lua ] && m1=$(kvs_counters "${url%%/v2/*}")
     # Group commit: writes per sync (transaction) during the run, from kvs's /metrics.
     local per_sync
     per_sync=$(echo "$m0 $m1" | awk '{ db = $3 - $1; dw = $4 - $2
@@ -363,6 +383,14 @@ done
 
 # The disk's rate and the PUT rows in the same rounds: a disk that is slow for a while (other
 # work syncing too) then slows the reference and kvs alike.
+# What limits the durable PUT: the same binary and requests with the data directory on tmpfs,
+# where every sync returns at once. That row is what this machine's CPUs do at 64 connections
+# when durability costs nothing; the durable row can only approach it.
+mkdir -p "$SHM/kvs-data"
+launch_kvs "$SHM/kvs-data" "$TMP/kvs-tmpfs.log"
+KVS_TMPFS_PID=$LAUNCHED_PID KVS_TMPFS=$LAUNCHED_URL
+TMPFS_PUT_ID=$(create_store bench-put "$KVS_TMPFS")
+[ -n "$TMPFS_PUT_ID" ] || die "cannot create the store on the tmpfs kvs"
 log "durable PUT 1 KiB, distinct keys, and the disk: 1 KiB appends, fdatasync each (${FSYNC_DUR}s)"
 for r in $(seq "$RUNS"); do
     fsync_row "$r"
@@ -373,7 +401,12 @@ for r in $(seq "$RUNS"); do
         wrk_row "put_dav_c$c" "$r" nginx "$c" "$DUR" put.lua "$NGINX" -- "/dav/" "c$c-r$r"
         rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
     done
+    wrk_row put_kvs_tmpfs_c$CONNS "$r" kvs_tmpfs $CONNS "$DUR" put.lua "$KVS_TMPFS" -- \
+        "/v2/key-value-stores/$TMPFS_PUT_ID/records/" "c$CONNS-r$r"
 done
+stop_pid "$KVS_TMPFS_PID"
+KVS_TMPFS_PID=
+rm -rf "$SHM/kvs-data"
 
 RSS_END_ANON=$(rss_kb "$KVS_PID" RssAnon)
 RSS_END_FILE=$(rss_kb "$KVS_PID" RssFile)
@@ -391,6 +424,7 @@ read -r _ _ _ G1M_NF_BPS _ <<<"$(best get1m_nginx_file)"
 read -r FSYNC_RATE _ <<<"$(best fsync)"
 read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU _ <<<"$(best put_kvs_c64)"
 read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU _ <<<"$(best put_dav_c64)"
+read -r TMPFS64 _ _ _ _ _ _ _ TMPFS64_CPU _ <<<"$(best put_kvs_tmpfs_c$CONNS)"
 read -r _ K1K_P50 _ <<<"$(best keys_1k)"
 read -r _ KBIG_P50 _ <<<"$(best keys_big)"
 RSS_MAX_ANON=$(printf '%s\n' "$RSS_START_ANON" "$RSS_KEYS_ANON" "$RSS_END_ANON" | sort -n | tail -1)
@@ -418,6 +452,8 @@ R5=$(ratio "$PUT64_P99" 10000)
 R6=$(ratio "$PUT64" "$DAV64")
 R7=$(ratio "$KBIG_P50" "$K1K_P50")
 R8=$(ratio "$RSS_MAX_ANON" 65536)
+R9=$(ratio "$TMPFS64" "$FSYNC_RATE")
+R10=$(ratio "$PUT64" "$TMPFS64")
 V1=$(verdict "$R1" ">=" 1.0)
 V2=$(verdict "$R2" ">=" 0.9)
 V3=$(verdict "$R3" ">=" 0.9)
@@ -485,6 +521,10 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     awk -v a="$RSS_MAX_ANON" -v v="$V8" -v n="$BIG_H" 'BEGIN {
         printf "| server RSS (anonymous) with the %s-key store, highest seen | %.1f MiB | — | — | < 64 MiB | %s |\n", n, a / 1024, v }'
     echo
+    awk -v t="$TMPFS64" -v r9="$R9" -v r10="$R10" -v c="$TMPFS64_CPU" "$AWK_FMT"'BEGIN {
+        printf "What bounds the durable PUT: the same kvs with its data on tmpfs, where a sync costs nothing, does\n"
+        printf "%s req/s at 64 connections (%s µs of server CPU per request) = %s× the disk; durable PUT reaches %s of that.\n", commas(t), c, r9, r10 }'
+    echo
     echo "Server CPU time per request (user + system of all the server's threads or workers, from /proc; less"
     echo "disturbed by other work on the machine than req/s): GET 1 KiB kvs $G1K_KVS_CPU µs, nginx file $G1K_NF_CPU µs,"
     echo "nginx memory $G1K_NM_CPU µs; durable PUT at 64 conn. kvs $PUT64_CPU µs, nginx WebDAV $DAV64_CPU µs."
@@ -503,6 +543,7 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     row_line get1m_kvs "kvs GET 1 MiB record" $CONNS bw
     row_line get1m_nginx_file "nginx GET 1 MiB static file" $CONNS bw
     for c in $PUT_CONNS; do row_line "put_kvs_c$c" "kvs durable PUT 1 KiB, distinct keys" "$c"; done
+    row_line "put_kvs_tmpfs_c$CONNS" "kvs PUT 1 KiB, data on tmpfs (sync costs nothing; the CPU bound)" $CONNS
     for c in $PUT_CONNS; do row_line "put_dav_c$c" "nginx WebDAV PUT 1 KiB into tmpfs (no sync)" "$c"; done
     row_line fsync "disk: append 1 KiB + fdatasync, one writer (writes/s; sync latency)" "—"
     row_line keys_1k "kvs keys page of 1,000, store of 1,000 keys" 1

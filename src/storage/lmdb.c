@@ -2325,40 +2325,76 @@ static KVS_MUST_CHECK int lmdb_backup(struct kvs_storage *st, const char *out_di
     return 0;
 }
 
+/* Call FN(db, txn, key, value, ctx) for every row of table DBI in key order, stopping at the
+ * first non-zero return, which is returned. The schema upgrades below use it; FN must not
+ * change table DBI. WHAT names the table in errors. */
+typedef int (*row_fn)(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v, void *ctx);
+
+static KVS_MUST_CHECK int each_row(struct kvs_lmdb *db, MDB_txn *txn, int dbi, const char *what,
+                                   row_fn fn, void *ctx)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[dbi], &cur);
+    if (rc != 0)
+        return lmdb_err(rc, "open cursor");
+    int err = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        err = fn(db, txn, k, v, ctx);
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_err(rc, what);
+}
+
+/* migrate_v1's step: index one token (row of `tokens`); CTX counts them. */
+static int index_token(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v, void *ctx)
+{
+    char uid[KVS_ID_LEN + 1];
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    if (k.mv_size != KVS_TOKEN_HASH_LEN)
+        return corrupt("token");
+    memcpy(hash, k.mv_data, sizeof hash);
+    int err = id_value(v, uid, "token");
+    if (err == 0)
+        err = token_meta_put(db, txn, hash, uid, "", 0);
+    ++*(size_t *)ctx;
+    return err;
+}
+
 /* Upgrade a version 1 environment to version 2 within TXN. Version 2 only added tables
  * (token_prefixes, user_tokens, shares, shared_with, all created empty by open_dbis), so the
  * one thing to do is to index the existing tokens: with an unknown prefix and creation time
  * (token_list shows them as such; they are revoked by the whole token). */
 static KVS_MUST_CHECK int migrate_v1(struct kvs_lmdb *db, MDB_txn *txn)
 {
-    MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn, db->dbi[DBI_TOKENS], &cur);
-    if (rc != 0)
-        return lmdb_err(rc, "open cursor");
-    int err = 0;
     size_t n = 0;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        char uid[KVS_ID_LEN + 1];
-        uint8_t hash[KVS_TOKEN_HASH_LEN];
-        if (k.mv_size != KVS_TOKEN_HASH_LEN) {
-            err = corrupt("token");
-            break;
-        }
-        memcpy(hash, k.mv_data, sizeof hash);
-        err = id_value(v, uid, "token");
-        if (err == 0)
-            err = token_meta_put(db, txn, hash, uid, "", 0);
-        n++;
-    }
-    mdb_cursor_close(cur);
-    if (err != 0)
-        return err;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return lmdb_err(rc, "migrate tokens");
-    kvs_log_info("lmdb: upgraded the data from schema version 1 to 2 (%zu tokens indexed)", n);
-    return 0;
+    int err = each_row(db, txn, DBI_TOKENS, "migrate tokens", index_token, &n);
+    if (err == 0)
+        kvs_log_info("lmdb: upgraded the data from schema version 1 to 2 (%zu tokens indexed)", n);
+    return err;
+}
+
+/* migrate_v2's step: one row of `store_by_user`; an unnamed store goes into
+ * unnamed_by_access. CTX counts those. */
+static int index_unnamed(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v, void *ctx)
+{
+    if (k.mv_size != STORE_BY_USER_KEY_LEN || v.mv_size != 1)
+        return corrupt("store_by_user");
+    if (*(const unsigned char *)v.mv_data & 1)
+        return 0; /* named: kept forever */
+    ++*(size_t *)ctx;
+    char sid[KVS_ID_LEN + 1];
+    memcpy(sid, (const char *)k.mv_data + KVS_ID_LEN + 8, KVS_ID_LEN);
+    sid[KVS_ID_LEN] = '\0';
+    struct stats_row sr;
+    int err = load_stats(txn, db, sid, &sr);
+    if (err == KVS_ENOTFOUND)
+        err = corrupt("store_by_user (store missing)");
+    if (err == 0)
+        err = unnamed_put(txn, db, sid, sr.accessed_ms);
+    return err;
 }
 
 /* Upgrade a version 2 environment to version 3 within TXN: build unnamed_by_access (created
@@ -2366,40 +2402,12 @@ static KVS_MUST_CHECK int migrate_v1(struct kvs_lmdb *db, MDB_txn *txn)
  * accessed_ms in their store_stats rows. */
 static KVS_MUST_CHECK int migrate_v2(struct kvs_lmdb *db, MDB_txn *txn)
 {
-    MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn, db->dbi[DBI_STORE_BY_USER], &cur);
-    if (rc != 0)
-        return lmdb_err(rc, "open cursor");
-    int err = 0;
     size_t n = 0;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != STORE_BY_USER_KEY_LEN || v.mv_size != 1) {
-            err = corrupt("store_by_user");
-            break;
-        }
-        if (*(const unsigned char *)v.mv_data & 1)
-            continue; /* named: kept forever */
-        char sid[KVS_ID_LEN + 1];
-        memcpy(sid, (const char *)k.mv_data + KVS_ID_LEN + 8, KVS_ID_LEN);
-        sid[KVS_ID_LEN] = '\0';
-        struct stats_row sr;
-        err = load_stats(txn, db, sid, &sr);
-        if (err == KVS_ENOTFOUND)
-            err = corrupt("store_by_user (store missing)");
-        if (err == 0)
-            err = unnamed_put(txn, db, sid, sr.accessed_ms);
-        n++;
-    }
-    mdb_cursor_close(cur);
-    if (err != 0)
-        return err;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return lmdb_err(rc, "migrate unnamed stores");
-    kvs_log_info("lmdb: upgraded the data from schema version 2 to 3 (%zu unnamed stores indexed)",
-                 n);
-    return 0;
+    int err = each_row(db, txn, DBI_STORE_BY_USER, "migrate unnamed stores", index_unnamed, &n);
+    if (err == 0)
+        kvs_log_info(
+            "lmdb: upgraded the data from schema version 2 to 3 (%zu unnamed stores indexed)", n);
+    return err;
 }
 
 /* Open (creating) every DBI and check, or on a new environment write, the schema version. */

@@ -51,11 +51,7 @@ static void usage(FILE *out)
             "--force (which replaces its data).\n");
 }
 
-static int usage_error(const char *what)
-{
-    fprintf(stderr, "kvs: %s (see kvs backup --help)\n", what);
-    return 2;
-}
+#define usage_error(...) kvs_cli_usage_error("kvs backup --help", __VA_ARGS__)
 
 /* 1 when DIR exists and holds no entries, 0 when it holds some, -1 (errno set) when it cannot
  * be read (ENOENT: it does not exist). */

@@ -51,19 +51,18 @@ void kvs_cli_print_token(const char *what, const char *username, const char *tok
     printf("%s for user %s (shown only this once):\n%s\n", what, username, token);
 }
 
-/* Print a usage error (printf-style) and return 2, the exit status of one. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
+int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fputs("kvs: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputs(" (see kvs help)\n", stderr);
+    fprintf(stderr, " (see %s)\n", hint);
     va_end(ap);
     return 2;
 }
+
+#define usage_error(...) kvs_cli_usage_error("kvs help", __VA_ARGS__)
 
 /* The subcommand of ARGV[0] ("user", "token") named by WORD, into *CMD. */
 static int pick(const char *group, const char *word, enum kvs_cli_cmd *cmd, int *nargs)

@@ -96,6 +96,11 @@ int kvs_cli_open_data(const char *dir, struct kvs_storage **out);
 /* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
 int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Print "kvs: MESSAGE (see HINT)" on stderr, MESSAGE formatted printf-style, and return 2, the
+ * exit status of a usage error. HINT says where the usage is, e.g. "kvs backup --help". */
+int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* `kvs backup --data DIR OUT` and `kvs restore [--force] --data DIR BACKUP` (cli/backup.c,
  * where the rules are). ARGV[0] is "backup" or "restore". Returns the exit status. */
 int kvs_cli_backup_main(int argc, char **argv);

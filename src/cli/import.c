@@ -54,11 +54,7 @@ static void usage(FILE *out)
             "skipped, and the exit status is then 1.\n");
 }
 
-static int usage_error(const char *what)
-{
-    fprintf(stderr, "kvs: %s (see kvs import --help)\n", what);
-    return 2;
-}
+#define usage_error(...) kvs_cli_usage_error("kvs import --help", __VA_ARGS__)
 
 static void on_skip(void *arg, const char *path, enum kvs_import_skip why, const char *detail)
 {

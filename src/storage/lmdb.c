@@ -2327,7 +2327,7 @@ static KVS_MUST_CHECK int lmdb_backup(struct kvs_storage *st, const char *out_di
 
 /* Call FN(db, txn, key, value, ctx) for every row of table DBI in key order, stopping at the
  * first non-zero return, which is returned. The schema upgrades below use it; FN must not
- * change table DBI. WHAT names the table in errors. */
+ * change table DBI. WHAT names the walk in errors. */
 typedef int (*row_fn)(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v, void *ctx);
 
 static KVS_MUST_CHECK int each_row(struct kvs_lmdb *db, MDB_txn *txn, int dbi, const char *what,

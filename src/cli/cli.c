@@ -64,6 +64,23 @@ int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
 
 #define usage_error(...) kvs_cli_usage_error("kvs help", __VA_ARGS__)
 
+int kvs_cli_resolve_target(struct kvs_cli_req *req, int required, const char *hint)
+{
+    if (req->data && req->url)
+        return kvs_cli_usage_error(hint, "give either --data or --url");
+    if (req->data || !required)
+        return 0;
+    if (req->url == NULL)
+        req->url = getenv("KVS_URL");
+    if (req->token == NULL)
+        req->token = getenv("KVS_TOKEN");
+    if (req->url == NULL || *req->url == '\0')
+        return kvs_cli_usage_error(hint, "give --data DIR, or --url URL (or set KVS_URL)");
+    if (req->token == NULL || *req->token == '\0')
+        return kvs_cli_usage_error(hint, "give --token TOKEN (or set KVS_TOKEN) with --url");
+    return 0;
+}
+
 /* The subcommand of ARGV[0] ("user", "token") named by WORD, into *CMD. */
 static int pick(const char *group, const char *word, enum kvs_cli_cmd *cmd, int *nargs)
 {
@@ -177,18 +194,9 @@ int kvs_cli_main(int argc, char **argv)
     if (req.cmd != KVS_CLI_USER_ADD && (req.admin || given_access))
         return usage_error("--admin and --default-general-access are for 'kvs user add'");
 
-    if (req.data && req.url)
-        return usage_error("give either --data or --url");
-    if (req.data == NULL) {
-        if (req.url == NULL)
-            req.url = getenv("KVS_URL");
-        if (req.token == NULL)
-            req.token = getenv("KVS_TOKEN");
-        if (req.url == NULL || *req.url == '\0')
-            return usage_error("give --data DIR, or --url URL (or set KVS_URL)");
-        if (req.token == NULL || *req.token == '\0')
-            return usage_error("give --token TOKEN (or set KVS_TOKEN) with --url");
-    }
+    int rc = kvs_cli_resolve_target(&req, 1, "kvs help");
+    if (rc != 0)
+        return rc;
     kvs_log_set_level(KVS_LOG_WARN); /* a command's output is its result, not the storage's news */
     return req.data ? kvs_cli_local(&req) : kvs_cli_remote(&req);
 }

@@ -101,6 +101,12 @@ int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Settle where REQ's command runs: --data DIR, or --url and --token, which default to $KVS_URL
+ * and $KVS_TOKEN and are checked only when REQUIRED (a command that may run without either
+ * passes 0). Never both --data and --url. Returns 0, or the exit status of a usage error,
+ * printed with HINT (kvs_cli_usage_error). */
+int kvs_cli_resolve_target(struct kvs_cli_req *req, int required, const char *hint);
+
 /* `kvs backup --data DIR OUT` and `kvs restore [--force] --data DIR BACKUP` (cli/backup.c,
  * where the rules are). ARGV[0] is "backup" or "restore". Returns the exit status. */
 int kvs_cli_backup_main(int argc, char **argv);

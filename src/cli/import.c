@@ -277,18 +277,10 @@ int kvs_cli_import_main(int argc, char **argv)
         return usage_error(argc - optind < 1 ? "give the directory to import"
                                              : "too many arguments");
     const char *src = argv[optind];
-    if (req.data && req.url)
-        return usage_error("give either --data or --url");
-    if (req.data == NULL && !opts.dry_run) {
-        if (req.url == NULL)
-            req.url = getenv("KVS_URL");
-        if (req.token == NULL)
-            req.token = getenv("KVS_TOKEN");
-        if (req.url == NULL || *req.url == '\0')
-            return usage_error("give --data DIR, or --url URL (or set KVS_URL)");
-        if (req.token == NULL || *req.token == '\0')
-            return usage_error("give --token TOKEN (or set KVS_TOKEN) with --url");
-    }
+    /* a dry run reads SRC only: it needs no server nor data directory */
+    int rc = kvs_cli_resolve_target(&req, !opts.dry_run, "kvs import --help");
+    if (rc != 0)
+        return rc;
     kvs_log_set_level(KVS_LOG_WARN);
     return run(&req, &opts, src);
 }

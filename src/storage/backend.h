@@ -1,6 +1,6 @@
 /* backend.h — what a storage back-end implements, and the generic part it embeds.
  *
- * Only storage.c and the back-ends (lmdb.c, later pg.c) include this. A back-end defines
+ * Only storage.c and the back-ends (lmdb_*.c, later pg_*.c) include this. A back-end defines
  * one constant struct kvs_storage_ops and a struct that embeds struct kvs_storage as its
  * first member, named super (h2o's pattern; curl's vtls table). storage.c implements the
  * public functions of storage.h by calling through the table, and owns the group-commit

@@ -1,7 +1,7 @@
 /* storage.h — the storage interface: everything the API layer may ask of a back-end.
  *
  * The API layer calls only what is declared here; it never sees LMDB or libpq. A back-end
- * (storage/lmdb.c now, storage/pg.c next) implements the table in storage/backend.h, and
+ * (storage/lmdb_*.c now, storage/pg_*.c next) implements the table in storage/backend.h, and
  * storage.c adds what is the same for every back-end: the group-commit writer and the
  * deferred read statistics.
  *
@@ -18,7 +18,7 @@
  *             user; indexed both ways, so a store's shares and the stores shared with a user
  *             are each one range read
  * Keys are listed in byte order of the key, and a page costs O(limit + log n).
- * The LMDB layout of these is documented at the top of storage/lmdb.c.
+ * The LMDB layout of these is documented at the top of storage/lmdb_internal.h.
  *
  * Durability: a write submitted with kvs_storage_submit() has reached the disk (the back-end
  * synced it) before its done callback runs, so a 2xx sent from that callback is never lost.

@@ -1,8 +1,8 @@
-/* test_lmdb.c — checks particular to the LMDB back-end (storage/lmdb.c), beyond the
+/* test_lmdb.c — checks particular to the LMDB back-end (storage/lmdb_*.c), beyond the
  * conformance suite: the schema version, corrupt values, the sweep of deleted stores in
  * bounded steps, large stores, a full map, the reader limit.
  *
- * These tests know the layout documented at the top of storage/lmdb.c and poke at the
+ * These tests know the layout documented at the top of storage/lmdb_internal.h and poke at the
  * environment directly with liblmdb while the storage is closed. */
 #include <lmdb.h>
 #include <pthread.h>

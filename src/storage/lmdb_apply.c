@@ -1,0 +1,796 @@
+/* lmdb_apply.c — the write ops of the LMDB back-end: a batch of the writer thread (storage.c)
+ * is one LMDB write transaction, committed with a sync, so it is durable when kvs_lmdb_apply()
+ * returns. Each op checks before it changes anything, so that a logical error (not found,
+ * exists, name taken, invalid) fails that op alone. */
+#include <stdlib.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "storage/lmdb_internal.h"
+
+#define ID_RETRIES 8 /* fresh IDs to try before calling it a failure */
+
+/* ==== writes ================================================================================ */
+
+/* What a write hands back to its submitter (the created or updated store, the new user),
+ * held aside until the transaction commits: a write whose batch fails leaves the submitter's
+ * struct untouched, so that storage.c can retry it as it was. */
+struct staged {
+    int has_store, has_user;
+    struct kvs_store store;
+    struct kvs_user user;
+};
+
+/* Whether the string in the char array FIELD ends within the array (input from a client
+ * passes through several hands before it reaches here). */
+#define FITS(field) (strnlen((field), sizeof(field)) < sizeof(field))
+
+static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                     int64_t now)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND; /* no store has such an ID */
+    if (w->key.n == 0 || w->key.n > KVS_KEY_MAX || w->content_type.n > KVS_CONTENT_TYPE_MAX ||
+        (unsigned)w->encoding > KVS_ENC_BR)
+        return KVS_EINVAL;
+    struct stats_row sr;
+    int rc = kvs_lmdb_load_stats(txn, db, w->store_id, &sr);
+    if (rc != 0)
+        return rc; /* KVS_ENOTFOUND: no such store */
+
+    unsigned char kbuf[KVS_ID_LEN + KVS_KEY_MAX];
+    MDB_val k = record_key(kbuf, w->store_id, w->key), old;
+    rc = db_get(txn, db->dbi[DBI_RECORDS], k, &old, "get record");
+    if (rc == 0) {
+        struct kvs_record_view prev;
+        rc = kvs_lmdb_parse_record(old, &prev);
+        if (rc != 0)
+            return rc;
+        sr.s.storage_bytes -= w->key.n + prev.value.n;
+        sr.s.record_count--;
+    } else if (rc != KVS_ENOTFOUND) {
+        return rc;
+    }
+
+    unsigned char *dst = NULL;
+    size_t ct = w->content_type.n;
+    rc = db_reserve(txn, db->dbi[DBI_RECORDS], k, RECORD_HDR_LEN + ct + w->value.n, &dst,
+                    "put record");
+    if (rc != 0)
+        return rc;
+    struct packer p = {dst};
+    put_u8(&p, FORMAT);
+    put_u8(&p, (unsigned)w->encoding);
+    put_u8(&p, (unsigned)ct);
+    put_bytes(&p, w->content_type.p, ct);
+    put_bytes(&p, w->value.p, w->value.n);
+
+    sr.s.write_count++;
+    sr.s.record_count++;
+    sr.s.storage_bytes += w->key.n + w->value.n;
+    int64_t was_accessed = sr.accessed_ms;
+    sr.modified_ms = sr.accessed_ms = now;
+    rc = kvs_lmdb_unnamed_touch(txn, db, w->store_id, was_accessed, now);
+    return rc != 0 ? rc : kvs_lmdb_save_stats(txn, db, w->store_id, &sr);
+}
+
+static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
+                                        const struct kvs_write *w, int64_t now)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    struct stats_row sr;
+    int rc = kvs_lmdb_load_stats(txn, db, w->store_id, &sr);
+    if (rc != 0)
+        return rc;
+    if (w->key.n == 0 || w->key.n > KVS_KEY_MAX)
+        return 0; /* no such key can exist: deleting it is a success that changes nothing */
+
+    unsigned char kbuf[KVS_ID_LEN + KVS_KEY_MAX];
+    MDB_val k = record_key(kbuf, w->store_id, w->key), old;
+    rc = db_get(txn, db->dbi[DBI_RECORDS], k, &old, "get record");
+    if (rc == KVS_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    struct kvs_record_view prev;
+    rc = kvs_lmdb_parse_record(old, &prev);
+    if (rc != 0)
+        return rc;
+    size_t freed = w->key.n + prev.value.n; /* PREV points into a page mdb_del may reuse */
+    rc = db_del(txn, db->dbi[DBI_RECORDS], k, "delete record");
+    if (rc != 0)
+        return rc;
+    sr.s.delete_count++;
+    sr.s.record_count--;
+    sr.s.storage_bytes -= freed;
+    int64_t was_accessed = sr.accessed_ms;
+    sr.modified_ms = sr.accessed_ms = now;
+    rc = kvs_lmdb_unnamed_touch(txn, db, w->store_id, was_accessed, now);
+    return rc != 0 ? rc : kvs_lmdb_save_stats(txn, db, w->store_id, &sr);
+}
+
+/* Check the fields of a store a client may set. Returns 0 or KVS_EINVAL. */
+static KVS_MUST_CHECK int check_store_fields(const struct kvs_store *s, unsigned mask)
+{
+    if ((mask & KVS_UPD_NAME) && !FITS(s->name))
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_TITLE) && !FITS(s->title))
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_ACCESS) && s->general_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_SCHEMA) && s->schema != NULL &&
+        strnlen(s->schema, KVS_SCHEMA_MAX + 1) > KVS_SCHEMA_MAX)
+        return KVS_EINVAL;
+    return 0;
+}
+
+/* A new random ID not yet a key of DBI into OUT. */
+static KVS_MUST_CHECK int fresh_id(MDB_txn *txn, MDB_dbi dbi, char out[KVS_ID_LEN + 1])
+{
+    for (int i = 0; i < ID_RETRIES; i++) {
+        if (kvs_random_id(out) != 0) {
+            kvs_log_error("lmdb: the random source failed");
+            return KVS_EIO;
+        }
+        int rc = db_has(txn, dbi, val_of(out, KVS_ID_LEN), "get id");
+        if (rc <= 0)
+            return rc;
+    }
+    kvs_log_error("lmdb: %d random IDs in a row were taken", ID_RETRIES);
+    return KVS_EIO;
+}
+
+static KVS_MUST_CHECK int store_create(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       int64_t now, struct staged *out)
+{
+    const struct kvs_store *in = &w->store;
+    if (!FITS(in->user_id) || strlen(in->user_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    int rc = check_store_fields(in, KVS_UPD_NAME | KVS_UPD_TITLE | KVS_UPD_ACCESS | KVS_UPD_SCHEMA);
+    if (rc != 0)
+        return rc;
+    struct kvs_user owner;
+    rc = kvs_lmdb_load_user(txn, db, in->user_id, &owner);
+    if (rc != 0)
+        return rc;
+
+    unsigned char nkey[KVS_ID_LEN + KVS_NAME_MAX];
+    size_t nkey_n = name_key(nkey, in->user_id, in->name);
+    if (in->name[0] != '\0') {
+        MDB_val v;
+        rc = db_get(txn, db->dbi[DBI_STORE_NAMES], val_of(nkey, nkey_n), &v, "get store name");
+        if (rc == 0) {
+            /* Get-or-create: hand back the store that has the name. */
+            char sid[KVS_ID_LEN + 1];
+            rc = kvs_lmdb_id_value(v, sid, "store name");
+            if (rc == 0)
+                rc = kvs_lmdb_load_store(txn, db, sid, &out->store);
+            if (rc != 0) {
+                kvs_store_clear(&out->store);
+                return rc == KVS_ENOTFOUND ? kvs_lmdb_corrupt("store name (store missing)") : rc;
+            }
+            out->has_store = 1;
+            return KVS_EEXIST;
+        }
+        if (rc != KVS_ENOTFOUND)
+            return rc;
+    }
+
+    struct kvs_store *s = &out->store;
+    memset(s, 0, sizeof *s);
+    rc = fresh_id(txn, db->dbi[DBI_STORES], s->id);
+    if (rc != 0)
+        return rc;
+    if (kvs_random_alnum(s->secret, KVS_SECRET_LEN) != 0) {
+        kvs_log_error("lmdb: the random source failed");
+        return KVS_EIO;
+    }
+    memcpy(s->user_id, in->user_id, sizeof s->user_id);
+    memcpy(s->username, owner.username, sizeof s->username);
+    memcpy(s->name, in->name, sizeof s->name);
+    memcpy(s->title, in->title, sizeof s->title);
+    s->general_access = in->general_access;
+    s->created_ms = s->modified_ms = s->accessed_ms = now;
+    s->schema = in->schema ? kvs_xstrdup(in->schema) : NULL;
+    out->has_store = 1; /* from here on OUT owns the schema */
+
+    struct stats_row sr = {.modified_ms = now, .accessed_ms = now};
+    unsigned char bkey[STORE_BY_USER_KEY_LEN];
+    unsigned char flags = s->name[0] != '\0';
+    by_user_key(bkey, s);
+    rc = kvs_lmdb_save_store(txn, db, s);
+    if (rc == 0)
+        rc = kvs_lmdb_save_stats(txn, db, s->id, &sr);
+    if (rc == 0 && flags)
+        rc = db_put(txn, db->dbi[DBI_STORE_NAMES], val_of(nkey, nkey_n), val_of(s->id, KVS_ID_LEN),
+                    "put store name");
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey), val_of(&flags, 1),
+                    "put store_by_user");
+    if (rc == 0 && !flags)
+        rc = kvs_lmdb_unnamed_put(txn, db, s->id, now); /* retention counts from now */
+    return rc;
+}
+
+static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_store *s,
+                                     int drop);
+
+static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       int64_t now, struct staged *out)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    int rc = check_store_fields(&w->store, w->update_mask);
+    if (rc != 0)
+        return rc;
+    struct kvs_store store, *s = &store;
+    rc = kvs_lmdb_load_store(txn, db, w->store_id, s);
+    if (rc != 0)
+        goto out;
+
+    const char *new_name = w->store.name;
+    int rename = (w->update_mask & KVS_UPD_NAME) && strcmp(new_name, s->name) != 0;
+    unsigned char old_key[KVS_ID_LEN + KVS_NAME_MAX], new_key[KVS_ID_LEN + KVS_NAME_MAX];
+    size_t old_n = name_key(old_key, s->user_id, s->name);
+    size_t new_n = name_key(new_key, s->user_id, new_name);
+    if (rename && new_name[0] != '\0') {
+        rc = db_has(txn, db->dbi[DBI_STORE_NAMES], val_of(new_key, new_n), "get store name");
+        if (rc != 0) {
+            rc = rc > 0 ? KVS_ENAMETAKEN : rc;
+            goto out;
+        }
+    }
+
+    /* Everything checked: from here on the update happens. */
+    /* unnamed_by_access: the row (if unnamed before) goes, and one at NOW comes if the store is
+     * unnamed after: naming a store makes it permanent, unnaming one starts its retention. */
+    if (s->name[0] == '\0') {
+        unsigned char akey[ACCESS_KEY_LEN];
+        rc = db_del(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], access_key(akey, s->accessed_ms, s->id),
+                    "del unnamed_by_access");
+        if (rc != 0)
+            goto out;
+    }
+    if (((w->update_mask & KVS_UPD_NAME) ? new_name : s->name)[0] == '\0') {
+        rc = kvs_lmdb_unnamed_put(txn, db, s->id, now);
+        if (rc != 0)
+            goto out;
+    }
+    if (rename) {
+        int was_named = s->name[0] != '\0';
+        if (s->name[0] != '\0')
+            rc = db_del(txn, db->dbi[DBI_STORE_NAMES], val_of(old_key, old_n), "del store name");
+        if (rc == 0 && new_name[0] != '\0')
+            rc = db_put(txn, db->dbi[DBI_STORE_NAMES], val_of(new_key, new_n),
+                        val_of(s->id, KVS_ID_LEN), "put store name");
+        memcpy(s->name, new_name, sizeof s->name);
+        unsigned char bkey[STORE_BY_USER_KEY_LEN];
+        unsigned char flags = s->name[0] != '\0';
+        by_user_key(bkey, s);
+        if (rc == 0)
+            rc = db_put(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey),
+                        val_of(&flags, 1), "put store_by_user");
+        if (rc == 0 && was_named != flags)
+            rc = each_share(db, txn, s, 0); /* the shared_with rows carry the named flag */
+        if (rc != 0)
+            goto out;
+    }
+    if (w->update_mask & KVS_UPD_TITLE)
+        memcpy(s->title, w->store.title, sizeof s->title);
+    if (w->update_mask & KVS_UPD_ACCESS)
+        s->general_access = w->store.general_access;
+    if (w->update_mask & KVS_UPD_SCHEMA) {
+        free(s->schema);
+        s->schema = w->store.schema ? kvs_xstrdup(w->store.schema) : NULL;
+    }
+    s->modified_ms = s->accessed_ms = now;
+    struct stats_row sr = {.modified_ms = now, .accessed_ms = now, .s = s->stats};
+    rc = kvs_lmdb_save_store(txn, db, s);
+    if (rc == 0)
+        rc = kvs_lmdb_save_stats(txn, db, s->id, &sr);
+    if (rc == 0) {
+        out->store = store; /* handed back once the batch commits */
+        out->has_store = 1;
+        return 0;
+    }
+out:
+    kvs_store_clear(&store);
+    return rc;
+}
+
+KVS_MUST_CHECK int kvs_lmdb_store_delete(struct kvs_lmdb *db, MDB_txn *txn,
+                                         const struct kvs_write *w, int64_t now)
+{
+    if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    struct kvs_store s;
+    int rc = kvs_lmdb_load_store(txn, db, w->store_id, &s);
+    if (rc != 0)
+        goto out;
+    MDB_val id = val_of(s.id, KVS_ID_LEN);
+    unsigned char nkey[KVS_ID_LEN + KVS_NAME_MAX], bkey[STORE_BY_USER_KEY_LEN], when[8];
+    size_t nkey_n = name_key(nkey, s.user_id, s.name);
+    by_user_key(bkey, &s);
+    struct packer p = {when};
+    put_u64(&p, (uint64_t)now);
+    rc = each_share(db, txn, &s, 1);
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_STORES], id, "del store");
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_STORE_STATS], id, "del stats");
+    if (rc == 0 && s.name[0] != '\0')
+        rc = db_del(txn, db->dbi[DBI_STORE_NAMES], val_of(nkey, nkey_n), "del store name");
+    if (rc == 0)
+        rc =
+            db_del(txn, db->dbi[DBI_STORE_BY_USER], val_of(bkey, sizeof bkey), "del store_by_user");
+    if (rc == 0 && s.name[0] == '\0') {
+        unsigned char akey[ACCESS_KEY_LEN];
+        rc = db_del(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], access_key(akey, s.accessed_ms, s.id),
+                    "del unnamed_by_access");
+    }
+    /* The records go in the background (kvs_lmdb_maintain); until then readers skip them. */
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_DEAD_STORES], id, val_of(when, sizeof when), "put dead store");
+out:
+    kvs_store_clear(&s);
+    return rc;
+}
+
+static KVS_MUST_CHECK int user_create(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                      int64_t now, struct staged *out)
+{
+    const struct kvs_user *in = &w->user;
+    size_t name_n = strnlen(in->username, sizeof in->username);
+    if (name_n == 0 || name_n == sizeof in->username || in->default_access < KVS_GA_RESTRICTED ||
+        in->default_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    int rc = db_has(txn, db->dbi[DBI_USERNAMES], val_of(in->username, name_n), "get username");
+    if (rc == 0)
+        rc = db_has(txn, db->dbi[DBI_TOKENS], val_of(w->token_hash, KVS_TOKEN_HASH_LEN),
+                    "get token");
+    if (rc != 0)
+        return rc > 0 ? KVS_EEXIST : rc;
+
+    struct kvs_user *u = &out->user;
+    *u = *in;
+    u->is_admin = in->is_admin != 0;
+    u->created_ms = now;
+    rc = fresh_id(txn, db->dbi[DBI_USERS], u->id);
+    if (rc != 0)
+        return rc;
+    unsigned char *dst = NULL;
+    rc = db_reserve(txn, db->dbi[DBI_USERS], val_of(u->id, KVS_ID_LEN), kvs_lmdb_user_row_len(u),
+                    &dst, "put user");
+    if (rc != 0)
+        return rc;
+    kvs_lmdb_pack_user(dst, u);
+    rc = db_put(txn, db->dbi[DBI_USERNAMES], val_of(u->username, name_n), val_of(u->id, KVS_ID_LEN),
+                "put username");
+    if (rc == 0)
+        rc = db_put(txn, db->dbi[DBI_TOKENS], val_of(w->token_hash, KVS_TOKEN_HASH_LEN),
+                    val_of(u->id, KVS_ID_LEN), "put token");
+    if (rc == 0)
+        rc = kvs_lmdb_token_meta_put(db, txn, w->token_hash, u->id, w->token_prefix, now);
+    out->has_user = rc == 0;
+    return rc;
+}
+
+static KVS_MUST_CHECK int token_add(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                    int64_t now)
+{
+    const char *uid = w->user.id;
+    if (!FITS(w->user.id) || strlen(uid) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    int rc = db_has(txn, db->dbi[DBI_USERS], val_of(uid, KVS_ID_LEN), "get user");
+    if (rc <= 0)
+        return rc == 0 ? KVS_ENOTFOUND : rc;
+    MDB_val tk = val_of(w->token_hash, KVS_TOKEN_HASH_LEN), v;
+    rc = db_get(txn, db->dbi[DBI_TOKENS], tk, &v, "get token");
+    if (rc == 0) /* already there: fine if it is this user's */
+        return v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 ? 0 : KVS_EEXIST;
+    if (rc != KVS_ENOTFOUND)
+        return rc;
+    rc = db_put(txn, db->dbi[DBI_TOKENS], tk, val_of(uid, KVS_ID_LEN), "put token");
+    if (rc == 0)
+        rc = kvs_lmdb_token_meta_put(db, txn, w->token_hash, uid, w->token_prefix, now);
+    return rc;
+}
+
+/* Find the user_tokens row of token HASH of user UID: its creation time and prefix into
+ * *CREATED and PREFIX, and *FOUND = 1; *FOUND = 0 when the token has no such row. */
+static KVS_MUST_CHECK int find_user_token(struct kvs_lmdb *db, MDB_txn *txn, const char *uid,
+                                          const uint8_t hash[KVS_TOKEN_HASH_LEN], int64_t *created,
+                                          char prefix[KVS_TOKEN_PREFIX_MAX + 1], int *found)
+{
+    *found = 0;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_USER_TOKENS], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    int err = 0;
+    MDB_val k = val_of(uid, KVS_ID_LEN), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size != USER_TOKEN_KEY_LEN || memcmp(kp, uid, KVS_ID_LEN) != 0)
+            break;
+        if (memcmp(kp + KVS_ID_LEN + 8, hash, KVS_TOKEN_HASH_LEN) != 0)
+            continue;
+        struct unpacker u = unpacker_of(v);
+        unsigned format = get_u8(&u);
+        get_str(&u, get_u8(&u), prefix, KVS_TOKEN_PREFIX_MAX + 1);
+        if (format != FORMAT || !unpacked(&u))
+            err = kvs_lmdb_corrupt("user_tokens");
+        *created = get_time_key(kp + KVS_ID_LEN);
+        *found = 1;
+        break;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "find token");
+}
+
+/* Find the one token whose prefix starts with PREFIX (of user ONLY when not NULL): its hash,
+ * full prefix, owner and creation time. Returns 0, KVS_ENOTFOUND, KVS_EAMBIGUOUS, KVS_EIO. */
+static KVS_MUST_CHECK int find_token_prefix(struct kvs_lmdb *db, MDB_txn *txn, kvs_slice want,
+                                            const char *only, uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                            char prefix[KVS_TOKEN_PREFIX_MAX + 1],
+                                            char uid[KVS_ID_LEN + 1], int64_t *created)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_TOKEN_PREFIXES], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    int err = 0, found = 0;
+    MDB_val k = val_of(want.p, want.n), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && found < 2;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size != TOKEN_PREFIX_KEY_LEN || memcmp(kp, want.p, want.n) != 0)
+            break; /* past the prefixes that start with WANT */
+        struct unpacker u = unpacker_of(v);
+        unsigned format = get_u8(&u);
+        char owner[KVS_ID_LEN + 1];
+        get_str(&u, KVS_ID_LEN, owner, sizeof owner);
+        int64_t when = (int64_t)get_u64(&u);
+        if (format != FORMAT || !unpacked(&u)) {
+            err = kvs_lmdb_corrupt("token prefix");
+            break;
+        }
+        if (only != NULL && memcmp(owner, only, KVS_ID_LEN) != 0)
+            continue;
+        if (++found > 1)
+            break;
+        memcpy(hash, kp + KVS_TOKEN_PREFIX_MAX, KVS_TOKEN_HASH_LEN);
+        memcpy(prefix, kp, KVS_TOKEN_PREFIX_MAX); /* NUL-padded */
+        prefix[KVS_TOKEN_PREFIX_MAX] = '\0';
+        memcpy(uid, owner, KVS_ID_LEN + 1);
+        *created = when;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return kvs_lmdb_err(rc, "find token");
+    return found == 0 ? KVS_ENOTFOUND : found > 1 ? KVS_EAMBIGUOUS : 0;
+}
+
+static KVS_MUST_CHECK int token_revoke(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                       struct staged *out)
+{
+    if (!FITS(w->user.id))
+        return KVS_ENOTFOUND;
+    size_t only_n = strlen(w->user.id);
+    if (only_n != 0 && only_n != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    const char *only = only_n ? w->user.id : NULL;
+    if (w->key.n > KVS_TOKEN_PREFIX_MAX ||
+        (w->key.n > 0 && memchr(w->key.p, '\0', w->key.n) != NULL))
+        return KVS_ENOTFOUND; /* no prefix looks like that */
+
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    char uid[KVS_ID_LEN + 1], prefix[KVS_TOKEN_PREFIX_MAX + 1] = "";
+    int64_t created = 0;
+    int indexed = 1, rc;
+    if (w->key.n > 0) {
+        rc = find_token_prefix(db, txn, w->key, only, hash, prefix, uid, &created);
+    } else {
+        memcpy(hash, w->token_hash, sizeof hash);
+        MDB_val v;
+        rc = db_get(txn, db->dbi[DBI_TOKENS], val_of(hash, sizeof hash), &v, "get token");
+        if (rc == 0)
+            rc = kvs_lmdb_id_value(v, uid, "token");
+        if (rc == 0 && only != NULL && memcmp(uid, only, KVS_ID_LEN) != 0)
+            rc = KVS_ENOTFOUND;
+        if (rc == 0)
+            rc = find_user_token(db, txn, uid, hash, &created, prefix, &indexed);
+    }
+    struct kvs_user owner;
+    if (rc == 0)
+        rc = kvs_lmdb_load_user(txn, db, uid, &owner);
+    if (rc != 0)
+        return rc;
+
+    /* Everything checked: from here on the token goes. */
+    unsigned char pkey[TOKEN_PREFIX_KEY_LEN], ukey[USER_TOKEN_KEY_LEN];
+    rc = db_del(txn, db->dbi[DBI_TOKENS], val_of(hash, sizeof hash), "del token");
+    if (rc == 0 && indexed)
+        rc = db_del(txn, db->dbi[DBI_TOKEN_PREFIXES], token_prefix_key(pkey, prefix, hash),
+                    "del token prefix");
+    if (rc == 0 && indexed)
+        rc = db_del(txn, db->dbi[DBI_USER_TOKENS], user_token_key(ukey, uid, created, hash),
+                    "del user token");
+    if (rc == 0) {
+        out->user = owner;
+        out->has_user = 1;
+    }
+    return rc;
+}
+
+static KVS_MUST_CHECK int user_update(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                      struct staged *out)
+{
+    if (!FITS(w->user.id) || strlen(w->user.id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    if (w->user.default_access < KVS_GA_RESTRICTED ||
+        w->user.default_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    struct kvs_user u;
+    int rc = kvs_lmdb_load_user(txn, db, w->user.id, &u);
+    if (rc != 0)
+        return rc;
+    u.default_access = w->user.default_access;
+    unsigned char *dst = NULL;
+    rc = db_reserve(txn, db->dbi[DBI_USERS], val_of(u.id, KVS_ID_LEN), kvs_lmdb_user_row_len(&u),
+                    &dst, "put user");
+    if (rc != 0)
+        return rc;
+    kvs_lmdb_pack_user(dst, &u);
+    out->user = u;
+    out->has_user = 1;
+    return 0;
+}
+
+/* Whether W names a store and a user by IDs of the right shape. */
+static int share_ids_ok(const struct kvs_write *w)
+{
+    return FITS(w->store_id) && strlen(w->store_id) == KVS_ID_LEN && FITS(w->user.id) &&
+           strlen(w->user.id) == KVS_ID_LEN;
+}
+
+/* Write the shared_with row of store S for user UID at LEVEL. */
+static KVS_MUST_CHECK int put_shared_with(struct kvs_lmdb *db, MDB_txn *txn, const char *uid,
+                                          const struct kvs_store *s, unsigned level)
+{
+    unsigned char key[STORE_BY_USER_KEY_LEN];
+    unsigned char val[3] = {FORMAT, (unsigned char)level, s->name[0] != '\0'};
+    shared_with_key(key, uid, s);
+    return db_put(txn, db->dbi[DBI_SHARED_WITH], val_of(key, sizeof key), val_of(val, sizeof val),
+                  "put shared_with");
+}
+
+static KVS_MUST_CHECK int share_set(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w)
+{
+    if (!share_ids_ok(w))
+        return KVS_ENOTFOUND;
+    if (w->share_level != KVS_SHARE_READ && w->share_level != KVS_SHARE_WRITE)
+        return KVS_EINVAL;
+    struct kvs_store s;
+    int rc = kvs_lmdb_load_store(txn, db, w->store_id, &s);
+    if (rc == 0) {
+        rc = db_has(txn, db->dbi[DBI_USERS], val_of(w->user.id, KVS_ID_LEN), "get user");
+        rc = rc == 0 ? KVS_ENOTFOUND : rc > 0 ? 0 : rc;
+    }
+    if (rc == 0 && strcmp(s.user_id, w->user.id) == 0)
+        rc = KVS_EINVAL; /* the owner has every right already */
+    if (rc == 0) {
+        unsigned char key[SHARE_KEY_LEN], val[2] = {FORMAT, w->share_level};
+        rc = db_put(txn, db->dbi[DBI_SHARES], share_key(key, s.id, w->user.id),
+                    val_of(val, sizeof val), "put share");
+    }
+    if (rc == 0)
+        rc = put_shared_with(db, txn, w->user.id, &s, w->share_level);
+    kvs_store_clear(&s);
+    return rc;
+}
+
+static KVS_MUST_CHECK int share_delete(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w)
+{
+    if (!share_ids_ok(w))
+        return KVS_ENOTFOUND;
+    unsigned char key[SHARE_KEY_LEN], wkey[STORE_BY_USER_KEY_LEN];
+    MDB_val k = share_key(key, w->store_id, w->user.id);
+    int rc = db_has(txn, db->dbi[DBI_SHARES], k, "get share");
+    if (rc <= 0)
+        return rc == 0 ? KVS_ENOTFOUND : rc;
+    struct kvs_store s;
+    rc = kvs_lmdb_load_store(txn, db, w->store_id, &s);
+    if (rc == KVS_ENOTFOUND)
+        rc = kvs_lmdb_corrupt("share (store missing)");
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_SHARES], k, "del share");
+    if (rc == 0) {
+        shared_with_key(wkey, w->user.id, &s);
+        rc = db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(wkey, sizeof wkey), "del shared_with");
+    }
+    kvs_store_clear(&s);
+    return rc;
+}
+
+/* For each share of store S: with DROP, delete it and its shared_with row; else rewrite its
+ * shared_with row (after a rename changed whether S is named). */
+static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_store *s,
+                                     int drop)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_SHARES], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    int err = 0;
+    MDB_val k = val_of(s->id, KVS_ID_LEN), v;
+    /* After mdb_cursor_del() the cursor stands on the next row, which MDB_NEXT then returns
+     * without stepping (as in kvs_lmdb_maintain). */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *kp = k.mv_data;
+        if (k.mv_size != SHARE_KEY_LEN || memcmp(kp, s->id, KVS_ID_LEN) != 0)
+            break;
+        char uid[KVS_ID_LEN + 1];
+        enum kvs_share_level level;
+        id_of((kvs_slice){kp + KVS_ID_LEN, KVS_ID_LEN}, uid);
+        err = kvs_lmdb_share_value(v, &level);
+        if (err == 0 && drop) {
+            unsigned char wkey[STORE_BY_USER_KEY_LEN];
+            shared_with_key(wkey, uid, s);
+            err =
+                db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(wkey, sizeof wkey), "del shared_with");
+            if (err == 0 && (rc = mdb_cursor_del(cur, 0)) != 0)
+                err = kvs_lmdb_err(rc, "del share");
+        } else if (err == 0) {
+            err = put_shared_with(db, txn, uid, s, level);
+        }
+        if (err != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "walk shares");
+}
+
+static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                    int64_t now, struct staged *out)
+{
+    switch (w->op) {
+    case KVS_W_RECORD_PUT:
+        return record_put(db, txn, w, now);
+    case KVS_W_RECORD_DELETE:
+        return record_delete(db, txn, w, now);
+    case KVS_W_STORE_CREATE:
+        return store_create(db, txn, w, now, out);
+    case KVS_W_STORE_UPDATE:
+        return store_update(db, txn, w, now, out);
+    case KVS_W_STORE_DELETE:
+        return kvs_lmdb_store_delete(db, txn, w, now);
+    case KVS_W_USER_CREATE:
+        return user_create(db, txn, w, now, out);
+    case KVS_W_TOKEN_ADD:
+        return token_add(db, txn, w, now);
+    case KVS_W_TOKEN_REVOKE:
+        return token_revoke(db, txn, w, out);
+    case KVS_W_USER_UPDATE:
+        return user_update(db, txn, w, out);
+    case KVS_W_SHARE_SET:
+        return share_set(db, txn, w);
+    case KVS_W_SHARE_DELETE:
+        return share_delete(db, txn, w);
+    }
+    return KVS_EINVAL;
+}
+
+/* Add one store's in-memory read statistics to its stored stats. */
+static KVS_MUST_CHECK int apply_delta(struct kvs_lmdb *db, MDB_txn *txn,
+                                      const struct kvs_stat_delta *d)
+{
+    if (strnlen(d->store_id, sizeof d->store_id) != KVS_ID_LEN)
+        return 0;
+    struct stats_row sr;
+    int rc = kvs_lmdb_load_stats(txn, db, d->store_id, &sr);
+    if (rc == KVS_ENOTFOUND)
+        return 0; /* deleted meanwhile */
+    if (rc != 0)
+        return rc;
+    sr.s.read_count += d->reads;
+    sr.s.list_count += d->lists;
+    if (d->accessed_ms > sr.accessed_ms) {
+        rc = kvs_lmdb_unnamed_touch(txn, db, d->store_id, sr.accessed_ms, d->accessed_ms);
+        if (rc != 0)
+            return rc;
+        sr.accessed_ms = d->accessed_ms;
+    }
+    return kvs_lmdb_save_stats(txn, db, d->store_id, &sr);
+}
+
+/* Keep zeros ahead of the data file's last page (prealloc.h). Done in an empty write
+ * transaction, whose lock keeps another process's commit (the CLI on the same data directory)
+ * from writing past the last page meanwhile. A failure here fails no write: LMDB then extends
+ * the file itself, as it would without this, and reports a full disk on its own. */
+static void grow_ahead(struct kvs_lmdb *db)
+{
+    MDB_envinfo info;
+    int64_t now = kvs_now_ms();
+    if (mdb_env_info(db->env, &info) != 0 ||
+        !kvs_prealloc_due(&db->prealloc, ((uint64_t)info.me_last_pgno + 1) * db->page_size, now))
+        return;
+    MDB_txn *txn;
+    if (mdb_txn_begin(db->env, NULL, 0, &txn) != 0)
+        return;
+    mdb_filehandle_t fd;
+    if (mdb_env_info(db->env, &info) == 0 && mdb_env_get_fd(db->env, &fd) == 0 &&
+        kvs_prealloc_extend(&db->prealloc, fd, ((uint64_t)info.me_last_pgno + 1) * db->page_size,
+                            now) != 0)
+        kvs_log_debug("lmdb: the data file grows page by page until the next try");
+    mdb_txn_abort(txn);
+}
+
+KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                                  const struct kvs_stat_delta *deltas, size_t nd)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    struct staged *staged = kvs_xcalloc(n ? n : 1, sizeof *staged);
+    int64_t now = kvs_now_ms();
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        txn = NULL;
+        rc = kvs_lmdb_err(rc, "begin write");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Each op checks before it changes anything, so a logical error (not found, exists,
+         * name taken, invalid) leaves the transaction fit for the other ops. A storage
+         * failure ends the whole transaction. */
+        int r = apply_one(db, txn, ws[i], now, &staged[i]);
+        if (r == KVS_EIO || r == KVS_ENOSPACE) {
+            rc = r;
+            goto out;
+        }
+        ws[i]->result = r;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        rc = apply_delta(db, txn, &deltas[i]);
+        if (rc != 0)
+            goto out;
+    }
+    rc = mdb_txn_commit(txn); /* with the default sync: durable when it returns */
+    txn = NULL;
+    if (rc != 0) {
+        uint64_t need = 0;
+        for (size_t i = 0; i < n; i++)
+            need += ws[i]->key.n + ws[i]->content_type.n + ws[i]->value.n;
+        rc = kvs_lmdb_commit_err(db, rc, need, "commit");
+        goto out;
+    }
+    grow_ahead(db);
+    /* Committed: the outputs go to their writes. */
+    for (size_t i = 0; i < n; i++) {
+        if (staged[i].has_store) {
+            kvs_store_clear(&ws[i]->store);
+            ws[i]->store = staged[i].store;
+            staged[i].has_store = 0;
+        }
+        if (staged[i].has_user)
+            ws[i]->user = staged[i].user;
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    for (size_t i = 0; i < n; i++)
+        if (staged[i].has_store)
+            kvs_store_clear(&staged[i].store);
+    free(staged);
+    return rc;
+}

@@ -1,0 +1,570 @@
+/* lmdb_internal.h — what the files of the LMDB back-end share: the layout, the structs, the
+ * codec (lmdb_codec.c) and the ops each file implements. Included only by storage/lmdb_*.c.
+ *
+ * The back-end is split by concern, and the PostgreSQL back-end (pg_*.c) has the same shape:
+ *   lmdb_codec.c  errors, and the rows of the schema below: packing, loading, saving
+ *   lmdb_read.c   the read ops (struct kvs_read is an LMDB read transaction)
+ *   lmdb_apply.c  the write ops: one write transaction per batch of the writer thread
+ *   lmdb_maint.c  background work (the sweep of deleted stores, retention) and backup
+ *   lmdb_open.c   opening, the schema version and its upgrades, closing, the ops table
+ *
+ * The LMDB back-end of the storage interface (storage.h, backend.h):
+ *
+ * One LMDB environment in the data directory holds everything. Writes come only from the
+ * writer thread of storage.c (one write transaction per batch); reads are LMDB read
+ * transactions, opened with MDB_NOTLS so that a read may end on another thread than the one
+ * that began it.
+ *
+ * ---- Durability ----------------------------------------------------------------------------
+ *
+ * Commits use LMDB's default sync (fdatasync() of the data pages, then the meta page through
+ * an O_DSYNC descriptor), so a commit that returned is on disk and its writes may be
+ * acknowledged. The data file is kept ahead of use with zeros (prealloc.h, grow_ahead() in
+ * lmdb_apply.c): commits of a growing store then overwrite blocks the file has, instead of
+ * extending it, which costs a journal commit per fdatasync. Measured: a C model of the commit (4
+ * pages, fdatasync, meta write) ran 2,553 commits/s extending the file vs 4,050/s into preallocated
+ * blocks; durable PUT at 64 connections in make bench's set-up, 4 interleaved runs each, 31,313 vs
+ * 35,638 req/s on average.
+ * Tried and left: MDB_NOMETASYNC, acknowledging a batch once the next commit's fdatasync
+ * had made its meta page durable (one flush per commit instead of two). It was 2-5 % faster at 1
+ * and 16 connections but 5 % slower than the above at 64: a write then waits for the next
+ * batch too, and with a fixed number of clients the latency sets the rate.
+ *
+ * ---- Schema, version 3 ---------------------------------------------------------------------
+ *
+ * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
+ * with an explicit length, never NUL-terminated. Every value that may change shape starts
+ * with a format byte (1 today), so a later format can be told apart. A value that is too
+ * short, too long, or of an unknown format is reported as KVS_EIO; nothing is read past its
+ * end. IDs are the 17 ASCII characters of the ID. "+" is concatenation.
+ *
+ *   meta           "schema_version"                  → u32 SCHEMA_VERSION
+ *                  Checked at open. Version 1 (no token prefixes, no shares) is upgraded in
+ *                  place (see migrate_v1 in lmdb_open.c: its tokens get index rows with an unknown
+ * prefix, revocable by the whole token only), and so is version 2 (no unnamed_by_access; migrate_v2
+ * builds it); any other version is refused (KVS_EIO, logged), and so is data without a version.
+ *   users          user id                           → u8 format, u8 is_admin,
+ *                                                      u8 default_access, i64 created_ms,
+ *                                                      u8 len + username
+ *   usernames      username                          → user id
+ *   tokens         SHA-256 of the token (32 bytes)   → user id
+ *                  What every request looks up, so it stays the bare user ID; what else is
+ *                  known of a token is in the two indexes below, written with it.
+ *   token_prefixes prefix (KVS_TOKEN_PREFIX_MAX bytes, NUL-padded) + SHA-256
+ *                                                    → u8 format, user id, i64 created_ms
+ *                  Revoking by prefix is one MDB_SET_RANGE and a step past the last match.
+ *                  A prefix holds no NUL byte, so a given prefix never matches the padding.
+ *   user_tokens    user id + u64 BIG-endian (created_ms, sign bit flipped) + SHA-256
+ *                                                    → u8 format, u8 len + prefix
+ *                  One user's tokens, oldest first.
+ *   stores         store id                          → u8 format, u8 general_access,
+ *                                                      i64 created_ms, user id (17),
+ *                                                      secret (32), u8 len + name,
+ *                                                      u8 len + title, u8 has_schema,
+ *                                                      u32 len + schema (when has_schema)
+ *   store_stats    store id                          → u8 format, i64 modified_ms,
+ *                                                      i64 accessed_ms, u64 read_count,
+ *                                                      write_count, delete_count,
+ *                                                      list_count, record_count, storage_bytes
+ *                  Kept apart from `stores` because every record write rewrites it: 65 bytes
+ *                  instead of a row that may carry a 64 KiB schema. A store exists exactly
+ *                  when both rows exist.
+ *   store_names    user id + name                    → store id        (named stores only)
+ *   store_by_user  user id + u64 BIG-endian (created_ms with the sign bit flipped) + store id
+ *                                                    → u8 flags (1 = named)
+ *                  Big-endian so that byte order is creation order: a cursor walks one
+ *                  user's stores oldest first (MDB_NEXT) or newest first (MDB_PREV).
+ *   records        store id + key                    → u8 format, u8 encoding,
+ *                                                      u8 content-type len, content type,
+ *                                                      value bytes (the rest)
+ *                  All records of a store are adjacent and in key byte order, so a page of
+ *                  keys is one MDB_SET_RANGE and LIMIT steps: O(limit + log n).
+ *   shares         store id + user id                → u8 format, u8 level (1 READ, 2 WRITE)
+ *                  Who a store is shared with. Deleting the store deletes these rows and
+ *                  their shared_with twins in the same transaction.
+ *   shared_with    user id + u64 BIG-endian (the store's created_ms, sign bit flipped) +
+ *                  store id                          → u8 format, u8 level, u8 flags (1 = named)
+ *                  The stores shared with a user, keyed like store_by_user, so that a user's
+ *                  own and shared stores list as one merge of two cursors in creation order
+ *                  (kvs_lmdb_store_list_visible) and never as a scan of all stores. The named
+ *                  flag is rewritten when a rename makes a store named or unnamed.
+ *   dead_stores    store id                          → i64 deleted_ms
+ *                  Deleted stores whose records are still to be swept. Readers treat the
+ *                  records of a dead store as absent; kvs_lmdb_maintain() deletes them in
+ *                  transactions of at most SWEEP_MAX records, so that deleting a store of
+ *                  any size never makes one huge transaction (MDB_TXN_FULL, or a long stall
+ *                  of the writes queued behind it).
+ *   unnamed_by_access  u64 BIG-endian (accessed_ms, sign bit flipped) + store id → u8 format
+ *                  (version 3) Every unnamed store, oldest access first: what retention
+ *                  (--unnamed-retention) expires. A row exists exactly when the store exists
+ *                  and is unnamed, and its time is the store's stored accessed_ms: every
+ *                  change of accessed_ms (record writes, store updates, the flush of the
+ *                  in-memory read statistics) moves the row in the same transaction (one
+ *                  delete and one put, kvs_lmdb_unnamed_touch), a rename moves the store in or out,
+ *                  and a delete removes it. So finding the expired stores is a walk from the
+ *                  first row that stops at the first one not expired: O(expired), never a
+ *                  scan of all stores (expire_step in lmdb_maint.c).
+ *
+ * ---- Large values ---------------------------------------------------------------------------
+ *
+ * Records of up to 10 MiB live in the B-tree as LMDB overflow pages (contiguous page runs).
+ * Freed runs are reused only when a run of the needed length is free, so churn of large values
+ * fragments the file. Measured with bench/lmdb_frag.c (64 live records of 64 KiB..10 MiB, each
+ * round overwriting a random one with a new random size; ~20 GB written in 4,000 rounds): the
+ * file grows to about 1.5× the live bytes within the first few hundred rounds and then stays
+ * there (330 MiB live, 492-512 MiB file). Bounded, so values stay in the B-tree: one
+ * transaction keeps a record and its metadata atomic, and there is no second place to sync.
+ *
+ * ---- Errors --------------------------------------------------------------------------------
+ *
+ * LMDB's codes stop here: MDB_MAP_FULL, ENOSPC and EDQUOT become KVS_ENOSPACE, MDB_NOTFOUND
+ * becomes KVS_ENOTFOUND where "missing" is an answer, anything else KVS_EIO, logged with
+ * mdb_strerror() (see kvs_lmdb_err()). One exception, at commit: LMDB 0.9 reports a pwrite that
+ * wrote fewer bytes than asked as EIO, and a short write is how a file system that has room
+ * for only part of the pages fails (tmpfs always, ext4 often). So an EIO from a commit while
+ * the file system has less room left than the batch needs is KVS_ENOSPACE (kvs_lmdb_commit_err()).
+ * Tested on a real full file system by tests/crash/full-disk.test.mjs.
+ *
+ * The behaviour common to all back-ends is checked by tests/unit/storage/conformance.c; what
+ * is particular to this one (schema version, corrupt values, the sweep in bounded steps, a
+ * 200,000-key store paged by cursor, a full map) by tests/unit/storage/test_lmdb.c.
+ */
+#ifndef KVS_STORAGE_LMDB_INTERNAL_H
+#define KVS_STORAGE_LMDB_INTERNAL_H
+
+#include <endian.h>
+#include <lmdb.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "kvs.h"
+#include "storage/backend.h"
+#include "storage/prealloc.h"
+
+#define SCHEMA_VERSION 3u
+#define FORMAT 1u /* the format byte of every value written today */
+
+#define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN) /* also the shared_with key */
+#define TOKEN_PREFIX_KEY_LEN (KVS_TOKEN_PREFIX_MAX + KVS_TOKEN_HASH_LEN)
+#define USER_TOKEN_KEY_LEN (KVS_ID_LEN + 8 + KVS_TOKEN_HASH_LEN)
+#define SHARE_KEY_LEN (2 * KVS_ID_LEN)
+#define ACCESS_KEY_LEN (8 + KVS_ID_LEN) /* unnamed_by_access */
+#define STATS_ROW_LEN (1 + 8 + 8 + 6 * 8)
+#define RECORD_HDR_LEN 3
+
+enum dbi {
+    DBI_META,
+    DBI_USERS,
+    DBI_USERNAMES,
+    DBI_TOKENS,
+    DBI_STORES,
+    DBI_STORE_STATS,
+    DBI_STORE_NAMES,
+    DBI_STORE_BY_USER,
+    DBI_RECORDS,
+    DBI_DEAD_STORES,
+    DBI_TOKEN_PREFIXES,
+    DBI_USER_TOKENS,
+    DBI_SHARES,
+    DBI_SHARED_WITH,
+    DBI_UNNAMED_BY_ACCESS,
+    DBI_COUNT
+};
+
+/* The names of the tables, by enum dbi (lmdb_open.c). */
+extern const char *const kvs_lmdb_dbi_names[DBI_COUNT];
+
+struct kvs_lmdb {
+    struct kvs_storage super;
+    MDB_env *env;
+    MDB_dbi dbi[DBI_COUNT];
+    int64_t retention_ms; /* unnamed stores unaccessed this long are deleted; 0 = never */
+    unsigned page_size;
+    struct kvs_prealloc prealloc; /* writer thread only */
+};
+
+struct kvs_lmdb_read {
+    struct kvs_read super;
+    MDB_txn *txn;
+};
+
+static inline struct kvs_lmdb *lmdb_of(struct kvs_storage *st)
+{
+    return (struct kvs_lmdb *)st;
+}
+
+static inline struct kvs_lmdb_read *read_of(struct kvs_read *rd)
+{
+    return (struct kvs_lmdb_read *)rd;
+}
+
+/* The mutable parts of a store, kept in store_stats. */
+struct stats_row {
+    int64_t modified_ms;
+    int64_t accessed_ms;
+    struct kvs_store_stats s;
+};
+
+/* ==== errors (lmdb_codec.c) ================================================================= */
+
+/* Translate an LMDB or errno code RC (not MDB_NOTFOUND) from WHAT into a KVS_E... code. */
+KVS_MUST_CHECK int kvs_lmdb_err(int rc, const char *what);
+
+/* Translate RC from committing a transaction that wrote about NEED bytes of values. An EIO
+ * with too little room left on the data file's file system is the short write of a full disk
+ * (see "Errors" above): KVS_ENOSPACE. Otherwise as kvs_lmdb_err(). */
+KVS_MUST_CHECK int kvs_lmdb_commit_err(struct kvs_lmdb *db, int rc, uint64_t need,
+                                       const char *what);
+
+/* Log that a stored WHAT value is corrupt; returns KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_corrupt(const char *what);
+
+static inline MDB_val val_of(const void *p, size_t n)
+{
+    return (MDB_val){.mv_size = n, .mv_data = (void *)p};
+}
+
+/* Look up K in DBI. Returns 0 (V points into the map), KVS_ENOTFOUND, or the mapped error. */
+static inline KVS_MUST_CHECK int db_get(MDB_txn *txn, MDB_dbi dbi, MDB_val k, MDB_val *v,
+                                        const char *what)
+{
+    int rc = mdb_get(txn, dbi, &k, v);
+    if (rc == MDB_NOTFOUND)
+        return KVS_ENOTFOUND;
+    return rc == 0 ? 0 : kvs_lmdb_err(rc, what);
+}
+
+/* Whether K exists in DBI: 1, 0, or the mapped error. */
+static inline KVS_MUST_CHECK int db_has(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const char *what)
+{
+    MDB_val v;
+    int rc = db_get(txn, dbi, k, &v, what);
+    if (rc == KVS_ENOTFOUND)
+        return 0;
+    return rc == 0 ? 1 : rc;
+}
+
+static inline KVS_MUST_CHECK int db_put(MDB_txn *txn, MDB_dbi dbi, MDB_val k, MDB_val v,
+                                        const char *what)
+{
+    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    return rc == 0 ? 0 : kvs_lmdb_err(rc, what);
+}
+
+/* Reserve N bytes for the value of K and return where to write them (in *OUT). */
+static inline KVS_MUST_CHECK int db_reserve(MDB_txn *txn, MDB_dbi dbi, MDB_val k, size_t n,
+                                            unsigned char **out, const char *what)
+{
+    MDB_val v = {.mv_size = n, .mv_data = NULL};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, what);
+    *out = v.mv_data;
+    return 0;
+}
+
+/* Delete K from DBI; a missing K is not an error. */
+static inline KVS_MUST_CHECK int db_del(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const char *what)
+{
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, what);
+}
+
+/* ==== packing =============================================================================== */
+
+/* Reading a stored value: every getter checks the remaining length, and after the first
+ * shortfall all getters return zeros and `bad` stays set. */
+struct unpacker {
+    const unsigned char *p;
+    size_t n;
+    int bad;
+};
+
+static inline struct unpacker unpacker_of(MDB_val v)
+{
+    return (struct unpacker){.p = v.mv_data, .n = v.mv_size, .bad = 0};
+}
+
+static inline const unsigned char *take(struct unpacker *u, size_t n)
+{
+    if (u->bad || u->n < n) {
+        u->bad = 1;
+        return NULL;
+    }
+    const unsigned char *p = u->p;
+    u->p += n;
+    u->n -= n;
+    return p;
+}
+
+static inline unsigned get_u8(struct unpacker *u)
+{
+    const unsigned char *p = take(u, 1);
+    return p ? p[0] : 0;
+}
+
+/* memcpy + le*toh compile to one load (the byte loop did not: it ran on every stats read). */
+static inline uint32_t get_u32(struct unpacker *u)
+{
+    const unsigned char *p = take(u, 4);
+    uint32_t x = 0;
+    if (p)
+        memcpy(&x, p, 4);
+    return le32toh(x);
+}
+
+static inline uint64_t get_u64(struct unpacker *u)
+{
+    const unsigned char *p = take(u, 8);
+    uint64_t x = 0;
+    if (p)
+        memcpy(&x, p, 8);
+    return le64toh(x);
+}
+
+/* Copy a string of N bytes into OUT (of CAP bytes, NUL included). */
+static inline void get_str(struct unpacker *u, size_t n, char *out, size_t cap)
+{
+    if (n >= cap) {
+        u->bad = 1;
+        out[0] = '\0';
+        return;
+    }
+    const unsigned char *p = take(u, n);
+    if (p != NULL)
+        memcpy(out, p, n);
+    out[p ? n : 0] = '\0';
+}
+
+/* Whether the whole value was read and nothing was missing. */
+static inline KVS_MUST_CHECK int unpacked(const struct unpacker *u)
+{
+    return !u->bad && u->n == 0;
+}
+
+struct packer {
+    unsigned char *p;
+};
+
+static inline void put_u8(struct packer *w, unsigned x)
+{
+    *w->p++ = (unsigned char)x;
+}
+
+static inline void put_u32(struct packer *w, uint32_t x)
+{
+    for (int i = 0; i < 4; i++, x >>= 8)
+        *w->p++ = (unsigned char)x;
+}
+
+static inline void put_u64(struct packer *w, uint64_t x)
+{
+    for (int i = 0; i < 8; i++, x >>= 8)
+        *w->p++ = (unsigned char)x;
+}
+
+static inline void put_bytes(struct packer *w, const void *p, size_t n)
+{
+    if (n > 0)
+        memcpy(w->p, p, n);
+    w->p += n;
+}
+
+/* ---- keys ---- */
+
+/* KEY[KVS_ID_LEN + NAME] for store_names. Returns the key length. */
+static inline size_t name_key(unsigned char *key, const char *user_id, const char *name)
+{
+    size_t n = strlen(name);
+    memcpy(key, user_id, KVS_ID_LEN);
+    memcpy(key + KVS_ID_LEN, name, n);
+    return KVS_ID_LEN + n;
+}
+
+/* A time as 8 bytes whose byte order is the time order, for keys. */
+static inline void put_time_key(unsigned char *p, int64_t ms)
+{
+    /* Flipping the sign bit makes the unsigned big-endian order the signed order. */
+    uint64_t t = (uint64_t)ms ^ (1ull << 63);
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(t >> (56 - 8 * i));
+}
+
+static inline int64_t get_time_key(const unsigned char *p)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t = t << 8 | p[i];
+    return (int64_t)(t ^ (1ull << 63));
+}
+
+/* The store_by_user key of store S. */
+static inline void by_user_key(unsigned char key[STORE_BY_USER_KEY_LEN], const struct kvs_store *s)
+{
+    memcpy(key, s->user_id, KVS_ID_LEN);
+    put_time_key(key + KVS_ID_LEN, s->created_ms);
+    memcpy(key + KVS_ID_LEN + 8, s->id, KVS_ID_LEN);
+}
+
+/* The shared_with key of store S shared with user USER_ID. */
+static inline void shared_with_key(unsigned char key[STORE_BY_USER_KEY_LEN], const char *user_id,
+                                   const struct kvs_store *s)
+{
+    memcpy(key, user_id, KVS_ID_LEN);
+    put_time_key(key + KVS_ID_LEN, s->created_ms);
+    memcpy(key + KVS_ID_LEN + 8, s->id, KVS_ID_LEN);
+}
+
+/* The unnamed_by_access key of store ID accessed at MS. */
+static inline MDB_val access_key(unsigned char key[ACCESS_KEY_LEN], int64_t ms, const char *id)
+{
+    put_time_key(key, ms);
+    memcpy(key + 8, id, KVS_ID_LEN);
+    return val_of(key, ACCESS_KEY_LEN);
+}
+
+/* The shares key of (STORE_ID, USER_ID). */
+static inline MDB_val share_key(unsigned char key[SHARE_KEY_LEN], const char *store_id,
+                                const char *user_id)
+{
+    memcpy(key, store_id, KVS_ID_LEN);
+    memcpy(key + KVS_ID_LEN, user_id, KVS_ID_LEN);
+    return val_of(key, SHARE_KEY_LEN);
+}
+
+/* ---- tokens ---- */
+
+/* The token_prefixes key of a token with PREFIX and HASH. */
+static inline MDB_val token_prefix_key(unsigned char key[TOKEN_PREFIX_KEY_LEN], const char *prefix,
+                                       const uint8_t hash[KVS_TOKEN_HASH_LEN])
+{
+    memset(key, 0, KVS_TOKEN_PREFIX_MAX);
+    memcpy(key, prefix, strnlen(prefix, KVS_TOKEN_PREFIX_MAX));
+    memcpy(key + KVS_TOKEN_PREFIX_MAX, hash, KVS_TOKEN_HASH_LEN);
+    return val_of(key, TOKEN_PREFIX_KEY_LEN);
+}
+
+/* The user_tokens key of a token of USER_ID created at CREATED_MS with HASH. */
+static inline MDB_val user_token_key(unsigned char key[USER_TOKEN_KEY_LEN], const char *user_id,
+                                     int64_t created_ms, const uint8_t hash[KVS_TOKEN_HASH_LEN])
+{
+    memcpy(key, user_id, KVS_ID_LEN);
+    put_time_key(key + KVS_ID_LEN, created_ms);
+    memcpy(key + KVS_ID_LEN + 8, hash, KVS_TOKEN_HASH_LEN);
+    return val_of(key, USER_TOKEN_KEY_LEN);
+}
+
+/* The records key of (STORE_ID, KEY) into BUF[KVS_ID_LEN + KVS_KEY_MAX]. */
+static inline MDB_val record_key(unsigned char *buf, const char *store_id, kvs_slice key)
+{
+    memcpy(buf, store_id, KVS_ID_LEN);
+    memcpy(buf + KVS_ID_LEN, key.p, key.n);
+    return val_of(buf, KVS_ID_LEN + key.n);
+}
+
+/* Copy slice S (an ID of the right length) into a NUL-terminated ID. */
+static inline void id_of(kvs_slice s, char out[KVS_ID_LEN + 1])
+{
+    memcpy(out, s.p, KVS_ID_LEN);
+    out[KVS_ID_LEN] = '\0';
+}
+
+/* ==== rows (lmdb_codec.c) =================================================================== */
+
+/* The users row of user U: its length, and packing it into DST (of that length). */
+size_t kvs_lmdb_user_row_len(const struct kvs_user *u);
+void kvs_lmdb_pack_user(unsigned char *dst, const struct kvs_user *u);
+
+/* Fill OUT from the users row of ID. Returns 0, KVS_ENOTFOUND, KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_load_user(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                      struct kvs_user *out);
+
+/* A user ID stored as the value of an index (usernames, tokens) into OUT. */
+KVS_MUST_CHECK int kvs_lmdb_id_value(MDB_val v, char out[KVS_ID_LEN + 1], const char *what);
+
+/* Read the store_stats row of store ID. Returns 0, KVS_ENOTFOUND (no such store), KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_load_stats(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                       struct stats_row *out);
+KVS_MUST_CHECK int kvs_lmdb_save_stats(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                       const struct stats_row *r);
+
+/* Fill OUT with store ID: its stores row, its stats and its owner's username. The caller
+ * releases OUT with kvs_store_clear() (also after an error). Returns 0, KVS_ENOTFOUND,
+ * KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_load_store(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                       struct kvs_store *out);
+/* Write the stores row of S (not its stats). */
+KVS_MUST_CHECK int kvs_lmdb_save_store(MDB_txn *txn, const struct kvs_lmdb *db,
+                                       const struct kvs_store *s);
+
+/* Add the unnamed_by_access row of unnamed store ID accessed at MS. */
+KVS_MUST_CHECK int kvs_lmdb_unnamed_put(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                        int64_t ms);
+/* Store ID's accessed_ms changed from OLD_MS to NEW_MS: move its unnamed_by_access row, if it
+ * has one (a named store has none, so a missing row means "named" and nothing is added). */
+KVS_MUST_CHECK int kvs_lmdb_unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
+                                          int64_t old_ms, int64_t new_ms);
+
+/* Parse a records value into OUT (which points into V). Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_parse_record(MDB_val v, struct kvs_record_view *out);
+
+/* Whether store ID was deleted and its records are not swept yet: 1, 0, or KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_store_dead(MDB_txn *txn, const struct kvs_lmdb *db, const char *id);
+
+/* The level in a shares value V. Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_share_value(MDB_val v, enum kvs_share_level *out);
+
+/* Write the two index rows of a token (HASH of user USER_ID, with PREFIX, made at NOW). */
+KVS_MUST_CHECK int kvs_lmdb_token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
+                                           const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                           const char *user_id, const char *prefix, int64_t now);
+
+/* ==== the ops (struct kvs_storage_ops, backend.h) =========================================== */
+
+/* lmdb_read.c */
+KVS_MUST_CHECK int kvs_lmdb_read_begin(struct kvs_storage *st, struct kvs_read **out);
+void kvs_lmdb_read_end(struct kvs_read *rd);
+KVS_MUST_CHECK int kvs_lmdb_user_count(struct kvs_read *rd, uint64_t *out);
+KVS_MUST_CHECK int kvs_lmdb_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
+KVS_MUST_CHECK int kvs_lmdb_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
+KVS_MUST_CHECK int kvs_lmdb_user_by_token(struct kvs_read *rd,
+                                          const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                          struct kvs_user *out);
+KVS_MUST_CHECK int kvs_lmdb_user_by_name(struct kvs_read *rd, kvs_slice username,
+                                         struct kvs_user *out);
+KVS_MUST_CHECK int kvs_lmdb_store_get(struct kvs_read *rd, kvs_slice id, struct kvs_store *out);
+KVS_MUST_CHECK int kvs_lmdb_store_by_name(struct kvs_read *rd, kvs_slice user_id, kvs_slice name,
+                                          struct kvs_store *out);
+KVS_MUST_CHECK int kvs_lmdb_store_list(struct kvs_read *rd, kvs_slice user_id, uint64_t offset,
+                                       uint64_t limit, int desc, int include_unnamed,
+                                       kvs_store_cb cb, void *arg, uint64_t *total);
+KVS_MUST_CHECK int kvs_lmdb_store_list_visible(struct kvs_read *rd, kvs_slice user_id,
+                                               unsigned which, uint64_t offset, uint64_t limit,
+                                               int desc, int include_unnamed, kvs_store_share_cb cb,
+                                               void *arg, uint64_t *total);
+KVS_MUST_CHECK int kvs_lmdb_user_list(struct kvs_read *rd, kvs_user_cb cb, void *arg);
+KVS_MUST_CHECK int kvs_lmdb_token_list(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb,
+                                       void *arg);
+KVS_MUST_CHECK int kvs_lmdb_share_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice user_id,
+                                      enum kvs_share_level *out);
+KVS_MUST_CHECK int kvs_lmdb_share_list(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb,
+                                       void *arg);
+KVS_MUST_CHECK int kvs_lmdb_record_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
+                                       struct kvs_record_view *out);
+KVS_MUST_CHECK int kvs_lmdb_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
+                                      kvs_slice start_after, uint64_t limit, unsigned flags,
+                                      kvs_key_cb cb, void *arg, int *truncated);
+
+/* lmdb_apply.c */
+KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                                  const struct kvs_stat_delta *deltas, size_t nd);
+/* KVS_W_STORE_DELETE of W->store_id within TXN at NOW (retention deletes this way too). */
+KVS_MUST_CHECK int kvs_lmdb_store_delete(struct kvs_lmdb *db, MDB_txn *txn,
+                                         const struct kvs_write *w, int64_t now);
+
+/* lmdb_maint.c */
+KVS_MUST_CHECK int kvs_lmdb_maintain(struct kvs_storage *st);
+KVS_MUST_CHECK int kvs_lmdb_backup(struct kvs_storage *st, const char *out_dir);
+
+#endif

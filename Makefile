@@ -45,9 +45,23 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CF) -c $< -o $@
 
-$(B)/libkvs-internal.a: $(call obj,$(LIBSRC))
+$(B)/libkvs-internal.a: $(call obj,$(LIBSRC)) $(B)/gen/web_assets.o
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+# --- web console -----------------------------------------------------------------------------
+# web/ (plain HTML, CSS and JavaScript modules, no build step) becomes one generated C file,
+# so build/kvs serves the console without files beside it (src/server/assets.h). Directories
+# are prerequisites too: adding or removing a file changes its directory.
+WEB := $(shell find web 2>/dev/null)
+
+$(B)/gen/web_assets.c: $(WEB) tools/embed.sh
+	@mkdir -p $(@D)
+	tools/embed.sh web > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/web_assets.o: $(B)/gen/web_assets.c
+	$(CC) $(ALL_CF) -c $< -o $@
+# --- end of web console ----------------------------------------------------------------------
 
 $(B)/kvs: $(call obj,src/main.c $(CLI)) $(B)/libkvs-internal.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
@@ -84,13 +98,17 @@ $(B)/test-unit: $(B)/tests/unit/runner.o $(UNIT_OBJ) $(B)/libkvs-internal.a
 
 test: test-deps
 	@$(MAKE) --no-print-directory all $(B)/test-unit
-	@$(MAKE) --no-print-directory test-unit test-api test-unit-asan fuzz-replay fuzz-short test-crash
+	@$(MAKE) --no-print-directory test-unit test-api test-console test-unit-asan fuzz-replay fuzz-short test-crash
 
 test-unit: $(B)/test-unit
 	$(B)/test-unit
 
 test-api: all
 	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=2 tests/api/
+
+# the web console in Debian's Chromium (playwright-core), each test with its own server
+test-console: all
+	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=2 tests/console/
 
 # --- benchmarks ----------------------------------------------------------------------------
 # `make bench` compares kvs with nginx and the disk (bench/run.sh; results in bench/results/).
@@ -143,9 +161,13 @@ $(FZ)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FZ)/libkvs-fuzz.a: $(patsubst %.c,$(FZ)/obj/%.o,$(LIBSRC))
+$(FZ)/libkvs-fuzz.a: $(patsubst %.c,$(FZ)/obj/%.o,$(LIBSRC)) $(FZ)/obj/gen/web_assets.o
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+$(FZ)/obj/gen/web_assets.o: $(B)/gen/web_assets.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FZ)/libkvs-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer $(LDFLAGS) $(FUZZ_LD_fuzz_$*) -o $@ $^ $(PKG_LD)
@@ -210,10 +232,11 @@ help:
 	@echo "make test            install what is missing, run every test suite"
 	@echo "make test SANITIZE=1 the same, built with ASan + UBSan (into build/asan)"
 	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
+	@echo "make test-console    the web console's browser tests (Chromium)"
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
 	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"
 	@echo "make clean           remove build/"
 
 -include $(shell find build -name '*.d' 2>/dev/null)
-.PHONY: all deps test-deps run test test-unit test-api clean help
+.PHONY: all deps test-deps run test test-unit test-api test-console clean help

@@ -13,7 +13,7 @@ pkgs="build-essential pkg-config libmicrohttpd-dev liblmdb-dev libjansson-dev li
 zlib1g-dev libbrotli-dev libcurl4-openssl-dev"
 case "$what" in
 build) ;;
-test) pkgs="$pkgs nodejs npm curl clang libclang-rt-dev" ;; # clang + libFuzzer: make fuzz-short
+test) pkgs="$pkgs nodejs npm curl clang libclang-rt-dev chromium" ;; # clang + libFuzzer: make fuzz-short; chromium: make test-console
 bench) pkgs="$pkgs wrk nginx-light gnuplot-nox curl" ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

@@ -124,6 +124,7 @@ void kvs_api_users_create_done(struct kvs_req *r);
 void kvs_api_user_get(struct kvs_req *r);
 void kvs_api_user_update(struct kvs_req *r);
 void kvs_api_user_update_done(struct kvs_req *r);
+void kvs_api_user_usage(struct kvs_req *r);
 void kvs_api_tokens_list(struct kvs_req *r);
 void kvs_api_tokens_create(struct kvs_req *r);
 void kvs_api_tokens_create_done(struct kvs_req *r);

@@ -59,6 +59,7 @@ static const struct {
     {KVS_PATH_USER_TOKENS, {"tokens.list", GET_HEAD, 0, NULL, kvs_api_tokens_list, NULL}},
     {KVS_PATH_USER_TOKENS,
      {"tokens.create", KVS_M_POST, 0, NULL, kvs_api_tokens_create, kvs_api_tokens_create_done}},
+    {KVS_PATH_USER_USAGE, {"user.usage", GET_HEAD, 0, NULL, kvs_api_user_usage, NULL}},
     {KVS_PATH_TOKEN,
      {"token.revoke", KVS_M_DELETE, 0, NULL, kvs_api_token_revoke, kvs_api_token_revoke_done}},
 };
@@ -356,10 +357,11 @@ json_t *kvs_api_store_json_as(struct kvs_req *r, const struct kvs_store *s,
                         json_string(kvs_access_name((enum kvs_general_access)s->general_access)));
     json_object_set_new(
         o, "stats",
-        json_pack("{s:I,s:I,s:I,s:I,s:I}", "readCount", (json_int_t)s->stats.read_count,
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "readCount", (json_int_t)s->stats.read_count,
                   "writeCount", (json_int_t)s->stats.write_count, "deleteCount",
                   (json_int_t)s->stats.delete_count, "listCount", (json_int_t)s->stats.list_count,
-                  "storageBytes", (json_int_t)s->stats.storage_bytes));
+                  "recordCount", (json_int_t)s->stats.record_count, "storageBytes",
+                  (json_int_t)s->stats.storage_bytes));
     return o;
 }
 

@@ -2,8 +2,10 @@
  *
  * Keys come in byte order; a page starts after exclusiveStartKey and holds at most limit keys
  * (default and maximum 1000), optionally only those with a prefix or in a collection of the
- * store's schema. nextExclusiveStartKey and exclusiveStartKey are an explicit null when
- * absent: the official clients stop paging only on null (contract §2.3). */
+ * store's schema. With includeContentTypes=1 each item also carries the record's contentType
+ * (a kvstore addition: the web console shows it in the key list, and any client may ask).
+ * nextExclusiveStartKey and exclusiveStartKey are an explicit null when absent: the official
+ * clients stop paging only on null (contract §2.3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +27,34 @@ struct page {
     struct kvs_signer *signer; /* signs record links; NULL = plain links (kvs_api_keys_list) */
     kvs_slice only;            /* a collection's single key: list nothing else (empty = none) */
     kvs_slice last;            /* the last key listed */
+    int content_types;         /* add each record's "contentType" (includeContentTypes=1) */
     uint64_t count;
 };
 
 #define PAGE_OUT_MAX (8u * 1024 * 1024) /* 1,000 items of at most ~1 KiB, with room */
+
+/* Append header value V as a JSON string. A header is bytes, not UTF-8 text: bytes from 0x80 on
+ * are read as ISO-8859-1, as HTTP clients (and a browser's fetch) read them, so that the list
+ * says what GET of the record answers and stays valid JSON whatever a client sent. */
+static int json_header_value(struct kvs_buf *o, kvs_slice v)
+{
+    int rc = kvs_buf_puts(o, "\"");
+    size_t run = 0;
+    for (size_t i = 0; rc == 0 && i <= v.n; i++) {
+        if (i < v.n && (unsigned char)v.p[i] < 0x80)
+            continue;
+        rc = kvs_json_str_inner(o, (kvs_slice){v.p + run, i - run});
+        if (rc == 0 && i < v.n) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)v.p[i]);
+            rc = kvs_buf_puts(o, esc);
+        }
+        run = i + 1;
+    }
+    if (rc == 0)
+        rc = kvs_buf_puts(o, "\"");
+    return rc;
+}
 
 static int add_key(void *arg, const struct kvs_key_view *k)
 {
@@ -57,7 +83,14 @@ static int add_key(void *arg, const struct kvs_key_view *k)
             rc = kvs_buf_puts(o, sig);
     }
     if (rc == 0)
-        rc = kvs_buf_puts(o, "\"}");
+        rc = kvs_buf_puts(o, "\"");
+    if (rc == 0 && pg->content_types) {
+        rc = kvs_buf_puts(o, ",\"contentType\":");
+        if (rc == 0)
+            rc = json_header_value(o, k->rec.content_type);
+    }
+    if (rc == 0)
+        rc = kvs_buf_puts(o, "}");
     pg->last = k->key;
     pg->count++;
     return rc;
@@ -88,6 +121,12 @@ void kvs_api_keys_list(struct kvs_req *r)
     const char *start = kvs_http_query(r, "exclusiveStartKey");
     const char *prefix_q = kvs_http_query(r, "prefix");
     const char *collection = kvs_http_query(r, "collection");
+    int content_types;
+    if (kvs_api_query_bool(r, "includeContentTypes", &content_types) != 0) {
+        kvs_reply_error(r, KVS_EBADPARAM,
+                        "Parameter includeContentTypes must be true, false, 1 or 0.");
+        return;
+    }
     json_t *utf8 = start && *start ? json_string(start) : json_null(); /* NULL: not UTF-8 */
     if (utf8 == NULL) { /* echoed in the answer, which must be valid JSON */
         kvs_reply_error(r, KVS_EBADPARAM, "Parameter exclusiveStartKey is not valid UTF-8.");
@@ -117,7 +156,7 @@ void kvs_api_keys_list(struct kvs_req *r)
      * opens with it too), and signed links are what makes the list of use to them (contract
      * §2.3, §4.6). A reader by token or general access gets plain links: a permanent record
      * signature would outlive their right to read. */
-    struct page pg = {.only = only};
+    struct page pg = {.only = only, .content_types = content_types};
     kvs_buf_init(&pg.out, PAGE_OUT_MAX);
     kvs_buf_init(&pg.url, 4096);
     int rc = 0;
@@ -132,9 +171,9 @@ void kvs_api_keys_list(struct kvs_req *r)
         rc = kvs_buf_puts(&pg.out, "{\"data\":{\"items\":[");
     int truncated = 0;
     if (rc == 0 && !none)
-        rc = kvs_storage_keys_list(r->rd, kvs_slice_of(s->id), prefix,
-                                   kvs_slice_of(start ? start : ""), limit, 0, add_key, &pg,
-                                   &truncated);
+        rc = kvs_storage_keys_list(
+            r->rd, kvs_slice_of(s->id), prefix, kvs_slice_of(start ? start : ""), limit,
+            content_types ? KVS_KEYS_WITH_VALUES : 0, add_key, &pg, &truncated);
     if (only.n)
         truncated = 0; /* a one-key collection has nothing after its key */
     if (rc == 0)

@@ -4,6 +4,8 @@
  *                                     the user and its first token, shown only this once (admin)
  *   GET    /v2/users/{user}           one user (admin, or the user itself)
  *   PUT    /v2/users/{user}           {"defaultGeneralAccess"} → 200 (admin, or the user)
+ *   GET    /v2/users/{user}/usage     what the user's stores hold: stores (named and all),
+ *                                     records, bytes (admin, or the user)
  *   GET    /v2/users/{user}/tokens    the user's tokens by prefix (admin, or the user)
  *   POST   /v2/users/{user}/tokens    a new token, shown only this once → 201 (admin)
  *   DELETE /v2/tokens/{prefix}        revoke a token → 204 (admin: any; a user: their own)
@@ -273,6 +275,46 @@ void kvs_api_user_update_done(struct kvs_req *r)
         kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "User was not found." : NULL);
     else
         kvs_reply_data(r, 200, user_json(&r->w.user));
+}
+
+/* ---- usage -------------------------------------------------------------------------------- */
+
+struct usage {
+    uint64_t named, records, bytes;
+};
+
+static int add_usage(void *arg, const struct kvs_store *s)
+{
+    struct usage *u = arg;
+    u->named += s->name[0] != '\0';
+    u->records += s->stats.record_count;
+    u->bytes += s->stats.storage_bytes;
+    return 0;
+}
+
+/* The totals the console shows above the store list (the platform's Storage tab shows the
+ * same): over the stores the user owns, unnamed ones included; shared stores count for their
+ * owners. Cost: O(stores of the user), each read once. */
+void kvs_api_user_usage(struct kvs_req *r)
+{
+    struct kvs_user u;
+    if (target_user(r, &u) != 0)
+        return;
+    struct usage sum = {0};
+    uint64_t stores = 0;
+    int rc = kvs_api_read(r);
+    if (rc == 0)
+        rc = kvs_storage_store_list(r->rd, kvs_slice_of(u.id), 0, UINT64_MAX, 0, 1, add_usage, &sum,
+                                    &stores);
+    if (rc != 0) {
+        kvs_reply_error(r, rc, NULL);
+        return;
+    }
+    kvs_reply_data(r, 200,
+                   json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "userId", u.id, "username", u.username,
+                             "stores", (json_int_t)stores, "namedStores", (json_int_t)sum.named,
+                             "records", (json_int_t)sum.records, "storageBytes",
+                             (json_int_t)sum.bytes));
 }
 
 /* ---- tokens ------------------------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "common/pct.h"
 #include "kvs.h"
 #include "server/accesslog.h"
+#include "server/assets.h"
 #include "server/deadline.h"
 #include "server/metrics.h"
 #include "server/ratelimit.h"
@@ -315,10 +316,14 @@ static void on_headers(struct kvs_req *r, const char *method)
             r->method = m;
     }
 
-    if (r->path.n == 8 && memcmp(r->path.p, "/metrics", 8) == 0) {
+    /* Outside the API, GET and HEAD only: /metrics and the web console (server/assets.h). */
+    const struct kvs_route *fixed = kvs_assets_route(r->path);
+    if (r->path.n == 8 && memcmp(r->path.p, "/metrics", 8) == 0)
+        fixed = r->srv->cfg.metrics_public ? &metrics_public_route : &metrics_route;
+    if (fixed) {
         r->state = ST_DRAIN;
         if (r->method & (KVS_M_GET | KVS_M_HEAD))
-            r->route = r->srv->cfg.metrics_public ? &metrics_public_route : &metrics_route;
+            r->route = fixed;
         else if (r->method == KVS_M_OPTIONS)
             reply_preflight(r, KVS_M_GET | KVS_M_HEAD);
         else {

@@ -49,6 +49,8 @@ enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m
             return m->kind = KVS_PATH_USER;
         if (n == 4 && kvs_slice_eq_str(seg[3], "tokens"))
             return m->kind = KVS_PATH_USER_TOKENS;
+        if (n == 4 && kvs_slice_eq_str(seg[3], "usage"))
+            return m->kind = KVS_PATH_USER_USAGE;
         memset(m, 0, sizeof *m);
         return KVS_PATH_NONE;
     }

@@ -48,6 +48,7 @@ enum kvs_path_kind {
     KVS_PATH_USERS,       /* /v2/users */
     KVS_PATH_USER,        /* /v2/users/{user} ("me" = the caller) */
     KVS_PATH_USER_TOKENS, /* /v2/users/{user}/tokens */
+    KVS_PATH_USER_USAGE,  /* /v2/users/{user}/usage */
     KVS_PATH_TOKEN,       /* /v2/tokens/{prefix} */
 };
 

@@ -142,8 +142,9 @@ describe('authentication', () => {
 });
 
 describe('routes and methods', () => {
+    // ('/' is the web console: tests/api/console.test.mjs)
     for (const path of [
-        '/',
+        '/index.html',
         '/v2',
         '/v2/nope',
         '/v3/key-value-stores',

@@ -88,7 +88,7 @@ static void check_match(kvs_slice in)
                     k == KVS_PATH_RECORD || k == KVS_PATH_SHARES || k == KVS_PATH_SHARE;
     /* {key}, or the {user} / {prefix} that share, user and token paths keep in the same slot */
     int has_key = k == KVS_PATH_RECORD || k == KVS_PATH_SHARE || k == KVS_PATH_USER ||
-                  k == KVS_PATH_USER_TOKENS || k == KVS_PATH_TOKEN;
+                  k == KVS_PATH_USER_TOKENS || k == KVS_PATH_USER_USAGE || k == KVS_PATH_TOKEN;
     if (has_store)
         check_segment(m.store, in);
     else
@@ -103,7 +103,8 @@ static void check_match(kvs_slice in)
     char *p = NULL;
     size_t n = 0;
     const char *head = k == KVS_PATH_HEALTH ? "/health"
-                       : k == KVS_PATH_USERS || k == KVS_PATH_USER || k == KVS_PATH_USER_TOKENS
+                       : k == KVS_PATH_USERS || k == KVS_PATH_USER || k == KVS_PATH_USER_TOKENS ||
+                               k == KVS_PATH_USER_USAGE
                            ? "/v2/users"
                        : k == KVS_PATH_TOKEN ? "/v2/tokens"
                                              : STORES;
@@ -123,6 +124,8 @@ static void check_match(kvs_slice in)
     }
     if (k == KVS_PATH_USER_TOKENS)
         put_str(&p, &n, "/tokens");
+    if (k == KVS_PATH_USER_USAGE)
+        put_str(&p, &n, "/usage");
     FUZZ_CHECK(in.n == n || (in.n == n + 1 && in.p[n] == '/'));
     FUZZ_CHECK(memcmp(in.p, p, n) == 0);
     free(p);

@@ -1,0 +1,222 @@
+// admin.js — the admin's pages: users (create one; its token is shown once) and API tokens
+// (list a user's tokens by prefix, create one, revoke one).
+
+import { api } from './api.js';
+import { formatDate, h, replace } from './dom.js';
+import { button, confirmDialog, copyButton, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
+
+const USERNAME_RE = /^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9])$/;
+
+function adminOnly(ctx, title) {
+    if (ctx.me.isAdmin) return null;
+    document.title = `${title} · kvstore`;
+    return h('div', { class: 'page' }, h('h1', {}, title), errorNotice({ status: 403, message: 'Only admins can see this page.' }));
+}
+
+/** The box that shows a new token once, with a copy button. */
+function tokenReveal(username, token) {
+    return notice(
+        'success',
+        h('strong', {}, `API token for ${username}`),
+        h('p', {}, 'Copy it now: it is shown only this once. Whoever holds it acts as ', h('strong', {}, username), '.'),
+        h('div', { class: 'token-reveal' }, h('code', { class: 'token-value', 'data-testid': 'new-token' }, token), copyButton(token, 'Copy token', 'Token copied')),
+    );
+}
+
+export function usersPage(ctx) {
+    const denied = adminOnly(ctx, 'Users');
+    if (denied) return denied;
+    document.title = 'Users · kvstore';
+    const listEl = h('section', { class: 'card', 'aria-label': 'Users' }, spinner('Loading users…'));
+    const revealEl = h('div', { 'aria-live': 'polite' });
+
+    async function load() {
+        try {
+            const data = await api.listUsers();
+            replace(
+                listEl,
+                h(
+                    'div',
+                    { class: 'table-wrap' },
+                    h(
+                        'table',
+                        { class: 'table' },
+                        h('caption', { class: 'sr-only' }, 'Users'),
+                        h('thead', {}, h('tr', {}, ['Username', 'Role', 'Default general access', 'Created', ''].map((t) => h('th', { scope: 'col' }, t || h('span', { class: 'sr-only' }, 'Actions'))))),
+                        h(
+                            'tbody',
+                            {},
+                            data.items.map((u) =>
+                                h(
+                                    'tr',
+                                    {},
+                                    h('td', {}, h('strong', {}, u.username), u.id === ctx.me.id ? h('span', { class: 'muted' }, ' (you)') : null),
+                                    h('td', {}, u.isAdmin ? h('span', { class: 'badge' }, 'admin') : 'user'),
+                                    h('td', { class: 'muted' }, u.defaultGeneralAccess),
+                                    h('td', { class: 'muted' }, u.createdAt ? formatDate(u.createdAt) : '–'),
+                                    h('td', { class: 'num' }, ctx.link(`/console/admin/tokens?user=${encodeURIComponent(u.username)}`, 'Tokens')),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            );
+        } catch (err) {
+            replace(listEl, errorNotice(err, load));
+        }
+    }
+
+    const name = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: '63' });
+    const admin = h('input', { type: 'checkbox', id: 'new-user-admin' });
+    const access = h('select', {}, h('option', { value: '' }, 'Server default'), ['RESTRICTED', 'ANYONE_WITH_ID_CAN_READ', 'ANYONE_WITH_NAME_CAN_READ'].map((v) => h('option', { value: v }, v)));
+    const status = h('div');
+    const create = button('Create user', null, { kind: 'primary', type: 'submit' });
+    const form = h(
+        'form',
+        { class: 'create-user', novalidate: true },
+        field('Username', name, { hint: 'Letters, digits and inner hyphens, up to 63 characters.' }),
+        field('Default general access', access),
+        h('label', { class: 'check', for: 'new-user-admin' }, admin, 'Administrator'),
+        h('div', { class: 'form-actions' }, create),
+        status,
+    );
+    form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const username = name.value.trim();
+        if (!USERNAME_RE.test(username) || username === 'me') {
+            replace(status, notice('error', 'Enter a valid username: letters, digits and inner hyphens (not “me”).'));
+            name.focus();
+            return;
+        }
+        create.disabled = true;
+        replace(status);
+        try {
+            const body = { username, isAdmin: admin.checked };
+            if (access.value) body.defaultGeneralAccess = access.value;
+            const user = await api.createUser(body);
+            replace(revealEl, tokenReveal(user.username, user.token));
+            form.reset();
+            load();
+        } catch (err) {
+            replace(status, errorNotice(err));
+        } finally {
+            create.disabled = false;
+        }
+    });
+
+    load();
+    return h(
+        'div',
+        { class: 'page' },
+        h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Users'), h('p', { class: 'muted' }, 'Everyone who can sign in. Each user owns their stores and sees only those and the ones shared with them.'))),
+        h('section', { class: 'card settings-section', 'aria-label': 'Create a user' }, h('h2', {}, 'Create a user'), form),
+        revealEl,
+        listEl,
+    );
+}
+
+export function tokensPage(ctx) {
+    const denied = adminOnly(ctx, 'API tokens');
+    if (denied) return denied;
+    document.title = 'API tokens · kvstore';
+    const userSel = h('select', { id: 'token-user' });
+    const listEl = h('section', { class: 'card', 'aria-label': 'Tokens' }, spinner('Loading…'));
+    const revealEl = h('div', { 'aria-live': 'polite' });
+
+    async function loadTokens() {
+        const username = userSel.value;
+        const u = new URL(location.href);
+        u.searchParams.set('user', username);
+        history.replaceState(null, '', u);
+        replace(listEl, spinner('Loading tokens…'));
+        try {
+            const data = await api.listTokens(username);
+            if (data.items.length === 0) {
+                replace(listEl, emptyState('No tokens', `${username} has no API token and cannot sign in. Create one.`));
+                return;
+            }
+            replace(
+                listEl,
+                h(
+                    'div',
+                    { class: 'table-wrap' },
+                    h(
+                        'table',
+                        { class: 'table' },
+                        h('caption', { class: 'sr-only' }, `API tokens of ${username}`),
+                        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Token prefix'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col', class: 'num' }, h('span', { class: 'sr-only' }, 'Actions')))),
+                        h(
+                            'tbody',
+                            {},
+                            data.items.map((t) =>
+                                h(
+                                    'tr',
+                                    {},
+                                    h('td', { class: 'mono' }, `${t.prefix ?? '?'}…`),
+                                    h('td', { class: 'muted' }, t.createdAt ? formatDate(t.createdAt) : 'before creation times were kept'),
+                                    h(
+                                        'td',
+                                        { class: 'num' },
+                                        t.prefix
+                                            ? button('Revoke', async () => {
+                                                  if (!(await confirmDialog('Revoke token', `Revoke the token ${t.prefix}… of ${username}? Whoever uses it is refused from the next request on.`, 'Revoke token'))) return;
+                                                  try {
+                                                      await api.revokeToken(t.prefix);
+                                                      toast(`Revoked ${t.prefix}…`);
+                                                      loadTokens();
+                                                  } catch (err) {
+                                                      toast(err.message, 'error');
+                                                  }
+                                              }, { kind: 'ghost', 'aria-label': `Revoke token ${t.prefix}` })
+                                            : null,
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            );
+        } catch (err) {
+            replace(listEl, errorNotice(err, loadTokens));
+        }
+    }
+
+    async function loadUsers() {
+        try {
+            const data = await api.listUsers();
+            const want = ctx.query.get('user') || ctx.me.username;
+            replace(userSel, data.items.map((u) => h('option', { value: u.username, selected: u.username === want ? true : null }, u.username)));
+            loadTokens();
+        } catch (err) {
+            replace(listEl, errorNotice(err, loadUsers));
+        }
+    }
+    userSel.addEventListener('change', () => {
+        replace(revealEl);
+        loadTokens();
+    });
+
+    const createBtn = button('Create token', async () => {
+        const username = userSel.value;
+        createBtn.disabled = true;
+        try {
+            const t = await api.createToken(username);
+            replace(revealEl, tokenReveal(username, t.token));
+            loadTokens();
+        } catch (err) {
+            replace(revealEl, errorNotice(err));
+        } finally {
+            createBtn.disabled = false;
+        }
+    }, { kind: 'primary' });
+
+    loadUsers();
+    return h(
+        'div',
+        { class: 'page' },
+        h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'API tokens'), h('p', { class: 'muted' }, 'Tokens are listed by their first characters: the server keeps only a hash of each.'))),
+        h('div', { class: 'toolbar' }, field('User', userSel), createBtn),
+        revealEl,
+        listEl,
+    );
+}

@@ -1,0 +1,218 @@
+// settings.js — a store's Settings tab (its owner's or an admin's): rename, general access,
+// sharing with other users, and deleting the store.
+
+import { NAME_RE, api } from './api.js';
+import { formatNumber, h, replace, uid } from './dom.js';
+import { button, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
+import { ACCESS_LABELS, storeLabel } from './model.js';
+
+const ACCESS_HELP = {
+    FOLLOW_USER_SETTING: 'Use the owner’s default general access (an account setting; Restricted unless changed).',
+    RESTRICTED: 'Only the owner, admins and the users it is shared with can read it.',
+    ANYONE_WITH_ID_CAN_READ: 'Anyone who knows the store’s ID can read its records and keys, without a token.',
+    ANYONE_WITH_NAME_CAN_READ: 'As above, and also by its name (username~store-name).',
+};
+
+function section(title, description, ...content) {
+    const id = uid('sec');
+    return h('section', { class: 'card settings-section', 'aria-labelledby': id }, h('h2', { id }, title), description ? h('p', { class: 'muted' }, description) : null, ...content);
+}
+
+function renameSection(ctx) {
+    const s = ctx.getStore();
+    const input = h('input', { type: 'text', value: s.name || '', autocomplete: 'off', spellcheck: 'false', maxlength: '63', placeholder: 'Unnamed' });
+    const status = h('div');
+    const save = button('Rename', null, { kind: 'primary', type: 'submit' });
+    const form = h(
+        'form',
+        { class: 'inline-form', novalidate: true },
+        field('Store name', input, { hint: 'Letters, digits and hyphens (not first or last), up to 63 characters.' }),
+        h('div', { class: 'form-actions' }, save),
+        status,
+    );
+    form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const name = input.value.trim();
+        if (name && !NAME_RE.test(name)) {
+            replace(status, notice('error', 'That name is not valid: use letters, digits and inner hyphens only.'));
+            return;
+        }
+        const before = ctx.getStore().name || '';
+        if (name === before) {
+            replace(status, notice('info', 'The name is unchanged.'));
+            return;
+        }
+        save.disabled = true;
+        try {
+            await api.updateStore(s.id, { name: name || null });
+            replace(status, notice('success', name ? (before ? `Renamed to “${name}”.` : `Named “${name}”: the store is now kept until you delete it.`) : 'The store is now unnamed: it will be deleted once unused for the retention period.'));
+            await ctx.refresh();
+        } catch (err) {
+            replace(status, errorNotice(err));
+        } finally {
+            save.disabled = false;
+        }
+    });
+    return section(
+        'Name',
+        'Named stores are kept until they are deleted. Unnamed stores are deleted automatically once they have not been read or written for the server’s retention period (7 days unless the server sets another). Naming an unnamed store makes it permanent; removing the name makes it expire.',
+        form,
+    );
+}
+
+function accessSection(ctx) {
+    const s = ctx.getStore();
+    const name = uid('ga');
+    const status = h('div');
+    const radios = Object.keys(ACCESS_LABELS).map((value) => {
+        const input = h('input', { type: 'radio', name, value, checked: s.generalAccess === value });
+        const id = uid('ga-opt');
+        input.id = id;
+        return h('div', { class: 'radio' }, input, h('label', { for: id }, h('span', { class: 'radio-label' }, ACCESS_LABELS[value]), h('span', { class: 'radio-help muted' }, ACCESS_HELP[value])));
+    });
+    const save = button('Save access', null, { kind: 'primary', type: 'submit' });
+    const form = h('form', { novalidate: true }, h('fieldset', { class: 'radios' }, h('legend', {}, 'General access'), radios), h('div', { class: 'form-actions' }, save), status);
+    form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const value = form.querySelector(`input[name="${name}"]:checked`)?.value;
+        if (!value) return;
+        save.disabled = true;
+        try {
+            await api.updateStore(s.id, { generalAccess: value });
+            replace(status, notice('success', `General access is now “${ACCESS_LABELS[value]}”.`));
+            await ctx.refresh();
+        } catch (err) {
+            replace(status, errorNotice(err));
+        } finally {
+            save.disabled = false;
+        }
+    });
+    return section('General access', 'Who may read this store without it being shared with them. Writing always needs the owner, an admin, or a WRITE share.', form);
+}
+
+function sharingSection(ctx) {
+    const s = ctx.getStore();
+    const listEl = h('div', {}, spinner('Loading shares…'));
+    const status = h('div');
+
+    async function load() {
+        try {
+            const data = await api.listShares(s.id);
+            if (data.items.length === 0) {
+                replace(listEl, emptyState('Not shared with anyone', 'Share the store with a user to let them read it, or read and write its records.'));
+                return;
+            }
+            replace(
+                listEl,
+                h(
+                    'div',
+                    { class: 'table-wrap' },
+                    h(
+                        'table',
+                        { class: 'table' },
+                        h('caption', { class: 'sr-only' }, 'Users this store is shared with'),
+                        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Access'), h('th', { scope: 'col', class: 'num' }, h('span', { class: 'sr-only' }, 'Actions')))),
+                        h(
+                            'tbody',
+                            {},
+                            data.items.map((sh) =>
+                                h(
+                                    'tr',
+                                    {},
+                                    h('td', {}, sh.username),
+                                    h('td', {}, h('span', { class: 'badge' }, sh.access === 'WRITE' ? 'Read and write' : 'Read')),
+                                    h('td', { class: 'num' }, button('Remove', async () => {
+                                        try {
+                                            await api.deleteShare(s.id, sh.username);
+                                            toast(`${sh.username} no longer has access`);
+                                            load();
+                                        } catch (err) {
+                                            replace(status, errorNotice(err));
+                                        }
+                                    }, { kind: 'ghost', 'aria-label': `Stop sharing with ${sh.username}` })),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            );
+        } catch (err) {
+            replace(listEl, errorNotice(err, load));
+        }
+    }
+
+    const user = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'username' });
+    const access = h('select', {}, h('option', { value: 'READ' }, 'Read'), h('option', { value: 'WRITE' }, 'Read and write'));
+    const add = button('Share', null, { kind: 'primary', type: 'submit' });
+    const form = h('form', { class: 'share-form', novalidate: true }, field('Username', user), field('Access', access), h('div', { class: 'form-actions' }, add));
+    form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const username = user.value.trim();
+        if (!username) {
+            replace(status, notice('error', 'Enter the username to share with.'));
+            user.focus();
+            return;
+        }
+        add.disabled = true;
+        try {
+            const sh = await api.setShare(s.id, username, access.value);
+            replace(status, notice('success', `Shared with ${sh.username} (${sh.access === 'WRITE' ? 'read and write' : 'read'}).`));
+            user.value = '';
+            load();
+        } catch (err) {
+            replace(status, errorNotice(err));
+        } finally {
+            add.disabled = false;
+        }
+    });
+    load();
+    return section('Sharing', 'Users you share the store with see it in their list of stores.', form, status, listEl);
+}
+
+function deleteSection(ctx) {
+    const s = ctx.getStore();
+    const label = storeLabel(s);
+    const expected = s.name || s.id;
+    const open = async () => {
+        const input = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false' });
+        const status = h('div');
+        const ok = await dialog(
+            `Delete “${label}”?`,
+            [
+                h('p', {}, 'This deletes the key-value store ', h('strong', {}, label), ` (${s.id}) and its ${formatNumber(s.stats?.recordCount ?? 0)} record(s). It cannot be undone.`),
+                field(`Type ${s.name ? 'the store’s name' : 'the store’s ID'} to confirm`, input, { hint: expected }),
+                status,
+            ],
+            (close) => [
+                button('Cancel', () => close(false)),
+                button('Delete store', () => {
+                    if (input.value.trim() !== expected) {
+                        replace(status, notice('error', `Type “${expected}” exactly to confirm.`));
+                        input.focus();
+                        return;
+                    }
+                    close(true);
+                }, { kind: 'danger', type: 'submit' }),
+            ],
+        );
+        if (!ok) return;
+        try {
+            await api.deleteStore(s.id);
+            toast(`Deleted “${label}”`);
+            ctx.navigate('/console/');
+        } catch (err) {
+            toast(err.message, 'error');
+        }
+    };
+    return h(
+        'section',
+        { class: 'card settings-section danger-zone', 'aria-label': 'Delete the store' },
+        h('h2', {}, 'Delete the store'),
+        h('p', { class: 'muted' }, 'The store and all its records are deleted at once, for everyone it is shared with.'),
+        button(`Delete ${s.name ? `“${s.name}”` : 'this store'}`, open, { kind: 'danger' }),
+    );
+}
+
+export function settingsTab(ctx) {
+    return h('div', { class: 'settings' }, renameSection(ctx), accessSection(ctx), sharingSection(ctx), deleteSection(ctx));
+}

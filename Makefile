@@ -110,6 +110,10 @@ test-api: all
 test-console: all
 	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=2 tests/console/
 
+# the console's pictures in docs/ (README.md shows them); not part of `make test`
+screenshots: test-deps all
+	KVS_BIN=$(CURDIR)/$(B)/kvs node tools/screenshots.mjs
+
 # --- benchmarks ----------------------------------------------------------------------------
 # `make bench` compares kvs with nginx and the disk (bench/run.sh; results in bench/results/).
 # `make bench QUICK=1` is a short smoke run (1 run of 2 s per row, a 10,000-key store).
@@ -233,10 +237,11 @@ help:
 	@echo "make test SANITIZE=1 the same, built with ASan + UBSan (into build/asan)"
 	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
 	@echo "make test-console    the web console's browser tests (Chromium)"
+	@echo "make screenshots     the console's pictures in docs/"
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
 	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"
 	@echo "make clean           remove build/"
 
 -include $(shell find build -name '*.d' 2>/dev/null)
-.PHONY: all deps test-deps run test test-unit test-api test-console clean help
+.PHONY: all deps test-deps run test test-unit test-api test-console screenshots clean help

@@ -38,13 +38,23 @@ export const PHONE = { width: 390, height: 844 };
 /**
  * Starts Chromium with a fresh --user-data-dir and a DevTools port of its choosing, and
  * connects playwright-core to it. Returns { browser, pid, close() }; close() ends the process
- * by its PID (SIGTERM, then SIGKILL) and removes the profile.
+ * group of that PID (SIGTERM, then SIGKILL) and removes the profile.
  */
 export async function launchBrowser() {
     const profile = await makeTempDir('kvs-chromium-');
+    // its own process group, so that its helper processes (zygote, renderers, crash handler)
+    // are stopped with it
     const proc = spawn(CHROMIUM, [...CHROMIUM_ARGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
         stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
     });
+    const signal = (sig) => {
+        try {
+            process.kill(-proc.pid, sig);
+        } catch {
+            // already gone
+        }
+    };
     const exited = new Promise((resolve) => proc.on('exit', resolve));
     let stderr = '';
     const endpoint = await new Promise((resolve, reject) => {
@@ -67,14 +77,15 @@ export async function launchBrowser() {
         });
     });
     const close = async () => {
-        const done = proc.exitCode !== null || proc.signalCode !== null;
-        if (!done) {
-            proc.kill('SIGTERM');
-            const timer = setTimeout(() => proc.kill('SIGKILL'), ms(5_000));
+        if (proc.exitCode === null && proc.signalCode === null) {
+            signal('SIGTERM');
+            const timer = setTimeout(() => signal('SIGKILL'), ms(5_000));
             await exited;
             clearTimeout(timer);
         }
-        await fs.rm(profile, { recursive: true, force: true });
+        signal('SIGKILL'); // any helper left behind
+        proc.stderr.destroy(); // a helper holding the pipe would keep the test process alive
+        await fs.rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     };
     try {
         const browser = await chromium.connectOverCDP(endpoint, { timeout: ms(30_000) });
@@ -113,14 +124,27 @@ export function consoleTest(name, fn, { serverOptions = {}, viewport, timeout = 
         try {
             launched = await launchBrowser();
             const { context, page } = await openPage(launched.browser, errors, { viewport });
-            await fn({
-                server,
-                page,
-                context,
-                browser: launched.browser,
-                errors,
-                newPage: async (opts) => (await openPage(launched.browser, errors, opts)).page,
+            // A test that hangs (a browser that went away mid-step) still ends in time, so
+            // that the finally below stops its browser and server.
+            let timer;
+            const limit = new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`${name}: no end after ${ms(timeout - 5_000)} ms`)), ms(timeout - 5_000));
             });
+            try {
+                await Promise.race([
+                    limit,
+                    fn({
+                        server,
+                        page,
+                        context,
+                        browser: launched.browser,
+                        errors,
+                        newPage: async (opts) => (await openPage(launched.browser, errors, opts)).page,
+                    }),
+                ]);
+            } finally {
+                clearTimeout(timer);
+            }
         } finally {
             await launched?.close();
             await server.stop();

@@ -41,6 +41,12 @@ function signOut(message) {
     render(message);
 }
 
+/** Sign out by the user: the next one to sign in starts from the store list. */
+function signOutByUser() {
+    history.replaceState(null, '', '/console/');
+    signOut();
+}
+
 // ---- sign in -----------------------------------------------------------------------------
 
 function signInPage(message) {
@@ -129,7 +135,7 @@ function header(section) {
                 'div',
                 { class: 'account' },
                 h('span', { class: 'account-name', title: `Signed in as ${me.username}` }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, me.username.slice(0, 1).toUpperCase()), h('span', { class: 'account-label' }, me.username), me.isAdmin ? h('span', { class: 'badge' }, 'admin') : null),
-                button('Sign out', () => signOut(), { kind: 'ghost' }),
+                button('Sign out', signOutByUser, { kind: 'ghost' }),
             ),
         ),
     );

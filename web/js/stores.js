@@ -223,7 +223,7 @@ export function storesPage(ctx) {
             h(
                 'div',
                 { class: 'table-wrap' },
-                h('table', { class: 'table' }, h('caption', { class: 'sr-only' }, 'Your key-value stores'), h('thead', {}, h('tr', {}, COLUMNS.map(headerCell))), h('tbody', {}, shown.map(row))),
+                h('table', { class: 'table table-stores' }, h('caption', { class: 'sr-only' }, 'Your key-value stores'), h('thead', {}, h('tr', {}, COLUMNS.map(headerCell))), h('tbody', {}, shown.map(row))),
             ),
             h(
                 'div',

@@ -2,7 +2,10 @@
  *   GET    /v2/users                  every user (admin)
  *   POST   /v2/users                  {"username", "isAdmin"?, "defaultGeneralAccess"?} → 201,
  *                                     the user and its first token, shown only this once (admin)
- *   GET    /v2/users/{user}           one user (admin, or the user itself)
+ *   GET    /v2/users/{user}           one user: the whole object for the admin and the user
+ *                                     itself, the public part {id, username, profile} for
+ *                                     anyone else with a token (as the platform's public
+ *                                     user object, which `apify kvs info` reads)
  *   PUT    /v2/users/{user}           {"defaultGeneralAccess"} → 200 (admin, or the user)
  *   GET    /v2/users/{user}/usage     what the user's stores hold: stores (named and all),
  *                                     records, bytes (admin, or the user)
@@ -10,17 +13,20 @@
  *   POST   /v2/users/{user}/tokens    a new token, shown only this once → 201 (admin)
  *   DELETE /v2/tokens/{prefix}        revoke a token → 204 (admin: any; a user: their own)
  *
- * {user} is a username or "me", the caller ("me" is therefore no valid username). A user is
- * {"id", "username", "isAdmin", "defaultGeneralAccess", "createdAt"}; a token is listed as
- * {"prefix", "createdAt"}: its first characters (auth/token.h), never the token.
+ * {user} is a user ID, a username or "me", the caller ("me" is therefore no valid username); an
+ * ID is tried first, so a 17-character username that is also another user's ID names that
+ * user. A user is {"id", "username", "profile", "isAdmin", "defaultGeneralAccess",
+ * "createdAt"} (profile is {}: kvstore keeps no profile); a token is listed as {"prefix",
+ * "createdAt"}: its first characters (auth/token.h), never the token.
  *
  * Only the admin creates tokens, even for themselves a user may not: a leaked token must not
  * be able to mint others, so that revoking it cuts the access it gave. A user may list and
- * revoke their own tokens. Asking about another user without being the admin is 403 whether
- * or not that user exists. {prefix} is up to KVS_TOKEN_PREFIX_MAX characters of a token's
- * prefix; anything longer is taken as the whole token. A prefix shared by several tokens is
- * 400 and revokes nothing. Revocation holds from the response on: every request looks the
- * token up anew. */
+ * revoke their own tokens. Asking for another user's tokens, or changing another user, without
+ * being the admin is 403 whether or not that user exists; a user's public part is no secret,
+ * so GET of a user that does not exist is 404 for everyone. {prefix} is up to KVS_TOKEN_PREFIX_MAX
+ * characters of a token's prefix; anything longer is taken as the whole token. A prefix shared by
+ * several tokens is 400 and revokes nothing. Revocation holds from the response on: every request
+ * looks the token up anew. */
 #include <stdio.h>
 #include <string.h>
 
@@ -42,11 +48,20 @@ static json_t *iso_or_null(int64_t ms)
     return json_string(when);
 }
 
-static json_t *user_json(const struct kvs_user *u)
+/* The public part of user U: what anyone may see. */
+static json_t *user_public_json(const struct kvs_user *u)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(u->id));
     json_object_set_new(o, "username", json_string(u->username));
+    json_object_set_new(o, "profile", json_object());
+    return o;
+}
+
+/* The whole user U: for the admin and for U itself. */
+static json_t *user_json(const struct kvs_user *u)
+{
+    json_t *o = user_public_json(u);
     json_object_set_new(o, "isAdmin", json_boolean(u->is_admin));
     json_object_set_new(o, "defaultGeneralAccess",
                         json_string(kvs_access_name((enum kvs_general_access)u->default_access)));
@@ -68,28 +83,58 @@ static int refuse_unless_admin(struct kvs_req *r)
     return 1;
 }
 
-/* The user named by the {user} of R's path ("me" or a username) into *OUT, if the caller may
- * see it (the admin, or the user itself). Returns 0, or replies and returns the error. */
-static int target_user(struct kvs_req *r, struct kvs_user *out)
+/* Whether the caller of R is the user U or the admin: who sees and manages U. */
+static int is_self_or_admin(const struct kvs_req *r, const struct kvs_user *u)
+{
+    return is_admin(r) || strcmp(u->id, r->user.id) == 0;
+}
+
+/* The user named by the {user} of R's path ("me", a user ID or a username) into *OUT.
+ * Returns 0 or KVS_ENOTFOUND, KVS_EIO (nothing replied). */
+static int find_user(struct kvs_req *r, struct kvs_user *out)
 {
     kvs_slice name = {r->key, r->key_len};
     if (kvs_slice_eq_str(name, "me")) {
         *out = r->user;
         return 0;
     }
-    if (!is_admin(r) && !kvs_slice_eq_str(name, r->user.username)) {
+    if (r->key_too_long)
+        return KVS_ENOTFOUND;
+    int rc = kvs_api_read(r);
+    if (rc == 0 && kvs_valid_id(name)) {
+        rc = kvs_storage_user_get(r->rd, name, out);
+        if (rc != KVS_ENOTFOUND)
+            return rc;
+    }
+    if (rc == 0 || rc == KVS_ENOTFOUND)
+        rc = kvs_valid_username(name) ? kvs_storage_user_by_name(r->rd, name, out) : KVS_ENOTFOUND;
+    return rc;
+}
+
+static void reply_user_error(struct kvs_req *r, int rc)
+{
+    kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "User was not found." : NULL);
+}
+
+/* The user named by the {user} of R's path into *OUT, if the caller may manage it (the admin,
+ * or the user itself): anyone else is refused whether or not the user exists. Returns 0, or
+ * replies and returns the error. */
+static int target_user(struct kvs_req *r, struct kvs_user *out)
+{
+    kvs_slice name = {r->key, r->key_len};
+    int self = kvs_slice_eq_str(name, "me") || kvs_slice_eq_str(name, r->user.username) ||
+               kvs_slice_eq_str(name, r->user.id);
+    if (!is_admin(r) && !self) {
         kvs_reply_error(r, KVS_EACCESS, "Only the admin may see or change other users.");
         return KVS_EACCESS;
     }
-    int rc = kvs_api_read(r);
-    if (rc == 0)
-        rc = r->key_too_long || !kvs_valid_username(name)
-                 ? KVS_ENOTFOUND
-                 : kvs_storage_user_by_name(r->rd, name, out);
-    if (rc == KVS_ENOTFOUND)
-        kvs_reply_error(r, rc, "User was not found.");
+    int rc = find_user(r, out);
+    if (rc == 0 && !is_self_or_admin(r, out))
+        rc = KVS_EACCESS; /* a username that is also someone else's ID */
+    if (rc == KVS_EACCESS)
+        kvs_reply_error(r, rc, "Only the admin may see or change other users.");
     else if (rc != 0)
-        kvs_reply_error(r, rc, NULL);
+        reply_user_error(r, rc);
     return rc;
 }
 
@@ -239,8 +284,11 @@ void kvs_api_users_create_done(struct kvs_req *r)
 void kvs_api_user_get(struct kvs_req *r)
 {
     struct kvs_user u;
-    if (target_user(r, &u) == 0)
-        kvs_reply_data(r, 200, user_json(&u));
+    int rc = find_user(r, &u);
+    if (rc != 0)
+        reply_user_error(r, rc);
+    else
+        kvs_reply_data(r, 200, is_self_or_admin(r, &u) ? user_json(&u) : user_public_json(&u));
 }
 
 void kvs_api_user_update(struct kvs_req *r)
@@ -272,7 +320,7 @@ void kvs_api_user_update_done(struct kvs_req *r)
 {
     int rc = r->w.result;
     if (rc != 0)
-        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "User was not found." : NULL);
+        reply_user_error(r, rc);
     else
         kvs_reply_data(r, 200, user_json(&r->w.user));
 }
@@ -362,7 +410,7 @@ void kvs_api_tokens_create_done(struct kvs_req *r)
     int rc = r->w.result;
     if (rc != 0) {
         memset(r->new_token, 0, sizeof r->new_token);
-        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "User was not found." : NULL);
+        reply_user_error(r, rc);
         return;
     }
     char when[KVS_ISO_LEN + 1];

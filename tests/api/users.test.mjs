@@ -56,7 +56,7 @@ describe('users (admin API)', () => {
         assert.match(u.token, /^kvs_[A-Za-z0-9]{40}$/);
         // The token works and is the user's.
         const me = dataOf(await request(server, { path: '/v2/users/me', token: u.token }));
-        assert.deepEqual({ ...me }, { id: u.id, username: name, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: u.createdAt });
+        assert.deepEqual({ ...me }, { id: u.id, username: name, profile: {}, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: u.createdAt });
         // Listed afterwards only by its prefix.
         const tokens = dataOf(await request(server, { path: `/v2/users/${name}/tokens` }));
         assert.equal(tokens.count, 1);
@@ -103,10 +103,11 @@ describe('users (admin API)', () => {
             ['POST', '/v2/users', { username: uniqueName('x') }],
             ['POST', `/v2/users/${bob.username}/tokens`],
             ['POST', '/v2/users/me/tokens'],
-            ['GET', `/v2/users/${carol.username}`],
             ['GET', `/v2/users/${carol.username}/tokens`],
+            ['GET', `/v2/users/${carol.id}/tokens`],
             ['PUT', `/v2/users/${carol.username}`, { defaultGeneralAccess: 'RESTRICTED' }],
-            ['GET', '/v2/users/no-such-user'], // 403 too: nothing is said about whether it exists
+            ['PUT', `/v2/users/${carol.id}`, { defaultGeneralAccess: 'RESTRICTED' }],
+            ['GET', '/v2/users/no-such-user/tokens'], // 403 too: nothing is said about whether it exists
         ];
         for (const [method, path, body] of refused) {
             const opts = { method, path, headers: JSON_HEADERS, body: body && JSON.stringify(body) };
@@ -116,9 +117,30 @@ describe('users (admin API)', () => {
         // What a user may do about themselves.
         assert.equal(dataOf(await request(server, { path: `/v2/users/${bob.username}`, token: bob.token })).id, bob.id);
         assert.equal(dataOf(await request(server, { path: '/v2/users/me/tokens', token: bob.token })).count, 1);
-        // The admin asking about a user that does not exist: 404.
+        // A user that does not exist: 404, for the admin and for anyone else.
         assertApiError(await request(server, { path: '/v2/users/no-such-user' }), 404, 'record-not-found');
+        assertApiError(await request(server, { path: '/v2/users/no-such-user', token: bob.token }), 404, 'record-not-found');
         assertApiError(await post('/v2/users/no-such-user/tokens'), 404, 'record-not-found');
+    });
+
+    test('GET /v2/users/{userId|username}: the public part for anyone with a token, the whole user for itself and the admin, 404 for no such user', T, async () => {
+        const dave = await createUser(server, 'dave');
+        const eve = await createUser(server, 'eve');
+        const whole = { id: dave.id, username: dave.username, profile: {}, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: dave.createdAt };
+        for (const ref of [dave.id, dave.username]) {
+            // another user sees the public part only, by ID or by username
+            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: eve.token })), { id: dave.id, username: dave.username, profile: {} }, ref);
+            // the user itself and the admin see everything
+            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: dave.token })), whole, ref);
+            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}` })), whole, ref);
+            assertApiError(await request(server, { path: `/v2/users/${ref}`, token: false }), 401, 'token-not-provided', ref);
+        }
+        for (const ref of ['no-such-user', 'AAAAAAAAAAAAAAAAA', 'x'.repeat(300), 'not_a_name']) {
+            assertApiError(await request(server, { path: `/v2/users/${ref}`, token: eve.token }), 404, 'record-not-found', ref);
+            assertApiError(await request(server, { path: `/v2/users/${ref}` }), 404, 'record-not-found', ref);
+        }
+        // the admin manages a user by its ID as by its username
+        assert.equal(dataOf(await request(server, { path: `/v2/users/${dave.id}/tokens` })).username, dave.username);
     });
 
     test('PUT /v2/users/me changes the default general access, which FOLLOW_USER_SETTING stores follow at once', T, async () => {

@@ -1,6 +1,8 @@
 /* pct.c — percent-coding (see pct.h). */
 #include "common/pct.h"
 
+#include <string.h>
+
 #include "common/buf.h"
 
 static int hexval(char c)
@@ -37,16 +39,30 @@ long kvs_pct_decode(kvs_slice in, char *out, size_t out_max, int plus_space)
     return (long)o;
 }
 
-int kvs_pct_encode(struct kvs_buf *out, kvs_slice s)
+size_t kvs_pct_escape(kvs_slice s, const char *keep, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
     for (size_t i = 0; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '\'' ||
-                    c == '(' || c == ')';
-        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        int rc = plain ? kvs_buf_append(out, &s.p[i], 1) : kvs_buf_append(out, esc, 3);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || (c != '\0' && strchr(keep, c))) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    return o;
+}
+
+int kvs_pct_encode(struct kvs_buf *out, kvs_slice s)
+{
+    for (size_t i = 0; i < s.n; i++) {
+        char esc[3];
+        size_t n = kvs_pct_escape((kvs_slice){&s.p[i], 1}, "!'()", esc);
+        int rc = kvs_buf_append(out, esc, n);
         if (rc != 0)
             return rc;
     }

@@ -15,6 +15,11 @@
  * malformed escape ('%' not followed by two hex digits) or the result would not fit. */
 long kvs_pct_decode(kvs_slice in, char *out, size_t out_max, int plus_space);
 
+/* Percent-encode S into OUT, which has room for 3 * S.n bytes (no NUL is added): every byte
+ * but the unreserved A-Z a-z 0-9 - . _ ~ and those in KEEP (a NUL-terminated set) becomes
+ * %XX, upper-case. KEEP "" is Python's quote(s, safe=''). Returns the length written. */
+size_t kvs_pct_escape(kvs_slice s, const char *keep, char *out);
+
 struct kvs_buf;
 
 /* Append the percent-encoded form of S to OUT (everything but unreserved characters

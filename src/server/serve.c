@@ -15,6 +15,7 @@
 
 #include "auth/access.h"
 #include "auth/token.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "kvs.h"
 #include "server/accesslog.h"
@@ -123,38 +124,6 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
         return -1;
     *out = (unsigned)v;
     return 0;
-}
-
-/* Parse a duration: digits with a unit d, h, m, s or ms ("0" alone is allowed) into
- * milliseconds, at most 100 years. Returns 0 or -1. */
-static int parse_duration_ms(const char *s, uint64_t *out)
-{
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-    uint64_t v = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > 100ull * 365 * 86400000)
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (p == s)
-        return -1;
-    if (*p == '\0' && v == 0) {
-        *out = 0;
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(p, units[i].unit) == 0) {
-            if (v > 100ull * 365 * 86400000 / units[i].ms)
-                return -1;
-            *out = v * units[i].ms;
-            return 0;
-        }
-    }
-    return -1;
 }
 
 static int bad_value(const char *opt, const char *value, const char *why)
@@ -271,7 +240,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
                 return bad_value("rate-limit", optarg, "expected 0 to 1000000 per second");
             break;
         case O_RETENTION:
-            if (parse_duration_ms(optarg, &store_cfg->unnamed_retention_ms) != 0)
+            if (kvs_parse_duration_ms(optarg, &store_cfg->unnamed_retention_ms) != 0)
                 return bad_value("unnamed-retention", optarg,
                                  "expected a duration such as 7d, 12h, 30m, 90s, 500ms, or 0");
             break;

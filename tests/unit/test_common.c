@@ -5,6 +5,7 @@
 #include "auth/token.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/json.h"
 #include "common/random.h"
 #include "common/validate.h"
@@ -48,7 +49,7 @@ TEST(common_valid_key_chars)
             TEST_FAIL_("'%c' was refused", *c);
     }
     ASSERT_EQ(kvs_valid_key(S("INPUT")), 1);
-    ASSERT_EQ(kvs_valid_key(S(".")), 0);  /* dot segments: no URL can address them */
+    ASSERT_EQ(kvs_valid_key(S(".")), 0); /* dot segments: no URL can address them */
     ASSERT_EQ(kvs_valid_key(S("..")), 0);
     ASSERT_EQ(kvs_valid_key(S("...")), 1);
     ASSERT_EQ(kvs_valid_key(S(".a")), 1);
@@ -305,6 +306,28 @@ TEST(common_clock_now)
     kvs_iso8601(a, out);
     ASSERT_EQ(strlen(out), KVS_ISO_LEN);
     ASSERT_EQ(out[KVS_ISO_LEN - 1], 'Z');
+}
+
+/* ---- durations -------------------------------------------------------------------------- */
+
+TEST(common_duration)
+{
+    uint64_t ms = 1;
+    ASSERT_EQ(kvs_parse_duration_ms("0", &ms), 0);
+    ASSERT_EQ(ms, 0);
+    const struct {
+        const char *s;
+        uint64_t ms;
+    } ok[] = {
+        {"500ms", 500}, {"90s", 90000}, {"30m", 1800000}, {"12h", 43200000}, {"7d", 604800000}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        ASSERT_EQ(kvs_parse_duration_ms(ok[i].s, &ms), 0);
+        ASSERT_EQ(ms, ok[i].ms);
+    }
+    static const char *const bad[] = {
+        "", "h", "7", "7 d", "-1s", "1y", "1.5h", "36500000d", "99999999999999999999ms"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_EQ(kvs_parse_duration_ms(bad[i], &ms), -1);
 }
 
 /* ---- err ----------------------------------------------------------------------------------- */

@@ -35,11 +35,12 @@ AUTH   := $(wildcard src/auth/*.c)
 STORE  := $(wildcard src/storage/*.c)
 SERVER := $(wildcard src/server/*.c src/api/*.c)
 LOCALFS := $(wildcard src/localfs/*.c)
-LIBSRC := $(COMMON) $(AUTH) $(STORE) $(SERVER) $(LOCALFS)
+CLIENT := $(wildcard src/client/*.c)
+LIBSRC := $(COMMON) $(AUTH) $(STORE) $(SERVER) $(LOCALFS) $(CLIENT)
 CLI    := $(wildcard src/cli/*.c)
 
 .DEFAULT_GOAL := all
-all: $(B)/kvs
+all: $(B)/kvs libkvs
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -65,6 +66,64 @@ $(B)/gen/web_assets.o: $(B)/gen/web_assets.c
 
 $(B)/kvs: $(call obj,src/main.c $(CLI)) $(B)/libkvs-internal.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
+
+# --- libkvs, the C client library ----------------------------------------------------------
+# libkvs.a and libkvs.so (soname libkvs.so.$(KVS_SO_MAJOR)) from position-independent objects
+# built with hidden visibility: the .so exports only what kvs/client.h and kvs.h mark KVS_API.
+# It holds the client (src/client/) and what it shares with the server: the error table,
+# percent-coding and the URL-signing rule (auth/sign.c, with the helpers they use).
+KVS_VERSION   := 1.0.0
+KVS_SO_MAJOR  := 1
+LIBKVS_SRC    := $(CLIENT) src/common/err.c src/common/pct.c src/common/buf.c src/common/log.c \
+                 src/common/clock.c src/common/alloc.c src/auth/sign.c
+LIBKVS_PKGS   := libcurl jansson libcrypto
+LIBKVS_LD      = $(shell pkg-config --libs $(LIBKVS_PKGS) 2>/dev/null) -lpthread
+pic            = $(patsubst %.c,$(B)/pic/%.o,$(1))
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CF) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/libkvs.a: $(call pic,$(LIBKVS_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/libkvs.so.$(KVS_VERSION): $(call pic,$(LIBKVS_SRC))
+	$(CC) -shared -Wl,-soname,libkvs.so.$(KVS_SO_MAJOR) -Wl,--no-undefined $(SAN) $(LDFLAGS) \
+	    -o $@ $^ $(LIBKVS_LD)
+	ln -sf libkvs.so.$(KVS_VERSION) $(B)/libkvs.so.$(KVS_SO_MAJOR)
+	ln -sf libkvs.so.$(KVS_SO_MAJOR) $(B)/libkvs.so
+
+libkvs: $(B)/libkvs.a $(B)/libkvs.so.$(KVS_VERSION)
+
+# examples/: small libkvs programs, linked with libkvs.a (tests/cli runs them)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+$(B)/examples/%: examples/%.c $(B)/libkvs.a
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) -Iinclude $(LDFLAGS) -o $@ $< $(B)/libkvs.a $(LIBKVS_LD)
+examples: $(EXAMPLES)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the kvs binary, the headers, both libraries,
+# kvs.pc (pkg-config) and the bash completion. A SANITIZE=1 build's kvs.pc asks for the
+# sanitizers' runtime too, which its libkvs needs.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INST    := $(DESTDIR)$(PREFIX)
+install: all
+	install -d $(INST)/bin $(INST)/include/kvs $(INST)/lib/pkgconfig $(INST)/share/bash-completion/completions
+	install -m 755 $(B)/kvs $(INST)/bin/kvs
+	install -m 644 include/kvs.h $(INST)/include/kvs.h
+	install -m 644 include/kvs/client.h $(INST)/include/kvs/client.h
+	install -m 644 $(B)/libkvs.a $(INST)/lib/libkvs.a
+	install -m 755 $(B)/libkvs.so.$(KVS_VERSION) $(INST)/lib/libkvs.so.$(KVS_VERSION)
+	ln -sf libkvs.so.$(KVS_VERSION) $(INST)/lib/libkvs.so.$(KVS_SO_MAJOR)
+	ln -sf libkvs.so.$(KVS_SO_MAJOR) $(INST)/lib/libkvs.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(KVS_VERSION)|' \
+	    -e 's|@REQUIRES@|$(LIBKVS_PKGS)|' -e 's|@LIBS_EXTRA@|$(SAN)|' tools/kvs.pc.in \
+	    > $(INST)/lib/pkgconfig/kvs.pc
+
+.PHONY: libkvs examples install
+# --- end of libkvs -------------------------------------------------------------------------
 
 # --- set-up --------------------------------------------------------------------------------
 # Installs what is missing: Debian packages (with apt-get when run as root), npm packages.
@@ -238,6 +297,8 @@ help:
 	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
 	@echo "make test-console    the web console's browser tests (Chromium)"
 	@echo "make screenshots     the console's pictures in docs/"
+	@echo "make examples        build the libkvs examples (examples/) into $(B)/examples/"
+	@echo "make install         kvs, kvs.h + kvs/client.h, libkvs.a/.so, kvs.pc (PREFIX=$(PREFIX), DESTDIR=)"
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
 	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"

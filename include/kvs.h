@@ -10,12 +10,21 @@
  *     negative KVS_E... code on failure. Results travel through out-parameters.
  *   - A function that takes a callback and returns an error never calls that callback.
  *   - Memory that kvs hands to the caller says in its comment who frees it and how.
+ *
+ * The client library's API is in kvs/client.h, which includes this header.
  */
 #ifndef KVS_H
 #define KVS_H
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Marks what libkvs.so exports: the library is built with -fvisibility=hidden. */
+#if defined(__GNUC__)
+#define KVS_API __attribute__((visibility("default")))
+#else
+#define KVS_API
 #endif
 
 /* Every error kvs reports: its name, its number, the HTTP status a server answers with, the
@@ -31,14 +40,14 @@ extern "C" {
     X(EBADTOKEN, -6, 401, "user-or-token-not-found", "User was not found or token is not valid.")  \
     X(EACCESS, -7, 403, "insufficient-permissions",                                                \
       "Insufficient permissions for the key-value store. Make sure you're passing a correct API "  \
-      "token and that it has the required permissions.")                                          \
+      "token and that it has the required permissions.")                                           \
     X(ENOMEM, -8, 500, "internal-server-error", "Out of memory.")                                  \
     X(EIO, -9, 500, "internal-server-error", "Internal storage failure.")                          \
     X(EENCODING, -10, 415, "unsupported-content-encoding", "Content-Encoding is not supported.")   \
     X(ENAMETAKEN, -11, 400, "name-not-unique", "A store with this name already exists.")           \
     X(EBADJSON, -12, 400, "invalid-request", "The request body is not valid JSON.")                \
     X(ENOSPACE, -13, 507, "insufficient-storage", "The server has no space left to store data.")   \
-    X(EMETHOD, -14, 405, "method-not-allowed", "This API endpoint does not allow this method.")     \
+    X(EMETHOD, -14, 405, "method-not-allowed", "This API endpoint does not allow this method.")    \
     X(ENOROUTE, -15, 404, "page-not-found", "The requested page was not found.")                   \
     X(EBADPARAM, -16, 400, "invalid-parameter", "Invalid query parameter.")                        \
     X(EBADBODY, -17, 400, "invalid-request", "The request body could not be decoded.")             \
@@ -51,7 +60,10 @@ extern "C" {
       "'my-value-1'), and be at most 63 characters long.")                                         \
     X(EAMBIGUOUS, -22, 400, "invalid-parameter",                                                   \
       "The token prefix matches more than one token; give more of the token.")                     \
-    X(ETIMEOUT, -23, 408, "request-timeout", "The request was not received in time.")
+    X(ETIMEOUT, -23, 408, "request-timeout", "The request was not received in time.")              \
+    /* client side (libkvs) only: a server never answers with these */                             \
+    X(ENET, -24, 502, "network-error", "The server could not be reached.")                         \
+    X(EPROTO, -25, 502, "invalid-response", "The server's answer could not be understood.")
 
 enum kvs_errno {
     KVS_OK = 0,
@@ -61,16 +73,16 @@ enum kvs_errno {
 };
 
 /* A sentence describing CODE ("Invalid value provided."). Never NULL; static storage. */
-const char *kvs_strerror(int code);
+KVS_API const char *kvs_strerror(int code);
 
 /* The symbolic name of CODE ("KVS_EINVAL"). Never NULL; static storage. */
-const char *kvs_errname(int code);
+KVS_API const char *kvs_errname(int code);
 
 /* The HTTP status a server answers with for CODE (500 for an unknown code). */
-int kvs_err_status(int code);
+KVS_API int kvs_err_status(int code);
 
 /* The Apify error type for CODE ("record-not-found"). Never NULL; static storage. */
-const char *kvs_err_type(int code);
+KVS_API const char *kvs_err_type(int code);
 
 #ifdef __cplusplus
 }

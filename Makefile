@@ -121,6 +121,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(KVS_VERSION)|' \
 	    -e 's|@REQUIRES@|$(LIBKVS_PKGS)|' -e 's|@LIBS_EXTRA@|$(SAN)|' tools/kvs.pc.in \
 	    > $(INST)/lib/pkgconfig/kvs.pc
+	install -m 644 tools/kvs-completion.bash $(INST)/share/bash-completion/completions/kvs
 
 .PHONY: libkvs examples install
 # --- end of libkvs -------------------------------------------------------------------------
@@ -157,7 +158,7 @@ $(B)/test-unit: $(B)/tests/unit/runner.o $(UNIT_OBJ) $(B)/libkvs-internal.a
 
 test: test-deps
 	@$(MAKE) --no-print-directory all $(B)/test-unit
-	@$(MAKE) --no-print-directory test-unit test-api test-console test-unit-asan fuzz-replay fuzz-short test-crash
+	@$(MAKE) --no-print-directory test-unit test-api test-console test-cli test-unit-asan fuzz-replay fuzz-short test-crash
 
 test-unit: $(B)/test-unit
 	$(B)/test-unit
@@ -172,6 +173,11 @@ test-console: all
 # the console's pictures in docs/ (README.md shows them); not part of `make test`
 screenshots: test-deps all
 	KVS_BIN=$(CURDIR)/$(B)/kvs node tools/screenshots.mjs
+
+# the kvs command line, libkvs's examples and install, export, and the official Apify CLI
+test-cli: all examples
+	KVS_BIN=$(CURDIR)/$(B)/kvs KVS_BUILD=$(CURDIR)/$(B) KVS_MAKE_ARGS="$(if $(SANITIZE),SANITIZE=$(SANITIZE))" \
+	    node --test --test-concurrency=2 tests/cli/
 
 # --- benchmarks ----------------------------------------------------------------------------
 # `make bench` compares kvs with nginx and the disk (bench/run.sh; results in bench/results/).
@@ -297,6 +303,7 @@ help:
 	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
 	@echo "make test-console    the web console's browser tests (Chromium)"
 	@echo "make screenshots     the console's pictures in docs/"
+	@echo "make test-cli        the kvs command line, libkvs examples, export, the Apify CLI"
 	@echo "make examples        build the libkvs examples (examples/) into $(B)/examples/"
 	@echo "make install         kvs, kvs.h + kvs/client.h, libkvs.a/.so, kvs.pc (PREFIX=$(PREFIX), DESTDIR=)"
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
@@ -305,4 +312,4 @@ help:
 	@echo "make clean           remove build/"
 
 -include $(shell find build -name '*.d' 2>/dev/null)
-.PHONY: all deps test-deps run test test-unit test-api test-console screenshots clean help
+.PHONY: all deps test-deps run test test-unit test-api test-console test-cli screenshots clean help

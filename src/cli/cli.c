@@ -1,6 +1,9 @@
-/* cli.c — parsing the administration commands (see cli.h) and choosing how to run them. */
+/* cli.c — parsing the command line: the data commands from one table (run through libkvs),
+ * the administration commands (run on a data directory or through libkvs), `kvs help`, and the
+ * words the bash completion offers (see cli.h). */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,42 +11,110 @@
 #include <string.h>
 
 #include "auth/access.h"
+#include "common/duration.h"
 #include "common/log.h"
 
-static void usage(FILE *out)
+#define DEFAULT_RETRIES 4 /* 0.5 + 1 + 2 + 4 s of waiting at most: a person is waiting */
+
+static const struct kvs_cli_command commands[] = {
+    {"ls", kvs_cli_cmd_ls, 0, 0,
+     KVS_CLI_O_JSON | KVS_CLI_O_UNNAMED | KVS_CLI_O_DESC | KVS_CLI_O_PAGE, 0,
+     "[--unnamed] [--desc] [--offset N] [--limit N]",
+     "list your stores and those shared with you (--unnamed: unnamed ones too)"},
+    {"create", kvs_cli_cmd_create, 0, 1, KVS_CLI_O_JSON, 0, "[NAME]",
+     "create the store NAME (kept if it exists), or a new unnamed store"},
+    {"info", kvs_cli_cmd_info, 1, 1, KVS_CLI_O_JSON, 0, "STORE", "show a store"},
+    {"rename", kvs_cli_cmd_rename, 1, 2, KVS_CLI_O_JSON | KVS_CLI_O_UNNAME, 0,
+     "STORE NEW | STORE --unname", "rename a store, or make it unnamed"},
+    {"rm", kvs_cli_cmd_rm, 1, 1, 0, 0, "STORE", "delete a store and its records"},
+    {"keys", kvs_cli_cmd_keys, 1, 1, KVS_CLI_O_JSON | KVS_CLI_O_PREFIX, 0, "STORE [--prefix P]",
+     "list a store's keys with their sizes"},
+    {"get", kvs_cli_cmd_get, 2, 2, KVS_CLI_O_OUTPUT, 0, "STORE KEY [-o FILE]",
+     "write a record's value to stdout (nothing else) or to FILE"},
+    {"get-value", kvs_cli_cmd_get, 2, 2, KVS_CLI_O_OUTPUT, 0, "STORE KEY [-o FILE]",
+     "the same as get (Apify's spelling)"},
+    {"get-record", kvs_cli_cmd_get_record, 0, 0, KVS_CLI_O_RECORD | KVS_CLI_O_OUTPUT, 0,
+     "--store-name STORE --key KEY [-o FILE]", "the same as get (Apify's spelling)"},
+    {"set", kvs_cli_cmd_set, 2, 3, KVS_CLI_O_CONTENT_TYPE, 1u << 2,
+     "STORE KEY [FILE|-] [--content-type T]",
+     "store FILE (or stdin) as a record; the type is guessed from FILE's name unless given"},
+    {"set-value", kvs_cli_cmd_set_value, 2, 3, KVS_CLI_O_CONTENT_TYPE, 0,
+     "STORE KEY [VALUE] [--content-type T]",
+     "store VALUE itself (or stdin) as a record, application/json unless given (Apify's)"},
+    {"del", kvs_cli_cmd_del, 2, 2, 0, 0, "STORE KEY", "delete a record"},
+    {"delete-value", kvs_cli_cmd_del, 2, 2, 0, 0, "STORE KEY", "the same as del (Apify's)"},
+    {"exists", kvs_cli_cmd_exists, 2, 2, KVS_CLI_O_JSON, 0, "STORE KEY",
+     "exit 0 when the record exists (with its size and type), 3 when not"},
+    {"url", kvs_cli_cmd_url, 1, 2, KVS_CLI_O_EXPIRES, 0, "STORE [KEY] [--expires DURATION]",
+     "a signed link to a record (permanent) or to the key list (--expires: 12h, 7d, ...)"},
+    {"export", kvs_cli_cmd_export, 2, 2, KVS_CLI_O_LAYOUT, 1u << 1, "STORE DIR [--layout L]",
+     "write a store into DIR/key_value_stores/<name>/ as the Apify SDK lays it out"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char exit_codes[] =
+    "Exit status: 0 done, 1 error, 2 usage error, 3 not found (no such store, record or user).\n";
+
+void kvs_cli_usage_all(FILE *out)
 {
+    fprintf(out, "usage: kvs <command> [options]\n\nData (through a server: --url URL or $KVS_URL, "
+                 "--token TOKEN or $KVS_TOKEN):\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  kvs %s %s\n      %s\n", commands[i].name, commands[i].synopsis,
+                commands[i].help);
     fprintf(out,
-            "usage:\n"
+            "  Options of these: --json (JSON for scripts), --retries N (on 429, 5xx and network\n"
+            "  errors; default %d). Output is a table on a terminal, tab-separated lines\n"
+            "  otherwise. STORE is an ID, USERNAME~NAME or a name of your own store.\n"
+            "\n"
+            "Server and administration:\n"
+            "  kvs serve [options]              run the server (kvs serve --help)\n"
             "  kvs user add NAME [--admin] [--default-general-access ACCESS]\n"
             "  kvs user list\n"
-            "  kvs token create USER\n"
-            "  kvs token list USER\n"
-            "  kvs token revoke PREFIX\n"
+            "  kvs token create USER | kvs token list USER | kvs token revoke PREFIX\n"
             "  kvs share STORE USER --read|--write\n"
             "  kvs unshare STORE USER\n"
             "  kvs import [--store NAME] [--dry-run] SRC   (kvs import --help)\n"
+            "  kvs backup --data DIR OUT | kvs restore [--force] --data DIR BACKUP\n"
             "\n"
-            "Every command takes one of:\n"
+            "The administration commands take one of:\n"
             "  --data DIR        work on the data directory itself (the server may be running)\n"
             "  --url URL         a running server (default $KVS_URL), with\n"
             "  --token TOKEN     an API token (default $KVS_TOKEN): the admin's for user and\n"
             "                    token commands, the store owner's for share and unshare\n"
             "\n"
-            "STORE is a store ID or USERNAME~NAME. ACCESS is RESTRICTED (the default),\n"
-            "ANYONE_WITH_ID_CAN_READ or ANYONE_WITH_NAME_CAN_READ. A new token is printed only\n"
-            "once. PREFIX is the start of a token as `kvs token list` shows it, or the whole\n"
-            "token.\n");
+            "ACCESS is RESTRICTED (the default), ANYONE_WITH_ID_CAN_READ or\n"
+            "ANYONE_WITH_NAME_CAN_READ. A new token is printed only once. PREFIX is the start of\n"
+            "a token as `kvs token list` shows it, or the whole token.\n"
+            "\n%s",
+            DEFAULT_RETRIES, exit_codes);
+}
+
+/* Print "kvs: MESSAGE" on stderr and return STATUS. */
+static int say(int status, const char *fmt, va_list ap)
+{
+    fputs("kvs: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return status;
 }
 
 int kvs_cli_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("kvs: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int rc = say(1, fmt, ap);
     va_end(ap);
-    return 1;
+    return rc;
+}
+
+int kvs_cli_not_found(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = say(KVS_CLI_NOT_FOUND, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void kvs_cli_print_token(const char *what, const char *username, const char *token)
@@ -160,7 +231,7 @@ int kvs_cli_main(int argc, char **argv)
         }
         case O_HELP:
         case 'h':
-            usage(stdout);
+            kvs_cli_usage_all(stdout);
             return 0;
         case ':':
             return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -199,4 +270,334 @@ int kvs_cli_main(int argc, char **argv)
         return rc;
     kvs_log_set_level(KVS_LOG_WARN); /* a command's output is its result, not the storage's news */
     return req.data ? kvs_cli_local(&req) : kvs_cli_remote(&req);
+}
+
+/* ==== the data commands ====================================================================== */
+
+int kvs_cli_connect(const char *url, const char *token, long retries, kvs_client **out)
+{
+    int rc = kvs_client_open(url, token, out);
+    if (rc == KVS_EINVAL)
+        return kvs_cli_usage_error("kvs help", "'%s' is not an http:// or https:// URL", url);
+    if (rc != 0)
+        return kvs_cli_fail("cannot open a client: %s", kvs_strerror(rc));
+    if (kvs_client_set(*out, KVS_OPT_MAX_RETRIES, retries >= 0 ? retries : DEFAULT_RETRIES) != 0) {
+        kvs_client_close(*out);
+        *out = NULL;
+        return kvs_cli_fail("cannot set the retries");
+    }
+    return 0;
+}
+
+static const struct kvs_cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    }
+    return NULL;
+}
+
+static void usage_of(const struct kvs_cli_command *cmd, FILE *out)
+{
+    fprintf(out, "usage: kvs %s %s\n\n%s.\n\n", cmd->name, cmd->synopsis, cmd->help);
+    fprintf(out,
+            "  --url URL        the server (default $KVS_URL)\n"
+            "  --token TOKEN    an API token (default $KVS_TOKEN; none: public reads only)\n"
+            "  --retries N      retries on 429, 5xx and network errors (default %d)\n",
+            DEFAULT_RETRIES);
+    if (cmd->opts & KVS_CLI_O_JSON)
+        fprintf(out, "  --json           print JSON (for scripts)\n");
+    fprintf(out, "\n%s", exit_codes);
+}
+
+/* The data options: {long name, has a value, KVS_CLI_O_* bit (0: every command)}. */
+enum {
+    D_URL = 1000,
+    D_TOKEN,
+    D_RETRIES,
+    D_JSON,
+    D_PREFIX,
+    D_OUTPUT,
+    D_TYPE,
+    D_EXPIRES,
+    D_LAYOUT,
+    D_UNNAMED,
+    D_DESC,
+    D_OFFSET,
+    D_LIMIT,
+    D_UNNAME,
+    D_STORE_NAME,
+    D_KEY,
+    D_HELP,
+};
+
+static const struct option data_options[] = {
+    {"url", required_argument, NULL, D_URL},
+    {"token", required_argument, NULL, D_TOKEN},
+    {"retries", required_argument, NULL, D_RETRIES},
+    {"json", no_argument, NULL, D_JSON},
+    {"prefix", required_argument, NULL, D_PREFIX},
+    {"output", required_argument, NULL, D_OUTPUT},
+    {"content-type", required_argument, NULL, D_TYPE},
+    {"expires", required_argument, NULL, D_EXPIRES},
+    {"layout", required_argument, NULL, D_LAYOUT},
+    {"unnamed", no_argument, NULL, D_UNNAMED},
+    {"desc", no_argument, NULL, D_DESC},
+    {"offset", required_argument, NULL, D_OFFSET},
+    {"limit", required_argument, NULL, D_LIMIT},
+    {"unname", no_argument, NULL, D_UNNAME},
+    {"store-name", required_argument, NULL, D_STORE_NAME},
+    {"key", required_argument, NULL, D_KEY},
+    {"help", no_argument, NULL, D_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* The KVS_CLI_O_* bit of option C (0: an option of every command). */
+static unsigned option_bit(int c)
+{
+    switch (c) {
+    case D_JSON:
+        return KVS_CLI_O_JSON;
+    case D_PREFIX:
+        return KVS_CLI_O_PREFIX;
+    case D_OUTPUT:
+    case 'o':
+        return KVS_CLI_O_OUTPUT;
+    case D_TYPE:
+        return KVS_CLI_O_CONTENT_TYPE;
+    case D_EXPIRES:
+        return KVS_CLI_O_EXPIRES;
+    case D_LAYOUT:
+        return KVS_CLI_O_LAYOUT;
+    case D_UNNAMED:
+        return KVS_CLI_O_UNNAMED;
+    case D_DESC:
+        return KVS_CLI_O_DESC;
+    case D_OFFSET:
+    case D_LIMIT:
+        return KVS_CLI_O_PAGE;
+    case D_UNNAME:
+        return KVS_CLI_O_UNNAME;
+    case D_STORE_NAME:
+    case D_KEY:
+        return KVS_CLI_O_RECORD;
+    }
+    return 0;
+}
+
+/* A non-negative integer option into *OUT. Returns 0 or -1. */
+static int number(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno != 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int kvs_cli_data_main(int argc, char **argv)
+{
+    const struct kvs_cli_command *cmd = find_command(argv[0]);
+    if (cmd == NULL)
+        return -1;
+    char hint[64];
+    snprintf(hint, sizeof hint, "kvs %s --help", cmd->name);
+    struct kvs_cli_opts o = {.cmd = cmd, .retries = -1};
+    opterr = 0;
+    optind = 1;
+    int c;
+    uint64_t n;
+    while ((c = getopt_long(argc, argv, ":ho:", data_options, NULL)) != -1) {
+        unsigned bit = option_bit(c);
+        if (bit != 0 && !(cmd->opts & bit))
+            return kvs_cli_usage_error(hint, "'%s' is not an option of 'kvs %s'", argv[optind - 1],
+                                       cmd->name);
+        switch (c) {
+        case D_URL:
+            o.url = optarg;
+            break;
+        case D_TOKEN:
+            o.token = optarg;
+            break;
+        case D_RETRIES:
+            if (number(optarg, &n) != 0 || n > 100)
+                return kvs_cli_usage_error(hint, "--retries takes a number from 0 to 100");
+            o.retries = (long)n;
+            break;
+        case D_JSON:
+            o.json = 1;
+            break;
+        case D_PREFIX:
+            o.prefix = optarg;
+            break;
+        case D_OUTPUT:
+        case 'o':
+            o.output = optarg;
+            break;
+        case D_TYPE:
+            if (*optarg == '\0')
+                return kvs_cli_usage_error(hint, "--content-type needs a type");
+            o.content_type = optarg;
+            break;
+        case D_EXPIRES:
+            if (kvs_parse_duration_ms(optarg, &o.expires_ms) != 0)
+                return kvs_cli_usage_error(hint, "--expires takes a duration such as 90s, 30m, "
+                                                 "12h, 7d (0: never)");
+            o.has_expires = 1;
+            break;
+        case D_LAYOUT:
+            o.layout = optarg;
+            break;
+        case D_UNNAMED:
+            o.unnamed = 1;
+            break;
+        case D_DESC:
+            o.desc = 1;
+            break;
+        case D_OFFSET:
+        case D_LIMIT:
+            if (number(optarg, &n) != 0)
+                return kvs_cli_usage_error(hint, "%s takes a number", argv[optind - 1]);
+            *(c == D_OFFSET ? &o.offset : &o.limit) = n;
+            break;
+        case D_UNNAME:
+            o.unname = 1;
+            break;
+        case D_STORE_NAME:
+            o.store_name = optarg;
+            break;
+        case D_KEY:
+            o.key = optarg;
+            break;
+        case D_HELP:
+        case 'h':
+            usage_of(cmd, stdout);
+            return 0;
+        case ':':
+            return kvs_cli_usage_error(hint, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return kvs_cli_usage_error(hint, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    /* what is left: the command's name (getopt leaves argv[0] first), then its arguments */
+    o.args = argv + optind;
+    o.nargs = argc - optind;
+    if (o.nargs < cmd->min_args || o.nargs > cmd->max_args)
+        return kvs_cli_usage_error(hint, "%s arguments for 'kvs %s' (%s)",
+                                   o.nargs < cmd->min_args ? "missing" : "too many", cmd->name,
+                                   cmd->synopsis);
+    if (o.url == NULL)
+        o.url = getenv("KVS_URL");
+    if (o.token == NULL)
+        o.token = getenv("KVS_TOKEN");
+    if (o.url == NULL || *o.url == '\0')
+        return kvs_cli_usage_error(hint, "give --url URL (or set KVS_URL)");
+    kvs_client *client;
+    int rc = kvs_cli_connect(o.url, o.token, o.retries, &client);
+    if (rc != 0)
+        return rc;
+    rc = cmd->run(client, &o);
+    kvs_client_close(client);
+    return rc;
+}
+
+/* ==== completion ============================================================================= */
+
+/* The administration commands, for completion: subcommands and options. */
+static const struct {
+    const char *name, *subcommands, *options;
+    int files; /* their positional arguments are paths */
+} admin[] = {
+    {"serve", NULL, "--listen --data --help", 0},
+    {"user", "add list", "--admin --default-general-access --data --url --token --help", 0},
+    {"token", "create list revoke", "--data --url --token --help", 0},
+    {"share", NULL, "--read --write --data --url --token --help", 0},
+    {"unshare", NULL, "--data --url --token --help", 0},
+    {"import", NULL, "--store --dry-run --data --url --token --help", 1},
+    {"backup", NULL, "--data --help", 1},
+    {"restore", NULL, "--force --data --help", 1},
+    {"help", NULL, "", 0},
+};
+
+/* Whether option WORD takes a value (the next word is then not an argument). */
+static int takes_value(const char *word)
+{
+    static const char *const with_value[] = {
+        "--url",   "--token",        "--retries", "--prefix", "--output",
+        "-o",      "--content-type", "--expires", "--layout", "--offset",
+        "--limit", "--store-name",   "--key",     "--data",   "--default-general-access",
+        "--store", "--listen",
+    };
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++) {
+        if (strcmp(word, with_value[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Print the long options of data command CMD. */
+static void data_options_of(const struct kvs_cli_command *cmd)
+{
+    for (const struct option *op = data_options; op->name != NULL; op++) {
+        unsigned bit = option_bit(op->val);
+        if (bit == 0 || (cmd->opts & bit))
+            printf("--%s\n", op->name);
+    }
+}
+
+int kvs_cli_complete(int argc, char **argv)
+{
+    /* ARGV[0] is "__complete"; the words typed before the one being completed follow */
+    char **w = argv + 1;
+    int n = argc - 1;
+    if (n == 0) {
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            printf("%s\n", commands[i].name);
+        for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++)
+            printf("%s\n", admin[i].name);
+        return 0;
+    }
+    const char *prev = w[n - 1];
+    if (n >= 2 && takes_value(prev)) {
+        if (strcmp(prev, "--output") == 0 || strcmp(prev, "-o") == 0 || strcmp(prev, "--data") == 0)
+            printf("__files__\n");
+        else if (strcmp(prev, "--layout") == 0)
+            printf("js\nsidecar\npython\n");
+        else if (strcmp(prev, "--default-general-access") == 0)
+            printf("RESTRICTED\nANYONE_WITH_ID_CAN_READ\nANYONE_WITH_NAME_CAN_READ\n");
+        return 0;
+    }
+    /* the positional arguments so far, after the command */
+    int pos = 0;
+    for (int i = 1; i < n; i++) {
+        if (w[i][0] == '-' && w[i][1] != '\0')
+            i += takes_value(w[i]);
+        else
+            pos++;
+    }
+    const struct kvs_cli_command *cmd = find_command(w[0]);
+    if (cmd != NULL) {
+        data_options_of(cmd);
+        if ((cmd->file_args >> pos) & 1)
+            printf("__files__\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
+        if (strcmp(admin[i].name, w[0]) != 0)
+            continue;
+        for (const char *p = admin[i].options; *p; p++)
+            putchar(*p == ' ' ? '\n' : *p);
+        putchar('\n');
+        if (admin[i].subcommands != NULL && pos == 0)
+            for (const char *p = admin[i].subcommands; *p; p++)
+                putchar(*p == ' ' ? '\n' : *p);
+        if (admin[i].subcommands != NULL && pos == 0)
+            putchar('\n');
+        if (admin[i].files)
+            printf("__files__\n");
+    }
+    return 0;
 }

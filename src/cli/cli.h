@@ -1,5 +1,18 @@
-/* cli.h — the `kvs` administration commands: users, tokens and shares.
+/* cli.h — the `kvs` command line: the data commands on libkvs, and the administration commands.
  *
+ * Data commands (cli.c parses them from one table; cmd_stores.c, cmd_records.c, cmd_keys.c and
+ * cmd_localfs.c carry them out through libkvs, kvs/client.h, the CLI's one HTTP client):
+ *   kvs ls | create [NAME] | info STORE | rename STORE NEW | rm STORE
+ *   kvs keys STORE [--prefix P] | url STORE [KEY] [--expires DURATION]
+ *   kvs get STORE KEY [-o FILE] | set STORE KEY [FILE|-] [--content-type T] | del STORE KEY
+ *   kvs exists STORE KEY | export STORE DIR [--layout L]
+ *   and the spellings of Apify's documentation: get-value, set-value, delete-value,
+ *   get-record --store-name S --key K.
+ * Server and token come from --url/--token or $KVS_URL/$KVS_TOKEN. Output: human tables on a
+ * terminal, tab-separated lines without a header otherwise, --json for scripts; `get` writes
+ * nothing but the value. Exit status: 0 ok, 1 error, 2 usage error, 3 not found.
+ *
+ * Administration commands:
  *   kvs user add NAME [--admin] [--default-general-access ACCESS]
  *   kvs user list
  *   kvs token create USER
@@ -19,13 +32,14 @@
  *                           committed. The storage is open only while the command runs. No
  *                           token is needed: whoever can write DIR owns the data anyway.
  *   --url URL --token TOKEN through the HTTP admin API of a running server (api/users.c,
- *                           api/shares.c), with libcurl; $KVS_URL and $KVS_TOKEN are the
+ *                           api/shares.c), with libkvs; $KVS_URL and $KVS_TOKEN are the
  *                           defaults. User and token commands need the admin's token; share and
  *                           unshare the store owner's (or the admin's).
  * STORE is a store ID or USERNAME~NAME (over HTTP also a bare name of the caller's own store).
  *
  * Output is plain text on stdout; a new token is printed once, alone on the last line.
- * Errors are one line on stderr and exit status 1; usage errors exit with 2.
+ * Errors are one line on stderr and exit status 1 (3 when what was named does not exist);
+ * usage errors exit with 2.
  *
  * Unlike the rest of a CLI built on libkvs, the --data mode uses the server's storage and auth
  * modules directly: it is the way in when no server runs yet, or when the admin's token is
@@ -35,6 +49,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "kvs/client.h"
 
 /* Run the command in ARGV (ARGV[0] is "user", "token", "share" or "unshare"). Returns the
  * process exit status. */
@@ -69,15 +86,18 @@ int kvs_cli_local(const struct kvs_cli_req *req);
 /* Carry out REQ through the HTTP API at REQ->url. Prints the result; returns the exit status. */
 int kvs_cli_remote(const struct kvs_cli_req *req);
 
-struct json_t; /* jansson's */
+/* Exit status when what the command names does not exist (store, record, user). */
+#define KVS_CLI_NOT_FOUND 3
 
-/* Send METHOD URL-base + PATH to REQ->url with REQ->token, through CURL (a libcurl easy handle,
- * reusable across calls), with BODY_N bytes of BODY of type CONTENT_TYPE (BODY NULL: none).
- * With DATA, a 2xx's "data" goes to *DATA (a new reference; NULL for 204); with DATA NULL
- * any 2xx will do. Returns 0, or prints the failure (the server's message) and returns 1.
- * (cli/remote.c; also used by kvs import, cli/import.c.) */
-int kvs_cli_call(const struct kvs_cli_req *req, void *curl, const char *method, const char *path,
-                 const char *body, size_t body_n, const char *content_type, struct json_t **data);
+/* Open the libkvs client of REQ->url and REQ->token into *OUT, with RETRIES retries (-1: the
+ * CLI's default). Returns 0 or the exit status of the failure, printed. */
+int kvs_cli_connect(const char *url, const char *token, long retries, kvs_client **out);
+
+/* Print the failure RC of the last call on C, "kvs: CONTEXT: MESSAGE (HTTP STATUS)" (CONTEXT
+ * printf-style, may be NULL), and return its exit status: KVS_CLI_NOT_FOUND for
+ * KVS_ENOTFOUND, else 1. */
+int kvs_cli_api_fail(kvs_client *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* `kvs import [--store NAME] [--dry-run] (--data DIR | --url URL --token TOKEN) SRC`
  * (cli/import.c, where the rules are). ARGV[0] is "import". Returns the exit status. */
@@ -96,6 +116,9 @@ int kvs_cli_open_data(const char *dir, struct kvs_storage **out);
 /* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
 int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* As kvs_cli_fail(), returning KVS_CLI_NOT_FOUND: what was named does not exist. */
+int kvs_cli_not_found(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Print "kvs: MESSAGE (see HINT)" on stderr, MESSAGE formatted printf-style, and return 2, the
  * exit status of a usage error. HINT says where the usage is, e.g. "kvs backup --help". */
 int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
@@ -113,5 +136,127 @@ int kvs_cli_backup_main(int argc, char **argv);
 
 /* Print a new TOKEN for USERNAME, shown only this once: the token alone on the last line. */
 void kvs_cli_print_token(const char *what, const char *username, const char *token);
+
+/* ==== the data commands ====================================================================== */
+
+/* The options of the data commands, as bits: which a command takes. */
+enum {
+    KVS_CLI_O_JSON = 1u << 0,
+    KVS_CLI_O_PREFIX = 1u << 1,
+    KVS_CLI_O_OUTPUT = 1u << 2,
+    KVS_CLI_O_CONTENT_TYPE = 1u << 3,
+    KVS_CLI_O_EXPIRES = 1u << 4,
+    KVS_CLI_O_LAYOUT = 1u << 5,
+    KVS_CLI_O_UNNAMED = 1u << 6,
+    KVS_CLI_O_DESC = 1u << 7,
+    KVS_CLI_O_PAGE = 1u << 8, /* --offset, --limit */
+    KVS_CLI_O_UNNAME = 1u << 9,
+    KVS_CLI_O_RECORD = 1u << 10, /* --store-name, --key */
+};
+
+/* A data command's parsed line. */
+struct kvs_cli_opts {
+    const struct kvs_cli_command *cmd;
+    const char *url, *token;
+    long retries; /* -1: the default */
+    int json;
+    const char *prefix, *output, *content_type, *layout, *store_name, *key;
+    uint64_t expires_ms; /* --expires; 0 = forever */
+    int has_expires;
+    int unnamed, desc, unname;
+    uint64_t offset, limit; /* --offset; --limit, 0 = all */
+    char **args;            /* the positional arguments */
+    int nargs;
+};
+
+/* One data command. */
+struct kvs_cli_command {
+    const char *name;
+    /* Run with the client C open; returns the exit status. */
+    int (*run)(kvs_client *c, const struct kvs_cli_opts *o);
+    int min_args, max_args;
+    unsigned opts;      /* KVS_CLI_O_* it takes */
+    unsigned file_args; /* bit i: positional argument i names a file or directory */
+    const char *synopsis;
+    const char *help;
+};
+
+/* Run the data command ARGV[0] if it is one. Returns its exit status, or -1 when ARGV[0] is
+ * no data command. */
+int kvs_cli_data_main(int argc, char **argv);
+
+/* Print the usage of every command (`kvs help`) to OUT. */
+void kvs_cli_usage_all(FILE *out);
+
+/* `kvs __complete WORD...`: the words that may follow WORD... on a command line, one a line,
+ * for the bash completion (tools/kvs-completion.bash); "__files__" stands for a file name. */
+int kvs_cli_complete(int argc, char **argv);
+
+/* The commands, by the file that carries them out. */
+int kvs_cli_cmd_ls(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_create(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_info(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_rename(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_rm(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_get(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_get_record(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_set(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_set_value(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_del(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_exists(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_keys(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_url(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_export(kvs_client *c, const struct kvs_cli_opts *o);
+
+/* ---- output (out.c) ------------------------------------------------------------------------ */
+
+/* A table for stdout: aligned columns under a header when stdout is a terminal (printed by
+ * kvs_cli_table_print), else one tab-separated line per row without a header, printed as each
+ * row is added (for cut, awk and shell loops; a listing of a million keys is not held). */
+struct kvs_cli_table {
+    size_t ncols;
+    const char *const *head;
+    unsigned right; /* bit i: column i is aligned right (numbers) */
+    char **cells;   /* row after row, each owned */
+    size_t nrows, cap;
+};
+
+void kvs_cli_table_init(struct kvs_cli_table *t, size_t ncols, const char *const *head,
+                        unsigned right);
+/* Add a row of NCOLS cells (NULL prints as "-"). */
+void kvs_cli_table_add(struct kvs_cli_table *t, const char *const *row);
+void kvs_cli_table_print(struct kvs_cli_table *t);
+void kvs_cli_table_free(struct kvs_cli_table *t);
+
+/* Whether stdout is a terminal (then tables are for people). */
+int kvs_cli_stdout_tty(void);
+
+/* Print the JSON TEXT indented on stdout (a line of its own). Returns 0 or 1 (printed). */
+int kvs_cli_print_json(const char *text);
+
+/* N bytes for people ("512 B", "1.5 KiB", "12.0 MiB") into BUF. Returns BUF. */
+const char *kvs_cli_bytes(int64_t n, char buf[32]);
+
+/* An ISO 8601 time of the API ("2026-01-02T03:04:05.678Z") as "2026-01-02 03:04:05" into BUF
+ * ("-" for NULL). Returns BUF. */
+const char *kvs_cli_time(const char *iso, char buf[32]);
+
+/* ---- progress (progress.c) ----------------------------------------------------------------- */
+
+/* A progress bar on stderr for one record transfer: drawn only when stderr is a terminal and
+ * the transfer passes KVS_CLI_PROGRESS_MIN bytes (bytes, rate, time left); silent otherwise. */
+#define KVS_CLI_PROGRESS_MIN (4u << 20)
+
+struct kvs_cli_progress {
+    int tty;          /* stderr is a terminal */
+    int drawn;        /* a bar is on the screen */
+    double start;     /* seconds, monotonic */
+    double last;      /* when the bar was last drawn */
+    const char *what; /* "get", "set" */
+};
+
+/* Report C's record transfers to P until kvs_cli_progress_end(). */
+void kvs_cli_progress_begin(struct kvs_cli_progress *p, kvs_client *c, const char *what);
+void kvs_cli_progress_end(struct kvs_cli_progress *p, kvs_client *c);
 
 #endif

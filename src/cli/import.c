@@ -17,9 +17,7 @@
  * --dry-run reads and checks everything and stores nothing (no destination is needed).
  * Each skipped file is one line on stderr; the last line on stdout sums up. Exit status: 0 when
  * every file was imported, 1 when any was skipped or SRC could not be read, 2 usage error. */
-#include <curl/curl.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,45 +62,37 @@ static void on_skip(void *arg, const char *path, enum kvs_import_skip why, const
 /* ---- through the API ----------------------------------------------------------------------- */
 
 struct remote {
-    const struct kvs_cli_req *req;
-    CURL *curl;
+    kvs_client *c;
     char store_id[KVS_ID_LEN + 1];
 };
 
 static int remote_store(void *arg, const char *name)
 {
     struct remote *r = arg;
-    char path[128];
-    json_t *data = NULL;
-    snprintf(path, sizeof path, "/v2/key-value-stores?name=%s", name); /* a valid name: no escape */
-    if (kvs_cli_call(r->req, r->curl, "POST", path, NULL, 0, NULL, &data) != 0)
-        return KVS_EIO;
-    const char *id = json_string_value(json_object_get(data, "id"));
-    int ok = id && kvs_valid_id(kvs_slice_of(id));
+    struct kvs_store_info *s;
+    int rc = kvs_store_get_or_create(r->c, name, &s, NULL);
+    if (rc != 0) {
+        kvs_cli_api_fail(r->c, rc, "store %s", name);
+        return rc;
+    }
+    int ok = s->id && kvs_valid_id(kvs_slice_of(s->id));
     if (ok)
-        memcpy(r->store_id, id, sizeof r->store_id);
+        memcpy(r->store_id, s->id, sizeof r->store_id);
     else
         kvs_cli_fail("the server's answer to creating store %s holds no store ID", name);
-    json_decref(data);
-    return ok ? 0 : KVS_EIO;
+    kvs_free(s);
+    return ok ? 0 : KVS_EPROTO;
 }
 
 static int remote_put(void *arg, const struct kvs_import_record *rec)
 {
     struct remote *r = arg;
-    char path[128 + 3 * KVS_KEY_MAX];
-    char *key = curl_easy_escape(r->curl, rec->key.p, (int)rec->key.n);
-    if (key == NULL) {
-        kvs_cli_fail("out of memory");
-        return KVS_ENOMEM;
-    }
-    snprintf(path, sizeof path, "/v2/key-value-stores/%s/records/%s", r->store_id, key);
-    curl_free(key);
-    /* an empty value is still a body: its Content-Type must be sent */
-    const char *body = rec->value.p ? rec->value.p : "";
-    return kvs_cli_call(r->req, r->curl, "PUT", path, body, rec->value.n, rec->content_type, NULL)
-               ? KVS_EIO
-               : 0;
+    char key[KVS_KEY_MAX + 1];
+    snprintf(key, sizeof key, "%.*s", (int)rec->key.n, rec->key.p);
+    int rc = kvs_record_put(r->c, r->store_id, key, rec->value.p, rec->value.n, rec->content_type);
+    if (rc != 0)
+        kvs_cli_api_fail(r->c, rc, "%s", rec->path);
+    return rc;
 }
 
 /* ---- on a data directory ------------------------------------------------------------------- */
@@ -193,22 +183,17 @@ static int run(const struct kvs_cli_req *req, const struct kvs_import_opts *opts
 {
     struct kvs_import_stats stats;
     struct kvs_import_sink sink = {.skip = on_skip};
-    struct remote rem = {.req = req};
+    struct remote rem = {0};
     struct local loc = {0};
     char msg[512];
     int status = 0;
-    int remote = !opts->dry_run && req->data == NULL;
     if (opts->dry_run) {
         /* nothing is stored: no destination is opened */
     } else if (req->data) {
         status = local_open(&loc, req->data);
         sink = (struct kvs_import_sink){local_store, local_put, on_skip, &loc};
     } else {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-            return kvs_cli_fail("cannot initialise libcurl");
-        rem.curl = curl_easy_init();
-        if (rem.curl == NULL)
-            status = kvs_cli_fail("cannot initialise libcurl");
+        status = kvs_cli_connect(req->url, req->token, -1, &rem.c);
         sink = (struct kvs_import_sink){remote_store, remote_put, on_skip, &rem};
     }
     if (status == 0) {
@@ -216,10 +201,7 @@ static int run(const struct kvs_cli_req *req, const struct kvs_import_opts *opts
         status = rc != 0 ? kvs_cli_fail("%s", msg) : summary(&stats, opts->dry_run);
     }
     kvs_storage_close(loc.st);
-    if (remote) {
-        curl_easy_cleanup(rem.curl);
-        curl_global_cleanup();
-    }
+    kvs_client_close(rem.c);
     return status;
 }
 

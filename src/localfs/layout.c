@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "common/mime.h"
-#include "kvs.h"
 #include "common/pct.h" /* the server's own percent-decoder */
+#include "kvs.h"
 
 enum kvs_localfs_kind kvs_localfs_classify(kvs_slice name, kvs_slice *stem)
 {
@@ -239,4 +239,119 @@ int kvs_localfs_parse_store_meta(kvs_slice text, struct kvs_localfs_store_meta *
     }
     json_decref(obj);
     return rc;
+}
+
+/* ---- writing (kvs export) ------------------------------------------------------------------ */
+
+int kvs_localfs_layout_parse(const char *name, enum kvs_localfs_layout *out)
+{
+    static const char *const names[] = {
+        [KVS_LAYOUT_JS] = "js", [KVS_LAYOUT_SIDECAR] = "sidecar", [KVS_LAYOUT_PYTHON] = "python"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum kvs_localfs_layout)i;
+            return 0;
+        }
+    }
+    return KVS_EINVAL;
+}
+
+/* The file-name stem of KEY in the JS layouts into OUT (room for 3 * KEY.n bytes): the key
+ * itself, or with each '_' written %5F when it holds "__metadata__". Returns its length. */
+static size_t js_stem(kvs_slice key, char *out)
+{
+    if (memmem(key.p, key.n, "__metadata__", 12) == NULL) {
+        memcpy(out, key.p, key.n);
+        return key.n;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < key.n; i++) {
+        if (key.p[i] == '_') {
+            memcpy(out + o, "%5F", 3);
+            o += 3;
+        } else {
+            out[o++] = key.p[i];
+        }
+    }
+    return o;
+}
+
+/* The file-name stem of KEY in the python layout into OUT (room for 3 * KEY.n + 2 bytes):
+ * quote(KEY, safe=''), with a final '.' written %2E when the name would otherwise be read as
+ * a sidecar or as the store's metadata. Returns its length. */
+static size_t python_stem(kvs_slice key, char *out)
+{
+    size_t n = kvs_pct_escape(key, "", out);
+    kvs_slice stem;
+    if (kvs_localfs_classify((kvs_slice){out, n}, &stem) != KVS_LOCALFS_VALUE) {
+        /* it ends in ".json": escape that '.' */
+        memmove(out + n - 4 + 2, out + n - 4, 4);
+        memcpy(out + n - 5, "%2E", 3);
+        n += 2;
+    }
+    return n;
+}
+
+/* NAME = STEM + SUFFIX into OUT, if it fits a file name. Returns 0 or KVS_ETOOBIG. */
+static int name_of(char out[KVS_LOCALFS_NAME_MAX + 1], const char *stem, size_t stem_n,
+                   const char *suffix)
+{
+    if (stem_n + strlen(suffix) > KVS_LOCALFS_NAME_MAX)
+        return KVS_ETOOBIG;
+    snprintf(out, KVS_LOCALFS_NAME_MAX + 1, "%.*s%s", (int)stem_n, stem, suffix);
+    return 0;
+}
+
+int kvs_localfs_record_names(kvs_slice key, const char *content_type,
+                             enum kvs_localfs_layout layout, struct kvs_localfs_names *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!kvs_valid_key(key))
+        return KVS_EBADKEY;
+    char stem[3 * KVS_KEY_MAX + 3];
+    if (layout == KVS_LAYOUT_PYTHON) {
+        size_t n = python_stem(key, stem);
+        int rc = name_of(out->value, stem, n, "");
+        return rc ? rc : name_of(out->sidecar, stem, n, KVS_LOCALFS_SIDECAR_SUFFIX);
+    }
+    size_t n = js_stem(key, stem);
+    const char *ext = kvs_mime_ext_of_type(kvs_slice_of(content_type));
+    if (ext == NULL)
+        ext = "bin"; /* mime-types' answer for a type it does not know, as Crawlee writes it */
+    const char *back = kvs_mime_type_of_ext(kvs_slice_of(ext));
+    snprintf(out->extension, sizeof out->extension, "%s", ext);
+    char suffix[KVS_LOCALFS_EXT_MAX + 2];
+    snprintf(suffix, sizeof suffix, ".%s", ext);
+    int rc = name_of(out->value, stem, n, suffix);
+    if (rc == 0 && (layout == KVS_LAYOUT_SIDECAR || back == NULL || strcmp(back, content_type)))
+        rc = name_of(out->sidecar, stem, n, KVS_LOCALFS_SIDECAR_SUFFIX);
+    return rc;
+}
+
+char *kvs_localfs_sidecar_json(kvs_slice key, const char *content_type,
+                               enum kvs_localfs_layout layout,
+                               const struct kvs_localfs_names *names, int64_t size)
+{
+    json_t *o = layout == KVS_LAYOUT_PYTHON
+                    ? json_pack("{s:s%,s:s,s:I}", "key", key.p, key.n, "content_type", content_type,
+                                "size", (json_int_t)size)
+                    : json_pack("{s:s%,s:s,s:s}", "key", key.p, key.n, "contentType", content_type,
+                                "extension", names->extension);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    return text;
+}
+
+char *kvs_localfs_store_meta_json(enum kvs_localfs_layout layout, const char *id, const char *name,
+                                  const char *created_at, const char *modified_at,
+                                  const char *accessed_at)
+{
+    int py = layout == KVS_LAYOUT_PYTHON;
+    json_t *o =
+        json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "id", id, "name", name,
+                  py ? "created_at" : "createdAt", created_at, py ? "modified_at" : "modifiedAt",
+                  modified_at, py ? "accessed_at" : "accessedAt", accessed_at);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    return text;
 }

@@ -115,4 +115,60 @@ struct kvs_localfs_store_meta {
 int kvs_localfs_parse_store_meta(kvs_slice text, struct kvs_localfs_store_meta *out,
                                  const char **why);
 
+/* ---- writing (kvs export) ----------------------------------------------------------------- */
+
+/* The layouts kvs export writes, each read back by the importer above. */
+enum kvs_localfs_layout {
+    KVS_LAYOUT_JS,      /* "js": <KEY>.<ext> as the JS SDK 3.x writes it, plus a JS sidecar
+                           only where the extension does not carry the content type */
+    KVS_LAYOUT_SIDECAR, /* "sidecar": <KEY>.<ext> and a JS sidecar for every record (the JS
+                           SDK with writeMetadata) */
+    KVS_LAYOUT_PYTHON,  /* "python": <quote(KEY)> and a {key, content_type, size} sidecar for
+                           every record (crawlee-python, crawlee v4) */
+};
+
+/* The layout named NAME ("js", "sidecar", "python") into *OUT. Returns 0 or KVS_EINVAL. */
+int kvs_localfs_layout_parse(const char *name, enum kvs_localfs_layout *out);
+
+/* A file name's longest (NAME_MAX of Linux file systems). */
+#define KVS_LOCALFS_NAME_MAX 255
+
+/* The files of one record. */
+struct kvs_localfs_names {
+    char value[KVS_LOCALFS_NAME_MAX + 1];    /* the value file */
+    char sidecar[KVS_LOCALFS_NAME_MAX + 1];  /* its sidecar, "" when none is written */
+    char extension[KVS_LOCALFS_EXT_MAX + 1]; /* the value file's extension, "" for none */
+};
+
+/* The file names of record KEY (valid by the key rule) of type CONTENT_TYPE in LAYOUT, chosen
+ * so that the importer reads back exactly KEY and CONTENT_TYPE:
+ *   - js/sidecar: "<KEY>.<ext>", ext as mime-types' extension() ("bin" when unknown); a
+ *     sidecar "<KEY>.__metadata__.json" when the extension's type differs from CONTENT_TYPE
+ *     ("text/plain" has none of its own) or the layout wants one. A key holding
+ *     "__metadata__" gets its '_' written %5F, so that no value file looks like metadata
+ *     (the importer decodes file names; Crawlee treats any name holding ".__metadata__." as
+ *     metadata).
+ *   - python: "<quote(KEY, safe='')>" and its sidecar; a final ".json" that would make the
+ *     value file look like a sidecar or the store's metadata is written "%2Ejson".
+ * Every name is a single path component without '/' or NUL, never "." or "..".
+ * Returns 0, or KVS_ETOOBIG when a name would be longer than KVS_LOCALFS_NAME_MAX (a key of
+ * over ~230 characters), KVS_EBADKEY for an invalid key. */
+int kvs_localfs_record_names(kvs_slice key, const char *content_type,
+                             enum kvs_localfs_layout layout, struct kvs_localfs_names *out);
+
+/* The text of the sidecar of record KEY in LAYOUT (NAMES from kvs_localfs_record_names(),
+ * SIZE the value's bytes): a JSON object, {key, contentType, extension} for js/sidecar (what
+ * Crawlee reads back) or {key, content_type, size} for python. Free with free(); NULL when
+ * out of memory or when CONTENT_TYPE is not UTF-8. */
+char *kvs_localfs_sidecar_json(kvs_slice key, const char *content_type,
+                               enum kvs_localfs_layout layout,
+                               const struct kvs_localfs_names *names, int64_t size);
+
+/* The text of a store's __metadata__.json in LAYOUT: {id, name, createdAt, modifiedAt,
+ * accessedAt} (snake_case for python); NAME NULL for an unnamed store, times may be NULL.
+ * Free with free(); NULL when out of memory. */
+char *kvs_localfs_store_meta_json(enum kvs_localfs_layout layout, const char *id, const char *name,
+                                  const char *created_at, const char *modified_at,
+                                  const char *accessed_at);
+
 #endif

@@ -63,8 +63,12 @@ static int open_dir(struct exporter *x, int at, const char *name, const char *sh
     int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return fail(x, e == ELOOP || e == ENOTDIR ? KVS_EACCESS : KVS_EIO, "cannot open %s: %s",
-                    shown, e == ELOOP ? "a symbolic link, not followed" : strerror(e));
+        struct stat sb; /* O_DIRECTORY says ENOTDIR for a link before O_NOFOLLOW says ELOOP */
+        if (e == ELOOP || (e == ENOTDIR && fstatat(at, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                           S_ISLNK(sb.st_mode)))
+            return fail(x, KVS_EACCESS, "%s is a symbolic link, not followed", shown);
+        return fail(x, e == ENOTDIR ? KVS_EACCESS : KVS_EIO, "cannot open %s: %s", shown,
+                    strerror(e));
     }
     if (!empty) {
         *out = fd;

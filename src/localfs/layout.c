@@ -33,11 +33,10 @@ void kvs_localfs_split_ext(kvs_slice name, kvs_slice *stem, kvs_slice *ext)
     size_t dot = name.n;
     while (dot > 0 && name.p[dot - 1] != '.')
         dot--;
-    /* dot is now one past the last '.', or 0 when there is none */
-    size_t lead = 0;
-    while (lead < name.n && name.p[lead] == '.')
-        lead++;
-    if (dot == 0 || dot - 1 < lead) { /* no dot, or only leading dots (Node: no extension) */
+    /* dot is now one past the last '.', or 0 when there is none. Node's extname(): no
+     * extension when the last '.' is the name's first character (".env") or the name is "..";
+     * "....bin" has one (".bin"), as has "a." (an empty one). */
+    if (dot <= 1 || (name.n == 2 && name.p[0] == '.' && name.p[1] == '.')) {
         *stem = name;
         *ext = (kvs_slice){NULL, 0};
         return;

@@ -60,9 +60,9 @@ enum kvs_localfs_kind {
 enum kvs_localfs_kind kvs_localfs_classify(kvs_slice name, kvs_slice *stem);
 
 /* Split the value file name NAME as Node's path.extname() does, which is how Crawlee 3 reads
- * a key back: *EXT is what follows the last '.' and *STEM what precedes it; a name whose only
- * dots lead it ('.env', '..') has no extension (*EXT empty and NULL-pointed, *STEM = NAME).
- * Both point into NAME. */
+ * a key back: *EXT is what follows the last '.' and *STEM what precedes it; a name whose last
+ * '.' is its first character ('.env') and the name '..' have no extension (*EXT empty and
+ * NULL-pointed, *STEM = NAME), while '....bin' has ('...' and 'bin'). Both point into NAME. */
 void kvs_localfs_split_ext(kvs_slice name, kvs_slice *stem, kvs_slice *ext);
 
 /* The record key a file-name stem stands for, into OUT (NUL-terminated): the stem

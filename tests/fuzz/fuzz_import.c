@@ -205,11 +205,12 @@ static void fuzz_file_name(kvs_slice name)
         FUZZ_CHECK(fz_inside(ext, name) && stem.n + 1 + ext.n == name.n);
         FUZZ_CHECK(name.p[stem.n] == '.' && memchr(ext.p, '.', ext.n) == NULL);
         FUZZ_CHECK(ext.p == name.p + stem.n + 1);
-        int all_dots = 1; /* Node: leading dots are no extension */
-        for (size_t i = 0; i < stem.n; i++)
-            all_dots &= stem.p[i] == '.';
-        FUZZ_CHECK(!all_dots);
+        /* Node's extname: none when the last '.' is the first character, nor for ".." */
+        FUZZ_CHECK(stem.n > 0 && !(name.n == 2 && name.p[0] == '.' && name.p[1] == '.'));
     }
+    if (ext.p == NULL) /* then no '.' after the first character, or the name is ".." */
+        FUZZ_CHECK(name.n < 2 || memrchr(name.p + 1, '.', name.n - 1) == NULL ||
+                   (name.n == 2 && name.p[0] == '.' && name.p[1] == '.'));
     char key[KVS_KEY_MAX + 1];
     const char *type = NULL;
     int rc = kvs_localfs_value_record(name, key, &type);

@@ -48,6 +48,11 @@ TEST(localfs_split_ext_is_nodes_extname)
         {"..", "..", ""},
         {".a.b", ".a", "b"},
         {"a.", "a", ""},
+        /* leading dots are part of the stem once another '.' follows, as in Node */
+        {"....bin", "...", "bin"},
+        {"..a", ".", "a"},
+        {"...", "..", ""},
+        {".a.", ".a", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kvs_slice stem, ext;
@@ -485,4 +490,92 @@ TEST(localfs_import_refused_store_and_bad_store_name)
                        "put s/a [text/plain; charset=utf-8] 1\n"
                        "put s/b [text/plain; charset=utf-8] 2\n");
     free(log);
+}
+
+/* ---- writing: the names export gives, read back by the import rules ------------------------- */
+
+/* Read record NAMES back as the importer does: through the sidecar when there is one, else from
+ * the value file's name; the key and type must be KEY and TYPE. */
+static void read_back(const struct kvs_localfs_names *n, enum kvs_localfs_layout layout,
+                      const char *key, const char *type)
+{
+    kvs_slice stem;
+    ASSERT_EQ(kvs_localfs_classify(S(n->value), &stem), KVS_LOCALFS_VALUE);
+    ASSERT(strchr(n->value, '/') == NULL && strcmp(n->value, ".") && strcmp(n->value, ".."));
+    if (n->sidecar[0] == '\0') {
+        char got[KVS_KEY_MAX + 1];
+        const char *got_type;
+        ASSERT_OK(kvs_localfs_value_record(S(n->value), got, &got_type));
+        ASSERT_STR_EQ(got, key);
+        ASSERT_STR_EQ(got_type, type);
+        return;
+    }
+    ASSERT_EQ(kvs_localfs_classify(S(n->sidecar), &stem), KVS_LOCALFS_SIDECAR);
+    /* the importer finds the value file as <stem>.<extension>, or <stem> */
+    char value[KVS_LOCALFS_NAME_MAX + 1];
+    snprintf(value, sizeof value, "%.*s%s%s", (int)stem.n, stem.p, n->extension[0] ? "." : "",
+             n->extension);
+    ASSERT_STR_EQ(value, n->value);
+    char *text = kvs_localfs_sidecar_json(S(key), type, layout, n, 3);
+    ASSERT(text != NULL);
+    struct kvs_localfs_record_meta meta;
+    const char *why;
+    ASSERT_OK(kvs_localfs_parse_record_meta(S(text), &meta, &why));
+    ASSERT_STR_EQ(meta.key, key);
+    ASSERT_STR_EQ(meta.content_type, type);
+    free(text);
+}
+
+TEST(localfs_export_names_read_back)
+{
+    static const char *const keys[] = {
+        "INPUT",
+        "a.b.c",
+        "photo.png",
+        "x(1)!'y",
+        "...",
+        ".env",
+        "__metadata__",
+        "weird.__metadata__",
+        "a.__metadata__.json",
+        "k--_.",
+        "__metadata__.json",
+    };
+    static const char *const types[] = {
+        "application/json; charset=utf-8", "application/json", "text/plain",
+        "text/plain; charset=utf-8",       "image/png",        "application/x-custom; q=1",
+        "application/octet-stream",
+    };
+    for (int layout = KVS_LAYOUT_JS; layout <= KVS_LAYOUT_PYTHON; layout++) {
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+                struct kvs_localfs_names n;
+                ASSERT_OK(kvs_localfs_record_names(S(keys[k]), types[t],
+                                                   (enum kvs_localfs_layout)layout, &n));
+                read_back(&n, (enum kvs_localfs_layout)layout, keys[k], types[t]);
+            }
+        }
+    }
+    /* the JS layout writes a sidecar only where the extension does not carry the type */
+    struct kvs_localfs_names n;
+    ASSERT_OK(
+        kvs_localfs_record_names(S("INPUT"), "application/json; charset=utf-8", KVS_LAYOUT_JS, &n));
+    ASSERT_STR_EQ(n.value, "INPUT.json");
+    ASSERT_STR_EQ(n.sidecar, "");
+    ASSERT_OK(kvs_localfs_record_names(S("INPUT"), "text/plain", KVS_LAYOUT_JS, &n));
+    ASSERT_STR_EQ(n.value, "INPUT.txt");
+    ASSERT_STR_EQ(n.sidecar, "INPUT.__metadata__.json");
+    ASSERT_OK(kvs_localfs_record_names(S("x(1)"), "text/plain", KVS_LAYOUT_PYTHON, &n));
+    ASSERT_STR_EQ(n.value, "x%281%29");
+    /* refusals: an invalid key, and names longer than a file name may be */
+    char long_key[KVS_KEY_MAX + 1];
+    memset(long_key, 'k', KVS_KEY_MAX);
+    long_key[KVS_KEY_MAX] = '\0';
+    ASSERT_ERR(kvs_localfs_record_names(S(long_key), "text/plain", KVS_LAYOUT_JS, &n), KVS_ETOOBIG);
+    ASSERT_ERR(kvs_localfs_record_names(S("a/b"), "text/plain", KVS_LAYOUT_JS, &n), KVS_EBADKEY);
+    ASSERT_ERR(kvs_localfs_record_names(S(".."), "text/plain", KVS_LAYOUT_PYTHON, &n), KVS_EBADKEY);
+    enum kvs_localfs_layout l;
+    ASSERT_OK(kvs_localfs_layout_parse("python", &l));
+    ASSERT_EQ(l, KVS_LAYOUT_PYTHON);
+    ASSERT_ERR(kvs_localfs_layout_parse("xml", &l), KVS_EINVAL);
 }

@@ -355,16 +355,19 @@ json_t *kvs_api_store_json_as(struct kvs_req *r, const struct kvs_store *s,
         json_object_set_new(o, "urlSigningSecretKey", json_string(s->secret));
     json_object_set_new(o, "generalAccess",
                         json_string(kvs_access_name((enum kvs_general_access)s->general_access)));
+    json_t *stats = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I}", "readCount", (json_int_t)s->stats.read_count, "writeCount",
+        (json_int_t)s->stats.write_count, "deleteCount", (json_int_t)s->stats.delete_count,
+        "listCount", (json_int_t)s->stats.list_count, "recordCount",
+        (json_int_t)s->stats.record_count, "storageBytes", (json_int_t)s->stats.storage_bytes);
     /* s3StorageBytes: the platform's name for the bytes its records take, which `apify kvs ls`
-     * shows as the store's size; here the same figure as storageBytes */
-    json_object_set_new(
-        o, "stats",
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "readCount", (json_int_t)s->stats.read_count,
-                  "writeCount", (json_int_t)s->stats.write_count, "deleteCount",
-                  (json_int_t)s->stats.delete_count, "listCount", (json_int_t)s->stats.list_count,
-                  "recordCount", (json_int_t)s->stats.record_count, "storageBytes",
-                  (json_int_t)s->stats.storage_bytes, "s3StorageBytes",
-                  (json_int_t)s->stats.storage_bytes));
+     * shows as the store's size (here the same figure as storageBytes). Left out while it is
+     * 0: apify-cli 1.10 fails on a size of 0 ("toPrecision() argument must be between 1 and
+     * 100") and shows "N/A" for a store without it. */
+    if (s->stats.storage_bytes > 0)
+        json_object_set_new(stats, "s3StorageBytes",
+                            json_integer((json_int_t)s->stats.storage_bytes));
+    json_object_set_new(o, "stats", stats);
     return o;
 }
 

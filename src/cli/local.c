@@ -68,18 +68,19 @@ static int write_local(struct local *l, struct kvs_write *w, const char *what)
     return 0;
 }
 
-/* User NAME into *OUT. Returns 0 or 1 (printed). */
+/* User NAME into *OUT. Returns 0, or the exit status of the failure, printed (3: no such user). */
 static int find_user(struct local *l, const char *name, struct kvs_user *out)
 {
     int rc = kvs_storage_user_by_name(l->rd, kvs_slice_of(name), out);
     if (rc == KVS_ENOTFOUND)
-        return kvs_cli_fail("no user named '%s'", name);
+        return kvs_cli_not_found("no user named '%s'", name);
     if (rc != 0)
         return kvs_cli_fail("cannot read the users: %s", kvs_strerror(rc));
     return 0;
 }
 
-/* The store REF (an ID or USERNAME~NAME) into *OUT; release with kvs_store_clear(). */
+/* The store REF (an ID or USERNAME~NAME) into *OUT; release with kvs_store_clear(). Returns 0,
+ * or the exit status of the failure, printed (3: no such store). */
 static int find_store(struct local *l, const char *ref, struct kvs_store *out)
 {
     const char *tilde = strchr(ref, '~');
@@ -99,7 +100,7 @@ static int find_store(struct local *l, const char *ref, struct kvs_store *out)
         return kvs_cli_fail("give the store as its ID or as USERNAME~NAME, not '%s'", ref);
     }
     if (rc == KVS_ENOTFOUND)
-        return kvs_cli_fail("no store '%s'", ref);
+        return kvs_cli_not_found("no store '%s'", ref);
     if (rc != 0)
         return kvs_cli_fail("cannot read the stores: %s", kvs_strerror(rc));
     return 0;
@@ -167,8 +168,9 @@ static int user_list(struct local *l)
 static int token_create(struct local *l)
 {
     struct kvs_write w = {.op = KVS_W_TOKEN_ADD};
-    if (find_user(l, l->req->name, &w.user) != 0)
-        return 1;
+    int status = find_user(l, l->req->name, &w.user);
+    if (status != 0)
+        return status;
     char token[KVS_TOKEN_LEN + 1];
     if (kvs_token_generate(token) != 0)
         return kvs_cli_fail("cannot generate a token: the random source failed");
@@ -192,8 +194,9 @@ static int print_token(void *arg, const struct kvs_token_info *t)
 static int token_list(struct local *l)
 {
     struct kvs_user u;
-    if (find_user(l, l->req->name, &u) != 0)
-        return 1;
+    int status = find_user(l, l->req->name, &u);
+    if (status != 0)
+        return status;
     printf("%-14s %s\n", "PREFIX", "CREATED");
     int rc = kvs_storage_token_list(l->rd, kvs_slice_of(u.id), print_token, NULL);
     return rc == 0 ? 0 : kvs_cli_fail("cannot list the tokens: %s", kvs_strerror(rc));
@@ -213,7 +216,7 @@ static int token_revoke(struct local *l)
     l->rd = NULL;
     int rc = kvs_storage_write(l->st, &w);
     if (rc == KVS_ENOTFOUND)
-        return kvs_cli_fail("no token matches '%s'", p);
+        return kvs_cli_not_found("no token matches '%s'", p);
     if (rc == KVS_EAMBIGUOUS)
         return kvs_cli_fail("'%s' matches more than one token; give more of it", p);
     if (rc != 0)
@@ -227,8 +230,9 @@ static int share(struct local *l, int unshare)
     const struct kvs_cli_req *req = l->req;
     struct kvs_write w = {.op = unshare ? KVS_W_SHARE_DELETE : KVS_W_SHARE_SET};
     struct kvs_store s;
-    if (find_store(l, req->store, &s) != 0)
-        return 1;
+    int status = find_store(l, req->store, &s);
+    if (status != 0)
+        return status;
     memcpy(w.store_id, s.id, sizeof w.store_id);
     int owner = 0;
     int rc = find_user(l, req->name, &w.user);
@@ -236,7 +240,7 @@ static int share(struct local *l, int unshare)
         owner = strcmp(w.user.id, s.user_id) == 0;
     kvs_store_clear(&s);
     if (rc != 0)
-        return 1;
+        return rc; /* the exit status find_user() printed */
     if (owner)
         return kvs_cli_fail("%s owns %s: the owner always has full access", req->name, req->store);
     w.share_level = (uint8_t)(unshare ? KVS_SHARE_NONE : req->level);

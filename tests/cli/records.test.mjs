@@ -230,6 +230,9 @@ describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
             assert.match(r.stderr.trim(), /^kvs: .*\(see kvs \S+ --help\)$/, args.join(' '));
         }
         fails(await kvs(server, ['ls'], { env: { KVS_TOKEN: 'wrong' } }), 1, /HTTP 401/);
+        // the administration commands say 3 for what does not exist too, both ways
+        fails(await kvs(server, ['token', 'list', 'nobody']), 3, /HTTP 404/);
+        fails(await kvs(server, ['token', 'list', 'nobody', '--data', server.dataDir], { env: { KVS_URL: undefined } }), 3, /no user named 'nobody'/);
         fails(await kvs(server, ['ls', '--url', 'http://127.0.0.1:1', '--retries', '0']), 1, /127\.0\.0\.1:1/);
         const help = ok(await kvs(null, ['help'])).out;
         assert.match(help, /Exit status: 0 done, 1 error, 2 usage error, 3 not found/);

@@ -17,7 +17,8 @@
 
 #define DEFAULT_RETRIES 8
 #define DEFAULT_RETRY_DELAY_MS 500
-#define MAX_RETRY_DELAY_MS 8000  /* the longest wait between tries (unless Retry-After says more)  \
+#define MAX_RETRY_DELAY_MS                                                                         \
+    8000                         /* the longest wait between tries (unless Retry-After says more)  \
                                   */
 #define MAX_RETRY_AFTER_MS 60000 /* a Retry-After longer than this is not waited for */
 #define DEFAULT_TIMEOUT_MS 30000

@@ -177,28 +177,42 @@ static int hand_out(kvs_client *c, struct kvs__str *u, char **out)
     return 0;
 }
 
-int kvs_record_url(kvs_client *c, const char *store, const char *key, char **out)
+/* A link to PATH of STORE ("/records/" + KEY, or "/keys" when KEY is NULL), signed with the
+ * store's secret: a record signature of KEY, else a key-list signature valid until
+ * EXPIRES_AT_MS (0: forever). *OUT: to kvs_free(). */
+static int signed_link(kvs_client *c, const char *store, const char *path, const char *key,
+                       int64_t expires_at_ms, char **out)
 {
-    *out = NULL;
-    KVS__NEED(c, key);
     struct kvs_store_info *s;
-    const char *base;
-    size_t base_n;
+    const char *base = NULL;
+    size_t base_n = 0;
     int rc = signing_store(c, store, &s, &base_n, &base);
     if (rc != 0)
         return rc;
-    char sig[KVS_HMAC62_MAX + 1];
-    kvs_sign_record(kvs_slice_of(s->url_signing_secret_key), kvs_slice_of(key), sig);
+    char sig[KVS_KEYS_SIG_MAX + KVS_HMAC62_MAX + 1];
+    kvs_slice secret = kvs_slice_of(s->url_signing_secret_key);
+    if (key != NULL)
+        kvs_sign_record(secret, kvs_slice_of(key), sig);
+    else
+        kvs_sign_keys(secret, kvs_slice_of(s->id), expires_at_ms, sig);
     struct kvs__str u = {0};
     kvs__str_add(&u, base, base_n);
     kvs__str_puts(&u, "/v2/key-value-stores/");
     kvs__str_enc(&u, s->id);
-    kvs__str_puts(&u, "/records/");
-    kvs__str_enc(&u, key);
+    kvs__str_puts(&u, path);
+    if (key != NULL)
+        kvs__str_enc(&u, key);
     kvs__str_puts(&u, "?signature=");
     kvs__str_puts(&u, sig);
     kvs_free(s);
     return hand_out(c, &u, out);
+}
+
+int kvs_record_url(kvs_client *c, const char *store, const char *key, char **out)
+{
+    *out = NULL;
+    KVS__NEED(c, key);
+    return signed_link(c, store, "/records/", key, 0, out);
 }
 
 int kvs_keys_url(kvs_client *c, const char *store, int64_t expires_secs, char **out)
@@ -206,26 +220,11 @@ int kvs_keys_url(kvs_client *c, const char *store, int64_t expires_secs, char **
     *out = NULL;
     if (expires_secs < 0 || expires_secs > INT64_MAX / 2000)
         return kvs__fail(c, KVS_EINVAL, "the lifetime of a link is 0 (forever) or more seconds");
-    struct kvs_store_info *s;
-    const char *base;
-    size_t base_n;
-    int rc = signing_store(c, store, &s, &base_n, &base);
-    if (rc != 0)
-        return rc;
     int64_t expires_at = 0;
     if (expires_secs > 0) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         expires_at = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + expires_secs * 1000;
     }
-    char sig[KVS_KEYS_SIG_MAX + 1];
-    kvs_sign_keys(kvs_slice_of(s->url_signing_secret_key), kvs_slice_of(s->id), expires_at, sig);
-    struct kvs__str u = {0};
-    kvs__str_add(&u, base, base_n);
-    kvs__str_puts(&u, "/v2/key-value-stores/");
-    kvs__str_enc(&u, s->id);
-    kvs__str_puts(&u, "/keys?signature=");
-    kvs__str_puts(&u, sig);
-    kvs_free(s);
-    return hand_out(c, &u, out);
+    return signed_link(c, store, "/keys", NULL, expires_at, out);
 }

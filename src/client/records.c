@@ -23,6 +23,19 @@ static int record_call(kvs_client *c, struct kvs__call *k, struct kvs__str *path
     return 0;
 }
 
+/* Run K (prepared by record_call()) and release what it and PATH hold; *META (may be NULL) gets
+ * the headers of a success. Returns 0 or the error. */
+static int finish(kvs_client *c, struct kvs__call *k, struct kvs__str *path,
+                  struct kvs_record_meta *meta)
+{
+    int rc = kvs__perform(c, k);
+    if (rc == 0 && meta != NULL)
+        *meta = k->meta;
+    kvs__str_free(&k->resp);
+    kvs__str_free(path);
+    return rc;
+}
+
 int kvs_record_get(kvs_client *c, const char *store, const char *key, struct kvs_record **out)
 {
     *out = NULL;
@@ -69,12 +82,7 @@ int kvs_record_get_fd(kvs_client *c, const char *store, const char *key, int fd,
     if (rc != 0)
         return rc;
     k.out_fd = fd;
-    rc = kvs__perform(c, &k);
-    if (rc == 0 && meta != NULL)
-        *meta = k.meta;
-    kvs__str_free(&k.resp);
-    kvs__str_free(&path);
-    return rc;
+    return finish(c, &k, &path, meta);
 }
 
 int kvs_record_put(kvs_client *c, const char *store, const char *key, const void *value,
@@ -88,10 +96,7 @@ int kvs_record_put(kvs_client *c, const char *store, const char *key, const void
     k.body = value ? value : ""; /* an empty value is still a body, with its type */
     k.body_n = value ? size : 0;
     k.content_type = content_type;
-    rc = kvs__perform(c, &k);
-    kvs__str_free(&k.resp);
-    kvs__str_free(&path);
-    return rc;
+    return finish(c, &k, &path, NULL);
 }
 
 int kvs_record_put_fd(kvs_client *c, const char *store, const char *key, int fd,
@@ -112,10 +117,7 @@ int kvs_record_put_fd(kvs_client *c, const char *store, const char *key, int fd,
         k.in_size = at >= 0 && at <= sb.st_size ? (int64_t)(sb.st_size - at) : -1;
     }
     k.content_type = content_type;
-    rc = kvs__perform(c, &k);
-    kvs__str_free(&k.resp);
-    kvs__str_free(&path);
-    return rc;
+    return finish(c, &k, &path, NULL);
 }
 
 int kvs_record_delete(kvs_client *c, const char *store, const char *key)
@@ -126,10 +128,7 @@ int kvs_record_delete(kvs_client *c, const char *store, const char *key)
     if (rc != 0)
         return rc;
     k.record = 0; /* a JSON call: a short time limit */
-    rc = kvs__perform(c, &k);
-    kvs__str_free(&k.resp);
-    kvs__str_free(&path);
-    return rc;
+    return finish(c, &k, &path, NULL);
 }
 
 int kvs_record_head(kvs_client *c, const char *store, const char *key, struct kvs_record_meta *meta)
@@ -139,13 +138,8 @@ int kvs_record_head(kvs_client *c, const char *store, const char *key, struct kv
     int rc = record_call(c, &k, &path, "HEAD", store, key);
     if (rc != 0)
         return rc;
-    k.record = 0;
-    rc = kvs__perform(c, &k);
-    if (rc == 0 && meta != NULL)
-        *meta = k.meta;
-    kvs__str_free(&k.resp);
-    kvs__str_free(&path);
-    return rc;
+    k.record = 0; /* no body: a short time limit */
+    return finish(c, &k, &path, meta);
 }
 
 int kvs_record_exists(kvs_client *c, const char *store, const char *key)

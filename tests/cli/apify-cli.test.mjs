@@ -4,33 +4,24 @@
 // It runs with HOME in a temporary directory, telemetry, the update check and the OS keyring
 // off, and APIFY_CLIENT_BASE_URL pointing at the server, whose access log must show every call
 // the CLI made answered by a route of ours.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { NEEDS_SPAWN, makeClient, makeTempDir, ms, startServer, uniqueName } from '../lib/server.mjs';
+import { NEEDS_SPAWN, ms, uniqueName } from '../lib/server.mjs';
 import { createUser, share } from '../lib/users.mjs';
-import { REPO, run, show } from './lib.mjs';
+import { REPO, run, serverFixture, show } from './lib.mjs';
 
 const T = { timeout: ms(180_000) };
 const APIFY = path.join(REPO, 'node_modules', 'apify-cli', 'dist', 'apify.js');
 
 describe('the Apify CLI (apify key-value-stores) against kvs serve', { skip: NEEDS_SPAWN }, () => {
-    let server;
-    let client;
-    let tmp;
-    let accessLog;
-
-    before(async () => {
-        tmp = await makeTempDir('kvs-apify-cli-');
+    let server, client, tmp, accessLog;
+    const ctx = serverFixture('kvs-apify-cli-', (dir) => ({ args: ['--access-log', path.join(dir, 'access.log')] }));
+    before(() => {
+        ({ server, client, tmp } = ctx);
         accessLog = path.join(tmp, 'access.log');
-        server = await startServer({ args: ['--access-log', accessLog] });
-        client = makeClient(server);
-    });
-    after(async () => {
-        await server?.stop();
-        if (tmp) await fs.rm(tmp, { recursive: true, force: true });
     });
 
     /** Runs `apify ARGS` as the user whose HOME is HOME (a directory under tmp). */

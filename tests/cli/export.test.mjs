@@ -2,15 +2,15 @@
 // in every layout with keys that have dots, parentheses and characters that need encoding;
 // the real apify SDK reading an export with Actor.getValue; and that nothing is ever written
 // outside DIR, whatever the server answers or DIR holds.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { NEEDS_SPAWN, PNG_1X1, allBytes, makeClient, makeTempDir, ms, uniqueName, startServer } from '../lib/server.mjs';
-import { REPO, fakeServer, kvs, sendJson, show } from './lib.mjs';
+import { NEEDS_SPAWN, PNG_1X1, allBytes, ms, uniqueName } from '../lib/server.mjs';
+import { REPO, fakeServer, kvs, sendJson, serverFixture, show } from './lib.mjs';
 
 const T = { timeout: ms(120_000) };
 
@@ -50,18 +50,9 @@ async function contents(kv) {
 }
 
 describe('kvs export', { skip: NEEDS_SPAWN }, () => {
-    let server;
-    let client;
-    let tmp;
-    before(async () => {
-        server = await startServer();
-        client = makeClient(server);
-        tmp = await makeTempDir('kvs-export-');
-    });
-    after(async () => {
-        await server?.stop();
-        if (tmp) await fs.rm(tmp, { recursive: true, force: true });
-    });
+    let server, client, tmp;
+    const ctx = serverFixture('kvs-export-');
+    before(() => ({ server, client, tmp } = ctx));
 
     async function makeStore(name, records = RECORDS) {
         const store = await client.keyValueStores().getOrCreate(name);

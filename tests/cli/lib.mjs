@@ -1,12 +1,14 @@
 // lib.mjs — helpers of the command-line tests: run kvs (or any program) with stdin and binary
 // stdout, under a pseudo-terminal (script(1)) when a test needs a terminal, and a tiny fake
 // API server for what a real kvs serve never answers (retries, hostile answers).
+import { after, before } from 'node:test';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { KVS_BIN, ms } from '../lib/server.mjs';
+import { KVS_BIN, makeClient, makeTempDir, ms, startServer } from '../lib/server.mjs';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The build directory of the binaries under test (build/ or build/asan/). */
@@ -95,4 +97,23 @@ export function sendJson(res, status, body, headers = {}) {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
+}
+
+/**
+ * Registers before/after hooks of the calling suite: a temporary directory (PREFIX...), a server
+ * started with OPTIONS (or OPTIONS(tmp) when it is a function) and an ApifyClient of it, all
+ * removed afterwards. Returns an object whose { server, client, tmp } are set once before() ran.
+ */
+export function serverFixture(prefix, options = {}) {
+    const ctx = {};
+    before(async () => {
+        ctx.tmp = await makeTempDir(prefix);
+        ctx.server = await startServer(typeof options === 'function' ? options(ctx.tmp) : options);
+        ctx.client = makeClient(ctx.server);
+    });
+    after(async () => {
+        await ctx.server?.stop();
+        if (ctx.tmp) await fs.rm(ctx.tmp, { recursive: true, force: true });
+    });
+    return ctx;
 }

@@ -2,13 +2,13 @@
 // `cc $(pkg-config --cflags --libs kvs)` against the installed library and run against a real
 // server (libkvs_check.c), the same program linked statically with libkvs.a, and the examples
 // of examples/ (built by `make examples`).
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { NEEDS_SPAWN, makeClient, makeTempDir, mapLimit, ms, startServer, uniqueName } from '../lib/server.mjs';
-import { BUILD, REPO, run, show } from './lib.mjs';
+import { NEEDS_SPAWN, makeClient, mapLimit, ms, uniqueName } from '../lib/server.mjs';
+import { BUILD, REPO, run, serverFixture, show } from './lib.mjs';
 
 const T = { timeout: ms(300_000) };
 const MAKE_ARGS = (process.env.KVS_MAKE_ARGS || '').split(' ').filter(Boolean);
@@ -25,18 +25,12 @@ async function pkgConfig(prefix, ...args) {
 }
 
 describe('libkvs: install, pkg-config, examples', { skip: NEEDS_SPAWN }, () => {
-    let server;
-    let tmp;
-    let prefix;
+    let server, tmp, prefix;
+    const ctx = serverFixture('kvs-libkvs-');
     before(async () => {
-        server = await startServer();
-        tmp = await makeTempDir('kvs-libkvs-');
+        ({ server, tmp } = ctx);
         prefix = path.join(tmp, 'prefix');
         ok(await run('make', ['-s', '-C', REPO, ...MAKE_ARGS, 'install', `PREFIX=${prefix}`], { env: { MAKEFLAGS: undefined, MFLAGS: undefined }, timeoutMs: ms(240_000) }), 'make install');
-    });
-    after(async () => {
-        await server?.stop();
-        if (tmp) await fs.rm(tmp, { recursive: true, force: true });
     });
     const env = () => ({ KVS_URL: server.url, KVS_TOKEN: server.token });
 

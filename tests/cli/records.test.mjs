@@ -1,15 +1,15 @@
 // The `kvs` data commands (src/cli/cmd_*.c on libkvs) against a real server: stores, records,
 // keys, signed links, Apify's spellings, output for people and for scripts, exit codes; and,
 // against a fake server, libkvs's retries and kept-alive connection.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { KVS_BIN, NEEDS_SPAWN, allBytes, makeClient, makeTempDir, mapLimit, ms, request, startServer, uniqueName } from '../lib/server.mjs';
+import { KVS_BIN, NEEDS_SPAWN, allBytes, mapLimit, ms, request, uniqueName } from '../lib/server.mjs';
 import { createUser, share } from '../lib/users.mjs';
-import { REPO, fakeServer, kvs, onTerminal, run, sendJson, shq, show } from './lib.mjs';
+import { REPO, fakeServer, kvs, onTerminal, run, sendJson, serverFixture, shq, show } from './lib.mjs';
 
 const T = { timeout: ms(120_000) };
 const sha = (b) => createHash('sha256').update(b).digest('hex');
@@ -28,18 +28,9 @@ function fails(r, code, re) {
 }
 
 describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
-    let server;
-    let client;
-    let tmp;
-    before(async () => {
-        server = await startServer();
-        client = makeClient(server);
-        tmp = await makeTempDir('kvs-cli-');
-    });
-    after(async () => {
-        await server?.stop();
-        if (tmp) await fs.rm(tmp, { recursive: true, force: true });
-    });
+    let server, client, tmp;
+    const ctx = serverFixture('kvs-cli-');
+    before(() => ({ server, client, tmp } = ctx));
 
     test('create, ls, info, rename, rm: lines for scripts, --json, exit 3 for what does not exist', T, async () => {
         const name = uniqueName('cli');

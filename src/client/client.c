@@ -17,10 +17,10 @@
 
 #define DEFAULT_RETRIES 8
 #define DEFAULT_RETRY_DELAY_MS 500
-#define MAX_RETRY_DELAY_MS                                                                         \
-    8000                         /* the longest wait between tries (unless Retry-After says more)  \
-                                  */
-#define MAX_RETRY_AFTER_MS 60000 /* a Retry-After longer than this is not waited for */
+/* the longest wait between tries, unless Retry-After asks for more (up to MAX_RETRY_AFTER_MS;
+ * a Retry-After longer than that is not waited for) */
+#define MAX_RETRY_DELAY_MS 8000
+#define MAX_RETRY_AFTER_MS 60000
 #define DEFAULT_TIMEOUT_MS 30000
 #define MAX_TIMEOUT_MS 360000 /* the doubling stops here (the JS client's maximum) */
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000

@@ -113,6 +113,7 @@ struct kvs_store_info {
     const char *url_signing_secret_key; /* only for callers who may write the store */
     const char *keys_public_url;
     int64_t read_count, write_count, delete_count, list_count;
+    int64_t record_count; /* records in the store */
     int64_t storage_bytes;
     const char *json; /* the whole object as the server sent it, compact JSON */
 };

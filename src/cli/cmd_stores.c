@@ -13,18 +13,19 @@
 
 static void add_store_row(struct kvs_cli_table *t, const struct kvs_store_info *s)
 {
-    char size[32], modified[32];
-    const char *row[] = {s->id, s->name ? s->name : "(unnamed)", s->username,
-                         kvs_cli_bytes(s->storage_bytes, size),
-                         kvs_cli_time(s->modified_at, modified)};
+    char records[24], size[32], modified[32];
+    snprintf(records, sizeof records, "%" PRId64, s->record_count);
+    const char *row[] = {
+        s->id,   s->name ? s->name : "(unnamed)",       s->username,
+        records, kvs_cli_bytes(s->storage_bytes, size), kvs_cli_time(s->modified_at, modified)};
     kvs_cli_table_add(t, row);
 }
 
 int kvs_cli_cmd_ls(kvs_client *c, const struct kvs_cli_opts *o)
 {
-    static const char *const head[] = {"ID", "NAME", "OWNER", "SIZE", "MODIFIED"};
+    static const char *const head[] = {"ID", "NAME", "OWNER", "RECORDS", "SIZE", "MODIFIED"};
     struct kvs_cli_table t;
-    kvs_cli_table_init(&t, 5, head, 1u << 3);
+    kvs_cli_table_init(&t, 6, head, 1u << 3 | 1u << 4);
     unsigned flags = (o->unnamed ? KVS_LIST_UNNAMED : 0) | (o->desc ? KVS_LIST_DESC : 0);
     uint64_t offset = o->offset, left = o->limit ? o->limit : UINT64_MAX;
     int rc = 0, first = 1;
@@ -100,6 +101,7 @@ int kvs_cli_cmd_info(kvs_client *c, const struct kvs_cli_opts *o)
            "Name:            %s\n"
            "Owner:           %s\n"
            "General access:  %s\n"
+           "Records:         %" PRId64 "\n"
            "Size:            %s\n"
            "Created:         %s\n"
            "Modified:        %s\n"
@@ -107,10 +109,10 @@ int kvs_cli_cmd_info(kvs_client *c, const struct kvs_cli_opts *o)
            "Operations:      %" PRId64 " reads, %" PRId64 " writes, %" PRId64 " deletes, %" PRId64
            " lists\n",
            s->id, s->name ? s->name : "(unnamed)", s->username ? s->username : "-",
-           s->general_access ? s->general_access : "-", kvs_cli_bytes(s->storage_bytes, size),
-           kvs_cli_time(s->created_at, created), kvs_cli_time(s->modified_at, modified),
-           kvs_cli_time(s->accessed_at, accessed), s->read_count, s->write_count, s->delete_count,
-           s->list_count);
+           s->general_access ? s->general_access : "-", s->record_count,
+           kvs_cli_bytes(s->storage_bytes, size), kvs_cli_time(s->created_at, created),
+           kvs_cli_time(s->modified_at, modified), kvs_cli_time(s->accessed_at, accessed),
+           s->read_count, s->write_count, s->delete_count, s->list_count);
     kvs_free(s);
     return 0;
 }

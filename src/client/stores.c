@@ -22,6 +22,7 @@ const struct kvs__field kvs__store_fields[] = {
     KVS__FIELD(S, write_count, "stats.writeCount", KVS__F_INT),
     KVS__FIELD(S, delete_count, "stats.deleteCount", KVS__F_INT),
     KVS__FIELD(S, list_count, "stats.listCount", KVS__F_INT),
+    KVS__FIELD(S, record_count, "stats.recordCount", KVS__F_INT),
     KVS__FIELD(S, storage_bytes, "stats.storageBytes", KVS__F_INT),
     KVS__FIELD(S, json, "", KVS__F_JSON),
     {NULL, KVS__F_STR, 0},

@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     CHECK(kvs_store_get_or_create(c, name, &s, &created) == 0 && created == 1);
     CHECK(strcmp(kvs_client_errmsg(c), "") == 0 && kvs_client_status(c) == 201);
     CHECK(s->id && strlen(s->id) == 17 && strcmp(s->name, name) == 0);
-    CHECK(s->url_signing_secret_key != NULL && s->json[0] == '{');
+    CHECK(s->url_signing_secret_key != NULL && s->json[0] == '{' && s->record_count == 0);
     CHECK(kvs_store_get_or_create(c, name, &s2, &created) == 0 && created == 0);
     CHECK(strcmp(s2->id, s->id) == 0);
     kvs_free(s2);
@@ -215,6 +215,10 @@ int main(int argc, char **argv)
     CHECK(kvs_record_get(c, name, "OUTPUT", &r) == 0);
     CHECK(strcmp(r->content_type, "application/json; charset=utf-8") == 0);
     kvs_free(r);
+
+    /* the store's statistics follow */
+    CHECK(kvs_store_get(c, name, &s2) == 0 && s2->record_count == 11 && s2->storage_bytes > 0);
+    kvs_free(s2);
 
     /* signed links */
     char *url;

@@ -44,7 +44,7 @@ describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
         // not a terminal: one tab-separated line per store, no header
         const ls = ok(await kvs(server, ['ls'])).out;
         const line = ls.split('\n').find((l) => l.startsWith(`${id}\t`));
-        assert.deepEqual(line?.split('\t').slice(0, 4), [id, name, 'admin', '0 B'], ls);
+        assert.deepEqual(line?.split('\t').slice(0, 5), [id, name, 'admin', '0', '0 B'], ls);
         assert.ok(!ls.includes(unnamed.id), 'unnamed stores only with --unnamed');
         assert.ok(ok(await kvs(server, ['ls', '--unnamed'])).out.includes(`${unnamed.id}\t(unnamed)`));
         const all = JSON.parse(ok(await kvs(server, ['ls', '--json', '--unnamed'])).out);
@@ -56,6 +56,7 @@ describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
         const info = ok(await kvs(server, ['info', name])).out;
         assert.match(info, new RegExp(`^ID: +${id}$`, 'm'));
         assert.match(info, new RegExp(`^Name: +${name}$`, 'm'));
+        assert.match(info, /^Records: +0$/m);
         assert.match(info, /^Operations: +\d+ reads, \d+ writes, \d+ deletes, \d+ lists$/m);
         const asJson = JSON.parse(ok(await kvs(server, ['info', `admin~${name}`, '--json'])).out);
         assert.equal(asJson.id, id);
@@ -259,7 +260,8 @@ describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
         const keys = await onTerminal(`${k} keys ${store}`, { env });
         assert.match(keys.text, /^KEY +SIZE\r?\nbig +9\.0 MiB\r?\nsmall +2 B\r?\n$/);
         const ls = await onTerminal(`${k} ls`, { env });
-        assert.match(ls.text, /^ID +NAME +OWNER +SIZE +MODIFIED\r?\n/);
+        assert.match(ls.text, /^ID +NAME +OWNER +RECORDS +SIZE +MODIFIED\r?\n/);
+        assert.match(ls.text, new RegExp(`${store} +admin +2 +9\\.0 MiB`));
     });
 
     test('bash completion: the script parses, and completes commands, options and values', T, async () => {

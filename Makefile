@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 STD     := -std=gnu11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wno-unused-parameter
-PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc libcurl
+PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc libcurl gnutls
 PKG_CF   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LD   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
            $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb) -lpthread

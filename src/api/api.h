@@ -66,7 +66,7 @@ json_t *kvs_api_store_json_as(struct kvs_req *r, const struct kvs_store *s,
 /* Whether R's caller may write store S (S being R->store or one the caller owns). */
 int kvs_api_can_write(const struct kvs_req *r, const struct kvs_store *s);
 
-/* The base of public links, "http://host:port" without a trailing '/', into OUT (NUL-
+/* The base of public links, "http[s]://host:port" without a trailing '/', into OUT (NUL-
  * terminated, truncated to OUT_MAX - 1). From --public-url, else from the Host header. */
 void kvs_api_public_base(struct kvs_req *r, char *out, size_t out_max);
 

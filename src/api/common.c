@@ -292,7 +292,8 @@ void kvs_api_public_base(struct kvs_req *r, char *out, size_t out_max)
     const char *base = r->srv->cfg.public_url;
     if (base == NULL) {
         const char *host = kvs_http_header(r, MHD_HTTP_HEADER_HOST);
-        snprintf(out, out_max, "http://%s", host && *host ? host : r->srv->cfg.listen);
+        snprintf(out, out_max, "%s://%s", r->srv->tls ? "https" : "http",
+                 host && *host ? host : r->srv->cfg.listen);
     } else {
         snprintf(out, out_max, "%s", base);
     }

@@ -23,6 +23,7 @@
 #include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
+#include "server/tls.h"
 
 enum req_state {
     ST_NEW = 0, /* created by the URI callback; the headers call has not run */
@@ -723,6 +724,16 @@ int kvs_http_start(struct kvs_server *srv)
                      MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* HTTPS: the certificate is chosen per handshake by tls.c, so that SIGHUP can change it */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)kvs_tls_retrieve},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)KVS_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (srv->tls) {
+        flags |= MHD_USE_TLS;
+        kvs_tls_activate(srv->tls);
+    }
     if (srv->cfg.rate_limit)
         srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
     if (srv->cfg.header_timeout_secs) {
@@ -748,9 +759,11 @@ int kvs_http_start(struct kvs_server *srv)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_per_ip,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_ARRAY, srv->tls ? tls_opts : &tls_opts[2],
         MHD_OPTION_END);
     /* clang-format on */
     if (srv->daemon == NULL) {
+        kvs_tls_activate(NULL);
         kvs_deadlines_free(srv->deadlines);
         srv->deadlines = NULL;
         kvs_ratelimit_free(srv->rl);
@@ -786,6 +799,7 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
     kvs_deadlines_stop(srv->deadlines);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    kvs_tls_activate(NULL);
     kvs_deadlines_free(srv->deadlines);
     srv->deadlines = NULL;
     kvs_ratelimit_free(srv->rl);

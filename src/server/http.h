@@ -35,6 +35,7 @@ struct kvs_server;
 struct kvs_ratelimit;
 struct kvs_deadlines;
 struct kvs_deadline_conn;
+struct kvs_tls;
 
 enum kvs_method {
     KVS_M_GET = 1,
@@ -61,6 +62,8 @@ struct kvs_server_config {
     unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
     unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
     int metrics_public;            /* GET /metrics without a token; else the admin's only */
+    const char *tls_cert;          /* --tls-cert: PEM file; NULL = plain HTTP */
+    const char *tls_key;           /* --tls-key: PEM file, set with tls_cert */
 };
 
 struct kvs_server {
@@ -73,6 +76,7 @@ struct kvs_server {
     int stopping;                    /* set by kvs_http_stop: new connections refused; atomic */
     struct kvs_ratelimit *rl;        /* --rate-limit; NULL when off */
     struct kvs_deadlines *deadlines; /* --header-timeout; NULL when off */
+    struct kvs_tls *tls;             /* HTTPS credentials (tls.h); NULL for plain HTTP */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;
@@ -136,7 +140,8 @@ struct kvs_req {
  * Returns 0 or KVS_EINVAL. */
 int kvs_http_resolve(const char *listen, struct sockaddr_storage *addr, socklen_t *len);
 
-/* Start serving with SRV->cfg on SRV->storage. Returns 0 or KVS_EIO (logged). */
+/* Start serving with SRV->cfg on SRV->storage; over HTTPS when SRV->tls is set (the caller
+ * made it with kvs_tls_open() and frees it after kvs_http_stop()). Returns 0 or KVS_EIO. */
 int kvs_http_start(struct kvs_server *srv);
 
 /* Stop accepting new connections, wait up to GRACE_SECS for requests in flight to finish,

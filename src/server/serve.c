@@ -20,6 +20,7 @@
 #include "kvs.h"
 #include "server/accesslog.h"
 #include "server/http.h"
+#include "server/tls.h"
 #include "storage/storage.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8787"
@@ -58,6 +59,9 @@ static void help(FILE *out)
             "  --access-log FILE|-|off  one line per request to FILE, - for stderr (default off)\n"
             "  --log-format text|json   format of the access log (default text)\n"
             "  --metrics-public         GET /metrics without a token (default: admin only)\n"
+            "  --tls-cert FILE          serve HTTPS with this PEM certificate (then its chain)\n"
+            "  --tls-key FILE           and this PEM private key (unencrypted); both or neither.\n"
+            "                           TLS 1.2 and 1.3 only; SIGHUP loads both files again\n"
             "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
             "  --unnamed-retention DURATION\n"
             "                           delete unnamed stores not accessed this long: 7d, 12h,\n"
@@ -72,7 +76,8 @@ static void help(FILE *out)
             "environment:\n"
             "  KVS_ADMIN_TOKEN          the admin's API token (added to the admin if new)\n"
             "\n"
-            "Stop with SIGTERM or SIGINT: requests in flight finish, the storage closes cleanly.\n",
+            "Stop with SIGTERM or SIGINT: requests in flight finish, the storage closes cleanly.\n"
+            "SIGHUP reloads the TLS certificate and key without dropping connections.\n",
             DEFAULT_LISTEN, DEFAULT_DATA, DEFAULT_MAX_RECORD);
 }
 
@@ -156,6 +161,8 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_ACCESS_LOG,
         O_LOG_FORMAT,
         O_METRICS_PUBLIC,
+        O_TLS_CERT,
+        O_TLS_KEY,
         O_HELP
     };
     static const struct option options[] = {
@@ -177,6 +184,8 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"access-log", required_argument, NULL, O_ACCESS_LOG},
         {"log-format", required_argument, NULL, O_LOG_FORMAT},
         {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
+        {"tls-cert", required_argument, NULL, O_TLS_CERT},
+        {"tls-key", required_argument, NULL, O_TLS_KEY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -257,6 +266,13 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         case O_METRICS_PUBLIC:
             cfg->metrics_public = 1;
             break;
+        case O_TLS_CERT:
+        case O_TLS_KEY:
+            if (*optarg == '\0')
+                return bad_value(c == O_TLS_CERT ? "tls-cert" : "tls-key", optarg,
+                                 "expected a PEM file");
+            *(c == O_TLS_CERT ? &cfg->tls_cert : &cfg->tls_key) = optarg;
+            break;
         case O_MAP_SIZE:
             if (parse_size(optarg, &size) != 0 || size < (1ull << 20))
                 return bad_value("map-size", optarg, "expected at least 1M");
@@ -298,6 +314,11 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
     if (optind < argc) {
         fprintf(stderr, "kvs serve: unexpected argument '%s' (see kvs serve --help)\n",
                 argv[optind]);
+        return 2;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(stderr, "kvs serve: --%s needs --%s too (see kvs serve --help)\n",
+                cfg->tls_cert ? "tls-cert" : "tls-key", cfg->tls_cert ? "tls-key" : "tls-cert");
         return 2;
     }
     return -1;
@@ -371,6 +392,23 @@ static int ensure_admin(struct kvs_storage *st, uint8_t default_access)
     return 0;
 }
 
+/* SIGHUP: load the TLS certificate and key again (tls.h). A failed reload keeps the
+ * certificate in use and says why; the server goes on either way. */
+static void reload(struct kvs_server *srv)
+{
+    if (srv->tls == NULL) {
+        kvs_log_info("received SIGHUP: nothing to reload (no --tls-cert)");
+        return;
+    }
+    char msg[512];
+    if (kvs_tls_reload(srv->tls, msg, sizeof msg) != 0) {
+        kvs_log_error("received SIGHUP: TLS certificate not reloaded, the old one stays: %s", msg);
+        return;
+    }
+    kvs_tls_describe(srv->tls, msg, sizeof msg);
+    kvs_log_info("received SIGHUP: reloaded the TLS certificate: %s", msg);
+}
+
 int kvs_serve_main(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -393,9 +431,16 @@ int kvs_serve_main(int argc, char **argv)
     int status = parse_options(argc, argv, &srv.cfg, &store_cfg, &access_log, &log_json);
     if (status >= 0)
         return status;
+    char why[512];
+    if (srv.cfg.tls_cert &&
+        kvs_tls_open(srv.cfg.tls_cert, srv.cfg.tls_key, &srv.tls, why, sizeof why) != 0) {
+        fprintf(stderr, "kvs serve: TLS: %s\n", why);
+        return 1;
+    }
     if (access_log && kvs_accesslog_open(access_log, log_json) != 0) {
         fprintf(stderr, "kvs serve: cannot open the access log %s: %s\n", access_log,
                 strerror(errno));
+        kvs_tls_free(srv.tls);
         return 1;
     }
     store_cfg.dir = srv.cfg.data_dir;
@@ -404,17 +449,19 @@ int kvs_serve_main(int argc, char **argv)
 
     /* Signals are taken by sigwait() below; block them before any thread starts so that no
      * worker thread receives them. Writes to closed sockets are errors, not deaths. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     int rc = kvs_storage_open_lmdb(&store_cfg, &srv.storage);
     if (rc != 0) {
         fprintf(stderr, "kvs serve: cannot open the data directory %s: %s\n", srv.cfg.data_dir,
                 kvs_strerror(rc));
+        kvs_tls_free(srv.tls);
         return 1;
     }
     /* Listen before creating the admin: a start that fails on a busy port must not have
@@ -424,6 +471,7 @@ int kvs_serve_main(int argc, char **argv)
         fprintf(stderr, "kvs serve: cannot listen on %s (address in use or not allowed)\n",
                 srv.cfg.listen);
         kvs_storage_close(srv.storage);
+        kvs_tls_free(srv.tls);
         return 1;
     }
     rc = ensure_admin(srv.storage, srv.cfg.default_access);
@@ -431,6 +479,7 @@ int kvs_serve_main(int argc, char **argv)
         fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
         kvs_http_stop(&srv, 0);
         kvs_storage_close(srv.storage);
+        kvs_tls_free(srv.tls);
         return 1;
     }
     __atomic_store_n(&srv.ready, 1, __ATOMIC_RELEASE);
@@ -438,15 +487,24 @@ int kvs_serve_main(int argc, char **argv)
     char host[256];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(srv.cfg.listen, ':') - srv.cfg.listen),
              srv.cfg.listen);
-    printf("kvs: serving http://%s:%u (data in %s, %s storage, %u threads)\n", host,
-           info ? info->port : 0, srv.cfg.data_dir, kvs_storage_name(srv.storage), srv.cfg.threads);
+    printf("kvs: serving %s://%s:%u (data in %s, %s storage, %u threads)\n",
+           srv.tls ? "https" : "http", host, info ? info->port : 0, srv.cfg.data_dir,
+           kvs_storage_name(srv.storage), srv.cfg.threads);
+    if (srv.tls) {
+        kvs_tls_describe(srv.tls, why, sizeof why);
+        printf("kvs: TLS certificate %s\n", why);
+    }
     fflush(stdout);
 
     int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    while (sigwait(&sigs, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP)
+            reload(&srv);
+        sig = 0;
+    }
     kvs_log_info("received %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     kvs_http_stop(&srv, SHUTDOWN_GRACE_SECS);
+    kvs_tls_free(srv.tls);
     kvs_storage_close(srv.storage);
     kvs_accesslog_close();
     kvs_log_info("stopped cleanly");

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +103,8 @@ class OutputLog {
  *   keepData  do not remove the data directory in stop() (default: false; always kept when
  *             dataDir was given)
  *   port      the port to listen on (default: a free one)
+ *   tls       { cert, key, ca }: serve HTTPS with the PEM files cert and key (--tls-cert,
+ *             --tls-key); ca is the PEM text that the test clients trust. The URL is https://.
  *
  * Returns { url, token, dataDir, port, proc, stdout(), stderr(), exited, stop(opts) }.
  * stop({ expectCleanExit = true, signal = 'SIGTERM' }) signals the server, waits for it to
@@ -126,7 +129,8 @@ export async function startServer(options = {}) {
         };
     }
 
-    const { args = [], env = {}, dataDir: givenDir, keepData = false } = options;
+    const { args: extraArgs = [], env = {}, dataDir: givenDir, keepData = false, tls = null } = options;
+    const args = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key, ...extraArgs] : extraArgs;
     const token = options.token === undefined ? randomToken() : options.token;
     const port = options.port ?? (await freePort());
     const dataDir = givenDir ?? path.join(await makeTempDir(), 'data'); // the server creates it
@@ -159,9 +163,10 @@ export async function startServer(options = {}) {
         exitInfo = info;
     });
 
-    const url = `http://${listen}`;
+    const url = `${tls ? 'https' : 'http'}://${listen}`;
     const server = {
         url,
+        ca: tls?.ca,
         token,
         port,
         dataDir,
@@ -202,7 +207,7 @@ export async function startServer(options = {}) {
             );
         }
         try {
-            const res = await request(url, { path: '/health', timeoutMs: 1000 });
+            const res = await request(url, { path: '/health', timeoutMs: 1000, ca: tls?.ca });
             if (res.status === 200) return server;
         } catch {
             // not listening yet
@@ -255,6 +260,8 @@ export async function runKvs(args, { env = {}, timeoutMs = ms(10_000) } = {}) {
  *   chunked    send the body with Transfer-Encoding: chunked (no Content-Length)
  *   chunkSize  size of the writes of the body (default 64 KiB)
  *   timeoutMs  the whole exchange (default 30 s)
+ *   ca         for an https:// base: the PEM text of the CA to trust (default: the server
+ *              object's ca)
  *
  * Resolves with { status, headers, body: Buffer, text, json, uploadError } once the response
  * is complete. A response that arrives while the body is still being sent is kept: the
@@ -275,6 +282,8 @@ export function request(base, options = {}) {
     if (chunked) headers['Transfer-Encoding'] = 'chunked';
 
     const u = new URL(baseUrl);
+    const tls = u.protocol === 'https:';
+    const ca = options.ca ?? (typeof base === 'object' ? base.ca : undefined);
     return new Promise((resolve, reject) => {
         let settled = false;
         let response = null;
@@ -285,7 +294,7 @@ export function request(base, options = {}) {
             clearTimeout(timer);
             fn(v);
         };
-        const req = http.request({
+        const req = (tls ? https : http).request({
             host: u.hostname,
             port: u.port,
             method,
@@ -293,6 +302,7 @@ export function request(base, options = {}) {
             headers,
             agent: false,
             setHost: true,
+            ...(tls ? { ca } : {}),
         });
         const timer = setTimeout(() => {
             req.destroy(new Error(`request timed out after ${timeoutMs} ms: ${method} ${target}`));

@@ -28,17 +28,6 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static kvs_slice trim(kvs_slice s)
-{
-    while (s.n > 0 && is_ows(s.p[0])) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n > 0 && is_ows(s.p[s.n - 1]))
-        s.n--;
-    return s;
-}
-
 static char lower(char c)
 {
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -75,7 +64,7 @@ static int coding_of(kvs_slice token, enum kvs_encoding *out)
 
 int kvs_encoding_parse(kvs_slice header, enum kvs_encoding *out)
 {
-    kvs_slice token = trim(header);
+    kvs_slice token = kvs_slice_trim_ows(header);
     if (token.n == 0) {
         *out = KVS_ENC_IDENTITY;
         return 0;

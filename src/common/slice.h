@@ -30,4 +30,16 @@ static inline int kvs_slice_eq_str(kvs_slice a, const char *s)
     return kvs_slice_eq(a, kvs_slice_of(s));
 }
 
+/* S without the spaces and tabs at either end (HTTP's optional whitespace, OWS). */
+static inline kvs_slice kvs_slice_trim_ows(kvs_slice s)
+{
+    while (s.n > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
+        s.n--;
+    return s;
+}
+
 #endif

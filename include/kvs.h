@@ -63,7 +63,11 @@ extern "C" {
     X(ETIMEOUT, -23, 408, "request-timeout", "The request was not received in time.")              \
     /* client side (libkvs) only: a server never answers with these */                             \
     X(ENET, -24, 502, "network-error", "The server could not be reached.")                         \
-    X(EPROTO, -25, 502, "invalid-response", "The server's answer could not be understood.")
+    X(EPROTO, -25, 502, "invalid-response", "The server's answer could not be understood.")        \
+    X(EPRECOND, -26, 412, "precondition-failed",                                                   \
+      "The record does not meet the request's precondition (If-Match, If-None-Match or "           \
+      "If-Unmodified-Since).")                                                                     \
+    X(ERANGE, -27, 416, "range-not-satisfiable", "The requested range is not satisfiable.")
 
 enum kvs_errno {
     KVS_OK = 0,

@@ -4,7 +4,8 @@
  * A record is stored exactly as uploaded: its bytes, its Content-Type as sent and its
  * Content-Encoding. GET answers with the stored bytes straight from the storage's memory
  * (zero-copy: the read snapshot lives until the HTTP library has sent them), decoded on the
- * fly only when the client's Accept-Encoding refuses the stored coding. */
+ * fly only when the client's Accept-Encoding refuses the stored coding. A Range of the stored
+ * bytes is a slice of that same memory: the part goes out without the rest being touched. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "api/api.h"
 #include "common/log.h"
 #include "kvs.h"
+#include "server/range.h"
 #include "server/reply.h"
 
 static int check_key(struct kvs_req *r)
@@ -79,6 +81,68 @@ static void add_record_headers(struct kvs_req *r, const char *ctype, const char 
     }
 }
 
+/* Which part of a stored value of LEN bytes R asks for: a Range on a GET (range.h). On a
+ * HEAD, Range is not defined and is ignored. */
+static enum kvs_range_kind range_of(struct kvs_req *r, uint64_t len, struct kvs_range *out)
+{
+    const char *range = r->method == KVS_M_GET ? kvs_http_header(r, "Range") : NULL;
+    if (range == NULL)
+        return KVS_RANGE_IGNORE;
+    return kvs_range_parse(kvs_slice_of(range), len, out);
+}
+
+/* Answer with the value as stored (in its stored coding STORED, NULL for identity), or the
+ * part of it a Range asks for, zero-copy: the response owns the read snapshot and ends it once
+ * the bytes are sent. */
+static void reply_stored(struct kvs_req *r, const struct kvs_record_view *rec, const char *ctype,
+                         const char *stored)
+{
+    kvs_slice body = rec->value;
+    struct kvs_range part;
+    enum kvs_range_kind range = range_of(r, body.n, &part);
+    char content_range[64];
+    if (range == KVS_RANGE_UNSATISFIABLE) {
+        kvs_reply_error(r, KVS_ERANGE, "The range is outside the record's %zu bytes.", body.n);
+        snprintf(content_range, sizeof content_range, "bytes */%zu", body.n);
+        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
+        return;
+    }
+    if (range == KVS_RANGE_PART) {
+        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%zu",
+                 (unsigned long long)part.first, (unsigned long long)part.last, body.n);
+        body = (kvs_slice){body.p + part.first, (size_t)(part.last - part.first + 1)};
+    }
+    struct kvs_read *rd = r->rd;
+    r->rd = NULL;
+    kvs_reply_bytes(r, range == KVS_RANGE_PART ? 206 : 200, ctype, body.p, body.n, end_read, rd);
+    if (range == KVS_RANGE_PART)
+        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
+    kvs_reply_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    add_record_headers(r, ctype, stored, stored != NULL);
+}
+
+/* Answer with the value decoded from its stored coding ENC, for a client that does not accept
+ * that coding. A Range is ignored (RFC 9110 allows it): it would be a range of bytes that are
+ * made anew on every request, not of the stored ones. */
+static void reply_decoded(struct kvs_req *r, const struct kvs_store *s,
+                          const struct kvs_record_view *rec, const char *ctype)
+{
+    struct kvs_buf plain;
+    kvs_buf_init(&plain, KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size);
+    int rc = kvs_decode(rec->encoding, rec->value, &plain, 0);
+    if (rc != 0) {
+        /* Uploads are checked, so this is a record stored under other limits or damaged. */
+        kvs_log_error("record %s/%s does not decode: %s", s->id, r->key, kvs_errname(rc));
+        kvs_buf_free(&plain);
+        kvs_reply_error(r, KVS_EIO, "The record could not be decoded.");
+        return;
+    }
+    size_t n;
+    char *bytes = kvs_buf_steal(&plain, &n);
+    kvs_reply_bytes(r, 200, ctype, bytes, n, free, bytes);
+    add_record_headers(r, ctype, NULL, 1);
+}
+
 void kvs_api_record_get(struct kvs_req *r)
 {
     int rc = check_key(r);
@@ -106,28 +170,10 @@ void kvs_api_record_get(struct kvs_req *r)
     snprintf(ctype, sizeof ctype, "%.*s", (int)rec.content_type.n, rec.content_type.p);
     const char *stored = kvs_encoding_name(rec.encoding);
     if (stored &&
-        !kvs_encoding_accepted(kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding)) {
-        struct kvs_buf plain;
-        kvs_buf_init(&plain, KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size);
-        rc = kvs_decode(rec.encoding, rec.value, &plain, 0);
-        if (rc != 0) {
-            /* Uploads are checked, so this is a record stored under other limits or damaged. */
-            kvs_log_error("record %s/%s does not decode: %s", s->id, r->key, kvs_errname(rc));
-            kvs_buf_free(&plain);
-            kvs_reply_error(r, KVS_EIO, "The record could not be decoded.");
-            return;
-        }
-        size_t n;
-        char *bytes = kvs_buf_steal(&plain, &n);
-        kvs_reply_bytes(r, 200, ctype, bytes, n, free, bytes);
-        add_record_headers(r, ctype, NULL, 1);
-        return;
-    }
-    /* Zero-copy: the response owns the snapshot and ends it once the bytes are sent. */
-    struct kvs_read *rd = r->rd;
-    r->rd = NULL;
-    kvs_reply_bytes(r, 200, ctype, rec.value.p, rec.value.n, end_read, rd);
-    add_record_headers(r, ctype, stored, stored != NULL);
+        !kvs_encoding_accepted(kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding))
+        reply_decoded(r, s, &rec, ctype);
+    else
+        reply_stored(r, &rec, ctype, stored);
 }
 
 /* ---- PUT / POST ---------------------------------------------------------------------------- */

@@ -173,7 +173,8 @@ static void add_common_headers(struct kvs_req *r)
     kvs_reply_header(r, "Access-Control-Allow-Origin", "*");
     if (kvs_http_header(r, "Origin"))
         kvs_reply_header(r, "Access-Control-Expose-Headers",
-                         "Location, Content-Encoding, Content-Disposition, Content-Length, Date");
+                         "Location, Content-Encoding, Content-Disposition, Content-Length, Date, "
+                         "Content-Range, Accept-Ranges");
 }
 
 static enum MHD_Result queue(struct kvs_req *r)

@@ -6,7 +6,6 @@
 #include "common/httpdate.h"
 
 #define DECODED_SUFFIX "-identity"
-#define DATE_IGNORED (-1) /* a date header that was sent but must be ignored */
 
 void kvs_etag_format(uint64_t version, int decoded, char out[KVS_ETAG_MAX])
 {
@@ -118,26 +117,19 @@ static void add_list(struct kvs_etag_list *l, kvs_slice s)
     }
 }
 
-static void add_date(int64_t *field, kvs_slice value, int64_t now_secs)
+static void add_date(struct kvs_precond_date *d, kvs_slice value, int64_t now_secs)
 {
-    int64_t secs;
-    if (*field != KVS_PRECOND_NO_DATE || kvs_httpdate_parse(value, now_secs, &secs) != 0)
-        *field = DATE_IGNORED; /* sent twice, or not a date: ignored (RFC 9110 §13.1.3-4) */
+    if (d->state != KVS_DATE_ABSENT || kvs_httpdate_parse(value, now_secs, &d->secs) != 0)
+        d->state = KVS_DATE_IGNORED; /* sent twice, or not a date */
     else
-        *field = secs;
-}
-
-void kvs_precond_init(struct kvs_precond *p)
-{
-    memset(p, 0, sizeof *p);
-    p->if_modified_since = KVS_PRECOND_NO_DATE;
-    p->if_unmodified_since = KVS_PRECOND_NO_DATE;
+        d->state = KVS_DATE_SET;
 }
 
 int kvs_precond_any(const struct kvs_precond *p)
 {
-    return p->if_match.present || p->if_none_match.present || p->if_modified_since >= 0 ||
-           p->if_unmodified_since >= 0;
+    return p->if_match.present || p->if_none_match.present ||
+           p->if_modified_since.state == KVS_DATE_SET ||
+           p->if_unmodified_since.state == KVS_DATE_SET;
 }
 
 void kvs_precond_add(struct kvs_precond *p, enum kvs_precond_header which, kvs_slice value,
@@ -183,7 +175,8 @@ enum kvs_precond_result kvs_precond_eval(const struct kvs_precond *p,
             t->exists && (p->if_match.any || list_matches(&p->if_match, t->version, 1, 0, decoded));
         if (!ok)
             return KVS_PRECOND_FAILED;
-    } else if (p->if_unmodified_since >= 0 && t->exists && modified > p->if_unmodified_since) {
+    } else if (p->if_unmodified_since.state == KVS_DATE_SET && t->exists &&
+               modified > p->if_unmodified_since.secs) {
         return KVS_PRECOND_FAILED; /* a record without a date (absent) ignores the header */
     }
     /* 3. If-None-Match (weak), else 4. If-Modified-Since (GET and HEAD only) */
@@ -192,7 +185,8 @@ enum kvs_precond_result kvs_precond_eval(const struct kvs_precond *p,
                                   list_matches(&p->if_none_match, t->version, 0, read, decoded));
         if (match)
             return read ? KVS_PRECOND_NOT_MODIFIED : KVS_PRECOND_FAILED;
-    } else if (read && p->if_modified_since >= 0 && t->exists && modified <= p->if_modified_since) {
+    } else if (read && p->if_modified_since.state == KVS_DATE_SET && t->exists &&
+               modified <= p->if_modified_since.secs) {
         return KVS_PRECOND_NOT_MODIFIED;
     }
     return KVS_PRECOND_PASS;

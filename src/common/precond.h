@@ -49,18 +49,23 @@ struct kvs_etag_list {
     } tags[KVS_ETAG_LIST_MAX];
 };
 
-#define KVS_PRECOND_NO_DATE INT64_MIN
+/* An If-Modified-Since or If-Unmodified-Since header. */
+struct kvs_precond_date {
+    uint8_t state; /* KVS_DATE_* */
+    int64_t secs;  /* seconds since the epoch, when KVS_DATE_SET */
+};
+#define KVS_DATE_ABSENT 0  /* not sent */
+#define KVS_DATE_SET 1     /* sent, a valid HTTP-date */
+#define KVS_DATE_IGNORED 2 /* sent, but not a date, or sent twice: ignored (RFC 9110 §13.1.3-4) */
 
-/* The preconditions of one request. Zeroed, with both dates KVS_PRECOND_NO_DATE, it has none:
- * use kvs_precond_init(). */
+/* The preconditions of one request. A zeroed struct has none (a zeroed struct kvs_write is an
+ * unconditional write). */
 struct kvs_precond {
     struct kvs_etag_list if_match;
     struct kvs_etag_list if_none_match;
-    int64_t if_modified_since;   /* seconds since the epoch, or KVS_PRECOND_NO_DATE */
-    int64_t if_unmodified_since; /* likewise */
+    struct kvs_precond_date if_modified_since;
+    struct kvs_precond_date if_unmodified_since;
 };
-
-void kvs_precond_init(struct kvs_precond *p);
 
 /* Whether P holds any precondition at all. */
 int kvs_precond_any(const struct kvs_precond *p);

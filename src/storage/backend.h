@@ -59,11 +59,13 @@ struct kvs_storage_ops {
     /* Apply the N writes WS in one transaction, add the ND statistics DELTAS (stores that no
      * longer exist are skipped), commit, and make the commit durable before returning.
      * Sets each WS[i]->result: 0, or the op's own logical error (KVS_ENOTFOUND, KVS_EEXIST,
-     * KVS_ENAMETAKEN, or KVS_EINVAL for a write the storage cannot hold, e.g. an over-long
-     * key), in which case that op changed nothing and the others still commit.
+     * KVS_ENAMETAKEN, KVS_EPRECOND, or KVS_EINVAL for a write the storage cannot hold, e.g. an
+     * over-long key), in which case that op changed nothing and the others still commit.
+     * Writes apply in the order of WS, each seeing the effect of those before it (a record
+     * write's preconditions included).
      * Returns 0 when the transaction committed, else the error (KVS_ENOSPACE, KVS_EIO) and
-     * nothing at all was changed, WS[i]->store and ->user included (outputs are written only
-     * after the commit); the writer then retries each write alone.
+     * nothing at all was changed, WS[i]->store, ->user, ->version and ->modified_ms included
+     * (outputs are written only after the commit); the writer then retries each write alone.
      * Called only on the writer thread. */
     int (*apply)(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                  const struct kvs_stat_delta *deltas, size_t nd);

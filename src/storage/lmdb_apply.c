@@ -17,17 +17,43 @@
  * held aside until the transaction commits: a write whose batch fails leaves the submitter's
  * struct untouched, so that storage.c can retry it as it was. */
 struct staged {
-    int has_store, has_user;
+    int has_store, has_user, has_version;
     struct kvs_store store;
     struct kvs_user user;
+    uint64_t version; /* a record put's new version and modification time */
+    int64_t modified_ms;
 };
 
 /* Whether the string in the char array FIELD ends within the array (input from a client
  * passes through several hands before it reaches here). */
 #define FITS(field) (strnlen((field), sizeof(field)) < sizeof(field))
 
+/* The write's preconditions against the record (or no record: PREV NULL). Returns 0 or
+ * KVS_EPRECOND. */
+static KVS_MUST_CHECK int check_precond(const struct kvs_write *w,
+                                        const struct kvs_record_view *prev)
+{
+    struct kvs_precond_target cur = {0, 0, 0};
+    if (prev)
+        cur = (struct kvs_precond_target){1, prev->version, prev->modified_ms};
+    return kvs_precond_eval(&w->precond, &cur, 0, 0) == KVS_PRECOND_PASS ? 0 : KVS_EPRECOND;
+}
+
+/* The version of a record written at NOW (ms) into a store whose stats are SR: see the schema
+ * (store_stats) and storage.h, "Record versions". Updates SR and DB. */
+static uint64_t next_version(struct kvs_lmdb *db, struct stats_row *sr, int64_t now)
+{
+    uint64_t v = now > 0 ? (uint64_t)now * 1000 : 0;
+    if (v <= sr->last_version)
+        v = sr->last_version + 1;
+    if (v <= db->last_version)
+        v = db->last_version + 1;
+    sr->last_version = db->last_version = v;
+    return v;
+}
+
 static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
-                                     int64_t now)
+                                     int64_t now, struct staged *out)
 {
     if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
         return KVS_ENOTFOUND; /* no store has such an ID */
@@ -42,29 +68,37 @@ static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const st
     unsigned char kbuf[KVS_ID_LEN + KVS_KEY_MAX];
     MDB_val k = record_key(kbuf, w->store_id, w->key), old;
     rc = db_get(txn, db->dbi[DBI_RECORDS], k, &old, "get record");
+    struct kvs_record_view prev;
     if (rc == 0) {
-        struct kvs_record_view prev;
         rc = kvs_lmdb_parse_record(old, &prev);
+        if (rc == 0)
+            rc = check_precond(w, &prev);
         if (rc != 0)
             return rc;
         sr.s.storage_bytes -= w->key.n + prev.value.n;
         sr.s.record_count--;
-    } else if (rc != KVS_ENOTFOUND) {
+    } else if (rc == KVS_ENOTFOUND) {
+        rc = check_precond(w, NULL);
+        if (rc != 0)
+            return rc;
+    } else {
         return rc;
     }
 
+    struct kvs_record_view rec = {.value = w->value,
+                                  .content_type = w->content_type,
+                                  .encoding = w->encoding,
+                                  .version = next_version(db, &sr, now),
+                                  .modified_ms = now};
     unsigned char *dst = NULL;
-    size_t ct = w->content_type.n;
-    rc = db_reserve(txn, db->dbi[DBI_RECORDS], k, RECORD_HDR_LEN + ct + w->value.n, &dst,
-                    "put record");
+    rc = db_reserve(txn, db->dbi[DBI_RECORDS], k, RECORD_HDR_LEN + rec.content_type.n + rec.value.n,
+                    &dst, "put record");
     if (rc != 0)
         return rc;
-    struct packer p = {dst};
-    put_u8(&p, FORMAT);
-    put_u8(&p, (unsigned)w->encoding);
-    put_u8(&p, (unsigned)ct);
-    put_bytes(&p, w->content_type.p, ct);
-    put_bytes(&p, w->value.p, w->value.n);
+    kvs_lmdb_pack_record(dst, &rec);
+    out->has_version = 1;
+    out->version = rec.version;
+    out->modified_ms = rec.modified_ms;
 
     sr.s.write_count++;
     sr.s.record_count++;
@@ -85,17 +119,19 @@ static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
     if (rc != 0)
         return rc;
     if (w->key.n == 0 || w->key.n > KVS_KEY_MAX)
-        return 0; /* no such key can exist: deleting it is a success that changes nothing */
+        return check_precond(w, NULL); /* no such key can exist: a success that changes nothing */
 
     unsigned char kbuf[KVS_ID_LEN + KVS_KEY_MAX];
     MDB_val k = record_key(kbuf, w->store_id, w->key), old;
     rc = db_get(txn, db->dbi[DBI_RECORDS], k, &old, "get record");
     if (rc == KVS_ENOTFOUND)
-        return 0;
+        return check_precond(w, NULL);
     if (rc != 0)
         return rc;
     struct kvs_record_view prev;
     rc = kvs_lmdb_parse_record(old, &prev);
+    if (rc == 0)
+        rc = check_precond(w, &prev);
     if (rc != 0)
         return rc;
     size_t freed = w->key.n + prev.value.n; /* PREV points into a page mdb_del may reuse */
@@ -286,8 +322,11 @@ static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const 
         s->schema = w->store.schema ? kvs_xstrdup(w->store.schema) : NULL;
     }
     s->modified_ms = s->accessed_ms = now;
-    struct stats_row sr = {.modified_ms = now, .accessed_ms = now, .s = s->stats};
-    rc = kvs_lmdb_save_store(txn, db, s);
+    struct stats_row sr; /* loaded again: the store struct has no last_version */
+    rc = kvs_lmdb_load_stats(txn, db, s->id, &sr);
+    sr.modified_ms = sr.accessed_ms = now;
+    if (rc == 0)
+        rc = kvs_lmdb_save_store(txn, db, s);
     if (rc == 0)
         rc = kvs_lmdb_save_stats(txn, db, s->id, &sr);
     if (rc == 0) {
@@ -666,7 +705,7 @@ static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const str
 {
     switch (w->op) {
     case KVS_W_RECORD_PUT:
-        return record_put(db, txn, w, now);
+        return record_put(db, txn, w, now, out);
     case KVS_W_RECORD_DELETE:
         return record_delete(db, txn, w, now);
     case KVS_W_STORE_CREATE:
@@ -784,6 +823,10 @@ KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws,
         }
         if (staged[i].has_user)
             ws[i]->user = staged[i].user;
+        if (staged[i].has_version) {
+            ws[i]->version = staged[i].version;
+            ws[i]->modified_ms = staged[i].modified_ms;
+        }
     }
 out:
     if (txn != NULL)

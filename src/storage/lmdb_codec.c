@@ -135,7 +135,7 @@ static void pack_store(unsigned char *dst, const struct kvs_store *s)
 static void pack_stats(unsigned char *dst, const struct stats_row *r)
 {
     struct packer w = {dst};
-    put_u8(&w, FORMAT);
+    put_u8(&w, STATS_FORMAT);
     put_u64(&w, (uint64_t)r->modified_ms);
     put_u64(&w, (uint64_t)r->accessed_ms);
     put_u64(&w, r->s.read_count);
@@ -144,6 +144,7 @@ static void pack_stats(unsigned char *dst, const struct stats_row *r)
     put_u64(&w, r->s.list_count);
     put_u64(&w, r->s.record_count);
     put_u64(&w, r->s.storage_bytes);
+    put_u64(&w, r->last_version);
 }
 
 /* Read the store_stats row of store ID. Returns 0, KVS_ENOTFOUND (no such store), KVS_EIO. */
@@ -164,7 +165,8 @@ KVS_MUST_CHECK int kvs_lmdb_load_stats(MDB_txn *txn, const struct kvs_lmdb *db, 
     out->s.list_count = get_u64(&u);
     out->s.record_count = get_u64(&u);
     out->s.storage_bytes = get_u64(&u);
-    if (format != FORMAT || !unpacked(&u))
+    out->last_version = get_u64(&u);
+    if (format != STATS_FORMAT || !unpacked(&u))
         return kvs_lmdb_corrupt("store stats");
     return 0;
 }
@@ -278,15 +280,30 @@ KVS_MUST_CHECK int kvs_lmdb_unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *d
 KVS_MUST_CHECK int kvs_lmdb_parse_record(MDB_val v, struct kvs_record_view *out)
 {
     const unsigned char *p = v.mv_data;
-    if (v.mv_size < RECORD_HDR_LEN || p[0] != FORMAT || p[1] > KVS_ENC_BR ||
+    if (v.mv_size < RECORD_HDR_LEN || p[0] != RECORD_FORMAT || p[1] > KVS_ENC_BR ||
         v.mv_size - RECORD_HDR_LEN < p[2])
         return kvs_lmdb_corrupt("record");
     size_t ct = p[2];
+    struct unpacker u = {.p = p + 3, .n = 16};
+    out->version = get_u64(&u);
+    out->modified_ms = (int64_t)get_u64(&u);
     out->encoding = (enum kvs_encoding)p[1];
     out->content_type = (kvs_slice){(const char *)p + RECORD_HDR_LEN, ct};
     out->value =
         (kvs_slice){(const char *)p + RECORD_HDR_LEN + ct, v.mv_size - RECORD_HDR_LEN - ct};
     return 0;
+}
+
+void kvs_lmdb_pack_record(unsigned char *dst, const struct kvs_record_view *rec)
+{
+    struct packer p = {dst};
+    put_u8(&p, RECORD_FORMAT);
+    put_u8(&p, (unsigned)rec->encoding);
+    put_u8(&p, (unsigned)rec->content_type.n);
+    put_u64(&p, rec->version);
+    put_u64(&p, (uint64_t)rec->modified_ms);
+    put_bytes(&p, rec->content_type.p, rec->content_type.n);
+    put_bytes(&p, rec->value.p, rec->value.n);
 }
 
 /* Whether store ID was deleted and its records are not swept yet: 1, 0, or KVS_EIO. */

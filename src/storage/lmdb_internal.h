@@ -30,19 +30,22 @@
  * and 16 connections but 5 % slower than the above at 64: a write then waits for the next
  * batch too, and with a fixed number of clients the latency sets the rate.
  *
- * ---- Schema, version 3 ---------------------------------------------------------------------
+ * ---- Schema, version 4 ---------------------------------------------------------------------
  *
  * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
  * with an explicit length, never NUL-terminated. Every value that may change shape starts
- * with a format byte (1 today), so a later format can be told apart. A value that is too
- * short, too long, or of an unknown format is reported as KVS_EIO; nothing is read past its
- * end. IDs are the 17 ASCII characters of the ID. "+" is concatenation.
+ * with a format byte (1 today; 2 for records and store_stats since schema version 4), so a
+ * later format can be told apart. A value that is too short, too long, or of an unknown
+ * format is reported as KVS_EIO; nothing is read past its end. IDs are the 17 ASCII
+ * characters of the ID. "+" is concatenation.
  *
  *   meta           "schema_version"                  → u32 SCHEMA_VERSION
  *                  Checked at open. Version 1 (no token prefixes, no shares) is upgraded in
  *                  place (see migrate_v1 in lmdb_open.c: its tokens get index rows with an unknown
  * prefix, revocable by the whole token only), and so is version 2 (no unnamed_by_access; migrate_v2
- * builds it); any other version is refused (KVS_EIO, logged), and so is data without a version.
+ * builds it), and so is version 3 (records and store_stats in format 1, without versions;
+ * migrate_v3 rewrites them in bounded steps); any other version is refused (KVS_EIO, logged),
+ * and so is data without a version.
  *   users          user id                           → u8 format, u8 is_admin,
  *                                                      u8 default_access, i64 created_ms,
  *                                                      u8 len + username
@@ -62,20 +65,24 @@
  *                                                      secret (32), u8 len + name,
  *                                                      u8 len + title, u8 has_schema,
  *                                                      u32 len + schema (when has_schema)
- *   store_stats    store id                          → u8 format, i64 modified_ms,
+ *   store_stats    store id                          → u8 format (2), i64 modified_ms,
  *                                                      i64 accessed_ms, u64 read_count,
  *                                                      write_count, delete_count,
- *                                                      list_count, record_count, storage_bytes
- *                  Kept apart from `stores` because every record write rewrites it: 65 bytes
+ *                                                      list_count, record_count, storage_bytes,
+ *                                                      u64 last_version
+ *                  Kept apart from `stores` because every record write rewrites it: 73 bytes
  *                  instead of a row that may carry a 64 KiB schema. A store exists exactly
- *                  when both rows exist.
+ *                  when both rows exist. last_version: the highest record version the store
+ *                  ever gave (storage.h, "Record versions"); a record write gives
+ *                  max(now in µs, last_version + 1, the process's last version + 1).
  *   store_names    user id + name                    → store id        (named stores only)
  *   store_by_user  user id + u64 BIG-endian (created_ms with the sign bit flipped) + store id
  *                                                    → u8 flags (1 = named)
  *                  Big-endian so that byte order is creation order: a cursor walks one
  *                  user's stores oldest first (MDB_NEXT) or newest first (MDB_PREV).
- *   records        store id + key                    → u8 format, u8 encoding,
- *                                                      u8 content-type len, content type,
+ *   records        store id + key                    → u8 format (2), u8 encoding,
+ *                                                      u8 content-type len, u64 version,
+ *                                                      i64 modified_ms, content type,
  *                                                      value bytes (the rest)
  *                  All records of a store are adjacent and in key byte order, so a page of
  *                  keys is one MDB_SET_RANGE and LIMIT steps: O(limit + log n).
@@ -142,16 +149,18 @@
 #include "storage/backend.h"
 #include "storage/prealloc.h"
 
-#define SCHEMA_VERSION 3u
-#define FORMAT 1u /* the format byte of every value written today */
+#define SCHEMA_VERSION 4u
+#define FORMAT 1u        /* the format byte of every value written today, but: */
+#define RECORD_FORMAT 2u /* records (version 4: + version, modified_ms) */
+#define STATS_FORMAT 2u  /* store_stats (version 4: + last_version) */
 
 #define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN) /* also the shared_with key */
 #define TOKEN_PREFIX_KEY_LEN (KVS_TOKEN_PREFIX_MAX + KVS_TOKEN_HASH_LEN)
 #define USER_TOKEN_KEY_LEN (KVS_ID_LEN + 8 + KVS_TOKEN_HASH_LEN)
 #define SHARE_KEY_LEN (2 * KVS_ID_LEN)
 #define ACCESS_KEY_LEN (8 + KVS_ID_LEN) /* unnamed_by_access */
-#define STATS_ROW_LEN (1 + 8 + 8 + 6 * 8)
-#define RECORD_HDR_LEN 3
+#define STATS_ROW_LEN (1 + 8 + 8 + 6 * 8 + 8)
+#define RECORD_HDR_LEN (3 + 8 + 8)
 
 enum dbi {
     DBI_META,
@@ -182,6 +191,7 @@ struct kvs_lmdb {
     int64_t retention_ms; /* unnamed stores unaccessed this long are deleted; 0 = never */
     unsigned page_size;
     struct kvs_prealloc prealloc; /* writer thread only */
+    uint64_t last_version;        /* writer thread only: the last record version given */
 };
 
 struct kvs_lmdb_read {
@@ -204,6 +214,7 @@ struct stats_row {
     int64_t modified_ms;
     int64_t accessed_ms;
     struct kvs_store_stats s;
+    uint64_t last_version; /* the highest record version the store gave */
 };
 
 /* ==== errors (lmdb_codec.c) ================================================================= */
@@ -508,6 +519,10 @@ KVS_MUST_CHECK int kvs_lmdb_unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *d
 
 /* Parse a records value into OUT (which points into V). Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_lmdb_parse_record(MDB_val v, struct kvs_record_view *out);
+
+/* Write the records value of REC (its value, content type, encoding, version and
+ * modification time) into DST, of RECORD_HDR_LEN + content type + value bytes. */
+void kvs_lmdb_pack_record(unsigned char *dst, const struct kvs_record_view *rec);
 
 /* Whether store ID was deleted and its records are not swept yet: 1, 0, or KVS_EIO. */
 KVS_MUST_CHECK int kvs_lmdb_store_dead(MDB_txn *txn, const struct kvs_lmdb *db, const char *id);

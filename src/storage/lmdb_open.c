@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/fs.h"
 #include "storage/lmdb_internal.h"
 
@@ -58,6 +59,17 @@ static KVS_MUST_CHECK int each_row(struct kvs_lmdb *db, MDB_txn *txn, int dbi, c
     if (err != 0)
         return err;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, what);
+}
+
+static const char VERSION_KEY[] = "schema_version"; /* its meta row: u32 */
+
+static KVS_MUST_CHECK int put_schema_version(struct kvs_lmdb *db, MDB_txn *txn, uint32_t version)
+{
+    unsigned char ver[4];
+    struct packer p = {ver};
+    put_u32(&p, version);
+    return db_put(txn, db->dbi[DBI_META], val_of(VERSION_KEY, sizeof VERSION_KEY - 1),
+                  val_of(ver, sizeof ver), "put schema version");
 }
 
 /* migrate_v1's step: index one token (row of `tokens`); CTX counts them. */
@@ -122,7 +134,209 @@ static KVS_MUST_CHECK int migrate_v2(struct kvs_lmdb *db, MDB_txn *txn)
     return err;
 }
 
-/* Open (creating) every DBI and check, or on a new environment write, the schema version. */
+/* ---- version 3 → 4: record versions ----------------------------------------------------- */
+
+/* Rows rewritten per transaction of migrate_v3: LMDB caps how many pages one transaction may
+ * dirty (MDB_TXN_FULL), and a data directory may hold millions of records of up to 10 MiB. */
+#define MIGRATE_STEP_ROWS 2000
+#define MIGRATE_STEP_BYTES (64u << 20)
+
+/* What migrate_v3 carries from row to row. */
+struct v3_state {
+    uint64_t next_version; /* the version the next record gets */
+    uint64_t max_version;  /* the highest version seen or given */
+    char store[KVS_ID_LEN];
+    int64_t store_modified_ms; /* of STORE */
+    size_t records, stores;
+};
+
+/* A rewrite_rows() step: leave row (K, V) (return 0), or put *OUT (*OUT_N bytes, malloc'd)
+ * in its place (return 1); or an error. */
+typedef int (*rewrite_fn)(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v,
+                          struct v3_state *m, unsigned char **out, size_t *out_n);
+
+/* Walk table DBI in key order and rewrite the rows FN says, in transactions of at most
+ * MIGRATE_STEP_ROWS rows or MIGRATE_STEP_BYTES bytes, each committed before the next begins.
+ * FN leaves the rows it rewrote before, so an upgrade cut short (a crash, a full disk) goes on
+ * where it stopped when the data directory is opened again. */
+static KVS_MUST_CHECK int rewrite_rows(struct kvs_lmdb *db, int dbi, const char *what,
+                                       rewrite_fn fn, struct v3_state *m)
+{
+    unsigned char from[KVS_ID_LEN + KVS_KEY_MAX]; /* where the next step begins */
+    size_t from_n = 0;
+    for (int first = 1;; first = 0) {
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+        if (rc != 0)
+            return kvs_lmdb_err(rc, "begin upgrade");
+        rc = mdb_cursor_open(txn, db->dbi[dbi], &cur);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return kvs_lmdb_err(rc, "open cursor");
+        }
+        MDB_val k = val_of(from, from_n), v;
+        rc = mdb_cursor_get(cur, &k, &v, first ? MDB_FIRST : MDB_SET_RANGE);
+        size_t rows = 0, bytes = 0;
+        int err = 0;
+        while (rc == 0 && rows < MIGRATE_STEP_ROWS && bytes < MIGRATE_STEP_BYTES) {
+            unsigned char *nv = NULL;
+            size_t nn = 0;
+            if (k.mv_size > sizeof from) {
+                err = kvs_lmdb_corrupt(what);
+                break;
+            }
+            err = fn(db, txn, k, v, m, &nv, &nn);
+            if (err == 1) {
+                memcpy(from, k.mv_data, k.mv_size); /* K points into a page the put may change */
+                from_n = k.mv_size;
+                k = val_of(from, from_n);
+                err = db_put(txn, db->dbi[dbi], k, val_of(nv, nn), what);
+                free(nv);
+                rows++;
+                bytes += nn;
+                if (err == 0) /* find the row again: the put may have moved the cursor's page */
+                    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+            }
+            if (err != 0 || rc != 0)
+                break;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        int done = rc == MDB_NOTFOUND;
+        if (err == 0 && rc != 0 && !done)
+            err = kvs_lmdb_err(rc, what);
+        if (err == 0 && !done) { /* stopped at a step's limit: the next step begins at K */
+            memcpy(from, k.mv_data, k.mv_size);
+            from_n = k.mv_size;
+        }
+        mdb_cursor_close(cur);
+        if (err != 0) {
+            mdb_txn_abort(txn);
+            return err;
+        }
+        rc = mdb_txn_commit(txn);
+        if (rc != 0)
+            return kvs_lmdb_commit_err(db, rc, bytes, "commit upgrade");
+        if (done)
+            return 0;
+    }
+}
+
+/* The modified_ms of store ID from its store_stats row, in format 1 or 2 (both begin with
+ * u8 format, i64 modified_ms). */
+static KVS_MUST_CHECK int stats_modified(MDB_txn *txn, struct kvs_lmdb *db, const char *id,
+                                         int64_t *out)
+{
+    MDB_val v;
+    int rc = db_get(txn, db->dbi[DBI_STORE_STATS], val_of(id, KVS_ID_LEN), &v, "get stats");
+    if (rc == KVS_ENOTFOUND)
+        return kvs_lmdb_corrupt("record (store missing)");
+    if (rc != 0)
+        return rc;
+    struct unpacker u = unpacker_of(v);
+    get_u8(&u);
+    *out = (int64_t)get_u64(&u);
+    return u.bad ? kvs_lmdb_corrupt("store stats") : 0;
+}
+
+/* migrate_v3's record step: a format 1 record (u8 format, u8 encoding, u8 content-type len,
+ * content type, value) becomes format 2 with a new version and, as its modification time,
+ * its store's (the latest the record can have been written). */
+static int upgrade_record(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v,
+                          struct v3_state *m, unsigned char **out, size_t *out_n)
+{
+    const unsigned char *p = v.mv_data;
+    if (k.mv_size <= KVS_ID_LEN || v.mv_size < 1)
+        return kvs_lmdb_corrupt("record");
+    if (p[0] == RECORD_FORMAT) { /* upgraded before an interruption */
+        struct kvs_record_view done;
+        int rc = kvs_lmdb_parse_record(v, &done);
+        if (rc == 0 && done.version > m->max_version)
+            m->max_version = done.version;
+        if (m->next_version <= m->max_version)
+            m->next_version = m->max_version + 1;
+        return rc;
+    }
+    if (p[0] != 1 || v.mv_size < 3 || p[1] > KVS_ENC_BR || v.mv_size - 3 < p[2])
+        return kvs_lmdb_corrupt("record");
+    if (memcmp(m->store, k.mv_data, KVS_ID_LEN) != 0) {
+        char id[KVS_ID_LEN + 1];
+        id_of((kvs_slice){k.mv_data, KVS_ID_LEN}, id);
+        int rc = stats_modified(txn, db, id, &m->store_modified_ms);
+        if (rc != 0)
+            return rc;
+        memcpy(m->store, id, KVS_ID_LEN);
+    }
+    struct kvs_record_view rec = {
+        .encoding = (enum kvs_encoding)p[1],
+        .content_type = {(const char *)p + 3, p[2]},
+        .value = {(const char *)p + 3 + p[2], v.mv_size - 3 - p[2]},
+        .version = m->next_version++,
+        .modified_ms = m->store_modified_ms,
+    };
+    m->max_version = rec.version;
+    *out_n = RECORD_HDR_LEN + rec.content_type.n + rec.value.n;
+    *out = kvs_xmalloc(*out_n);
+    kvs_lmdb_pack_record(*out, &rec);
+    m->records++;
+    return 1;
+}
+
+/* migrate_v3's store_stats step: format 1 (65 bytes) becomes format 2 with last_version, the
+ * highest version the upgrade gave (or found) in any store. */
+static int upgrade_stats(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v,
+                         struct v3_state *m, unsigned char **out, size_t *out_n)
+{
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size == STATS_ROW_LEN && p[0] == STATS_FORMAT)
+        return 0;
+    if (v.mv_size != STATS_ROW_LEN - 8 || p[0] != 1)
+        return kvs_lmdb_corrupt("store stats");
+    *out_n = STATS_ROW_LEN;
+    *out = kvs_xmalloc(STATS_ROW_LEN);
+    memcpy(*out, p, v.mv_size);
+    (*out)[0] = STATS_FORMAT;
+    struct packer w = {*out + v.mv_size};
+    put_u64(&w, m->max_version);
+    m->stores++;
+    return 1;
+}
+
+/* Upgrade a version 3 environment to version 4: every record gets a version and a
+ * modification time (storage.h, "Record versions"), every store's stats row the last version
+ * its store gave; then the schema version becomes 4. In steps (rewrite_rows), outside
+ * open_dbis's transaction. */
+static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
+{
+    struct v3_state m = {.next_version = (uint64_t)kvs_now_ms() * 1000};
+    int rc = rewrite_rows(db, DBI_RECORDS, "upgrade records", upgrade_record, &m);
+    if (rc == 0)
+        rc = rewrite_rows(db, DBI_STORE_STATS, "upgrade store stats", upgrade_stats, &m);
+    MDB_txn *txn = NULL;
+    if (rc == 0 && (rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+        rc = kvs_lmdb_err(rc, "begin upgrade");
+    if (rc == 0)
+        rc = put_schema_version(db, txn, SCHEMA_VERSION);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            rc = kvs_lmdb_err(rc, "commit upgrade");
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (rc != 0)
+        return rc;
+    db->last_version = m.max_version;
+    kvs_log_info("lmdb: upgraded the data from schema version 3 to 4 (%zu records given "
+                 "versions, %zu store stats rows rewritten)",
+                 m.records, m.stores);
+    return 0;
+}
+
+/* Open (creating) every DBI and check, or on a new environment write, the schema version.
+ * Versions 1 and 2 are upgraded to 3 in the same transaction; version 3 to 4 after it, in
+ * steps (migrate_v3). */
 static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
 {
     MDB_txn *txn = NULL;
@@ -136,9 +350,10 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
             goto out;
         }
     }
-    static const char version_key[] = "schema_version";
-    MDB_val k = val_of(version_key, sizeof version_key - 1), v;
-    rc = db_get(txn, db->dbi[DBI_META], k, &v, "get schema version");
+    MDB_val v;
+    uint32_t found = SCHEMA_VERSION;
+    rc = db_get(txn, db->dbi[DBI_META], val_of(VERSION_KEY, sizeof VERSION_KEY - 1), &v,
+                "get schema version");
     if (rc == KVS_ENOTFOUND) {
         MDB_stat ms;
         rc = mdb_stat(txn, db->dbi[DBI_USERS], &ms);
@@ -151,26 +366,20 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
             rc = KVS_EIO;
             goto out;
         }
-        unsigned char ver[4];
-        struct packer p = {ver};
-        put_u32(&p, SCHEMA_VERSION);
-        rc = db_put(txn, db->dbi[DBI_META], k, val_of(ver, sizeof ver), "put schema version");
+        rc = put_schema_version(db, txn, SCHEMA_VERSION);
     } else if (rc == 0) {
         struct unpacker u = unpacker_of(v);
-        uint32_t found = get_u32(&u);
+        found = get_u32(&u);
         if (!unpacked(&u)) {
             rc = kvs_lmdb_corrupt("schema version");
         } else if (found == 1 || found == 2) {
             rc = found == 1 ? migrate_v1(db, txn) : 0;
             if (rc == 0)
                 rc = migrate_v2(db, txn);
-            unsigned char ver[4];
-            struct packer p = {ver};
-            put_u32(&p, SCHEMA_VERSION);
             if (rc == 0)
-                rc = db_put(txn, db->dbi[DBI_META], k, val_of(ver, sizeof ver),
-                            "put schema version");
-        } else if (found != SCHEMA_VERSION) {
+                rc = put_schema_version(db, txn, 3);
+            found = 3;
+        } else if (found != 3 && found != SCHEMA_VERSION) {
             kvs_log_error("lmdb: %s has schema version %u; this build reads version %u", dir,
                           (unsigned)found, SCHEMA_VERSION);
             rc = KVS_EIO;
@@ -182,6 +391,8 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
     txn = NULL;
     if (rc != 0)
         rc = kvs_lmdb_err(rc, "commit open");
+    if (rc == 0 && found == 3)
+        rc = migrate_v3(db);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);

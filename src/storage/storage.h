@@ -13,7 +13,8 @@
  *   stores    id → owner, name ("" when unnamed; unique per owner), title, generalAccess,
  *             URL-signing secret, schema (JSON text or none), created/modified/accessed times,
  *             stats (read/write/delete/list counts, record count, stored bytes)
- *   records   (store id, key) → content type, content encoding, the bytes as uploaded
+ *   records   (store id, key) → content type, content encoding, version, modification time,
+ *             the bytes as uploaded
  *   shares    (store id, user id) → READ or WRITE: a store its owner shared with another
  *             user; indexed both ways, so a store's shares and the stores shared with a user
  *             are each one range read
@@ -27,6 +28,24 @@
  *
  * Consistency: a read (struct kvs_read) sees one snapshot: the state after some set of whole
  * write batches. A record is replaced atomically; a reader sees the old or the new value.
+ *
+ * Record versions (the ETag of the API, common/precond.h): every KVS_W_RECORD_PUT gives the
+ * record a new version, a uint64 that every back-end must make
+ *   - greater than every version given before in the same store (so a version never repeats
+ *     for another write, and two writes in one batch get increasing ones, in batch order);
+ *   - at least the write's wall-clock time in microseconds since the epoch, so that versions
+ *     also keep growing past a store deleted and re-created under the same name, and past a
+ *     backup restored (whose stores' counters go back), as long as the clock is not set back.
+ * LMDB: max(now in µs, the store's last version + 1, this process's last version + 1), the
+ * store's last version kept in its stats row (written by every record write anyway); PostgreSQL
+ * can do the same with a column of the store's stats row, read FOR UPDATE. The record's
+ * modification time (modified_ms) is the write's wall-clock time; Last-Modified is made of it.
+ *
+ * Conditional writes: a record put or delete may carry preconditions (struct kvs_precond:
+ * If-Match, If-None-Match, If-Unmodified-Since). The back-end evaluates them with
+ * kvs_precond_eval(P, current record, 0, 0) inside the write's own transaction, after the
+ * store is found and before anything changes, against the record as the earlier writes of the
+ * same batch left it; when they fail the write's result is KVS_EPRECOND and nothing changes.
  *
  * Statistics: write, delete and record counts and storage bytes change in the same transaction
  * as the write. Read and list counts and accessedAt are counted in memory
@@ -50,6 +69,7 @@
 
 #include "auth/token.h"
 #include "common/encoding.h"
+#include "common/precond.h"
 #include "common/slice.h"
 #include "common/validate.h"
 
@@ -115,6 +135,8 @@ struct kvs_record_view {
     kvs_slice value;        /* the bytes as uploaded (compressed when uploaded compressed) */
     kvs_slice content_type; /* exactly as sent by the client */
     enum kvs_encoding encoding;
+    uint64_t version;    /* changes with every write; see "Record versions" above */
+    int64_t modified_ms; /* when the record was last written */
 };
 
 struct kvs_key_view {
@@ -291,10 +313,13 @@ void kvs_storage_note_access(struct kvs_storage *st, const char *store_id, unsig
 
 enum kvs_write_op {
     /* Put record (store_id, key) = value with content_type and encoding, replacing any old
-     * value atomically. KVS_ENOTFOUND when the store does not exist (e.g. deleted meanwhile). */
+     * value atomically. KVS_ENOTFOUND when the store does not exist (e.g. deleted meanwhile),
+     * KVS_EPRECOND when .precond fails (see "Conditional writes" above). On success .version
+     * and .modified_ms are the record's new version and modification time. */
     KVS_W_RECORD_PUT,
     /* Delete record (store_id, key). Deleting a missing key succeeds (contract §10) and
-     * changes no stats; a missing store is KVS_ENOTFOUND. */
+     * changes no stats; a missing store is KVS_ENOTFOUND; KVS_EPRECOND when .precond fails
+     * (If-Match on a missing key fails, If-None-Match: * passes). */
     KVS_W_RECORD_DELETE,
     /* Create a store from .store's user_id, name, title, general_access and schema; the
      * storage sets id, secret, times and zero stats. When .store.name is not empty and the
@@ -349,6 +374,9 @@ struct kvs_write {
     kvs_slice value;               /* record put: the bytes to store */
     kvs_slice content_type;        /* record put */
     enum kvs_encoding encoding;    /* record put */
+    struct kvs_precond precond;    /* record put and delete; all zero: unconditional */
+    uint64_t version;              /* record put, out: the new version */
+    int64_t modified_ms;           /* record put, out: the new modification time */
     struct kvs_store store;        /* store create/update: in and out; kvs_store_clear() it */
     unsigned update_mask;          /* store update */
     struct kvs_user user;          /* user create/update (in and out), token ops, shares */

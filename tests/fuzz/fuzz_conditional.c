@@ -70,8 +70,7 @@ static void fuzz_list(struct fz *f)
         kvs_etag_format(version + i, (int)((flags >> 6) & 1), list + len);
         len += strlen(list + len);
     }
-    struct kvs_precond p;
-    kvs_precond_init(&p);
+    struct kvs_precond p = {0};
     kvs_precond_add(&p, KVS_H_IF_NONE_MATCH, (kvs_slice){list, len}, NOW);
     FUZZ_CHECK(p.if_none_match.n == n && !p.if_none_match.too_many && !p.if_none_match.any);
     for (unsigned i = 0; i < n; i++) {
@@ -82,7 +81,7 @@ static void fuzz_list(struct fz *f)
 
     /* any text: what is kept was in it */
     kvs_slice in = fz_take(f, f->n);
-    kvs_precond_init(&p);
+    p = (struct kvs_precond){0};
     kvs_precond_add(&p, KVS_H_IF_MATCH, in, NOW);
     FUZZ_CHECK(p.if_match.present && p.if_match.n <= KVS_ETAG_LIST_MAX);
     for (unsigned i = 0; i < p.if_match.n; i++) {

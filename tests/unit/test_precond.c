@@ -10,8 +10,7 @@
 static struct kvs_precond pc(const char *if_match, const char *if_none_match, const char *ims,
                              const char *ius)
 {
-    struct kvs_precond p;
-    kvs_precond_init(&p);
+    struct kvs_precond p = {0};
     if (if_match)
         kvs_precond_add(&p, KVS_H_IF_MATCH, S(if_match), NOW);
     if (if_none_match)
@@ -79,8 +78,7 @@ TEST(etag_list_parse)
 
 TEST(etag_list_several_lines_and_too_many)
 {
-    struct kvs_precond p;
-    kvs_precond_init(&p);
+    struct kvs_precond p = {0};
     kvs_precond_add(&p, KVS_H_IF_NONE_MATCH, S("\"1\""), NOW);
     kvs_precond_add(&p, KVS_H_IF_NONE_MATCH, S("\"2\", \"3\""), NOW);
     ASSERT_EQ(p.if_none_match.n, 3);

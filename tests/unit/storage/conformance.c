@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "../test.h"
+#include "common/clock.h"
+#include "common/httpdate.h"
 #include "helpers.h"
 #include "storage/storage.h"
 
@@ -792,6 +794,330 @@ static void put_edge_keys(struct kvs_storage *st, const char *store_id)
         const char *k = edge_keys[order[i]];
         ASSERT_OK(ts_put_str(st, store_id, k, k));
     }
+}
+
+/* ==== record versions and conditional writes ================================================ */
+
+/* A kvs_key_cb keeping the record views of up to 4 keys. */
+struct views {
+    struct kvs_record_view *v;
+    size_t *n;
+};
+
+static int keep_view(void *arg, const struct kvs_key_view *k)
+{
+    struct views *vs = arg;
+    if (*vs->n < 4)
+        vs->v[(*vs->n)++] = k->rec;
+    return 0;
+}
+
+/* The version and modification time of record (STORE_ID, KEY) in a fresh read. */
+static int version_of(struct kvs_storage *st, const char *store_id, const char *key,
+                      uint64_t *version, int64_t *modified_ms)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_record_view rec;
+    int rc = kvs_storage_record_get(rd, kvs_slice_of(store_id), kvs_slice_of(key), &rec);
+    if (rc == 0) {
+        *version = rec.version;
+        if (modified_ms)
+            *modified_ms = rec.modified_ms;
+    }
+    kvs_storage_read_end(rd);
+    return rc;
+}
+
+/* A record write of (STORE_ID, KEY): a put of VALUE, or a delete when VALUE is NULL. */
+static struct kvs_write record_write(const char *store_id, const char *key, const char *value)
+{
+    struct kvs_write w = {.op = value ? KVS_W_RECORD_PUT : KVS_W_RECORD_DELETE};
+    strcpy(w.store_id, store_id);
+    w.key = kvs_slice_of(key);
+    if (value) {
+        w.value = kvs_slice_of(value);
+        w.content_type = KVS_SLICE_LIT("text/plain");
+    }
+    return w;
+}
+
+/* Add the header line VALUE of WHICH to W's preconditions. */
+static void when(struct kvs_write *w, enum kvs_precond_header which, const char *value)
+{
+    kvs_precond_add(&w->precond, which, kvs_slice_of(value), kvs_now_ms() / 1000);
+}
+
+/* VERSION's entity-tag, in a static buffer (one per call site is enough for the tests). */
+static const char *etag(uint64_t version)
+{
+    static char tags[4][KVS_ETAG_MAX];
+    static int next;
+    char *t = tags[next++ % 4];
+    kvs_etag_format(version, 0, t);
+    return t;
+}
+
+TEST(storage_record_versions)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s, other;
+    setup(st, &alice, &s);
+    ASSERT_OK(ts_store(st, alice.id, "other", &other));
+
+    /* A put hands back the version and time it stored; a read sees the same. */
+    int64_t before = kvs_now_ms();
+    struct kvs_write w = record_write(s.id, "k", "one");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    int64_t after = kvs_now_ms();
+    ASSERT(w.modified_ms >= before && w.modified_ms <= after);
+    ASSERT(w.version >= (uint64_t)w.modified_ms * 1000); /* at least the time in µs */
+    uint64_t v;
+    int64_t m;
+    ASSERT_OK(version_of(st, s.id, "k", &v, &m));
+    ASSERT_EQ(v, w.version);
+    ASSERT_EQ(m, w.modified_ms);
+
+    /* Every write gives a greater version: the same bytes again, another key, a delete and a
+     * re-creation, another store; a failed write gives none. */
+    uint64_t last = w.version;
+    const char *steps[][2] = {{"k", "one"}, {"k", "two"}, {"j", "one"}, {"k", NULL}, {"k", "one"}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        w = record_write(s.id, steps[i][0], steps[i][1]);
+        ASSERT_OK(kvs_storage_write(st, &w));
+        if (steps[i][1] == NULL)
+            continue;
+        ASSERT(w.version > last);
+        last = w.version;
+    }
+    ASSERT_OK(version_of(st, s.id, "k", &v, NULL));
+    ASSERT_EQ(v, last);
+    w = record_write(s.id, "", "invalid");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EINVAL);
+    ASSERT_EQ(w.version, 0);
+
+    /* Many writes of one key in flight at once (in few batches): increasing in order. */
+    enum { N = 64 };
+    struct kvs_write ws[N];
+    struct ts_counter c = TS_COUNTER_INIT;
+    for (int i = 0; i < N; i++) {
+        ws[i] = record_write(s.id, "hot", "x");
+        ws[i].done = ts_counter_done;
+        ws[i].arg = &c;
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    }
+    ts_counter_wait(&c, N);
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(ws[i].result);
+        ASSERT(ws[i].version > last);
+        last = ws[i].version;
+    }
+
+    /* Keys listed with their values carry the versions too. */
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    int truncated;
+    struct kvs_record_view seen[4];
+    size_t n_seen = 0;
+    ASSERT_OK(kvs_storage_keys_list(rd, kvs_slice_of(s.id), KVS_SLICE_LIT(""), KVS_SLICE_LIT(""),
+                                    10, KVS_KEYS_WITH_VALUES, keep_view,
+                                    &(struct views){seen, &n_seen}, &truncated));
+    ASSERT_EQ(n_seen, 3); /* hot, j, k */
+    ASSERT_EQ(seen[0].version, last);
+    ASSERT_OK(version_of(st, s.id, "j", &v, NULL));
+    ASSERT_EQ(seen[1].version, v);
+    kvs_storage_read_end(rd);
+
+    /* Across a reopen versions go on growing, in this store and in another. */
+    kvs_storage_close(st);
+    st = storage_open();
+    w = record_write(s.id, "k", "after reopen");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT(w.version > last);
+    w = record_write(other.id, "k", "elsewhere");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT(w.version > 0);
+    kvs_store_clear(&s);
+    kvs_store_clear(&other);
+    kvs_storage_close(st);
+}
+
+TEST(storage_conditional_writes)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+
+    /* If-None-Match: * creates only when the key is absent. */
+    struct kvs_write w = record_write(s.id, "k", "first");
+    when(&w, KVS_H_IF_NONE_MATCH, "*");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    uint64_t v1 = w.version;
+    w = record_write(s.id, "k", "second");
+    when(&w, KVS_H_IF_NONE_MATCH, "*");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    ASSERT_EQ(w.version, 0);
+    char *val;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "k", &val, &n));
+    ASSERT_MEM_EQ(val, n, "first");
+    free(val);
+
+    /* If-Match: the current version passes (either form of its tag, in a list), an old or
+     * foreign or weak one fails and nothing changes. */
+    w = record_write(s.id, "k", "second");
+    when(&w, KVS_H_IF_MATCH, "\"0\", \"nope\"");
+    when(&w, KVS_H_IF_MATCH, etag(v1));
+    ASSERT_OK(kvs_storage_write(st, &w));
+    uint64_t v2 = w.version;
+    const char *stale[] = {etag(v1), "\"something-else\"", "W/\"x\""};
+    for (size_t i = 0; i < 3; i++) {
+        w = record_write(s.id, "k", "lost update");
+        when(&w, KVS_H_IF_MATCH, stale[i]);
+        ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    }
+    char weak[KVS_ETAG_MAX + 2] = "W/";
+    strcat(weak, etag(v2));
+    w = record_write(s.id, "k", "lost update");
+    when(&w, KVS_H_IF_MATCH, weak); /* If-Match compares strongly */
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    char decoded[KVS_ETAG_MAX];
+    kvs_etag_format(v2, 1, decoded);
+    w = record_write(s.id, "k", "third");
+    when(&w, KVS_H_IF_MATCH, decoded);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    uint64_t v3 = w.version;
+    ASSERT_OK(ts_get(st, s.id, "k", &val, &n));
+    ASSERT_MEM_EQ(val, n, "third");
+    free(val);
+
+    /* If-Match: * needs the record; If-None-Match with its tag fails, with another passes. */
+    w = record_write(s.id, "absent", "no");
+    when(&w, KVS_H_IF_MATCH, "*");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    ASSERT_ERR(ts_get(st, s.id, "absent", &val, &n), KVS_ENOTFOUND);
+    w = record_write(s.id, "k", "no");
+    when(&w, KVS_H_IF_NONE_MATCH, etag(v3));
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    w = record_write(s.id, "k", "fourth");
+    when(&w, KVS_H_IF_NONE_MATCH, etag(v1));
+    ASSERT_OK(kvs_storage_write(st, &w));
+    uint64_t v4 = w.version;
+    int64_t m4 = w.modified_ms;
+
+    /* If-Unmodified-Since, in whole seconds. */
+    char date[KVS_HTTPDATE_LEN + 1];
+    kvs_httpdate_format(m4 / 1000 - 1, date);
+    w = record_write(s.id, "k", "no");
+    when(&w, KVS_H_IF_UNMODIFIED_SINCE, date);
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    kvs_httpdate_format(m4 / 1000, date);
+    w = record_write(s.id, "k", "fifth");
+    when(&w, KVS_H_IF_UNMODIFIED_SINCE, date);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    uint64_t v5 = w.version;
+
+    /* Deletes: a stale If-Match keeps the record; the current one deletes it; If-Match: * of a
+     * missing key fails, If-None-Match: * of it passes (and deletes nothing). */
+    w = record_write(s.id, "k", NULL);
+    when(&w, KVS_H_IF_MATCH, etag(v4));
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    ASSERT_OK(version_of(st, s.id, "k", &v1, NULL));
+    ASSERT_EQ(v1, v5);
+    w = record_write(s.id, "k", NULL);
+    when(&w, KVS_H_IF_MATCH, etag(v5));
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_ERR(ts_get(st, s.id, "k", &val, &n), KVS_ENOTFOUND);
+    w = record_write(s.id, "k", NULL);
+    when(&w, KVS_H_IF_MATCH, "*");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
+    w = record_write(s.id, "k", NULL);
+    when(&w, KVS_H_IF_NONE_MATCH, "*");
+    ASSERT_OK(kvs_storage_write(st, &w));
+
+    /* A missing store is not found, whatever the preconditions. */
+    w = record_write("AAAAAAAAAAAAAAAAA", "k", "x");
+    when(&w, KVS_H_IF_MATCH, "*");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_ENOTFOUND);
+
+    /* Failed conditions counted nothing: 5 puts (one create, four replaces) and 1 delete. */
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.write_count, 5);
+    ASSERT_EQ(got.stats.delete_count, 1);
+    ASSERT_EQ(got.stats.record_count, 0);
+    ASSERT_EQ(got.stats.storage_bytes, 0);
+    kvs_store_clear(&got);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_conditional_writes_in_one_batch)
+{
+    /* Conditional writes queued together go into one transaction, and each sees the effect of
+     * those before it: two read-modify-writes from the same version, one wins. */
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    struct kvs_write w = record_write(s.id, "counter", "0");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    uint64_t v0 = w.version;
+
+    struct ts_gate g = TS_GATE_INIT;
+    struct kvs_write hold = record_write(s.id, "hold", "x");
+    ts_gate_hold(st, &g, &hold); /* the writer waits inside hold's callback */
+    struct kvs_storage_counters before, after;
+    kvs_storage_counters(st, &before);
+
+    enum { N = 7 };
+    struct kvs_write ws[N] = {
+        record_write(s.id, "counter", "1"), /* If-Match v0: wins */
+        record_write(s.id, "counter", "1"), /* If-Match v0: sees the first, fails */
+        record_write(s.id, "k", "a"),       /* If-None-Match: *: creates */
+        record_write(s.id, "k", "b"),       /* If-None-Match: *: sees it, fails */
+        record_write(s.id, "k", "c"),       /* If-Match: *: sees it, passes */
+        record_write(s.id, "k", NULL),      /* If-Match: *: deletes */
+        record_write(s.id, "k", "d"),       /* If-Match: *: sees the delete, fails */
+    };
+    when(&ws[0], KVS_H_IF_MATCH, etag(v0));
+    when(&ws[1], KVS_H_IF_MATCH, etag(v0));
+    when(&ws[2], KVS_H_IF_NONE_MATCH, "*");
+    when(&ws[3], KVS_H_IF_NONE_MATCH, "*");
+    for (int i = 4; i < N; i++)
+        when(&ws[i], KVS_H_IF_MATCH, "*");
+    struct ts_counter c = TS_COUNTER_INIT;
+    for (int i = 0; i < N; i++) {
+        ws[i].done = ts_counter_done;
+        ws[i].arg = &c;
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    }
+    ts_gate_release(&g);
+    ts_counter_wait(&c, N);
+    kvs_storage_counters(st, &after);
+    ASSERT_EQ(after.batches - before.batches, 1); /* all N in one transaction */
+    ASSERT_EQ(after.writes - before.writes, N);
+
+    const int want[N] = {0, KVS_EPRECOND, 0, KVS_EPRECOND, 0, 0, KVS_EPRECOND};
+    for (int i = 0; i < N; i++)
+        if (ws[i].result != want[i])
+            TEST_FAIL_("write %d: %s, expected %s", i, kvs_errname(ws[i].result),
+                       kvs_errname(want[i]));
+    ASSERT(ws[0].version > v0);
+    ASSERT(ws[4].version > ws[2].version);
+    char *val;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "counter", &val, &n));
+    ASSERT_MEM_EQ(val, n, "1");
+    free(val);
+    uint64_t v;
+    ASSERT_OK(version_of(st, s.id, "counter", &v, NULL));
+    ASSERT_EQ(v, ws[0].version);
+    ASSERT_ERR(ts_get(st, s.id, "k", &val, &n), KVS_ENOTFOUND);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
 }
 
 TEST(storage_keys_empty_store)

@@ -168,6 +168,52 @@ static inline void ts_keys_expect(const struct ts_keys *l, const char *const *wa
         ASSERT_STR_EQ(l->keys[i], want[i]);
 }
 
+/* ---- holding the writer thread ---- */
+
+/* A done callback that keeps the writer thread until the test lets it go, so the test can
+ * line up several writes into one batch or run the back-end's maintenance by hand. */
+struct ts_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, open;
+};
+
+#define TS_GATE_INIT                                                                               \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                                  \
+    }
+
+static inline void ts_gate_done(struct kvs_write *w)
+{
+    struct ts_gate *g = w->arg;
+    pthread_mutex_lock(&g->mu);
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Submit W with ts_gate_done and wait until the writer is inside it. */
+static inline void ts_gate_hold(struct kvs_storage *st, struct ts_gate *g, struct kvs_write *w)
+{
+    w->done = ts_gate_done;
+    w->arg = g;
+    ASSERT_OK(kvs_storage_submit(st, w));
+    pthread_mutex_lock(&g->mu);
+    while (!g->entered)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static inline void ts_gate_release(struct ts_gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
 /* ---- many writes at once ---- */
 
 /* Counts done callbacks of asynchronous writes, and their failures. */

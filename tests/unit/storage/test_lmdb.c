@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../test.h"
+#include "common/clock.h"
 #include "helpers.h"
 #include "storage/backend.h"
 #include "storage/storage.h"
@@ -76,52 +77,6 @@ static size_t raw_entries(struct raw *r, const char *db)
     MDB_CHECK(mdb_stat(r->txn, raw_dbi(r, db), &ms));
     return ms.ms_entries;
 }
-
-/* ---- holding the writer thread ---- */
-
-/* A done callback that keeps the writer thread until the test lets it go, so the test can
- * line up several writes into one batch or run the back-end's maintenance by hand. */
-struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int entered, open;
-};
-
-static void gate_done(struct kvs_write *w)
-{
-    struct gate *g = w->arg;
-    pthread_mutex_lock(&g->mu);
-    g->entered = 1;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-/* Submit W with gate_done and wait until the writer is inside it. */
-static void gate_hold(struct kvs_storage *st, struct gate *g, struct kvs_write *w)
-{
-    w->done = gate_done;
-    w->arg = g;
-    ASSERT_OK(kvs_storage_submit(st, w));
-    pthread_mutex_lock(&g->mu);
-    while (!g->entered)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_release(struct gate *g)
-{
-    pthread_mutex_lock(&g->mu);
-    g->open = 1;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-#define GATE_INIT                                                                                  \
-    {                                                                                              \
-        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                                  \
-    }
 
 /* ==== tests ================================================================================= */
 
@@ -264,10 +219,10 @@ TEST(storage_lmdb_sweep_in_steps)
 
     /* Delete the store, and keep the writer in that write's callback so that the sweep can
      * be run here, step by step, with nothing else writing. */
-    struct gate g = GATE_INIT;
+    struct ts_gate g = TS_GATE_INIT;
     struct kvs_write del = {.op = KVS_W_STORE_DELETE};
     strcpy(del.store_id, doomed.id);
-    gate_hold(st, &g, &del);
+    ts_gate_hold(st, &g, &del);
     ASSERT_OK(del.result);
     char *v;
     size_t n;
@@ -281,7 +236,7 @@ TEST(storage_lmdb_sweep_in_steps)
     /* At most a few thousand deletions per transaction: 20,000 records take several. */
     ASSERT(steps >= 4);
     ASSERT_EQ(st->ops->maintain(st), 0); /* nothing left */
-    gate_release(&g);
+    ts_gate_release(&g);
 
     ASSERT_OK(ts_get(st, keep.id, "key-0000099", &v, &n));
     ASSERT_MEM_EQ(v, n, "kept");
@@ -387,12 +342,12 @@ TEST(storage_lmdb_map_full)
     ASSERT(big != NULL);
     struct kvs_storage_counters before, after;
     kvs_storage_counters(st, &before);
-    struct gate g = GATE_INIT;
+    struct ts_gate g = TS_GATE_INIT;
     struct kvs_write hold = {.op = KVS_W_RECORD_PUT};
     strcpy(hold.store_id, s.id);
     hold.key = KVS_SLICE_LIT("hold");
     hold.value = KVS_SLICE_LIT("h");
-    gate_hold(st, &g, &hold);
+    ts_gate_hold(st, &g, &hold);
 
     struct kvs_write ws[3];
     memset(ws, 0, sizeof ws);
@@ -407,7 +362,7 @@ TEST(storage_lmdb_map_full)
         ws[i].arg = &c;
         ASSERT_OK(kvs_storage_submit(st, &ws[i]));
     }
-    gate_release(&g);
+    ts_gate_release(&g);
     ts_counter_wait(&c, 3);
     ASSERT_OK(ws[0].result);
     ASSERT_ERR(ws[1].result, KVS_ENOSPACE);
@@ -463,15 +418,15 @@ TEST(storage_lmdb_upgrade_from_v1)
     MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "user_tokens"), 0));
     raw_commit(&r);
 
-    /* It opens, upgraded (through version 2 to 3): the version says 3, the old token works and
-     * is listed with an unknown prefix, and can be revoked by the whole token. */
+    /* It opens, upgraded (through versions 2 and 3 to 4): the version says 4, the old token works
+     * and is listed with an unknown prefix, and can be revoked by the whole token. */
     st = open_with(0, 0);
     kvs_storage_close(st);
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
     ASSERT_EQ(v.mv_size, 4);
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 3);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 4);
     ASSERT_EQ(raw_entries(&r, "user_tokens"), 1);
     ASSERT_EQ(raw_entries(&r, "token_prefixes"), 1);
     raw_commit(&r);
@@ -528,7 +483,7 @@ TEST(storage_lmdb_upgrade_from_v2)
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 3);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 4);
     ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 2);
     raw_commit(&r);
 
@@ -549,6 +504,206 @@ TEST(storage_lmdb_upgrade_from_v2)
     kvs_store_clear(&a);
     kvs_store_clear(&b);
     kvs_store_clear(&c);
+}
+
+/* Rewrite every store_stats row of ./data in format 1 (schema version 3): 65 bytes, without
+ * the last version. */
+static void raw_stats_to_v3(struct raw *r)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    MDB_CHECK(mdb_cursor_open(r->txn, raw_dbi(r, "store_stats"), &cur));
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ASSERT_EQ(v.mv_size, 73);
+        ASSERT_EQ(k.mv_size, KVS_ID_LEN);
+        unsigned char row[65], id[KVS_ID_LEN]; /* copies: the put moves what K and V point to */
+        memcpy(row, v.mv_data, sizeof row);
+        memcpy(id, k.mv_data, sizeof id);
+        row[0] = 1;
+        MDB_val nk = {sizeof id, id}, nv = {sizeof row, row};
+        MDB_CHECK(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT));
+    }
+    mdb_cursor_close(cur);
+}
+
+/* A format 1 record value (schema version 3) of CT and VALUE (N bytes) with encoding ENC. */
+static void raw_record_v3(struct raw *r, const char *store_id, const char *key, int enc,
+                          const char *ct, const void *value, size_t n)
+{
+    size_t kn = strlen(key), cn = strlen(ct);
+    unsigned char *row = malloc(3 + cn + n);
+    char k[KVS_ID_LEN + KVS_KEY_MAX];
+    ASSERT(row != NULL);
+    row[0] = 1;
+    row[1] = (unsigned char)enc;
+    row[2] = (unsigned char)cn;
+    memcpy(row + 3, ct, cn);
+    memcpy(row + 3 + cn, value, n);
+    memcpy(k, store_id, KVS_ID_LEN);
+    memcpy(k + KVS_ID_LEN, key, kn);
+    raw_put(r, "records", k, KVS_ID_LEN + kn, row, 3 + cn + n);
+    free(row);
+}
+
+TEST(storage_lmdb_upgrade_from_v3)
+{
+    /* Version 3 stored records without version and time, store stats without last version.
+     * Made from a new environment: stores created by the storage, then their rows rewritten
+     * in the old formats and records added in the old format, more than one upgrade step's
+     * worth (2,000 rows), one of them 3 MiB. */
+    enum { MANY = 4500 };
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store a, b, empty;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "a", &a));
+    ASSERT_OK(ts_store(st, alice.id, "b", &b));
+    ASSERT_OK(ts_store(st, alice.id, "", &empty));
+    kvs_storage_close(st);
+    static char big[3 << 20];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7 + 1);
+
+    struct raw r = raw_begin();
+    unsigned char v3[4] = {3, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v3, sizeof v3);
+    raw_stats_to_v3(&r);
+    for (int i = 0; i < MANY; i++) {
+        char key[16], val[16];
+        snprintf(key, sizeof key, "k%05d", i);
+        snprintf(val, sizeof val, "value %d", i);
+        raw_record_v3(&r, a.id, key, 0, "text/plain", val, strlen(val));
+    }
+    raw_record_v3(&r, b.id, "big", 1, "application/octet-stream", big, sizeof big);
+    raw_record_v3(&r, b.id, "typed", 3, "", "", 0);
+    raw_commit(&r);
+
+    /* It opens, upgraded: version 4; every record reads as before, with its own version
+     * (distinct, from the upgrade's start on) and its store's modification time. */
+    int64_t before = kvs_now_ms();
+    st = open_with(0, 0);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_store sa;
+    ASSERT_OK(kvs_storage_store_get(rd, kvs_slice_of(a.id), &sa));
+    uint64_t *versions = calloc(MANY, sizeof *versions);
+    ASSERT(versions != NULL);
+    for (int i = 0; i < MANY; i++) {
+        char key[16], val[16];
+        snprintf(key, sizeof key, "k%05d", i);
+        snprintf(val, sizeof val, "value %d", i);
+        struct kvs_record_view rec;
+        ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(a.id), kvs_slice_of(key), &rec));
+        ASSERT_MEM_EQ(rec.value.p, rec.value.n, val);
+        ASSERT_MEM_EQ(rec.content_type.p, rec.content_type.n, "text/plain");
+        ASSERT_EQ(rec.encoding, KVS_ENC_IDENTITY);
+        ASSERT_EQ(rec.modified_ms, sa.modified_ms);
+        ASSERT(rec.version >= (uint64_t)before * 1000);
+        versions[i] = rec.version;
+        ASSERT(i == 0 || versions[i] > versions[i - 1]); /* given in key order */
+    }
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(b.id), KVS_SLICE_LIT("big"), &rec));
+    ASSERT_EQ(rec.value.n, sizeof big);
+    ASSERT(memcmp(rec.value.p, big, sizeof big) == 0);
+    ASSERT_EQ(rec.encoding, KVS_ENC_GZIP);
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(b.id), KVS_SLICE_LIT("typed"), &rec));
+    ASSERT_EQ(rec.value.n, 0);
+    ASSERT_EQ(rec.content_type.n, 0);
+    ASSERT_EQ(rec.encoding, KVS_ENC_BR);
+    uint64_t highest = rec.version;
+    kvs_store_clear(&sa);
+    kvs_storage_read_end(rd);
+
+    /* New writes, in any store, get greater versions than any the upgrade gave; stores work
+     * as before (the empty one too). */
+    ASSERT_OK(ts_put_str(st, a.id, "k00000", "new"));
+    ASSERT_OK(ts_put_str(st, empty.id, "first", "x"));
+    uint64_t v;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(a.id), KVS_SLICE_LIT("k00000"), &rec));
+    v = rec.version;
+    ASSERT(v > highest && v > versions[MANY - 1]);
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(empty.id), KVS_SLICE_LIT("first"), &rec));
+    ASSERT(rec.version > highest);
+    kvs_storage_read_end(rd);
+    kvs_storage_close(st);
+
+    r = raw_begin();
+    MDB_val k = {14, "schema_version"}, val;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
+    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 4);
+    raw_commit(&r);
+    free(versions);
+    kvs_store_clear(&a);
+    kvs_store_clear(&b);
+    kvs_store_clear(&empty);
+}
+
+TEST(storage_lmdb_upgrade_from_v3_resumes)
+{
+    /* An upgrade cut short left the first records (in key order) in the new format, with
+     * versions that may be ahead of the clock: the next open leaves them and gives the rest
+     * greater ones, so that no version repeats. A corrupt old record stops the open. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store a;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "a", &a));
+    ASSERT_OK(ts_put_str(st, a.id, "a-done", "upgraded before"));
+    kvs_storage_close(st);
+
+    struct raw r = raw_begin();
+    /* move a-done's version far ahead, as a clock that was ahead would have */
+    char key[KVS_ID_LEN + 8];
+    memcpy(key, a.id, KVS_ID_LEN);
+    memcpy(key + KVS_ID_LEN, "a-done", 6);
+    MDB_val k = {KVS_ID_LEN + 6, key}, v;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "records"), &k, &v));
+    unsigned char row[64];
+    ASSERT(v.mv_size <= sizeof row);
+    memcpy(row, v.mv_data, v.mv_size);
+    uint64_t ahead = ((uint64_t)kvs_now_ms() + 3600000) * 1000;
+    for (int i = 0; i < 8; i++)
+        row[3 + i] = (unsigned char)(ahead >> (8 * i));
+    raw_put(&r, "records", key, k.mv_size, row, v.mv_size);
+    unsigned char v3[4] = {3, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v3, sizeof v3);
+    raw_stats_to_v3(&r);
+    raw_record_v3(&r, a.id, "b-old", 0, "text/plain", "old", 3);
+    raw_record_v3(&r, a.id, "c-old", 0, "text/plain", "older", 5);
+    raw_commit(&r);
+
+    st = open_with(0, 0);
+    struct kvs_read *rd;
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(a.id), KVS_SLICE_LIT("a-done"), &rec));
+    ASSERT_EQ(rec.version, ahead);
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(a.id), KVS_SLICE_LIT("b-old"), &rec));
+    ASSERT_EQ(rec.version, ahead + 1);
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(a.id), KVS_SLICE_LIT("c-old"), &rec));
+    ASSERT_EQ(rec.version, ahead + 2);
+    kvs_storage_read_end(rd);
+    struct kvs_write w = {.op = KVS_W_RECORD_PUT};
+    strcpy(w.store_id, a.id);
+    w.key = KVS_SLICE_LIT("d-new");
+    w.value = KVS_SLICE_LIT("new");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT_EQ(w.version, ahead + 3); /* the store's last version, not the clock, decides */
+    kvs_storage_close(st);
+
+    /* a corrupt old record (content type longer than the value) refuses to open */
+    r = raw_begin();
+    raw_put(&r, "meta", "schema_version", 14, v3, sizeof v3);
+    unsigned char bad[3] = {1, 0, 200};
+    memcpy(key + KVS_ID_LEN, "e-bad", 5);
+    raw_put(&r, "records", key, KVS_ID_LEN + 5, bad, sizeof bad);
+    raw_commit(&r);
+    struct kvs_storage_config cfg = {.dir = "data"};
+    ASSERT_ERR(kvs_storage_open_lmdb(&cfg, &st), KVS_EIO);
+    kvs_store_clear(&a);
 }
 
 TEST(storage_lmdb_unnamed_index_follows_access)

@@ -36,6 +36,11 @@ int kvs_api_read(struct kvs_req *r);
  * KVS_EACCESS, KVS_EIO. */
 int kvs_api_resolve_store(struct kvs_req *r, int need);
 
+/* Whether what R reads of its store (resolved) is public: anyone could read it the way R
+ * addressed it without a token (general access), or R carries a valid ?signature= for it.
+ * Public answers may be kept by shared caches (Cache-Control: public). */
+int kvs_api_read_is_public(struct kvs_req *r);
+
 #define KVS_API_STORE_NOT_FOUND "Key-value store was not found."
 
 /* Reply with error RC about R's store: KVS_API_STORE_NOT_FOUND for KVS_ENOTFOUND, the

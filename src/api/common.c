@@ -204,6 +204,23 @@ static int find_store(struct kvs_req *r, int *by_name)
     return kvs_storage_store_by_name(r->rd, kvs_slice_of(caller->id), ref, &r->store);
 }
 
+/* The default general access of R->store's owner, which a store with FOLLOW_USER_SETTING
+ * follows: the caller's own when the caller is the owner, else looked up (RESTRICTED when the
+ * owner is gone). Returns 0 or KVS_EIO. */
+static int owner_default(struct kvs_req *r, enum kvs_general_access *out)
+{
+    *out = KVS_GA_RESTRICTED;
+    if (r->authenticated && strcmp(r->user.id, r->store.user_id) == 0) {
+        *out = (enum kvs_general_access)r->user.default_access;
+        return 0;
+    }
+    struct kvs_user owner;
+    int rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
+    if (rc == 0)
+        *out = (enum kvs_general_access)owner.default_access;
+    return rc == KVS_ENOTFOUND ? 0 : rc;
+}
+
 /* The caller's rights over R->store: its share (into R->share) and the owner's default
  * general access (needed only when the store follows it), then the rules of auth/access.h. */
 static int check_access(struct kvs_req *r, int by_name, int need)
@@ -218,20 +235,17 @@ static int check_access(struct kvs_req *r, int by_name, int need)
             return rc;
     }
     r->share = (uint8_t)share;
-    enum kvs_general_access owner_default = KVS_GA_RESTRICTED;
+    enum kvs_general_access def = KVS_GA_RESTRICTED;
     if (!kvs_access_is_owner(caller, &r->store) && share == KVS_SHARE_NONE &&
         r->store.general_access == KVS_GA_FOLLOW_USER_SETTING) {
-        struct kvs_user owner;
-        rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
-        if (rc == 0)
-            owner_default = (enum kvs_general_access)owner.default_access;
-        else if (rc != KVS_ENOTFOUND)
+        rc = owner_default(r, &def);
+        if (rc != 0)
             return rc;
     }
     enum kvs_need what = need == KVS_NEED_MANAGE  ? KVS_ACCESS_MANAGE
                          : need == KVS_NEED_WRITE ? KVS_ACCESS_WRITE
                                                   : KVS_ACCESS_READ;
-    return kvs_access_check(caller, &r->store, share, owner_default, by_name, what);
+    return kvs_access_check(caller, &r->store, share, def, by_name, what);
 }
 
 /* A ?signature= is consulted only when the token and general access do not already let the
@@ -249,6 +263,7 @@ int kvs_api_resolve_store(struct kvs_req *r, int need)
     rc = find_store(r, &by_name);
     if (rc == 0) {
         r->have_store = 1;
+        r->by_name = (uint8_t)by_name;
         rc = check_access(r, by_name, need);
         if (rc != 0 && rc != KVS_EIO && signed_read)
             rc = signature_grants_read(r, &r->store) ? 0 : KVS_EACCESS;
@@ -256,6 +271,16 @@ int kvs_api_resolve_store(struct kvs_req *r, int need)
         rc = KVS_EACCESS;
     }
     return rc;
+}
+
+int kvs_api_read_is_public(struct kvs_req *r)
+{
+    if (route_signature(r) != NULL && signature_grants_read(r, &r->store))
+        return 1;
+    enum kvs_general_access def = KVS_GA_RESTRICTED;
+    if (r->store.general_access == KVS_GA_FOLLOW_USER_SETTING && owner_default(r, &def) != 0)
+        return 0; /* when in doubt, private */
+    return kvs_access_check(NULL, &r->store, KVS_SHARE_NONE, def, r->by_name, KVS_ACCESS_READ) == 0;
 }
 
 void kvs_api_reply_store_error(struct kvs_req *r, int rc)

@@ -5,13 +5,21 @@
  * Content-Encoding. GET answers with the stored bytes straight from the storage's memory
  * (zero-copy: the read snapshot lives until the HTTP library has sent them), decoded on the
  * fly only when the client's Accept-Encoding refuses the stored coding. A Range of the stored
- * bytes is a slice of that same memory: the part goes out without the rest being touched. */
+ * bytes is a slice of that same memory: the part goes out without the rest being touched.
+ *
+ * Validators (common/precond.h): every answer with the record carries its ETag (the record's
+ * version) and Last-Modified, and the 201 of a PUT those of the record it stored. GET and
+ * HEAD honour If-None-Match and If-Modified-Since (304) and If-Match and If-Unmodified-Since
+ * (412); PUT, POST and DELETE carry the preconditions to the storage, which checks them in the
+ * write's own transaction, so that a read-modify-write with If-Match cannot lose an update. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api.h"
+#include "common/clock.h"
+#include "common/httpdate.h"
 #include "common/log.h"
 #include "kvs.h"
 #include "server/range.h"
@@ -41,6 +49,72 @@ static void end_read(void *cls)
     kvs_storage_read_end(cls);
 }
 
+/* The conditional and range headers of a record request, read in one pass over the headers. */
+struct cond_headers {
+    struct kvs_precond pre; /* If-Match, If-None-Match, If-(Un)Modified-Since */
+    const char *range;      /* the first Range, or NULL */
+    const char *if_range;   /* the first If-Range, or NULL */
+    int64_t now_secs;       /* for two-digit years in dates */
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    static const struct {
+        const char *name;
+        enum kvs_precond_header which;
+    } conds[] = {{"If-Match", KVS_H_IF_MATCH},
+                 {"If-None-Match", KVS_H_IF_NONE_MATCH},
+                 {"If-Modified-Since", KVS_H_IF_MODIFIED_SINCE},
+                 {"If-Unmodified-Since", KVS_H_IF_UNMODIFIED_SINCE}};
+    struct cond_headers *c = cls;
+    const char *v = value ? value : "";
+    /* A GET's headers are mostly none of these: two character tests pass over the others. */
+    if ((key[0] | 0x20) == 'r') {
+        if (strcasecmp(key, "Range") == 0 && c->range == NULL)
+            c->range = v;
+        return MHD_YES;
+    }
+    if ((key[0] | 0x20) != 'i' || (key[1] | 0x20) != 'f' || key[2] != '-')
+        return MHD_YES;
+    if (strcasecmp(key, "If-Range") == 0) {
+        if (c->if_range == NULL)
+            c->if_range = v;
+        return MHD_YES;
+    }
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++)
+        if (strcasecmp(key, conds[i].name) == 0)
+            kvs_precond_add(&c->pre, conds[i].which, kvs_slice_of(v), c->now_secs);
+    return MHD_YES;
+}
+
+/* Read R's conditional and range headers into C (every line of each: a list may come in
+ * several). Returns 0, or KVS_EINVAL with the reason in R->error_msg. */
+static int read_cond(struct kvs_req *r, struct cond_headers *c)
+{
+    memset(c, 0, sizeof *c);
+    c->now_secs = kvs_now_ms() / 1000;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, c);
+    if (c->pre.if_match.too_many || c->pre.if_none_match.too_many) {
+        snprintf(r->error_msg, sizeof r->error_msg,
+                 "If-Match and If-None-Match take at most %d entity-tags.", KVS_ETAG_LIST_MAX);
+        return KVS_EINVAL;
+    }
+    return 0;
+}
+
+/* What a record answer is made of. */
+struct answer {
+    const struct kvs_store *store;
+    const struct kvs_record_view *rec;
+    char ctype[KVS_CONTENT_TYPE_MAX + 1];
+    const char *stored; /* the stored coding ("gzip"), NULL for identity */
+    int decoded;        /* sent decoded from that coding (the client refuses it) */
+    int is_public;      /* anyone may read it as addressed (kvs_api_read_is_public) */
+    unsigned status;    /* 200, or 304 when the client's copy is current */
+    struct cond_headers cond;
+};
+
 /* Whether a browser shown CTYPE could run script in it. Inert types, the common case, skip the
  * sandbox header (each header costs the HTTP library an allocation per response); every
  * other type gets it, unknown ones included. */
@@ -58,20 +132,38 @@ static int may_run_script(const char *ctype)
     return 1;
 }
 
-/* Headers of a record response: SENT is the coding of the bytes sent (NULL = identity),
- * STORED_CODED whether the stored bytes are coded (then the answer depends on
- * Accept-Encoding). */
-static void add_record_headers(struct kvs_req *r, const char *ctype, const char *sent,
-                               int stored_coded)
+/* The validators of a record (its version's entity-tag, in the form sent, and its time as
+ * Last-Modified); they go on a 200, 206, 304 and on the 201 of a PUT. */
+static void add_validators(struct kvs_req *r, uint64_t version, int64_t modified_ms, int decoded)
 {
-    if (sent)
-        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, sent);
-    if (stored_coded)
+    char etag[KVS_ETAG_MAX], date[KVS_HTTPDATE_LEN + 1];
+    kvs_etag_format(version, decoded, etag);
+    kvs_reply_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    kvs_httpdate_format(modified_ms / 1000, date);
+    kvs_reply_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, date);
+}
+
+/* Headers of a record response (200, 206, 304). */
+static void add_record_headers(struct kvs_req *r, const struct answer *a)
+{
+    if (a->stored && !a->decoded)
+        kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, a->stored);
+    if (a->stored) /* coded when stored: the answer depends on Accept-Encoding */
         kvs_reply_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    add_validators(r, a->rec->version, a->rec->modified_ms, a->decoded);
+    /* Public records may be kept by shared caches (CDNs), private ones only by the client's
+     * own; either way a cache asks again before using its copy (cheap: a 304), unless
+     * --cache-max-age lets public ones be used that long without asking. */
+    char cache[48] = "private, no-cache";
+    if (a->is_public && r->srv->cfg.cache_max_age)
+        snprintf(cache, sizeof cache, "public, max-age=%u", r->srv->cfg.cache_max_age);
+    else if (a->is_public)
+        snprintf(cache, sizeof cache, "public, no-cache");
+    kvs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     /* Records are user content served from the API's origin: a browser must not guess
      * another type than the stored one, nor run a stored page with the origin's rights. */
     kvs_reply_header(r, "X-Content-Type-Options", "nosniff");
-    if (may_run_script(ctype))
+    if (may_run_script(a->ctype))
         kvs_reply_header(r, "Content-Security-Policy", "sandbox");
     int attachment = 0;
     if (kvs_api_query_bool(r, "attachment", &attachment) == 0 && attachment) {
@@ -81,25 +173,29 @@ static void add_record_headers(struct kvs_req *r, const char *ctype, const char 
     }
 }
 
-/* Which part of a stored value of LEN bytes R asks for: a Range on a GET (range.h). On a
- * HEAD, Range is not defined and is ignored. */
-static enum kvs_range_kind range_of(struct kvs_req *r, uint64_t len, struct kvs_range *out)
+/* Which part of the stored value A asks for (range.h). A Range counts only on a GET (it is
+ * not defined for HEAD), not when the answer is a 304, and, with an If-Range, only when that
+ * names the stored bytes' current entity-tag (RFC 9110 §13.1.5). */
+static enum kvs_range_kind range_of(struct kvs_req *r, const struct answer *a,
+                                    struct kvs_range *out)
 {
-    const char *range = r->method == KVS_M_GET ? kvs_http_header(r, "Range") : NULL;
-    if (range == NULL)
+    const struct cond_headers *c = &a->cond;
+    if (r->method != KVS_M_GET || c->range == NULL || a->status != 200)
         return KVS_RANGE_IGNORE;
-    return kvs_range_parse(kvs_slice_of(range), len, out);
+    if (c->if_range && !kvs_if_range_matches(kvs_slice_of(c->if_range), a->rec->version, 0))
+        return KVS_RANGE_IGNORE;
+    return kvs_range_parse(kvs_slice_of(c->range), a->rec->value.n, out);
 }
 
-/* Answer with the value as stored (in its stored coding STORED, NULL for identity), or the
- * part of it a Range asks for, zero-copy: the response owns the read snapshot and ends it once
- * the bytes are sent. */
-static void reply_stored(struct kvs_req *r, const struct kvs_record_view *rec, const char *ctype,
-                         const char *stored)
+/* Answer with the value as stored (in its stored coding), or the part of it a Range asks for,
+ * zero-copy: the response owns the read snapshot and ends it once the bytes are sent. A 304
+ * is made the same way: it is the 200 without a body, and the HTTP library sends the
+ * Content-Length of the 200 as RFC 9110 §8.6 wants. */
+static void reply_stored(struct kvs_req *r, const struct answer *a)
 {
-    kvs_slice body = rec->value;
+    kvs_slice body = a->rec->value;
     struct kvs_range part;
-    enum kvs_range_kind range = range_of(r, body.n, &part);
+    enum kvs_range_kind range = range_of(r, a, &part);
     char content_range[64];
     if (range == KVS_RANGE_UNSATISFIABLE) {
         kvs_reply_error(r, KVS_ERANGE, "The range is outside the record's %zu bytes.", body.n);
@@ -107,40 +203,42 @@ static void reply_stored(struct kvs_req *r, const struct kvs_record_view *rec, c
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
         return;
     }
+    unsigned status = a->status;
     if (range == KVS_RANGE_PART) {
         snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%zu",
                  (unsigned long long)part.first, (unsigned long long)part.last, body.n);
         body = (kvs_slice){body.p + part.first, (size_t)(part.last - part.first + 1)};
+        status = 206;
     }
     struct kvs_read *rd = r->rd;
     r->rd = NULL;
-    kvs_reply_bytes(r, range == KVS_RANGE_PART ? 206 : 200, ctype, body.p, body.n, end_read, rd);
+    kvs_reply_bytes(r, status, a->ctype, body.p, body.n, end_read, rd);
     if (range == KVS_RANGE_PART)
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
     kvs_reply_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    add_record_headers(r, ctype, stored, stored != NULL);
+    add_record_headers(r, a);
 }
 
-/* Answer with the value decoded from its stored coding ENC, for a client that does not accept
+/* Answer with the value decoded from its stored coding, for a client that does not accept
  * that coding. A Range is ignored (RFC 9110 allows it): it would be a range of bytes that are
- * made anew on every request, not of the stored ones. */
-static void reply_decoded(struct kvs_req *r, const struct kvs_store *s,
-                          const struct kvs_record_view *rec, const char *ctype)
+ * made anew on every request, not of the stored ones. A 304 is decoded too, for its
+ * Content-Length (rare: clients that refuse a coding seldom keep copies). */
+static void reply_decoded(struct kvs_req *r, const struct answer *a)
 {
     struct kvs_buf plain;
     kvs_buf_init(&plain, KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size);
-    int rc = kvs_decode(rec->encoding, rec->value, &plain, 0);
+    int rc = kvs_decode(a->rec->encoding, a->rec->value, &plain, 0);
     if (rc != 0) {
         /* Uploads are checked, so this is a record stored under other limits or damaged. */
-        kvs_log_error("record %s/%s does not decode: %s", s->id, r->key, kvs_errname(rc));
+        kvs_log_error("record %s/%s does not decode: %s", a->store->id, r->key, kvs_errname(rc));
         kvs_buf_free(&plain);
         kvs_reply_error(r, KVS_EIO, "The record could not be decoded.");
         return;
     }
     size_t n;
     char *bytes = kvs_buf_steal(&plain, &n);
-    kvs_reply_bytes(r, 200, ctype, bytes, n, free, bytes);
-    add_record_headers(r, ctype, NULL, 1);
+    kvs_reply_bytes(r, a->status, a->ctype, bytes, n, free, bytes);
+    add_record_headers(r, a);
 }
 
 void kvs_api_record_get(struct kvs_req *r)
@@ -155,6 +253,11 @@ void kvs_api_record_get(struct kvs_req *r)
         kvs_reply_error(r, KVS_EBADPARAM, "Parameter attachment must be true, false, 1 or 0.");
         return;
     }
+    struct answer a = {.status = 200};
+    if (read_cond(r, &a.cond) != 0) {
+        kvs_reply_error(r, KVS_EINVAL, "%s", r->error_msg);
+        return;
+    }
     struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_READ);
     if (s == NULL)
         return;
@@ -166,14 +269,29 @@ void kvs_api_record_get(struct kvs_req *r)
     }
     kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_READ);
 
-    char ctype[KVS_CONTENT_TYPE_MAX + 1];
-    snprintf(ctype, sizeof ctype, "%.*s", (int)rec.content_type.n, rec.content_type.p);
-    const char *stored = kvs_encoding_name(rec.encoding);
-    if (stored &&
-        !kvs_encoding_accepted(kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding))
-        reply_decoded(r, s, &rec, ctype);
+    a.store = s;
+    a.rec = &rec;
+    snprintf(a.ctype, sizeof a.ctype, "%.*s", (int)rec.content_type.n, rec.content_type.p);
+    a.stored = kvs_encoding_name(rec.encoding);
+    a.decoded = a.stored && !kvs_encoding_accepted(
+                                kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding);
+    if (kvs_precond_any(&a.cond.pre)) {
+        struct kvs_precond_target t = {1, rec.version, rec.modified_ms};
+        enum kvs_precond_result pr = kvs_precond_eval(&a.cond.pre, &t, 1, a.decoded);
+        if (pr == KVS_PRECOND_FAILED) {
+            kvs_reply_error(r, KVS_EPRECOND, NULL);
+            return;
+        }
+        if (pr == KVS_PRECOND_NOT_MODIFIED)
+            a.status = 304;
+    }
+    a.is_public = kvs_api_read_is_public(r); /* before the answer takes the read */
+    if (a.decoded)
+        reply_decoded(r, &a);
     else
-        reply_stored(r, &rec, ctype, stored);
+        reply_stored(r, &a);
+    if (a.status == 304)
+        r->bytes_out = 0; /* no body goes out */
 }
 
 /* ---- PUT / POST ---------------------------------------------------------------------------- */
@@ -196,6 +314,12 @@ int kvs_api_record_prepare(struct kvs_req *r)
                  KVS_CONTENT_TYPE_MAX);
         return KVS_EINVAL;
     }
+    /* If-Match and If-None-Match go with the write, checked in its transaction (storage.h) */
+    struct cond_headers c;
+    rc = read_cond(r, &c);
+    if (rc != 0)
+        return rc;
+    r->w.precond = c.pre;
     rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
     if (rc == KVS_ENOTFOUND) /* answered after the body is drained, with this message */
         snprintf(r->error_msg, sizeof r->error_msg, "%s", KVS_API_STORE_NOT_FOUND);
@@ -241,6 +365,7 @@ void kvs_api_record_put_done(struct kvs_req *r)
     /* a constant body: the JSON encoder is not worth calling for "{}" on every write */
     kvs_reply_bytes(r, 201, "application/json; charset=utf-8", "{}", 2, NULL, NULL);
     kvs_reply_header(r, MHD_HTTP_HEADER_LOCATION, url);
+    add_validators(r, r->w.version, r->w.modified_ms, 0); /* of the record as stored */
 }
 
 /* ---- DELETE ---------------------------------------------------------------------------------- */
@@ -252,9 +377,15 @@ void kvs_api_record_delete(struct kvs_req *r)
         reply_key_error(r, rc);
         return;
     }
+    struct cond_headers c;
+    if (read_cond(r, &c) != 0) {
+        kvs_reply_error(r, KVS_EINVAL, "%s", r->error_msg);
+        return;
+    }
     struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
     if (s == NULL)
         return;
+    r->w.precond = c.pre;
     r->w.op = KVS_W_RECORD_DELETE;
     memcpy(r->w.store_id, s->id, sizeof r->w.store_id);
     r->w.key = (kvs_slice){r->key, r->key_len};

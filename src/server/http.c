@@ -174,7 +174,7 @@ static void add_common_headers(struct kvs_req *r)
     if (kvs_http_header(r, "Origin"))
         kvs_reply_header(r, "Access-Control-Expose-Headers",
                          "Location, Content-Encoding, Content-Disposition, Content-Length, Date, "
-                         "Content-Range, Accept-Ranges");
+                         "Content-Range, Accept-Ranges, ETag, Last-Modified");
 }
 
 static enum MHD_Result queue(struct kvs_req *r)

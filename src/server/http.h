@@ -62,6 +62,7 @@ struct kvs_server_config {
     unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
     unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
     int metrics_public;            /* GET /metrics without a token; else the admin's only */
+    unsigned cache_max_age;        /* Cache-Control max-age of public records; 0 = no-cache */
     const char *tls_cert;          /* --tls-cert: PEM file; NULL = plain HTTP */
     const char *tls_key;           /* --tls-key: PEM file, set with tls_cert */
 };
@@ -118,7 +119,8 @@ struct kvs_req {
     /* the store the request is about, once resolved (kvs_api_store_or_reply) */
     struct kvs_store store;
     int have_store;
-    uint8_t share; /* the caller's share of that store: enum kvs_share_level */
+    uint8_t share;   /* the caller's share of that store: enum kvs_share_level */
+    uint8_t by_name; /* the path named it by name (not by its ID) */
 
     /* a token created by this request (POST /v2/users...), shown once in its response */
     char new_token[KVS_TOKEN_LEN + 1];

@@ -59,6 +59,9 @@ static void help(FILE *out)
             "  --access-log FILE|-|off  one line per request to FILE, - for stderr (default off)\n"
             "  --log-format text|json   format of the access log (default text)\n"
             "  --metrics-public         GET /metrics without a token (default: admin only)\n"
+            "  --cache-max-age SECS     let caches use a public record this long without asking\n"
+            "                           again (Cache-Control: public, max-age; default 0: they\n"
+            "                           revalidate every time, no-cache)\n"
             "  --tls-cert FILE          serve HTTPS with this PEM certificate (then its chain)\n"
             "  --tls-key FILE           and this PEM private key (unencrypted); both or neither.\n"
             "                           TLS 1.2 and 1.3 only; SIGHUP loads both files again\n"
@@ -161,6 +164,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_ACCESS_LOG,
         O_LOG_FORMAT,
         O_METRICS_PUBLIC,
+        O_CACHE_MAX_AGE,
         O_TLS_CERT,
         O_TLS_KEY,
         O_HELP
@@ -184,6 +188,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"access-log", required_argument, NULL, O_ACCESS_LOG},
         {"log-format", required_argument, NULL, O_LOG_FORMAT},
         {"metrics-public", no_argument, NULL, O_METRICS_PUBLIC},
+        {"cache-max-age", required_argument, NULL, O_CACHE_MAX_AGE},
         {"tls-cert", required_argument, NULL, O_TLS_CERT},
         {"tls-key", required_argument, NULL, O_TLS_KEY},
         {"help", no_argument, NULL, O_HELP},
@@ -265,6 +270,10 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             break;
         case O_METRICS_PUBLIC:
             cfg->metrics_public = 1;
+            break;
+        case O_CACHE_MAX_AGE:
+            if (parse_uint(optarg, 0, 31536000, &cfg->cache_max_age) != 0)
+                return bad_value("cache-max-age", optarg, "expected 0 to 31536000 seconds");
             break;
         case O_TLS_CERT:
         case O_TLS_KEY:

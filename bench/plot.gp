@@ -14,7 +14,7 @@ set yrange [0.02:60]
 set ytics (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
 set ylabel "ratio (log scale)"
 set grid ytics lc rgb "#dddddd"
-set xrange [0.4:8.6]
+set xrange [0.4:9.6]
 set xtics nomirror scale 0 font ",11"
 set key top left opaque
 set lmargin 10

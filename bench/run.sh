@@ -7,6 +7,8 @@
 # kvs, reference, … so that drift and noise from other work on the machine hit both alike):
 #
 #   1. GET of a 1 KiB record   vs nginx: the same 1 KiB as a static file, and from memory
+#      and over TLS            vs nginx over TLS: the same file, the same certificate (made here
+#                              by openssl: ECDSA P-256), TLS 1.3 with AES-128-GCM on both sides
 #   2. GET of a 1 MiB record   vs nginx: a 1 MiB static file
 #   3. durable PUT of 1 KiB to distinct keys at 1, 16, 64 connections
 #                              vs the disk: 1 KiB appends each followed by fdatasync (fsync_bench)
@@ -63,12 +65,13 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench.kvs.XXXXXX")
 SHM=$(mktemp -d /dev/shm/bench.kvs.XXXXXX)
 RUNS_TSV=$TMP/runs.tsv
 : >"$RUNS_TSV"
-KVS_PID= NGINX_PID= KVS_TMPFS_PID=
+KVS_PID= NGINX_PID= KVS_TMPFS_PID= KVS_TLS_PID=
 
 cleanup() {
     set +e
     [ -n "$KVS_PID" ] && kill -TERM "$KVS_PID" 2>/dev/null && wait "$KVS_PID" 2>/dev/null
     [ -n "$KVS_TMPFS_PID" ] && kill -TERM "$KVS_TMPFS_PID" 2>/dev/null && wait "$KVS_TMPFS_PID" 2>/dev/null
+    [ -n "$KVS_TLS_PID" ] && kill -TERM "$KVS_TLS_PID" 2>/dev/null && wait "$KVS_TLS_PID" 2>/dev/null
     [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
     rm -rf "$TMP" "$SHM"
     [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$BENCH_DATA"
@@ -82,21 +85,24 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # ---- kvs --------------------------------------------------------------------------------------
 
-# launch_kvs DATA LOG → a kvs serving DATA, logging to LOG; sets LAUNCHED_PID and LAUNCHED_URL.
+# launch_kvs DATA LOG [ARGS…] → a kvs serving DATA (with ARGS), logging to LOG; sets
+# LAUNCHED_PID and LAUNCHED_URL (https:// when ARGS make it serve TLS).
 launch_kvs() {
-    : >"$2"
-    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 --data "$1" \
-        --threads "$THREADS" --log-level warn >>"$2" 2>&1 &
+    local data=$1 logf=$2
+    shift 2
+    : >"$logf"
+    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 --data "$data" \
+        --threads "$THREADS" --log-level warn "$@" >>"$logf" 2>&1 &
     LAUNCHED_PID=$!
-    local i port=
+    local i url=
     for i in $(seq 300); do
-        port=$(sed -n 's|^kvs: serving http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$2")
-        [ -n "$port" ] && break
-        kill -0 "$LAUNCHED_PID" 2>/dev/null || { cat "$2" >&2; die "kvs did not start"; }
+        url=$(sed -n 's|^kvs: serving \(https*://127\.0\.0\.1:[0-9]*\) .*|\1|p' "$logf")
+        [ -n "$url" ] && break
+        kill -0 "$LAUNCHED_PID" 2>/dev/null || { cat "$logf" >&2; die "kvs did not start"; }
         sleep 0.1
     done
-    [ -n "$port" ] || die "kvs did not start within 30 s"
-    LAUNCHED_URL=http://127.0.0.1:$port
+    [ -n "$url" ] || die "kvs did not start within 30 s"
+    LAUNCHED_URL=$url
 }
 
 start_kvs() {
@@ -142,7 +148,8 @@ start_nginx() {
     local try
     for try in 1 2 3 4 5; do
         NGINX_PORT=$((20000 + RANDOM % 40000))
-        port_free "$NGINX_PORT" || continue
+        NGINX_TLS_PORT=$((NGINX_PORT + 1))
+        port_free "$NGINX_PORT" && port_free "$NGINX_TLS_PORT" || continue
         cat >"$n/nginx.conf" <<EOF
 daemon off;
 master_process on;
@@ -172,13 +179,25 @@ http {
             client_max_body_size 2m;
         }
     }
+    server {
+        listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+        root $TMP/www;
+        ssl_certificate $TMP/tls.crt;
+        ssl_certificate_key $TMP/tls.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_prefer_server_ciphers on;
+        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
+    }
 }
 EOF
         nginx -p "$n" -c "$n/nginx.conf" -e "$n/error.log" >>"$n/stdout.log" 2>&1 &
         NGINX_PID=$!
         local i
         for i in $(seq 50); do
-            curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/mem" && { NGINX=http://127.0.0.1:$NGINX_PORT; return 0; }
+            curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/mem" && {
+                NGINX=http://127.0.0.1:$NGINX_PORT NGINX_TLS=https://127.0.0.1:$NGINX_TLS_PORT
+                return 0
+            }
             kill -0 "$NGINX_PID" 2>/dev/null || break
             sleep 0.1
         done
@@ -196,6 +215,7 @@ server_pids() {
     case $1 in
     kvs) echo "$KVS_PID" ;;
     kvs_tmpfs) echo "$KVS_TMPFS_PID" ;;
+    kvs_tls) echo "$KVS_TLS_PID" ;;
     *) pgrep -P "$NGINX_PID" ;;
     esac
 }
@@ -228,7 +248,7 @@ wrk_row() {
     # shellcheck disable=SC2086
     c0=$(cpu_ticks $pids)
     local m0="-1 -1" m1="-1 -1"
-    [ "$server" != nginx ] && [ "$script" = put.lua ] && m0=$(kvs_counters "${url%%/v2/*}")
+    [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && m0=$(kvs_counters "${url%%/v2/*}")
     b0=$(busy_ticks) k0=$(child_ticks) t0=$(date +%s%N)
     local t=$WRK_T
     [ "$conns" -lt "$t" ] && t=$conns
@@ -238,7 +258,7 @@ wrk_row() {
     # shellcheck disable=SC2086
     c1=$(cpu_ticks $pids)
     b1=$(busy_ticks) k1=$(child_ticks) t1=$(date +%s%N)
-    [ "$server" != nginx ] && [ "$script" = put.lua ] && m1=$(kvs_counters "${url%%/v2/*}")
+    [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && m1=$(kvs_counters "${url%%/v2/*}")
     # Group commit: writes per sync (transaction) during the run, from kvs's /metrics.
     local per_sync
     per_sync=$(echo "$m0 $m1" | awk '{ db = $3 - $1; dw = $4 - $2
@@ -299,6 +319,10 @@ awk -v l="$START_LOAD" 'BEGIN { exit !(l > 0.7) }' &&
 
 mkdir -p "$TMP/www" "$RESULTS"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$TMP/www/1k.bin"
+# One certificate for both TLS servers (the clients, wrk and curl --cacert, trust it directly).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$TMP/tls.key" -out "$TMP/tls.crt" 2>/dev/null || die "openssl cannot make a certificate"
 head -c 786432 /dev/urandom | base64 -w 0 >"$TMP/www/1m.bin"
 chmod -R a+rX "$TMP"
 
@@ -338,7 +362,8 @@ log "kvs on $KVS (pid $KVS_PID), nginx on $NGINX (pid $NGINX_PID)"
 # Sanity: every URL answers what it should before it is loaded.
 check_size() { # URL BYTES
     local got
-    got=$(curl -sf -H "$AUTH" -o /dev/null -w '%{size_download}' "$1") || die "GET $1 failed"
+    got=$(curl -sf --cacert "$TMP/tls.crt" -H "$AUTH" -o /dev/null -w '%{size_download}' "$1") ||
+        die "GET $1 failed"
     [ "$got" = "$2" ] || die "GET $1 returned $got bytes, expected $2"
 }
 check_size "$KVS/v2/key-value-stores/$GET_ID/records/1k" 1024
@@ -346,6 +371,7 @@ check_size "$KVS/v2/key-value-stores/$GET_ID/records/1m" 1048576
 check_size "$NGINX/1k.bin" 1024
 check_size "$NGINX/1m.bin" 1048576
 check_size "$NGINX/mem" 1024
+check_size "$NGINX_TLS/1k.bin" 1024
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$TMP/www/1k.bin" "$NGINX/dav/check")
 [ "$code" = 201 ] || die "nginx WebDAV PUT answered $code (is the dav module in this nginx? nginx -V)"
 rm -f "$SHM/dav/check"
@@ -380,6 +406,26 @@ for r in $(seq "$RUNS"); do
     wrk_row get1m_kvs "$r" kvs $CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/1m"
     wrk_row get1m_nginx_file "$r" nginx $CONNS "$DUR" get.lua "$NGINX/1m.bin"
 done
+
+# TLS: a second kvs on the same data (LMDB takes several processes), serving HTTPS with the
+# certificate nginx's TLS server has. The protocol and cipher each negotiates go in the report.
+launch_kvs "$BENCH_DATA" "$TMP/kvs-tls.log" --tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key"
+KVS_TLS_PID=$LAUNCHED_PID KVS_TLS=$LAUNCHED_URL
+check_size "$KVS_TLS/v2/key-value-stores/$GET_ID/records/1k" 1024
+negotiated() { # URL → "TLSv1.3 TLS_AES_128_GCM_SHA256"
+    local hp=${1#https://}
+    hp=${hp%%/*}
+    openssl s_client -connect "$hp" </dev/null 2>/dev/null | sed -n 's/^New, \(.*\), Cipher is \(.*\)/\1 \2/p'
+}
+TLS_KVS_SUITE=$(negotiated "$KVS_TLS")
+TLS_NGINX_SUITE=$(negotiated "$NGINX_TLS")
+log "GET 1 KiB over TLS (-c$CONNS): kvs $TLS_KVS_SUITE, nginx $TLS_NGINX_SUITE"
+for r in $(seq "$RUNS"); do
+    wrk_row get1k_tls_kvs "$r" kvs_tls $CONNS "$DUR" get.lua "$KVS_TLS/v2/key-value-stores/$GET_ID/records/1k"
+    wrk_row get1k_tls_nginx "$r" nginx $CONNS "$DUR" get.lua "$NGINX_TLS/1k.bin"
+done
+stop_pid "$KVS_TLS_PID"
+KVS_TLS_PID=
 
 # The disk's rate and the PUT rows in the same rounds: a disk that is slow for a while (other
 # work syncing too) then slows the reference and kvs alike.
@@ -419,6 +465,8 @@ stop_kvs
 read -r G1K_KVS _ _ _ _ _ _ _ G1K_KVS_CPU _ <<<"$(best get1k_kvs)"
 read -r G1K_NF _ _ _ _ _ _ _ G1K_NF_CPU _ <<<"$(best get1k_nginx_file)"
 read -r G1K_NM _ _ _ _ _ _ _ G1K_NM_CPU _ <<<"$(best get1k_nginx_mem)"
+read -r G1K_TLS_KVS _ _ _ _ _ _ _ G1K_TLS_KVS_CPU _ <<<"$(best get1k_tls_kvs)"
+read -r G1K_TLS_NGINX _ _ _ _ _ _ _ G1K_TLS_NGINX_CPU _ <<<"$(best get1k_tls_nginx)"
 read -r _ _ _ G1M_KVS_BPS _ <<<"$(best get1m_kvs)"
 read -r _ _ _ G1M_NF_BPS _ <<<"$(best get1m_nginx_file)"
 read -r FSYNC_RATE _ <<<"$(best fsync)"
@@ -454,6 +502,7 @@ R7=$(ratio "$KBIG_P50" "$K1K_P50")
 R8=$(ratio "$RSS_MAX_ANON" 65536)
 R9=$(ratio "$TMPFS64" "$FSYNC_RATE")
 R10=$(ratio "$PUT64" "$TMPFS64")
+R11=$(ratio "$G1K_TLS_KVS" "$G1K_TLS_NGINX")
 V1=$(verdict "$R1" ">=" 1.0)
 V2=$(verdict "$R2" ">=" 0.9)
 V3=$(verdict "$R3" ">=" 0.9)
@@ -462,6 +511,7 @@ V5=$(verdict "$PUT64_P99" "<" 10000)
 V6=$(verdict "$R6" ">=" 1.0)
 V7=$(verdict "$R7" "<=" 1.5)
 V8=$(verdict "$RSS_MAX_ANON" "<" 65536)
+V11=$(verdict "$R11" ">=" 0.9)
 
 row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table (bw: show
     local b   # the response throughput)
@@ -508,6 +558,8 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     awk -v a="$G1K_KVS" -v b="$G1K_NF" -v c="$G1K_NM" -v r1="$R1" -v r2="$R2" -v v1="$V1" -v v2="$V2" "$AWK_FMT"'BEGIN {
         printf "| GET 1 KiB vs nginx static file | %s req/s | %s req/s | %s× | ≥ 1.0× | %s |\n", commas(a), commas(b), r1, v1
         printf "| GET 1 KiB vs nginx from memory | %s req/s | %s req/s | %s× | ≥ 0.9× | %s |\n", commas(a), commas(c), r2, v2 }'
+    awk -v a="$G1K_TLS_KVS" -v b="$G1K_TLS_NGINX" -v r="$R11" -v v="$V11" "$AWK_FMT"'BEGIN {
+        printf "| GET 1 KiB over TLS vs nginx over TLS, same file and certificate | %s req/s | %s req/s | %s× | ≥ 0.9× | %s |\n", commas(a), commas(b), r, v }'
     awk -v a="$G1M_KVS_BPS" -v b="$G1M_NF_BPS" -v r="$R3" -v v="$V3" "$AWK_FMT"'BEGIN {
         printf "| GET 1 MiB vs nginx static file | %s | %s | %s× | ≥ 0.9× | %s |\n", mib(a), mib(b), r, v }'
     awk -v a="$PUT64" -v b="$FSYNC_RATE" -v r="$R4" -v v="$V4" "$AWK_FMT"'BEGIN {
@@ -527,7 +579,11 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo
     echo "Server CPU time per request (user + system of all the server's threads or workers, from /proc; less"
     echo "disturbed by other work on the machine than req/s): GET 1 KiB kvs $G1K_KVS_CPU µs, nginx file $G1K_NF_CPU µs,"
-    echo "nginx memory $G1K_NM_CPU µs; durable PUT at 64 conn. kvs $PUT64_CPU µs, nginx WebDAV $DAV64_CPU µs."
+    echo "nginx memory $G1K_NM_CPU µs; over TLS kvs $G1K_TLS_KVS_CPU µs, nginx $G1K_TLS_NGINX_CPU µs; durable PUT at 64"
+    echo "conn. kvs $PUT64_CPU µs, nginx WebDAV $DAV64_CPU µs."
+    echo
+    echo "TLS (keep-alive: one handshake per connection), negotiated with openssl s_client: kvs $TLS_KVS_SUITE"
+    echo "(GnuTLS through libmicrohttpd), nginx $TLS_NGINX_SUITE (OpenSSL); certificate ECDSA P-256, made for the run."
     echo
     echo "## Measurements"
     echo
@@ -540,6 +596,8 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     row_line get1k_kvs "kvs GET 1 KiB record" $CONNS bw
     row_line get1k_nginx_file "nginx GET 1 KiB static file" $CONNS bw
     row_line get1k_nginx_mem "nginx GET 1 KiB from memory (\`return 200\`)" $CONNS bw
+    row_line get1k_tls_kvs "kvs GET 1 KiB record over TLS" $CONNS bw
+    row_line get1k_tls_nginx "nginx GET 1 KiB static file over TLS" $CONNS bw
     row_line get1m_kvs "kvs GET 1 MiB record" $CONNS bw
     row_line get1m_nginx_file "nginx GET 1 MiB static file" $CONNS bw
     for c in $PUT_CONNS; do row_line "put_kvs_c$c" "kvs durable PUT 1 KiB, distinct keys" "$c"; done
@@ -573,6 +631,7 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "6 \"PUT 64 conn.\\n÷ nginx DAV (stretch)\" $R6 1.0 $([ "$V6" = PASS ] && echo 1 || echo 0) \"${R6}×\" \"≥1.0\""
     echo "7 \"keys page ${BIG_H}\\n÷ keys page 1,000\" $R7 1.5 $([ "$V7" = PASS ] && echo 1 || echo 0) \"${R7}×\" \"≤1.5\""
     echo "8 \"RSS anon\\n÷ 64 MiB\" $R8 1.0 $([ "$V8" = PASS ] && echo 1 || echo 0) \"${R8}×\" \"<1\""
+    echo "9 \"GET 1 KiB TLS\\n÷ nginx TLS\" $R11 0.9 $([ "$V11" = PASS ] && echo 1 || echo 0) \"${R11}×\" \"≥0.9\""
 } >"$TMP/chart.dat"
 gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}; other work on the machine: $OTHER_AVG CPUs on average'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"

@@ -41,6 +41,7 @@ function runCmd(cmd, args, { input = '', env = process.env, timeoutMs = ms(30_00
             if (err && typeof err.code !== 'number') reject(err);
             else resolve({ code: err ? err.code : 0, stdout, stderr });
         });
+        child.stdin.on('error', () => {}); // a command that exits before reading its input
         child.stdin.end(input);
     });
 }

@@ -296,6 +296,22 @@ void kvs_api_record_get(struct kvs_req *r)
 
 /* ---- PUT / POST ---------------------------------------------------------------------------- */
 
+/* A write's preconditions checked early, against the record as it is while the headers are in,
+ * so that a write that cannot succeed (If-None-Match: * of an existing key, a stale If-Match)
+ * is refused before its body is uploaded: at once for a client that waits for "100 Continue".
+ * Passing here decides nothing: the storage checks again in the write's transaction. */
+static int precheck(struct kvs_req *r, const struct kvs_precond *p)
+{
+    struct kvs_record_view rec;
+    int rc = kvs_storage_record_get(r->rd, kvs_slice_of(r->store.id),
+                                    (kvs_slice){r->key, r->key_len}, &rec);
+    if (rc != 0 && rc != KVS_ENOTFOUND)
+        return rc;
+    struct kvs_precond_target t = {rc == 0, rc == 0 ? rec.version : 0,
+                                   rc == 0 ? rec.modified_ms : 0};
+    return kvs_precond_eval(p, &t, 0, 0) == KVS_PRECOND_PASS ? 0 : KVS_EPRECOND;
+}
+
 int kvs_api_record_prepare(struct kvs_req *r)
 {
     int rc = check_key(r);
@@ -323,6 +339,8 @@ int kvs_api_record_prepare(struct kvs_req *r)
     rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
     if (rc == KVS_ENOTFOUND) /* answered after the body is drained, with this message */
         snprintf(r->error_msg, sizeof r->error_msg, "%s", KVS_API_STORE_NOT_FOUND);
+    if (rc == 0 && kvs_precond_any(&c.pre))
+        rc = precheck(r, &c.pre);
     return rc;
 }
 

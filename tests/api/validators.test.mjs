@@ -239,6 +239,16 @@ describe('conditional writes', () => {
         assertApiError(await put('cas', 'weak', { 'If-Match': `W/${(await get('cas')).headers.etag}` }), 412, 'precondition-failed');
     });
 
+    test('a write that cannot pass is refused before its body: 412 at once after Expect: 100-continue', T, async () => {
+        await putTag('big-once', 'exists');
+        const head = `PUT ${recordPath(store.id, 'big-once')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n` +
+            'Content-Type: text/plain\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\nIf-None-Match: *\r\n\r\n';
+        const raw = await rawExchange(server, head, { timeoutMs: ms(5000), untilResponse: true });
+        assert.equal(raw.status, 412, raw.text.slice(0, 200));
+        assert.ok(!raw.text.startsWith('HTTP/1.1 100'), 'no 100 Continue first');
+        assert.equal((await get('big-once')).text, 'exists');
+    });
+
     test('If-Match: * needs the record; nothing is created', T, async () => {
         assertApiError(await put('ghost', 'x', { 'If-Match': '*' }), 412, 'precondition-failed');
         assertApiError(await get('ghost'), 404, 'record-not-found');

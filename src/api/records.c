@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/httpdate.h"
 #include "common/log.h"
@@ -296,6 +297,15 @@ void kvs_api_record_get(struct kvs_req *r)
 
 /* ---- PUT / POST ---------------------------------------------------------------------------- */
 
+/* Hand preconditions P to R's write (kvs_write.precond). Kept apart from the request, which
+ * every request allocates: few writes carry any. Freed with the request. */
+static void keep_precond(struct kvs_req *r, const struct kvs_precond *p)
+{
+    r->precond = kvs_xmalloc(sizeof *r->precond);
+    *r->precond = *p;
+    r->w.precond = r->precond;
+}
+
 /* A write's preconditions checked early, against the record as it is while the headers are in,
  * so that a write that cannot succeed (If-None-Match: * of an existing key, a stale If-Match)
  * is refused before its body is uploaded: at once for a client that waits for "100 Continue".
@@ -335,12 +345,13 @@ int kvs_api_record_prepare(struct kvs_req *r)
     rc = read_cond(r, &c);
     if (rc != 0)
         return rc;
-    r->w.precond = c.pre;
     rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
     if (rc == KVS_ENOTFOUND) /* answered after the body is drained, with this message */
         snprintf(r->error_msg, sizeof r->error_msg, "%s", KVS_API_STORE_NOT_FOUND);
-    if (rc == 0 && kvs_precond_any(&c.pre))
+    if (rc == 0 && kvs_precond_any(&c.pre)) {
         rc = precheck(r, &c.pre);
+        keep_precond(r, &c.pre);
+    }
     return rc;
 }
 
@@ -403,7 +414,8 @@ void kvs_api_record_delete(struct kvs_req *r)
     struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_WRITE);
     if (s == NULL)
         return;
-    r->w.precond = c.pre;
+    if (kvs_precond_any(&c.pre))
+        keep_precond(r, &c.pre);
     r->w.op = KVS_W_RECORD_DELETE;
     memcpy(r->w.store_id, s->id, sizeof r->w.store_id);
     r->w.key = (kvs_slice){r->key, r->key_len};

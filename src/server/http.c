@@ -597,6 +597,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     kvs_store_clear(&r->store);
     kvs_store_clear(&r->w.store);
     kvs_buf_free(&r->body);
+    free(r->precond);
     free(r->query_buf);
     free(r->target);
     free(r);

@@ -132,6 +132,8 @@ struct kvs_req {
     char error_msg[160]; /* its message, "" for the table's */
 
     struct kvs_write w; /* the write this request waits for */
+    /* w's preconditions, when it has any (w.precond points here); malloc'd */
+    struct kvs_precond *precond;
 
     /* the response, built by reply.c and queued by http.c */
     struct MHD_Response *resp;

@@ -33,10 +33,12 @@ struct staged {
 static KVS_MUST_CHECK int check_precond(const struct kvs_write *w,
                                         const struct kvs_record_view *prev)
 {
+    if (w->precond == NULL)
+        return 0;
     struct kvs_precond_target cur = {0, 0, 0};
     if (prev)
         cur = (struct kvs_precond_target){1, prev->version, prev->modified_ms};
-    return kvs_precond_eval(&w->precond, &cur, 0, 0) == KVS_PRECOND_PASS ? 0 : KVS_EPRECOND;
+    return kvs_precond_eval(w->precond, &cur, 0, 0) == KVS_PRECOND_PASS ? 0 : KVS_EPRECOND;
 }
 
 /* The version of a record written at NOW (ms) into a store whose stats are SR: see the schema

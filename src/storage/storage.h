@@ -41,9 +41,10 @@
  * can do the same with a column of the store's stats row, read FOR UPDATE. The record's
  * modification time (modified_ms) is the write's wall-clock time; Last-Modified is made of it.
  *
- * Conditional writes: a record put or delete may carry preconditions (struct kvs_precond:
- * If-Match, If-None-Match, If-Unmodified-Since). The back-end evaluates them with
- * kvs_precond_eval(P, current record, 0, 0) inside the write's own transaction, after the
+ * Conditional writes: a record put or delete may carry preconditions (.precond, a struct
+ * kvs_precond: If-Match, If-None-Match, If-Unmodified-Since; NULL for none, the common case).
+ * The back-end evaluates them with kvs_precond_eval(P, current record, 0, 0) inside the write's
+ * own transaction, after the
  * store is found and before anything changes, against the record as the earlier writes of the
  * same batch left it; when they fail the write's result is KVS_EPRECOND and nothing changes.
  *
@@ -374,12 +375,13 @@ struct kvs_write {
     kvs_slice value;               /* record put: the bytes to store */
     kvs_slice content_type;        /* record put */
     enum kvs_encoding encoding;    /* record put */
-    struct kvs_precond precond;    /* record put and delete; all zero: unconditional */
     uint64_t version;              /* record put, out: the new version */
     int64_t modified_ms;           /* record put, out: the new modification time */
     struct kvs_store store;        /* store create/update: in and out; kvs_store_clear() it */
     unsigned update_mask;          /* store update */
     struct kvs_user user;          /* user create/update (in and out), token ops, shares */
+    /* record put and delete: preconditions (see "Conditional writes"); NULL = none */
+    const struct kvs_precond *precond;
     uint8_t token_hash[KVS_TOKEN_HASH_LEN];      /* user create, token add and revoke */
     char token_prefix[KVS_TOKEN_PREFIX_MAX + 1]; /* user create, token add: kvs_token_prefix() */
     uint8_t share_level;                         /* share set: enum kvs_share_level */

@@ -842,10 +842,16 @@ static struct kvs_write record_write(const char *store_id, const char *key, cons
     return w;
 }
 
-/* Add the header line VALUE of WHICH to W's preconditions. */
-static void when(struct kvs_write *w, enum kvs_precond_header which, const char *value)
+/* Add the header line VALUE of WHICH to W's preconditions, kept in P (emptied first when W
+ * has none yet). */
+static void when(struct kvs_write *w, struct kvs_precond *p, enum kvs_precond_header which,
+                 const char *value)
 {
-    kvs_precond_add(&w->precond, which, kvs_slice_of(value), kvs_now_ms() / 1000);
+    if (w->precond != p) {
+        memset(p, 0, sizeof *p);
+        w->precond = p;
+    }
+    kvs_precond_add(p, which, kvs_slice_of(value), kvs_now_ms() / 1000);
 }
 
 /* VERSION's entity-tag, in a static buffer (one per call site is enough for the tests). */
@@ -951,12 +957,13 @@ TEST(storage_conditional_writes)
     setup(st, &alice, &s);
 
     /* If-None-Match: * creates only when the key is absent. */
+    struct kvs_precond p;
     struct kvs_write w = record_write(s.id, "k", "first");
-    when(&w, KVS_H_IF_NONE_MATCH, "*");
+    when(&w, &p, KVS_H_IF_NONE_MATCH, "*");
     ASSERT_OK(kvs_storage_write(st, &w));
     uint64_t v1 = w.version;
     w = record_write(s.id, "k", "second");
-    when(&w, KVS_H_IF_NONE_MATCH, "*");
+    when(&w, &p, KVS_H_IF_NONE_MATCH, "*");
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     ASSERT_EQ(w.version, 0);
     char *val;
@@ -968,25 +975,25 @@ TEST(storage_conditional_writes)
     /* If-Match: the current version passes (either form of its tag, in a list), an old or
      * foreign or weak one fails and nothing changes. */
     w = record_write(s.id, "k", "second");
-    when(&w, KVS_H_IF_MATCH, "\"0\", \"nope\"");
-    when(&w, KVS_H_IF_MATCH, etag(v1));
+    when(&w, &p, KVS_H_IF_MATCH, "\"0\", \"nope\"");
+    when(&w, &p, KVS_H_IF_MATCH, etag(v1));
     ASSERT_OK(kvs_storage_write(st, &w));
     uint64_t v2 = w.version;
     const char *stale[] = {etag(v1), "\"something-else\"", "W/\"x\""};
     for (size_t i = 0; i < 3; i++) {
         w = record_write(s.id, "k", "lost update");
-        when(&w, KVS_H_IF_MATCH, stale[i]);
+        when(&w, &p, KVS_H_IF_MATCH, stale[i]);
         ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     }
     char weak[KVS_ETAG_MAX + 2] = "W/";
     strcat(weak, etag(v2));
     w = record_write(s.id, "k", "lost update");
-    when(&w, KVS_H_IF_MATCH, weak); /* If-Match compares strongly */
+    when(&w, &p, KVS_H_IF_MATCH, weak); /* If-Match compares strongly */
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     char decoded[KVS_ETAG_MAX];
     kvs_etag_format(v2, 1, decoded);
     w = record_write(s.id, "k", "third");
-    when(&w, KVS_H_IF_MATCH, decoded);
+    when(&w, &p, KVS_H_IF_MATCH, decoded);
     ASSERT_OK(kvs_storage_write(st, &w));
     uint64_t v3 = w.version;
     ASSERT_OK(ts_get(st, s.id, "k", &val, &n));
@@ -995,14 +1002,14 @@ TEST(storage_conditional_writes)
 
     /* If-Match: * needs the record; If-None-Match with its tag fails, with another passes. */
     w = record_write(s.id, "absent", "no");
-    when(&w, KVS_H_IF_MATCH, "*");
+    when(&w, &p, KVS_H_IF_MATCH, "*");
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     ASSERT_ERR(ts_get(st, s.id, "absent", &val, &n), KVS_ENOTFOUND);
     w = record_write(s.id, "k", "no");
-    when(&w, KVS_H_IF_NONE_MATCH, etag(v3));
+    when(&w, &p, KVS_H_IF_NONE_MATCH, etag(v3));
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     w = record_write(s.id, "k", "fourth");
-    when(&w, KVS_H_IF_NONE_MATCH, etag(v1));
+    when(&w, &p, KVS_H_IF_NONE_MATCH, etag(v1));
     ASSERT_OK(kvs_storage_write(st, &w));
     uint64_t v4 = w.version;
     int64_t m4 = w.modified_ms;
@@ -1011,35 +1018,35 @@ TEST(storage_conditional_writes)
     char date[KVS_HTTPDATE_LEN + 1];
     kvs_httpdate_format(m4 / 1000 - 1, date);
     w = record_write(s.id, "k", "no");
-    when(&w, KVS_H_IF_UNMODIFIED_SINCE, date);
+    when(&w, &p, KVS_H_IF_UNMODIFIED_SINCE, date);
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     kvs_httpdate_format(m4 / 1000, date);
     w = record_write(s.id, "k", "fifth");
-    when(&w, KVS_H_IF_UNMODIFIED_SINCE, date);
+    when(&w, &p, KVS_H_IF_UNMODIFIED_SINCE, date);
     ASSERT_OK(kvs_storage_write(st, &w));
     uint64_t v5 = w.version;
 
     /* Deletes: a stale If-Match keeps the record; the current one deletes it; If-Match: * of a
      * missing key fails, If-None-Match: * of it passes (and deletes nothing). */
     w = record_write(s.id, "k", NULL);
-    when(&w, KVS_H_IF_MATCH, etag(v4));
+    when(&w, &p, KVS_H_IF_MATCH, etag(v4));
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     ASSERT_OK(version_of(st, s.id, "k", &v1, NULL));
     ASSERT_EQ(v1, v5);
     w = record_write(s.id, "k", NULL);
-    when(&w, KVS_H_IF_MATCH, etag(v5));
+    when(&w, &p, KVS_H_IF_MATCH, etag(v5));
     ASSERT_OK(kvs_storage_write(st, &w));
     ASSERT_ERR(ts_get(st, s.id, "k", &val, &n), KVS_ENOTFOUND);
     w = record_write(s.id, "k", NULL);
-    when(&w, KVS_H_IF_MATCH, "*");
+    when(&w, &p, KVS_H_IF_MATCH, "*");
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_EPRECOND);
     w = record_write(s.id, "k", NULL);
-    when(&w, KVS_H_IF_NONE_MATCH, "*");
+    when(&w, &p, KVS_H_IF_NONE_MATCH, "*");
     ASSERT_OK(kvs_storage_write(st, &w));
 
     /* A missing store is not found, whatever the preconditions. */
     w = record_write("AAAAAAAAAAAAAAAAA", "k", "x");
-    when(&w, KVS_H_IF_MATCH, "*");
+    when(&w, &p, KVS_H_IF_MATCH, "*");
     ASSERT_ERR(kvs_storage_write(st, &w), KVS_ENOTFOUND);
 
     /* Failed conditions counted nothing: 5 puts (one create, four replaces) and 1 delete. */
@@ -1073,6 +1080,7 @@ TEST(storage_conditional_writes_in_one_batch)
     kvs_storage_counters(st, &before);
 
     enum { N = 7 };
+    struct kvs_precond ps[N];
     struct kvs_write ws[N] = {
         record_write(s.id, "counter", "1"), /* If-Match v0: wins */
         record_write(s.id, "counter", "1"), /* If-Match v0: sees the first, fails */
@@ -1082,12 +1090,12 @@ TEST(storage_conditional_writes_in_one_batch)
         record_write(s.id, "k", NULL),      /* If-Match: *: deletes */
         record_write(s.id, "k", "d"),       /* If-Match: *: sees the delete, fails */
     };
-    when(&ws[0], KVS_H_IF_MATCH, etag(v0));
-    when(&ws[1], KVS_H_IF_MATCH, etag(v0));
-    when(&ws[2], KVS_H_IF_NONE_MATCH, "*");
-    when(&ws[3], KVS_H_IF_NONE_MATCH, "*");
+    when(&ws[0], &ps[0], KVS_H_IF_MATCH, etag(v0));
+    when(&ws[1], &ps[1], KVS_H_IF_MATCH, etag(v0));
+    when(&ws[2], &ps[2], KVS_H_IF_NONE_MATCH, "*");
+    when(&ws[3], &ps[3], KVS_H_IF_NONE_MATCH, "*");
     for (int i = 4; i < N; i++)
-        when(&ws[i], KVS_H_IF_MATCH, "*");
+        when(&ws[i], &ps[i], KVS_H_IF_MATCH, "*");
     struct ts_counter c = TS_COUNTER_INIT;
     for (int i = 0; i < N; i++) {
         ws[i].done = ts_counter_done;

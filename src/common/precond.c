@@ -83,38 +83,63 @@ static int entity_tag(kvs_slice *s, kvs_slice *opaque, int *weak)
     return 1;
 }
 
+/* Whether the field line *S of an If-Match or If-None-Match header is "*" (then the whole line;
+ * "*" cannot be a member of a list). Trims *S of spaces either way. */
+static int is_any(kvs_slice *s)
+{
+    *s = kvs_slice_trim_ows(*s);
+    return s->n == 1 && s->p[0] == '*';
+}
+
+/* The next entity-tag of the list *S (advancing it): 1 with its OPAQUE part and WEAK, or 0 at
+ * the end of the list or at a fault (a malformed tag, junk after a tag): what came before a
+ * fault stays, the rest matches nothing. */
+static int next_tag(kvs_slice *s, kvs_slice *opaque, int *weak)
+{
+    /* #rule: empty members and the spaces around commas are allowed */
+    while (s->n > 0 && (s->p[0] == ',' || is_ows(s->p[0]))) {
+        s->p++;
+        s->n--;
+    }
+    if (s->n == 0 || !entity_tag(s, opaque, weak))
+        return 0;
+    *s = kvs_slice_trim_ows(*s);
+    if (s->n > 0 && s->p[0] != ',')
+        s->n = 0; /* junk after this tag: it counts, nothing after it does */
+    return 1;
+}
+
 /* Add the field line S of an If-Match or If-None-Match header to L. */
 static void add_list(struct kvs_etag_list *l, kvs_slice s)
 {
     l->present = 1;
-    s = kvs_slice_trim_ows(s);
-    if (s.n == 1 && s.p[0] == '*') {
+    if (is_any(&s)) {
         l->any = 1;
         return;
     }
-    for (;;) {
-        /* #rule: empty members and the spaces around commas are allowed */
-        while (s.n > 0 && (s.p[0] == ',' || is_ows(s.p[0]))) {
-            s.p++;
-            s.n--;
-        }
-        if (s.n == 0)
-            return;
-        kvs_slice opaque;
-        int weak;
-        if (!entity_tag(&s, &opaque, &weak))
-            return; /* malformed: what came before stays, the rest matches nothing */
+    kvs_slice opaque;
+    int weak;
+    while (next_tag(&s, &opaque, &weak)) {
         struct kvs_etag_ref ref = {.weak = (uint8_t)weak};
-        if (parse_own(opaque, &ref)) {
-            if (l->n == KVS_ETAG_LIST_MAX)
-                l->too_many = 1;
-            else
-                l->tags[l->n++] = ref;
-        }
-        s = kvs_slice_trim_ows(s);
-        if (s.n > 0 && s.p[0] != ',')
-            return; /* junk after a tag */
+        if (!parse_own(opaque, &ref))
+            continue; /* not a tag of kvs's: it matches nothing */
+        if (l->n == KVS_ETAG_LIST_MAX)
+            l->too_many = 1;
+        else
+            l->tags[l->n++] = ref;
     }
+}
+
+int kvs_etag_list_matches(kvs_slice value, kvs_slice want)
+{
+    if (is_any(&value))
+        return 1;
+    kvs_slice opaque;
+    int weak;
+    while (next_tag(&value, &opaque, &weak))
+        if (kvs_slice_eq(opaque, want))
+            return 1;
+    return 0;
 }
 
 static void add_date(struct kvs_precond_date *d, kvs_slice value, int64_t now_secs)

@@ -32,6 +32,12 @@
 /* Write the entity-tag of record version VERSION (DECODED: of its "-identity" form) into OUT. */
 void kvs_etag_format(uint64_t version, int decoded, char out[KVS_ETAG_MAX]);
 
+/* Whether the field line VALUE of an If-None-Match header names the entity-tag whose opaque
+ * part (between the quotes) is WANT, by the weak comparison: "*", or a list holding that tag
+ * with or without W/. A malformed list matches only by the tags before its fault. For tags
+ * other than record versions (the console's files, server/assets.c). */
+int kvs_etag_list_matches(kvs_slice value, kvs_slice want);
+
 /* The most entity-tags of kvs's own kept from one list; a longer list makes
  * kvs_precond_parse() fail. */
 #define KVS_ETAG_LIST_MAX 16

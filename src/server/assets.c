@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/encoding.h"
+#include "common/precond.h"
 #include "kvs.h"
 #include "server/http.h"
 #include "server/reply.h"
@@ -56,47 +57,6 @@ const struct kvs_asset *kvs_assets_for_path(kvs_slice path)
     return kvs_assets_find(kvs_slice_of(KVS_ASSETS_INDEX));
 }
 
-/* ---- If-None-Match ------------------------------------------------------------------------- */
-
-static const char *skip_ows(const char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return s;
-}
-
-int kvs_assets_etag_matches(const char *header, const char *etag)
-{
-    if (header == NULL)
-        return 0;
-    const char *s = skip_ows(header);
-    if (*s == '*')
-        return *skip_ows(s + 1) == '\0';
-    size_t want = strlen(etag);
-    for (;;) {
-        s = skip_ows(s);
-        if (*s == ',') { /* empty list elements are allowed (RFC 9110 §5.6.1) */
-            s++;
-            continue;
-        }
-        if (*s == '\0')
-            return 0;
-        if (s[0] == 'W' && s[1] == '/')
-            s += 2; /* weak comparison: W/"x" matches "x" */
-        if (*s != '"')
-            return 0;
-        const char *end = strchr(s + 1, '"');
-        if (end == NULL)
-            return 0;
-        size_t n = (size_t)(end - s) + 1;
-        if (n == want && memcmp(s, etag, n) == 0)
-            return 1;
-        s = skip_ows(end + 1);
-        if (*s != ',' && *s != '\0')
-            return 0;
-    }
-}
-
 /* ---- the handler --------------------------------------------------------------------------- */
 
 static int is_page(const struct kvs_asset *a)
@@ -116,7 +76,8 @@ static void console_handle(struct kvs_req *r)
     const char *ae = kvs_http_header(r, "Accept-Encoding");
     int gz = a->gz && ae && kvs_encoding_accepted(kvs_slice_of(ae), KVS_ENC_GZIP);
     const char *etag = gz ? a->gz_etag : a->etag;
-    if (kvs_assets_etag_matches(kvs_http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag))
+    const char *inm = kvs_http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm && kvs_etag_list_matches(kvs_slice_of(inm), (kvs_slice){etag + 1, strlen(etag) - 2}))
         kvs_reply_empty(r, 304);
     else if (gz)
         kvs_reply_bytes(r, 200, a->content_type, a->gz, a->gz_len, NULL, NULL);

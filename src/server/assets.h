@@ -10,10 +10,10 @@
  *
  * Every answer carries a strong ETag (per representation: plain or gzip) and
  * Cache-Control: no-cache, so a browser revalidates and gets 304 while nothing changed;
- * If-None-Match is compared as RFC 9110 §13.1.2 says (weak comparison, lists, "*"). Pages
- * carry a strict Content-Security-Policy: script only from the console's own files, no inline
- * script or style, no frames, frame-ancestors 'none', and Trusted Types so that no string can
- * become markup; records are previewed as data (see web/preview.js). */
+ * If-None-Match is compared as RFC 9110 §13.1.2 says (common/precond.h: weak comparison, lists,
+ * "*"). Pages carry a strict Content-Security-Policy: script only from the console's own files, no
+ * inline script or style, no frames, frame-ancestors 'none', and Trusted Types so that no string
+ * can become markup; records are previewed as data (see web/preview.js). */
 #ifndef KVS_SERVER_ASSETS_H
 #define KVS_SERVER_ASSETS_H
 
@@ -53,10 +53,5 @@ const struct kvs_route *kvs_assets_route(kvs_slice path);
  * index page for the other console paths; NULL for a missing file or a path that is not the
  * console's. */
 const struct kvs_asset *kvs_assets_for_path(kvs_slice path);
-
-/* Whether the If-None-Match header value HEADER matches the strong entity tag ETAG (quotes
- * included) by RFC 9110's weak comparison: "*", or a comma-separated list in which one tag,
- * with or without W/, has ETAG's opaque value. A malformed header matches nothing. */
-int kvs_assets_etag_matches(const char *header, const char *etag);
 
 #endif

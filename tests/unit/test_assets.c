@@ -47,23 +47,3 @@ TEST(assets_paths)
     ASSERT(kvs_assets_route(kvs_slice_of("/health")) == NULL);
     ASSERT(kvs_assets_route(kvs_slice_of("//")) == NULL);
 }
-
-TEST(assets_if_none_match)
-{
-    const char *e = "\"abc\"";
-    ASSERT(kvs_assets_etag_matches("\"abc\"", e));
-    ASSERT(kvs_assets_etag_matches("W/\"abc\"", e));
-    ASSERT(kvs_assets_etag_matches("\"x\", \"abc\"", e));
-    ASSERT(kvs_assets_etag_matches(" , \"x\" ,W/\"abc\" , ", e));
-    ASSERT(kvs_assets_etag_matches("*", e));
-    ASSERT(kvs_assets_etag_matches(" * ", e));
-    ASSERT(!kvs_assets_etag_matches(NULL, e));
-    ASSERT(!kvs_assets_etag_matches("", e));
-    ASSERT(!kvs_assets_etag_matches("\"abcd\"", e));
-    ASSERT(!kvs_assets_etag_matches("\"ab\"", e));
-    ASSERT(!kvs_assets_etag_matches("abc", e));
-    ASSERT(!kvs_assets_etag_matches("\"abc", e));
-    ASSERT(!kvs_assets_etag_matches("w/\"abc\"", e)); /* W is case-sensitive */
-    ASSERT(!kvs_assets_etag_matches("*, \"abc\"", e));
-    ASSERT(!kvs_assets_etag_matches("\"x\" \"abc\"", e)); /* not a list: malformed */
-}

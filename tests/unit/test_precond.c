@@ -89,6 +89,29 @@ TEST(etag_list_several_lines_and_too_many)
     ASSERT_EQ(p.if_none_match.too_many, 1);
 }
 
+/* If-None-Match against a tag that is not a record version (the console's files) */
+TEST(etag_list_matches_other_tags)
+{
+    kvs_slice e = kvs_slice_of("abc");
+#define M(v) kvs_etag_list_matches(kvs_slice_of(v), e)
+    ASSERT(M("\"abc\""));
+    ASSERT(M("W/\"abc\""));
+    ASSERT(M("\"x\", \"abc\""));
+    ASSERT(M(" , \"x\" ,W/\"abc\" , "));
+    ASSERT(M("*"));
+    ASSERT(M(" * "));
+    ASSERT(M("\"abc\" junk")); /* a tag before a fault counts */
+    ASSERT(!M(""));
+    ASSERT(!M("\"abcd\""));
+    ASSERT(!M("\"ab\""));
+    ASSERT(!M("abc"));
+    ASSERT(!M("\"abc"));
+    ASSERT(!M("w/\"abc\"")); /* W is case-sensitive */
+    ASSERT(!M("*, \"abc\""));
+    ASSERT(!M("\"x\" \"abc\"")); /* not a list: nothing after the fault counts */
+#undef M
+}
+
 TEST(precond_none)
 {
     struct kvs_precond p = pc(NULL, NULL, NULL, NULL);

@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 STD     := -std=gnu11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -Wno-unused-parameter
-PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc libcurl gnutls
+PKGS    := libmicrohttpd jansson openssl zlib libbrotlidec libbrotlienc libcurl gnutls libpq
 PKG_CF   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LD   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
            $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb) -lpthread
@@ -158,10 +158,14 @@ $(B)/test-unit: $(B)/tests/unit/runner.o $(UNIT_OBJ) $(B)/libkvs-internal.a
 
 test: test-deps
 	@$(MAKE) --no-print-directory all $(B)/test-unit
-	@$(MAKE) --no-print-directory test-unit test-api test-console test-cli test-unit-asan fuzz-replay fuzz-short test-crash
+	@$(MAKE) --no-print-directory test-unit test-api test-console test-cli test-pg \
+	    test-unit-asan fuzz-replay fuzz-short test-crash
 
+# Every unit test (test_pg.c too), then the storage conformance suite once more against
+# PostgreSQL, on a throw-away cluster (tests/pg/with-cluster.sh).
 test-unit: $(B)/test-unit
-	$(B)/test-unit
+	tests/pg/with-cluster.sh sh -c '$(B)/test-unit && \
+	    KVS_TEST_BACKEND=pg $(B)/test-unit storage_ -storage_lmdb_'
 
 test-api: all
 	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=2 tests/api/
@@ -178,6 +182,22 @@ screenshots: test-deps all
 test-cli: all examples
 	KVS_BIN=$(CURDIR)/$(B)/kvs KVS_BUILD=$(CURDIR)/$(B) KVS_MAKE_ARGS="$(if $(SANITIZE),SANITIZE=$(SANITIZE))" \
 	    node --test --test-concurrency=2 tests/cli/
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+# The scale-out back-end (src/storage/pg_*.c), tested on throw-away clusters (tests/pg/cluster.sh:
+# initdb in a temporary directory, a Unix socket there, stopped by its PID at the end):
+#   make test-pg   the API suite against PostgreSQL-backed servers, then the two-node tests
+#                  (tests/pg/two-node.test.mjs) on the same cluster, then the faults
+#                  (tests/pg/faults.test.mjs), which start clusters of their own to crash
+#   (make test-unit runs test_pg.c and the conformance suite on PostgreSQL)
+test-pg: all
+	KVS_BIN=$(CURDIR)/$(B)/kvs tests/pg/with-cluster.sh sh -c \
+	    'KVS_TEST_BACKEND=pg node --test --test-concurrency=2 tests/api/ && \
+	     node --test --test-concurrency=1 tests/pg/two-node.test.mjs'
+	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=1 tests/pg/faults.test.mjs
+
+.PHONY: test-pg
+# --- end of PostgreSQL ---------------------------------------------------------------------
 
 # --- benchmarks ----------------------------------------------------------------------------
 # `make bench` compares kvs with nginx and the disk (bench/run.sh; results in bench/results/).
@@ -306,6 +326,7 @@ help:
 	@echo "make test-cli        the kvs command line, libkvs examples, export, the Apify CLI"
 	@echo "make examples        build the libkvs examples (examples/) into $(B)/examples/"
 	@echo "make install         kvs, kvs.h + kvs/client.h, libkvs.a/.so, kvs.pc (PREFIX=$(PREFIX), DESTDIR=)"
+	@echo "make test-pg         API, two-node and fault tests on PostgreSQL (throw-away clusters)"
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
 	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"

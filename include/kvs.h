@@ -51,7 +51,7 @@ extern "C" {
     X(ENOROUTE, -15, 404, "page-not-found", "The requested page was not found.")                   \
     X(EBADPARAM, -16, 400, "invalid-parameter", "Invalid query parameter.")                        \
     X(EBADBODY, -17, 400, "invalid-request", "The request body could not be decoded.")             \
-    X(EUNAVAIL, -18, 503, "service-unavailable", "The server is shutting down.")                   \
+    X(EUNAVAIL, -18, 503, "service-unavailable", "The service is unavailable; try again soon.")    \
     X(ERATE, -19, 429, "rate-limit-exceeded", "You have exceeded the rate limit.")                 \
     X(EEXIST, -20, 400, "already-exists", "The resource already exists.")                          \
     X(EBADNAME, -21, 400, "invalid-value",                                                         \

@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 
 what=${1:-build}
 pkgs="build-essential pkg-config libmicrohttpd-dev liblmdb-dev libjansson-dev libssl-dev \
-zlib1g-dev libbrotli-dev libcurl4-openssl-dev libgnutls28-dev"
+zlib1g-dev libbrotli-dev libcurl4-openssl-dev libgnutls28-dev libpq-dev"
 case "$what" in
 build) ;;
-test) pkgs="$pkgs nodejs npm curl openssl clang libclang-rt-dev chromium" ;; # clang + libFuzzer: make fuzz-short; chromium: make test-console; openssl: the TLS tests
-bench) pkgs="$pkgs wrk nginx-light gnuplot-nox curl" ;;
+test) pkgs="$pkgs nodejs npm curl openssl clang libclang-rt-dev chromium" # clang + libFuzzer: make fuzz-short; chromium: make test-console; openssl: the TLS tests
+    pkgs="$pkgs postgresql" ;; # the throw-away cluster (tests/pg)
+bench) pkgs="$pkgs wrk nginx-light gnuplot-nox curl postgresql" ;; # postgresql: its rows
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -48,7 +48,9 @@ static void usage(FILE *out)
             "\n"
             "OUT must not exist or be an empty directory. restore refuses a DIR that is in\n"
             "use by a running server or a kvs command, and a DIR that is not empty unless\n"
-            "--force (which replaces its data).\n");
+            "--force (which replaces its data). --storage lmdb:DIR is --data DIR; a\n"
+            "PostgreSQL storage (--storage postgres://...) is backed up with pg_dump or\n"
+            "pg_basebackup instead.\n");
 }
 
 #define usage_error(...) kvs_cli_usage_error("kvs backup --help", __VA_ARGS__)
@@ -233,11 +235,22 @@ static int restore_main(const char *data, const char *backup, int force)
     return 0;
 }
 
+/* Backups of a PostgreSQL storage are PostgreSQL's business. */
+static int refuse_pg(int restore)
+{
+    return kvs_cli_fail("%s works on an LMDB data directory; the storage is PostgreSQL: %s",
+                        restore ? "restore" : "backup",
+                        restore ? "restore with pg_restore or from a pg_basebackup"
+                                : "back it up with pg_dump (its kvs_ tables) or pg_basebackup "
+                                  "(the whole cluster, for point-in-time recovery)");
+}
+
 int kvs_cli_backup_main(int argc, char **argv)
 {
-    enum { O_DATA = 1, O_FORCE, O_HELP };
+    enum { O_DATA = 1, O_STORAGE, O_FORCE, O_HELP };
     static const struct option options[] = {
         {"data", required_argument, NULL, O_DATA},
+        {"storage", required_argument, NULL, O_STORAGE},
         {"force", no_argument, NULL, O_FORCE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -255,6 +268,13 @@ int kvs_cli_backup_main(int argc, char **argv)
                 return usage_error("--data needs a directory");
             data = optarg;
             break;
+        case O_STORAGE: /* lmdb:DIR is --data DIR */
+            if (kvs_storage_spec_is_pg(optarg))
+                return refuse_pg(restore);
+            if (strncmp(optarg, "lmdb:", 5) != 0 || optarg[5] == '\0')
+                return usage_error("--storage takes lmdb:DIR or a postgres:// URI");
+            data = optarg + 5;
+            break;
         case O_FORCE:
             force = 1;
             break;
@@ -270,6 +290,8 @@ int kvs_cli_backup_main(int argc, char **argv)
     }
     if (data == NULL)
         return usage_error("give --data DIR");
+    if (kvs_storage_spec_is_pg(data))
+        return refuse_pg(restore);
     if (argc - optind != 1)
         return usage_error(restore ? "give one BACKUP directory" : "give one OUT directory");
     if (force && !restore)

@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "kvs.h"
 #include "server/deadline.h"
@@ -99,14 +98,6 @@ static int add(struct kvs_buf *out, const char *fmt, ...)
     return kvs_buf_append(out, line, (size_t)n) == 0 ? 0 : KVS_ENOMEM;
 }
 
-static uint64_t file_bytes(const char *dir, const char *name)
-{
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
-}
-
 int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
 {
     int rc = 0;
@@ -160,12 +151,15 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
     struct kvs_storage_counters sc = {0};
     kvs_storage_counters(srv->storage, &sc);
     struct kvs_storage_totals tot;
+    uint64_t disk = 0;
     struct kvs_read *rd;
     int err = kvs_storage_read_begin(srv->storage, &rd);
     if (err == 0) {
         err = kvs_storage_totals(rd, &tot);
         kvs_storage_read_end(rd);
     }
+    if (err == 0)
+        err = kvs_storage_disk_bytes(srv->storage, &disk);
     if (err != 0)
         return err;
     rc |= add(out,
@@ -185,7 +179,8 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
               "# HELP kvs_storage_writes_total Writes applied.\n"
               "# TYPE kvs_storage_writes_total counter\n"
               "kvs_storage_writes_total %llu\n"
-              "# HELP kvs_storage_bytes Disk space used by the database files.\n"
+              "# HELP kvs_storage_bytes Disk space used by the storage (LMDB: its files; "
+              "PostgreSQL: its database).\n"
               "# TYPE kvs_storage_bytes gauge\n"
               "kvs_storage_bytes %llu\n"
               "# HELP kvs_records Records stored (those of deleted stores until swept).\n"
@@ -204,9 +199,7 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
               (unsigned long long)__atomic_load_n(&M.bytes_in, __ATOMIC_RELAXED),
               (unsigned long long)__atomic_load_n(&M.bytes_out, __ATOMIC_RELAXED),
               __atomic_load_n(&srv->in_flight, __ATOMIC_RELAXED), (unsigned long long)sc.batches,
-              (unsigned long long)sc.writes,
-              (unsigned long long)(file_bytes(srv->cfg.data_dir, "data.mdb") +
-                                   file_bytes(srv->cfg.data_dir, "lock.mdb")),
+              (unsigned long long)sc.writes, (unsigned long long)disk,
               (unsigned long long)tot.records, (unsigned long long)tot.stores,
               (unsigned long long)tot.users, (unsigned long long)kvs_deadlines_cut(srv->deadlines));
     return rc ? KVS_ENOMEM : 0;

@@ -61,6 +61,9 @@ void kvs_reply_error(struct kvs_req *r, int code, const char *fmt, ...)
     }
     kvs_reply_json(r, (unsigned)kvs_err_status(code),
                    json_pack("{s:{s:s,s:s}}", "error", "type", kvs_err_type(code), "message", msg));
+    /* Shutting down, or the database unreachable (PostgreSQL): worth another try soon. */
+    if (code == KVS_EUNAVAIL)
+        kvs_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
 void kvs_reply_empty(struct kvs_req *r, unsigned status)

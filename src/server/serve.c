@@ -34,12 +34,17 @@ static void help(FILE *out)
             "usage: kvs serve [options]\n"
             "\n"
             "Serve the Apify API v2 for key-value stores over HTTP, with data in an embedded\n"
-            "LMDB database. On a new data directory the user 'admin' is created; its token is\n"
-            "$KVS_ADMIN_TOKEN when set, otherwise a generated one, printed once.\n"
+            "LMDB database, or in PostgreSQL (--storage postgres://...), where any number of\n"
+            "kvs serve processes can serve the same stores. On new storage the user 'admin' is\n"
+            "created; its token is $KVS_ADMIN_TOKEN when set, otherwise a generated one,\n"
+            "printed once.\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT       address to listen on (default %s; [::1]:PORT for IPv6)\n"
             "  --data DIR               data directory, created if missing (default %s)\n"
+            "  --storage SPEC           where the data is: lmdb:DIR (as --data DIR), or a\n"
+            "                           PostgreSQL connection URI postgres://USER@HOST/DB\n"
+            "                           (libpq's; the tables are made in its schema)\n"
             "  --max-record-size BYTES  largest record, as stored (default %u = 10 MiB;\n"
             "                           suffixes K, M, G for KiB, MiB, GiB)\n"
             "  --public-url URL         base URL of public links (default: from the Host header)\n"
@@ -65,7 +70,8 @@ static void help(FILE *out)
             "  --tls-cert FILE          serve HTTPS with this PEM certificate (then its chain)\n"
             "  --tls-key FILE           and this PEM private key (unencrypted); both or neither.\n"
             "                           TLS 1.2 and 1.3 only; SIGHUP loads both files again\n"
-            "  --map-size BYTES         largest the database may grow (default 1T; suffixes)\n"
+            "  --map-size BYTES         LMDB: largest the database may grow (default 1T;\n"
+            "                           suffixes)\n"
             "  --unnamed-retention DURATION\n"
             "                           delete unnamed stores not accessed this long: 7d, 12h,\n"
             "                           30m, 90s, 500ms (default 7d; 0 = keep forever)\n"
@@ -140,6 +146,34 @@ static int bad_value(const char *opt, const char *value, const char *why)
     return 2;
 }
 
+/* Parse --storage SPEC into CFG and STORE_CFG. Returns 0 or -1. */
+static int parse_storage(const char *spec, struct kvs_server_config *cfg,
+                         struct kvs_storage_config *store_cfg)
+{
+    if (kvs_storage_spec_is_pg(spec)) {
+        store_cfg->pg_uri = spec;
+        return 0;
+    }
+    if (strncmp(spec, "lmdb:", 5) == 0 && spec[5] != '\0') {
+        cfg->data_dir = spec + 5;
+        return 0;
+    }
+    return -1;
+}
+
+/* SPEC (a directory or a connection URI) for messages: a password in a URI becomes "***". */
+static void redact(const char *spec, char *out, size_t cap)
+{
+    const char *at = strchr(spec, '@'), *colon = NULL;
+    const char *user = strstr(spec, "://");
+    if (kvs_storage_spec_is_pg(spec) && at != NULL && user != NULL && user < at)
+        colon = memchr(user + 3, ':', (size_t)(at - user - 3));
+    if (colon != NULL)
+        snprintf(out, cap, "%.*s:***%s", (int)(colon - spec), spec, at);
+    else
+        snprintf(out, cap, "%s", spec);
+}
+
 /* Parse ARGV into CFG and STORE_CFG. Returns -1 to go on, or an exit status. */
 static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
                          struct kvs_storage_config *store_cfg, const char **access_log,
@@ -167,6 +201,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_CACHE_MAX_AGE,
         O_TLS_CERT,
         O_TLS_KEY,
+        O_STORAGE,
         O_HELP
     };
     static const struct option options[] = {
@@ -191,12 +226,13 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"cache-max-age", required_argument, NULL, O_CACHE_MAX_AGE},
         {"tls-cert", required_argument, NULL, O_TLS_CERT},
         {"tls-key", required_argument, NULL, O_TLS_KEY},
+        {"storage", required_argument, NULL, O_STORAGE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     opterr = 0; /* our own one-line messages */
     optind = 1;
-    int c;
+    int c, data_given = 0, map_given = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         uint64_t size;
         switch (c) {
@@ -214,6 +250,13 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             if (*optarg == '\0')
                 return bad_value("data", optarg, "expected a directory");
             cfg->data_dir = optarg;
+            data_given = 1;
+            break;
+        case O_STORAGE:
+            if (parse_storage(optarg, cfg, store_cfg) != 0)
+                return bad_value("storage", optarg,
+                                 "expected lmdb:DIR or a postgres:// or postgresql:// URI");
+            data_given |= store_cfg->pg_uri == NULL;
             break;
         case O_MAX_RECORD:
             if (parse_size(optarg, &size) != 0 || size == 0 || size > (1ull << 30))
@@ -286,6 +329,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             if (parse_size(optarg, &size) != 0 || size < (1ull << 20))
                 return bad_value("map-size", optarg, "expected at least 1M");
             store_cfg->map_size = size;
+            map_given = 1;
             break;
         case O_DEFAULT_ACCESS: {
             enum kvs_general_access ga;
@@ -328,6 +372,13 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
     if (!cfg->tls_cert != !cfg->tls_key) {
         fprintf(stderr, "kvs serve: --%s needs --%s too (see kvs serve --help)\n",
                 cfg->tls_cert ? "tls-cert" : "tls-key", cfg->tls_cert ? "tls-key" : "tls-cert");
+        return 2;
+    }
+    if (store_cfg->pg_uri != NULL && (data_given || map_given)) {
+        fprintf(stderr,
+                "kvs serve: --%s is for LMDB; with --storage postgres://... the data is "
+                "in PostgreSQL\n",
+                data_given ? "data" : "map-size");
         return 2;
     }
     return -1;
@@ -455,6 +506,14 @@ int kvs_serve_main(int argc, char **argv)
     store_cfg.dir = srv.cfg.data_dir;
     /* Every connection may hold a read snapshot while its response is sent (zero-copy). */
     store_cfg.max_readers = srv.cfg.max_connections + 64;
+    /* PostgreSQL: a lookup holds a connection only while its statement runs, on one of the
+     * HTTP threads (and /metrics' on one too). */
+    store_cfg.pg_pool = srv.cfg.threads + 2;
+    char open_error[512] = "";
+    store_cfg.error = open_error;
+    store_cfg.error_cap = sizeof open_error;
+    char where[512];
+    redact(store_cfg.pg_uri ? store_cfg.pg_uri : srv.cfg.data_dir, where, sizeof where);
 
     /* Signals are taken by sigwait() below; block them before any thread starts so that no
      * worker thread receives them. Writes to closed sockets are errors, not deaths. */
@@ -466,7 +525,12 @@ int kvs_serve_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = kvs_storage_open_lmdb(&store_cfg, &srv.storage);
+    int rc = kvs_storage_open(&store_cfg, &srv.storage);
+    if (rc != 0 && store_cfg.pg_uri != NULL) {
+        fprintf(stderr, "kvs serve: cannot open the storage %s: %s\n", where,
+                open_error[0] ? open_error : kvs_strerror(rc));
+        return 1;
+    }
     if (rc != 0) {
         fprintf(stderr, "kvs serve: cannot open the data directory %s: %s\n", srv.cfg.data_dir,
                 kvs_strerror(rc));
@@ -484,6 +548,8 @@ int kvs_serve_main(int argc, char **argv)
         return 1;
     }
     rc = ensure_admin(srv.storage, srv.cfg.default_access);
+    if (rc == KVS_EEXIST) /* another node on the same database made the admin just now */
+        rc = ensure_admin(srv.storage, srv.cfg.default_access);
     if (rc != 0) {
         fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
         kvs_http_stop(&srv, 0);
@@ -497,7 +563,7 @@ int kvs_serve_main(int argc, char **argv)
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(srv.cfg.listen, ':') - srv.cfg.listen),
              srv.cfg.listen);
     printf("kvs: serving %s://%s:%u (data in %s, %s storage, %u threads)\n",
-           srv.tls ? "https" : "http", host, info ? info->port : 0, srv.cfg.data_dir,
+           srv.tls ? "https" : "http", host, info ? info->port : 0, where,
            kvs_storage_name(srv.storage), srv.cfg.threads);
     if (srv.tls) {
         kvs_tls_describe(srv.tls, why, sizeof why);

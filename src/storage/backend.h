@@ -1,6 +1,6 @@
 /* backend.h — what a storage back-end implements, and the generic part it embeds.
  *
- * Only storage.c and the back-ends (lmdb_*.c, later pg_*.c) include this. A back-end defines
+ * Only storage.c and the back-ends (lmdb_*.c, pg_*.c) include this. A back-end defines
  * one constant struct kvs_storage_ops and a struct that embeds struct kvs_storage as its
  * first member, named super (h2o's pattern; curl's vtls table). storage.c implements the
  * public functions of storage.h by calling through the table, and owns the group-commit
@@ -24,6 +24,7 @@ struct kvs_stat_delta {
 
 struct kvs_storage_ops {
     const char *name;
+    unsigned caps; /* KVS_CAP_* (storage.h) */
 
     /* Close the back-end and free the struct that embeds super. The writer has stopped. */
     void (*close)(struct kvs_storage *st);
@@ -66,6 +67,9 @@ struct kvs_storage_ops {
      * Returns 0 when the transaction committed, else the error (KVS_ENOSPACE, KVS_EIO) and
      * nothing at all was changed, WS[i]->store, ->user, ->version and ->modified_ms included
      * (outputs are written only after the commit); the writer then retries each write alone.
+     * KVS_EUNAVAIL says the database could not be reached, or the connection was lost while
+     * the outcome of the commit was unknown: the writer then fails every write of the batch
+     * with it and retries none (a blind retry could apply a write twice).
      * Called only on the writer thread. */
     int (*apply)(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                  const struct kvs_stat_delta *deltas, size_t nd);
@@ -79,6 +83,9 @@ struct kvs_storage_ops {
     /* kvs_storage_backup(): a consistent, synced copy into OUT_DIR. May be NULL (KVS_EINVAL).
      * Called on any thread, concurrently with everything else. */
     int (*backup)(struct kvs_storage *st, const char *out_dir);
+
+    /* kvs_storage_disk_bytes(). Called on any thread, concurrently with everything else. */
+    int (*disk_bytes)(struct kvs_storage *st, uint64_t *out);
 };
 
 /* The generic part of every read snapshot. A back-end's read struct embeds it first, named

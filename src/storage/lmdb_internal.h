@@ -192,6 +192,7 @@ struct kvs_lmdb {
     unsigned page_size;
     struct kvs_prealloc prealloc; /* writer thread only */
     uint64_t last_version;        /* writer thread only: the last record version given */
+    char *dir;                    /* the data directory (owned) */
 };
 
 struct kvs_lmdb_read {
@@ -581,5 +582,6 @@ KVS_MUST_CHECK int kvs_lmdb_store_delete(struct kvs_lmdb *db, MDB_txn *txn,
 /* lmdb_maint.c */
 KVS_MUST_CHECK int kvs_lmdb_maintain(struct kvs_storage *st);
 KVS_MUST_CHECK int kvs_lmdb_backup(struct kvs_storage *st, const char *out_dir);
+KVS_MUST_CHECK int kvs_lmdb_disk_bytes(struct kvs_storage *st, uint64_t *out);
 
 #endif

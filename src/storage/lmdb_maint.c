@@ -196,7 +196,24 @@ KVS_MUST_CHECK int kvs_lmdb_maintain(struct kvs_storage *st)
     return expire_step(db);
 }
 
-/* ==== backup ================================================================================ */
+/* ==== backup and disk use ==================================================================== */
+
+/* The disk space of the file NAME in the data directory (blocks, so the zeros kept ahead of
+ * use count and holes do not). */
+static uint64_t file_bytes(const struct kvs_lmdb *db, const char *name)
+{
+    char path[4096];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", db->dir, name);
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_blocks * 512 : 0;
+}
+
+KVS_MUST_CHECK int kvs_lmdb_disk_bytes(struct kvs_storage *st, uint64_t *out)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    *out = file_bytes(db, "data.mdb") + file_bytes(db, "lock.mdb");
+    return 0;
+}
 
 /* kvs_storage_backup(): mdb_env_copy2 with MDB_CP_COMPACT writes OUT_DIR/data.mdb from one
  * read transaction (a consistent snapshot; writers, also in other processes, go on meanwhile)

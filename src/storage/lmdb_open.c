@@ -35,6 +35,7 @@ static void lmdb_close(struct kvs_storage *st)
     struct kvs_lmdb *db = lmdb_of(st);
     if (db->env != NULL)
         mdb_env_close(db->env);
+    free(db->dir);
     free(db);
 }
 
@@ -401,6 +402,7 @@ out:
 
 static const struct kvs_storage_ops lmdb_ops = {
     .name = "lmdb",
+    .caps = KVS_CAP_SNAPSHOT | KVS_CAP_BACKUP,
     .close = lmdb_close,
     .read_begin = kvs_lmdb_read_begin,
     .read_end = kvs_lmdb_read_end,
@@ -422,6 +424,7 @@ static const struct kvs_storage_ops lmdb_ops = {
     .apply = kvs_lmdb_apply,
     .maintain = kvs_lmdb_maintain,
     .backup = kvs_lmdb_backup,
+    .disk_bytes = kvs_lmdb_disk_bytes,
 };
 
 int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_storage **out)
@@ -437,6 +440,7 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
 
     struct kvs_lmdb *db = kvs_xcalloc(1, sizeof *db);
     db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
+    db->dir = kvs_xstrdup(cfg->dir);
     int rc = mdb_env_create(&db->env);
     if (rc != 0) {
         db->env = NULL;

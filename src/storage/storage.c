@@ -262,6 +262,15 @@ static void commit_batch(struct kvs_storage *st, struct kvs_write **batch, size_
         c->writes += n;
         return;
     }
+    if (rc == KVS_EUNAVAIL) {
+        /* Unreachable, or the commit's outcome is unknown: retrying could apply twice. */
+        for (size_t i = 0; i < n; i++)
+            batch[i]->result = rc;
+        if (nd > 0)
+            kvs_log_warn("storage: read statistics of %zu stores dropped (%s)", nd,
+                         kvs_errname(rc));
+        return;
+    }
     if (n == 1) {
         batch[0]->result = rc;
     } else if (n > 1) {
@@ -455,6 +464,30 @@ void kvs_storage_close(struct kvs_storage *st)
 const char *kvs_storage_name(const struct kvs_storage *st)
 {
     return st->ops->name;
+}
+
+unsigned kvs_storage_caps(const struct kvs_storage *st)
+{
+    return st->ops->caps;
+}
+
+int kvs_storage_disk_bytes(struct kvs_storage *st, uint64_t *out)
+{
+    *out = 0;
+    return st->ops->disk_bytes(st, out);
+}
+
+int kvs_storage_spec_is_pg(const char *spec)
+{
+    return spec != NULL &&
+           (strncmp(spec, "postgres://", 11) == 0 || strncmp(spec, "postgresql://", 13) == 0);
+}
+
+int kvs_storage_open(const struct kvs_storage_config *cfg, struct kvs_storage **out)
+{
+    if (cfg->pg_uri != NULL)
+        return kvs_storage_open_pg(cfg, out);
+    return kvs_storage_open_lmdb(cfg, out);
 }
 
 int kvs_storage_backup(struct kvs_storage *st, const char *out_dir)

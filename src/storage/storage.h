@@ -1,7 +1,7 @@
 /* storage.h — the storage interface: everything the API layer may ask of a back-end.
  *
  * The API layer calls only what is declared here; it never sees LMDB or libpq. A back-end
- * (storage/lmdb_*.c now, storage/pg_*.c next) implements the table in storage/backend.h, and
+ * (storage/lmdb_*.c, storage/pg_*.c) implements the table in storage/backend.h, and
  * storage.c adds what is the same for every back-end: the group-commit writer and the
  * deferred read statistics.
  *
@@ -26,8 +26,12 @@
  * Writes waiting together share one transaction and one sync (group commit).
  * See tests/unit/storage/conformance.c for the behaviour every back-end must show.
  *
- * Consistency: a read (struct kvs_read) sees one snapshot: the state after some set of whole
- * write batches. A record is replaced atomically; a reader sees the old or the new value.
+ * Consistency: every lookup sees the state after some set of whole write batches, never part of
+ * one, and never an older state than a lookup before it on the same read. A record is
+ * replaced atomically; a reader sees the old or the new value. With LMDB a whole read
+ * (struct kvs_read) is one snapshot; with PostgreSQL each lookup is one statement of its own
+ * (READ COMMITTED), so that no transaction stays open while a response goes out to a slow
+ * client: kvs_storage_caps() tells which (KVS_CAP_SNAPSHOT).
  *
  * Record versions (the ETag of the API, common/precond.h): every KVS_W_RECORD_PUT gives the
  * record a new version, a uint64 that every back-end must make
@@ -58,7 +62,9 @@
  *   - A struct kvs_read belongs to one thread at a time; it may be ended on another thread
  *     than the one that began it (a response body that points into it is released by the
  *     HTTP library on whichever thread finishes the response).
- *   - Keep reads short-lived where possible: a long read delays the reuse of freed pages.
+ *   - Keep reads short-lived where possible: a long LMDB read delays the reuse of freed pages.
+ *     (A PostgreSQL read holds no connection and no transaction between lookups, only the
+ *     results its views point into.)
  *   - Done callbacks run on the storage's writer thread: they must not block, and must not
  *     submit and wait (kvs_storage_write) on the same storage.
  */
@@ -166,9 +172,16 @@ struct kvs_read;    /* a read snapshot */
 /* ---- opening and closing ---------------------------------------------------------------- */
 
 struct kvs_storage_config {
-    const char *dir;      /* data directory; created if missing */
+    const char *dir;      /* LMDB: data directory; created if missing */
     uint64_t map_size;    /* LMDB: largest the database may grow to; 0 = default (1 TiB) */
     unsigned max_readers; /* LMDB: concurrent reads; 0 = default (1024) */
+    /* PostgreSQL: a libpq connection URI (postgres://, postgresql://) or key=value string. */
+    const char *pg_uri;
+    unsigned pg_pool; /* PostgreSQL: connections for reads; 0 = default (16) */
+    /* Optional: when opening fails, a one-line reason goes here (NUL-terminated, cut to
+     * ERROR_CAP bytes) instead of the log (PostgreSQL). */
+    char *error;
+    size_t error_cap;
     /* Retention: an unnamed store not read or written for longer than this is deleted in the
      * background (named stores are kept; naming a store makes it permanent, unnaming it starts
      * the count from then). Milliseconds; 0 = unnamed stores are kept forever. */
@@ -181,17 +194,46 @@ struct kvs_storage_config {
 KVS_MUST_CHECK int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg,
                                          struct kvs_storage **out);
 
+/* Open the PostgreSQL storage at CFG->pg_uri: connect, create or upgrade the schema (under an
+ * advisory lock, so that nodes starting together do it once), and start the writer thread.
+ * Any number of processes may open the same database at once; together they serve one
+ * storage (storage/pg_internal.h tells how). Release with kvs_storage_close(). Returns 0,
+ * KVS_EUNAVAIL (the database cannot be reached; logged with libpq's message), KVS_EIO
+ * (logged), or KVS_EINVAL for a bad configuration. */
+KVS_MUST_CHECK int kvs_storage_open_pg(const struct kvs_storage_config *cfg,
+                                       struct kvs_storage **out);
+
+/* Whether SPEC names a PostgreSQL database (a postgres:// or postgresql:// URI) rather than
+ * an LMDB data directory. */
+int kvs_storage_spec_is_pg(const char *spec);
+
+/* Open the storage CFG names: PostgreSQL when CFG->pg_uri is set, else LMDB in CFG->dir. */
+KVS_MUST_CHECK int kvs_storage_open(const struct kvs_storage_config *cfg, struct kvs_storage **out);
+
 /* Finish every submitted write (their callbacks run), stop the writer, flush pending
  * statistics and close the back-end. All reads must have ended. Accepts NULL. */
 void kvs_storage_close(struct kvs_storage *st);
 
-/* The back-end's name ("lmdb"). */
+/* The back-end's name ("lmdb" or "postgres"). */
 const char *kvs_storage_name(const struct kvs_storage *st);
+
+#define KVS_CAP_SNAPSHOT 1u /* a whole struct kvs_read is one snapshot (see Consistency) */
+#define KVS_CAP_BACKUP 2u   /* kvs_storage_backup() works (LMDB) */
+
+/* What the back-end can do: KVS_CAP_* bits. */
+unsigned kvs_storage_caps(const struct kvs_storage *st);
+
+/* The disk space the storage uses, for /metrics' kvs_storage_bytes: LMDB its files (with the
+ * room kept ahead of use), PostgreSQL the size of its database. Returns 0, KVS_EIO or
+ * KVS_EUNAVAIL. */
+KVS_MUST_CHECK int kvs_storage_disk_bytes(struct kvs_storage *st, uint64_t *out);
 
 /* ---- reads ------------------------------------------------------------------------------- */
 
-/* Begin a read snapshot. Release with kvs_storage_read_end(). Returns 0 or KVS_EIO
- * (including "too many concurrent reads"). */
+/* Begin a read. Release with kvs_storage_read_end(). Returns 0 or KVS_EIO (including "too
+ * many concurrent reads"). Every lookup below may also return KVS_EUNAVAIL: the database is
+ * unreachable for now (PostgreSQL; the caller answers 503 and the storage reconnects by
+ * itself). */
 KVS_MUST_CHECK int kvs_storage_read_begin(struct kvs_storage *st, struct kvs_read **out);
 
 /* End a read; every view it produced becomes invalid. Accepts NULL. */
@@ -290,13 +332,17 @@ KVS_MUST_CHECK int kvs_storage_record_get(struct kvs_read *rd, kvs_slice store_i
 
 #define KVS_KEYS_WITH_VALUES 1u /* fill kvs_key_view.rec too */
 
-/* Called once per key listed; the view is valid until the read ends. Return 0 to go on,
+/* Called once per key listed; the view is valid until the read ends, except that with
+ * KVS_KEYS_WITH_VALUES it is valid only until the next listing with values on the same read
+ * (so that an export of a large store holds one page of values, not all). Return 0 to go on,
  * anything else to stop the listing (kvs_storage_keys_list then returns that value). */
 typedef int (*kvs_key_cb)(void *arg, const struct kvs_key_view *k);
 
 /* List the keys of store STORE_ID in byte order: only keys starting with PREFIX (empty = all),
  * only keys after START_AFTER (empty = from the start; it need not be a key), at most LIMIT
- * of them (LIMIT > 0). *TRUNCATED is set to 1 when more keys match after the last one given.
+ * of them (LIMIT > 0; with KVS_KEYS_WITH_VALUES a back-end may give fewer, at least one, once
+ * the values pass tens of MiB). *TRUNCATED is set to 1 when more keys match after the last
+ * one given.
  * Cost: O(LIMIT + log n), whatever the store's size.
  * Returns 0, KVS_EIO, or the callback's non-zero value. */
 KVS_MUST_CHECK int kvs_storage_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
@@ -395,7 +441,10 @@ struct kvs_write {
 };
 
 /* Queue W. On 0, W->done runs exactly once, later, on the writer thread. On error
- * (KVS_EUNAVAIL once closing has begun) done never runs. */
+ * (KVS_EUNAVAIL once closing has begun) done never runs. A write whose result is
+ * KVS_EUNAVAIL did not reach a database that could be reached (PostgreSQL down, or the
+ * connection lost with the outcome of the commit unknown: it may have been applied, and it is
+ * never applied twice by the storage itself). */
 KVS_MUST_CHECK int kvs_storage_submit(struct kvs_storage *st, struct kvs_write *w);
 
 /* Submit W and wait until it is durable; W->done is ignored. Returns W->result. For the CLI,

@@ -8,12 +8,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import { LMDB_ONLY } from '../lib/pg.mjs';
 import { NEEDS_SPAWN, makeTempDir, ms, recordPath, request, runKvs, startServer, uniqueName } from '../lib/server.mjs';
 
 const T = { timeout: ms(120_000) };
 const out = (r) => `${r.stdout}${r.stderr}`;
 
-describe('kvs backup and restore', { skip: NEEDS_SPAWN }, () => {
+describe('kvs backup and restore', { skip: NEEDS_SPAWN || LMDB_ONLY }, () => {
     test('a hot backup under writes holds every acknowledged record; a server runs on the restore', T, async () => {
         const tmp = await makeTempDir('kvs-backup-');
         const server = await startServer({ dataDir: path.join(tmp, 'data') });
@@ -121,6 +122,21 @@ describe('kvs backup and restore', { skip: NEEDS_SPAWN }, () => {
             await assert.rejects(fs.stat(path.join(tmp, 'd2', 'data.mdb')));
         } finally {
             await fs.rm(tmp, { recursive: true, force: true });
+        }
+    });
+});
+
+describe('kvs backup and restore on PostgreSQL', () => {
+    test('refuse, exit 1, pointing to pg_dump / pg_basebackup', async () => {
+        for (const args of [
+            ['backup', '--storage', 'postgres://kvs@db.example/kvs', 'out'],
+            ['backup', '--data', 'postgresql:///kvs', 'out'],
+            ['restore', '--storage', 'postgresql://db.example/kvs', 'backup'],
+        ]) {
+            const r = await runKvs(args);
+            assert.equal(r.code, 1, out(r));
+            assert.equal(r.stderr.trimEnd().split('\n').length, 1, out(r));
+            assert.match(r.stderr, args[0] === 'backup' ? /pg_dump.*pg_basebackup/ : /pg_restore/, out(r));
         }
     });
 });

@@ -18,6 +18,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { LMDB_ONLY, ON_PG } from '../lib/pg.mjs';
 import { NEEDS_SPAWN, makeTempDir, ms, recordPath, request, runKvs, startServer, storePath, uniqueName } from '../lib/server.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -135,7 +136,7 @@ describe('kvs import', { skip: NEEDS_SPAWN }, () => {
         });
     }
 
-    test('a crawlee-python layout (encoded names, snake_case sidecars) imports with --data while the server runs', T, async () => {
+    test('a crawlee-python layout (encoded names, snake_case sidecars) imports with --data while the server runs', { ...T, skip: LMDB_ONLY }, async () => {
         const store = uniqueName('py');
         const dir = path.join(tmp, 'py', 'key_value_stores', store);
         await fs.mkdir(dir, { recursive: true });
@@ -184,7 +185,8 @@ describe('kvs import', { skip: NEEDS_SPAWN }, () => {
         await fs.mkdir(path.join(dir, 'subdir'));
         const storesBefore = await storeNames(server);
 
-        for (const args of [['--url', server.url, '--token', server.token], ['--data', server.dataDir]]) {
+        const dataArgs = ON_PG ? [] : [['--data', server.dataDir]]; /* --data: LMDB */
+        for (const args of [['--url', server.url, '--token', server.token], ...dataArgs]) {
             const r = await runKvs(['import', ...args, dir], { timeoutMs: ms(60_000) });
             assert.equal(r.code, 1, out(r));
             assert.match(r.stdout, /^imported 1 store, 1 record, 4 bytes; skipped 11 \(/, out(r));
@@ -247,7 +249,8 @@ describe('kvs import', { skip: NEEDS_SPAWN }, () => {
         await fs.writeFile(path.join(dir, 'a.json'), '{"a": 1}');
         await fs.writeFile(path.join(dir, 'b.png'), PNG);
         const before = await storeNames(server);
-        for (const args of [['--url', server.url, '--token', server.token], ['--data', server.dataDir], []]) {
+        const dataArgs = ON_PG ? [] : [['--data', server.dataDir]]; /* --data: LMDB */
+        for (const args of [['--url', server.url, '--token', server.token], ...dataArgs, []]) {
             const r = await runKvs(['import', '--dry-run', ...args, dir]);
             assert.equal(r.code, 0, out(r));
             assert.equal(r.stdout, `dry run: would import 1 store, 2 records, ${8 + PNG.length} bytes; skipped 0\n`);

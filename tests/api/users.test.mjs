@@ -20,6 +20,7 @@ import {
     storePath,
     uniqueName,
 } from '../lib/server.mjs';
+import { LMDB_ONLY } from '../lib/pg.mjs';
 import { clientAs, createUser, prefixOf, setDefaultAccess, share } from '../lib/users.mjs';
 
 const T = { timeout: ms(30_000) };
@@ -358,7 +359,7 @@ describe('kvs user, token, share, unshare', { skip: !CAN_SPAWN && 'needs a serve
         return r;
     }
 
-    test('with --data on a stopped server\'s directory, then served: the changes hold', T, async () => {
+    test('with --data on a stopped server\'s directory, then served: the changes hold', { ...T, skip: LMDB_ONLY }, async () => {
         const first = await startServer({ keepData: true });
         const dir = first.dataDir;
         const s = await makeClient(first).keyValueStores().getOrCreate('cli-store');

@@ -227,6 +227,14 @@ const describeState = (s) =>
  *   tamper    async ({ port, token, stores, ops, send }) called after each restart, before the
  *             verification of a storm's log OPS: lets a test damage records to see the checker
  *             catch it
+ *   storage   serve from this --storage SPEC instead of the data directory (a postgres://
+ *             URI: the same checker, pointed at PostgreSQL)
+ *   crash     async (server): what ends a storm instead of SIGKILL of the server (e.g. crash
+ *             PostgreSQL), while the clients are still sending; answers of 503 after the crash
+ *             began are unacknowledged operations, not violations
+ *   recover   async (server) => server|null, once the storm's clients have stopped (e.g. start
+ *             PostgreSQL again): the server to go on with, or null when it is gone and the next
+ *             round starts one (the default)
  * Resolves with the summary { rounds, seed, acked..., violations: [strings] }; never rejects for
  * a violation (the caller decides), only for an error of the harness itself.
  */
@@ -277,7 +285,15 @@ export async function runCrash(options = {}) {
     let clock = 0; // event order: each send and each answer takes the next tick
     let server = null;
 
-    const start = async () => startServer({ token, dataDir, keepData: true, port: await freePort() });
+    const start = async () =>
+        startServer({ token, dataDir, keepData: true, port: await freePort(), storage: options.storage });
+    const crash =
+        options.crash ??
+        (async (srv) => {
+            srv.proc.kill('SIGKILL');
+            await srv.exited;
+        });
+    const recover = options.recover ?? (async () => null);
 
     /** Compare everything with the legal states; OPS is the last storm's log (empty: none). */
     const verify = async (srv, ops, label) => {
@@ -448,7 +464,8 @@ export async function runCrash(options = {}) {
     /** One storm: CLIENTS clients until the kill; returns the operation log. */
     const storm = async (srv, durationMs) => {
         const ops = [];
-        let killed = false;
+        let crashing = false; // from now on a failure is an unacknowledged operation
+        let killed = false; // the clients stop
         const clients = Array.from({ length: nClients }, (_, c) => ({
             c,
             agent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
@@ -476,6 +493,8 @@ export async function runCrash(options = {}) {
                         o.ack = ++clock;
                         if (isPut) S.putsAcked++;
                         else S.deletesAcked++;
+                    } else if (crashing && res.status === 503) {
+                        // the database went away under it: not acknowledged (in flight)
                     } else {
                         // An answer other than success is a failure of the server: report it.
                         // The operation did not take effect as far as the client knows, but
@@ -483,7 +502,7 @@ export async function runCrash(options = {}) {
                         violation(`storm: op ${id} ${o.kind.toUpperCase()} store ${si} key ${key}: status ${res.status}: ${res.body.toString().slice(0, 300)}`);
                     }
                 } catch (e) {
-                    if (!killed) {
+                    if (!crashing) {
                         violation(`storm: op ${id} ${o.kind.toUpperCase()} store ${si} key ${key}: network error before the kill: ${e.code || e.message}`);
                         // stop this client: its connection is gone
                         return;
@@ -494,12 +513,12 @@ export async function runCrash(options = {}) {
         };
         const running = clients.map(runClient);
         await new Promise((r) => setTimeout(r, durationMs));
+        crashing = true;
+        await crash(srv);
         killed = true;
-        srv.proc.kill('SIGKILL');
-        await srv.exited;
         await Promise.all(running);
         for (const { agent } of clients) agent.destroy();
-        return ops;
+        return { ops, next: await recover(srv) };
     };
 
     // The checker's own test (crash.test.mjs) changes records behind its back here.
@@ -511,7 +530,7 @@ export async function runCrash(options = {}) {
     let lastOps = [];
     try {
         for (let round = 1; round <= rounds; round++) {
-            server = await start();
+            if (!server) server = await start();
             if (round === 1) {
                 for (let si = 0; si < 2; si++) {
                     const res = await send(undefined, server.port, {
@@ -529,17 +548,18 @@ export async function runCrash(options = {}) {
             }
             const duration = killMin + Math.floor(rnd() * (killMax - killMin + 1));
             const before = { p: S.putsAcked, d: S.deletesAcked, n: S.opsSent };
-            lastOps = await storm(server, duration);
+            const { ops, next } = await storm(server, duration);
+            lastOps = ops;
             S.rounds = round;
             log(
                 `round ${round}/${rounds}: killed after ${duration} ms: ${S.opsSent - before.n} ops sent, ` +
                     `${S.putsAcked - before.p} PUTs and ${S.deletesAcked - before.d} DELETEs acknowledged, ` +
                     `${lastOps.filter((o) => o.ack === null).length} in flight`,
             );
-            server = null;
+            server = next;
         }
         // Restart, verify, stop cleanly, restart, verify again.
-        server = await start();
+        if (!server) server = await start();
         await tamper(lastOps);
         await verify(server, lastOps, `after round ${rounds}`);
         const stopped = await server.stop({ expectCleanExit: false });

@@ -22,6 +22,8 @@ import assert from 'node:assert/strict';
 
 import { ApifyClient } from 'apify-client';
 
+import { ON_PG, storageFor } from './pg.mjs';
+
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The server binary under test. */
@@ -105,6 +107,10 @@ class OutputLog {
  *   port      the port to listen on (default: a free one)
  *   tls       { cert, key, ca }: serve HTTPS with the PEM files cert and key (--tls-cert,
  *             --tls-key); ca is the PEM text that the test clients trust. The URL is https://.
+ *   storage   a --storage SPEC to serve from instead of the data directory (a postgres:// URI);
+ *             with $KVS_TEST_BACKEND=pg the default is a schema named after the data
+ *             directory in the run's PostgreSQL cluster (pg.mjs), so a server started again on
+ *             the same dataDir finds its data
  *
  * Returns { url, token, dataDir, port, proc, stdout(), stderr(), exited, stop(opts) }.
  * stop({ expectCleanExit = true, signal = 'SIGTERM' }) signals the server, waits for it to
@@ -145,7 +151,9 @@ export async function startServer(options = {}) {
     }
 
     const listen = `127.0.0.1:${port}`;
-    const proc = spawn(KVS_BIN, ['serve', '--listen', listen, '--data', dataDir, ...args], {
+    const storage = options.storage ?? (ON_PG ? await storageFor(dataDir) : null);
+    const where = storage ? ['--storage', storage] : ['--data', dataDir];
+    const proc = spawn(KVS_BIN, ['serve', '--listen', listen, ...where, ...args], {
         env: childEnv,
         stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -170,6 +178,7 @@ export async function startServer(options = {}) {
         token,
         port,
         dataDir,
+        storage,
         proc,
         external: false,
         exited,

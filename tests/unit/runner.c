@@ -1,10 +1,11 @@
 /* runner.c — runs the unit tests listed in the generated unit_list.h.
  *
- * Usage: test-unit [SUBSTRING...]   runs the tests whose names contain any SUBSTRING (all by
- * default). Each test runs in a forked child, in a fresh directory made with mkdtemp() that
- * is its working directory and is removed afterwards, with a time limit of
- * 60 s × $KVS_TEST_TIMEOUT_SCALE (default 1; sanitizer builds are slower). The last line is
- * "N passed, N failed", and the exit status is 1 when any test failed. */
+ * Usage: test-unit [SUBSTRING...] [-SUBSTRING...]   runs the tests whose names contain any
+ * SUBSTRING (all by default) and none of the SUBSTRINGs given with a leading '-'. Each test runs in
+ * a forked child, in a fresh directory made with mkdtemp() that is its working directory and is
+ * removed afterwards, with a time limit of 60 s × $KVS_TEST_TIMEOUT_SCALE (default 1; sanitizer
+ * builds are slower). The last line is "N passed, N failed", and the exit status is 1 when any test
+ * failed. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,12 +33,17 @@ extern void __lsan_do_leak_check(void) __attribute__((weak));
 
 static int selected(const char *name, int argc, char **argv)
 {
-    if (argc < 2)
-        return 1;
-    for (int i = 1; i < argc; i++)
-        if (strstr(name, argv[i]))
-            return 1;
-    return 0;
+    int wanted = 1; /* until a SUBSTRING to include is given */
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-' && strstr(name, argv[i] + 1))
+            return 0;
+        if (argv[i][0] != '-')
+            wanted = 0;
+    }
+    for (int i = 1; i < argc && !wanted; i++)
+        if (argv[i][0] != '-' && strstr(name, argv[i]))
+            wanted = 1;
+    return wanted;
 }
 
 static int run_one(const char *name, void (*fn)(void), unsigned timeout)

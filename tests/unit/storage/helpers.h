@@ -5,14 +5,73 @@
 #ifndef KVS_TEST_STORAGE_HELPERS_H
 #define KVS_TEST_STORAGE_HELPERS_H
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "auth/token.h"
 #include "storage/storage.h"
+
+/* ---- the back-end under test ---- */
+
+/* $KVS_TEST_PG: the URI of a PostgreSQL database the tests may use (tests/pg/cluster.sh starts
+ * a throw-away one); NULL when none. */
+static inline const char *ts_pg_base(void)
+{
+    const char *uri = getenv("KVS_TEST_PG");
+    return uri && *uri ? uri : NULL;
+}
+
+/* The URI of this test process's own schema of $KVS_TEST_PG (created when missing), into
+ * OUT[CAP]: every test starts on an empty database, and a test that opens the storage twice
+ * (or two storages at once, as two nodes) finds its data again. */
+static inline void ts_pg_uri(char *out, size_t cap)
+{
+    const char *base = ts_pg_base();
+    ASSERT(base != NULL);
+    char schema[32], sql[96];
+    snprintf(schema, sizeof schema, "kvs_t%ld", (long)getpid());
+    snprintf(sql, sizeof sql, "SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS %s",
+             schema);
+    PGconn *pg = PQconnectdb(base);
+    ASSERT(PQstatus(pg) == CONNECTION_OK);
+    PGresult *r = PQexec(pg, sql);
+    ASSERT(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(pg);
+    int n = snprintf(out, cap, "%s%coptions=-csearch_path%%3D%s", base,
+                     strchr(base, '?') ? '&' : '?', schema);
+    ASSERT(n > 0 && (size_t)n < cap);
+}
+
+/* Whether the conformance suite runs against PostgreSQL ($KVS_TEST_BACKEND=pg) rather than
+ * LMDB. */
+static inline int ts_backend_pg(void)
+{
+    const char *b = getenv("KVS_TEST_BACKEND");
+    return b != NULL && strcmp(b, "pg") == 0;
+}
+
+/* Open the back-end under test with CFG (its dir or pg_uri is set here): LMDB in ./data, or
+ * PostgreSQL in this test's schema. */
+static inline struct kvs_storage *ts_open_cfg(struct kvs_storage_config *cfg)
+{
+    char uri[1024];
+    if (ts_backend_pg()) {
+        ts_pg_uri(uri, sizeof uri);
+        cfg->pg_uri = uri;
+    } else {
+        cfg->dir = "data";
+    }
+    struct kvs_storage *st = NULL;
+    ASSERT_OK(kvs_storage_open(cfg, &st));
+    ASSERT(st != NULL);
+    return st;
+}
 
 /* Create user USERNAME holding token TOKEN into OUT. */
 static inline void ts_user(struct kvs_storage *st, const char *username, const char *token,

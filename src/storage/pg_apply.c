@@ -1,0 +1,977 @@
+/* pg_apply.c — the write ops of the PostgreSQL back-end: a batch of the writer thread
+ * (storage.c) is one transaction, committed with synchronous_commit=on before kvs_pg_apply()
+ * returns, so every write's done() runs after its commit is durable.
+ *
+ * A batch is two round trips of one pipeline:
+ *   1. BEGIN; the database's clock and the transaction's ID; the stats rows (kvs_stores) of
+ *      every store the batch touches, locked FOR UPDATE in the order of their IDs; then one
+ *      statement per write (two for a named create or a rename, whose first takes the
+ *      advisory lock of the name). Every statement is written so that it cannot fail: ON
+ *      CONFLICT, and conditions inside the statement ("insert if the store exists") whose
+ *      outcome the statement returns.
+ *   2. From those results each write gets its result, and each store what the batch adds to
+ *      its counters, computed here: one UPDATE per store (count = count + n, exact because
+ *      the row is locked), the read statistics drained by storage.c added likewise; COMMIT.
+ * Computing the counters here needs the old sizes that the first round trip returns, hence
+ * two round trips and not one; a batch shares them between all its writes.
+ *
+ * A statement that fails anyway (a deadlock between two renames, a full disk) rolls the
+ * transaction back: nothing happened and storage.c retries each write alone. A connection
+ * lost before COMMIT was sent leaves nothing either; one lost after it leaves the outcome
+ * unknown: the database is asked (pg_xact_status of the transaction's ID) if it can be reached
+ * at once, else the batch fails with KVS_EUNAVAIL and is never retried blindly. A result the
+ * commit did not settle (get-or-create found an existing store, a token race) is read after
+ * the commit, in a third round trip only those batches pay. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "storage/pg_internal.h"
+
+static const struct kvs_pg_stmt Q_NOW = {PG_Q_NOW, "kvs_now",
+                                         "SELECT " PG_NOW_MS ", pg_current_xact_id()::text::int8"};
+static const struct kvs_pg_stmt Q_LOCK_STORES = {
+    PG_Q_LOCK_STORES, "kvs_lock_stores",
+    "SELECT id FROM kvs_stores WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"};
+/* The advisory lock of the name $2 of user $1 (creating a named store, renaming one), so that
+ * the uniqueness of names is decided by the statement's condition, never by a failing
+ * unique index. */
+static const struct kvs_pg_stmt Q_LOCK_NAME = {
+    PG_Q_LOCK_NAME, "kvs_lock_name",
+    "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY("'name/' || $1::text || '~' || $2::text") ")"};
+static const struct kvs_pg_stmt Q_LOCK_RENAME = {
+    PG_Q_LOCK_RENAME, "kvs_lock_rename",
+    "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY(
+        "'name/' || user_id || '~' || $2::text") ") "
+                                                 "FROM kvs_stores WHERE id = $1::text"};
+
+/* Put: does the store exist, and the old value's size (NULL: new key). */
+static const struct kvs_pg_stmt Q_RECORD_PUT = {
+    PG_Q_RECORD_PUT, "kvs_record_put",
+    "WITH s AS (SELECT id FROM kvs_stores WHERE id = $1::text),"
+    " old AS (SELECT octet_length(value)::int8 AS n FROM kvs_records"
+    " WHERE store_id = $1::text AND key = $2::text),"
+    " up AS (INSERT INTO kvs_records (store_id, key, content_type, encoding, value)"
+    " SELECT $1::text, $2::text, $3::bytea, $4::int8, $5::bytea FROM s"
+    " ON CONFLICT (store_id, key) DO UPDATE SET content_type = EXCLUDED.content_type,"
+    " encoding = EXCLUDED.encoding, value = EXCLUDED.value) "
+    "SELECT EXISTS (SELECT FROM s), (SELECT n FROM old)"};
+/* Delete: does the store exist, and the deleted value's size (NULL: no such key). */
+static const struct kvs_pg_stmt Q_RECORD_DELETE = {
+    PG_Q_RECORD_DELETE, "kvs_record_delete",
+    "WITH s AS (SELECT id FROM kvs_stores WHERE id = $1::text),"
+    " d AS (DELETE FROM kvs_records WHERE store_id = $1::text AND key = $2::text"
+    " AND EXISTS (SELECT FROM s) RETURNING octet_length(value)::int8 AS n) "
+    "SELECT EXISTS (SELECT FROM s), (SELECT n FROM d)"};
+/* Create: the owner's username (NULL: no such user), the creation time (NULL: the name was
+ * taken, or, for an unnamed store, the ID). */
+static const struct kvs_pg_stmt Q_STORE_CREATE = {
+    PG_Q_STORE_CREATE, "kvs_store_create",
+    "WITH o AS (SELECT username FROM kvs_users WHERE id = $2::text),"
+    " ins AS (INSERT INTO kvs_stores (id, user_id, name, title, secret, general_access, schema,"
+    " created_ms, modified_ms, accessed_ms)"
+    " SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::int8, $7::text, " PG_NOW_MS
+    ", " PG_NOW_MS ", " PG_NOW_MS " FROM o ON CONFLICT DO NOTHING RETURNING created_ms) "
+    "SELECT (SELECT username FROM o), (SELECT created_ms FROM ins)"};
+/* Update the fields whose flag is set; no row: no such store, or the new name is taken. */
+static const struct kvs_pg_stmt Q_STORE_UPDATE = {
+    PG_Q_STORE_UPDATE, "kvs_store_update",
+    "UPDATE kvs_stores s SET name = CASE WHEN $2::bool THEN $3::text ELSE s.name END,"
+    " title = CASE WHEN $4::bool THEN $5::text ELSE s.title END,"
+    " general_access = CASE WHEN $6::bool THEN $7::int8 ELSE s.general_access END,"
+    " schema = CASE WHEN $8::bool THEN $9::text ELSE s.schema END,"
+    " modified_ms = " PG_NOW_MS ", accessed_ms = " PG_NOW_MS " FROM kvs_users u"
+    " WHERE s.id = $1::text AND u.id = s.user_id AND NOT ($2::bool AND $3::text <> '' AND"
+    " EXISTS (SELECT FROM kvs_stores o WHERE o.user_id = s.user_id AND o.name = $3::text"
+    " AND o.id <> s.id)) RETURNING " PG_STORE_COLS};
+static const struct kvs_pg_stmt Q_STORE_DELETE = {
+    PG_Q_STORE_DELETE, "kvs_store_delete",
+    "WITH d AS (DELETE FROM kvs_stores WHERE id = $1::text RETURNING id, "
+    "record_count)," PG_STORES_GONE};
+/* Create a user with one token, unless the username or the token is taken: the creation time
+ * (NULL: taken) and whether the token went in (false only when another node took it at the
+ * same moment: the user is then taken out again, Q_USER_UNDO). */
+static const struct kvs_pg_stmt Q_USER_CREATE = {
+    PG_Q_USER_CREATE, "kvs_user_create",
+    "WITH c AS (SELECT NOT EXISTS (SELECT FROM kvs_users WHERE username = $2::text) AND"
+    " NOT EXISTS (SELECT FROM kvs_tokens WHERE hash = $5::bytea) AS ok),"
+    " u AS (INSERT INTO kvs_users (id, username, is_admin, default_access, created_ms)"
+    " SELECT $1::text, $2::text, $3::bool, $4::int8, " PG_NOW_MS " FROM c WHERE c.ok"
+    " ON CONFLICT DO NOTHING RETURNING id, created_ms),"
+    " t AS (INSERT INTO kvs_tokens (hash, user_id, prefix, created_ms)"
+    " SELECT $5::bytea, id, $6::text, created_ms FROM u ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT (SELECT created_ms FROM u), EXISTS (SELECT FROM t)"};
+static const struct kvs_pg_stmt Q_USER_UNDO = {
+    PG_Q_USER_UNDO, "kvs_user_undo",
+    "DELETE FROM kvs_users WHERE id = $1::text AND "
+    "NOT EXISTS (SELECT FROM kvs_tokens WHERE user_id = $1::text)"};
+/* Add a token: does the user exist, whose the token is already (NULL: nobody's), and whether
+ * it went in. */
+static const struct kvs_pg_stmt Q_TOKEN_ADD = {
+    PG_Q_TOKEN_ADD, "kvs_token_add",
+    "WITH u AS (SELECT id FROM kvs_users WHERE id = $1::text),"
+    " t AS (SELECT user_id FROM kvs_tokens WHERE hash = $2::bytea),"
+    " ins AS (INSERT INTO kvs_tokens (hash, user_id, prefix, created_ms)"
+    " SELECT $2::bytea, u.id, $3::text, " PG_NOW_MS " FROM u WHERE NOT EXISTS (SELECT FROM t)"
+    " ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT EXISTS (SELECT FROM u), (SELECT user_id FROM t), EXISTS (SELECT FROM ins)"};
+static const struct kvs_pg_stmt Q_TOKEN_OWNER = {
+    PG_Q_TOKEN_OWNER, "kvs_token_owner", "SELECT user_id FROM kvs_tokens WHERE hash = $1::bytea"};
+/* Revoke the one token that M finds: how many M found (up to 2: ambiguous), and the owner. */
+#define REVOKE_SQL(MATCH)                                                                          \
+    "WITH m AS (SELECT hash, user_id FROM kvs_tokens WHERE " MATCH                                 \
+    " ORDER BY prefix, hash LIMIT 2 FOR UPDATE),"                                                  \
+    " n AS (SELECT count(*) AS c FROM m),"                                                         \
+    " d AS (DELETE FROM kvs_tokens t WHERE t.hash IN (SELECT hash FROM m)"                         \
+    " AND (SELECT c FROM n) = 1 RETURNING t.user_id) "                                             \
+    "SELECT n.c, " PG_USER_COLS " FROM n LEFT JOIN d ON true LEFT JOIN kvs_users u"                \
+    " ON u.id = d.user_id"
+static const struct kvs_pg_stmt Q_TOKEN_REVOKE_PREFIX = {
+    PG_Q_TOKEN_REVOKE_PREFIX, "kvs_token_revoke_prefix",
+    REVOKE_SQL("prefix >= $1::text AND prefix < $2::text AND"
+               " ($3::text = '' OR user_id = $3::text)")};
+static const struct kvs_pg_stmt Q_TOKEN_REVOKE_HASH = {
+    PG_Q_TOKEN_REVOKE_HASH, "kvs_token_revoke_hash",
+    REVOKE_SQL("hash = $1::bytea AND ($2::text = '' OR user_id = $2::text)")};
+static const struct kvs_pg_stmt Q_USER_UPDATE = {
+    PG_Q_USER_UPDATE, "kvs_user_update",
+    "UPDATE kvs_users u SET default_access = $2::int8 WHERE u.id = $1::text "
+    "RETURNING " PG_USER_COLS};
+/* Share: does the store exist, does the user, is the user its owner. */
+static const struct kvs_pg_stmt Q_SHARE_SET = {
+    PG_Q_SHARE_SET, "kvs_share_set",
+    "WITH s AS (SELECT user_id FROM kvs_stores WHERE id = $1::text),"
+    " u AS (SELECT id FROM kvs_users WHERE id = $2::text),"
+    " ins AS (INSERT INTO kvs_shares (store_id, user_id, level)"
+    " SELECT $1::text, u.id, $3::int8 FROM s, u WHERE s.user_id <> u.id"
+    " ON CONFLICT (store_id, user_id) DO UPDATE SET level = EXCLUDED.level RETURNING 1) "
+    "SELECT EXISTS (SELECT FROM s), EXISTS (SELECT FROM u),"
+    " coalesce((SELECT user_id FROM s) = $2::text, false)"};
+static const struct kvs_pg_stmt Q_SHARE_DELETE = {
+    PG_Q_SHARE_DELETE, "kvs_share_delete",
+    "DELETE FROM kvs_shares WHERE store_id = $1::text AND user_id = $2::text"};
+/* What a batch adds to one store's stats row (locked by Q_LOCK_STORES). */
+static const struct kvs_pg_stmt Q_STATS = {
+    PG_Q_STATS, "kvs_stats",
+    "UPDATE kvs_stores SET read_count = read_count + $2::int8,"
+    " write_count = write_count + $3::int8, delete_count = delete_count + $4::int8,"
+    " list_count = list_count + $5::int8, record_count = record_count + $6::int8,"
+    " storage_bytes = storage_bytes + $7::int8,"
+    " modified_ms = GREATEST(modified_ms, $8::int8),"
+    " accessed_ms = GREATEST(accessed_ms, $9::int8) WHERE id = $1::text"};
+static const struct kvs_pg_stmt Q_XACT_STATUS = {PG_Q_XACT_STATUS, "kvs_xact_status",
+                                                 "SELECT pg_xact_status($1::int8::text::xid8)"};
+
+/* ==== the writer's connection ================================================================ */
+
+int kvs_pg_writer_conn(struct kvs_pg *db, struct kvs_pg_conn **out)
+{
+    if (db->wconn == NULL) {
+        int rc = kvs_pg_connect(db, NULL, 0, &db->wconn);
+        if (rc != 0)
+            return rc;
+    }
+    *out = db->wconn;
+    return 0;
+}
+
+void kvs_pg_writer_lost(struct kvs_pg *db)
+{
+    kvs_pg_conn_close(db->wconn);
+    db->wconn = NULL;
+}
+
+/* ==== the batch ============================================================================== */
+
+/* A store the batch touches: as Q_LOCK_STORES found it, and what the batch adds to it. */
+struct touched {
+    char id[KVS_ID_LEN + 1];
+    int exists;                       /* it existed (and is locked) */
+    int deleted;                      /* a write of this batch deleted it */
+    struct kvs_store_stats add;       /* read_count..storage_bytes; record_count, bytes may wrap */
+    int64_t modified_ms, accessed_ms; /* 0: unchanged */
+};
+
+/* What comes after the commit for a write. */
+enum follow { F_NONE, F_STORE_BY_NAME, F_TOKEN_OWNER };
+
+/* One write of the batch. */
+struct plan {
+    int slot;   /* the slot of its statement's result, or -1: RESULT is known already */
+    int result; /* set before the statements run when SLOT is -1 */
+    int undo;   /* user create: the token was taken meanwhile; take the user out again */
+    enum follow follow;
+    int follow_slot;
+    char id[KVS_ID_LEN + 1];         /* create: the new store's or user's ID */
+    char secret[KVS_SECRET_LEN + 1]; /* store create */
+    int has_store, has_user;         /* outputs, handed over once the batch commits */
+    struct kvs_store store;
+    struct kvs_user user;
+};
+
+struct batch {
+    struct kvs_pg *db;
+    struct kvs_pg_pipe pp;
+    struct kvs_write **ws;
+    size_t n;
+    struct plan *plans;
+    struct touched *t; /* sorted by ID */
+    size_t nt;
+    int64_t now; /* the database's clock at BEGIN */
+    int64_t xid;
+    int stale; /* the first round trip failed on a connection made before the batch */
+};
+
+/* Whether the string in the char array FIELD ends within the array (input from a client
+ * passes through several hands before it reaches here). */
+#define FITS(field) (strnlen((field), sizeof(field)) < sizeof(field))
+
+static int cmp_touched(const void *a, const void *b)
+{
+    return strcmp(((const struct touched *)a)->id, ((const struct touched *)b)->id);
+}
+
+static struct touched *find(struct batch *b, const char *id)
+{
+    struct touched key;
+    if (!kvs_pg_id_ok(id, KVS_ID_LEN + 1))
+        return NULL;
+    memcpy(key.id, id, sizeof key.id);
+    return bsearch(&key, b->t, b->nt, sizeof *b->t, cmp_touched);
+}
+
+/* The stores whose stats rows the batch locks: those its writes name, and those with read
+ * statistics; sorted, each once. */
+static void collect_touched(struct batch *b, const struct kvs_stat_delta *deltas, size_t nd)
+{
+    b->t = kvs_xcalloc(b->n + nd + 1, sizeof *b->t);
+    for (size_t i = 0; i < b->n + nd; i++) {
+        const char *id;
+        if (i < b->n) {
+            const struct kvs_write *w = b->ws[i];
+            if (w->op == KVS_W_STORE_CREATE || w->op == KVS_W_USER_CREATE ||
+                w->op == KVS_W_TOKEN_ADD || w->op == KVS_W_TOKEN_REVOKE ||
+                w->op == KVS_W_USER_UPDATE)
+                continue;
+            id = w->store_id;
+        } else {
+            id = deltas[i - b->n].store_id;
+        }
+        if (!kvs_pg_id_ok(id, KVS_ID_LEN + 1))
+            continue;
+        memcpy(b->t[b->nt++].id, id, KVS_ID_LEN + 1);
+    }
+    qsort(b->t, b->nt, sizeof *b->t, cmp_touched);
+    size_t u = 0;
+    for (size_t i = 0; i < b->nt; i++)
+        if (u == 0 || strcmp(b->t[u - 1].id, b->t[i].id) != 0)
+            b->t[u++] = b->t[i];
+    b->nt = u;
+}
+
+/* The IDs of the touched stores as an array literal: {id,id,...} (IDs are alphanumeric). */
+static char *id_array(const struct batch *b)
+{
+    char *s = kvs_xmalloc(b->nt * (KVS_ID_LEN + 1) + 3), *p = s;
+    *p++ = '{';
+    for (size_t i = 0; i < b->nt; i++) {
+        if (i > 0)
+            *p++ = ',';
+        memcpy(p, b->t[i].id, KVS_ID_LEN);
+        p += KVS_ID_LEN;
+    }
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+/* Check the fields of a store a client may set. Returns 0 or KVS_EINVAL. */
+static KVS_MUST_CHECK int check_store_fields(const struct kvs_store *s, unsigned mask)
+{
+    if ((mask & KVS_UPD_NAME) && (!FITS(s->name) || !kvs_pg_text_ok(s->name, strlen(s->name))))
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_TITLE) && (!FITS(s->title) || !kvs_pg_text_ok(s->title, strlen(s->title))))
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_ACCESS) && s->general_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ)
+        return KVS_EINVAL;
+    if ((mask & KVS_UPD_SCHEMA) && s->schema != NULL) {
+        size_t n = strnlen(s->schema, KVS_SCHEMA_MAX + 1);
+        if (n > KVS_SCHEMA_MAX || !kvs_pg_text_ok(s->schema, n))
+            return KVS_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- round trip 1: the statements of each write ---- */
+
+/* Send the statements of write W into P's plan. Returns 0, or KVS_EUNAVAIL when the
+ * connection broke. A write that needs no statement gets its result in P. */
+static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w, struct plan *p)
+{
+    struct kvs_pg_pipe *pp = &b->pp;
+    struct kvs_pg_params q = {0};
+    p->slot = -1;
+    p->result = 0;
+    switch (w->op) {
+    case KVS_W_RECORD_PUT:
+        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id)) {
+            p->result = KVS_ENOTFOUND; /* no store has such an ID */
+            return 0;
+        }
+        if (w->key.n == 0 || w->key.n > KVS_KEY_MAX || !kvs_pg_text_ok(w->key.p, w->key.n) ||
+            w->content_type.n > KVS_CONTENT_TYPE_MAX || (unsigned)w->encoding > KVS_ENC_BR) {
+            p->result = KVS_EINVAL;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->store_id);
+        kvs_pg_p_bytes(&q, w->key.p, w->key.n);
+        kvs_pg_p_bytes(&q, w->content_type.p, w->content_type.n);
+        kvs_pg_p_i64(&q, w->encoding);
+        kvs_pg_p_bytes(&q, w->value.p, w->value.n);
+        p->slot = kvs_pg_send(pp, &Q_RECORD_PUT, &q);
+        break;
+    case KVS_W_RECORD_DELETE:
+        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if (w->key.n == 0 || w->key.n > KVS_KEY_MAX || !kvs_pg_text_ok(w->key.p, w->key.n))
+            return 0; /* no such key can exist: the result comes from the lock (resolve) */
+        kvs_pg_p_str(&q, w->store_id);
+        kvs_pg_p_bytes(&q, w->key.p, w->key.n);
+        p->slot = kvs_pg_send(pp, &Q_RECORD_DELETE, &q);
+        break;
+    case KVS_W_STORE_CREATE: {
+        const struct kvs_store *in = &w->store;
+        if (!kvs_pg_id_ok(in->user_id, sizeof in->user_id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        p->result =
+            check_store_fields(in, KVS_UPD_NAME | KVS_UPD_TITLE | KVS_UPD_ACCESS | KVS_UPD_SCHEMA);
+        if (p->result == 0 &&
+            (kvs_random_id(p->id) != 0 || kvs_random_alnum(p->secret, KVS_SECRET_LEN) != 0)) {
+            kvs_log_error("postgres: the random source failed");
+            p->result = KVS_EIO;
+        }
+        if (p->result != 0)
+            return 0;
+        p->secret[KVS_SECRET_LEN] = '\0';
+        if (in->name[0] != '\0') {
+            kvs_pg_p_str(&q, in->user_id);
+            kvs_pg_p_str(&q, in->name);
+            if (kvs_pg_send(pp, &Q_LOCK_NAME, &q) < 0)
+                return KVS_EUNAVAIL;
+            q.n = 0;
+        }
+        kvs_pg_p_str(&q, p->id);
+        kvs_pg_p_str(&q, in->user_id);
+        kvs_pg_p_str(&q, in->name);
+        kvs_pg_p_str(&q, in->title);
+        kvs_pg_p_str(&q, p->secret);
+        kvs_pg_p_i64(&q, in->general_access);
+        if (in->schema != NULL)
+            kvs_pg_p_str(&q, in->schema);
+        else
+            kvs_pg_p_null(&q);
+        p->slot = kvs_pg_send(pp, &Q_STORE_CREATE, &q);
+        break;
+    }
+    case KVS_W_STORE_UPDATE: {
+        const struct kvs_store *in = &w->store;
+        unsigned m = w->update_mask;
+        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if ((p->result = check_store_fields(in, m)) != 0)
+            return 0;
+        if ((m & KVS_UPD_NAME) && in->name[0] != '\0') {
+            kvs_pg_p_str(&q, w->store_id);
+            kvs_pg_p_str(&q, in->name);
+            if (kvs_pg_send(pp, &Q_LOCK_RENAME, &q) < 0)
+                return KVS_EUNAVAIL;
+            q.n = 0;
+        }
+        kvs_pg_p_str(&q, w->store_id);
+        kvs_pg_p_bool(&q, (m & KVS_UPD_NAME) != 0);
+        kvs_pg_p_str(&q, (m & KVS_UPD_NAME) ? in->name : "");
+        kvs_pg_p_bool(&q, (m & KVS_UPD_TITLE) != 0);
+        kvs_pg_p_str(&q, (m & KVS_UPD_TITLE) ? in->title : "");
+        kvs_pg_p_bool(&q, (m & KVS_UPD_ACCESS) != 0);
+        kvs_pg_p_i64(&q, in->general_access);
+        kvs_pg_p_bool(&q, (m & KVS_UPD_SCHEMA) != 0);
+        if ((m & KVS_UPD_SCHEMA) && in->schema != NULL)
+            kvs_pg_p_str(&q, in->schema);
+        else
+            kvs_pg_p_null(&q);
+        p->slot = kvs_pg_send(pp, &Q_STORE_UPDATE, &q);
+        break;
+    }
+    case KVS_W_STORE_DELETE:
+        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->store_id);
+        p->slot = kvs_pg_send(pp, &Q_STORE_DELETE, &q);
+        break;
+    case KVS_W_USER_CREATE: {
+        const struct kvs_user *in = &w->user;
+        size_t name_n = strnlen(in->username, sizeof in->username);
+        if (name_n == 0 || name_n == sizeof in->username || !kvs_pg_text_ok(in->username, name_n) ||
+            in->default_access < KVS_GA_RESTRICTED ||
+            in->default_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ ||
+            !kvs_pg_text_ok(w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX))) {
+            p->result = KVS_EINVAL;
+            return 0;
+        }
+        if (kvs_random_id(p->id) != 0) {
+            kvs_log_error("postgres: the random source failed");
+            p->result = KVS_EIO;
+            return 0;
+        }
+        kvs_pg_p_str(&q, p->id);
+        kvs_pg_p_bytes(&q, in->username, name_n);
+        kvs_pg_p_bool(&q, in->is_admin != 0);
+        kvs_pg_p_i64(&q, in->default_access);
+        kvs_pg_p_bytes(&q, w->token_hash, KVS_TOKEN_HASH_LEN);
+        kvs_pg_p_bytes(&q, w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX));
+        p->slot = kvs_pg_send(pp, &Q_USER_CREATE, &q);
+        break;
+    }
+    case KVS_W_TOKEN_ADD:
+        if (!kvs_pg_id_ok(w->user.id, sizeof w->user.id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if (!kvs_pg_text_ok(w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX))) {
+            p->result = KVS_EINVAL;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->user.id);
+        kvs_pg_p_bytes(&q, w->token_hash, KVS_TOKEN_HASH_LEN);
+        kvs_pg_p_bytes(&q, w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX));
+        p->slot = kvs_pg_send(pp, &Q_TOKEN_ADD, &q);
+        break;
+    case KVS_W_TOKEN_REVOKE: {
+        size_t only_n = FITS(w->user.id) ? strlen(w->user.id) : 0;
+        if (!FITS(w->user.id) || (only_n != 0 && !kvs_pg_id_ok(w->user.id, sizeof w->user.id)) ||
+            w->key.n > KVS_TOKEN_PREFIX_MAX || !kvs_pg_text_ok(w->key.p, w->key.n)) {
+            p->result = KVS_ENOTFOUND; /* no token or prefix looks like that */
+            return 0;
+        }
+        if (w->key.n > 0) {
+            char end[KVS_TOKEN_PREFIX_MAX + 4];
+            size_t end_n = kvs_pg_prefix_end(w->key.p, w->key.n, end);
+            kvs_pg_p_bytes(&q, w->key.p, w->key.n);
+            kvs_pg_p_bytes(&q, end, end_n); /* copied when sent */
+            kvs_pg_p_bytes(&q, w->user.id, only_n);
+            if (end_n == 0) {
+                p->result = KVS_ENOTFOUND; /* only U+10FFFF: not a prefix of ours */
+                return 0;
+            }
+            p->slot = kvs_pg_send(pp, &Q_TOKEN_REVOKE_PREFIX, &q);
+        } else {
+            kvs_pg_p_bytes(&q, w->token_hash, KVS_TOKEN_HASH_LEN);
+            kvs_pg_p_bytes(&q, w->user.id, only_n);
+            p->slot = kvs_pg_send(pp, &Q_TOKEN_REVOKE_HASH, &q);
+        }
+        break;
+    }
+    case KVS_W_USER_UPDATE:
+        if (!kvs_pg_id_ok(w->user.id, sizeof w->user.id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if (w->user.default_access < KVS_GA_RESTRICTED ||
+            w->user.default_access > KVS_GA_ANYONE_WITH_NAME_CAN_READ) {
+            p->result = KVS_EINVAL;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->user.id);
+        kvs_pg_p_i64(&q, w->user.default_access);
+        p->slot = kvs_pg_send(pp, &Q_USER_UPDATE, &q);
+        break;
+    case KVS_W_SHARE_SET:
+    case KVS_W_SHARE_DELETE:
+        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id) ||
+            !kvs_pg_id_ok(w->user.id, sizeof w->user.id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if (w->op == KVS_W_SHARE_SET && w->share_level != KVS_SHARE_READ &&
+            w->share_level != KVS_SHARE_WRITE) {
+            p->result = KVS_EINVAL;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->store_id);
+        kvs_pg_p_str(&q, w->user.id);
+        if (w->op == KVS_W_SHARE_SET) {
+            kvs_pg_p_i64(&q, w->share_level);
+            p->slot = kvs_pg_send(pp, &Q_SHARE_SET, &q);
+        } else {
+            p->slot = kvs_pg_send(pp, &Q_SHARE_DELETE, &q);
+        }
+        break;
+    default:
+        p->result = KVS_EINVAL;
+        return 0;
+    }
+    return p->slot < 0 ? KVS_EUNAVAIL : 0;
+}
+
+/* ---- between the round trips: each write's result, each store's counters ---- */
+
+/* Store T changed now (a record written or deleted, the store updated). */
+static void touch(struct batch *b, struct touched *t)
+{
+    t->modified_ms = t->accessed_ms = b->now;
+}
+
+/* The result of write W (plan P) from its statement's result, with the counters it adds.
+ * Returns 0 or KVS_EIO for a result that makes no sense. */
+static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write *w, struct plan *p)
+{
+    struct touched *t = NULL;
+    if (w->op == KVS_W_RECORD_PUT || w->op == KVS_W_RECORD_DELETE || w->op == KVS_W_STORE_UPDATE ||
+        w->op == KVS_W_STORE_DELETE)
+        t = find(b, w->store_id);
+    int live = t != NULL && t->exists && !t->deleted;
+    if (p->slot < 0) {
+        if (w->op == KVS_W_RECORD_DELETE && p->result == 0 && !live)
+            p->result = KVS_ENOTFOUND; /* a key that cannot exist, of a missing store */
+        return 0;
+    }
+    PGresult *r = kvs_pg_res(&b->pp, p->slot);
+    if (w->op == KVS_W_SHARE_DELETE) {
+        p->result = strcmp(PQcmdTuples(r), "0") == 0 ? KVS_ENOTFOUND : 0;
+        return 0;
+    }
+    if (PQntuples(r) == 0) { /* UPDATE ... RETURNING that matched nothing */
+        if (w->op == KVS_W_STORE_UPDATE)
+            p->result = live ? KVS_ENAMETAKEN : KVS_ENOTFOUND;
+        else if (w->op == KVS_W_USER_UPDATE)
+            p->result = KVS_ENOTFOUND;
+        else
+            return KVS_EIO;
+        return 0;
+    }
+    switch (w->op) {
+    case KVS_W_RECORD_PUT:
+    case KVS_W_RECORD_DELETE: {
+        if (!kvs_pg_int(r, 0, 0)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if (t == NULL)
+            return KVS_EIO; /* the store exists but was not locked: cannot happen */
+        int had = !kvs_pg_null(r, 0, 1);
+        uint64_t old = had ? (uint64_t)kvs_pg_int(r, 0, 1) + w->key.n : 0;
+        if (w->op == KVS_W_RECORD_PUT) {
+            t->add.write_count++;
+            t->add.record_count += !had;
+            t->add.storage_bytes += w->key.n + w->value.n - old;
+        } else if (had) {
+            t->add.delete_count++;
+            t->add.record_count--;
+            t->add.storage_bytes -= old;
+        }
+        if (w->op == KVS_W_RECORD_PUT || had)
+            touch(b, t);
+        return 0;
+    }
+    case KVS_W_STORE_CREATE: {
+        if (kvs_pg_null(r, 0, 0)) {
+            p->result = KVS_ENOTFOUND; /* no such owner */
+            return 0;
+        }
+        if (kvs_pg_null(r, 0, 1)) {
+            if (w->store.name[0] == '\0') {
+                kvs_log_error("postgres: a new store's random ID was taken");
+                p->result = KVS_EIO;
+            } else {
+                p->result = KVS_EEXIST;
+                p->follow = F_STORE_BY_NAME; /* get-or-create: which store has the name */
+            }
+            return 0;
+        }
+        struct kvs_store *s = &p->store;
+        const struct kvs_store *in = &w->store;
+        memset(s, 0, sizeof *s);
+        memcpy(s->id, p->id, sizeof s->id);
+        memcpy(s->secret, p->secret, sizeof s->secret);
+        memcpy(s->user_id, in->user_id, sizeof s->user_id);
+        memcpy(s->name, in->name, sizeof s->name);
+        memcpy(s->title, in->title, sizeof s->title);
+        s->general_access = in->general_access;
+        s->created_ms = s->modified_ms = s->accessed_ms = kvs_pg_int(r, 0, 1);
+        s->schema = in->schema ? kvs_xstrdup(in->schema) : NULL;
+        p->has_store = 1;
+        return kvs_pg_str(r, 0, 0, s->username, sizeof s->username);
+    }
+    case KVS_W_STORE_UPDATE: {
+        p->has_store = 1;
+        int rc = kvs_pg_store_row(r, 0, 0, &p->store);
+        if (rc != 0 || t == NULL)
+            return KVS_EIO;
+        /* The counters of this batch's earlier writes are added with Q_STATS. */
+        struct kvs_store_stats *st = &p->store.stats;
+        st->write_count += t->add.write_count;
+        st->delete_count += t->add.delete_count;
+        st->record_count += t->add.record_count;
+        st->storage_bytes += t->add.storage_bytes;
+        touch(b, t);
+        return 0;
+    }
+    case KVS_W_STORE_DELETE:
+        if (kvs_pg_int(r, 0, 0) == 0) {
+            p->result = KVS_ENOTFOUND;
+        } else if (t != NULL) {
+            t->deleted = 1;
+        }
+        return 0;
+    case KVS_W_USER_CREATE:
+        if (kvs_pg_null(r, 0, 0)) {
+            p->result = KVS_EEXIST;
+            return 0;
+        }
+        if (!kvs_pg_int(r, 0, 1)) {
+            /* Another node added the same token at this moment: no user without its token. */
+            p->result = KVS_EEXIST;
+            p->undo = 1;
+            return 0;
+        }
+        p->user = w->user;
+        memcpy(p->user.id, p->id, sizeof p->user.id);
+        p->user.is_admin = w->user.is_admin != 0;
+        p->user.created_ms = kvs_pg_int(r, 0, 0);
+        p->has_user = 1;
+        return 0;
+    case KVS_W_TOKEN_ADD:
+        if (!kvs_pg_int(r, 0, 0))
+            p->result = KVS_ENOTFOUND;
+        else if (!kvs_pg_null(r, 0, 1))
+            p->result = kvs_slice_eq_str(kvs_pg_bytes(r, 0, 1), w->user.id) ? 0 : KVS_EEXIST;
+        else if (!kvs_pg_int(r, 0, 2))
+            p->follow = F_TOKEN_OWNER; /* taken by another node at this moment: whose? */
+        return 0;
+    case KVS_W_TOKEN_REVOKE: {
+        int64_t found = kvs_pg_int(r, 0, 0);
+        if (found != 1) {
+            p->result = found == 0 ? KVS_ENOTFOUND : KVS_EAMBIGUOUS;
+            return 0;
+        }
+        p->has_user = 1;
+        return kvs_pg_user_row(r, 0, 1, &p->user);
+    }
+    case KVS_W_USER_UPDATE:
+        p->has_user = 1;
+        return kvs_pg_user_row(r, 0, 0, &p->user);
+    case KVS_W_SHARE_SET:
+        if (!kvs_pg_int(r, 0, 0) || !kvs_pg_int(r, 0, 1))
+            p->result = KVS_ENOTFOUND;
+        else if (kvs_pg_int(r, 0, 2))
+            p->result = KVS_EINVAL; /* the owner has every right already */
+        return 0;
+    default:
+        return KVS_EIO;
+    }
+}
+
+/* ---- round trip 2: counters, COMMIT ---- */
+
+/* Add the read statistics DELTAS of storage.c to the touched stores (those that still
+ * exist); their times are converted from our clock to the database's. */
+static void add_deltas(struct batch *b, const struct kvs_stat_delta *deltas, size_t nd,
+                       int64_t offset)
+{
+    for (size_t i = 0; i < nd; i++) {
+        struct touched *t = find(b, deltas[i].store_id);
+        if (t == NULL || !t->exists || t->deleted)
+            continue; /* deleted meanwhile */
+        t->add.read_count += deltas[i].reads;
+        t->add.list_count += deltas[i].lists;
+        int64_t at = deltas[i].accessed_ms ? deltas[i].accessed_ms + offset : 0;
+        if (at > t->accessed_ms)
+            t->accessed_ms = at;
+    }
+}
+
+static KVS_MUST_CHECK int send_stats(struct batch *b)
+{
+    for (size_t i = 0; i < b->nt; i++) {
+        const struct touched *t = &b->t[i];
+        const struct kvs_store_stats *a = &t->add;
+        if (!t->exists || t->deleted ||
+            (a->read_count | a->write_count | a->delete_count | a->list_count | a->record_count |
+             a->storage_bytes | (uint64_t)t->modified_ms | (uint64_t)t->accessed_ms) == 0)
+            continue;
+        struct kvs_pg_params q = {0};
+        kvs_pg_p_str(&q, t->id);
+        kvs_pg_p_i64(&q, (int64_t)a->read_count);
+        kvs_pg_p_i64(&q, (int64_t)a->write_count);
+        kvs_pg_p_i64(&q, (int64_t)a->delete_count);
+        kvs_pg_p_i64(&q, (int64_t)a->list_count);
+        kvs_pg_p_i64(&q, (int64_t)a->record_count); /* wrapped negatives come back as such */
+        kvs_pg_p_i64(&q, (int64_t)a->storage_bytes);
+        kvs_pg_p_i64(&q, t->modified_ms);
+        kvs_pg_p_i64(&q, t->accessed_ms);
+        if (kvs_pg_send(&b->pp, &Q_STATS, &q) < 0)
+            return KVS_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* Roll back the transaction on the writer's connection after a failed statement. */
+static void rollback(struct batch *b)
+{
+    kvs_pg_pipe_clear(&b->pp);
+    if (kvs_pg_send_sql(&b->pp, "ROLLBACK") < 0 || kvs_pg_sync(&b->pp) != 0 ||
+        kvs_pg_pipe_err(&b->pp) != 0)
+        kvs_pg_writer_lost(b->db); /* a new connection starts clean */
+    kvs_pg_pipe_clear(&b->pp);
+}
+
+/* The connection broke after COMMIT may have been sent: ask the database whether transaction
+ * XID committed, on a new connection, once (a database that is down cannot tell, and the
+ * writes waiting behind this batch must not wait for it). Returns 0 when it did, KVS_EUNAVAIL
+ * when it did not or nobody can tell. */
+static KVS_MUST_CHECK int commit_outcome(struct kvs_pg *db, int64_t xid)
+{
+    kvs_pg_writer_lost(db);
+    struct kvs_pg_conn *c;
+    int rc = kvs_pg_writer_conn(db, &c);
+    if (rc == 0) {
+        struct kvs_pg_pipe pp = {.c = c};
+        struct kvs_pg_params q = {0};
+        kvs_pg_p_i64(&q, xid);
+        int slot = kvs_pg_send(&pp, &Q_XACT_STATUS, &q);
+        rc = slot < 0 ? slot : kvs_pg_sync(&pp);
+        if (rc == 0)
+            rc = kvs_pg_pipe_err(&pp);
+        if (rc == 0 && PQntuples(pp.slots[slot].res) == 1) {
+            kvs_slice s = kvs_pg_bytes(pp.slots[slot].res, 0, 0);
+            rc = kvs_slice_eq_str(s, "committed") ? 0 : KVS_EUNAVAIL;
+            kvs_log_warn("postgres: the connection broke during a commit; the database says "
+                         "transaction %lld %.*s",
+                         (long long)xid, (int)s.n, s.p);
+        } else if (rc == 0) {
+            rc = KVS_EUNAVAIL;
+        }
+        if (rc != 0 && kvs_pg_broken(c))
+            kvs_pg_writer_lost(db);
+        kvs_pg_pipe_free(&pp);
+    }
+    if (rc == KVS_EUNAVAIL)
+        kvs_log_error("postgres: the connection broke during the commit of transaction %lld: "
+                      "its writes are answered 503 and not retried (they may have been "
+                      "applied)",
+                      (long long)xid);
+    return rc;
+}
+
+/* ---- after the commit ---- */
+
+/* The results the commit did not settle, read on the writer's connection now that the batch's
+ * writes are visible: the store that has a name (get-or-create), whose a token is. */
+static void follow_up(struct batch *b)
+{
+    struct kvs_pg_conn *c = NULL;
+    size_t need = 0;
+    for (size_t i = 0; i < b->n; i++)
+        need += b->plans[i].follow != F_NONE;
+    if (need == 0)
+        return;
+    int rc = kvs_pg_writer_conn(b->db, &c);
+    struct kvs_pg_pipe pp = {.c = c};
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        struct plan *p = &b->plans[i];
+        const struct kvs_write *w = b->ws[i];
+        struct kvs_pg_params q = {0};
+        if (p->follow == F_STORE_BY_NAME) {
+            kvs_pg_p_str(&q, w->store.user_id);
+            kvs_pg_p_str(&q, w->store.name);
+            p->follow_slot = kvs_pg_send(&pp, &kvs_pg_q_store_by_name, &q);
+        } else if (p->follow == F_TOKEN_OWNER) {
+            kvs_pg_p_bytes(&q, w->token_hash, KVS_TOKEN_HASH_LEN);
+            p->follow_slot = kvs_pg_send(&pp, &Q_TOKEN_OWNER, &q);
+        }
+        if (p->follow != F_NONE && p->follow_slot < 0)
+            rc = KVS_EUNAVAIL;
+    }
+    if (rc == 0)
+        rc = kvs_pg_sync(&pp);
+    for (size_t i = 0; i < b->n; i++) {
+        struct plan *p = &b->plans[i];
+        if (p->follow == F_NONE)
+            continue;
+        PGresult *r = rc == 0 && kvs_pg_slot_err(&pp, p->follow_slot) == 0
+                          ? kvs_pg_res(&pp, p->follow_slot)
+                          : NULL;
+        if (r == NULL) {
+            p->result = rc == KVS_EUNAVAIL ? KVS_EUNAVAIL : KVS_EIO;
+        } else if (p->follow == F_TOKEN_OWNER) {
+            p->result =
+                PQntuples(r) == 1 && kvs_slice_eq_str(kvs_pg_bytes(r, 0, 0), b->ws[i]->user.id)
+                    ? 0
+                    : KVS_EEXIST;
+        } else if (PQntuples(r) == 1) {
+            p->has_store = 1; /* p->result stays KVS_EEXIST */
+            if (kvs_pg_store_row(r, 0, 0, &p->store) != 0)
+                p->result = KVS_EIO;
+        } else {
+            /* The name's store was deleted between our commit and this read. */
+            p->result = KVS_EUNAVAIL;
+        }
+    }
+    if (rc == KVS_EUNAVAIL || (c != NULL && kvs_pg_broken(c)))
+        kvs_pg_writer_lost(b->db);
+    kvs_pg_pipe_free(&pp);
+}
+
+/* Hand the outputs of the committed batch to their writes. */
+static void hand_over(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct plan *p = &b->plans[i];
+        struct kvs_write *w = b->ws[i];
+        w->result = p->result;
+        if (p->has_store) {
+            kvs_store_clear(&w->store);
+            w->store = p->store;
+            p->has_store = 0;
+        }
+        if (p->has_user)
+            w->user = p->user;
+    }
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->plans[i].has_store)
+            kvs_store_clear(&b->plans[i].store);
+    free(b->plans);
+    free(b->t);
+    kvs_pg_pipe_free(&b->pp);
+}
+
+/* Run the batch B: both round trips and the commit. Returns as kvs_pg_apply(). */
+static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *deltas, size_t nd)
+{
+    struct kvs_pg *db = b->db;
+    int fresh = db->wconn == NULL;
+    int rc = kvs_pg_writer_conn(db, &b->pp.c);
+    if (rc != 0)
+        return rc;
+    collect_touched(b, deltas, nd);
+
+    /* Round trip 1. */
+    int s_now = kvs_pg_send_sql(&b->pp, "BEGIN");
+    if (s_now >= 0)
+        s_now = kvs_pg_send(&b->pp, &Q_NOW, NULL);
+    int s_lock = 0;
+    char *ids = NULL;
+    if (s_now >= 0 && b->nt > 0) {
+        struct kvs_pg_params q = {0};
+        ids = id_array(b);
+        kvs_pg_p_literal(&q, ids);
+        s_lock = kvs_pg_send(&b->pp, &Q_LOCK_STORES, &q);
+    }
+    free(ids);
+    rc = s_now < 0 || s_lock < 0 ? KVS_EUNAVAIL : 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++)
+        rc = send_write(b, b->ws[i], &b->plans[i]);
+    if (rc == 0)
+        rc = kvs_pg_sync(&b->pp);
+    if (rc != 0) {
+        kvs_pg_writer_lost(db); /* no COMMIT was sent: nothing happened */
+        b->stale = !fresh;      /* perhaps only dropped while idle (a restart): try anew */
+        if (fresh)
+            kvs_pg_note_down(db, "the writer's connection broke");
+        return rc;
+    }
+    if ((rc = kvs_pg_pipe_err(&b->pp)) != 0) {
+        rollback(b);
+        return rc;
+    }
+    kvs_pg_note_up(db);
+    PGresult *r = kvs_pg_res(&b->pp, s_now);
+    b->now = kvs_pg_int(r, 0, 0);
+    b->xid = kvs_pg_int(r, 0, 1);
+    int64_t offset = b->now - kvs_now_ms();
+    __atomic_store_n(&db->clock_offset_ms, offset, __ATOMIC_RELAXED);
+    if (b->nt > 0) {
+        r = kvs_pg_res(&b->pp, s_lock);
+        for (int i = 0; i < PQntuples(r); i++) {
+            char id[KVS_ID_LEN + 1];
+            struct touched *t = NULL;
+            if (kvs_pg_str(r, i, 0, id, sizeof id) == 0)
+                t = find(b, id);
+            if (t == NULL) {
+                rollback(b);
+                return KVS_EIO;
+            }
+            t->exists = 1;
+        }
+    }
+    for (size_t i = 0; i < b->n && rc == 0; i++)
+        rc = resolve_write(b, b->ws[i], &b->plans[i]);
+    if (rc != 0) {
+        kvs_log_error("postgres: a batch's statements answered what they cannot");
+        rollback(b);
+        return rc;
+    }
+    add_deltas(b, deltas, nd, offset);
+
+    /* Round trip 2. */
+    size_t s_commit_first = b->pp.n;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        if (b->plans[i].undo) {
+            struct kvs_pg_params q = {0};
+            kvs_pg_p_str(&q, b->plans[i].id);
+            rc = kvs_pg_send(&b->pp, &Q_USER_UNDO, &q) < 0 ? KVS_EUNAVAIL : 0;
+        }
+    }
+    if (rc == 0)
+        rc = send_stats(b);
+    int s_commit = rc == 0 ? kvs_pg_send_sql(&b->pp, "COMMIT") : -1;
+    if (s_commit >= 0)
+        rc = kvs_pg_sync(&b->pp);
+    if (s_commit < 0 || rc != 0) {
+        /* Lost: if COMMIT went out, it may have been carried out. */
+        rc = s_commit < 0 ? KVS_EUNAVAIL : commit_outcome(db, b->xid);
+        if (rc != 0)
+            return rc;
+    } else {
+        for (size_t i = s_commit_first; i < b->pp.n && rc == 0; i++)
+            rc = kvs_pg_slot_err(&b->pp, (int)i);
+        if (rc != 0) {
+            rollback(b);
+            return rc;
+        }
+    }
+    follow_up(b);
+    hand_over(b);
+    return 0;
+}
+
+int kvs_pg_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                 const struct kvs_stat_delta *deltas, size_t nd)
+{
+    if (n == 0 && nd == 0)
+        return 0;
+    for (int attempt = 0;; attempt++) {
+        struct batch b = {.db = pg_of(st), .ws = ws, .n = n};
+        b.plans = kvs_xcalloc(n ? n : 1, sizeof *b.plans);
+        int rc = run(&b, deltas, nd);
+        int again = b.stale && attempt == 0;
+        batch_free(&b);
+        if (!again)
+            return rc;
+    }
+}

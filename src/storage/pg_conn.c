@@ -1,0 +1,341 @@
+/* pg_conn.c — the PostgreSQL back-end's connections: making one, the pool of a node, and
+ * pipelines of prepared statements.
+ *
+ * Every connection runs in libpq's pipeline mode: a lookup is one Bind/Execute and a Sync; a
+ * batch of writes many statements and one Sync. A statement is prepared on a connection the
+ * first time that connection runs it, in the same round trip (a Prepare ahead of the Execute),
+ * and is never prepared again on it. Results come in binary format. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "storage/pg_internal.h"
+
+/* ==== connecting ============================================================================= */
+
+/* libpq's message, on one line (it spans several: "connection to ... failed: ...\n\tIs the
+ * server running ...?"), into OUT[CAP]. */
+static void one_line(const char *msg, char *out, size_t cap)
+{
+    size_t j = 0;
+    int space = 0;
+    for (const char *p = msg ? msg : ""; *p && j + 1 < cap; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
+            space = j > 0;
+            continue;
+        }
+        if (space && j + 2 < cap)
+            out[j++] = ' ';
+        space = 0;
+        out[j++] = *p;
+    }
+    out[j] = '\0';
+}
+
+/* The server's notices (warnings of our statements): to the log, not to stderr as they are. */
+static void notice(void *arg, const char *msg)
+{
+    char line[512];
+    (void)arg;
+    one_line(msg, line, sizeof line);
+    kvs_log_warn("postgres: %s", line);
+}
+
+int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n, struct kvs_pg_conn **out)
+{
+    *out = NULL;
+    /* Ours come before dbname, so that the URI's own settings win (libpq's rule: later
+     * entries override earlier ones). Keepalives find a dead peer of an idle connection. */
+    static const char *const keys[] = {
+        "connect_timeout",     "application_name", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "dbname",     NULL};
+    const char *values[] = {"5", "kvs", "1", "10", "5", "3", db->uri, NULL};
+    PGconn *pg = PQconnectdbParams(keys, values, 1);
+    if (pg == NULL) { /* libpq's out of memory: not an error path here (alloc.h) */
+        kvs_log_error("postgres: out of memory");
+        abort();
+    }
+    char msg[512] = "";
+    if (PQstatus(pg) != CONNECTION_OK) {
+        one_line(PQerrorMessage(pg), msg, sizeof msg);
+        goto fail;
+    }
+    /* Durable commits whatever the server's or the role's default, and the isolation the
+     * design assumes (pg_internal.h). */
+    PGresult *r = PQexec(pg, "SET synchronous_commit = on; "
+                             "SET default_transaction_isolation = 'read committed'; "
+                             "SET lock_timeout = 0; SET statement_timeout = 0");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        one_line(PQresultErrorMessage(r), msg, sizeof msg);
+    PQclear(r);
+    if (ok && PQenterPipelineMode(pg) != 1) {
+        ok = 0;
+        one_line(PQerrorMessage(pg), msg, sizeof msg);
+    }
+    if (!ok)
+        goto fail;
+    PQsetNoticeProcessor(pg, notice, NULL);
+    struct kvs_pg_conn *c = kvs_xcalloc(1, sizeof *c);
+    c->pg = pg;
+    *out = c;
+    return 0;
+fail:
+    if (why != NULL)
+        snprintf(why, why_n, "%s", msg[0] ? msg : "the connection failed");
+    else
+        kvs_pg_note_down(db, msg);
+    PQfinish(pg);
+    return KVS_EUNAVAIL;
+}
+
+void kvs_pg_conn_close(struct kvs_pg_conn *c)
+{
+    if (c == NULL)
+        return;
+    PQfinish(c->pg);
+    free(c);
+}
+
+void kvs_pg_note_down(struct kvs_pg *db, const char *why)
+{
+    pthread_mutex_lock(&db->mu);
+    int was = db->down;
+    db->down = 1;
+    pthread_mutex_unlock(&db->mu);
+    if (!was)
+        kvs_log_error("postgres: the database is unreachable (%s); answering 503 until it is "
+                      "back",
+                      why);
+}
+
+void kvs_pg_note_up(struct kvs_pg *db)
+{
+    pthread_mutex_lock(&db->mu);
+    int was = db->down;
+    db->down = 0;
+    pthread_mutex_unlock(&db->mu);
+    if (was)
+        kvs_log_info("postgres: the database answers again");
+}
+
+/* ==== the pool =============================================================================== */
+
+int kvs_pg_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out)
+{
+    pthread_mutex_lock(&db->mu);
+    while (db->idle == NULL && db->open >= db->max)
+        pthread_cond_wait(&db->freed, &db->mu);
+    struct kvs_pg_conn *c = db->idle;
+    if (c != NULL) {
+        db->idle = c->next;
+        c->next = NULL;
+        pthread_mutex_unlock(&db->mu);
+        *out = c;
+        return 0;
+    }
+    db->open++; /* counted while connecting, so that MAX holds */
+    pthread_mutex_unlock(&db->mu);
+    int rc = kvs_pg_connect(db, NULL, 0, out);
+    if (rc != 0) {
+        pthread_mutex_lock(&db->mu);
+        db->open--;
+        pthread_cond_signal(&db->freed);
+        pthread_mutex_unlock(&db->mu);
+    }
+    return rc;
+}
+
+void kvs_pg_conn_put(struct kvs_pg *db, struct kvs_pg_conn *c, int broken)
+{
+    struct kvs_pg_conn *drop = NULL;
+    pthread_mutex_lock(&db->mu);
+    if (broken) {
+        drop = db->idle; /* most likely dead too: made again when needed */
+        for (struct kvs_pg_conn *d = drop; d != NULL; d = d->next)
+            db->open--;
+        db->idle = NULL;
+        db->open--;
+    } else {
+        c->next = db->idle;
+        db->idle = c;
+    }
+    pthread_cond_broadcast(&db->freed);
+    pthread_mutex_unlock(&db->mu);
+    if (broken)
+        kvs_pg_conn_close(c);
+    while (drop != NULL) {
+        struct kvs_pg_conn *next = drop->next;
+        kvs_pg_conn_close(drop);
+        drop = next;
+    }
+}
+
+void kvs_pg_pool_close(struct kvs_pg *db)
+{
+    while (db->idle != NULL) {
+        struct kvs_pg_conn *c = db->idle;
+        db->idle = c->next;
+        kvs_pg_conn_close(c);
+        db->open--;
+    }
+}
+
+/* ==== parameters ============================================================================= */
+
+static void param(struct kvs_pg_params *p, const char *v, int len, int format)
+{
+    if (p->n >= PG_MAX_PARAMS) {
+        kvs_log_error("postgres: more than %d parameters", PG_MAX_PARAMS);
+        abort(); /* a statement of ours with too many: a bug, caught by any test */
+    }
+    p->values[p->n] = v;
+    p->lengths[p->n] = len;
+    p->formats[p->n] = format;
+    p->n++;
+}
+
+void kvs_pg_p_bytes(struct kvs_pg_params *p, const void *v, size_t n)
+{
+    /* A non-NULL pointer even for no bytes: NULL would be SQL NULL. */
+    param(p, n ? (const char *)v : "", (int)n, 1);
+}
+
+void kvs_pg_p_str(struct kvs_pg_params *p, const char *s)
+{
+    kvs_pg_p_bytes(p, s, strlen(s));
+}
+
+void kvs_pg_p_i64(struct kvs_pg_params *p, int64_t x)
+{
+    char *b = p->num[p->n < PG_MAX_PARAMS ? p->n : 0];
+    uint64_t u = (uint64_t)x;
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        b[i] = (char)(u & 0xff);
+    param(p, b, 8, 1);
+}
+
+void kvs_pg_p_bool(struct kvs_pg_params *p, int x)
+{
+    char *b = p->num[p->n < PG_MAX_PARAMS ? p->n : 0];
+    b[0] = x ? 1 : 0;
+    param(p, b, 1, 1);
+}
+
+void kvs_pg_p_null(struct kvs_pg_params *p)
+{
+    param(p, NULL, 0, 1);
+}
+
+void kvs_pg_p_literal(struct kvs_pg_params *p, const char *s)
+{
+    param(p, s, (int)strlen(s), 0);
+}
+
+/* ==== pipelines ============================================================================== */
+
+static int slot(struct kvs_pg_pipe *pp, int prepare, const char *what)
+{
+    if (pp->n == pp->cap) {
+        pp->cap = pp->cap ? pp->cap * 2 : 16;
+        pp->slots = kvs_xrealloc(pp->slots, pp->cap * sizeof *pp->slots);
+    }
+    pp->slots[pp->n] = (struct kvs_pg_slot){.res = NULL, .prepare = prepare, .what = what};
+    return (int)pp->n++;
+}
+
+int kvs_pg_send(struct kvs_pg_pipe *pp, const struct kvs_pg_stmt *stmt,
+                const struct kvs_pg_params *p)
+{
+    PGconn *pg = pp->c->pg;
+    if (!(pp->c->prepared & (1ull << stmt->id))) {
+        if (PQsendPrepare(pg, stmt->name, stmt->sql, 0, NULL) != 1)
+            return KVS_EUNAVAIL;
+        /* Prepared from now on, for the rest of this pipeline too; kvs_pg_sync() takes it
+         * back if the Prepare fails. */
+        pp->c->prepared |= 1ull << stmt->id;
+        slot(pp, (int)stmt->id, stmt->name);
+    }
+    int n = p ? p->n : 0;
+    if (PQsendQueryPrepared(pg, stmt->name, n, p ? p->values : NULL, p ? p->lengths : NULL,
+                            p ? p->formats : NULL, 1) != 1)
+        return KVS_EUNAVAIL;
+    return slot(pp, -1, stmt->name);
+}
+
+int kvs_pg_send_sql(struct kvs_pg_pipe *pp, const char *sql)
+{
+    if (PQsendQueryParams(pp->c->pg, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+        return KVS_EUNAVAIL;
+    return slot(pp, -1, sql);
+}
+
+int kvs_pg_sync(struct kvs_pg_pipe *pp)
+{
+    PGconn *pg = pp->c->pg;
+    if (PQpipelineSync(pg) != 1) {
+        pp->c->prepared = 0; /* the connection is gone, and with it what it had prepared */
+        return KVS_EUNAVAIL;
+    }
+    size_t first = 0;
+    while (first < pp->n && pp->slots[first].res != NULL)
+        first++; /* collected by an earlier sync */
+    for (size_t i = first; i < pp->n; i++) {
+        PGresult *r = PQgetResult(pg);
+        if (r == NULL)
+            return KVS_EUNAVAIL; /* the connection ended: no more results will come */
+        pp->slots[i].res = r;
+        /* Each statement's results end with a NULL. */
+        PGresult *extra;
+        while ((extra = PQgetResult(pg)) != NULL)
+            PQclear(extra); /* cannot happen: one statement, one result */
+        int prepare = pp->slots[i].prepare;
+        if (prepare >= 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+            pp->c->prepared &= ~(1ull << prepare);
+    }
+    PGresult *r = PQgetResult(pg);
+    int synced = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!synced)
+        return KVS_EUNAVAIL;
+    return kvs_pg_broken(pp->c) ? KVS_EUNAVAIL : 0;
+}
+
+int kvs_pg_slot_err(struct kvs_pg_pipe *pp, int i)
+{
+    PGresult *r = pp->slots[i].res;
+    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
+        return 0;
+    if (s == PGRES_PIPELINE_ABORTED)
+        return KVS_EIO; /* an earlier statement failed, and said why */
+    return kvs_pg_err(r, pp->c, pp->slots[i].what);
+}
+
+int kvs_pg_pipe_err(struct kvs_pg_pipe *pp)
+{
+    for (size_t i = 0; i < pp->n; i++) {
+        int rc = kvs_pg_slot_err(pp, (int)i);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void kvs_pg_pipe_clear(struct kvs_pg_pipe *pp)
+{
+    for (size_t i = 0; i < pp->n; i++)
+        PQclear(pp->slots[i].res);
+    pp->n = 0;
+}
+
+void kvs_pg_pipe_free(struct kvs_pg_pipe *pp)
+{
+    kvs_pg_pipe_clear(pp);
+    free(pp->slots);
+    pp->slots = NULL;
+    pp->cap = 0;
+}

@@ -1,0 +1,369 @@
+/* pg_internal.h — what the files of the PostgreSQL back-end share: the design, the structs, the
+ * connection and statement helpers (pg_conn.c), the row decoders (pg_codec.c) and the ops each
+ * file implements. Included only by storage/pg_*.c (and the back-end's own tests).
+ *
+ * The back-end has the shape of the LMDB one, so that the two read side by side:
+ *   pg_codec.c   errors (SQLSTATE → KVS_E...), parameters, and decoding rows of the schema
+ *   pg_conn.c    connections: the pool of one node, pipelines, prepared statements
+ *   pg_read.c    the read ops: one statement each
+ *   pg_apply.c   the write ops: one transaction per batch of the writer thread
+ *   pg_maint.c   background work shared by all nodes: the sweep, retention
+ *   pg_open.c    opening, the schema and its version, closing, the ops table
+ *
+ * ---- Many nodes, one database ---------------------------------------------------------------
+ *
+ * Any number of `kvs serve` processes (nodes) may open the same database: they keep no state
+ * of their own that another node could miss, so a client may send each request to any node.
+ *   - Reads: every lookup is one statement at READ COMMITTED on a connection borrowed from
+ *     the node's pool and given back at once. The results it returns are kept by the struct
+ *     kvs_read until it ends (the views point into them), but no connection and no
+ *     transaction is held while a response goes out to a slow client. A token is looked up in
+ *     the database on every request, so a revoked token is refused by every node at once.
+ *   - Writes: the writer thread of each node (storage.c) turns a batch into one transaction
+ *     on its own connection, sent as a pipeline: two round trips (pg_apply.c tells why), and
+ *     COMMIT with synchronous_commit=on before any write's done() runs. Statements are
+ *     written so that none can fail: ON CONFLICT, and conditions evaluated in the statement.
+ *     The stats rows (kvs_stores) of every store the batch touches are locked first, sorted
+ *     by ID, so two nodes never deadlock on them and `count = count + n` stays exact.
+ *   - Read statistics: counted in memory by storage.c and added with each batch, or about
+ *     once a second (additive updates, so nodes never overwrite each other's counts).
+ *   - Background work: the sweep of deleted stores takes one dead store at a time with FOR
+ *     UPDATE SKIP LOCKED; retention runs on one node at a time (pg_try_advisory_xact_lock) and
+ *     compares with the database's clock, leaving PG_UNFLUSHED_SLACK_MS for reads that other
+ *     nodes have counted in memory but not written yet. All times the back-end stores come
+ *     from the database's clock, so the nodes' clocks do not matter.
+ *   - Start: the schema is created or upgraded under pg_advisory_lock, and creating the admin
+ *     is idempotent (serve.c), so nodes starting together on an empty database all start.
+ *   - A lost connection makes the lookup or the batch fail with KVS_EUNAVAIL (503 with
+ *     Retry-After); the connection is made again at the next use, so a node recovers by
+ *     itself once the database is back. A batch whose connection broke after COMMIT was sent
+ *     is never retried: its outcome is asked of the database (pg_xact_status) when it can be
+ *     reached at once, and is otherwise reported as unknown (KVS_EUNAVAIL).
+ *
+ * ---- Schema, version 1 (created by pg_open.c; kvs_meta holds the version) -------------------
+ *
+ *   kvs_users        id PK, username UNIQUE, is_admin, default_access, created_ms
+ *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms; indexed by prefix
+ *                    (revoke by prefix: a range scan) and by (user_id, created_ms)
+ *   kvs_stores       id PK → user_id, name ('' when unnamed), title, secret, general_access,
+ *                    schema, created/modified/accessed_ms and the stats counters in the row;
+ *                    UNIQUE (user_id, name) WHERE name <> ''; (user_id, created_ms, id) for the
+ *                    listings; (accessed_ms, id) WHERE name = '' for retention
+ *   kvs_records      (store_id, key) PK → content_type (bytea: as sent), encoding, value (bytea,
+ *                    stored uncompressed: uploads are often compressed already)
+ *   kvs_shares       (store_id, user_id) PK → level; indexed by user_id
+ *   kvs_dead_stores  store_id PK → deleted_ms, records: deleted stores whose records the
+ *                    sweep has still to delete (readers treat those records as absent)
+ * Identifiers and keys are text COLLATE "C": byte order, whatever the database's collation,
+ * so that a page of keys is a range scan of the primary key (shown by test_pg.c's EXPLAIN).
+ */
+#ifndef KVS_STORAGE_PG_INTERNAL_H
+#define KVS_STORAGE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "kvs.h"
+#include "storage/backend.h"
+
+#define PG_SCHEMA_VERSION 1
+#define PG_DEFAULT_POOL 16
+#define PG_UNFLUSHED_SLACK_MS 1500 /* retention leaves this for other nodes' unflushed reads */
+
+/* The key of an advisory lock on WHAT (SQL text): a hash of the schema, "/kvs/" and WHAT, so
+ * that deployments in different schemas of one database do not wait for each other. */
+#define PG_LOCK_KEY(WHAT)                                                                          \
+    "hashtextextended(coalesce(current_schema(), '') || '/kvs/' || " WHAT ", 0)"
+
+/* The database's clock in milliseconds since the epoch, the same for every statement of a
+ * transaction (a batch): what the back-end stores as created/modified/accessed times. */
+#define PG_NOW_MS "(floor(extract(epoch FROM transaction_timestamp()) * 1000))::int8"
+
+/* The end of a statement that deletes the stores D (a CTE deleting from kvs_stores RETURNING
+ * id, record_count): their shares go, their records are left to the sweep. Returns how many. */
+#define PG_STORES_GONE                                                                             \
+    " sh AS (DELETE FROM kvs_shares WHERE store_id IN (SELECT id FROM d)),"                        \
+    " x AS (INSERT INTO kvs_dead_stores (store_id, deleted_ms, records)"                           \
+    " SELECT id, " PG_NOW_MS ", record_count FROM d ON CONFLICT DO NOTHING) "                      \
+    "SELECT count(*) FROM d"
+
+/* ==== statements ============================================================================= */
+
+/* Every statement the back-end runs. Each connection prepares a statement the first time it
+ * runs it (in the same round trip), so ID is its bit in struct kvs_pg_conn's prepared. */
+enum kvs_pg_stmt_id {
+    /* pg_read.c */
+    PG_Q_USER_COUNT,
+    PG_Q_TOTALS,
+    PG_Q_USER_BY_TOKEN,
+    PG_Q_USER_BY_NAME,
+    PG_Q_USER_GET,
+    PG_Q_STORE_GET,
+    PG_Q_STORE_BY_NAME,
+    PG_Q_STORES_ASC,
+    PG_Q_STORES_DESC,
+    PG_Q_USER_LIST,
+    PG_Q_TOKEN_LIST,
+    PG_Q_SHARE_GET,
+    PG_Q_SHARE_LIST,
+    PG_Q_RECORD_GET,
+    PG_Q_KEYS,
+    PG_Q_KEYS_PREFIX,
+    PG_Q_KEYS_VALUES,
+    PG_Q_KEYS_PREFIX_VALUES,
+    /* pg_apply.c */
+    PG_Q_NOW,
+    PG_Q_LOCK_STORES,
+    PG_Q_LOCK_NAME,
+    PG_Q_LOCK_RENAME,
+    PG_Q_RECORD_PUT,
+    PG_Q_RECORD_DELETE,
+    PG_Q_STORE_CREATE,
+    PG_Q_STORE_UPDATE,
+    PG_Q_STORE_DELETE,
+    PG_Q_USER_CREATE,
+    PG_Q_USER_UNDO,
+    PG_Q_TOKEN_ADD,
+    PG_Q_TOKEN_OWNER,
+    PG_Q_TOKEN_REVOKE_PREFIX,
+    PG_Q_TOKEN_REVOKE_HASH,
+    PG_Q_USER_UPDATE,
+    PG_Q_SHARE_SET,
+    PG_Q_SHARE_DELETE,
+    PG_Q_STATS,
+    PG_Q_XACT_STATUS,
+    /* pg_maint.c */
+    PG_Q_SWEEP,
+    PG_Q_EXPIRE,
+    PG_Q_EXPIRED,
+    PG_Q_DB_SIZE,
+    PG_Q_COUNT
+};
+
+struct kvs_pg_stmt {
+    enum kvs_pg_stmt_id id;
+    const char *name; /* of the prepared statement */
+    const char *sql;
+};
+
+/* Statements of pg_read.c used elsewhere: the key pages (test_pg.c's EXPLAIN), a store by its
+ * name (pg_apply.c's get-or-create). */
+extern const struct kvs_pg_stmt kvs_pg_q_keys, kvs_pg_q_keys_prefix, kvs_pg_q_store_by_name;
+
+/* ==== connections (pg_conn.c) ================================================================ */
+
+struct kvs_pg_conn {
+    PGconn *pg;               /* in pipeline mode */
+    uint64_t prepared;        /* bit ID: statement ID is prepared (or being) on it */
+    struct kvs_pg_conn *next; /* in the pool's idle list */
+};
+
+struct kvs_pg {
+    struct kvs_storage super;
+    char *uri;            /* owned */
+    int64_t retention_ms; /* unnamed stores unaccessed this long are deleted; 0 = never */
+
+    /* The pool of connections for reads: IDLE ones, OPEN in all, at most MAX. */
+    pthread_mutex_t mu;
+    pthread_cond_t freed;
+    struct kvs_pg_conn *idle;
+    unsigned open, max;
+    int down; /* the database was found unreachable and has not answered since (logging) */
+
+    /* Writer thread only. */
+    struct kvs_pg_conn *wconn; /* the writer's own connection; NULL until (re)made */
+    int64_t clock_offset_ms;   /* the database's clock minus ours, as of the last batch */
+};
+
+/* Results a read keeps because views point into them. */
+struct kvs_pg_results {
+    PGresult **res;
+    size_t n, cap;
+};
+
+struct kvs_pg_read {
+    struct kvs_read super;
+    struct kvs_pg_results kept; /* cleared at read end */
+    struct kvs_pg_results page; /* the last key page with values: cleared at the next one */
+};
+
+static inline struct kvs_pg *pg_of(struct kvs_storage *st)
+{
+    return (struct kvs_pg *)st;
+}
+
+static inline struct kvs_pg_read *pg_read_of(struct kvs_read *rd)
+{
+    return (struct kvs_pg_read *)rd;
+}
+
+/* Connect a new connection: session settings (synchronous_commit=on, READ COMMITTED),
+ * pipeline mode. Returns 0, or KVS_EUNAVAIL when the database cannot be reached: the reason,
+ * on one line, goes into WHY[WHY_N] when WHY is not NULL, else to the log (once per outage,
+ * kvs_pg_note_down). Release with kvs_pg_conn_close(). */
+KVS_MUST_CHECK int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n,
+                                  struct kvs_pg_conn **out);
+void kvs_pg_conn_close(struct kvs_pg_conn *c);
+
+/* Take a connection of the pool (made when none is idle and fewer than MAX are open; else wait
+ * for one). Returns 0 or KVS_EUNAVAIL. Give it back with kvs_pg_conn_put(); BROKEN closes it
+ * (and every idle one: a database that dropped one connection has usually dropped all). */
+KVS_MUST_CHECK int kvs_pg_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out);
+void kvs_pg_conn_put(struct kvs_pg *db, struct kvs_pg_conn *c, int broken);
+/* Close every connection of the pool; none may be taken. */
+void kvs_pg_pool_close(struct kvs_pg *db);
+
+/* The database answered after having been unreachable, or was found unreachable: log the
+ * change once (not once per request). */
+void kvs_pg_note_up(struct kvs_pg *db);
+void kvs_pg_note_down(struct kvs_pg *db, const char *why);
+
+/* Parameters of one statement. Values are sent in binary format (the SQL casts each
+ * parameter to its type: $1::text, $2::int8, ...), except kvs_pg_p_literal()'s. */
+#define PG_MAX_PARAMS 12
+struct kvs_pg_params {
+    int n;
+    const char *values[PG_MAX_PARAMS];
+    int lengths[PG_MAX_PARAMS];
+    int formats[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][8]; /* big-endian integers */
+};
+/* Bytes of text or bytea (not copied: they must stay valid until the statement is sent). */
+void kvs_pg_p_bytes(struct kvs_pg_params *p, const void *v, size_t n);
+void kvs_pg_p_str(struct kvs_pg_params *p, const char *s);
+void kvs_pg_p_i64(struct kvs_pg_params *p, int64_t x);
+void kvs_pg_p_bool(struct kvs_pg_params *p, int x);
+void kvs_pg_p_null(struct kvs_pg_params *p);
+/* A value in PostgreSQL's text format (an array literal such as {a,b}). */
+void kvs_pg_p_literal(struct kvs_pg_params *p, const char *s);
+
+/* A pipeline on one connection: statements are sent (preparing any the connection has not
+ * prepared yet), then kvs_pg_sync() sends a Sync and collects every result in order. */
+struct kvs_pg_pipe {
+    struct kvs_pg_conn *c;
+    struct kvs_pg_slot {
+        PGresult *res;    /* NULL until collected, or when none came (connection lost) */
+        int prepare;      /* a Prepare of statement PREPARE (its result is only checked), or -1 */
+        const char *what; /* the statement's name, for errors */
+    } * slots;
+    size_t n, cap;
+};
+
+/* Send STMT with P (NULL: none). Returns the slot of its result, or KVS_EUNAVAIL when the
+ * connection is broken. */
+KVS_MUST_CHECK int kvs_pg_send(struct kvs_pg_pipe *pp, const struct kvs_pg_stmt *stmt,
+                               const struct kvs_pg_params *p);
+/* Send a statement without parameters that is not prepared (BEGIN, COMMIT, ROLLBACK). */
+KVS_MUST_CHECK int kvs_pg_send_sql(struct kvs_pg_pipe *pp, const char *sql);
+/* Send a Sync and collect the results of everything sent since the last one. Returns 0 when
+ * every result came (each may still be an error: kvs_pg_slot_err()), or KVS_EUNAVAIL when the
+ * connection broke (slots without a result have res NULL). */
+KVS_MUST_CHECK int kvs_pg_sync(struct kvs_pg_pipe *pp);
+/* The result of slot I, or NULL. */
+static inline PGresult *kvs_pg_res(const struct kvs_pg_pipe *pp, int i)
+{
+    return pp->slots[i].res;
+}
+/* 0 when slot I succeeded, else its error as a KVS_E... code (logged, unless it was only
+ * aborted by an earlier error of the pipeline). */
+KVS_MUST_CHECK int kvs_pg_slot_err(struct kvs_pg_pipe *pp, int i);
+/* The error of the first slot that failed (as kvs_pg_slot_err()), or 0 when none did. */
+KVS_MUST_CHECK int kvs_pg_pipe_err(struct kvs_pg_pipe *pp);
+/* Clear every result; the pipe may be used again. */
+void kvs_pg_pipe_clear(struct kvs_pg_pipe *pp);
+void kvs_pg_pipe_free(struct kvs_pg_pipe *pp);
+
+/* ==== errors, rows (pg_codec.c) ============================================================== */
+
+/* The KVS_E... code of the failed result R (NULL: none came) on connection C, logged with
+ * WHAT: KVS_EUNAVAIL for a lost or refused connection, KVS_ENOSPACE for a full disk, KVS_EIO
+ * otherwise. */
+KVS_MUST_CHECK int kvs_pg_err(const PGresult *r, const struct kvs_pg_conn *c, const char *what);
+
+/* Whether connection C is unusable (lost). */
+int kvs_pg_broken(const struct kvs_pg_conn *c);
+
+/* Fields of a binary result. An integer of any width (2, 4 or 8 bytes); 0 when NULL. */
+int64_t kvs_pg_int(const PGresult *r, int row, int col);
+int kvs_pg_null(const PGresult *r, int row, int col);
+kvs_slice kvs_pg_bytes(const PGresult *r, int row, int col);
+/* Copy a text field into OUT[CAP] (NUL-terminated). Returns 0, or KVS_EIO (logged) when it
+ * does not fit. */
+KVS_MUST_CHECK int kvs_pg_str(const PGresult *r, int row, int col, char *out, size_t cap);
+
+/* The columns of a user as PG_USER_COLS selects them (table alias u), and of a store as
+ * PG_STORE_COLS does (alias s, the owner's username last: join kvs_users u). */
+#define PG_USER_COLS "u.id, u.username, u.is_admin, u.default_access, u.created_ms"
+#define PG_USER_NCOLS 5
+#define PG_STORE_COLS                                                                              \
+    "s.id, s.user_id, s.name, s.title, s.secret, s.general_access, s.schema, s.created_ms, "       \
+    "s.modified_ms, s.accessed_ms, s.read_count, s.write_count, s.delete_count, s.list_count, "    \
+    "s.record_count, s.storage_bytes, u.username"
+#define PG_STORE_NCOLS 17
+
+/* Decode the user at columns COL.. of row ROW into OUT. Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_pg_user_row(const PGresult *r, int row, int col, struct kvs_user *out);
+/* Decode the store at columns COL.. of row ROW into OUT (zeroed first; release it with
+ * kvs_store_clear(), also after an error). Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_pg_store_row(const PGresult *r, int row, int col, struct kvs_store *out);
+
+/* Whether S is N bytes of valid UTF-8 without NUL: what a text parameter may hold. */
+int kvs_pg_text_ok(const char *s, size_t n);
+/* Whether ID is a store or user ID (KVS_ID_LEN alphanumerics, NUL-terminated in its array). */
+int kvs_pg_id_ok(const char *id, size_t cap);
+/* The least string above every string that starts with P (valid UTF-8, N bytes) into OUT
+ * (N + 4 bytes at least): P with its last character increased. Returns its length, or 0 when
+ * there is none (P is empty or only U+10FFFF characters). */
+size_t kvs_pg_prefix_end(const char *p, size_t n, char *out);
+
+/* ==== the ops (struct kvs_storage_ops, backend.h) ============================================ */
+
+/* pg_read.c */
+KVS_MUST_CHECK int kvs_pg_read_begin(struct kvs_storage *st, struct kvs_read **out);
+void kvs_pg_read_end(struct kvs_read *rd);
+KVS_MUST_CHECK int kvs_pg_user_count(struct kvs_read *rd, uint64_t *out);
+KVS_MUST_CHECK int kvs_pg_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
+KVS_MUST_CHECK int kvs_pg_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
+KVS_MUST_CHECK int kvs_pg_user_by_token(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                        struct kvs_user *out);
+KVS_MUST_CHECK int kvs_pg_user_by_name(struct kvs_read *rd, kvs_slice username,
+                                       struct kvs_user *out);
+KVS_MUST_CHECK int kvs_pg_store_get(struct kvs_read *rd, kvs_slice id, struct kvs_store *out);
+KVS_MUST_CHECK int kvs_pg_store_by_name(struct kvs_read *rd, kvs_slice user_id, kvs_slice name,
+                                        struct kvs_store *out);
+KVS_MUST_CHECK int kvs_pg_store_list(struct kvs_read *rd, kvs_slice user_id, uint64_t offset,
+                                     uint64_t limit, int desc, int include_unnamed, kvs_store_cb cb,
+                                     void *arg, uint64_t *total);
+KVS_MUST_CHECK int kvs_pg_store_list_visible(struct kvs_read *rd, kvs_slice user_id, unsigned which,
+                                             uint64_t offset, uint64_t limit, int desc,
+                                             int include_unnamed, kvs_store_share_cb cb, void *arg,
+                                             uint64_t *total);
+KVS_MUST_CHECK int kvs_pg_user_list(struct kvs_read *rd, kvs_user_cb cb, void *arg);
+KVS_MUST_CHECK int kvs_pg_token_list(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb,
+                                     void *arg);
+KVS_MUST_CHECK int kvs_pg_share_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice user_id,
+                                    enum kvs_share_level *out);
+KVS_MUST_CHECK int kvs_pg_share_list(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb,
+                                     void *arg);
+KVS_MUST_CHECK int kvs_pg_record_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
+                                     struct kvs_record_view *out);
+KVS_MUST_CHECK int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
+                                    kvs_slice start_after, uint64_t limit, unsigned flags,
+                                    kvs_key_cb cb, void *arg, int *truncated);
+
+/* pg_apply.c */
+KVS_MUST_CHECK int kvs_pg_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                                const struct kvs_stat_delta *deltas, size_t nd);
+/* The writer's connection, made again when it was lost. Returns 0 or KVS_EUNAVAIL. */
+KVS_MUST_CHECK int kvs_pg_writer_conn(struct kvs_pg *db, struct kvs_pg_conn **out);
+/* The writer's connection broke: close it (the next use makes a new one). */
+void kvs_pg_writer_lost(struct kvs_pg *db);
+
+/* pg_read.c too: the disk space of the back-end's tables (with their indexes and TOAST). */
+KVS_MUST_CHECK int kvs_pg_disk_bytes(struct kvs_storage *st, uint64_t *out);
+
+/* pg_maint.c */
+KVS_MUST_CHECK int kvs_pg_maintain(struct kvs_storage *st);
+
+#endif

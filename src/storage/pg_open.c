@@ -1,0 +1,231 @@
+/* pg_open.c — opening the PostgreSQL back-end: the first connection, the schema (created, or
+ * checked and upgraded, under a session advisory lock so that nodes starting together do it
+ * once and in turn), closing, and the ops table that storage.c calls. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "storage/pg_internal.h"
+
+/* The schema, version PG_SCHEMA_VERSION (described in pg_internal.h). */
+static const char *const SCHEMA[] = {
+    "CREATE TABLE kvs_meta (key text COLLATE \"C\" PRIMARY KEY, value text NOT NULL)",
+    "CREATE TABLE kvs_users (id text COLLATE \"C\" PRIMARY KEY,"
+    " username text COLLATE \"C\" NOT NULL UNIQUE, is_admin boolean NOT NULL,"
+    " default_access smallint NOT NULL, created_ms bigint NOT NULL)",
+    "CREATE TABLE kvs_tokens (hash bytea PRIMARY KEY, user_id text COLLATE \"C\" NOT NULL,"
+    " prefix text COLLATE \"C\" NOT NULL, created_ms bigint NOT NULL)",
+    "CREATE INDEX kvs_tokens_by_prefix ON kvs_tokens (prefix)",
+    "CREATE INDEX kvs_tokens_by_user ON kvs_tokens (user_id, created_ms, hash)",
+    /* fillfactor: room on the page for the new versions of the often updated stats */
+    "CREATE TABLE kvs_stores (id text COLLATE \"C\" PRIMARY KEY,"
+    " user_id text COLLATE \"C\" NOT NULL, name text COLLATE \"C\" NOT NULL,"
+    " title text NOT NULL, secret text NOT NULL, general_access smallint NOT NULL,"
+    " schema text, created_ms bigint NOT NULL, modified_ms bigint NOT NULL,"
+    " accessed_ms bigint NOT NULL, read_count bigint NOT NULL DEFAULT 0,"
+    " write_count bigint NOT NULL DEFAULT 0, delete_count bigint NOT NULL DEFAULT 0,"
+    " list_count bigint NOT NULL DEFAULT 0, record_count bigint NOT NULL DEFAULT 0,"
+    " storage_bytes bigint NOT NULL DEFAULT 0) WITH (fillfactor = 70)",
+    "CREATE UNIQUE INDEX kvs_stores_name ON kvs_stores (user_id, name) WHERE name <> ''",
+    "CREATE INDEX kvs_stores_by_user ON kvs_stores (user_id, created_ms, id)",
+    "CREATE INDEX kvs_stores_unnamed_by_access ON kvs_stores (accessed_ms, id) WHERE name = ''",
+    "CREATE TABLE kvs_records (store_id text COLLATE \"C\" NOT NULL,"
+    " key text COLLATE \"C\" NOT NULL, content_type bytea NOT NULL,"
+    " encoding smallint NOT NULL, value bytea NOT NULL, PRIMARY KEY (store_id, key))",
+    /* kept apart from the row when large, never compressed (many uploads are already) */
+    "ALTER TABLE kvs_records ALTER COLUMN value SET STORAGE EXTERNAL",
+    "CREATE TABLE kvs_shares (store_id text COLLATE \"C\" NOT NULL,"
+    " user_id text COLLATE \"C\" NOT NULL, level smallint NOT NULL,"
+    " PRIMARY KEY (store_id, user_id))",
+    "CREATE INDEX kvs_shares_by_user ON kvs_shares (user_id)",
+    "CREATE TABLE kvs_dead_stores (store_id text COLLATE \"C\" PRIMARY KEY,"
+    " deleted_ms bigint NOT NULL, records bigint NOT NULL)",
+};
+
+/* Set the one-line reason of a failed open into CFG's buffer, if it has one, else log it. */
+static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (cfg->error != NULL && cfg->error_cap > 0)
+        snprintf(cfg->error, cfg->error_cap, "%s", msg);
+    else
+        kvs_log_error("postgres: %s", msg);
+}
+
+/* Run SQL (one statement, no parameters) on C and wait: *OUT gets its result unless NULL.
+ * Returns 0 or the error (*WHY says it). */
+static KVS_MUST_CHECK int exec(struct kvs_pg_conn *c, const char *sql, PGresult **out, char *why,
+                               size_t why_n)
+{
+    struct kvs_pg_pipe pp = {.c = c};
+    int slot = kvs_pg_send_sql(&pp, sql);
+    int rc = slot < 0 ? slot : kvs_pg_sync(&pp);
+    PGresult *r = rc == 0 ? kvs_pg_res(&pp, slot) : NULL;
+    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        snprintf(why, why_n, "%s",
+                 r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(c->pg));
+        rc = kvs_pg_broken(c) ? KVS_EUNAVAIL : KVS_EIO;
+    } else if (out != NULL) {
+        *out = r;
+        pp.slots[slot].res = NULL;
+    }
+    kvs_pg_pipe_free(&pp);
+    return rc;
+}
+
+/* Create the schema, or check its version, on C (which holds the schema lock). */
+static KVS_MUST_CHECK int schema(const struct kvs_storage_config *cfg, struct kvs_pg_conn *c)
+{
+    char why[256] = "";
+    PGresult *r = NULL;
+    int rc = exec(c,
+                  "SELECT current_setting('server_version_num')::int4, current_schema(), "
+                  "to_regclass('kvs_meta') IS NOT NULL",
+                  &r, why, sizeof why);
+    if (rc != 0) {
+        reason(cfg, "cannot read the server's version: %s", why);
+        return rc;
+    }
+    int64_t version = kvs_pg_int(r, 0, 0);
+    int no_schema = kvs_pg_null(r, 0, 1), exists = kvs_pg_int(r, 0, 2) != 0;
+    PQclear(r);
+    if (version < 130000) { /* pg_current_xact_id(), pg_xact_status() */
+        reason(cfg, "PostgreSQL %lld.%lld is too old: 13 or later is needed",
+               (long long)version / 10000, (long long)version % 100);
+        return KVS_EIO;
+    }
+    if (no_schema) {
+        reason(cfg, "no schema to create the tables in (the search_path names none that exists)");
+        return KVS_EIO;
+    }
+    if (exists) {
+        rc = exec(c, "SELECT value::int4 FROM kvs_meta WHERE key = 'schema_version'", &r, why,
+                  sizeof why);
+        if (rc != 0) {
+            reason(cfg, "cannot read the schema version: %s", why);
+            return rc;
+        }
+        int64_t found = PQntuples(r) == 1 ? kvs_pg_int(r, 0, 0) : -1;
+        PQclear(r);
+        /* Upgrades from older versions go here, one step per version, each in a transaction,
+         * as lmdb_open.c does; version 1 is the first. */
+        if (found != PG_SCHEMA_VERSION) {
+            reason(cfg, "the database holds kvs schema version %lld; this build reads version %d",
+                   (long long)found, PG_SCHEMA_VERSION);
+            return KVS_EIO;
+        }
+        return 0;
+    }
+    /* New: every table in one transaction, so that a node that dies half-way leaves none. */
+    struct kvs_pg_pipe pp = {.c = c};
+    rc = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? KVS_EUNAVAIL : 0;
+    for (size_t i = 0; rc == 0 && i < sizeof SCHEMA / sizeof SCHEMA[0]; i++)
+        rc = kvs_pg_send_sql(&pp, SCHEMA[i]) < 0 ? KVS_EUNAVAIL : 0;
+    char ins[96];
+    snprintf(ins, sizeof ins, "INSERT INTO kvs_meta VALUES ('schema_version', '%d')",
+             PG_SCHEMA_VERSION);
+    if (rc == 0 && (kvs_pg_send_sql(&pp, ins) < 0 || kvs_pg_send_sql(&pp, "COMMIT") < 0))
+        rc = KVS_EUNAVAIL;
+    if (rc == 0)
+        rc = kvs_pg_sync(&pp);
+    if (rc == 0)
+        rc = kvs_pg_pipe_err(&pp);
+    kvs_pg_pipe_free(&pp);
+    if (rc != 0)
+        reason(cfg, "cannot create the schema (see the log)");
+    else
+        kvs_log_info("postgres: created the kvs schema (version %d)", PG_SCHEMA_VERSION);
+    return rc;
+}
+
+/* Connect, take the schema lock, create or check the schema, let the lock go. The
+ * connection becomes the writer's. */
+static KVS_MUST_CHECK int setup(struct kvs_pg *db, const struct kvs_storage_config *cfg)
+{
+    char why[512];
+    int rc = kvs_pg_connect(db, why, sizeof why, &db->wconn);
+    if (rc != 0) {
+        reason(cfg, "cannot connect: %s", why);
+        return rc;
+    }
+    rc = exec(db->wconn, "SELECT pg_advisory_lock(" PG_LOCK_KEY("'schema'") ")", NULL, why,
+              sizeof why);
+    if (rc != 0) {
+        reason(cfg, "cannot take the schema lock: %s", why);
+        return rc;
+    }
+    rc = schema(cfg, db->wconn);
+    int unlock = exec(db->wconn, "SELECT pg_advisory_unlock(" PG_LOCK_KEY("'schema'") ")", NULL,
+                      why, sizeof why);
+    return rc != 0 ? rc : unlock;
+}
+
+static void pg_close(struct kvs_storage *st)
+{
+    struct kvs_pg *db = pg_of(st);
+    kvs_pg_writer_lost(db);
+    kvs_pg_pool_close(db);
+    pthread_cond_destroy(&db->freed);
+    pthread_mutex_destroy(&db->mu);
+    free(db->uri);
+    free(db);
+}
+
+static const struct kvs_storage_ops pg_ops = {
+    .name = "postgres",
+    .caps = 0, /* each lookup is a statement of its own; backups are PostgreSQL's */
+    .close = pg_close,
+    .read_begin = kvs_pg_read_begin,
+    .read_end = kvs_pg_read_end,
+    .user_count = kvs_pg_user_count,
+    .totals = kvs_pg_totals,
+    .user_by_token = kvs_pg_user_by_token,
+    .user_by_name = kvs_pg_user_by_name,
+    .user_get = kvs_pg_user_get,
+    .store_get = kvs_pg_store_get,
+    .store_by_name = kvs_pg_store_by_name,
+    .store_list = kvs_pg_store_list,
+    .store_list_visible = kvs_pg_store_list_visible,
+    .user_list = kvs_pg_user_list,
+    .token_list = kvs_pg_token_list,
+    .share_get = kvs_pg_share_get,
+    .share_list = kvs_pg_share_list,
+    .record_get = kvs_pg_record_get,
+    .keys_list = kvs_pg_keys_list,
+    .apply = kvs_pg_apply,
+    .maintain = kvs_pg_maintain,
+    .backup = NULL,
+    .disk_bytes = kvs_pg_disk_bytes,
+};
+
+int kvs_storage_open_pg(const struct kvs_storage_config *cfg, struct kvs_storage **out)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->pg_uri == NULL || cfg->pg_uri[0] == '\0')
+        return KVS_EINVAL;
+    struct kvs_pg *db = kvs_xcalloc(1, sizeof *db);
+    db->uri = kvs_xstrdup(cfg->pg_uri);
+    db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
+    db->max = cfg->pg_pool ? cfg->pg_pool : PG_DEFAULT_POOL;
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->freed, NULL);
+    int rc = setup(db, cfg);
+    if (rc == 0)
+        rc = kvs_storage_init(&db->super, &pg_ops);
+    if (rc != 0) {
+        pg_close(&db->super);
+        return rc;
+    }
+    *out = &db->super;
+    return 0;
+}

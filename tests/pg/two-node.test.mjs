@@ -1,0 +1,241 @@
+// two-node.test.mjs — two `kvs serve` processes on one PostgreSQL database behave as one
+// server: what one acknowledges the other serves at once, replaces are atomic, concurrent
+// writers over both lose nothing, the statistics add up exactly, a delete and a revoked token
+// take effect on both at once, and both start together on an empty database.
+//
+// Runs on the cluster of $KVS_TEST_PG (make test-pg), or on one of its own.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { PG_URI, psql, startCluster, storageFor } from '../lib/pg.mjs';
+import {
+    NEEDS_SPAWN,
+    dataOf,
+    makeTempDir,
+    mapLimit,
+    ms,
+    randomToken,
+    recordPath,
+    request,
+    startServer,
+    storePath,
+    uniqueName,
+} from '../lib/server.mjs';
+import { createUser, prefixOf } from '../lib/users.mjs';
+
+const T = { timeout: ms(120_000) };
+const sleep = (n) => new Promise((r) => setTimeout(r, n));
+
+let cluster = null; // our own, when the run has none
+let uri;
+let a;
+let b;
+const token = randomToken();
+
+/** A new named store; returns its ID. */
+async function newStore(node) {
+    return dataOf(await request(node, { method: 'POST', path: `/v2/key-value-stores?name=${uniqueName('two')}` }), 201).id;
+}
+
+function put(node, id, key, body, contentType = 'text/plain') {
+    return request(node, { method: 'PUT', path: recordPath(id, key), headers: { 'Content-Type': contentType }, body });
+}
+
+/** The store's stats row as SQL sees it, and its records' count and stored bytes. */
+async function sqlStats(id) {
+    const row = await psql(
+        uri,
+        `SELECT s.write_count, s.read_count, s.record_count, s.storage_bytes, ` +
+            `(SELECT count(*) FROM kvs_records r WHERE r.store_id = s.id), ` +
+            `(SELECT coalesce(sum(length(key) + octet_length(value)), 0) FROM kvs_records r WHERE r.store_id = s.id) ` +
+            `FROM kvs_stores s WHERE s.id = '${id}'`,
+    );
+    const [writes, reads, records, bytes, count, sum] = row.split('|').map(Number);
+    return { writes, reads, records, bytes, count, sum };
+}
+
+describe('two nodes on one database', { skip: NEEDS_SPAWN }, () => {
+    before(async () => {
+        if (!PG_URI) cluster = await startCluster();
+        const dir = await makeTempDir('kvs-two-');
+        const storage = await storageFor(dir, cluster?.uri);
+        uri = storage;
+        // Both at once on an empty database: both start (schema and admin made once).
+        [a, b] = await Promise.all([startServer({ storage, token }), startServer({ storage, token })]);
+    });
+
+    after(async () => {
+        await a?.stop();
+        await b?.stop();
+        await cluster?.stop();
+    });
+
+    test('both started together on an empty database, with one admin', T, async () => {
+        assert.equal(await psql(uri, "SELECT count(*) FROM kvs_users WHERE username = 'admin'"), '1');
+        for (const node of [a, b]) {
+            assert.equal((await request(node, { path: '/health' })).json().storage, 'postgres');
+            assert.equal((await request(node, { path: '/v2/users/me' })).status, 200);
+        }
+    });
+
+    test('read-after-write across nodes: a poller on B never sees a value older than A acknowledged', T, async () => {
+        const id = await newStore(a);
+        let acked = -1; // the newest version whose PUT on A has been acknowledged
+        let stop = false;
+        const violations = [];
+        let polls = 0;
+        const poller = (async () => {
+            let last = -1;
+            while (!stop) {
+                const floor = acked; // acknowledged before this GET was sent
+                const res = await request(b, { path: recordPath(id, 'k') });
+                polls++;
+                if (res.status === 404 && floor < 0) continue;
+                const v = res.status === 200 ? Number(res.text) : NaN;
+                if (!(v >= floor)) violations.push(`GET on B saw ${res.status} ${res.text} after ${floor} was acknowledged`);
+                if (v < last) violations.push(`GET on B went back from ${last} to ${v}`);
+                last = v;
+            }
+        })();
+        for (let v = 0; v < 150; v++) {
+            const res = await put(a, id, 'k', String(v));
+            assert.equal(res.status, 201, res.text);
+            acked = v;
+            // and right after the 2xx, B has it
+            if (v % 10 === 0) assert.equal((await request(b, { path: recordPath(id, 'k') })).text, String(v));
+        }
+        stop = true;
+        await poller;
+        assert.ok(polls > 20, `the poller polled (${polls})`);
+        assert.deepEqual(violations, []);
+    });
+
+    test('atomic replace: 1 MiB values of all a and all b, each with its content type, never mixed', T, async () => {
+        const id = await newStore(a);
+        const MiB = 1 << 20;
+        const va = Buffer.alloc(MiB, 'a');
+        const vb = Buffer.alloc(MiB, 'b');
+        assert.equal((await put(a, id, 'big', va, 'text/plain')).status, 201);
+        let stop = false;
+        const writer = async (node, value, ct) => {
+            while (!stop) assert.equal((await put(node, id, 'big', value, ct)).status, 201);
+        };
+        const seen = { a: 0, b: 0 };
+        const reader = async (node) => {
+            for (let i = 0; i < 30; i++) {
+                const res = await request(node, { path: recordPath(id, 'big') });
+                assert.equal(res.status, 200);
+                assert.equal(res.body.length, MiB);
+                const c = String.fromCharCode(res.body[0]);
+                assert.ok(c === 'a' || c === 'b');
+                assert.ok(res.body.equals(c === 'a' ? va : vb), 'one value, whole');
+                assert.equal(res.headers['content-type'], c === 'a' ? 'text/plain' : 'application/x-b');
+                seen[c]++;
+            }
+        };
+        const writers = [writer(a, va, 'text/plain'), writer(b, vb, 'application/x-b')];
+        await Promise.all([reader(a), reader(b)]);
+        stop = true;
+        await Promise.all(writers);
+        assert.ok(seen.a + seen.b === 60);
+    });
+
+    test('200 concurrent writers over both nodes lose nothing; the stats are exact', T, async () => {
+        const id = await newStore(a);
+        const WRITERS = 200;
+        const PER = 5;
+        await mapLimit([...Array(WRITERS).keys()], WRITERS, async (w) => {
+            const node = w % 2 ? b : a;
+            for (let i = 0; i < PER; i++) {
+                const res = await put(node, id, `w${w}-${i}`, `value ${w} ${i}`);
+                assert.equal(res.status, 201, res.text);
+            }
+            // and a hot key every writer overwrites
+            assert.equal((await put(node, id, 'hot', `hot ${w}`)).status, 201);
+        });
+        const keys = [];
+        let start = null;
+        for (;;) {
+            const q = start ? `&exclusiveStartKey=${encodeURIComponent(start)}` : '';
+            const page = dataOf(await request(b, { path: `${storePath(id)}/keys?limit=1000${q}` }));
+            keys.push(...page.items.map((k) => k.key));
+            if (!page.isTruncated) break;
+            start = page.nextExclusiveStartKey;
+        }
+        assert.equal(keys.length, WRITERS * PER + 1);
+        const s = await sqlStats(id);
+        assert.equal(s.writes, WRITERS * (PER + 1), 'writeCount: every acknowledged PUT');
+        assert.equal(s.records, s.count, 'the record count is what SQL counts');
+        assert.equal(s.bytes, s.sum, 'storageBytes is what SQL sums');
+        assert.equal(s.count, WRITERS * PER + 1);
+        const fromApi = dataOf(await request(a, { path: storePath(id) }));
+        assert.equal(fromApi.stats.writeCount, WRITERS * (PER + 1));
+        assert.equal(fromApi.stats.storageBytes, s.sum);
+    });
+
+    test('1,000 reads spread over both nodes are counted within 2 s', T, async () => {
+        const id = await newStore(a);
+        assert.equal((await put(a, id, 'r', 'x')).status, 201);
+        await sleep(1200); // the create's own access settled
+        const base = (await sqlStats(id)).reads;
+        await mapLimit([...Array(1000).keys()], 16, async (i) => {
+            assert.equal((await request(i % 2 ? a : b, { path: recordPath(id, 'r') })).status, 200);
+        });
+        const t0 = Date.now();
+        let reads = base;
+        while (reads < base + 1000 && Date.now() - t0 < 2000) {
+            await sleep(50);
+            reads = (await sqlStats(id)).reads;
+        }
+        assert.equal(reads - base, 1000, `counted after ${Date.now() - t0} ms`);
+    });
+
+    test('a delete on A while B writes: after the 204 every request on B gets 404, the records are swept', T, async () => {
+        const id = await newStore(a);
+        for (let i = 0; i < 50; i++) assert.equal((await put(b, id, `k${i}`, 'v')).status, 201);
+        let deletedAt = null; // when A's 204 arrived
+        const late = [];
+        let stop = false;
+        const writer = async (n) => {
+            for (let i = 0; !stop; i++) {
+                const sentAt = Date.now();
+                const after204 = deletedAt !== null;
+                const res = await put(b, id, `w${n}-${i}`, 'v');
+                if (after204 && res.status !== 404) late.push(`PUT sent ${sentAt - deletedAt} ms after the 204: ${res.status}`);
+                if (res.status !== 201 && res.status !== 404) late.push(`PUT: ${res.status} ${res.text}`);
+            }
+        };
+        const writers = [0, 1, 2, 3].map(writer);
+        await sleep(300);
+        const del = await request(a, { method: 'DELETE', path: storePath(id) });
+        assert.equal(del.status, 204);
+        deletedAt = Date.now();
+        await sleep(300);
+        stop = true;
+        await Promise.all(writers);
+        assert.deepEqual(late, []);
+        assert.equal((await request(b, { path: storePath(id) })).status, 404);
+        assert.equal((await request(b, { path: recordPath(id, 'k1') })).status, 404);
+        assert.equal((await request(b, { path: `${storePath(id)}/keys` })).status, 404);
+        let left = null;
+        for (let i = 0; i < 100; i++) {
+            left = await psql(uri, `SELECT count(*) FROM kvs_records WHERE store_id = '${id}'`);
+            if (left === '0') break;
+            await sleep(100);
+        }
+        assert.equal(left, '0', 'the records were swept');
+        assert.equal(await psql(uri, `SELECT count(*) FROM kvs_dead_stores WHERE store_id = '${id}'`), '0');
+    });
+
+    test('a token revoked on one node is refused on both at once', T, async () => {
+        const user = await createUser(a, 'rev');
+        for (const node of [a, b]) assert.equal((await request(node, { path: '/v2/users/me', token: user.token })).status, 200);
+        const del = await request(b, { method: 'DELETE', path: `/v2/tokens/${prefixOf(user.token)}` });
+        assert.equal(del.status, 204, del.text);
+        for (const node of [a, b]) {
+            const res = await request(node, { path: '/v2/users/me', token: user.token });
+            assert.equal(res.status, 401, res.text);
+            assert.equal(res.json().error.type, 'user-or-token-not-found');
+        }
+    });
+});

@@ -1,0 +1,473 @@
+/* test_pg.c — checks particular to the PostgreSQL back-end (storage/pg_*.c), beyond the
+ * conformance suite (which `make test-unit` also runs against PostgreSQL): key pages are range
+ * scans of the primary key (EXPLAIN), two storages on one database behave as two nodes of one
+ * store, nodes start together, connections lost are made again, and a database that cannot be
+ * reached or holds another schema version is refused in one line.
+ *
+ * They need $KVS_TEST_PG (tests/pg/with-cluster.sh sets it; `make test-unit` runs them so).
+ * Each test works in a schema of its own (helpers.h). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../test.h"
+#include "common/clock.h"
+#include "helpers.h"
+#include "storage/pg_internal.h"
+#include "storage/storage.h"
+
+/* The URI of this test's schema; fails the test without $KVS_TEST_PG. */
+static const char *uri(void)
+{
+    static char buf[1024];
+    if (ts_pg_base() == NULL)
+        TEST_FAIL_("$KVS_TEST_PG is not set: run through tests/pg/with-cluster.sh (make "
+                   "test-unit does)");
+    if (buf[0] == '\0')
+        ts_pg_uri(buf, sizeof buf);
+    return buf;
+}
+
+static struct kvs_storage *open_node(uint64_t retention_ms)
+{
+    struct kvs_storage_config cfg = {.pg_uri = uri(), .unnamed_retention_ms = retention_ms};
+    struct kvs_storage *st = NULL;
+    ASSERT_OK(kvs_storage_open_pg(&cfg, &st));
+    ASSERT_STR_EQ(kvs_storage_name(st), "postgres");
+    return st;
+}
+
+/* A connection of the test's own to the test's schema. */
+static PGconn *sql_conn(void)
+{
+    PGconn *pg = PQconnectdb(uri());
+    ASSERT(PQstatus(pg) == CONNECTION_OK);
+    return pg;
+}
+
+/* Run SQL and return its only value as a number (or -1 when it returned no row). */
+static long long sql_num(PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
+    long long n = PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return n;
+}
+
+/* Run SQL and return its text: rows joined by newlines (malloc'd). */
+static char *sql_text(PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
+    size_t cap = 1, n = 0;
+    for (int i = 0; i < PQntuples(r); i++)
+        cap += strlen(PQgetvalue(r, i, 0)) + 1;
+    char *out = malloc(cap);
+    ASSERT(out != NULL);
+    for (int i = 0; i < PQntuples(r); i++)
+        n += (size_t)sprintf(out + n, "%s\n", PQgetvalue(r, i, 0));
+    out[n] = '\0';
+    PQclear(r);
+    return out;
+}
+
+/* ==== text parameters (no database needed) ================================================== */
+
+static void expect_end(const char *prefix, const char *want)
+{
+    char out[64];
+    size_t n = kvs_pg_prefix_end(prefix, strlen(prefix), out);
+    ASSERT_MEM_EQ(out, n, want);
+}
+
+TEST(pg_prefix_end_and_text_checks)
+{
+    expect_end("a", "b");
+    expect_end("ab", "ac");
+    expect_end("a~", "a\x7f");
+    expect_end("a\x7f", "a\xc2\x80");             /* U+007F → U+0080 */
+    expect_end("\xc3\xa9", "\xc3\xaa");           /* é → ê */
+    expect_end("x\xed\x9f\xbf", "x\xee\x80\x80"); /* U+D7FF → U+E000, past the surrogates */
+    expect_end("a\xf4\x8f\xbf\xbf", "b");         /* U+10FFFF has no successor: a → b */
+    char out[16];
+    ASSERT_EQ(kvs_pg_prefix_end("", 0, out), 0);
+    ASSERT_EQ(kvs_pg_prefix_end("\xf4\x8f\xbf\xbf", 4, out), 0);
+
+    ASSERT(kvs_pg_text_ok("", 0));
+    ASSERT(kvs_pg_text_ok("key-1.(x)", 9));
+    ASSERT(kvs_pg_text_ok("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+    ASSERT(!kvs_pg_text_ok("a\0b", 3));
+    ASSERT(!kvs_pg_text_ok("\xff", 1));
+    ASSERT(!kvs_pg_text_ok("\xc3", 1));             /* cut short */
+    ASSERT(!kvs_pg_text_ok("\xc0\xaf", 2));         /* overlong */
+    ASSERT(!kvs_pg_text_ok("\xed\xa0\x80", 3));     /* a surrogate */
+    ASSERT(!kvs_pg_text_ok("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+
+    ASSERT(kvs_pg_id_ok("abcDEF0123456789x", 18));
+    ASSERT(!kvs_pg_id_ok("abcDEF0123456789", 18));
+    ASSERT(!kvs_pg_id_ok("abcDEF012345678-x", 18));
+}
+
+/* ==== plans ================================================================================= */
+
+/* EXPLAIN the key-page statement STMT on a generic plan (the one a prepared statement settles
+ * on) with ARGS, and check that it is a range scan of the primary key in its order: no sort,
+ * no LIKE, no sequential scan. */
+static void expect_range_scan(PGconn *pg, const struct kvs_pg_stmt *stmt, const char *args,
+                              const char *cond)
+{
+    char sql[4096];
+    snprintf(sql, sizeof sql, "PREPARE p_%s AS %s", stmt->name, stmt->sql);
+    free(sql_text(pg, sql));
+    snprintf(sql, sizeof sql, "EXPLAIN (COSTS OFF) EXECUTE p_%s(%s)", stmt->name, args);
+    char *plan = sql_text(pg, sql);
+    fprintf(stderr, "%s:\n%s", stmt->name, plan);
+    ASSERT(strstr(plan, "Index Scan using kvs_records_pkey on kvs_records") != NULL);
+    ASSERT(strstr(plan, cond) != NULL);
+    ASSERT(strstr(plan, "Limit") != NULL);
+    ASSERT(strstr(plan, "Sort") == NULL);
+    ASSERT(strstr(plan, "~~") == NULL); /* LIKE */
+    ASSERT(strstr(plan, "Seq Scan on kvs_records") == NULL);
+    free(plan);
+}
+
+TEST(pg_keys_page_is_a_range_scan_of_the_primary_key)
+{
+    struct kvs_storage *st = open_node(0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    for (int i = 0; i < 300; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%04d", i);
+        ASSERT_OK(ts_put_str(st, s.id, key, "v"));
+    }
+    PGconn *pg = sql_conn();
+    free(sql_text(pg, "ANALYZE kvs_records"));
+    free(sql_text(pg, "SET plan_cache_mode = force_generic_plan"));
+    char args[128];
+    snprintf(args, sizeof args, "'%s', '', 1001", s.id);
+    expect_range_scan(pg, &kvs_pg_q_keys, args, "(key > $2)");
+    snprintf(args, sizeof args, "'%s', 'k0100', 'k01', 'k02', 1001", s.id);
+    expect_range_scan(pg, &kvs_pg_q_keys_prefix, args, "(key >= $3) AND (key < $4)");
+    PQfinish(pg);
+
+    /* And the statements give what the plans promise. */
+    struct ts_keys k = {0};
+    ASSERT_EQ(ts_list(st, s.id, "k01", "k0150", 1000, &k), 0);
+    ASSERT_EQ(k.n, 49);
+    ASSERT_STR_EQ(k.keys[0], "k0151");
+    ts_keys_free(&k);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* ==== two nodes on one database ============================================================= */
+
+struct writer_arg {
+    struct kvs_storage *st;
+    const char *store_id;
+    int node, thread;
+};
+
+enum { WRITERS = 4, WRITES = 150 };
+
+/* Puts WRITES records: its own keys, and every tenth a hot key both nodes overwrite. */
+static void *write_many(void *arg)
+{
+    struct writer_arg *a = arg;
+    for (int i = 0; i < WRITES; i++) {
+        char key[32], value[32];
+        if (i % 10 == 0)
+            snprintf(key, sizeof key, "hot-%d", i % 3);
+        else
+            snprintf(key, sizeof key, "n%d-t%d-%03d", a->node, a->thread, i);
+        snprintf(value, sizeof value, "v%d.%d.%d", a->node, a->thread, i);
+        ASSERT_OK(ts_put_str(a->st, a->store_id, key, value));
+    }
+    return NULL;
+}
+
+static int sum_sizes(void *arg, const struct kvs_key_view *k)
+{
+    uint64_t *sum = arg;
+    *sum += k->key.n + k->size;
+    return 0;
+}
+
+TEST(pg_two_nodes_share_one_store)
+{
+    struct kvs_storage *a = open_node(0), *b = open_node(0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(a, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(a, alice.id, "main", &s));
+
+    /* B sees what A wrote, at once: user, token, store, record; and a replace. */
+    struct kvs_read *rd;
+    struct kvs_user u;
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), hash);
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    ASSERT_OK(kvs_storage_user_by_token(rd, hash, &u));
+    ASSERT_STR_EQ(u.id, alice.id);
+    kvs_storage_read_end(rd);
+    char *v;
+    size_t n;
+    for (int i = 0; i < 20; i++) {
+        char value[16];
+        snprintf(value, sizeof value, "value-%d", i);
+        ASSERT_OK(ts_put_str(i % 2 ? b : a, s.id, "k", value));
+        ASSERT_OK(ts_get(i % 2 ? a : b, s.id, "k", &v, &n));
+        ASSERT_MEM_EQ(v, n, value);
+        free(v);
+    }
+
+    /* Writers on both nodes at once: nothing lost, the stats exact. */
+    pthread_t th[2 * WRITERS];
+    struct writer_arg args[2 * WRITERS];
+    for (int i = 0; i < 2 * WRITERS; i++) {
+        args[i] = (struct writer_arg){
+            .st = i % 2 ? b : a, .store_id = s.id, .node = i % 2, .thread = i / 2};
+        ASSERT_EQ(pthread_create(&th[i], NULL, write_many, &args[i]), 0);
+    }
+    for (int i = 0; i < 2 * WRITERS; i++)
+        ASSERT_EQ(pthread_join(th[i], NULL), 0);
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(b, s.id, "", "", 10000, &keys), 0);
+    int own = 2 * WRITERS * (WRITES - WRITES / 10);
+    ASSERT_EQ(keys.n, 1 + 3 + own); /* "k", three hot keys, and every writer's own */
+    ts_keys_free(&keys);
+    uint64_t bytes = 0;
+    int truncated;
+    ASSERT_OK(kvs_storage_read_begin(a, &rd));
+    ASSERT_OK(kvs_storage_keys_list(rd, kvs_slice_of(s.id), KVS_SLICE_LIT(""), KVS_SLICE_LIT(""),
+                                    10000, 0, sum_sizes, &bytes, &truncated));
+    kvs_storage_read_end(rd);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(a, s.id, &got));
+    ASSERT_EQ(got.stats.write_count, 20 + 2 * WRITERS * WRITES);
+    ASSERT_EQ(got.stats.record_count, 1 + 3 + own);
+    ASSERT_EQ(got.stats.storage_bytes, bytes);
+    kvs_store_clear(&got);
+    PGconn *pg = sql_conn();
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) * 1000000 + sum(length(key) + octet_length(value)) "
+             "FROM kvs_records WHERE store_id = '%s'",
+             s.id);
+    ASSERT_EQ(sql_num(pg, sql), (long long)(1 + 3 + own) * 1000000 + (long long)bytes);
+
+    /* Reads counted on both nodes, flushed by each within about a second, all counted. */
+    for (int i = 0; i < 1000; i++)
+        kvs_storage_note_access(i % 2 ? a : b, s.id, KVS_NOTE_READ);
+    usleep(2500 * 1000);
+    snprintf(sql, sizeof sql, "SELECT read_count FROM kvs_stores WHERE id = '%s'", s.id);
+    ASSERT_EQ(sql_num(pg, sql), 1000);
+
+    /* A token revoked on A is refused on B from then on. */
+    struct kvs_write w = {.op = KVS_W_TOKEN_REVOKE};
+    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), w.token_hash);
+    ASSERT_OK(kvs_storage_write(a, &w));
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    ASSERT_ERR(kvs_storage_user_by_token(rd, hash, &u), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+
+    /* A store deleted on A: gone for B's reads and writes, its records swept. */
+    struct kvs_write del = {.op = KVS_W_STORE_DELETE};
+    memcpy(del.store_id, s.id, sizeof del.store_id);
+    ASSERT_OK(kvs_storage_write(a, &del));
+    ASSERT_ERR(ts_store_get(b, s.id, &got), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_get(b, s.id, "k", &v, &n), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_put_str(b, s.id, "late", "x"), KVS_ENOTFOUND);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM kvs_records WHERE store_id = '%s'", s.id);
+    for (int i = 0; i < 50 && sql_num(pg, sql) > 0; i++)
+        usleep(100 * 1000);
+    ASSERT_EQ(sql_num(pg, sql), 0);
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_dead_stores"), 0);
+    PQfinish(pg);
+
+    kvs_store_clear(&s);
+    kvs_storage_close(a);
+    kvs_storage_close(b);
+}
+
+/* Two nodes writing to the same stores in opposite orders: the stats rows are locked in the
+ * order of their IDs, so no batch deadlocks, and the counts add up. */
+struct crosser {
+    struct kvs_storage *st;
+    const char *first, *second;
+    struct ts_counter *c;
+};
+
+static void *cross(void *arg)
+{
+    struct crosser *x = arg;
+    enum { N = 200 };
+    struct kvs_write *ws = calloc(2 * N, sizeof *ws);
+    ASSERT(ws != NULL);
+    for (int i = 0; i < 2 * N; i++) {
+        ws[i].op = KVS_W_RECORD_PUT;
+        snprintf(ws[i].store_id, sizeof ws[i].store_id, "%s", i % 2 ? x->second : x->first);
+        ws[i].key = KVS_SLICE_LIT("same");
+        ws[i].value = KVS_SLICE_LIT("x");
+        ws[i].done = ts_counter_done;
+        ws[i].arg = x->c;
+        ASSERT_OK(kvs_storage_submit(x->st, &ws[i]));
+    }
+    ts_counter_wait(x->c, 2 * N);
+    free(ws);
+    return NULL;
+}
+
+TEST(pg_nodes_do_not_deadlock_on_stats)
+{
+    struct kvs_storage *a = open_node(0), *b = open_node(0);
+    struct kvs_user alice;
+    struct kvs_store s1, s2;
+    ts_user(a, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(a, alice.id, "one", &s1));
+    ASSERT_OK(ts_store(a, alice.id, "two", &s2));
+    struct ts_counter ca = TS_COUNTER_INIT, cb = TS_COUNTER_INIT;
+    struct crosser xa = {a, s1.id, s2.id, &ca}, xb = {b, s2.id, s1.id, &cb};
+    pthread_t ta, tb;
+    ASSERT_EQ(pthread_create(&ta, NULL, cross, &xa), 0);
+    ASSERT_EQ(pthread_create(&tb, NULL, cross, &xb), 0);
+    ASSERT_EQ(pthread_join(ta, NULL), 0);
+    ASSERT_EQ(pthread_join(tb, NULL), 0);
+    ASSERT_EQ(ca.failed + cb.failed, 0);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(b, s1.id, &got));
+    ASSERT_EQ(got.stats.write_count, 400);
+    ASSERT_EQ(got.stats.record_count, 1);
+    kvs_store_clear(&got);
+    ASSERT_OK(ts_store_get(b, s2.id, &got));
+    ASSERT_EQ(got.stats.write_count, 400);
+    kvs_store_clear(&got);
+    kvs_store_clear(&s1);
+    kvs_store_clear(&s2);
+    kvs_storage_close(a);
+    kvs_storage_close(b);
+}
+
+/* ==== starting, failing, recovering ========================================================= */
+
+static void *open_close(void *arg)
+{
+    (void)arg;
+    struct kvs_storage *st = open_node(0);
+    kvs_storage_close(st);
+    return NULL;
+}
+
+TEST(pg_nodes_start_together_on_an_empty_database)
+{
+    uri(); /* the schema, made once before the threads */
+    enum { NODES = 4 };
+    pthread_t th[NODES];
+    for (int i = 0; i < NODES; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, open_close, NULL), 0);
+    for (int i = 0; i < NODES; i++)
+        ASSERT_EQ(pthread_join(th[i], NULL), 0);
+    PGconn *pg = sql_conn();
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_meta"), 1);
+    ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
+              PG_SCHEMA_VERSION);
+    PQfinish(pg);
+}
+
+TEST(pg_unreachable_database_is_one_line)
+{
+    char why[512] = "";
+    struct kvs_storage_config cfg = {
+        .pg_uri = "postgresql:///kvs?host=/nonexistent-kvs-socket-dir&connect_timeout=2",
+        .error = why,
+        .error_cap = sizeof why};
+    struct kvs_storage *st = NULL;
+    ASSERT_ERR(kvs_storage_open_pg(&cfg, &st), KVS_EUNAVAIL);
+    ASSERT(st == NULL);
+    ASSERT(strstr(why, "cannot connect") != NULL);
+    ASSERT(strstr(why, "/nonexistent-kvs-socket-dir") != NULL);
+    ASSERT(strchr(why, '\n') == NULL);
+    ASSERT(kvs_storage_spec_is_pg("postgres://h/db"));
+    ASSERT(kvs_storage_spec_is_pg("postgresql:///db"));
+    ASSERT(!kvs_storage_spec_is_pg("lmdb:data"));
+}
+
+TEST(pg_other_schema_version_is_refused)
+{
+    kvs_storage_close(open_node(0));
+    PGconn *pg = sql_conn();
+    free(sql_text(pg, "UPDATE kvs_meta SET value = '99' WHERE key = 'schema_version'"));
+    PQfinish(pg);
+    char why[512] = "";
+    struct kvs_storage_config cfg = {.pg_uri = uri(), .error = why, .error_cap = sizeof why};
+    struct kvs_storage *st = NULL;
+    ASSERT_ERR(kvs_storage_open_pg(&cfg, &st), KVS_EIO);
+    ASSERT(strstr(why, "schema version 99; this build reads version 1") != NULL);
+}
+
+/* The database drops every connection of the node (as a restart does): the next lookup and
+ * the next write make new ones and succeed; nothing is reported to the caller. */
+TEST(pg_lost_connections_are_made_again)
+{
+    struct kvs_storage *st = open_node(0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    ASSERT_OK(ts_put_str(st, s.id, "k", "before"));
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
+    free(v);
+    PGconn *pg = sql_conn();
+    ASSERT(sql_num(pg, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE application_name = 'kvs' AND pid <> pg_backend_pid()") >= 2);
+    PQfinish(pg);
+    ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
+    ASSERT_MEM_EQ(v, n, "before");
+    free(v);
+    ASSERT_OK(ts_put_str(st, s.id, "k", "after"));
+    ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
+    ASSERT_MEM_EQ(v, n, "after");
+    free(v);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* Retention on two nodes: the store expires once, by the database's clock. */
+TEST(pg_retention_on_two_nodes)
+{
+    struct kvs_storage *a = open_node(500), *b = open_node(500);
+    struct kvs_user alice;
+    struct kvs_store gone, kept;
+    ts_user(a, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(a, alice.id, "", &gone));
+    ASSERT_OK(ts_store(b, alice.id, "named", &kept));
+    ASSERT_OK(ts_put_str(b, gone.id, "k", "v"));
+    int64_t t0 = kvs_now_ms();
+    int exists = 1;
+    while (exists && kvs_now_ms() - t0 < 8000) {
+        struct kvs_store got;
+        int rc = ts_store_get(b, gone.id, &got);
+        kvs_store_clear(&got);
+        exists = rc == 0;
+        usleep(100 * 1000);
+    }
+    ASSERT(!exists);
+    /* Not before the retention and the allowance for unflushed reads have passed. */
+    ASSERT(kvs_now_ms() - t0 >= 500 + PG_UNFLUSHED_SLACK_MS - 200);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(a, kept.id, &got));
+    kvs_store_clear(&got);
+    kvs_store_clear(&gone);
+    kvs_store_clear(&kept);
+    kvs_storage_close(a);
+    kvs_storage_close(b);
+}

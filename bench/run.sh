@@ -17,6 +17,11 @@
 #                              CPUs allow at 64 connections; diagnostic, no target)
 #   4. a page of 1,000 keys from a 1,000-key store vs from a 1,000,000-key store (bulk loaded)
 #   5. the server's RSS with the 1,000,000-key store loaded
+#   6. PostgreSQL (a throw-away cluster with fsync on, tests/pg/cluster.sh): GET 1 KiB and
+#      durable PUT 1 KiB at 64 connections through one kvs node and through two (wrk with 32
+#      connections on each), as ratios to the LMDB rows of the same run; the reference of the
+#      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench). These
+#      kvs run with their default threads for PostgreSQL (4 per CPU; BENCH_PG_THREADS)
 #
 # Pairing: kvs --threads $BENCH_THREADS (default 1; kvs also has its storage writer thread)
 # and nginx worker_processes $BENCH_THREADS; wrk -t$BENCH_WRK_THREADS (default 1).
@@ -57,18 +62,24 @@ OUT_PNG=$RESULTS/$NAME.png
 for tool in "$KVS_BIN" "$FSYNC_BENCH" "$BULKLOAD"; do
     [ -x "$tool" ] || { echo "bench: $tool is missing (run: make bench)" >&2; exit 1; }
 done
-for cmd in wrk nginx gnuplot curl; do
+for cmd in wrk nginx gnuplot curl psql; do
     command -v $cmd >/dev/null || { echo "bench: $cmd is missing (run: make bench)" >&2; exit 1; }
 done
+# pgbench: Debian's, of the newest PostgreSQL installed (tests/pg/cluster.sh takes that one too)
+PGBENCH_BIN=$(ls -d /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
+PGBENCH_BIN=${PGBENCH_BIN:-$(command -v pgbench || true)}
+[ -x "$PGBENCH_BIN" ] || { echo "bench: pgbench is missing (run: make bench)" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench.kvs.XXXXXX")
 SHM=$(mktemp -d /dev/shm/bench.kvs.XXXXXX)
 RUNS_TSV=$TMP/runs.tsv
 : >"$RUNS_TSV"
-KVS_PID= NGINX_PID= KVS_TMPFS_PID= KVS_TLS_PID=
+KVS_PID= NGINX_PID= KVS_TMPFS_PID= KVS_TLS_PID= PG_DIR= KVS_PG_PIDS=
 
 cleanup() {
     set +e
+    for p in $KVS_PG_PIDS; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    [ -n "$PG_DIR" ] && "$ROOT/tests/pg/cluster.sh" stop "$PG_DIR"
     [ -n "$KVS_PID" ] && kill -TERM "$KVS_PID" 2>/dev/null && wait "$KVS_PID" 2>/dev/null
     [ -n "$KVS_TMPFS_PID" ] && kill -TERM "$KVS_TMPFS_PID" 2>/dev/null && wait "$KVS_TMPFS_PID" 2>/dev/null
     [ -n "$KVS_TLS_PID" ] && kill -TERM "$KVS_TLS_PID" 2>/dev/null && wait "$KVS_TLS_PID" 2>/dev/null
@@ -85,14 +96,22 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # ---- kvs --------------------------------------------------------------------------------------
 
-# launch_kvs DATA LOG [ARGS…] → a kvs serving DATA (with ARGS), logging to LOG; sets
-# LAUNCHED_PID and LAUNCHED_URL (https:// when ARGS make it serve TLS).
+# launch_kvs DATA LOG [ARGS…] → a kvs serving DATA (a directory, or a postgres:// URI: then
+# with BENCH_PG_THREADS threads, default 4 per CPU, since they mostly wait for the database)
+# with ARGS, logging to LOG; sets LAUNCHED_PID and LAUNCHED_URL (https:// when ARGS make it
+# serve TLS).
 launch_kvs() {
     local data=$1 logf=$2
     shift 2
     : >"$logf"
-    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 --data "$data" \
-        --threads "$THREADS" --log-level warn "$@" >>"$logf" 2>&1 &
+    local where=(--data "$data" --threads "$THREADS")
+    case $data in
+    postgres://* | postgresql://*)
+        where=(--storage "$data" --threads "${BENCH_PG_THREADS:-$((4 * $(nproc)))}")
+        ;;
+    esac
+    KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 "${where[@]}" \
+        --log-level warn "$@" >>"$logf" 2>&1 &
     LAUNCHED_PID=$!
     local i url=
     for i in $(seq 300); do
@@ -216,6 +235,8 @@ server_pids() {
     kvs) echo "$KVS_PID" ;;
     kvs_tmpfs) echo "$KVS_TMPFS_PID" ;;
     kvs_tls) echo "$KVS_TLS_PID" ;;
+    kvs_pg) echo "${KVS_PG_PIDS%% *}" ;; # the first node
+    kvs_pg2) echo "$KVS_PG_PIDS" ;;      # both
     *) pgrep -P "$NGINX_PID" ;;
     esac
 }
@@ -225,6 +246,14 @@ cpu_ticks() { # PID… → the sum of utime + stime
         t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
     done
     echo "$t"
+}
+# Server CPU time of SERVER in clock ticks; with PostgreSQL the database's too (pg_ticks).
+server_ticks() {
+    # shellcheck disable=SC2046
+    case $1 in
+    kvs_pg*) echo $(($(cpu_ticks $(server_pids "$1")) + $(pg_ticks))) ;;
+    *) cpu_ticks $(server_pids "$1") ;;
+    esac
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 # All CPUs' busy time, and the CPU time of this shell's finished children (wrk under timeout).
@@ -242,11 +271,9 @@ kvs_counters() {
 wrk_row() {
     local row=$1 run=$2 server=$3 conns=$4 dur=$5 script=$6 url=$7
     shift 7
-    local pids c0 c1
-    pids=$(server_pids "$server")
+    local c0 c1
     local b0 b1 k0 k1 t0 t1
-    # shellcheck disable=SC2086
-    c0=$(cpu_ticks $pids)
+    c0=$(server_ticks "$server")
     local m0="-1 -1" m1="-1 -1"
     [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && m0=$(kvs_counters "${url%%/v2/*}")
     b0=$(busy_ticks) k0=$(child_ticks) t0=$(date +%s%N)
@@ -255,8 +282,7 @@ wrk_row() {
     local logf=$TMP/wrk-$row-$run.log
     timeout $((dur + 30)) wrk -t"$t" -c"$conns" -d"${dur}s" --latency -H "$AUTH" \
         -s "$ROOT/bench/wrk/$script" "$url" "$@" >"$logf" 2>&1 || true
-    # shellcheck disable=SC2086
-    c1=$(cpu_ticks $pids)
+    c1=$(server_ticks "$server")
     b1=$(busy_ticks) k1=$(child_ticks) t1=$(date +%s%N)
     [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && m1=$(kvs_counters "${url%%/v2/*}")
     # Group commit: writes per sync (transaction) during the run, from kvs's /metrics.
@@ -279,6 +305,67 @@ wrk_row() {
                (v["requests"] > 0) ? cpu / v["requests"] : 0, other, per_sync }' >>"$RUNS_TSV"
     log "$(printf '%-18s run %s: %s cpu_us_per_req=%s other_cpus=%s writes_per_sync=%s' "$row" "$run" \
         "${line#WRK }" "$(tail -1 "$RUNS_TSV" | cut -f10)" "$other" "$per_sync")"
+}
+
+# pg_ticks → the CPU time of the PostgreSQL server in clock ticks: the postmaster's, its ended
+# children's (connections that closed: cutime + cstime) and its live children's.
+pg_ticks() {
+    local p
+    p=$("$ROOT/tests/pg/cluster.sh" pid "$PG_DIR")
+    # shellcheck disable=SC2046
+    echo $(($(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 + $14 + $15 }') +
+        $(cpu_ticks $(pgrep -P "$p"))))
+}
+
+# wrk_two ROW RUN SERVER CONNS DURATION SCRIPT URL_A URL_B [PREFIX_A PREFIX_B TAG] — two kvs
+# nodes at once: CONNS/2 connections on each (two wrk; put.lua's with its path prefix and keys
+# tagged TAG-a, TAG-b), one row with their summed rate and the higher p50 and p99.
+wrk_two() {
+    local row=$1 run=$2 server=$3 conns=$4 dur=$5 script=$6 url_a=$7 url_b=$8
+    shift 8
+    local c0 c1 half=$((conns / 2)) args_a=() args_b=()
+    [ $# -ge 3 ] && args_a=(-- "$1" "$3-a") args_b=(-- "$2" "$3-b")
+    c0=$(server_ticks "$server")
+    local la=$TMP/wrk-$row-$run-a.log lb=$TMP/wrk-$row-$run-b.log
+    timeout $((dur + 30)) wrk -t1 -c"$half" -d"${dur}s" --latency -H "$AUTH" \
+        -s "$ROOT/bench/wrk/$script" "$url_a" "${args_a[@]}" >"$la" 2>&1 &
+    local wa=$!
+    timeout $((dur + 30)) wrk -t1 -c"$half" -d"${dur}s" --latency -H "$AUTH" \
+        -s "$ROOT/bench/wrk/$script" "$url_b" "${args_b[@]}" >"$lb" 2>&1 &
+    local wb=$!
+    wait "$wa" "$wb" || true
+    c1=$(server_ticks "$server")
+    local a b
+    a=$(grep '^WRK ' "$la" | tail -1) || true
+    b=$(grep '^WRK ' "$lb" | tail -1) || true
+    [ -n "$a" ] && [ -n "$b" ] || { cat "$la" "$lb" >&2; die "wrk run $row/$run produced no result"; }
+    # (no "other work" figure here: the two wrk run in the background, beyond child_ticks)
+    printf '%s\n%s\n' "${a#WRK }" "${b#WRK }" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        rps += v["rps"]; bps += v["bytes_per_s"]; req += v["requests"]; err += v["sock_errors"]; non += v["non2xx"]
+        if (v["p50_us"] > p50) p50 = v["p50_us"]
+        if (v["p99_us"] > p99) p99 = v["p99_us"] }
+        END { printf "%s\t%s\t%.1f\t%d\t%d\t%.0f\t%d\t%d\t%d\t%.2f\t-1\t-1\n", row, run, rps, p50, p99, bps,
+              req, err, non, (req > 0 ? cpu / req : 0) }' >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: rps=%s p50_us=%s p99_us=%s requests=%s errors=%s cpu_us_per_req=%s' "$row" "$run" \
+        $(tail -1 "$RUNS_TSV" | cut -f3,4,5,7,8,10))"
+}
+
+# pgbench_row RUN — PostgreSQL's own durable single-row inserts (1 KiB each, autocommit, the
+# same synchronous_commit) with $CONNS clients: the reference of the PostgreSQL PUT rows.
+pgbench_row() {
+    local logf=$TMP/pgbench-$1.log c0 c1
+    c0=$(pg_ticks)
+    timeout $((DUR + 60)) "$PGBENCH_BIN" -n -c "$CONNS" -j 2 -T "$DUR" -f "$TMP/insert.sql" "$PG_URI" \
+        >"$logf" 2>&1 || { cat "$logf" >&2; die "pgbench failed"; }
+    c1=$(pg_ticks)
+    awk -v run="$1" -v cpu=$(((c1 - c0) * TICK_US)) '
+        /^number of transactions actually processed/ { split($0, a, ": "); split(a[2], b, "/"); n = b[1] }
+        /latency average/ { lat = $4 * 1000 }
+        /^tps = / { tps = $3 }
+        END { printf "pgbench\t%s\t%s\t%d\t-1\t0\t%s\t0\t0\t%.2f\t-1\t1\n", run, tps, lat, n, (n > 0 ? cpu / n : 0) }' \
+        "$logf" >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s' pgbench "$1" "$(grep '^tps' "$logf")")"
 }
 
 fsync_row() { # RUN
@@ -457,8 +544,53 @@ rm -rf "$SHM/kvs-data"
 RSS_END_ANON=$(rss_kb "$KVS_PID" RssAnon)
 RSS_END_FILE=$(rss_kb "$KVS_PID" RssFile)
 RSS_HWM=$(rss_kb "$KVS_PID" VmHWM)
-END_LOAD=$(load1)
 stop_kvs
+
+# PostgreSQL: a cluster of our own, durable (fsync on), its data in $TMPDIR (the real disk here
+# unless TMPDIR is a tmpfs: said in the report). One node, then two on the same database.
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bench.pg.XXXXXX")
+chmod 0755 "$PG_DIR"
+PG_DIR=$PG_DIR/c
+PG_URI=$("$ROOT/tests/pg/cluster.sh" start "$PG_DIR" --durable) || die "cannot start PostgreSQL"
+PG_FS=$(df -T "$PG_DIR" | awk 'NR == 2 { print $2 " on " $1 }')
+PG_V=$(psql -Atc 'SHOW server_version' "$PG_URI")
+psql -qc 'CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v bytea NOT NULL)' "$PG_URI"
+echo "INSERT INTO bench_insert (v) VALUES (decode(repeat('78', 1024), 'hex'));" >"$TMP/insert.sql"
+launch_kvs "$PG_URI" "$TMP/kvs-pg-a.log"
+KVS_PG_PIDS=$LAUNCHED_PID KVS_PG_A=$LAUNCHED_URL
+PG_GET_ID=$(create_store bench-get "$KVS_PG_A")
+PG_PUT_ID=$(create_store bench-put "$KVS_PG_A")
+PG_PUT_B_ID=$(create_store bench-put-b "$KVS_PG_A")
+[ -n "$PG_GET_ID" ] && [ -n "$PG_PUT_ID" ] && [ -n "$PG_PUT_B_ID" ] ||
+    die "cannot create the stores on PostgreSQL"
+curl -sf -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$TMP/www/1k.bin" "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k" ||
+    die "cannot PUT the 1 KiB record on PostgreSQL"
+check_size "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k" 1024
+log "PostgreSQL $PG_V ($PG_FS): one node, GET and durable PUT 1 KiB (-c$CONNS), pgbench inserts"
+for r in $(seq "$RUNS"); do
+    wrk_row get1k_pg1 "$r" kvs_pg $CONNS "$DUR" get.lua "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k"
+    wrk_row put_pg1_c$CONNS "$r" kvs_pg $CONNS "$DUR" put.lua "$KVS_PG_A" -- \
+        "/v2/key-value-stores/$PG_PUT_ID/records/" "pg1-r$r"
+    pgbench_row "$r"
+done
+launch_kvs "$PG_URI" "$TMP/kvs-pg-b.log"
+KVS_PG_PIDS="$KVS_PG_PIDS $LAUNCHED_PID" KVS_PG_B=$LAUNCHED_URL
+log "PostgreSQL: two nodes, $((CONNS / 2)) connections each"
+for r in $(seq "$RUNS"); do
+    wrk_two get1k_pg2 "$r" kvs_pg2 $CONNS "$DUR" get.lua \
+        "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k" "$KVS_PG_B/v2/key-value-stores/$PG_GET_ID/records/1k"
+    # Each node writes to a store of its own: writes to one store are committed one batch after
+    # the other, whichever node they come through (its stats row is locked until the commit).
+    wrk_two put_pg2_c$CONNS "$r" kvs_pg2 $CONNS "$DUR" put.lua "$KVS_PG_A" "$KVS_PG_B" \
+        "/v2/key-value-stores/$PG_PUT_ID/records/" "/v2/key-value-stores/$PG_PUT_B_ID/records/" "pg2-r$r"
+done
+for p in $KVS_PG_PIDS; do stop_pid "$p"; done
+KVS_PG_PIDS=
+"$ROOT/tests/pg/cluster.sh" stop "$PG_DIR"
+rm -rf "${PG_DIR%/c}"
+PG_DIR=
+END_LOAD=$(load1)
 
 # ==== the report =================================================================================
 
@@ -475,6 +607,11 @@ read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU _ <<<"$(best put_dav_c64)"
 read -r TMPFS64 _ _ _ _ _ _ _ TMPFS64_CPU _ <<<"$(best put_kvs_tmpfs_c$CONNS)"
 read -r _ K1K_P50 _ <<<"$(best keys_1k)"
 read -r _ KBIG_P50 _ <<<"$(best keys_big)"
+read -r G1K_PG1 _ _ _ _ _ _ _ G1K_PG1_CPU _ <<<"$(best get1k_pg1)"
+read -r G1K_PG2 _ <<<"$(best get1k_pg2)"
+read -r PUT_PG1 _ PUT_PG1_P99 _ _ _ _ _ PUT_PG1_CPU _ <<<"$(best put_pg1_c$CONNS)"
+read -r PUT_PG2 _ <<<"$(best put_pg2_c$CONNS)"
+read -r PGBENCH _ _ _ _ _ _ _ PGBENCH_CPU _ <<<"$(best pgbench)"
 RSS_MAX_ANON=$(printf '%s\n' "$RSS_START_ANON" "$RSS_KEYS_ANON" "$RSS_END_ANON" | sort -n | tail -1)
 
 # awk helpers shared by the report: number formatting.
@@ -503,6 +640,10 @@ R8=$(ratio "$RSS_MAX_ANON" 65536)
 R9=$(ratio "$TMPFS64" "$FSYNC_RATE")
 R10=$(ratio "$PUT64" "$TMPFS64")
 R11=$(ratio "$G1K_TLS_KVS" "$G1K_TLS_NGINX")
+R21=$(ratio "$G1K_PG1" "$G1K_KVS")
+R22=$(ratio "$G1K_PG2" "$G1K_KVS")
+R23=$(ratio "$PUT_PG1" "$PGBENCH")
+R24=$(ratio "$PUT_PG2" "$PGBENCH")
 V1=$(verdict "$R1" ">=" 1.0)
 V2=$(verdict "$R2" ">=" 0.9)
 V3=$(verdict "$R3" ">=" 0.9)
@@ -512,6 +653,10 @@ V6=$(verdict "$R6" ">=" 1.0)
 V7=$(verdict "$R7" "<=" 1.5)
 V8=$(verdict "$RSS_MAX_ANON" "<" 65536)
 V11=$(verdict "$R11" ">=" 0.9)
+V21=$(verdict "$R21" ">=" 0.5)
+V22=$(verdict "$R22" ">=" 0.5)
+V23=$(verdict "$R23" ">=" 1.0)
+V24=$(verdict "$R24" ">=" 1.0)
 
 row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table (bw: show
     local b   # the response throughput)
@@ -545,7 +690,7 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "load average $START_LOAD at the start, $END_LOAD at the end; other work on the machine during the load runs:"
     awk -F'\t' '$11 >= 0 { n++; t += $11; if ($11 > m) m = $11 }
         END { printf "%.2f CPUs on average, %.2f at most (0 = a quiet machine; see the last columns below).\n", n ? t / n : 0, m }' "$RUNS_TSV"
-    echo "$NGINX_V, wrk $WRK_V. Loopback only, HTTP/1.1 keep-alive."
+    echo "$NGINX_V, wrk $WRK_V, PostgreSQL $PG_V (its data on $PG_FS, fsync on). Loopback only, HTTP/1.1 keep-alive."
     echo
     echo "Pairing: kvs \`--threads $THREADS\` (plus its storage writer thread), nginx \`worker_processes $THREADS\`"
     echo "(sendfile on, access_log off, keepalive_requests 1000000), wrk \`-t$WRK_T --latency\`, \`-c$CONNS\` unless the row says."
@@ -572,6 +717,12 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
         printf "| keys page of 1,000: %s-key store vs 1,000-key store (median latency) | %s | %s | %s× | ≤ 1.5× | %s |\n", n, us(a), us(b), r, v }'
     awk -v a="$RSS_MAX_ANON" -v v="$V8" -v n="$BIG_H" 'BEGIN {
         printf "| server RSS (anonymous) with the %s-key store, highest seen | %.1f MiB | — | — | < 64 MiB | %s |\n", n, a / 1024, v }'
+    awk -v a="$G1K_PG1" -v b="$G1K_PG2" -v l="$G1K_KVS" -v r1="$R21" -v r2="$R22" -v v1="$V21" -v v2="$V22" "$AWK_FMT"'BEGIN {
+        printf "| GET 1 KiB through PostgreSQL, one node, vs LMDB | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(a), commas(l), r1, v1
+        printf "| GET 1 KiB through PostgreSQL, two nodes, vs LMDB (one node) | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(b), commas(l), r2, v2 }'
+    awk -v a="$PUT_PG1" -v b="$PUT_PG2" -v p="$PGBENCH" -v r1="$R23" -v r2="$R24" -v v1="$V23" -v v2="$V24" -v c="$CONNS" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT 1 KiB through PostgreSQL, one node, vs pgbench single-row inserts (%s clients) | %s req/s | %s tx/s | %s× | ≥ 1.0× | %s |\n", c, commas(a), commas(p), r1, v1
+        printf "| durable PUT 1 KiB through PostgreSQL, two nodes, vs pgbench single-row inserts | %s req/s | %s tx/s | %s× | ≥ 1.0× | %s |\n", commas(b), commas(p), r2, v2 }'
     echo
     awk -v t="$TMPFS64" -v r9="$R9" -v r10="$R10" -v c="$TMPFS64_CPU" "$AWK_FMT"'BEGIN {
         printf "What bounds the durable PUT: the same kvs with its data on tmpfs, where a sync costs nothing, does\n"
@@ -584,6 +735,8 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo
     echo "TLS (keep-alive: one handshake per connection), negotiated with openssl s_client: kvs $TLS_KVS_SUITE"
     echo "(GnuTLS through libmicrohttpd), nginx $TLS_NGINX_SUITE (OpenSSL); certificate ECDSA P-256, made for the run."
+    echo "With PostgreSQL (kvs and the database's processes together): GET 1 KiB $G1K_PG1_CPU µs, durable PUT $PUT_PG1_CPU µs"
+    echo "(p99 $PUT_PG1_P99 µs); pgbench's inserts $PGBENCH_CPU µs of the database's CPU each."
     echo
     echo "## Measurements"
     echo
@@ -606,6 +759,14 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     row_line fsync "disk: append 1 KiB + fdatasync, one writer (writes/s; sync latency)" "—"
     row_line keys_1k "kvs keys page of 1,000, store of 1,000 keys" 1
     row_line keys_big "kvs keys page of 1,000 after key $MID, store of $BIG_H keys" 1
+    row_line get1k_pg1 "kvs on PostgreSQL, one node: GET 1 KiB record" $CONNS bw
+    row_line get1k_pg2 "kvs on PostgreSQL, two nodes: GET 1 KiB record" "2 × $((CONNS / 2))" bw
+    row_line "put_pg1_c$CONNS" "kvs on PostgreSQL, one node: durable PUT 1 KiB, distinct keys" $CONNS
+    row_line "put_pg2_c$CONNS" "kvs on PostgreSQL, two nodes: durable PUT 1 KiB, distinct keys, a store per node" "2 × $((CONNS / 2))"
+    row_line pgbench "pgbench: single-row INSERT of 1 KiB, autocommit (tx/s; average latency)" $CONNS
+    echo
+    echo "PostgreSQL rows: server CPU is kvs's and the database's together; the two-node rows run two wrk"
+    echo "(no \"other work\" figure)."
     echo
     echo "Server memory (kvs, /proc/PID/status; RssFile is mostly the LMDB map in the page cache):"
     echo
@@ -632,6 +793,10 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "7 \"keys page ${BIG_H}\\n÷ keys page 1,000\" $R7 1.5 $([ "$V7" = PASS ] && echo 1 || echo 0) \"${R7}×\" \"≤1.5\""
     echo "8 \"RSS anon\\n÷ 64 MiB\" $R8 1.0 $([ "$V8" = PASS ] && echo 1 || echo 0) \"${R8}×\" \"<1\""
     echo "9 \"GET 1 KiB TLS\\n÷ nginx TLS\" $R11 0.9 $([ "$V11" = PASS ] && echo 1 || echo 0) \"${R11}×\" \"≥0.9\""
+    echo "10 \"PG GET 1 node\\n÷ LMDB GET\" $R21 0.5 $([ "$V21" = PASS ] && echo 1 || echo 0) \"${R21}×\" \"≥0.5\""
+    echo "11 \"PG GET 2 nodes\\n÷ LMDB GET\" $R22 0.5 $([ "$V22" = PASS ] && echo 1 || echo 0) \"${R22}×\" \"≥0.5\""
+    echo "12 \"PG PUT 1 node\\n÷ pgbench\" $R23 1.0 $([ "$V23" = PASS ] && echo 1 || echo 0) \"${R23}×\" \"≥1.0\""
+    echo "13 \"PG PUT 2 nodes\\n÷ pgbench\" $R24 1.0 $([ "$V24" = PASS ] && echo 1 || echo 0) \"${R24}×\" \"≥1.0\""
 } >"$TMP/chart.dat"
 gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}; other work on the machine: $OTHER_AVG CPUs on average'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"

@@ -11,8 +11,11 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "storage/pg_internal.h"
+
+#define RETRY_MS 500 /* while the database is down, a new connection is tried this often */
 
 /* ==== connecting ============================================================================= */
 
@@ -44,9 +47,25 @@ static void notice(void *arg, const char *msg)
     kvs_log_warn("postgres: %s", line);
 }
 
+/* Whether to try connecting now: not while the database is known to be down and was tried
+ * less than RETRY_MS ago, so that requests during an outage fail at once instead of each
+ * waiting for a connection attempt (up to connect_timeout against an unanswering host). */
+static int may_try(struct kvs_pg *db)
+{
+    int64_t now = kvs_now_ms();
+    pthread_mutex_lock(&db->mu);
+    int ok = !db->down || now >= db->retry_at;
+    if (ok && db->down)
+        db->retry_at = now + RETRY_MS; /* this one tries; the others wait for its outcome */
+    pthread_mutex_unlock(&db->mu);
+    return ok;
+}
+
 int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n, struct kvs_pg_conn **out)
 {
     *out = NULL;
+    if (why == NULL && !may_try(db))
+        return KVS_EUNAVAIL;
     /* Ours come before dbname, so that the URI's own settings win (libpq's rule: later
      * entries override earlier ones). Keepalives find a dead peer of an idle connection. */
     static const char *const keys[] = {
@@ -104,6 +123,8 @@ void kvs_pg_note_down(struct kvs_pg *db, const char *why)
 {
     pthread_mutex_lock(&db->mu);
     int was = db->down;
+    if (!was)
+        db->retry_at = kvs_now_ms() + RETRY_MS;
     db->down = 1;
     pthread_mutex_unlock(&db->mu);
     if (!was)

@@ -169,7 +169,8 @@ struct kvs_pg {
     pthread_cond_t freed;
     struct kvs_pg_conn *idle;
     unsigned open, max;
-    int down; /* the database was found unreachable and has not answered since (logging) */
+    int down;         /* the database was found unreachable and has not answered since */
+    int64_t retry_at; /* while down: when a new connection may be tried (pg_conn.c) */
 
     /* Writer thread only. */
     struct kvs_pg_conn *wconn; /* the writer's own connection; NULL until (re)made */

@@ -173,7 +173,7 @@ void kvs_api_keys_list(struct kvs_req *r)
     if (rc == 0 && !none)
         rc = kvs_storage_keys_list(
             r->rd, kvs_slice_of(s->id), prefix, kvs_slice_of(start ? start : ""), limit,
-            content_types ? KVS_KEYS_WITH_VALUES : 0, add_key, &pg, &truncated);
+            content_types ? KVS_KEYS_WITH_TYPES : 0, add_key, &pg, &truncated);
     if (only.n)
         truncated = 0; /* a one-key collection has nothing after its key */
     if (rc == 0)

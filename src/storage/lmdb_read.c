@@ -281,8 +281,8 @@ KVS_MUST_CHECK int kvs_lmdb_keys_list(struct kvs_read *rd, kvs_slice store_id, k
         if (rc != 0)
             goto out;
         kv.size = rec.value.n;
-        if (flags & KVS_KEYS_WITH_VALUES)
-            kv.rec = rec;
+        if (flags & (KVS_KEYS_WITH_VALUES | KVS_KEYS_WITH_TYPES))
+            kv.rec = rec; /* the value too: it costs nothing here */
         given++;
         rc = cb(arg, &kv);
         if (rc != 0)

@@ -110,6 +110,8 @@ enum kvs_pg_stmt_id {
     PG_Q_RECORD_GET,
     PG_Q_KEYS,
     PG_Q_KEYS_PREFIX,
+    PG_Q_KEYS_TYPES,
+    PG_Q_KEYS_PREFIX_TYPES,
     PG_Q_KEYS_VALUES,
     PG_Q_KEYS_PREFIX_VALUES,
     /* pg_apply.c */
@@ -147,9 +149,11 @@ struct kvs_pg_stmt {
     const char *sql;
 };
 
-/* Statements of pg_read.c used elsewhere: the key pages (test_pg.c's EXPLAIN), a store by its
+/* Statements of pg_read.c used elsewhere: the key pages [what][with a prefix] (what: 0 keys, 1
+ * keys with their types, 2 keys with their records; test_pg.c EXPLAINs them), a store by its
  * name (pg_apply.c's get-or-create). */
-extern const struct kvs_pg_stmt kvs_pg_q_keys, kvs_pg_q_keys_prefix, kvs_pg_q_store_by_name;
+extern const struct kvs_pg_stmt kvs_pg_q_keys_with[3][2];
+extern const struct kvs_pg_stmt kvs_pg_q_store_by_name;
 
 /* ==== connections (pg_conn.c) ================================================================ */
 

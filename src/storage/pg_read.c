@@ -91,16 +91,19 @@ static const struct kvs_pg_stmt Q_RECORD_GET = {
     "SELECT r.key, octet_length(r.value)" COLS " FROM kvs_records r"                               \
     " WHERE r.store_id = $1::text AND r.key > $2::text" RANGE " AND " NOT_DEAD                     \
     " ORDER BY r.key LIMIT " LIMIT
+#define TYPE_COLS ", r.content_type, r.encoding, ''::bytea"
 #define VALUE_COLS ", r.content_type, r.encoding, r.value"
 #define PREFIX_RANGE " AND r.key >= $3::text AND r.key < $4::text"
-const struct kvs_pg_stmt kvs_pg_q_keys = {PG_Q_KEYS, "kvs_keys", KEYS_SQL("", "", "$3::int8")};
-const struct kvs_pg_stmt kvs_pg_q_keys_prefix = {PG_Q_KEYS_PREFIX, "kvs_keys_prefix",
-                                                 KEYS_SQL("", PREFIX_RANGE, "$5::int8")};
-static const struct kvs_pg_stmt Q_KEYS_VALUES = {PG_Q_KEYS_VALUES, "kvs_keys_values",
-                                                 KEYS_SQL(VALUE_COLS, "", "$3::int8")};
-static const struct kvs_pg_stmt Q_KEYS_PREFIX_VALUES = {
-    PG_Q_KEYS_PREFIX_VALUES, "kvs_keys_prefix_values",
-    KEYS_SQL(VALUE_COLS, PREFIX_RANGE, "$5::int8")};
+const struct kvs_pg_stmt kvs_pg_q_keys_with[3][2] = {
+    {{PG_Q_KEYS, "kvs_keys", KEYS_SQL("", "", "$3::int8")},
+     {PG_Q_KEYS_PREFIX, "kvs_keys_prefix", KEYS_SQL("", PREFIX_RANGE, "$5::int8")}},
+    {{PG_Q_KEYS_TYPES, "kvs_keys_types", KEYS_SQL(TYPE_COLS, "", "$3::int8")},
+     {PG_Q_KEYS_PREFIX_TYPES, "kvs_keys_prefix_types",
+      KEYS_SQL(TYPE_COLS, PREFIX_RANGE, "$5::int8")}},
+    {{PG_Q_KEYS_VALUES, "kvs_keys_values", KEYS_SQL(VALUE_COLS, "", "$3::int8")},
+     {PG_Q_KEYS_PREFIX_VALUES, "kvs_keys_prefix_values",
+      KEYS_SQL(VALUE_COLS, PREFIX_RANGE, "$5::int8")}},
+};
 
 /* ==== the read and its results =============================================================== */
 
@@ -500,6 +503,7 @@ int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
     if (!kvs_pg_text_ok(start_after.p, start_after.n))
         return KVS_EINVAL; /* cannot be compared with text (the API checks it is UTF-8) */
     int values = (flags & KVS_KEYS_WITH_VALUES) != 0;
+    int what = values ? 2 : (flags & KVS_KEYS_WITH_TYPES) ? 1 : 0;
     struct kvs_pg_results *k = values ? &pg_read_of(rd)->page : &pg_read_of(rd)->kept;
     if (values) {
         /* The views of the previous page with values go (storage.h), so that a long export
@@ -508,9 +512,7 @@ int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
     }
     char end[KVS_KEY_MAX + 4];
     size_t end_n = prefix.n ? kvs_pg_prefix_end(prefix.p, prefix.n, end) : 0;
-    const struct kvs_pg_stmt *stmt = end_n
-                                         ? (values ? &Q_KEYS_PREFIX_VALUES : &kvs_pg_q_keys_prefix)
-                                         : (values ? &Q_KEYS_VALUES : &kvs_pg_q_keys);
+    const struct kvs_pg_stmt *stmt = &kvs_pg_q_keys_with[what][end_n != 0];
     /* Without an end, PREFIX (empty, or only U+10FFFF) is no bound: every key is above "". */
     kvs_slice after = start_after;
     uint64_t given = 0, bytes = 0;
@@ -539,7 +541,7 @@ int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
             }
             struct kvs_key_view kv = {.key = kvs_pg_bytes(res, i, 0),
                                       .size = (uint64_t)kvs_pg_int(res, i, 1)};
-            if (values) {
+            if (what > 0) {
                 rc = record_of(res, i, 2, &kv.rec);
                 if (rc != 0)
                     return rc;

@@ -149,7 +149,7 @@ struct kvs_record_view {
 struct kvs_key_view {
     kvs_slice key;
     uint64_t size;              /* stored size of the value (contract §10) */
-    struct kvs_record_view rec; /* filled only with KVS_KEYS_WITH_VALUES */
+    struct kvs_record_view rec; /* with KVS_KEYS_WITH_VALUES; its type with KVS_KEYS_WITH_TYPES */
 };
 
 /* One API token, as listed: never the token itself. */
@@ -331,6 +331,9 @@ KVS_MUST_CHECK int kvs_storage_record_get(struct kvs_read *rd, kvs_slice store_i
                                           struct kvs_record_view *out);
 
 #define KVS_KEYS_WITH_VALUES 1u /* fill kvs_key_view.rec too */
+/* Fill kvs_key_view.rec's content_type and encoding (its value may come or be empty): what a
+ * listing of content types needs, without fetching every value from PostgreSQL. */
+#define KVS_KEYS_WITH_TYPES 2u
 
 /* Called once per key listed; the view is valid until the read ends, except that with
  * KVS_KEYS_WITH_VALUES it is valid only until the next listing with values on the same read

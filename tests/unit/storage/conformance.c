@@ -1245,6 +1245,14 @@ static int two_with_values(void *arg, const struct kvs_key_view *k)
     return ++*seen == 2 ? 42 : 0;
 }
 
+/* Checks the type that comes with each key, and keeps the keys. */
+static int types_only(void *arg, const struct kvs_key_view *k)
+{
+    ASSERT_MEM_EQ(k->rec.content_type.p, k->rec.content_type.n, "application/octet-stream");
+    ASSERT_EQ(k->rec.encoding, KVS_ENC_IDENTITY);
+    return ts_keys_cb(arg, k);
+}
+
 TEST(storage_keys_values_and_stop)
 {
     struct kvs_storage *st = storage_open();
@@ -1259,6 +1267,12 @@ TEST(storage_keys_values_and_stop)
                                     100, KVS_KEYS_WITH_VALUES, two_with_values, &seen, &truncated),
               42);
     ASSERT_EQ(seen, 2);
+    /* Only their types: what a listing of content types asks for. */
+    struct ts_keys k = {0};
+    ASSERT_OK(kvs_storage_keys_list(rd, kvs_slice_of(s.id), KVS_SLICE_LIT(""), KVS_SLICE_LIT(""),
+                                    100, KVS_KEYS_WITH_TYPES, types_only, &k, &truncated));
+    ASSERT_EQ(k.n, 10);
+    ts_keys_free(&k);
     kvs_storage_read_end(rd);
     kvs_store_clear(&s);
     kvs_storage_close(st);

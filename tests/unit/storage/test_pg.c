@@ -151,10 +151,12 @@ TEST(pg_keys_page_is_a_range_scan_of_the_primary_key)
     free(sql_text(pg, "ANALYZE kvs_records"));
     free(sql_text(pg, "SET plan_cache_mode = force_generic_plan"));
     char args[128];
-    snprintf(args, sizeof args, "'%s', '', 1001", s.id);
-    expect_range_scan(pg, &kvs_pg_q_keys, args, "(key > $2)");
-    snprintf(args, sizeof args, "'%s', 'k0100', 'k01', 'k02', 1001", s.id);
-    expect_range_scan(pg, &kvs_pg_q_keys_prefix, args, "(key >= $3) AND (key < $4)");
+    for (int what = 0; what < 3; what++) { /* keys; with their types; with their records */
+        snprintf(args, sizeof args, "'%s', '', 1001", s.id);
+        expect_range_scan(pg, &kvs_pg_q_keys_with[what][0], args, "(key > $2)");
+        snprintf(args, sizeof args, "'%s', 'k0100', 'k01', 'k02', 1001", s.id);
+        expect_range_scan(pg, &kvs_pg_q_keys_with[what][1], args, "(key >= $3) AND (key < $4)");
+    }
     PQfinish(pg);
 
     /* And the statements give what the plans promise. */

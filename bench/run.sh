@@ -21,7 +21,7 @@
 #      durable PUT 1 KiB at 64 connections through one kvs node and through two (wrk with 32
 #      connections on each), as ratios to the LMDB rows of the same run; the reference of the
 #      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench). These
-#      kvs run with their default threads for PostgreSQL (4 per CPU; BENCH_PG_THREADS)
+#      kvs run with 4 threads per CPU (BENCH_PG_THREADS): a thread mostly waits for the database
 #
 # Pairing: kvs --threads $BENCH_THREADS (default 1; kvs also has its storage writer thread)
 # and nginx worker_processes $BENCH_THREADS; wrk -t$BENCH_WRK_THREADS (default 1).

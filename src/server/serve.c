@@ -49,7 +49,7 @@ static void help(FILE *out)
             "                           suffixes K, M, G for KiB, MiB, GiB)\n"
             "  --public-url URL         base URL of public links (default: from the Host header)\n"
             "  --threads N              HTTP worker threads (default: number of CPUs; with\n"
-            "                           PostgreSQL 4 per CPU, as they wait on the database)\n"
+            "                           PostgreSQL give more, as they wait on the database)\n"
             "  --max-connections N      concurrent connections (default 1024)\n"
             "  --timeout SECS           close connections idle this long (default 60)\n"
             "  --request-timeout SECS   close the connection of a request whose body is still\n"
@@ -233,7 +233,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
     };
     opterr = 0; /* our own one-line messages */
     optind = 1;
-    int c, data_given = 0, map_given = 0, threads_given = 0;
+    int c, data_given = 0, map_given = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         uint64_t size;
         switch (c) {
@@ -272,7 +272,6 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         case O_THREADS:
             if (parse_uint(optarg, 1, 256, &cfg->threads) != 0)
                 return bad_value("threads", optarg, "expected 1 to 256");
-            threads_given = 1;
             break;
         case O_MAX_CONN:
             if (parse_uint(optarg, 1, 100000, &cfg->max_connections) != 0)
@@ -376,11 +375,6 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
                 cfg->tls_cert ? "tls-cert" : "tls-key", cfg->tls_cert ? "tls-key" : "tls-cert");
         return 2;
     }
-    /* A thread serving from PostgreSQL spends most of a request waiting for the database's
-     * answers (two or three round trips for a record read), so more threads keep the CPUs
-     * busy. */
-    if (store_cfg->pg_uri != NULL && !threads_given)
-        cfg->threads = cfg->threads * 4 > 256 ? 256 : cfg->threads * 4;
     if (store_cfg->pg_uri != NULL && (data_given || map_given)) {
         fprintf(stderr,
                 "kvs serve: --%s is for LMDB; with --storage postgres://... the data is "

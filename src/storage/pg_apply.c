@@ -4,16 +4,19 @@
  *
  * A batch is two round trips of one pipeline:
  *   1. BEGIN; the database's clock and the transaction's ID; the stats rows (kvs_stores) of
- *      every store the batch touches, locked FOR UPDATE in the order of their IDs; then one
- *      statement per write (two for a named create or a rename, whose first takes the
- *      advisory lock of the name). Every statement is written so that it cannot fail: ON
- *      CONFLICT, and conditions inside the statement ("insert if the store exists") whose
- *      outcome the statement returns.
- *   2. From those results each write gets its result, and each store what the batch adds to
- *      its counters, computed here: one UPDATE per store (count = count + n, exact because
- *      the row is locked), the read statistics drained by storage.c added likewise; COMMIT.
- * Computing the counters here needs the old sizes that the first round trip returns, hence
- * two round trips and not one; a batch shares them between all its writes.
+ *      every store the batch touches, locked FOR UPDATE in the order of their IDs; the records
+ *      the batch's record writes name, as they are (their sizes); then one statement per write
+ *      that is not a record write (two for a named create or a rename, whose first takes the
+ *      advisory lock of the name), written so that it cannot fail: ON CONFLICT, and
+ *      conditions inside the statement ("insert if the user exists") whose outcome it returns.
+ *   2. Every record write's result follows from what came back: all writers of a store hold
+ *      its locked stats row, so its records cannot change under the batch, and the batch
+ *      plays its record writes through here, in order, each seeing those before it. So the
+ *      second round trip sends them as plain statements (an upsert, a delete), then one
+ *      UPDATE per store with what the batch adds to its counters (count = count + n, exact
+ *      because the row is locked), the read statistics drained by storage.c likewise; COMMIT.
+ * Computing the counters here needs the records as they were, hence two round trips and not
+ * one; a batch shares them between all its writes.
  *
  * A statement that fails anyway (a deadlock between two renames, a full disk) rolls the
  * transaction back: nothing happened and storage.c retries each write alone. A connection
@@ -26,6 +29,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -48,24 +52,21 @@ static const struct kvs_pg_stmt Q_LOCK_RENAME = {
         "'name/' || user_id || '~' || $2::text") ") "
                                                  "FROM kvs_stores WHERE id = $1::text"};
 
-/* Put: does the store exist, and the old value's size (NULL: new key). */
+/* The records ($1 store IDs, $2 keys, pairwise) that exist, with their sizes. */
+static const struct kvs_pg_stmt Q_RECORDS = {
+    PG_Q_RECORDS, "kvs_records",
+    "SELECT r.store_id, r.key, octet_length(r.value)::int8 FROM kvs_records r"
+    " JOIN unnest($1::text[], $2::text[]) AS k(store_id, key)"
+    " ON r.store_id = k.store_id AND r.key = k.key"};
 static const struct kvs_pg_stmt Q_RECORD_PUT = {
     PG_Q_RECORD_PUT, "kvs_record_put",
-    "WITH s AS (SELECT id FROM kvs_stores WHERE id = $1::text),"
-    " old AS (SELECT octet_length(value)::int8 AS n FROM kvs_records"
-    " WHERE store_id = $1::text AND key = $2::text),"
-    " up AS (INSERT INTO kvs_records (store_id, key, content_type, encoding, value)"
-    " SELECT $1::text, $2::text, $3::bytea, $4::int8, $5::bytea FROM s"
+    "INSERT INTO kvs_records (store_id, key, content_type, encoding, value)"
+    " VALUES ($1::text, $2::text, $3::bytea, $4::int8, $5::bytea)"
     " ON CONFLICT (store_id, key) DO UPDATE SET content_type = EXCLUDED.content_type,"
-    " encoding = EXCLUDED.encoding, value = EXCLUDED.value) "
-    "SELECT EXISTS (SELECT FROM s), (SELECT n FROM old)"};
-/* Delete: does the store exist, and the deleted value's size (NULL: no such key). */
+    " encoding = EXCLUDED.encoding, value = EXCLUDED.value"};
 static const struct kvs_pg_stmt Q_RECORD_DELETE = {
     PG_Q_RECORD_DELETE, "kvs_record_delete",
-    "WITH s AS (SELECT id FROM kvs_stores WHERE id = $1::text),"
-    " d AS (DELETE FROM kvs_records WHERE store_id = $1::text AND key = $2::text"
-    " AND EXISTS (SELECT FROM s) RETURNING octet_length(value)::int8 AS n) "
-    "SELECT EXISTS (SELECT FROM s), (SELECT n FROM d)"};
+    "DELETE FROM kvs_records WHERE store_id = $1::text AND key = $2::text"};
 /* Create: the owner's username (NULL: no such user), the creation time (NULL: the name was
  * taken, or, for an unnamed store, the ID). */
 static const struct kvs_pg_stmt Q_STORE_CREATE = {
@@ -195,6 +196,15 @@ struct touched {
     int64_t modified_ms, accessed_ms; /* 0: unchanged */
 };
 
+/* A record the batch's record writes name: as it was (from Q_RECORDS), then as the writes
+ * before the one being played through left it. */
+struct rec {
+    const char *store_id; /* the write's (valid while the batch runs) */
+    kvs_slice key;
+    int exists;
+    uint64_t size; /* of the value */
+};
+
 /* What comes after the commit for a write. */
 enum follow { F_NONE, F_STORE_BY_NAME, F_TOKEN_OWNER };
 
@@ -202,6 +212,7 @@ enum follow { F_NONE, F_STORE_BY_NAME, F_TOKEN_OWNER };
 struct plan {
     int slot;   /* the slot of its statement's result, or -1: RESULT is known already */
     int result; /* set before the statements run when SLOT is -1 */
+    int record; /* a record write to play through after the first round trip */
     int undo;   /* user create: the token was taken meanwhile; take the user out again */
     enum follow follow;
     int follow_slot;
@@ -220,6 +231,8 @@ struct batch {
     struct plan *plans;
     struct touched *t; /* sorted by ID */
     size_t nt;
+    struct rec *recs; /* sorted by store ID and key */
+    size_t nrecs;
     int64_t now; /* the database's clock at BEGIN */
     int64_t xid;
     int stale; /* the first round trip failed on a connection made before the batch */
@@ -317,33 +330,9 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
     p->result = 0;
     switch (w->op) {
     case KVS_W_RECORD_PUT:
-        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id)) {
-            p->result = KVS_ENOTFOUND; /* no store has such an ID */
-            return 0;
-        }
-        if (w->key.n == 0 || w->key.n > KVS_KEY_MAX || !kvs_pg_text_ok(w->key.p, w->key.n) ||
-            w->content_type.n > KVS_CONTENT_TYPE_MAX || (unsigned)w->encoding > KVS_ENC_BR) {
-            p->result = KVS_EINVAL;
-            return 0;
-        }
-        kvs_pg_p_str(&q, w->store_id);
-        kvs_pg_p_bytes(&q, w->key.p, w->key.n);
-        kvs_pg_p_bytes(&q, w->content_type.p, w->content_type.n);
-        kvs_pg_p_i64(&q, w->encoding);
-        kvs_pg_p_bytes(&q, w->value.p, w->value.n);
-        p->slot = kvs_pg_send(pp, &Q_RECORD_PUT, &q);
-        break;
     case KVS_W_RECORD_DELETE:
-        if (!kvs_pg_id_ok(w->store_id, sizeof w->store_id)) {
-            p->result = KVS_ENOTFOUND;
-            return 0;
-        }
-        if (w->key.n == 0 || w->key.n > KVS_KEY_MAX || !kvs_pg_text_ok(w->key.p, w->key.n))
-            return 0; /* no such key can exist: the result comes from the lock (resolve) */
-        kvs_pg_p_str(&q, w->store_id);
-        kvs_pg_p_bytes(&q, w->key.p, w->key.n);
-        p->slot = kvs_pg_send(pp, &Q_RECORD_DELETE, &q);
-        break;
+        p->record = 1; /* played through after the first round trip (play) */
+        return 0;
     case KVS_W_STORE_CREATE: {
         const struct kvs_store *in = &w->store;
         if (!kvs_pg_id_ok(in->user_id, sizeof in->user_id)) {
@@ -524,12 +513,169 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
     return p->slot < 0 ? KVS_EUNAVAIL : 0;
 }
 
+/* ---- the records of the record writes ---- */
+
+/* Whether W is a record write of a key that may exist (valid store ID and key). */
+static int names_record(const struct kvs_write *w)
+{
+    return (w->op == KVS_W_RECORD_PUT || w->op == KVS_W_RECORD_DELETE) &&
+           kvs_pg_id_ok(w->store_id, sizeof w->store_id) && w->key.n > 0 &&
+           w->key.n <= KVS_KEY_MAX && kvs_pg_text_ok(w->key.p, w->key.n);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    int c = strcmp(x->store_id, y->store_id);
+    if (c != 0)
+        return c;
+    size_t n = x->key.n < y->key.n ? x->key.n : y->key.n;
+    c = memcmp(x->key.p, y->key.p, n);
+    return c != 0 ? c : (x->key.n > y->key.n) - (x->key.n < y->key.n);
+}
+
+static struct rec *find_rec(struct batch *b, const char *store_id, kvs_slice key)
+{
+    struct rec k = {.store_id = store_id, .key = key};
+    return bsearch(&k, b->recs, b->nrecs, sizeof *b->recs, cmp_rec);
+}
+
+/* Append S (N bytes of text without NUL) to OUT as an element of an array literal. */
+static void array_elem(struct kvs_buf *out, const char *s, size_t n, int first)
+{
+    int rc = kvs_buf_append(out, first ? "\"" : ",\"", first ? 1 : 2);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            rc = kvs_buf_append(out, "\\", 1);
+        if (rc == 0)
+            rc = kvs_buf_append(out, &s[i], 1);
+    }
+    if (rc == 0)
+        rc = kvs_buf_append(out, "\"", 1);
+    if (rc != 0) { /* cannot happen: the caller sized the buffer for every element */
+        kvs_log_error("postgres: an array literal outgrew its buffer");
+        abort();
+    }
+}
+
+/* Collect the records the batch's record writes name (sorted, each once), and send the
+ * statement that reads them as they are. Returns its slot, 0 when there are none, or
+ * KVS_EUNAVAIL. */
+static KVS_MUST_CHECK int send_records(struct batch *b)
+{
+    b->recs = kvs_xcalloc(b->n + 1, sizeof *b->recs);
+    for (size_t i = 0; i < b->n; i++)
+        if (names_record(b->ws[i]))
+            b->recs[b->nrecs++] =
+                (struct rec){.store_id = b->ws[i]->store_id, .key = b->ws[i]->key};
+    if (b->nrecs == 0)
+        return 0;
+    qsort(b->recs, b->nrecs, sizeof *b->recs, cmp_rec);
+    size_t u = 0;
+    for (size_t i = 0; i < b->nrecs; i++)
+        if (u == 0 || cmp_rec(&b->recs[u - 1], &b->recs[i]) != 0)
+            b->recs[u++] = b->recs[i];
+    b->nrecs = u;
+    struct kvs_buf ids, keys; /* each element quoted, a key's bytes perhaps escaped */
+    kvs_buf_init(&ids, b->nrecs * (KVS_ID_LEN + 3));
+    kvs_buf_init(&keys, b->nrecs * (2 * KVS_KEY_MAX + 3));
+    for (size_t i = 0; i < b->nrecs; i++) {
+        array_elem(&ids, b->recs[i].store_id, KVS_ID_LEN, i == 0);
+        array_elem(&keys, b->recs[i].key.p, b->recs[i].key.n, i == 0);
+    }
+    char *id_lit = kvs_xmalloc(ids.n + 3), *key_lit = kvs_xmalloc(keys.n + 3);
+    snprintf(id_lit, ids.n + 3, "{%.*s}", (int)ids.n, ids.p);
+    snprintf(key_lit, keys.n + 3, "{%.*s}", (int)keys.n, keys.p);
+    kvs_buf_free(&ids);
+    kvs_buf_free(&keys);
+    struct kvs_pg_params q = {0};
+    kvs_pg_p_literal(&q, id_lit);
+    kvs_pg_p_literal(&q, key_lit);
+    int slot = kvs_pg_send(&b->pp, &Q_RECORDS, &q);
+    free(id_lit);
+    free(key_lit);
+    return slot;
+}
+
+/* Mark the records that exist, from Q_RECORDS's result R. Returns 0 or KVS_EIO. */
+static KVS_MUST_CHECK int records_found(struct batch *b, const PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        char id[KVS_ID_LEN + 1];
+        struct rec *rec = NULL;
+        if (kvs_pg_str(r, i, 0, id, sizeof id) == 0)
+            rec = find_rec(b, id, kvs_pg_bytes(r, i, 1));
+        if (rec == NULL)
+            return KVS_EIO; /* a record that was not asked for */
+        rec->exists = 1;
+        rec->size = (uint64_t)kvs_pg_int(r, i, 2);
+    }
+    return 0;
+}
+
 /* ---- between the round trips: each write's result, each store's counters ---- */
 
 /* Store T changed now (a record written or deleted, the store updated). */
 static void touch(struct batch *b, struct touched *t)
 {
     t->modified_ms = t->accessed_ms = b->now;
+}
+
+/* Play record write W (plan P) of store T (NULL: not a store) through: its result from the
+ * records as the batch has left them so far, what it adds to T's counters, and the statement
+ * that does it, to be sent in the second round trip (P->record stays set when there is one). */
+static int play(struct batch *b, const struct kvs_write *w, struct plan *p, struct touched *t)
+{
+    p->record = 0;
+    if (t == NULL || !t->exists || t->deleted) {
+        p->result = KVS_ENOTFOUND; /* no such store (deleted meanwhile, or by this batch) */
+        return 0;
+    }
+    int valid_key = names_record(w);
+    if (w->op == KVS_W_RECORD_PUT && (!valid_key || w->content_type.n > KVS_CONTENT_TYPE_MAX ||
+                                      (unsigned)w->encoding > KVS_ENC_BR)) {
+        p->result = KVS_EINVAL;
+        return 0;
+    }
+    if (!valid_key)
+        return 0; /* deleting a key that cannot exist: a success that changes nothing */
+    struct rec *rec = find_rec(b, w->store_id, w->key);
+    if (rec == NULL)
+        return KVS_EIO; /* collected by send_records: cannot happen */
+    uint64_t old = rec->exists ? w->key.n + rec->size : 0;
+    if (w->op == KVS_W_RECORD_PUT) {
+        t->add.write_count++;
+        t->add.record_count += !rec->exists;
+        t->add.storage_bytes += w->key.n + w->value.n - old;
+        rec->exists = 1;
+        rec->size = w->value.n;
+    } else if (rec->exists) {
+        t->add.delete_count++;
+        t->add.record_count--;
+        t->add.storage_bytes -= old;
+        rec->exists = 0;
+    } else {
+        return 0; /* no such key: nothing changes */
+    }
+    touch(b, t);
+    p->record = 1;
+    return 0;
+}
+
+/* Send the statement of record write W, played through by play(). */
+static KVS_MUST_CHECK int send_record(struct batch *b, const struct kvs_write *w)
+{
+    struct kvs_pg_params q = {0};
+    kvs_pg_p_str(&q, w->store_id);
+    kvs_pg_p_bytes(&q, w->key.p, w->key.n);
+    if (w->op == KVS_W_RECORD_PUT) {
+        kvs_pg_p_bytes(&q, w->content_type.p, w->content_type.n);
+        kvs_pg_p_i64(&q, w->encoding);
+        kvs_pg_p_bytes(&q, w->value.p, w->value.n);
+    }
+    return kvs_pg_send(&b->pp, w->op == KVS_W_RECORD_PUT ? &Q_RECORD_PUT : &Q_RECORD_DELETE, &q) < 0
+               ? KVS_EUNAVAIL
+               : 0;
 }
 
 /* The result of write W (plan P) from its statement's result, with the counters it adds.
@@ -541,11 +687,10 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
         w->op == KVS_W_STORE_DELETE)
         t = find(b, w->store_id);
     int live = t != NULL && t->exists && !t->deleted;
-    if (p->slot < 0) {
-        if (w->op == KVS_W_RECORD_DELETE && p->result == 0 && !live)
-            p->result = KVS_ENOTFOUND; /* a key that cannot exist, of a missing store */
+    if (p->record)
+        return play(b, w, p, t);
+    if (p->slot < 0)
         return 0;
-    }
     PGresult *r = kvs_pg_res(&b->pp, p->slot);
     if (w->op == KVS_W_SHARE_DELETE) {
         p->result = strcmp(PQcmdTuples(r), "0") == 0 ? KVS_ENOTFOUND : 0;
@@ -561,29 +706,6 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
         return 0;
     }
     switch (w->op) {
-    case KVS_W_RECORD_PUT:
-    case KVS_W_RECORD_DELETE: {
-        if (!kvs_pg_int(r, 0, 0)) {
-            p->result = KVS_ENOTFOUND;
-            return 0;
-        }
-        if (t == NULL)
-            return KVS_EIO; /* the store exists but was not locked: cannot happen */
-        int had = !kvs_pg_null(r, 0, 1);
-        uint64_t old = had ? (uint64_t)kvs_pg_int(r, 0, 1) + w->key.n : 0;
-        if (w->op == KVS_W_RECORD_PUT) {
-            t->add.write_count++;
-            t->add.record_count += !had;
-            t->add.storage_bytes += w->key.n + w->value.n - old;
-        } else if (had) {
-            t->add.delete_count++;
-            t->add.record_count--;
-            t->add.storage_bytes -= old;
-        }
-        if (w->op == KVS_W_RECORD_PUT || had)
-            touch(b, t);
-        return 0;
-    }
     case KVS_W_STORE_CREATE: {
         if (kvs_pg_null(r, 0, 0)) {
             p->result = KVS_ENOTFOUND; /* no such owner */
@@ -857,6 +979,7 @@ static void batch_free(struct batch *b)
             kvs_store_clear(&b->plans[i].store);
     free(b->plans);
     free(b->t);
+    free(b->recs);
     kvs_pg_pipe_free(&b->pp);
 }
 
@@ -883,7 +1006,8 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
         s_lock = kvs_pg_send(&b->pp, &Q_LOCK_STORES, &q);
     }
     free(ids);
-    rc = s_now < 0 || s_lock < 0 ? KVS_EUNAVAIL : 0;
+    int s_recs = s_now < 0 || s_lock < 0 ? KVS_EUNAVAIL : send_records(b);
+    rc = s_recs < 0 ? KVS_EUNAVAIL : 0;
     for (size_t i = 0; i < b->n && rc == 0; i++)
         rc = send_write(b, b->ws[i], &b->plans[i]);
     if (rc == 0)
@@ -919,6 +1043,8 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
             t->exists = 1;
         }
     }
+    if (b->nrecs > 0)
+        rc = records_found(b, kvs_pg_res(&b->pp, s_recs));
     for (size_t i = 0; i < b->n && rc == 0; i++)
         rc = resolve_write(b, b->ws[i], &b->plans[i]);
     if (rc != 0) {
@@ -936,6 +1062,8 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
             kvs_pg_p_str(&q, b->plans[i].id);
             rc = kvs_pg_send(&b->pp, &Q_USER_UNDO, &q) < 0 ? KVS_EUNAVAIL : 0;
         }
+        if (rc == 0 && b->plans[i].record)
+            rc = send_record(b, b->ws[i]);
     }
     if (rc == 0)
         rc = send_stats(b);

@@ -119,6 +119,7 @@ enum kvs_pg_stmt_id {
     PG_Q_LOCK_STORES,
     PG_Q_LOCK_NAME,
     PG_Q_LOCK_RENAME,
+    PG_Q_RECORDS,
     PG_Q_RECORD_PUT,
     PG_Q_RECORD_DELETE,
     PG_Q_STORE_CREATE,

@@ -473,3 +473,50 @@ TEST(pg_retention_on_two_nodes)
     kvs_storage_close(a);
     kvs_storage_close(b);
 }
+
+/* Keys with the characters an array literal quotes, overwritten and deleted within one batch:
+ * the batch reads them as they are (one statement with array parameters) and plays its writes
+ * through in order, so the stats stay exact. */
+TEST(pg_odd_keys_in_one_batch)
+{
+    struct kvs_storage *st = open_node(0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    static const char *const keys[] = {"a\"b", "c\\d", "e,f", "{g}", "h i", "NULL", "é"};
+    enum { N = sizeof keys / sizeof keys[0] };
+    ASSERT_OK(ts_put_str(st, s.id, keys[0], "old"));
+    struct kvs_write ws[3 * N];
+    memset(ws, 0, sizeof ws);
+    struct ts_counter c = TS_COUNTER_INIT;
+    for (int i = 0; i < 3 * N; i++) { /* each key: put, put again, and every other one deleted */
+        ws[i].op = i / N == 2 && i % 2 ? KVS_W_RECORD_DELETE : KVS_W_RECORD_PUT;
+        memcpy(ws[i].store_id, s.id, sizeof ws[i].store_id);
+        ws[i].key = kvs_slice_of(keys[i % N]);
+        ws[i].value = i / N == 0 ? KVS_SLICE_LIT("1234") : KVS_SLICE_LIT("12");
+        ws[i].content_type = KVS_SLICE_LIT("text/plain");
+        ws[i].done = ts_counter_done;
+        ws[i].arg = &c;
+    }
+    for (int i = 0; i < 3 * N; i++)
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    ts_counter_wait(&c, 3 * N);
+    ASSERT_EQ(c.failed, 0);
+    struct ts_keys k = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 100, &k), 0);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < k.n; i++)
+        bytes += strlen(k.keys[i]) + k.sizes[i];
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s.id, &got));
+    ASSERT_EQ(got.stats.record_count, k.n);
+    ASSERT_EQ(got.stats.storage_bytes, bytes);
+    ASSERT_EQ(got.stats.write_count, 1 + 2 * N + (N + 1) / 2);
+    ASSERT_EQ(got.stats.delete_count, N / 2);
+    ASSERT_EQ(k.n, N - N / 2);
+    kvs_store_clear(&got);
+    ts_keys_free(&k);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}

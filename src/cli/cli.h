@@ -31,6 +31,8 @@
  *                           running meanwhile; its requests see each change as soon as it is
  *                           committed. The storage is open only while the command runs. No
  *                           token is needed: whoever can write DIR owns the data anyway.
+ *                           DIR may also be the postgres:// URI of servers on PostgreSQL:
+ *                           the command then works on that database the same way.
  *   --url URL --token TOKEN through the HTTP admin API of a running server (api/users.c,
  *                           api/shares.c), with libkvs; $KVS_URL and $KVS_TOKEN are the
  *                           defaults. User and token commands need the admin's token; share and
@@ -108,8 +110,9 @@ int kvs_cli_import_main(int argc, char **argv);
 int kvs_cli_has_data_file(const char *dir);
 
 /* Open the storage in the data directory DIR (cli/local.c), which must already hold one: a
- * typo must not create an empty data directory. Returns 0 (*OUT to be closed with
- * kvs_storage_close) or the exit status of the failure, printed (*OUT is then NULL). */
+ * typo must not create an empty data directory; or, for a postgres:// URI, that database.
+ * Returns 0 (*OUT to be closed with kvs_storage_close) or the exit status of the failure,
+ * printed (*OUT is then NULL). */
 struct kvs_storage;
 int kvs_cli_open_data(const char *dir, struct kvs_storage **out);
 

@@ -28,10 +28,19 @@ int kvs_cli_has_data_file(const char *dir)
 int kvs_cli_open_data(const char *dir, struct kvs_storage **out)
 {
     *out = NULL;
-    if (!kvs_cli_has_data_file(dir))
-        return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", dir);
     struct kvs_storage_config cfg = {.dir = dir};
-    int rc = kvs_storage_open_lmdb(&cfg, out);
+    char why[512] = "";
+    if (kvs_storage_spec_is_pg(dir)) { /* the database of servers on PostgreSQL */
+        cfg.pg_uri = dir;
+        cfg.error = why;
+        cfg.error_cap = sizeof why;
+    } else if (!kvs_cli_has_data_file(dir)) {
+        return kvs_cli_fail("%s is not a kvs data directory (no data.mdb)", dir);
+    }
+    int rc = kvs_storage_open(&cfg, out);
+    if (rc != 0 && cfg.pg_uri != NULL) /* (the URI may hold a password: not repeated) */
+        return kvs_cli_fail("cannot open the PostgreSQL storage: %s",
+                            why[0] ? why : kvs_strerror(rc));
     if (rc != 0)
         return kvs_cli_fail("cannot open the data directory %s: %s", dir, kvs_strerror(rc));
     return 0;

@@ -17,6 +17,7 @@ import {
     randomToken,
     recordPath,
     request,
+    runKvs,
     startServer,
     storePath,
     uniqueName,
@@ -225,6 +226,18 @@ describe('two nodes on one database', { skip: NEEDS_SPAWN }, () => {
         }
         assert.equal(left, '0', 'the records were swept');
         assert.equal(await psql(uri, `SELECT count(*) FROM kvs_dead_stores WHERE store_id = '${id}'`), '0');
+    });
+
+    test('kvs token create --data postgres://… works on the database of both nodes', T, async () => {
+        const r = await runKvs(['token', 'create', 'admin', '--data', uri]);
+        assert.equal(r.code, 0, r.stderr);
+        const made = r.stdout.trim().split('\n').pop();
+        assert.match(made, /^kvs_[A-Za-z0-9]{40}$/);
+        for (const node of [a, b]) assert.equal((await request(node, { path: '/v2/users/me', token: made })).status, 200);
+        const bad = await runKvs(['user', 'list', '--data', 'postgresql://kvs:secret@/kvs?host=/nonexistent-kvs-dir&connect_timeout=2']);
+        assert.equal(bad.code, 1);
+        assert.match(bad.stderr, /^kvs: cannot open the PostgreSQL storage: cannot connect: /);
+        assert.ok(!bad.stderr.includes('secret'));
     });
 
     test('a token revoked on one node is refused on both at once', T, async () => {

@@ -29,7 +29,6 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -58,15 +57,18 @@ static const struct kvs_pg_stmt Q_RECORDS = {
     "SELECT r.store_id, r.key, octet_length(r.value)::int8 FROM kvs_records r"
     " JOIN unnest($1::text[], $2::text[]) AS k(store_id, key)"
     " ON r.store_id = k.store_id AND r.key = k.key"};
+/* The records the batch leaves written, one row per record (the last write of each). */
 static const struct kvs_pg_stmt Q_RECORD_PUT = {
     PG_Q_RECORD_PUT, "kvs_record_put",
     "INSERT INTO kvs_records (store_id, key, content_type, encoding, value)"
-    " VALUES ($1::text, $2::text, $3::bytea, $4::int8, $5::bytea)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], $5::bytea[])"
     " ON CONFLICT (store_id, key) DO UPDATE SET content_type = EXCLUDED.content_type,"
     " encoding = EXCLUDED.encoding, value = EXCLUDED.value"};
+/* The records the batch leaves deleted. */
 static const struct kvs_pg_stmt Q_RECORD_DELETE = {
     PG_Q_RECORD_DELETE, "kvs_record_delete",
-    "DELETE FROM kvs_records WHERE store_id = $1::text AND key = $2::text"};
+    "DELETE FROM kvs_records r USING unnest($1::text[], $2::text[]) AS k(store_id, key)"
+    " WHERE r.store_id = k.store_id AND r.key = k.key"};
 /* Create: the owner's username (NULL: no such user), the creation time (NULL: the name was
  * taken, or, for an unnamed store, the ID). */
 static const struct kvs_pg_stmt Q_STORE_CREATE = {
@@ -201,8 +203,11 @@ struct touched {
 struct rec {
     const char *store_id; /* the write's (valid while the batch runs) */
     kvs_slice key;
-    int exists;
+    int was;       /* it existed before the batch */
+    int exists;    /* ... and now, as the writes played through so far have left it */
     uint64_t size; /* of the value */
+    int changed;   /* by a write of the batch */
+    const struct kvs_write *value; /* when it exists and changed: the write of its value */
 };
 
 /* What comes after the commit for a write. */
@@ -212,7 +217,7 @@ enum follow { F_NONE, F_STORE_BY_NAME, F_TOKEN_OWNER };
 struct plan {
     int slot;   /* the slot of its statement's result, or -1: RESULT is known already */
     int result; /* set before the statements run when SLOT is -1 */
-    int record; /* a record write to play through after the first round trip */
+    int record; /* a record write, played through after the first round trip */
     int undo;   /* user create: the token was taken meanwhile; take the user out again */
     enum follow follow;
     int follow_slot;
@@ -283,22 +288,6 @@ static void collect_touched(struct batch *b, const struct kvs_stat_delta *deltas
         if (u == 0 || strcmp(b->t[u - 1].id, b->t[i].id) != 0)
             b->t[u++] = b->t[i];
     b->nt = u;
-}
-
-/* The IDs of the touched stores as an array literal: {id,id,...} (IDs are alphanumeric). */
-static char *id_array(const struct batch *b)
-{
-    char *s = kvs_xmalloc(b->nt * (KVS_ID_LEN + 1) + 3), *p = s;
-    *p++ = '{';
-    for (size_t i = 0; i < b->nt; i++) {
-        if (i > 0)
-            *p++ = ',';
-        memcpy(p, b->t[i].id, KVS_ID_LEN);
-        p += KVS_ID_LEN;
-    }
-    *p++ = '}';
-    *p = '\0';
-    return s;
 }
 
 /* Check the fields of a store a client may set. Returns 0 or KVS_EINVAL. */
@@ -540,24 +529,6 @@ static struct rec *find_rec(struct batch *b, const char *store_id, kvs_slice key
     return bsearch(&k, b->recs, b->nrecs, sizeof *b->recs, cmp_rec);
 }
 
-/* Append S (N bytes of text without NUL) to OUT as an element of an array literal. */
-static void array_elem(struct kvs_buf *out, const char *s, size_t n, int first)
-{
-    int rc = kvs_buf_append(out, first ? "\"" : ",\"", first ? 1 : 2);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            rc = kvs_buf_append(out, "\\", 1);
-        if (rc == 0)
-            rc = kvs_buf_append(out, &s[i], 1);
-    }
-    if (rc == 0)
-        rc = kvs_buf_append(out, "\"", 1);
-    if (rc != 0) { /* cannot happen: the caller sized the buffer for every element */
-        kvs_log_error("postgres: an array literal outgrew its buffer");
-        abort();
-    }
-}
-
 /* Collect the records the batch's record writes name (sorted, each once), and send the
  * statement that reads them as they are. Returns its slot, 0 when there are none, or
  * KVS_EUNAVAIL. */
@@ -576,24 +547,19 @@ static KVS_MUST_CHECK int send_records(struct batch *b)
         if (u == 0 || cmp_rec(&b->recs[u - 1], &b->recs[i]) != 0)
             b->recs[u++] = b->recs[i];
     b->nrecs = u;
-    struct kvs_buf ids, keys; /* each element quoted, a key's bytes perhaps escaped */
-    kvs_buf_init(&ids, b->nrecs * (KVS_ID_LEN + 3));
-    kvs_buf_init(&keys, b->nrecs * (2 * KVS_KEY_MAX + 3));
+    struct kvs_pg_array ids, keys;
+    kvs_pg_array_init(&ids, PG_OID_TEXT);
+    kvs_pg_array_init(&keys, PG_OID_TEXT);
     for (size_t i = 0; i < b->nrecs; i++) {
-        array_elem(&ids, b->recs[i].store_id, KVS_ID_LEN, i == 0);
-        array_elem(&keys, b->recs[i].key.p, b->recs[i].key.n, i == 0);
+        kvs_pg_array_add(&ids, b->recs[i].store_id, KVS_ID_LEN);
+        kvs_pg_array_add(&keys, b->recs[i].key.p, b->recs[i].key.n);
     }
-    char *id_lit = kvs_xmalloc(ids.n + 3), *key_lit = kvs_xmalloc(keys.n + 3);
-    snprintf(id_lit, ids.n + 3, "{%.*s}", (int)ids.n, ids.p);
-    snprintf(key_lit, keys.n + 3, "{%.*s}", (int)keys.n, keys.p);
-    kvs_buf_free(&ids);
-    kvs_buf_free(&keys);
     struct kvs_pg_params q = {0};
-    kvs_pg_p_literal(&q, id_lit);
-    kvs_pg_p_literal(&q, key_lit);
+    kvs_pg_p_array(&q, &ids);
+    kvs_pg_p_array(&q, &keys);
     int slot = kvs_pg_send(&b->pp, &Q_RECORDS, &q);
-    free(id_lit);
-    free(key_lit);
+    kvs_pg_array_free(&ids);
+    kvs_pg_array_free(&keys);
     return slot;
 }
 
@@ -607,7 +573,7 @@ static KVS_MUST_CHECK int records_found(struct batch *b, const PGresult *r)
             rec = find_rec(b, id, kvs_pg_bytes(r, i, 1));
         if (rec == NULL)
             return KVS_EIO; /* a record that was not asked for */
-        rec->exists = 1;
+        rec->was = rec->exists = 1;
         rec->size = (uint64_t)kvs_pg_int(r, i, 2);
     }
     return 0;
@@ -622,11 +588,10 @@ static void touch(struct batch *b, struct touched *t)
 }
 
 /* Play record write W (plan P) of store T (NULL: not a store) through: its result from the
- * records as the batch has left them so far, what it adds to T's counters, and the statement
- * that does it, to be sent in the second round trip (P->record stays set when there is one). */
+ * records as the batch has left them so far, what it adds to T's counters, and what it leaves
+ * (send_changes sends that). */
 static int play(struct batch *b, const struct kvs_write *w, struct plan *p, struct touched *t)
 {
-    p->record = 0;
     if (t == NULL || !t->exists || t->deleted) {
         p->result = KVS_ENOTFOUND; /* no such store (deleted meanwhile, or by this batch) */
         return 0;
@@ -649,33 +614,68 @@ static int play(struct batch *b, const struct kvs_write *w, struct plan *p, stru
         t->add.storage_bytes += w->key.n + w->value.n - old;
         rec->exists = 1;
         rec->size = w->value.n;
+        rec->value = w;
     } else if (rec->exists) {
         t->add.delete_count++;
         t->add.record_count--;
         t->add.storage_bytes -= old;
         rec->exists = 0;
+        rec->value = NULL;
     } else {
         return 0; /* no such key: nothing changes */
     }
+    rec->changed = 1;
     touch(b, t);
-    p->record = 1;
     return 0;
 }
 
-/* Send the statement of record write W, played through by play(). */
-static KVS_MUST_CHECK int send_record(struct batch *b, const struct kvs_write *w)
+/* Send what the record writes leave, as played through: one statement that writes every
+ * record they leave written (with the last value each got), one that deletes every record that
+ * existed and is left deleted; at most two statements whatever the batch's size. */
+static KVS_MUST_CHECK int send_changes(struct batch *b)
 {
-    struct kvs_pg_params q = {0};
-    kvs_pg_p_str(&q, w->store_id);
-    kvs_pg_p_bytes(&q, w->key.p, w->key.n);
-    if (w->op == KVS_W_RECORD_PUT) {
-        kvs_pg_p_bytes(&q, w->content_type.p, w->content_type.n);
-        kvs_pg_p_i64(&q, w->encoding);
-        kvs_pg_p_bytes(&q, w->value.p, w->value.n);
+    struct kvs_pg_array ids, keys, types, encs, values, del_ids, del_keys;
+    kvs_pg_array_init(&ids, PG_OID_TEXT);
+    kvs_pg_array_init(&keys, PG_OID_TEXT);
+    kvs_pg_array_init(&types, PG_OID_BYTEA);
+    kvs_pg_array_init(&encs, PG_OID_INT8);
+    kvs_pg_array_init(&values, PG_OID_BYTEA);
+    kvs_pg_array_init(&del_ids, PG_OID_TEXT);
+    kvs_pg_array_init(&del_keys, PG_OID_TEXT);
+    for (size_t i = 0; i < b->nrecs; i++) {
+        const struct rec *r = &b->recs[i];
+        if (r->changed && r->exists) {
+            const struct kvs_write *w = r->value;
+            kvs_pg_array_add(&ids, r->store_id, KVS_ID_LEN);
+            kvs_pg_array_add(&keys, r->key.p, r->key.n);
+            kvs_pg_array_add(&types, w->content_type.p, w->content_type.n);
+            kvs_pg_array_add_i64(&encs, w->encoding);
+            kvs_pg_array_add(&values, w->value.p, w->value.n);
+        } else if (r->changed && r->was) {
+            kvs_pg_array_add(&del_ids, r->store_id, KVS_ID_LEN);
+            kvs_pg_array_add(&del_keys, r->key.p, r->key.n);
+        }
     }
-    return kvs_pg_send(&b->pp, w->op == KVS_W_RECORD_PUT ? &Q_RECORD_PUT : &Q_RECORD_DELETE, &q) < 0
-               ? KVS_EUNAVAIL
-               : 0;
+    int rc = 0;
+    struct kvs_pg_params q = {0};
+    if (ids.count > 0) {
+        kvs_pg_p_array(&q, &ids);
+        kvs_pg_p_array(&q, &keys);
+        kvs_pg_p_array(&q, &types);
+        kvs_pg_p_array(&q, &encs);
+        kvs_pg_p_array(&q, &values);
+        rc = kvs_pg_send(&b->pp, &Q_RECORD_PUT, &q) < 0 ? KVS_EUNAVAIL : 0;
+    }
+    if (rc == 0 && del_ids.count > 0) {
+        q.n = 0;
+        kvs_pg_p_array(&q, &del_ids);
+        kvs_pg_p_array(&q, &del_keys);
+        rc = kvs_pg_send(&b->pp, &Q_RECORD_DELETE, &q) < 0 ? KVS_EUNAVAIL : 0;
+    }
+    struct kvs_pg_array *all[] = {&ids, &keys, &types, &encs, &values, &del_ids, &del_keys};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        kvs_pg_array_free(all[i]);
+    return rc;
 }
 
 /* The result of write W (plan P) from its statement's result, with the counters it adds.
@@ -998,14 +998,16 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
     if (s_now >= 0)
         s_now = kvs_pg_send(&b->pp, &Q_NOW, NULL);
     int s_lock = 0;
-    char *ids = NULL;
     if (s_now >= 0 && b->nt > 0) {
         struct kvs_pg_params q = {0};
-        ids = id_array(b);
-        kvs_pg_p_literal(&q, ids);
+        struct kvs_pg_array ids;
+        kvs_pg_array_init(&ids, PG_OID_TEXT);
+        for (size_t i = 0; i < b->nt; i++)
+            kvs_pg_array_add(&ids, b->t[i].id, KVS_ID_LEN);
+        kvs_pg_p_array(&q, &ids);
         s_lock = kvs_pg_send(&b->pp, &Q_LOCK_STORES, &q);
+        kvs_pg_array_free(&ids);
     }
-    free(ids);
     int s_recs = s_now < 0 || s_lock < 0 ? KVS_EUNAVAIL : send_records(b);
     rc = s_recs < 0 ? KVS_EUNAVAIL : 0;
     for (size_t i = 0; i < b->n && rc == 0; i++)
@@ -1062,9 +1064,9 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
             kvs_pg_p_str(&q, b->plans[i].id);
             rc = kvs_pg_send(&b->pp, &Q_USER_UNDO, &q) < 0 ? KVS_EUNAVAIL : 0;
         }
-        if (rc == 0 && b->plans[i].record)
-            rc = send_record(b, b->ws[i]);
     }
+    if (rc == 0)
+        rc = send_changes(b);
     if (rc == 0)
         rc = send_stats(b);
     int s_commit = rc == 0 ? kvs_pg_send_sql(&b->pp, "COMMIT") : -1;

@@ -225,8 +225,8 @@ void kvs_pg_pool_close(struct kvs_pg *db);
 void kvs_pg_note_up(struct kvs_pg *db);
 void kvs_pg_note_down(struct kvs_pg *db, const char *why);
 
-/* Parameters of one statement. Values are sent in binary format (the SQL casts each
- * parameter to its type: $1::text, $2::int8, ...), except kvs_pg_p_literal()'s. */
+/* Parameters of one statement, sent in binary format (the SQL casts each parameter to its
+ * type: $1::text, $2::int8, ...). */
 #define PG_MAX_PARAMS 12
 struct kvs_pg_params {
     int n;
@@ -241,8 +241,22 @@ void kvs_pg_p_str(struct kvs_pg_params *p, const char *s);
 void kvs_pg_p_i64(struct kvs_pg_params *p, int64_t x);
 void kvs_pg_p_bool(struct kvs_pg_params *p, int x);
 void kvs_pg_p_null(struct kvs_pg_params *p);
-/* A value in PostgreSQL's text format (an array literal such as {a,b}). */
-void kvs_pg_p_literal(struct kvs_pg_params *p, const char *s);
+/* A one-dimensional array without NULLs in PostgreSQL's binary format (array_send), to send
+ * as one parameter ($1::text[], $2::bytea[], $3::int8[]): many rows in one statement. */
+struct kvs_pg_array {
+    char *p; /* the 20-byte header, then each element as its length and bytes */
+    size_t n, cap;
+    uint32_t count;
+};
+#define PG_OID_BYTEA 17
+#define PG_OID_INT8 20
+#define PG_OID_TEXT 25
+void kvs_pg_array_init(struct kvs_pg_array *a, uint32_t elem_oid);
+void kvs_pg_array_add(struct kvs_pg_array *a, const void *v, size_t n); /* text, bytea */
+void kvs_pg_array_add_i64(struct kvs_pg_array *a, int64_t x);
+/* A as the next parameter of P; A must stay until the statement is sent. */
+void kvs_pg_p_array(struct kvs_pg_params *p, struct kvs_pg_array *a);
+void kvs_pg_array_free(struct kvs_pg_array *a);
 
 /* A pipeline on one connection: statements are sent (preparing any the connection has not
  * prepared yet), then kvs_pg_sync() sends a Sync and collects every result in order. */

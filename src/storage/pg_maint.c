@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "storage/pg_internal.h"
@@ -102,15 +101,11 @@ static KVS_MUST_CHECK int expire_step(struct kvs_pg *db)
     kvs_pg_p_i64(&q, EXPIRE_MAX);
     int slot = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? -1 : kvs_pg_send(&pp, &Q_EXPIRED, &q);
     rc = slot < 0 ? KVS_EUNAVAIL : run(db, &pp);
-    char *ids = NULL;
-    size_t n = 0;
+    struct kvs_pg_array ids;
+    kvs_pg_array_init(&ids, PG_OID_TEXT);
     if (rc == 0) {
         PGresult *r = kvs_pg_res(&pp, slot);
-        int rows = PQntuples(r);
-        ids = kvs_xmalloc((size_t)rows * (KVS_ID_LEN + 1) + 3);
-        char *p = ids;
-        *p++ = '{';
-        for (int i = 0; i < rows; i++) {
+        for (int i = 0; i < PQntuples(r); i++) {
             char id[KVS_ID_LEN + 1];
             if (kvs_pg_str(r, i, 0, id, sizeof id) != 0 || !kvs_pg_id_ok(id, sizeof id))
                 continue;
@@ -119,18 +114,14 @@ static KVS_MUST_CHECK int expire_step(struct kvs_pg *db)
             int64_t db_now = kvs_pg_int(r, i, 2), offset = db_now - kvs_now_ms();
             if (pending != 0 && pending + offset >= db_now - db->retention_ms)
                 continue;
-            if (n++ > 0)
-                *p++ = ',';
-            memcpy(p, id, KVS_ID_LEN);
-            p += KVS_ID_LEN;
+            kvs_pg_array_add(&ids, id, KVS_ID_LEN);
         }
-        *p++ = '}';
-        *p = '\0';
     }
+    size_t n = ids.count;
     kvs_pg_pipe_clear(&pp);
     if (rc == 0) {
         q.n = 0;
-        kvs_pg_p_literal(&q, ids);
+        kvs_pg_p_array(&q, &ids);
         if ((n > 0 && kvs_pg_send(&pp, &Q_EXPIRE, &q) < 0) || kvs_pg_send_sql(&pp, "COMMIT") < 0)
             rc = KVS_EUNAVAIL;
         if (rc == 0)
@@ -139,7 +130,7 @@ static KVS_MUST_CHECK int expire_step(struct kvs_pg *db)
     if (rc == 0 && n > 0)
         kvs_log_info("postgres: retention: deleted %zu unnamed store%s not accessed for %lld ms", n,
                      n == 1 ? "" : "s", (long long)db->retention_ms);
-    free(ids);
+    kvs_pg_array_free(&ids);
     kvs_pg_pipe_free(&pp);
     return rc != 0 ? rc : n > 0;
 }

@@ -12,9 +12,11 @@
  *   2. Every record write's result follows from what came back: all writers of a store hold
  *      its locked stats row, so its records cannot change under the batch, and the batch
  *      plays its record writes through here, in order, each seeing those before it. So the
- *      second round trip sends them as plain statements (an upsert, a delete), then one
- *      UPDATE per store with what the batch adds to its counters (count = count + n, exact
- *      because the row is locked), the read statistics drained by storage.c likewise; COMMIT.
+ *      second round trip sends only what they leave, in at most two statements whatever the
+ *      batch's size (an upsert of every record left written, with its last value, and a
+ *      delete of every record left deleted, as array parameters), then one UPDATE of the
+ *      stats rows with what the batch adds (count = count + n, exact because the rows are
+ *      locked), the read statistics drained by storage.c included; COMMIT.
  * Computing the counters here needs the records as they were, hence two round trips and not
  * one; a batch shares them between all its writes.
  *
@@ -156,15 +158,20 @@ static const struct kvs_pg_stmt Q_SHARE_SET = {
 static const struct kvs_pg_stmt Q_SHARE_DELETE = {
     PG_Q_SHARE_DELETE, "kvs_share_delete",
     "DELETE FROM kvs_shares WHERE store_id = $1::text AND user_id = $2::text"};
-/* What a batch adds to one store's stats row (locked by Q_LOCK_STORES). */
+/* What a batch adds to the stats rows of its stores (locked by Q_LOCK_STORES), one row of
+ * the arrays per store. */
 static const struct kvs_pg_stmt Q_STATS = {
     PG_Q_STATS, "kvs_stats",
-    "UPDATE kvs_stores SET read_count = read_count + $2::int8,"
-    " write_count = write_count + $3::int8, delete_count = delete_count + $4::int8,"
-    " list_count = list_count + $5::int8, record_count = record_count + $6::int8,"
-    " storage_bytes = storage_bytes + $7::int8,"
-    " modified_ms = GREATEST(modified_ms, $8::int8),"
-    " accessed_ms = GREATEST(accessed_ms, $9::int8) WHERE id = $1::text"};
+    "UPDATE kvs_stores s SET read_count = s.read_count + d.reads,"
+    " write_count = s.write_count + d.writes, delete_count = s.delete_count + d.deletes,"
+    " list_count = s.list_count + d.lists, record_count = s.record_count + d.records,"
+    " storage_bytes = s.storage_bytes + d.bytes,"
+    " modified_ms = GREATEST(s.modified_ms, d.modified_ms),"
+    " accessed_ms = GREATEST(s.accessed_ms, d.accessed_ms)"
+    " FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],"
+    " $7::int8[], $8::int8[], $9::int8[])"
+    " AS d(id, reads, writes, deletes, lists, records, bytes, modified_ms, accessed_ms)"
+    " WHERE s.id = d.id"};
 static const struct kvs_pg_stmt Q_XACT_STATUS = {PG_Q_XACT_STATUS, "kvs_xact_status",
                                                  "SELECT pg_xact_status($1::int8::text::xid8)"};
 
@@ -825,27 +832,36 @@ static void add_deltas(struct batch *b, const struct kvs_stat_delta *deltas, siz
 
 static KVS_MUST_CHECK int send_stats(struct batch *b)
 {
+    enum { N = 9 };
+    struct kvs_pg_array a[N];
+    kvs_pg_array_init(&a[0], PG_OID_TEXT);
+    for (int i = 1; i < N; i++)
+        kvs_pg_array_init(&a[i], PG_OID_INT8);
     for (size_t i = 0; i < b->nt; i++) {
         const struct touched *t = &b->t[i];
-        const struct kvs_store_stats *a = &t->add;
+        const struct kvs_store_stats *s = &t->add;
         if (!t->exists || t->deleted ||
-            (a->read_count | a->write_count | a->delete_count | a->list_count | a->record_count |
-             a->storage_bytes | (uint64_t)t->modified_ms | (uint64_t)t->accessed_ms) == 0)
+            (s->read_count | s->write_count | s->delete_count | s->list_count | s->record_count |
+             s->storage_bytes | (uint64_t)t->modified_ms | (uint64_t)t->accessed_ms) == 0)
             continue;
-        struct kvs_pg_params q = {0};
-        kvs_pg_p_str(&q, t->id);
-        kvs_pg_p_i64(&q, (int64_t)a->read_count);
-        kvs_pg_p_i64(&q, (int64_t)a->write_count);
-        kvs_pg_p_i64(&q, (int64_t)a->delete_count);
-        kvs_pg_p_i64(&q, (int64_t)a->list_count);
-        kvs_pg_p_i64(&q, (int64_t)a->record_count); /* wrapped negatives come back as such */
-        kvs_pg_p_i64(&q, (int64_t)a->storage_bytes);
-        kvs_pg_p_i64(&q, t->modified_ms);
-        kvs_pg_p_i64(&q, t->accessed_ms);
-        if (kvs_pg_send(&b->pp, &Q_STATS, &q) < 0)
-            return KVS_EUNAVAIL;
+        const int64_t v[N - 1] = {
+            (int64_t)s->read_count,    (int64_t)s->write_count,  (int64_t)s->delete_count,
+            (int64_t)s->list_count,    (int64_t)s->record_count, /* wrapped negatives: as such */
+            (int64_t)s->storage_bytes, t->modified_ms,           t->accessed_ms};
+        kvs_pg_array_add(&a[0], t->id, KVS_ID_LEN);
+        for (int k = 1; k < N; k++)
+            kvs_pg_array_add_i64(&a[k], v[k - 1]);
     }
-    return 0;
+    int rc = 0;
+    if (a[0].count > 0) {
+        struct kvs_pg_params q = {0};
+        for (int i = 0; i < N; i++)
+            kvs_pg_p_array(&q, &a[i]);
+        rc = kvs_pg_send(&b->pp, &Q_STATS, &q) < 0 ? KVS_EUNAVAIL : 0;
+    }
+    for (int i = 0; i < N; i++)
+        kvs_pg_array_free(&a[i]);
+    return rc;
 }
 
 /* Roll back the transaction on the writer's connection after a failed statement. */

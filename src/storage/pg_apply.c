@@ -599,14 +599,15 @@ static void touch(struct batch *b, struct touched *t)
  * (send_changes sends that). */
 static int play(struct batch *b, const struct kvs_write *w, struct plan *p, struct touched *t)
 {
-    if (t == NULL || !t->exists || t->deleted) {
-        p->result = KVS_ENOTFOUND; /* no such store (deleted meanwhile, or by this batch) */
+    int valid_key = names_record(w);
+    if (kvs_pg_id_ok(w->store_id, sizeof w->store_id) && w->op == KVS_W_RECORD_PUT &&
+        (!valid_key || w->content_type.n > KVS_CONTENT_TYPE_MAX ||
+         (unsigned)w->encoding > KVS_ENC_BR)) {
+        p->result = KVS_EINVAL; /* checked first, as lmdb_apply.c does */
         return 0;
     }
-    int valid_key = names_record(w);
-    if (w->op == KVS_W_RECORD_PUT && (!valid_key || w->content_type.n > KVS_CONTENT_TYPE_MAX ||
-                                      (unsigned)w->encoding > KVS_ENC_BR)) {
-        p->result = KVS_EINVAL;
+    if (t == NULL || !t->exists || t->deleted) {
+        p->result = KVS_ENOTFOUND; /* no such store (deleted meanwhile, or by this batch) */
         return 0;
     }
     if (!valid_key)

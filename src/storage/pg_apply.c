@@ -36,11 +36,14 @@
 #include "common/random.h"
 #include "storage/pg_internal.h"
 
-static const struct kvs_pg_stmt Q_NOW = {PG_Q_NOW, "kvs_now",
-                                         "SELECT " PG_NOW_MS ", pg_current_xact_id()::text::int8"};
+/* The database's clock at BEGIN in µs (PG_NOW_MS is the same in ms), the transaction's ID. */
+static const struct kvs_pg_stmt Q_NOW = {
+    PG_Q_NOW, "kvs_now",
+    "SELECT (floor(extract(epoch FROM transaction_timestamp()) * 1000000))::int8,"
+    " pg_current_xact_id()::text::int8"};
 static const struct kvs_pg_stmt Q_LOCK_STORES = {
     PG_Q_LOCK_STORES, "kvs_lock_stores",
-    "SELECT id FROM kvs_stores WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"};
+    "SELECT id, last_version FROM kvs_stores WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"};
 /* The advisory lock of the name $2 of user $1 (creating a named store, renaming one), so that
  * the uniqueness of names is decided by the statement's condition, never by a failing
  * unique index. */
@@ -53,19 +56,23 @@ static const struct kvs_pg_stmt Q_LOCK_RENAME = {
         "'name/' || user_id || '~' || $2::text") ") "
                                                  "FROM kvs_stores WHERE id = $1::text"};
 
-/* The records ($1 store IDs, $2 keys, pairwise) that exist, with their sizes. */
+/* The records ($1 store IDs, $2 keys, pairwise) that exist: their sizes and validators. */
 static const struct kvs_pg_stmt Q_RECORDS = {
     PG_Q_RECORDS, "kvs_records",
-    "SELECT r.store_id, r.key, octet_length(r.value)::int8 FROM kvs_records r"
+    "SELECT r.store_id, r.key, octet_length(r.value)::int8, r.version, r.modified_ms"
+    " FROM kvs_records r"
     " JOIN unnest($1::text[], $2::text[]) AS k(store_id, key)"
     " ON r.store_id = k.store_id AND r.key = k.key"};
 /* The records the batch leaves written, one row per record (the last write of each). */
 static const struct kvs_pg_stmt Q_RECORD_PUT = {
     PG_Q_RECORD_PUT, "kvs_record_put",
-    "INSERT INTO kvs_records (store_id, key, content_type, encoding, value)"
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], $5::bytea[])"
+    "INSERT INTO kvs_records (store_id, key, content_type, encoding, value, version,"
+    " modified_ms)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], $5::bytea[],"
+    " $6::int8[], $7::int8[])"
     " ON CONFLICT (store_id, key) DO UPDATE SET content_type = EXCLUDED.content_type,"
-    " encoding = EXCLUDED.encoding, value = EXCLUDED.value"};
+    " encoding = EXCLUDED.encoding, value = EXCLUDED.value, version = EXCLUDED.version,"
+    " modified_ms = EXCLUDED.modified_ms"};
 /* The records the batch leaves deleted. */
 static const struct kvs_pg_stmt Q_RECORD_DELETE = {
     PG_Q_RECORD_DELETE, "kvs_record_delete",
@@ -167,11 +174,12 @@ static const struct kvs_pg_stmt Q_STATS = {
     " list_count = s.list_count + d.lists, record_count = s.record_count + d.records,"
     " storage_bytes = s.storage_bytes + d.bytes,"
     " modified_ms = GREATEST(s.modified_ms, d.modified_ms),"
-    " accessed_ms = GREATEST(s.accessed_ms, d.accessed_ms)"
+    " accessed_ms = GREATEST(s.accessed_ms, d.accessed_ms),"
+    " last_version = GREATEST(s.last_version, d.last_version)"
     " FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],"
-    " $7::int8[], $8::int8[], $9::int8[])"
-    " AS d(id, reads, writes, deletes, lists, records, bytes, modified_ms, accessed_ms)"
-    " WHERE s.id = d.id"};
+    " $7::int8[], $8::int8[], $9::int8[], $10::int8[])"
+    " AS d(id, reads, writes, deletes, lists, records, bytes, modified_ms, accessed_ms,"
+    " last_version) WHERE s.id = d.id"};
 static const struct kvs_pg_stmt Q_XACT_STATUS = {PG_Q_XACT_STATUS, "kvs_xact_status",
                                                  "SELECT pg_xact_status($1::int8::text::xid8)"};
 
@@ -201,6 +209,7 @@ struct touched {
     char id[KVS_ID_LEN + 1];
     int exists;                       /* it existed (and is locked) */
     int deleted;                      /* a write of this batch deleted it */
+    uint64_t last_version;            /* the last record version it gave (storage.h) */
     struct kvs_store_stats add;       /* read_count..storage_bytes; record_count, bytes may wrap */
     int64_t modified_ms, accessed_ms; /* 0: unchanged */
 };
@@ -210,10 +219,12 @@ struct touched {
 struct rec {
     const char *store_id; /* the write's (valid while the batch runs) */
     kvs_slice key;
-    int was;       /* it existed before the batch */
-    int exists;    /* ... and now, as the writes played through so far have left it */
-    uint64_t size; /* of the value */
-    int changed;   /* by a write of the batch */
+    int was;          /* it existed before the batch */
+    int exists;       /* ... and now, as the writes played through so far have left it */
+    uint64_t size;    /* of the value */
+    uint64_t version; /* its validators (when it exists) */
+    int64_t modified_ms;
+    int changed;                   /* by a write of the batch */
     const struct kvs_write *value; /* when it exists and changed: the write of its value */
 };
 
@@ -233,6 +244,8 @@ struct plan {
     int has_store, has_user;         /* outputs, handed over once the batch commits */
     struct kvs_store store;
     struct kvs_user user;
+    uint64_t version; /* a record put's, handed over with the others */
+    int64_t modified_ms;
 };
 
 struct batch {
@@ -245,7 +258,8 @@ struct batch {
     size_t nt;
     struct rec *recs; /* sorted by store ID and key */
     size_t nrecs;
-    int64_t now; /* the database's clock at BEGIN */
+    int64_t now;    /* the database's clock at BEGIN, ms */
+    int64_t now_us; /* ... and µs */
     int64_t xid;
     int stale; /* the first round trip failed on a connection made before the batch */
 };
@@ -582,6 +596,8 @@ static KVS_MUST_CHECK int records_found(struct batch *b, const PGresult *r)
             return KVS_EIO; /* a record that was not asked for */
         rec->was = rec->exists = 1;
         rec->size = (uint64_t)kvs_pg_int(r, i, 2);
+        rec->version = (uint64_t)kvs_pg_int(r, i, 3);
+        rec->modified_ms = kvs_pg_int(r, i, 4);
     }
     return 0;
 }
@@ -592,6 +608,19 @@ static KVS_MUST_CHECK int records_found(struct batch *b, const PGresult *r)
 static void touch(struct batch *b, struct touched *t)
 {
     t->modified_ms = t->accessed_ms = b->now;
+}
+
+/* The version of a record the batch writes into store T: storage.h's "Record versions", as
+ * lmdb_apply.c makes them (at least the time in µs, above the store's last version and this
+ * node's; the database's clock, so nodes do not depend on theirs). */
+static uint64_t next_version(struct batch *b, struct touched *t)
+{
+    uint64_t v = b->now_us > 0 ? (uint64_t)b->now_us : 0;
+    if (v <= t->last_version)
+        v = t->last_version + 1;
+    if (v <= b->db->last_version)
+        v = b->db->last_version + 1;
+    return t->last_version = b->db->last_version = v;
 }
 
 /* Play record write W (plan P) of store T (NULL: not a store) through: its result from the
@@ -610,11 +639,20 @@ static int play(struct batch *b, const struct kvs_write *w, struct plan *p, stru
         p->result = KVS_ENOTFOUND; /* no such store (deleted meanwhile, or by this batch) */
         return 0;
     }
+    struct rec *rec = valid_key ? find_rec(b, w->store_id, w->key) : NULL;
+    if (valid_key && rec == NULL)
+        return KVS_EIO; /* collected by send_records: cannot happen */
+    /* Against the record as the writes before this one left it (none: a key that cannot
+     * exist). */
+    struct kvs_precond_target cur = {0, 0, 0};
+    if (rec != NULL && rec->exists)
+        cur = (struct kvs_precond_target){1, rec->version, rec->modified_ms};
+    if (w->precond != NULL && kvs_precond_eval(w->precond, &cur, 0, 0) != KVS_PRECOND_PASS) {
+        p->result = KVS_EPRECOND;
+        return 0;
+    }
     if (!valid_key)
         return 0; /* deleting a key that cannot exist: a success that changes nothing */
-    struct rec *rec = find_rec(b, w->store_id, w->key);
-    if (rec == NULL)
-        return KVS_EIO; /* collected by send_records: cannot happen */
     uint64_t old = rec->exists ? w->key.n + rec->size : 0;
     if (w->op == KVS_W_RECORD_PUT) {
         t->add.write_count++;
@@ -623,6 +661,8 @@ static int play(struct batch *b, const struct kvs_write *w, struct plan *p, stru
         rec->exists = 1;
         rec->size = w->value.n;
         rec->value = w;
+        rec->version = p->version = next_version(b, t);
+        rec->modified_ms = p->modified_ms = b->now;
     } else if (rec->exists) {
         t->add.delete_count++;
         t->add.record_count--;
@@ -642,12 +682,14 @@ static int play(struct batch *b, const struct kvs_write *w, struct plan *p, stru
  * existed and is left deleted; at most two statements whatever the batch's size. */
 static KVS_MUST_CHECK int send_changes(struct batch *b)
 {
-    struct kvs_pg_array ids, keys, types, encs, values, del_ids, del_keys;
+    struct kvs_pg_array ids, keys, types, encs, values, versions, times, del_ids, del_keys;
     kvs_pg_array_init(&ids, PG_OID_TEXT);
     kvs_pg_array_init(&keys, PG_OID_TEXT);
     kvs_pg_array_init(&types, PG_OID_BYTEA);
     kvs_pg_array_init(&encs, PG_OID_INT8);
     kvs_pg_array_init(&values, PG_OID_BYTEA);
+    kvs_pg_array_init(&versions, PG_OID_INT8);
+    kvs_pg_array_init(&times, PG_OID_INT8);
     kvs_pg_array_init(&del_ids, PG_OID_TEXT);
     kvs_pg_array_init(&del_keys, PG_OID_TEXT);
     for (size_t i = 0; i < b->nrecs; i++) {
@@ -659,6 +701,8 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
             kvs_pg_array_add(&types, w->content_type.p, w->content_type.n);
             kvs_pg_array_add_i64(&encs, w->encoding);
             kvs_pg_array_add(&values, w->value.p, w->value.n);
+            kvs_pg_array_add_i64(&versions, (int64_t)r->version);
+            kvs_pg_array_add_i64(&times, r->modified_ms);
         } else if (r->changed && r->was) {
             kvs_pg_array_add(&del_ids, r->store_id, KVS_ID_LEN);
             kvs_pg_array_add(&del_keys, r->key.p, r->key.n);
@@ -672,6 +716,8 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
         kvs_pg_p_array(&q, &types);
         kvs_pg_p_array(&q, &encs);
         kvs_pg_p_array(&q, &values);
+        kvs_pg_p_array(&q, &versions);
+        kvs_pg_p_array(&q, &times);
         rc = kvs_pg_send(&b->pp, &Q_RECORD_PUT, &q) < 0 ? KVS_EUNAVAIL : 0;
     }
     if (rc == 0 && del_ids.count > 0) {
@@ -680,7 +726,8 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
         kvs_pg_p_array(&q, &del_keys);
         rc = kvs_pg_send(&b->pp, &Q_RECORD_DELETE, &q) < 0 ? KVS_EUNAVAIL : 0;
     }
-    struct kvs_pg_array *all[] = {&ids, &keys, &types, &encs, &values, &del_ids, &del_keys};
+    struct kvs_pg_array *all[] = {&ids,      &keys,  &types,   &encs,    &values,
+                                  &versions, &times, &del_ids, &del_keys};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         kvs_pg_array_free(all[i]);
     return rc;
@@ -833,7 +880,7 @@ static void add_deltas(struct batch *b, const struct kvs_stat_delta *deltas, siz
 
 static KVS_MUST_CHECK int send_stats(struct batch *b)
 {
-    enum { N = 9 };
+    enum { N = 10 };
     struct kvs_pg_array a[N];
     kvs_pg_array_init(&a[0], PG_OID_TEXT);
     for (int i = 1; i < N; i++)
@@ -848,7 +895,8 @@ static KVS_MUST_CHECK int send_stats(struct batch *b)
         const int64_t v[N - 1] = {
             (int64_t)s->read_count,    (int64_t)s->write_count,  (int64_t)s->delete_count,
             (int64_t)s->list_count,    (int64_t)s->record_count, /* wrapped negatives: as such */
-            (int64_t)s->storage_bytes, t->modified_ms,           t->accessed_ms};
+            (int64_t)s->storage_bytes, t->modified_ms,           t->accessed_ms,
+            (int64_t)t->last_version};
         kvs_pg_array_add(&a[0], t->id, KVS_ID_LEN);
         for (int k = 1; k < N; k++)
             kvs_pg_array_add_i64(&a[k], v[k - 1]);
@@ -986,6 +1034,10 @@ static void hand_over(struct batch *b)
         }
         if (p->has_user)
             w->user = p->user;
+        if (w->op == KVS_W_RECORD_PUT && p->result == 0) {
+            w->version = p->version;
+            w->modified_ms = p->modified_ms;
+        }
     }
 }
 
@@ -1044,7 +1096,8 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
     }
     kvs_pg_note_up(db);
     PGresult *r = kvs_pg_res(&b->pp, s_now);
-    b->now = kvs_pg_int(r, 0, 0);
+    b->now_us = kvs_pg_int(r, 0, 0);
+    b->now = b->now_us / 1000;
     b->xid = kvs_pg_int(r, 0, 1);
     int64_t offset = b->now - kvs_now_ms();
     __atomic_store_n(&db->clock_offset_ms, offset, __ATOMIC_RELAXED);
@@ -1060,6 +1113,7 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
                 return KVS_EIO;
             }
             t->exists = 1;
+            t->last_version = (uint64_t)kvs_pg_int(r, i, 1);
         }
     }
     if (b->nrecs > 0)

@@ -19,6 +19,9 @@
  *     kvs_read until it ends (the views point into them), but no connection and no
  *     transaction is held while a response goes out to a slow client. A token is looked up in
  *     the database on every request, so a revoked token is refused by every node at once.
+ *   - Record versions (storage.h) come from the database's clock in µs, above the store's
+ *     last_version (read with its locked stats row) and the node's own last one; conditional
+ *     writes are evaluated against the records as the batch reads them (pg_apply.c).
  *   - Writes: the writer thread of each node (storage.c) turns a batch into one transaction
  *     on its own connection, sent as a pipeline: two round trips (pg_apply.c tells why), and
  *     COMMIT with synchronous_commit=on before any write's done() runs. Statements are
@@ -40,17 +43,19 @@
  *     is never retried: its outcome is asked of the database (pg_xact_status) when it can be
  *     reached at once, and is otherwise reported as unknown (KVS_EUNAVAIL).
  *
- * ---- Schema, version 1 (created by pg_open.c; kvs_meta holds the version) -------------------
+ * ---- Schema, version 2 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
  *
  *   kvs_users        id PK, username UNIQUE, is_admin, default_access, created_ms
  *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms; indexed by prefix
  *                    (revoke by prefix: a range scan) and by (user_id, created_ms)
  *   kvs_stores       id PK → user_id, name ('' when unnamed), title, secret, general_access,
- *                    schema, created/modified/accessed_ms and the stats counters in the row;
+ *                    schema, created/modified/accessed_ms and the stats counters in the row,
+ *                    last_version (v2: the last record version the store gave);
  *                    UNIQUE (user_id, name) WHERE name <> ''; (user_id, created_ms, id) for the
  *                    listings; (accessed_ms, id) WHERE name = '' for retention
  *   kvs_records      (store_id, key) PK → content_type (bytea: as sent), encoding, value (bytea,
- *                    stored uncompressed: uploads are often compressed already)
+ *                    stored uncompressed: uploads are often compressed already), version and
+ *                    modified_ms (v2: the ETag and Last-Modified of the API)
  *   kvs_shares       (store_id, user_id) PK → level; indexed by user_id
  *   kvs_dead_stores  store_id PK → deleted_ms, records: deleted stores whose records the
  *                    sweep has still to delete (readers treat those records as absent)
@@ -67,7 +72,7 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 #define PG_DEFAULT_POOL 16
 #define PG_UNFLUSHED_SLACK_MS 1500 /* retention leaves this for other nodes' unflushed reads */
 
@@ -180,6 +185,7 @@ struct kvs_pg {
     /* Writer thread only. */
     struct kvs_pg_conn *wconn; /* the writer's own connection; NULL until (re)made */
     int64_t clock_offset_ms;   /* the database's clock minus ours, as of the last batch */
+    uint64_t last_version;     /* the last record version this node gave (pg_apply.c) */
 };
 
 /* Results a read keeps because views point into them. */

@@ -10,7 +10,8 @@
 #include "common/log.h"
 #include "storage/pg_internal.h"
 
-/* The schema, version PG_SCHEMA_VERSION (described in pg_internal.h). */
+/* The schema as version 1 made it; UPGRADES take it to PG_SCHEMA_VERSION (described in
+ * pg_internal.h). A new database gets both, in one transaction. */
 static const char *const SCHEMA[] = {
     "CREATE TABLE kvs_meta (key text COLLATE \"C\" PRIMARY KEY, value text NOT NULL)",
     "CREATE TABLE kvs_users (id text COLLATE \"C\" PRIMARY KEY,"
@@ -44,6 +45,21 @@ static const char *const SCHEMA[] = {
     "CREATE TABLE kvs_dead_stores (store_id text COLLATE \"C\" PRIMARY KEY,"
     " deleted_ms bigint NOT NULL, records bigint NOT NULL)",
 };
+
+/* Version 2: record versions and modification times (the ETag and Last-Modified of the API;
+ * storage.h, "Record versions"), and each store's last version given. Records and stores that
+ * exist get the time of the upgrade (the default is computed once, and no row is rewritten). */
+#define NOW_US "(floor(extract(epoch FROM now()) * 1000000))::int8"
+static const char *const UPGRADE_2[] = {
+    "ALTER TABLE kvs_records ADD COLUMN version bigint NOT NULL DEFAULT " NOW_US ","
+    " ADD COLUMN modified_ms bigint NOT NULL DEFAULT " PG_NOW_MS,
+    "ALTER TABLE kvs_records ALTER COLUMN version DROP DEFAULT,"
+    " ALTER COLUMN modified_ms DROP DEFAULT",
+    "ALTER TABLE kvs_stores ADD COLUMN last_version bigint NOT NULL DEFAULT " NOW_US,
+    "ALTER TABLE kvs_stores ALTER COLUMN last_version SET DEFAULT 0", NULL};
+
+/* UPGRADES[V - 1]: the statements that take version V to V + 1. */
+static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2};
 
 /* Set the one-line reason of a failed open into CFG's buffer, if it has one, else log it. */
 static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)
@@ -108,6 +124,7 @@ static KVS_MUST_CHECK int schema(const struct kvs_storage_config *cfg, struct kv
         reason(cfg, "no schema to create the tables in (the search_path names none that exists)");
         return KVS_EIO;
     }
+    int64_t found = 0; /* none: a new database */
     if (exists) {
         rc = exec(c, "SELECT value::int4 FROM kvs_meta WHERE key = 'schema_version'", &r, why,
                   sizeof why);
@@ -115,26 +132,31 @@ static KVS_MUST_CHECK int schema(const struct kvs_storage_config *cfg, struct kv
             reason(cfg, "cannot read the schema version: %s", why);
             return rc;
         }
-        int64_t found = PQntuples(r) == 1 ? kvs_pg_int(r, 0, 0) : -1;
+        found = PQntuples(r) == 1 ? kvs_pg_int(r, 0, 0) : -1;
         PQclear(r);
-        /* Upgrades from older versions go here, one step per version, each in a transaction,
-         * as lmdb_open.c does; version 1 is the first. */
-        if (found != PG_SCHEMA_VERSION) {
+        if (found == PG_SCHEMA_VERSION)
+            return 0;
+        if (found < 1 || found > PG_SCHEMA_VERSION) {
             reason(cfg, "the database holds kvs schema version %lld; this build reads version %d",
                    (long long)found, PG_SCHEMA_VERSION);
             return KVS_EIO;
         }
-        return 0;
     }
-    /* New: every table in one transaction, so that a node that dies half-way leaves none. */
+    /* In one transaction, so that a node that dies half-way leaves the schema as it was. */
     struct kvs_pg_pipe pp = {.c = c};
     rc = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? KVS_EUNAVAIL : 0;
-    for (size_t i = 0; rc == 0 && i < sizeof SCHEMA / sizeof SCHEMA[0]; i++)
+    for (size_t i = 0; rc == 0 && !exists && i < sizeof SCHEMA / sizeof SCHEMA[0]; i++)
         rc = kvs_pg_send_sql(&pp, SCHEMA[i]) < 0 ? KVS_EUNAVAIL : 0;
-    char ins[96];
-    snprintf(ins, sizeof ins, "INSERT INTO kvs_meta VALUES ('schema_version', '%d')",
+    if (rc == 0 && !exists &&
+        kvs_pg_send_sql(&pp, "INSERT INTO kvs_meta VALUES ('schema_version', '1')") < 0)
+        rc = KVS_EUNAVAIL;
+    for (int64_t v = exists ? found : 1; rc == 0 && v < PG_SCHEMA_VERSION; v++)
+        for (const char *const *q = UPGRADES[v - 1]; rc == 0 && *q != NULL; q++)
+            rc = kvs_pg_send_sql(&pp, *q) < 0 ? KVS_EUNAVAIL : 0;
+    char set[96];
+    snprintf(set, sizeof set, "UPDATE kvs_meta SET value = '%d' WHERE key = 'schema_version'",
              PG_SCHEMA_VERSION);
-    if (rc == 0 && (kvs_pg_send_sql(&pp, ins) < 0 || kvs_pg_send_sql(&pp, "COMMIT") < 0))
+    if (rc == 0 && (kvs_pg_send_sql(&pp, set) < 0 || kvs_pg_send_sql(&pp, "COMMIT") < 0))
         rc = KVS_EUNAVAIL;
     if (rc == 0)
         rc = kvs_pg_sync(&pp);
@@ -142,7 +164,10 @@ static KVS_MUST_CHECK int schema(const struct kvs_storage_config *cfg, struct kv
         rc = kvs_pg_pipe_err(&pp);
     kvs_pg_pipe_free(&pp);
     if (rc != 0)
-        reason(cfg, "cannot create the schema (see the log)");
+        reason(cfg, "cannot %s the schema (see the log)", exists ? "upgrade" : "create");
+    else if (exists)
+        kvs_log_info("postgres: upgraded the kvs schema from version %lld to %d", (long long)found,
+                     PG_SCHEMA_VERSION);
     else
         kvs_log_info("postgres: created the kvs schema (version %d)", PG_SCHEMA_VERSION);
     return rc;

@@ -81,7 +81,7 @@ static const struct kvs_pg_stmt Q_SHARE_LIST = {
     "JOIN kvs_users u ON u.id = sh.user_id WHERE sh.store_id = $1::text ORDER BY sh.user_id"};
 static const struct kvs_pg_stmt Q_RECORD_GET = {
     PG_Q_RECORD_GET, "kvs_record_get",
-    "SELECT r.content_type, r.encoding, r.value FROM kvs_records r "
+    "SELECT r.content_type, r.encoding, r.value, r.version, r.modified_ms FROM kvs_records r "
     "WHERE r.store_id = $1::text AND r.key = $2::text AND " NOT_DEAD};
 
 /* A page of keys: a range scan of the primary key (store_id, key) in its order, from after $2
@@ -91,8 +91,8 @@ static const struct kvs_pg_stmt Q_RECORD_GET = {
     "SELECT r.key, octet_length(r.value)" COLS " FROM kvs_records r"                               \
     " WHERE r.store_id = $1::text AND r.key > $2::text" RANGE " AND " NOT_DEAD                     \
     " ORDER BY r.key LIMIT " LIMIT
-#define TYPE_COLS ", r.content_type, r.encoding, ''::bytea"
-#define VALUE_COLS ", r.content_type, r.encoding, r.value"
+#define TYPE_COLS ", r.content_type, r.encoding, ''::bytea, r.version, r.modified_ms"
+#define VALUE_COLS ", r.content_type, r.encoding, r.value, r.version, r.modified_ms"
 #define PREFIX_RANGE " AND r.key >= $3::text AND r.key < $4::text"
 const struct kvs_pg_stmt kvs_pg_q_keys_with[3][2] = {
     {{PG_Q_KEYS, "kvs_keys", KEYS_SQL("", "", "$3::int8")},
@@ -462,7 +462,8 @@ int kvs_pg_share_list(struct kvs_read *rd, kvs_slice store_id, kvs_share_cb cb, 
 
 /* ==== records ================================================================================ */
 
-/* The record in columns COL.. (content_type, encoding, value) of row ROW into OUT. */
+/* The record in columns COL.. (content_type, encoding, value, version, modified_ms) of row ROW
+ * into OUT. */
 static KVS_MUST_CHECK int record_of(const PGresult *res, int row, int col,
                                     struct kvs_record_view *out)
 {
@@ -474,6 +475,8 @@ static KVS_MUST_CHECK int record_of(const PGresult *res, int row, int col,
     out->content_type = kvs_pg_bytes(res, row, col);
     out->encoding = (enum kvs_encoding)enc;
     out->value = kvs_pg_bytes(res, row, col + 2);
+    out->version = (uint64_t)kvs_pg_int(res, row, col + 3);
+    out->modified_ms = kvs_pg_int(res, row, col + 4);
     return 0;
 }
 

@@ -411,7 +411,51 @@ TEST(pg_other_schema_version_is_refused)
     struct kvs_storage_config cfg = {.pg_uri = uri(), .error = why, .error_cap = sizeof why};
     struct kvs_storage *st = NULL;
     ASSERT_ERR(kvs_storage_open_pg(&cfg, &st), KVS_EIO);
-    ASSERT(strstr(why, "schema version 99; this build reads version 1") != NULL);
+    char want[96];
+    snprintf(want, sizeof want, "schema version 99; this build reads version %d",
+             PG_SCHEMA_VERSION);
+    ASSERT(strstr(why, want) != NULL);
+}
+
+/* A database of schema version 1 (no record versions) is upgraded at start: its records get
+ * the time of the upgrade as version and modification time, and later writes go above it. */
+TEST(pg_upgrade_from_v1)
+{
+    struct kvs_storage *st = open_node(0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
+    kvs_storage_close(st);
+    PGconn *pg = sql_conn(); /* back to what version 1 made */
+    free(sql_text(pg, "ALTER TABLE kvs_records DROP COLUMN version, DROP COLUMN modified_ms"));
+    free(sql_text(pg, "ALTER TABLE kvs_stores DROP COLUMN last_version"));
+    free(sql_text(pg, "UPDATE kvs_meta SET value = '1' WHERE key = 'schema_version'"));
+    PQfinish(pg);
+
+    int64_t before = kvs_now_ms();
+    st = open_node(0);
+    struct kvs_read *rd;
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("old"), &rec));
+    ASSERT_MEM_EQ(rec.value.p, rec.value.n, "kept");
+    ASSERT(rec.modified_ms >= before - 1000 && rec.modified_ms <= kvs_now_ms());
+    ASSERT(rec.version >= (uint64_t)rec.modified_ms * 1000);
+    uint64_t upgraded = rec.version;
+    kvs_storage_read_end(rd);
+    struct kvs_write w = {.op = KVS_W_RECORD_PUT, .key = KVS_SLICE_LIT("new"),
+                          .value = KVS_SLICE_LIT("v")};
+    memcpy(w.store_id, s.id, sizeof w.store_id);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    ASSERT(w.version > upgraded);
+    pg = sql_conn();
+    ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
+              PG_SCHEMA_VERSION);
+    PQfinish(pg);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
 }
 
 /* The database drops every connection of the node (as a restart does): the next lookup and

@@ -38,6 +38,15 @@ static struct kvs_storage *open_node(uint64_t retention_ms)
     return st;
 }
 
+/* A node with user "alice" (token "tok-alice") and her store "main". */
+static struct kvs_storage *node_with_store(struct kvs_user *alice, struct kvs_store *s)
+{
+    struct kvs_storage *st = open_node(0);
+    ts_user(st, "alice", "tok-alice", alice);
+    ASSERT_OK(ts_store(st, alice->id, "main", s));
+    return st;
+}
+
 /* A connection of the test's own to the test's schema. */
 static PGconn *sql_conn(void)
 {
@@ -137,11 +146,9 @@ static void expect_range_scan(PGconn *pg, const struct kvs_pg_stmt *stmt, const 
 
 TEST(pg_keys_page_is_a_range_scan_of_the_primary_key)
 {
-    struct kvs_storage *st = open_node(0);
     struct kvs_user alice;
     struct kvs_store s;
-    ts_user(st, "alice", "tok-alice", &alice);
-    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    struct kvs_storage *st = node_with_store(&alice, &s);
     for (int i = 0; i < 300; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%04d", i);
@@ -204,11 +211,9 @@ static int sum_sizes(void *arg, const struct kvs_key_view *k)
 
 TEST(pg_two_nodes_share_one_store)
 {
-    struct kvs_storage *a = open_node(0), *b = open_node(0);
     struct kvs_user alice;
     struct kvs_store s;
-    ts_user(a, "alice", "tok-alice", &alice);
-    ASSERT_OK(ts_store(a, alice.id, "main", &s));
+    struct kvs_storage *a = node_with_store(&alice, &s), *b = open_node(0);
 
     /* B sees what A wrote, at once: user, token, store, record; and a replace. */
     struct kvs_read *rd;
@@ -421,11 +426,9 @@ TEST(pg_other_schema_version_is_refused)
  * the time of the upgrade as version and modification time, and later writes go above it. */
 TEST(pg_upgrade_from_v1)
 {
-    struct kvs_storage *st = open_node(0);
     struct kvs_user alice;
     struct kvs_store s;
-    ts_user(st, "alice", "tok-alice", &alice);
-    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    struct kvs_storage *st = node_with_store(&alice, &s);
     ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
     kvs_storage_close(st);
     PGconn *pg = sql_conn(); /* back to what version 1 made */
@@ -462,11 +465,9 @@ TEST(pg_upgrade_from_v1)
  * the next write make new ones and succeed; nothing is reported to the caller. */
 TEST(pg_lost_connections_are_made_again)
 {
-    struct kvs_storage *st = open_node(0);
     struct kvs_user alice;
     struct kvs_store s;
-    ts_user(st, "alice", "tok-alice", &alice);
-    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    struct kvs_storage *st = node_with_store(&alice, &s);
     ASSERT_OK(ts_put_str(st, s.id, "k", "before"));
     char *v;
     size_t n;
@@ -523,11 +524,9 @@ TEST(pg_retention_on_two_nodes)
  * through in order, so the stats stay exact. */
 TEST(pg_odd_keys_in_one_batch)
 {
-    struct kvs_storage *st = open_node(0);
     struct kvs_user alice;
     struct kvs_store s;
-    ts_user(st, "alice", "tok-alice", &alice);
-    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    struct kvs_storage *st = node_with_store(&alice, &s);
     static const char *const keys[] = {"a\"b", "c\\d", "e,f", "{g}", "h i", "NULL", "é"};
     enum { N = sizeof keys / sizeof keys[0] };
     ASSERT_OK(ts_put_str(st, s.id, keys[0], "old"));

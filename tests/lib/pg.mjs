@@ -46,9 +46,10 @@ export function withSchema(uri, schema) {
     return `${uri}${uri.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
 }
 
-/** The storage URI of a server whose data directory would be DIR: a schema named after DIR in
- * the cluster at BASE (default: the run's; created when missing), so that a server started
- * again on the same DIR finds its data, as with LMDB. */
+/** The storage URI of a server whose data directory would be DIR (a path; it need not exist,
+ * any unique name will do): a schema named after DIR in the cluster at BASE (default: the
+ * run's; created when missing), so that a server started again on the same DIR finds its
+ * data, as with LMDB. */
 export async function storageFor(dir, base = PG_URI) {
     if (!base) throw new Error('KVS_TEST_BACKEND=pg needs $KVS_TEST_PG (tests/pg/with-cluster.sh)');
     const schema = `api_${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 20)}`;

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 
 import { runCrash, summaryText } from '../crash/crash.mjs';
 import { startCluster, storageFor } from '../lib/pg.mjs';
-import { NEEDS_SPAWN, dataOf, makeTempDir, ms, randomToken, recordPath, request, runKvs, startServer, storePath, uniqueName } from '../lib/server.mjs';
+import { NEEDS_SPAWN, dataOf, ms, randomToken, recordPath, request, runKvs, startServer, storePath, uniqueName } from '../lib/server.mjs';
 
 const sleep = (n) => new Promise((r) => setTimeout(r, n));
 const ROUNDS = Number(process.env.CRASH_SHORT_ROUNDS) || 3;
@@ -20,7 +20,7 @@ const ROUNDS = Number(process.env.CRASH_SHORT_ROUNDS) || 3;
 test(`pg_ctl stop -m immediate during a write storm, ${ROUNDS} rounds: every acknowledged write is there`, { skip: NEEDS_SPAWN, timeout: ms(300_000) }, async (t) => {
     const cluster = await startCluster();
     try {
-        const storage = await storageFor(await makeTempDir('kvs-pgcrash-'), cluster.uri);
+        const storage = await storageFor(uniqueName('crash'), cluster.uri);
         const S = await runCrash({
             rounds: ROUNDS,
             keys: 400,
@@ -60,7 +60,7 @@ test('the database restarted under two running nodes: 503 with Retry-After meanw
     let a = null;
     let b = null;
     try {
-        const storage = await storageFor(await makeTempDir('kvs-pgrestart-'), cluster.uri);
+        const storage = await storageFor(uniqueName('restart'), cluster.uri);
         [a, b] = await Promise.all([startServer({ storage, token }), startServer({ storage, token })]);
         const pids = [a.proc.pid, b.proc.pid];
         const id = dataOf(await request(a, { method: 'POST', path: `/v2/key-value-stores?name=${uniqueName('rs')}` }), 201).id;

@@ -11,7 +11,6 @@ import { PG_URI, psql, startCluster, storageFor } from '../lib/pg.mjs';
 import {
     NEEDS_SPAWN,
     dataOf,
-    makeTempDir,
     mapLimit,
     ms,
     randomToken,
@@ -58,8 +57,7 @@ async function sqlStats(id) {
 describe('two nodes on one database', { skip: NEEDS_SPAWN }, () => {
     before(async () => {
         if (!PG_URI) cluster = await startCluster();
-        const dir = await makeTempDir('kvs-two-');
-        const storage = await storageFor(dir, cluster?.uri);
+        const storage = await storageFor(uniqueName('two'), cluster?.uri);
         uri = storage;
         // Both at once on an empty database: both start (schema and admin made once).
         [a, b] = await Promise.all([startServer({ storage, token }), startServer({ storage, token })]);

@@ -1143,9 +1143,14 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
     int s_commit = rc == 0 ? kvs_pg_send_sql(&b->pp, "COMMIT") : -1;
     if (s_commit >= 0)
         rc = kvs_pg_sync(&b->pp);
-    if (s_commit < 0 || rc != 0) {
-        /* Lost: if COMMIT went out, it may have been carried out. */
-        rc = s_commit < 0 ? KVS_EUNAVAIL : commit_outcome(db, b->xid);
+    if (s_commit < 0) {
+        /* Could not send: the connection is gone, or goes now, and its transaction with it. */
+        kvs_pg_writer_lost(db);
+        return KVS_EUNAVAIL;
+    }
+    if (rc != 0) {
+        /* Lost after COMMIT went out: it may have been carried out. */
+        rc = commit_outcome(db, b->xid);
         if (rc != 0)
             return rc;
     } else {

@@ -47,6 +47,14 @@ static const struct kvs_pg_stmt Q_EXPIRE = {
     "WITH d AS (DELETE FROM kvs_stores WHERE id = ANY($1::text[]) AND name = ''"
     " RETURNING id, record_count)," PG_STORES_GONE};
 
+/* A statement could not be sent: the writer's connection goes (with any transaction it had
+ * open). Returns KVS_EUNAVAIL. */
+static int lost(struct kvs_pg *db)
+{
+    kvs_pg_writer_lost(db);
+    return KVS_EUNAVAIL;
+}
+
 /* Run the statements queued in PP (BEGIN ... COMMIT) on the writer's connection. */
 static KVS_MUST_CHECK int run(struct kvs_pg *db, struct kvs_pg_pipe *pp)
 {
@@ -76,7 +84,7 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_pg *db)
     kvs_pg_p_i64(&q, SWEEP_MAX);
     int slot = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? -1 : kvs_pg_send(&pp, &Q_SWEEP, &q);
     if (slot < 0 || kvs_pg_send_sql(&pp, "COMMIT") < 0)
-        rc = KVS_EUNAVAIL;
+        rc = lost(db);
     if (rc == 0)
         rc = run(db, &pp);
     int more = rc == 0 && !kvs_pg_null(kvs_pg_res(&pp, slot), 0, 0);
@@ -100,7 +108,7 @@ static KVS_MUST_CHECK int expire_step(struct kvs_pg *db)
     kvs_pg_p_i64(&q, db->retention_ms + PG_UNFLUSHED_SLACK_MS);
     kvs_pg_p_i64(&q, EXPIRE_MAX);
     int slot = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? -1 : kvs_pg_send(&pp, &Q_EXPIRED, &q);
-    rc = slot < 0 ? KVS_EUNAVAIL : run(db, &pp);
+    rc = slot < 0 ? lost(db) : run(db, &pp);
     struct kvs_pg_array ids;
     kvs_pg_array_init(&ids, PG_OID_TEXT);
     if (rc == 0) {
@@ -123,7 +131,7 @@ static KVS_MUST_CHECK int expire_step(struct kvs_pg *db)
         q.n = 0;
         kvs_pg_p_array(&q, &ids);
         if ((n > 0 && kvs_pg_send(&pp, &Q_EXPIRE, &q) < 0) || kvs_pg_send_sql(&pp, "COMMIT") < 0)
-            rc = KVS_EUNAVAIL;
+            rc = lost(db);
         if (rc == 0)
             rc = run(db, &pp);
     }

@@ -219,7 +219,13 @@ bench: bench-deps
 	BULKLOAD=$(CURDIR)/$(B)/bulkload BENCH_DATA=$(CURDIR)/$(B)/bench-data \
 	QUICK=$(QUICK) bench/run.sh
 
-.PHONY: bench bench-deps
+# `make bench-ir [IR_ROWS="get1k put1k"]`: the server's instructions per request under
+# callgrind (bench/callgrind.sh), repeatable whatever else the machine is doing.
+bench-ir: bench-deps
+	@$(MAKE) --no-print-directory all
+	KVS_BIN=$(CURDIR)/$(B)/kvs bench/callgrind.sh $(IR_ROWS)
+
+.PHONY: bench bench-deps bench-ir
 # --- end of benchmarks ---------------------------------------------------------------------
 
 # --- fuzzing and sanitizers ----------------------------------------------------------------
@@ -330,6 +336,7 @@ help:
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
 	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"
+	@echo "make bench-ir        instructions per request under callgrind (IR_ROWS=...)"
 	@echo "make clean           remove build/"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -15,7 +15,7 @@ case "$what" in
 build) ;;
 test) pkgs="$pkgs nodejs npm curl openssl clang libclang-rt-dev chromium" # clang + libFuzzer: make fuzz-short; chromium: make test-console; openssl: the TLS tests
     pkgs="$pkgs postgresql" ;; # the throw-away cluster (tests/pg)
-bench) pkgs="$pkgs wrk nginx-light gnuplot-nox curl postgresql" ;; # postgresql: its rows
+bench) pkgs="$pkgs wrk nginx-light gnuplot-nox curl postgresql valgrind" ;; # postgresql: its rows; valgrind: make bench-ir
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

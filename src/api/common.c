@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/cache.h"
 #include "auth/access.h"
 #include "auth/sign.h"
 #include "auth/token.h"
@@ -34,16 +35,20 @@ static const struct {
     {KVS_PATH_STORE,
      {"store.delete", KVS_M_DELETE, 0, NULL, kvs_api_store_delete, kvs_api_store_delete_done}},
     {KVS_PATH_KEYS,
-     {"keys.list", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS, NULL, kvs_api_keys_list, NULL}},
+     {"keys.list", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS | KVS_R_STORE_ACCESS, NULL,
+      kvs_api_keys_list, NULL}},
     {KVS_PATH_RECORDS,
-     {"records.zip", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS, NULL, kvs_api_records_zip, NULL}},
+     {"records.zip", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS | KVS_R_STORE_ACCESS, NULL,
+      kvs_api_records_zip, NULL}},
     {KVS_PATH_RECORD,
-     {"record.get", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_RECORD, NULL, kvs_api_record_get, NULL}},
+     {"record.get", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_RECORD | KVS_R_STORE_ACCESS, NULL,
+      kvs_api_record_get, NULL}},
     {KVS_PATH_RECORD,
-     {"record.put", KVS_M_PUT | KVS_M_POST, KVS_R_BODY | KVS_R_RECORD, kvs_api_record_prepare,
-      kvs_api_record_put, kvs_api_record_put_done}},
+     {"record.put", KVS_M_PUT | KVS_M_POST, KVS_R_BODY | KVS_R_RECORD | KVS_R_STORE_ACCESS,
+      kvs_api_record_prepare, kvs_api_record_put, kvs_api_record_put_done}},
     {KVS_PATH_RECORD,
-     {"record.delete", KVS_M_DELETE, 0, NULL, kvs_api_record_delete, kvs_api_record_delete_done}},
+     {"record.delete", KVS_M_DELETE, KVS_R_STORE_ACCESS, NULL, kvs_api_record_delete,
+      kvs_api_record_delete_done}},
     {KVS_PATH_SHARES, {"shares.list", GET_HEAD, 0, NULL, kvs_api_shares_list, NULL}},
     {KVS_PATH_SHARE,
      {"share.set", KVS_M_PUT, KVS_R_BODY, NULL, kvs_api_share_set, kvs_api_share_set_done}},
@@ -111,17 +116,23 @@ int kvs_api_authenticate(struct kvs_req *r)
     kvs_slice token = request_token(r);
     if (token.n == 0)
         return (r->route->flags & KVS_R_PUBLIC) ? 0 : KVS_ENOTOKEN;
-    uint8_t hash[KVS_TOKEN_HASH_LEN];
-    kvs_token_hash(token, hash);
     int rc = kvs_api_read(r);
     if (rc != 0)
         return rc;
+    uint64_t epoch = kvs_storage_meta_epoch(r->rd);
+    if (kvs_cache_user_get(epoch, token, &r->user)) {
+        r->authenticated = 1;
+        return 0;
+    }
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(token, hash);
     rc = kvs_storage_user_by_token(r->rd, hash, &r->user);
     if (rc == KVS_ENOTFOUND)
         return KVS_EBADTOKEN; /* wrong or revoked: a bad token is never treated as none */
     if (rc != 0)
         return rc;
     r->authenticated = 1;
+    kvs_cache_user_put(epoch, token, &r->user);
     return 0;
 }
 
@@ -206,46 +217,84 @@ static int find_store(struct kvs_req *r, int *by_name)
 
 /* The default general access of R->store's owner, which a store with FOLLOW_USER_SETTING
  * follows: the caller's own when the caller is the owner, else looked up (RESTRICTED when the
- * owner is gone). Returns 0 or KVS_EIO. */
+ * owner is gone); kept in R->owner_default. Returns 0 or KVS_EIO. */
 static int owner_default(struct kvs_req *r, enum kvs_general_access *out)
 {
-    *out = KVS_GA_RESTRICTED;
-    if (r->authenticated && strcmp(r->user.id, r->store.user_id) == 0) {
-        *out = (enum kvs_general_access)r->user.default_access;
-        return 0;
+    if (r->owner_default == 0) {
+        enum kvs_general_access d = KVS_GA_RESTRICTED;
+        if (r->authenticated && strcmp(r->user.id, r->store.user_id) == 0) {
+            d = (enum kvs_general_access)r->user.default_access;
+        } else {
+            struct kvs_user owner;
+            int rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
+            if (rc != 0 && rc != KVS_ENOTFOUND)
+                return rc;
+            if (rc == 0)
+                d = (enum kvs_general_access)owner.default_access;
+        }
+        r->owner_default = (uint8_t)d;
     }
-    struct kvs_user owner;
-    int rc = kvs_storage_user_get(r->rd, kvs_slice_of(r->store.user_id), &owner);
-    if (rc == 0)
-        *out = (enum kvs_general_access)owner.default_access;
-    return rc == KVS_ENOTFOUND ? 0 : rc;
+    *out = (enum kvs_general_access)r->owner_default;
+    return 0;
 }
 
-/* The caller's rights over R->store: its share (into R->share) and the owner's default
- * general access (needed only when the store follows it), then the rules of auth/access.h. */
-static int check_access(struct kvs_req *r, int by_name, int need)
+/* What the access rules need besides R->store: the caller's share of it (into R->share)
+ * and, when the store follows its owner's setting, the owner's default general access (into
+ * R->owner_default). Returns 0 or KVS_EIO. */
+static int load_access(struct kvs_req *r)
 {
     const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
     enum kvs_share_level share = KVS_SHARE_NONE;
-    int rc;
     if (caller != NULL && !kvs_access_is_owner(caller, &r->store)) {
-        rc = kvs_storage_share_get(r->rd, kvs_slice_of(r->store.id), kvs_slice_of(caller->id),
-                                   &share);
+        int rc = kvs_storage_share_get(r->rd, kvs_slice_of(r->store.id), kvs_slice_of(caller->id),
+                                       &share);
         if (rc != 0 && rc != KVS_ENOTFOUND)
             return rc;
     }
     r->share = (uint8_t)share;
-    enum kvs_general_access def = KVS_GA_RESTRICTED;
-    if (!kvs_access_is_owner(caller, &r->store) && share == KVS_SHARE_NONE &&
-        r->store.general_access == KVS_GA_FOLLOW_USER_SETTING) {
-        rc = owner_default(r, &def);
-        if (rc != 0)
-            return rc;
-    }
+    enum kvs_general_access def;
+    return r->store.general_access == KVS_GA_FOLLOW_USER_SETTING ? owner_default(r, &def) : 0;
+}
+
+/* The caller's rights over R->store (its access loaded) by the rules of auth/access.h. */
+static int check_access(struct kvs_req *r, int by_name, int need)
+{
+    const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
+    enum kvs_general_access def =
+        r->owner_default ? (enum kvs_general_access)r->owner_default : KVS_GA_RESTRICTED;
     enum kvs_need what = need == KVS_NEED_MANAGE  ? KVS_ACCESS_MANAGE
                          : need == KVS_NEED_WRITE ? KVS_ACCESS_WRITE
                                                   : KVS_ACCESS_READ;
-    return kvs_access_check(caller, &r->store, share, def, by_name, what);
+    return kvs_access_check(caller, &r->store, (enum kvs_share_level)r->share, def, by_name, what);
+}
+
+/* Find R's {store} and load its access (find_store, load_access): from the cache when R's
+ * route needs no more of the store than the cache keeps (KVS_R_STORE_ACCESS), and then kept
+ * there for the next request. */
+static int lookup_store(struct kvs_req *r, int *by_name)
+{
+    uint64_t epoch = (r->route->flags & KVS_R_STORE_ACCESS) ? kvs_storage_meta_epoch(r->rd) : 0;
+    const char *caller_id = r->authenticated ? r->user.id : "";
+    kvs_slice ref = {r->store_ref, r->store_ref_len};
+    struct kvs_cached_store c;
+    if (kvs_cache_store_get(epoch, caller_id, ref, &c)) {
+        r->store = c.store;
+        r->share = c.share;
+        r->owner_default = c.owner_default;
+        *by_name = c.by_name;
+        return 0;
+    }
+    int rc = find_store(r, by_name);
+    if (rc == 0)
+        rc = load_access(r);
+    if (rc == 0 && epoch != 0) {
+        c = (struct kvs_cached_store){.store = r->store, /* copied: the schema stays r's */
+                                      .by_name = (uint8_t)*by_name,
+                                      .share = r->share,
+                                      .owner_default = r->owner_default};
+        kvs_cache_store_put(epoch, caller_id, ref, &c);
+    }
+    return rc;
 }
 
 /* A ?signature= is consulted only when the token and general access do not already let the
@@ -260,7 +309,7 @@ int kvs_api_resolve_store(struct kvs_req *r, int need)
         return rc;
     int signed_read = need == KVS_NEED_READ && route_signature(r) != NULL;
     int by_name = 0;
-    rc = find_store(r, &by_name);
+    rc = lookup_store(r, &by_name);
     if (rc == 0) {
         r->have_store = 1;
         r->by_name = (uint8_t)by_name;

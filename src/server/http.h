@@ -121,6 +121,9 @@ struct kvs_req {
     int have_store;
     uint8_t share;   /* the caller's share of that store: enum kvs_share_level */
     uint8_t by_name; /* the path named it by name (not by its ID) */
+    /* the store's owner's default general access, once looked up; 0 (FOLLOW_USER_SETTING,
+     * which no user has as default) until then */
+    uint8_t owner_default;
 
     /* a token created by this request (POST /v2/users...), shown once in its response */
     char new_token[KVS_TOKEN_LEN + 1];

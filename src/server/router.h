@@ -21,6 +21,9 @@ typedef void (*kvs_handler_fn)(struct kvs_req *r);
 #define KVS_R_PUBLIC 4u     /* needs no token (the handler decides what an anonymous caller gets) */
 #define KVS_R_SIG_RECORD 8u /* a ?signature= of the record's key grants reading */
 #define KVS_R_SIG_KEYS 16u  /* a ?signature= of the store's key list grants reading */
+/* The handler uses of its {store} only what says which store it is and who may do what
+ * (not its statistics or times): it may come from the cache (api/cache.h). */
+#define KVS_R_STORE_ACCESS 32u
 
 struct kvs_route {
     const char *name; /* for logs and metrics: "record.get" */

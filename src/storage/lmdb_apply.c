@@ -777,6 +777,54 @@ static void grow_ahead(struct kvs_lmdb *db)
     mdb_txn_abort(txn);
 }
 
+void kvs_lmdb_committed(struct kvs_lmdb *db, uint64_t txnid, int meta)
+{
+    uint64_t own = __atomic_load_n(&db->own_txnid, __ATOMIC_RELAXED);
+    if (meta || txnid != own + 1) /* a gap: another process committed in between */
+        __atomic_store_n(&db->meta_txnid, txnid, __ATOMIC_RELAXED);
+    __atomic_store_n(&db->own_txnid, txnid, __ATOMIC_RELEASE);
+}
+
+static const char COMMIT_KEY[] = "commit"; /* its meta row: u64, the transaction's number */
+
+KVS_MUST_CHECK int kvs_lmdb_commit(struct kvs_lmdb *db, MDB_txn *txn, int meta, int changed)
+{
+    uint64_t txnid = mdb_txn_id(txn);
+    if (!changed) {
+        uint64_t le = htole64(txnid);
+        MDB_val k = val_of(COMMIT_KEY, sizeof COMMIT_KEY - 1), v = val_of(&le, sizeof le);
+        int rc = mdb_put(txn, db->dbi[DBI_META], &k, &v, 0);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+    }
+    int rc = mdb_txn_commit(txn); /* with the default sync: durable when it returns */
+    if (rc == 0)
+        kvs_lmdb_committed(db, txnid, meta);
+    return rc;
+}
+
+/* Whether the N writes WS change users, tokens, stores or shares (what the meta epoch
+ * covers): every op but the record ops, unless it failed (and so changed nothing). */
+static int changes_meta(struct kvs_write **ws, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ws[i]->op != KVS_W_RECORD_PUT && ws[i]->op != KVS_W_RECORD_DELETE && ws[i]->result == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether the N writes WS surely changed the data: a record put that succeeded always writes
+ * its record (other ops may succeed without a change: a delete of a missing key). */
+static int changes_data(struct kvs_write **ws, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ws[i]->op == KVS_W_RECORD_PUT && ws[i]->result == 0)
+            return 1;
+    return 0;
+}
+
 KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                                   const struct kvs_stat_delta *deltas, size_t nd)
 {
@@ -806,7 +854,9 @@ KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws,
         if (rc != 0)
             goto out;
     }
-    rc = mdb_txn_commit(txn); /* with the default sync: durable when it returns */
+    /* Noted before the writes' done callbacks run: a request that follows a revocation's
+     * answer sees the new epoch. */
+    rc = kvs_lmdb_commit(db, txn, changes_meta(ws, n), changes_data(ws, n));
     txn = NULL;
     if (rc != 0) {
         uint64_t need = 0;

@@ -40,6 +40,8 @@
  * characters of the ID. "+" is concatenation.
  *
  *   meta           "schema_version"                  → u32 SCHEMA_VERSION
+ *                  "commit"                          → u64, the number of the last write
+ *                  transaction that had to make sure it changed something (see "Meta epoch")
  *                  Checked at open. Version 1 (no token prefixes, no shares) is upgraded in
  *                  place (see migrate_v1 in lmdb_open.c: its tokens get index rows with an unknown
  * prefix, revocable by the whole token only), and so is version 2 (no unnamed_by_access; migrate_v2
@@ -122,6 +124,25 @@
  * there (330 MiB live, 492-512 MiB file). Bounded, so values stay in the B-tree: one
  * transaction keeps a record and its metadata atomic, and there is no second place to sync.
  *
+ * ---- Meta epoch (kvs_storage_meta_epoch) ---------------------------------------------------
+ *
+ * LMDB numbers its commits 1, 2, 3, … across every process that opens the environment, and a
+ * read snapshot knows the number of the last commit it sees (mdb_txn_id). The writer thread,
+ * which makes every commit of this process, notes after each (kvs_lmdb_commit) its number in
+ * own_txnid and, when it changed users, tokens, stores or shares, in meta_txnid. A gap before
+ * a commit of ours (it is not own_txnid + 1) means that another process (the CLI's --data
+ * mode, a second server on the same directory) committed in between and may have changed
+ * anything, so meta_txnid moves to it then too. A read whose snapshot is exactly own_txnid has
+ * everything up to it accounted for, and its epoch is meta_txnid + 1: two such reads with the
+ * same epoch have no meta change between their snapshots. Any other snapshot (another
+ * process's commit not followed by one of ours yet, or one of ours not noted yet) has epoch 0.
+ * Only numbers that LMDB really gave to a commit of ours are noted: a failed commit notes
+ * nothing, and a transaction that might change nothing writes meta's "commit" row first
+ * (LMDB does not commit an empty transaction, and its number could then go to another
+ * process's commit). Another process's write is so seen from the next commit of this process
+ * on, at most a second later while reads come (their statistics are flushed every second);
+ * until then reads have epoch 0 and bypass the caches.
+ *
  * ---- Errors --------------------------------------------------------------------------------
  *
  * LMDB's codes stop here: MDB_MAP_FULL, ENOSPC and EDQUOT become KVS_ENOSPACE, MDB_NOTFOUND
@@ -193,6 +214,9 @@ struct kvs_lmdb {
     struct kvs_prealloc prealloc; /* writer thread only */
     uint64_t last_version;        /* writer thread only: the last record version given */
     char *dir;                    /* the data directory (owned) */
+    /* "Meta epoch" above: written by the writer thread (atomic), read by any */
+    uint64_t own_txnid;  /* this process's last commit, every commit before it accounted for */
+    uint64_t meta_txnid; /* the last commit up to own_txnid that may have changed meta */
 };
 
 struct kvs_lmdb_read {
@@ -541,6 +565,7 @@ KVS_MUST_CHECK int kvs_lmdb_token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
 /* lmdb_read.c */
 KVS_MUST_CHECK int kvs_lmdb_read_begin(struct kvs_storage *st, struct kvs_read **out);
 void kvs_lmdb_read_end(struct kvs_read *rd);
+uint64_t kvs_lmdb_meta_epoch(struct kvs_read *rd);
 KVS_MUST_CHECK int kvs_lmdb_user_count(struct kvs_read *rd, uint64_t *out);
 KVS_MUST_CHECK int kvs_lmdb_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
 KVS_MUST_CHECK int kvs_lmdb_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
@@ -573,6 +598,16 @@ KVS_MUST_CHECK int kvs_lmdb_keys_list(struct kvs_read *rd, kvs_slice store_id, k
                                       kvs_key_cb cb, void *arg, int *truncated);
 
 /* lmdb_apply.c */
+/* Note that this process committed write transaction TXNID, which changed users, tokens,
+ * stores or shares when META is set (see "Meta epoch"). On the writer thread, or while it
+ * does not run yet (opening: TXNID is then the environment's last commit, META 1). */
+void kvs_lmdb_committed(struct kvs_lmdb *db, uint64_t txnid, int meta);
+/* Commit write transaction TXN (which ends, as with mdb_txn_commit) and note it with META
+ * (kvs_lmdb_committed). LMDB ends a transaction that changed nothing without a commit and
+ * without using its number, which another process's commit may then take: noting it would
+ * hide that commit. So unless the caller knows that TXN CHANGED the data, it first writes
+ * meta's "commit" row. On the writer thread. Returns 0 or LMDB's code. */
+KVS_MUST_CHECK int kvs_lmdb_commit(struct kvs_lmdb *db, MDB_txn *txn, int meta, int changed);
 KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                                   const struct kvs_stat_delta *deltas, size_t nd);
 /* KVS_W_STORE_DELETE of W->store_id within TXN at NOW (retention deletes this way too). */

@@ -96,7 +96,7 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
         }
         more = ms.ms_entries > 0;
     }
-    rc = mdb_txn_commit(txn);
+    rc = kvs_lmdb_commit(db, txn, 0, 1); /* records of stores already gone; deleted some */
     txn = NULL;
     if (rc != 0)
         rc = kvs_lmdb_commit_err(db, rc, 0, "commit sweep");
@@ -168,7 +168,7 @@ static KVS_MUST_CHECK int expire_step(struct kvs_lmdb *db)
     }
     if (rc != 0)
         goto out;
-    rc = mdb_txn_commit(txn);
+    rc = kvs_lmdb_commit(db, txn, 1, 1); /* stores deleted */
     txn = NULL;
     if (rc != 0) {
         rc = kvs_lmdb_commit_err(db, rc, 0, "commit expire");

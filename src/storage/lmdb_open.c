@@ -406,6 +406,7 @@ static const struct kvs_storage_ops lmdb_ops = {
     .close = lmdb_close,
     .read_begin = kvs_lmdb_read_begin,
     .read_end = kvs_lmdb_read_end,
+    .meta_epoch = kvs_lmdb_meta_epoch,
     .user_count = kvs_lmdb_user_count,
     .totals = kvs_lmdb_totals,
     .user_by_token = kvs_lmdb_user_by_token,
@@ -483,6 +484,13 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     rc = open_dbis(db, cfg->dir);
     if (rc != 0)
         goto fail;
+    /* The meta epoch starts at the last commit there is (whoever made it). */
+    MDB_envinfo info;
+    if ((rc = mdb_env_info(db->env, &info)) != 0) {
+        rc = kvs_lmdb_err(rc, "environment info");
+        goto fail;
+    }
+    kvs_lmdb_committed(db, info.me_last_txnid, 1);
     rc = kvs_storage_init(&db->super, &lmdb_ops);
     if (rc != 0)
         goto fail;

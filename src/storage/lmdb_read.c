@@ -39,6 +39,19 @@ void kvs_lmdb_read_end(struct kvs_read *rd)
     free(r);
 }
 
+uint64_t kvs_lmdb_meta_epoch(struct kvs_read *rd)
+{
+    struct kvs_lmdb *db = lmdb_of(rd->st);
+    uint64_t snap = mdb_txn_id(read_of(rd)->txn);
+    /* Acquire: the meta_txnid written before this own_txnid is seen below. */
+    if (snap != __atomic_load_n(&db->own_txnid, __ATOMIC_ACQUIRE))
+        return 0;
+    /* Newer than the snapshot when the writer noted a later commit meanwhile: that meta_txnid
+     * says nothing of this snapshot. */
+    uint64_t meta = __atomic_load_n(&db->meta_txnid, __ATOMIC_RELAXED);
+    return meta <= snap ? meta + 1 : 0;
+}
+
 /* The number of entries of DBI (kept in the tree's root by LMDB, so constant time). */
 static KVS_MUST_CHECK int entries(struct kvs_read *rd, int dbi, uint64_t *out)
 {

@@ -575,6 +575,11 @@ void kvs_storage_read_end(struct kvs_read *rd)
         rd->st->ops->read_end(rd);
 }
 
+uint64_t kvs_storage_meta_epoch(struct kvs_read *rd)
+{
+    return rd->st->ops->meta_epoch ? rd->st->ops->meta_epoch(rd) : 0;
+}
+
 int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out)
 {
     return rd->st->ops->user_count(rd, out);

@@ -239,6 +239,14 @@ KVS_MUST_CHECK int kvs_storage_read_begin(struct kvs_storage *st, struct kvs_rea
 /* End a read; every view it produced becomes invalid. Accepts NULL. */
 void kvs_storage_read_end(struct kvs_read *rd);
 
+/* The meta epoch of read RD, for caches of what users, tokens, stores (all but their stats and
+ * times) and shares say (api/cache.h): two reads with the same non-zero epoch see the same of
+ * these, whichever process wrote them. Every write that changes any of them, committed before
+ * RD began, gives later reads another epoch. 0 = not known for RD (a commit not accounted for
+ * yet, or a back-end that cannot tell): then nothing read through RD may be taken from or put
+ * into such a cache. Constant time. */
+uint64_t kvs_storage_meta_epoch(struct kvs_read *rd);
+
 /* The number of users. Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../test.h"
@@ -778,5 +779,132 @@ TEST(storage_lmdb_backup)
     struct raw r = raw_begin(); /* ./data: unchanged by the copy */
     ASSERT_EQ(raw_entries(&r, "records"), 2);
     raw_commit(&r);
+    kvs_store_clear(&s);
+}
+
+/* The meta epoch of a read of its own. */
+static uint64_t epoch_now(struct kvs_storage *st)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    uint64_t e = kvs_storage_meta_epoch(rd);
+    kvs_storage_read_end(rd);
+    return e;
+}
+
+/* Apply W (its result must be WANT) and check that the meta epoch then changed or not. */
+static uint64_t write_and_epoch(struct kvs_storage *st, struct kvs_write *w, int want,
+                                uint64_t before, int changes)
+{
+    ASSERT_EQ(kvs_storage_write(st, w), want);
+    uint64_t after = epoch_now(st);
+    ASSERT_NE(after, 0);
+    if (changes)
+        ASSERT_NE(after, before);
+    else
+        ASSERT_EQ(after, before);
+    return after;
+}
+
+TEST(storage_lmdb_meta_epoch)
+{
+    /* kvs_storage_meta_epoch (lmdb_internal.h, "Meta epoch"): known between commits, the same
+     * across record writes, flushed read statistics and writes that fail, new after every
+     * change of users, tokens, stores or shares; a read begun before a commit no longer
+     * knows its epoch. */
+    struct kvs_storage *st = open_with(0, 0);
+    uint64_t e = epoch_now(st);
+    ASSERT_NE(e, 0);
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_NE(epoch_now(st), e);
+    ts_user(st, "bob", "kvs_bob-token-00000000000000000000", &bob);
+    e = epoch_now(st);
+    struct kvs_store s;
+    ASSERT_OK(ts_store(st, alice.id, "s", &s));
+    ASSERT_NE(epoch_now(st), e);
+    e = epoch_now(st);
+
+    struct kvs_read *old;
+    ASSERT_OK(kvs_storage_read_begin(st, &old));
+    ASSERT_EQ(kvs_storage_meta_epoch(old), e);
+
+    /* records and statistics are no meta */
+    ASSERT_OK(ts_put_str(st, s.id, "k", "v"));
+    ASSERT_EQ(epoch_now(st), e);
+    ASSERT_EQ(kvs_storage_meta_epoch(old), 0); /* its snapshot is not the last commit */
+    kvs_storage_read_end(old);
+    kvs_storage_note_access(st, s.id, KVS_NOTE_READ);
+    ASSERT_OK(ts_del(st, s.id, "k")); /* carries the read's delta */
+    ASSERT_EQ(epoch_now(st), e);
+
+    struct kvs_write w = {.op = KVS_W_STORE_CREATE}; /* the name exists: nothing changes */
+    memcpy(w.store.user_id, alice.id, sizeof w.store.user_id);
+    snprintf(w.store.name, sizeof w.store.name, "s");
+    e = write_and_epoch(st, &w, KVS_EEXIST, e, 0);
+    kvs_store_clear(&w.store);
+
+    w = (struct kvs_write){.op = KVS_W_STORE_UPDATE, .update_mask = KVS_UPD_ACCESS};
+    memcpy(w.store_id, s.id, sizeof w.store_id);
+    w.store.general_access = KVS_GA_ANYONE_WITH_ID_CAN_READ;
+    e = write_and_epoch(st, &w, 0, e, 1);
+    kvs_store_clear(&w.store);
+
+    w = (struct kvs_write){.op = KVS_W_USER_UPDATE, .user = alice};
+    w.user.default_access = KVS_GA_ANYONE_WITH_NAME_CAN_READ;
+    e = write_and_epoch(st, &w, 0, e, 1);
+
+    w = (struct kvs_write){.op = KVS_W_TOKEN_ADD, .user = alice};
+    kvs_token_hash(kvs_slice_of("kvs_alice-second-000000000000000"), w.token_hash);
+    e = write_and_epoch(st, &w, 0, e, 1);
+
+    w = (struct kvs_write){.op = KVS_W_TOKEN_REVOKE};
+    kvs_token_hash(kvs_slice_of("kvs_alice-second-000000000000000"), w.token_hash);
+    e = write_and_epoch(st, &w, 0, e, 1);
+
+    w = (struct kvs_write){.op = KVS_W_SHARE_SET, .user = bob, .share_level = KVS_SHARE_READ};
+    memcpy(w.store_id, s.id, sizeof w.store_id);
+    e = write_and_epoch(st, &w, 0, e, 1);
+
+    w = (struct kvs_write){.op = KVS_W_SHARE_DELETE, .user = bob};
+    memcpy(w.store_id, s.id, sizeof w.store_id);
+    e = write_and_epoch(st, &w, 0, e, 1);
+
+    w = (struct kvs_write){.op = KVS_W_STORE_DELETE};
+    memcpy(w.store_id, s.id, sizeof w.store_id);
+    e = write_and_epoch(st, &w, 0, e, 1);
+
+    kvs_storage_close(st);
+    kvs_store_clear(&s);
+}
+
+TEST(storage_lmdb_meta_epoch_other_process)
+{
+    /* A commit of another process on the same environment, whatever it changed: until this
+     * storage commits again its reads have epoch 0, and from then on a new epoch. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "s", &s));
+    uint64_t e = epoch_now(st);
+    ASSERT_NE(e, 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) { /* the other process: one commit of its own */
+        struct raw r = raw_begin();
+        raw_put(&r, "meta", "other", 5, "1", 1);
+        raw_commit(&r);
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_EQ(epoch_now(st), 0);
+    ASSERT_OK(ts_put_str(st, s.id, "k", "v")); /* a record write: this storage's next commit */
+    uint64_t after = epoch_now(st);
+    ASSERT_NE(after, 0);
+    ASSERT_NE(after, e);
+    kvs_storage_close(st);
     kvs_store_clear(&s);
 }

@@ -26,7 +26,10 @@ struct kvs_perthread {
     void (*fini)(void *p);
 };
 
-#define KVS_PERTHREAD_INIT(type, fini) {PTHREAD_MUTEX_INITIALIZER, 0, 0, sizeof(type), fini}
+#define KVS_PERTHREAD_INIT(type, fini)                                                             \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, 0, 0, sizeof(type), fini                                        \
+    }
 
 /* The calling thread's zeroed memory of PT->size bytes, new: call it once per thread (its
  * __thread pointer is NULL). Aborts when out of memory or of thread-specific keys, as the

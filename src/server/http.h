@@ -141,6 +141,8 @@ struct kvs_req {
     /* the response, built by reply.c and queued by http.c */
     struct MHD_Response *resp;
     unsigned status;
+
+    struct kvs_req *spare_next; /* http.c's list of freed requests kept for reuse */
 };
 
 /* Resolve "HOST:PORT" ("[v6]:PORT" for IPv6; PORT 0..65535, 0 = any free port) into ADDR.

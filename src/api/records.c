@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/prepared.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/httpdate.h"
@@ -112,6 +113,7 @@ struct answer {
     const char *stored; /* the stored coding ("gzip"), NULL for identity */
     int decoded;        /* sent decoded from that coding (the client refuses it) */
     int is_public;      /* anyone may read it as addressed (kvs_api_read_is_public) */
+    int attachment;     /* ?attachment=1: Content-Disposition: attachment */
     unsigned status;    /* 200, or 304 when the client's copy is current */
     struct cond_headers cond;
 };
@@ -166,8 +168,7 @@ static void add_record_headers(struct kvs_req *r, const struct answer *a)
     kvs_reply_header(r, "X-Content-Type-Options", "nosniff");
     if (may_run_script(a->ctype))
         kvs_reply_header(r, "Content-Security-Policy", "sandbox");
-    int attachment = 0;
-    if (kvs_api_query_bool(r, "attachment", &attachment) == 0 && attachment) {
+    if (a->attachment) {
         char disp[KVS_KEY_MAX + 32];
         snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", r->key);
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
@@ -188,15 +189,50 @@ static enum kvs_range_kind range_of(struct kvs_req *r, const struct answer *a,
     return kvs_range_parse(kvs_slice_of(c->range), a->rec->value.n, out);
 }
 
+/* Answer the whole value of a small record with the answer kept for its version and variant
+ * (prepared.h), or make that answer (with a copy of the value: it outlives the read) and keep
+ * it. */
+static void reply_prepared(struct kvs_req *r, const struct answer *a)
+{
+    struct kvs_prepared_key k = {
+        .store_id = a->store->id,
+        .key = {r->key, r->key_len},
+        .version = a->rec->version,
+        .variant = (a->is_public ? KVS_PREPARED_PUBLIC : 0) |
+                   (kvs_http_header(r, "Origin") ? KVS_PREPARED_ORIGIN : 0),
+    };
+    size_t len;
+    struct MHD_Response *kept = kvs_prepared_get(&k, &len);
+    if (kept != NULL) {
+        kvs_reply_kept(r, 200, kept, len);
+        return;
+    }
+    kvs_slice v = a->rec->value;
+    char *copy = kvs_xmalloc(v.n ? v.n : 1);
+    memcpy(copy, v.p, v.n);
+    kvs_reply_bytes(r, 200, a->ctype, copy, v.n, free, copy);
+    kvs_reply_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    add_record_headers(r, a);
+    kept = kvs_reply_keep(r);
+    if (kept != NULL)
+        kvs_prepared_put(&k, kept, v.n);
+}
+
 /* Answer with the value as stored (in its stored coding), or the part of it a Range asks for,
  * zero-copy: the response owns the read snapshot and ends it once the bytes are sent. A 304
  * is made the same way: it is the 200 without a body, and the HTTP library sends the
- * Content-Length of the 200 as RFC 9110 §8.6 wants. */
+ * Content-Length of the 200 as RFC 9110 §8.6 wants. The whole of a small record, the common
+ * answer, is sent as prepared once (reply_prepared). */
 static void reply_stored(struct kvs_req *r, const struct answer *a)
 {
     kvs_slice body = a->rec->value;
     struct kvs_range part;
     enum kvs_range_kind range = range_of(r, a, &part);
+    if (range == KVS_RANGE_IGNORE && a->status == 200 && !a->attachment &&
+        body.n <= KVS_PREPARED_MAX) {
+        reply_prepared(r, a);
+        return;
+    }
     char content_range[64];
     if (range == KVS_RANGE_UNSATISFIABLE) {
         kvs_reply_error(r, KVS_ERANGE, "The range is outside the record's %zu bytes.", body.n);
@@ -254,7 +290,7 @@ void kvs_api_record_get(struct kvs_req *r)
         kvs_reply_error(r, KVS_EBADPARAM, "Parameter attachment must be true, false, 1 or 0.");
         return;
     }
-    struct answer a = {.status = 200};
+    struct answer a = {.status = 200, .attachment = attachment};
     if (read_cond(r, &a.cond) != 0) {
         kvs_reply_error(r, KVS_EINVAL, "%s", r->error_msg);
         return;

@@ -226,27 +226,17 @@ static void method_list(unsigned methods, char *out, size_t out_max)
         }
 }
 
-/* CORS headers, so that a page in a browser can call the API. Allow-Origin goes on every
- * response (a cache may hand a response fetched without Origin to a browser); the list of
- * exposed headers only matters to a browser, which always sends Origin. */
-static void add_common_headers(struct kvs_req *r)
-{
-    kvs_reply_header(r, "Access-Control-Allow-Origin", "*");
-    if (kvs_http_header(r, "Origin"))
-        kvs_reply_header(r, "Access-Control-Expose-Headers",
-                         "Location, Content-Encoding, Content-Disposition, Content-Length, Date, "
-                         "Content-Range, Accept-Ranges, ETag, Last-Modified");
-}
-
 static enum MHD_Result queue(struct kvs_req *r)
 {
     if (r->resp == NULL)
         kvs_reply_error(r, KVS_ENOMEM, NULL);
     if (r->resp == NULL)
         return MHD_NO; /* not even an error response could be made: close the connection */
-    add_common_headers(r);
+    if (!r->resp_kept) /* a kept one has them already */
+        kvs_reply_common_headers(r);
     enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
-    MHD_destroy_response(r->resp); /* MHD holds its own reference while sending */
+    if (!r->resp_kept)
+        MHD_destroy_response(r->resp); /* MHD holds its own reference while sending */
     r->resp = NULL;
     r->state = ST_DONE;
     return ok;
@@ -652,7 +642,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (kvs_accesslog_on())
             kvs_accesslog_write(r, duration);
     }
-    if (r->resp)
+    if (r->resp && !r->resp_kept)
         MHD_destroy_response(r->resp);
     kvs_storage_read_end(r->rd);
     kvs_store_clear(&r->store);

@@ -141,6 +141,7 @@ struct kvs_req {
     /* the response, built by reply.c and queued by http.c */
     struct MHD_Response *resp;
     unsigned status;
+    int resp_kept; /* resp is kept for other requests too (kvs_reply_keep): complete, not ours */
 
     struct kvs_req *spare_next; /* http.c's list of freed requests kept for reuse */
 };

@@ -11,9 +11,10 @@
 
 static void set_response(struct kvs_req *r, unsigned status, struct MHD_Response *resp)
 {
-    if (r->resp)
+    if (r->resp && !r->resp_kept)
         MHD_destroy_response(r->resp);
     r->resp = resp;
+    r->resp_kept = 0;
     r->status = status;
     r->bytes_out = 0;
     if (resp == NULL) {
@@ -91,6 +92,38 @@ void kvs_reply_response(struct kvs_req *r, unsigned status, struct MHD_Response 
 
 void kvs_reply_header(struct kvs_req *r, const char *name, const char *value)
 {
+    if (r->resp_kept) { /* shared with other requests: never changed */
+        kvs_log_error("header %s on a kept response (a bug): not added", name);
+        return;
+    }
     if (r->resp && MHD_add_response_header(r->resp, name, value) != MHD_YES)
         kvs_log_warn("could not add header %s", name);
+}
+
+/* CORS headers, so that a page in a browser can call the API. Allow-Origin goes on every
+ * response (a cache may hand a response fetched without Origin to a browser); the list of
+ * exposed headers only matters to a browser, which always sends Origin. */
+void kvs_reply_common_headers(struct kvs_req *r)
+{
+    kvs_reply_header(r, "Access-Control-Allow-Origin", "*");
+    if (kvs_http_header(r, "Origin"))
+        kvs_reply_header(r, "Access-Control-Expose-Headers",
+                         "Location, Content-Encoding, Content-Disposition, Content-Length, Date, "
+                         "Content-Range, Accept-Ranges, ETag, Last-Modified");
+}
+
+struct MHD_Response *kvs_reply_keep(struct kvs_req *r)
+{
+    if (r->resp == NULL || r->resp_kept)
+        return NULL;
+    kvs_reply_common_headers(r);
+    r->resp_kept = 1;
+    return r->resp;
+}
+
+void kvs_reply_kept(struct kvs_req *r, unsigned status, struct MHD_Response *resp, size_t len)
+{
+    set_response(r, status, resp);
+    r->resp_kept = 1;
+    r->bytes_out = len;
 }

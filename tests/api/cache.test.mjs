@@ -188,3 +188,70 @@ describe('the cache never serves a change made by another process', { skip }, ()
         });
     });
 });
+
+// The answers to record GETs made once and sent again (api/prepared.h): the same bytes and
+// headers as a freshly made answer, per variant, and never the answer of an older version.
+describe('record answers prepared once', { skip }, () => {
+    const HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'accept-ranges', 'x-content-type-options', 'content-security-policy', 'access-control-allow-origin', 'access-control-expose-headers', 'content-disposition'];
+    const pick = (res) => Object.fromEntries(HEADERS.filter((h) => res.headers[h] !== undefined).map((h) => [h, res.headers[h]]));
+
+    test('repeated GETs and HEADs get the same answer, with or without Origin, and a new version at once', T, async () => {
+        const { user, store } = await userWithStore('prep');
+        const path = recordPath(store.id, 'p');
+        const putValue = async (body, type) => {
+            const res = await request(server, { method: 'PUT', path, token: user.token, body, headers: { 'Content-Type': type } });
+            assert.equal(res.status, 201);
+            return res.headers.etag;
+        };
+        const etag1 = await putValue('{"a":1}', 'application/json');
+        const get = (headers = {}, method = 'GET') => request(server, { method, path, token: user.token, headers });
+        const first = await get();
+        assert.equal(first.status, 200);
+        assert.equal(first.text, '{"a":1}');
+        assert.equal(first.headers.etag, etag1);
+        assert.equal(first.headers['access-control-expose-headers'], undefined);
+        for (let i = 0; i < 3; i++) {
+            const again = await get();
+            assert.equal(again.text, '{"a":1}');
+            assert.deepEqual(pick(again), pick(first));
+            assert.match(again.headers.date, /GMT$/, 'a Date of its own');
+            const withOrigin = await get({ Origin: 'https://example.com' });
+            assert.equal(withOrigin.text, '{"a":1}');
+            assert.match(withOrigin.headers['access-control-expose-headers'], /ETag/);
+            assert.deepEqual({ ...pick(withOrigin), 'access-control-expose-headers': undefined }, { ...pick(first), 'access-control-expose-headers': undefined });
+            const head = await get({}, 'HEAD');
+            assert.equal(head.status, 200);
+            assert.equal(head.body.length, 0);
+            assert.deepEqual(pick(head), pick(first));
+        }
+        // A new value (another type too) is answered at once, never the kept one.
+        const etag2 = await putValue('<p>x</p>', 'text/html');
+        assert.notEqual(etag2, etag1);
+        for (let i = 0; i < 2; i++) {
+            const res = await get();
+            assert.equal(res.text, '<p>x</p>');
+            assert.equal(res.headers.etag, etag2);
+            assert.equal(res.headers['content-type'], 'text/html');
+            assert.equal(res.headers['content-security-policy'], 'sandbox');
+        }
+        // Other answers of the same version are not the kept one.
+        const att = await request(server, { path: `${path}?attachment=1`, token: user.token });
+        assert.equal(att.headers['content-disposition'], 'attachment; filename="p"');
+        const part = await get({ Range: 'bytes=0-1' });
+        assert.equal(part.status, 206);
+        assert.equal(part.text, '<p');
+        assert.equal((await get({ 'If-None-Match': etag2 })).status, 304);
+        assert.equal((await get()).headers['content-disposition'], undefined);
+    });
+
+    test('a record made public is answered with its public Cache-Control, and private again after', T, async () => {
+        const { user, store } = await userWithStore('pub');
+        const path = recordPath(store.id, 'k');
+        const get = () => request(server, { path, token: user.token });
+        for (let i = 0; i < 2; i++) assert.equal((await get()).headers['cache-control'], 'private, no-cache');
+        await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
+        for (let i = 0; i < 2; i++) assert.equal((await get()).headers['cache-control'], 'public, no-cache');
+        await setAccess(server, user.token, store.id, 'RESTRICTED');
+        assert.equal((await get()).headers['cache-control'], 'private, no-cache');
+    });
+});

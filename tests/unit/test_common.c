@@ -422,8 +422,11 @@ TEST(common_json_str)
     ASSERT_OK(kvs_json_str(&b, (kvs_slice){"q\"b\\s\n\x01x", 8}));
     ASSERT_OK(kvs_json_str(&b, S("")));
     ASSERT_OK(kvs_json_uint(&b, 18446744073709551615ull));
+    ASSERT_OK(kvs_json_uint(&b, 0));
+    ASSERT_OK(kvs_json_uint(&b, 1024));
     ASSERT_MEM_EQ(b.p, b.n,
-                  "\"plain key.json\"\"q\\\"b\\\\s\\u000a\\u0001x\"\"\"18446744073709551615");
+                  "\"plain key.json\"\"q\\\"b\\\\s\\u000a\\u0001x\"\"\"18446744073709551615"
+                  "01024");
     kvs_buf_free(&b);
     kvs_buf_init(&b, 3);
     ASSERT_ERR(kvs_json_str(&b, S("abc")), KVS_ETOOBIG);

@@ -287,9 +287,27 @@ TEST(sign_signer_matches_one_shot)
 {
     /* The signer for many keys must give exactly what kvs_sign_record() gives, key after key
      * (the context is re-initialised between messages, never carried over). */
-    const char *secrets[] = {"hmac-secret-key", "", "x", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"};
-    const char *keys[] = {"hmac-message-to-be-authenticated", "INPUT", "a", "", "a.b-c_d!'()",
-                          "INPUT"};
+    /* secrets shorter than, as long as and longer than a SHA-256 block (64 bytes: a longer
+     * one is hashed first); keys around the one-block limit (55 bytes) and the longest */
+    char block[65], longer[101], k55[56], k56[57], k64[65], k256[257];
+    memset(block, 'b', 64), block[64] = '\0';
+    memset(longer, 'l', 100), longer[100] = '\0';
+    memset(k55, 'k', 55), k55[55] = '\0';
+    memset(k56, 'k', 56), k56[56] = '\0';
+    memset(k64, 'k', 64), k64[64] = '\0';
+    memset(k256, 'k', 256), k256[256] = '\0';
+    const char *secrets[] = {
+        "hmac-secret-key", "", "x", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6", block, longer};
+    const char *keys[] = {"hmac-message-to-be-authenticated",
+                          "INPUT",
+                          "a",
+                          "",
+                          "a.b-c_d!'()",
+                          "INPUT",
+                          k55,
+                          k56,
+                          k64,
+                          k256};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
         struct kvs_signer *s = NULL;
         ASSERT_OK(kvs_signer_new(kvs_slice_of(secrets[i]), &s));

@@ -420,6 +420,7 @@ void kvs_api_record_put(struct kvs_req *r)
 
 void kvs_api_record_put_done(struct kvs_req *r)
 {
+    kvs_buf_free(&r->body); /* stored (or refused): no copy of it is kept meanwhile */
     if (r->w.result != 0) {
         kvs_api_reply_store_error(r, r->w.result);
         return;

@@ -35,10 +35,12 @@
 #include "common/log.h"
 #include "kvs.h"
 
-/* A batch holds at most BATCH_MAX writes and BATCH_BYTES_MAX bytes of values (LMDB keeps a
- * transaction's dirty pages in memory until the commit). */
+/* A batch holds at most BATCH_MAX writes and BATCH_BYTES_MAX bytes of values: LMDB keeps a
+ * transaction's dirty pages in memory until the commit, a second copy of each value besides
+ * the request's. A sync of 16 MiB takes long enough that its fixed cost no longer counts, so
+ * large records lose nothing to smaller batches, and at most 16 MiB more are held. */
 #define BATCH_MAX 1024
-#define BATCH_BYTES_MAX (64u << 20)
+#define BATCH_BYTES_MAX (16u << 20)
 #define FLUSH_INTERVAL_MS 1000  /* in-memory statistics are stored at least this often */
 #define MAINTAIN_RETRY_MS 10000 /* pause after a failed maintenance step */
 #define RETENTION_CHECK_MS 1000 /* ops->maintain runs at least this often (retention is timed) */

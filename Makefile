@@ -210,14 +210,28 @@ $(B)/fsync_bench: bench/fsync_bench.c
 $(B)/bulkload: $(call obj,bench/bulkload.c) $(B)/libkvs-internal.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
 
+# the mixed GET/PUT load that tells the two latencies apart (wrk reports one)
+$(B)/mixload: bench/mixload.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $<
+
 bench-deps:
 	@tools/deps.sh bench
 
 bench: bench-deps
-	@$(MAKE) --no-print-directory all $(B)/fsync_bench $(B)/bulkload
+	@$(MAKE) --no-print-directory all $(B)/fsync_bench $(B)/bulkload $(B)/mixload
 	KVS_BIN=$(CURDIR)/$(B)/kvs FSYNC_BENCH=$(CURDIR)/$(B)/fsync_bench \
-	BULKLOAD=$(CURDIR)/$(B)/bulkload BENCH_DATA=$(CURDIR)/$(B)/bench-data \
+	BULKLOAD=$(CURDIR)/$(B)/bulkload MIXLOAD=$(CURDIR)/$(B)/mixload BENCH_DATA=$(CURDIR)/$(B)/bench-data \
 	QUICK=$(QUICK) bench/run.sh
+
+# `make bench-bare`: what libmicrohttpd's suspend/resume hand-off costs a PUT by itself, in a bare
+# server (bench/bare_put.c, bench/bare.sh): answered on the request thread vs through a second one.
+$(B)/bare_put: bench/bare_put.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(PKG_CF) $(LDFLAGS) -o $@ $< $(PKG_LD)
+
+bench-bare: bench-deps $(B)/bare_put
+	BARE_PUT=$(CURDIR)/$(B)/bare_put bench/bare.sh
 
 # `make bench-ir [IR_ROWS="get1k put1k"]`: the server's instructions per request under
 # callgrind (bench/callgrind.sh), repeatable whatever else the machine is doing.
@@ -225,7 +239,7 @@ bench-ir: bench-deps
 	@$(MAKE) --no-print-directory all
 	KVS_BIN=$(CURDIR)/$(B)/kvs bench/callgrind.sh $(IR_ROWS)
 
-.PHONY: bench bench-deps bench-ir
+.PHONY: bench bench-deps bench-ir bench-bare
 # --- end of benchmarks ---------------------------------------------------------------------
 
 # --- fuzzing and sanitizers ----------------------------------------------------------------
@@ -337,6 +351,7 @@ help:
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"
 	@echo "make bench           wrk vs nginx and the disk's fsync rate (QUICK=1: a smoke run)"
 	@echo "make bench-ir        instructions per request under callgrind (IR_ROWS=...)"
+	@echo "make bench-bare      libmicrohttpd's suspend/resume per PUT, in a bare server"
 	@echo "make clean           remove build/"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -3,7 +3,7 @@
 # datafile columns: x, "label", measured ratio, goal, pass (1/0), "measured text", "goal text"
 if (!exists("subtitle")) subtitle = ""
 
-set terminal pngcairo size 1800,720 font "DejaVu Sans,12"
+set terminal pngcairo size 2600,760 font "DejaVu Sans,12"
 set output outfile
 set encoding utf8
 set title "kvstore vs references: measured ratio (green = target met, red = missed) and goal (grey)\n{/*0.8 ".subtitle."}"
@@ -14,8 +14,9 @@ set yrange [0.02:60]
 set ytics (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
 set ylabel "ratio (log scale)"
 set grid ytics lc rgb "#dddddd"
-set xrange [0.4:13.6]
-set xtics nomirror scale 0 font ",11"
+stats datafile using 1 nooutput
+set xrange [0.4:STATS_max + 0.6]
+set xtics nomirror scale 0 font ",10"
 set key top left opaque
 set lmargin 10
 set bmargin 5

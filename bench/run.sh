@@ -15,9 +15,14 @@
 #                              vs nginx WebDAV PUT into tmpfs (no sync: an upper reference)
 #                              and kvs itself with its data on tmpfs (every sync free: what the
 #                              CPUs allow at 64 connections; diagnostic, no target)
-#   4. a page of 1,000 keys from a 1,000-key store vs from a 1,000,000-key store (bulk loaded)
+#   4. a page of 1,000 keys from a 1,000-key store vs from a 1,000,000-key store (bulk loaded),
+#      and the server's CPU time per key of the page
 #   5. the server's RSS with the 1,000,000-key store loaded
-#   6. PostgreSQL (a throw-away cluster with fsync on, tests/pg/cluster.sh): GET 1 KiB and
+#   6. a mixed load: 90 % GET of 16 hot 1 KiB records and 10 % durable PUT of 1 KiB, 64
+#      connections, with the GET latency apart (bench/mixload.c), vs the same client's GETs only
+#   7. 10 MiB records at 8 connections: GET vs nginx's static file, durable PUT (8 keys
+#      overwritten) vs nginx WebDAV PUT into tmpfs, in MiB/s; kvs's peak RSS during its PUTs
+#   8. PostgreSQL (a throw-away cluster with fsync on, tests/pg/cluster.sh): GET 1 KiB and
 #      durable PUT 1 KiB at 64 connections through one kvs node and through two (wrk with 32
 #      connections on each), as ratios to the LMDB rows of the same run; the reference of the
 #      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench). These
@@ -31,13 +36,15 @@
 #
 # Writes bench/results/latest.md, latest.png and latest-runs.tsv (every run; QUICK=1: quick.*),
 # and prints the table. Environment knobs: QUICK, BENCH_RUNS, BENCH_DURATION, BENCH_THREADS,
-# BENCH_WRK_THREADS, BENCH_BIG_KEYS, BENCH_KEEP_DATA=1 (keep the data directory).
+# BENCH_WRK_THREADS, BENCH_BIG_KEYS, BENCH_KEEP_DATA=1 (keep the data directory). MIXLOAD is
+# bench/mixload.c built (make bench passes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 KVS_BIN=${KVS_BIN:-$ROOT/build/kvs}
 FSYNC_BENCH=${FSYNC_BENCH:-$ROOT/build/fsync_bench}
+MIXLOAD=${MIXLOAD:-$ROOT/build/mixload}
 BULKLOAD=${BULKLOAD:-$ROOT/build/bulkload}
 BENCH_DATA=${BENCH_DATA:-$ROOT/build/bench-data}
 QUICK=${QUICK:-}
@@ -54,12 +61,15 @@ THREADS=${BENCH_THREADS:-1}
 WRK_T=${BENCH_WRK_THREADS:-1}
 CONNS=64
 PUT_CONNS="1 16 64"
+HOT=16                 # hot records of the mixed load
+BIG_CONNS=8            # connections of the 10 MiB rows
+BIG_SIZE=$((10 << 20)) # 10 MiB
 TOKEN=bench-admin-token
 RESULTS=$ROOT/bench/results
 OUT_MD=$RESULTS/$NAME.md
 OUT_PNG=$RESULTS/$NAME.png
 
-for tool in "$KVS_BIN" "$FSYNC_BENCH" "$BULKLOAD"; do
+for tool in "$KVS_BIN" "$FSYNC_BENCH" "$BULKLOAD" "$MIXLOAD"; do
     [ -x "$tool" ] || { echo "bench: $tool is missing (run: make bench)" >&2; exit 1; }
 done
 for cmd in wrk nginx gnuplot curl psql; do
@@ -84,6 +94,7 @@ cleanup() {
     [ -n "$KVS_TMPFS_PID" ] && kill -TERM "$KVS_TMPFS_PID" 2>/dev/null && wait "$KVS_TMPFS_PID" 2>/dev/null
     [ -n "$KVS_TLS_PID" ] && kill -TERM "$KVS_TLS_PID" 2>/dev/null && wait "$KVS_TLS_PID" 2>/dev/null
     [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
     rm -rf "$TMP" "$SHM"
     [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$BENCH_DATA"
 }
@@ -156,6 +167,29 @@ rss_kb() { # PID FIELD → kB
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
 
+# The highest RssAnon of PID while a row runs, sampled every 50 ms: anon_peak_start PID, then
+# anon_peak_stop prints it in kB. (VmHWM also counts the pages of the LMDB map that reads have
+# touched, file pages the kernel may take back, which a long run of writes piles up.)
+SAMPLER_PID=
+anon_peak_start() {
+    echo 0 >"$TMP/anon.max"
+    (
+        m=0
+        while kill -0 "$1" 2>/dev/null; do
+            a=$(rss_kb "$1" RssAnon)
+            [ "${a:-0}" -gt "$m" ] && m=$a && echo "$m" >"$TMP/anon.max"
+            sleep 0.05
+        done
+    ) &
+    SAMPLER_PID=$!
+}
+anon_peak_stop() {
+    kill "$SAMPLER_PID" 2>/dev/null
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    SAMPLER_PID=
+    cat "$TMP/anon.max"
+}
+
 # ---- nginx ------------------------------------------------------------------------------------
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -195,7 +229,7 @@ http {
             root $SHM;
             dav_methods PUT;
             create_full_put_path on;
-            client_max_body_size 2m;
+            client_max_body_size 11m;
         }
     }
     server {
@@ -266,45 +300,68 @@ kvs_counters() {
         /^kvs_storage_writes_total / { w = $2 } END { print (b == "" ? -1 : b), (w == "" ? -1 : w) }'
 }
 
-# wrk_row ROW RUN SERVER CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run against
-# SERVER (kvs or nginx), appended to runs.tsv with the server's CPU time per request.
-wrk_row() {
-    local row=$1 run=$2 server=$3 conns=$4 dur=$5 script=$6 url=$7
-    shift 7
+# load_row ROW RUN SERVER METRICS_URL CMD… — one bounded load run of CMD (wrk, or mixload,
+# which prints the same "WRK key=value …" line and the GET and PUT latencies apart) against
+# SERVER (kvs, kvs_tmpfs, kvs_tls or nginx), appended to runs.tsv with the server's CPU time
+# per request. METRICS_URL: a kvs whose /metrics tell the writes per sync during the run, or "".
+load_row() {
+    local row=$1 run=$2 server=$3 murl=$4
+    shift 4
     local c0 c1
     local b0 b1 k0 k1 t0 t1
     c0=$(server_ticks "$server")
     local m0="-1 -1" m1="-1 -1"
-    [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && m0=$(kvs_counters "${url%%/v2/*}")
+    [ -n "$murl" ] && m0=$(kvs_counters "$murl")
     b0=$(busy_ticks) k0=$(child_ticks) t0=$(date +%s%N)
-    local t=$WRK_T
-    [ "$conns" -lt "$t" ] && t=$conns
-    local logf=$TMP/wrk-$row-$run.log
-    timeout $((dur + 30)) wrk -t"$t" -c"$conns" -d"${dur}s" --latency -H "$AUTH" \
-        -s "$ROOT/bench/wrk/$script" "$url" "$@" >"$logf" 2>&1 || true
+    local logf=$TMP/load-$row-$run.log
+    "$@" >"$logf" 2>&1 || true
     c1=$(server_ticks "$server")
     b1=$(busy_ticks) k1=$(child_ticks) t1=$(date +%s%N)
-    [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && m1=$(kvs_counters "${url%%/v2/*}")
+    [ -n "$murl" ] && m1=$(kvs_counters "$murl")
     # Group commit: writes per sync (transaction) during the run, from kvs's /metrics.
     local per_sync
     per_sync=$(echo "$m0 $m1" | awk '{ db = $3 - $1; dw = $4 - $2
         if ($1 < 0 || $3 < 0 || db <= 0) print -1; else printf "%.1f", dw / db }')
-    # Other work on the machine during the run, in CPUs: all busy time less the server's and wrk's.
+    # Other work on the machine during the run, in CPUs: all busy time less the server's and the load's.
     local other
     other=$(awk -v b=$((b1 - b0)) -v s=$((c1 - c0)) -v k=$((k1 - k0)) -v t=$(((t1 - t0) / 1000)) \
         -v tick="$TICK_US" 'BEGIN { o = (b - s - k) * tick / t; printf "%.2f", o < 0 ? 0 : o }')
     local line
     line=$(grep '^WRK ' "$logf" | tail -1) || true
-    [ -n "$line" ] || { cat "$logf" >&2; die "wrk run $row/$run produced no result"; }
+    [ -n "$line" ] || { cat "$logf" >&2; die "load run $row/$run produced no result"; }
     # WRK rps=… p50_us=… p99_us=… bytes_per_s=… requests=… sock_errors=… non2xx=…
+    #     [get_p99_us=… put_p99_us=…]
     echo "$line" | awk -v row="$row" -v run="$run" -v cpu=$(((c1 - c0) * TICK_US)) -v other="$other" \
         -v per_sync="$per_sync" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", row, run, v["rps"], v["p50_us"],
+        gp = ("get_p99_us" in v) ? v["get_p99_us"] : -1; pp = ("put_p99_us" in v) ? v["put_p99_us"] : -1
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n", row, run, v["rps"], v["p50_us"],
                v["p99_us"], v["bytes_per_s"], v["requests"], v["sock_errors"], v["non2xx"],
-               (v["requests"] > 0) ? cpu / v["requests"] : 0, other, per_sync }' >>"$RUNS_TSV"
+               (v["requests"] > 0) ? cpu / v["requests"] : 0, other, per_sync, gp, pp }' >>"$RUNS_TSV"
     log "$(printf '%-18s run %s: %s cpu_us_per_req=%s other_cpus=%s writes_per_sync=%s' "$row" "$run" \
         "${line#WRK }" "$(tail -1 "$RUNS_TSV" | cut -f10)" "$other" "$per_sync")"
+}
+
+# wrk_row ROW RUN SERVER CONNS DURATION SCRIPT URL [-- ARGS…] — one bounded wrk run (load_row).
+wrk_row() {
+    local row=$1 run=$2 server=$3 conns=$4 dur=$5 script=$6 url=$7
+    shift 7
+    local murl=
+    [ "${server#kvs}" != "$server" ] && [ "$script" = put.lua ] && murl=${url%%/v2/*}
+    local t=$WRK_T
+    [ "$conns" -lt "$t" ] && t=$conns
+    load_row "$row" "$run" "$server" "$murl" timeout $((dur + 30)) wrk -t"$t" -c"$conns" \
+        -d"${dur}s" --latency -H "$AUTH" -s "$ROOT/bench/wrk/$script" "$url" "$@"
+}
+
+# mix_row ROW RUN EVERY — mixload against kvs, 64 connections: GETs of the hot records, and
+# every EVERY-th request a durable PUT of 1 KiB to a new key (EVERY 0: GETs only).
+mix_row() {
+    local paths=() i
+    for i in $(seq 0 $((HOT - 1))); do paths+=("/v2/key-value-stores/$GET_ID/records/hot$i"); done
+    load_row "$1" "$2" kvs "$([ "$3" -gt 0 ] && echo "$KVS")" timeout $((DUR + 30)) "$MIXLOAD" \
+        -c "$CONNS" -d "$DUR" -m "$3" -s 1024 -t "$TOKEN" \
+        -P "/v2/key-value-stores/$PUT_ID/records/mix-r$2-" "$KVS" "${paths[@]}"
 }
 
 # pg_ticks → the CPU time of the PostgreSQL server in clock ticks: the postmaster's, its ended
@@ -374,20 +431,20 @@ fsync_row() { # RUN
         "$BENCH_DATA/fsync_bench.tmp")
     echo "$line" | awk -v run="$1" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\t-1\t1\n", run, v["records_per_s"], v["sync_p50_us"],
+        printf "fsync\t%s\t%s\t%s\t%s\t0\t%s\t0\t0\t0\t-1\t1\t-1\t-1\n", run, v["records_per_s"], v["sync_p50_us"],
                v["sync_p99_us"], v["records"] }' >>"$RUNS_TSV"
     log "$(printf '%-18s run %s: %s' fsync "$1" "$line")"
 }
 
-# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req other_cpus writes_per_sync" of the run with the most
-# requests/s (best of N), or "NA".
+# best ROW → "rps p50 p99 bytes_per_s min_rps max_rps runs errors cpu_us_per_req other_cpus
+# writes_per_sync get_p99 put_p99" of the run with the most requests/s (best of N), or "NA".
 best() {
     awk -F'\t' -v r="$1" '$1 == r {
             n++; err += $8 + $9
-            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10; oth = $11; ps = $12 }
+            if (n == 1 || $3 + 0 > b) { b = $3 + 0; p50 = $4; p99 = $5; bps = $6; cpu = $10; oth = $11; ps = $12; gp = $13; pp = $14 }
             if (n == 1 || $3 + 0 < mn) mn = $3 + 0
             if (n == 1 || $3 + 0 > mx) mx = $3 + 0 }
-        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu, oth, ps }' "$RUNS_TSV"
+        END { if (!n) print "NA"; else print b, p50, p99, bps, mn, mx, n, err, cpu, oth, ps, gp, pp }' "$RUNS_TSV"
 }
 
 # ==== set-up =====================================================================================
@@ -411,6 +468,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$TMP/tls.key" -out "$TMP/tls.crt" 2>/dev/null || die "openssl cannot make a certificate"
 head -c 786432 /dev/urandom | base64 -w 0 >"$TMP/www/1m.bin"
+head -c $((BIG_SIZE * 3 / 4)) /dev/urandom | base64 -w 0 >"$TMP/www/10m.bin"
 chmod -R a+rX "$TMP"
 
 rm -rf "$BENCH_DATA"
@@ -425,11 +483,12 @@ PUT_ID=$(create_store bench-put)
 K1K_ID=$(create_store bench-keys-1k)
 KBIG_ID=$(create_store bench-keys-big)
 [ -n "$GET_ID" ] && [ -n "$PUT_ID" ] && [ -n "$K1K_ID" ] && [ -n "$KBIG_ID" ] || die "cannot create the stores"
-for f in 1k 1m; do
+put_record() { # KEY FILE
     curl -sf -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/octet-stream' \
-        --data-binary "@$TMP/www/$f.bin" "$KVS/v2/key-value-stores/$GET_ID/records/$f" ||
-        die "cannot PUT record $f"
-done
+        --data-binary "@$2" "$KVS/v2/key-value-stores/$GET_ID/records/$1" || die "cannot PUT record $1"
+}
+for f in 1k 1m 10m; do put_record "$f" "$TMP/www/$f.bin"; done
+for i in $(seq 0 $((HOT - 1))); do put_record "hot$i" "$TMP/www/1k.bin"; done
 stop_kvs
 
 log "bulk loading 1000 keys into $K1K_ID and $BIG keys into $KBIG_ID"
@@ -455,8 +514,11 @@ check_size() { # URL BYTES
 }
 check_size "$KVS/v2/key-value-stores/$GET_ID/records/1k" 1024
 check_size "$KVS/v2/key-value-stores/$GET_ID/records/1m" 1048576
+check_size "$KVS/v2/key-value-stores/$GET_ID/records/10m" "$BIG_SIZE"
+check_size "$KVS/v2/key-value-stores/$GET_ID/records/hot$((HOT - 1))" 1024
 check_size "$NGINX/1k.bin" 1024
 check_size "$NGINX/1m.bin" 1048576
+check_size "$NGINX/10m.bin" "$BIG_SIZE"
 check_size "$NGINX/mem" 1024
 check_size "$NGINX_TLS/1k.bin" 1024
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$TMP/www/1k.bin" "$NGINX/dav/check")
@@ -544,6 +606,38 @@ rm -rf "$SHM/kvs-data"
 RSS_END_ANON=$(rss_kb "$KVS_PID" RssAnon)
 RSS_END_FILE=$(rss_kb "$KVS_PID" RssFile)
 RSS_HWM=$(rss_kb "$KVS_PID" VmHWM)
+
+# Reads beside writes: GETs must never wait for the writer or a sync. The same client (mixload,
+# which tells GET and PUT latencies apart) with GETs only is the reference.
+log "mixed load (-c$CONNS): 90 % GET of $HOT hot 1 KiB records, 10 % durable PUT 1 KiB; and GETs only"
+for r in $(seq "$RUNS"); do
+    mix_row mixed_get_only "$r" 0
+    mix_row mixed "$r" 10
+done
+
+# Large records, last: the RSS figures above are of the small rows. kvs's peak RSS is read
+# during each of its PUT runs: anonymous memory (where the bodies are) sampled, and VmHWM
+# (clear_refs 5 resets it first), which also counts the map pages that reads touched: so the
+# PUTs come first in each round, and RssFile before the row is told too.
+log "10 MiB records (-c$BIG_CONNS): durable PUT vs nginx WebDAV PUT into tmpfs, GET vs nginx static file"
+BIG_PUT_ANON=0 BIG_PUT_HWM=0 BIG_PUT_FILE0=0
+for r in $(seq "$RUNS"); do
+    echo 5 >"/proc/$KVS_PID/clear_refs" 2>/dev/null || log "cannot reset kvs's peak RSS; it counts from the start"
+    file0=$(rss_kb "$KVS_PID" RssFile)
+    anon_peak_start "$KVS_PID"
+    wrk_row put10m_kvs "$r" kvs $BIG_CONNS "$DUR" put.lua "$KVS" -- \
+        "/v2/key-value-stores/$PUT_ID/records/" "big-r$r" "$BIG_SIZE" $BIG_CONNS
+    anon=$(anon_peak_stop)
+    hwm=$(rss_kb "$KVS_PID" VmHWM)
+    if [ "$anon" -gt "$BIG_PUT_ANON" ]; then
+        BIG_PUT_ANON=$anon BIG_PUT_HWM=$hwm BIG_PUT_FILE0=$file0
+    fi
+    rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
+    wrk_row put10m_dav "$r" nginx $BIG_CONNS "$DUR" put.lua "$NGINX" -- "/dav/" "big-r$r" "$BIG_SIZE" $BIG_CONNS
+    rm -rf "$SHM/dav" && mkdir -p "$SHM/dav"
+    wrk_row get10m_kvs "$r" kvs $BIG_CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/10m"
+    wrk_row get10m_nginx "$r" nginx $BIG_CONNS "$DUR" get.lua "$NGINX/10m.bin"
+done
 stop_kvs
 
 # PostgreSQL: a cluster of our own, durable (fsync on), its data in $TMPDIR (the real disk here
@@ -605,8 +699,18 @@ read -r FSYNC_RATE _ <<<"$(best fsync)"
 read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU _ <<<"$(best put_kvs_c64)"
 read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU _ <<<"$(best put_dav_c64)"
 read -r TMPFS64 _ _ _ _ _ _ _ TMPFS64_CPU _ <<<"$(best put_kvs_tmpfs_c$CONNS)"
-read -r _ K1K_P50 _ <<<"$(best keys_1k)"
-read -r _ KBIG_P50 _ <<<"$(best keys_big)"
+read -r _ K1K_P50 _ _ _ _ _ _ K1K_CPU _ <<<"$(best keys_1k)"
+read -r _ KBIG_P50 _ _ _ _ _ _ KBIG_CPU _ <<<"$(best keys_big)"
+read -r MIX_RPS _ _ _ _ _ _ _ MIX_CPU _ _ MIX_GET_P99 MIX_PUT_P99 <<<"$(best mixed)"
+read -r MIXG_RPS _ _ _ _ _ _ _ _ _ _ MIXG_GET_P99 _ <<<"$(best mixed_get_only)"
+read -r _ _ G1K_KVS_P99 _ <<<"$(best get1k_kvs)"
+read -r _ _ _ G10_KVS_BPS _ <<<"$(best get10m_kvs)"
+read -r _ _ _ G10_NF_BPS _ <<<"$(best get10m_nginx)"
+read -r P10_KVS _ _ _ _ _ _ _ P10_KVS_CPU _ <<<"$(best put10m_kvs)"
+read -r P10_DAV _ _ _ _ _ _ _ P10_DAV_CPU _ <<<"$(best put10m_dav)"
+P10_KVS_BPS=$(awk -v r="$P10_KVS" -v s="$BIG_SIZE" 'BEGIN { printf "%.0f", r * s }')
+P10_DAV_BPS=$(awk -v r="$P10_DAV" -v s="$BIG_SIZE" 'BEGIN { printf "%.0f", r * s }')
+KEY_CPU=$(awk -v c="$K1K_CPU" 'BEGIN { printf "%.3f", c / 1000 }') # a page is 1,000 keys
 read -r G1K_PG1 _ _ _ _ _ _ _ G1K_PG1_CPU _ <<<"$(best get1k_pg1)"
 read -r G1K_PG2 _ <<<"$(best get1k_pg2)"
 read -r PUT_PG1 _ PUT_PG1_P99 _ _ _ _ _ PUT_PG1_CPU _ <<<"$(best put_pg1_c$CONNS)"
@@ -640,6 +744,13 @@ R8=$(ratio "$RSS_MAX_ANON" 65536)
 R9=$(ratio "$TMPFS64" "$FSYNC_RATE")
 R10=$(ratio "$PUT64" "$TMPFS64")
 R11=$(ratio "$G1K_TLS_KVS" "$G1K_TLS_NGINX")
+R12=$(ratio "$G1K_KVS_CPU" "$G1K_NM_CPU")
+R13=$(ratio "$PUT64_CPU" "$G1K_KVS_CPU")
+R14=$(ratio "$MIX_GET_P99" "$MIXG_GET_P99")
+R15=$(ratio "$G10_KVS_BPS" "$G10_NF_BPS")
+R16=$(ratio "$P10_KVS_BPS" "$P10_DAV_BPS")
+R17=$(ratio "$BIG_PUT_ANON" $((2 * BIG_CONNS * BIG_SIZE / 1024)))
+R18=$(ratio "$KEY_CPU" 0.35)
 R21=$(ratio "$G1K_PG1" "$G1K_KVS")
 R22=$(ratio "$G1K_PG2" "$G1K_KVS")
 R23=$(ratio "$PUT_PG1" "$PGBENCH")
@@ -653,17 +764,24 @@ V6=$(verdict "$R6" ">=" 1.0)
 V7=$(verdict "$R7" "<=" 1.5)
 V8=$(verdict "$RSS_MAX_ANON" "<" 65536)
 V11=$(verdict "$R11" ">=" 0.9)
+V12=$(verdict "$R12" "<=" 1.1)
+V13=$(verdict "$R13" "<=" 2)
+V14=$(verdict "$R14" "<=" 1.5)
+V15=$(verdict "$R15" ">=" 1.0)
+V16=$(verdict "$R16" ">=" 1.0)
+V17=$(verdict "$R17" "<=" 1.0)
+V18=$(verdict "$KEY_CPU" "<=" 0.35)
 V21=$(verdict "$R21" ">=" 0.5)
 V22=$(verdict "$R22" ">=" 0.5)
 V23=$(verdict "$R23" ">=" 1.0)
 V24=$(verdict "$R24" ">=" 1.0)
 
-row_line() { # ROW LABEL CONNS [bw] → a markdown row of the measurements table (bw: show
-    local b   # the response throughput)
+row_line() { # ROW LABEL CONNS [bw|put] → a markdown row of the measurements table (bw: show
+    local b   # the response throughput; put: the request bodies', BIG_SIZE each)
     b=$(best "$1")
     [ "$b" = NA ] && return 0
-    echo "$b" | awk -v label="$2" -v c="$3" -v showbw="${4:-}" "$AWK_FMT"'{
-        bw = (showbw == "bw") ? mib($4) : "—"
+    echo "$b" | awk -v label="$2" -v c="$3" -v showbw="${4:-}" -v big="$BIG_SIZE" "$AWK_FMT"'{
+        bw = (showbw == "bw") ? mib($4) : (showbw == "put") ? mib($1 * big) : "—"
         spread = ($7 > 1) ? sprintf(" [%s–%s]", commas($5), commas($6)) : ""
         cpu = ($9 > 0) ? sprintf("%.1f µs", $9) : "—"
         oth = ($10 >= 0) ? sprintf("%.2f", $10) : "—"
@@ -717,6 +835,20 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
         printf "| keys page of 1,000: %s-key store vs 1,000-key store (median latency) | %s | %s | %s× | ≤ 1.5× | %s |\n", n, us(a), us(b), r, v }'
     awk -v a="$RSS_MAX_ANON" -v v="$V8" -v n="$BIG_H" 'BEGIN {
         printf "| server RSS (anonymous) with the %s-key store, highest seen | %.1f MiB | — | — | < 64 MiB | %s |\n", n, a / 1024, v }'
+    awk -v a="$G1K_KVS_CPU" -v b="$G1K_NM_CPU" -v r="$R12" -v v="$V12" 'BEGIN {
+        printf "| GET 1 KiB: server CPU per request vs nginx from memory | %s µs | %s µs | %s× | ≤ 1.1× | %s |\n", a, b, r, v }'
+    awk -v a="$PUT64_CPU" -v b="$G1K_KVS_CPU" -v r="$R13" -v v="$V13" 'BEGIN {
+        printf "| durable PUT 1 KiB, 64 conn.: server CPU per PUT vs per GET 1 KiB | %s µs | %s µs | %s× | ≤ 2× | %s |\n", a, b, r, v }'
+    awk -v a="$MIX_GET_P99" -v b="$MIXG_GET_P99" -v r="$R14" -v v="$V14" -v t="$MIX_RPS" "$AWK_FMT"'BEGIN {
+        printf "| mixed 90 %% GET / 10 %% durable PUT, 64 conn. (%s req/s in all): GET p99 vs GETs only | %s | %s | %s× | ≤ 1.5× | %s |\n", commas(t), us(a), us(b), r, v }'
+    awk -v a="$G10_KVS_BPS" -v b="$G10_NF_BPS" -v r="$R15" -v v="$V15" -v c="$BIG_CONNS" "$AWK_FMT"'BEGIN {
+        printf "| GET 10 MiB vs nginx static file, %s conn. | %s | %s | %s× | ≥ 1.0× | %s |\n", c, mib(a), mib(b), r, v }'
+    awk -v a="$P10_KVS_BPS" -v b="$P10_DAV_BPS" -v r="$R16" -v v="$V16" -v c="$BIG_CONNS" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT 10 MiB vs nginx WebDAV PUT into tmpfs, %s conn. | %s | %s | %s× | ≥ 1.0× | %s |\n", c, mib(a), mib(b), r, v }'
+    awk -v a="$BIG_PUT_ANON" -v v="$V17" -v lim=$((2 * BIG_CONNS * BIG_SIZE / 1048576)) 'BEGIN {
+        printf "| server peak RSS (anonymous) during the durable PUT 10 MiB row | %.1f MiB | — | — | ≤ %d MiB | %s |\n", a / 1024, lim, v }'
+    awk -v a="$KEY_CPU" -v v="$V18" 'BEGIN {
+        printf "| keys page of 1,000: server CPU per key | %.3f µs | — | — | ≤ 0.35 µs | %s |\n", a, v }'
     awk -v a="$G1K_PG1" -v b="$G1K_PG2" -v l="$G1K_KVS" -v r1="$R21" -v r2="$R22" -v v1="$V21" -v v2="$V22" "$AWK_FMT"'BEGIN {
         printf "| GET 1 KiB through PostgreSQL, one node, vs LMDB | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(a), commas(l), r1, v1
         printf "| GET 1 KiB through PostgreSQL, two nodes, vs LMDB (one node) | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(b), commas(l), r2, v2 }'
@@ -731,7 +863,17 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "Server CPU time per request (user + system of all the server's threads or workers, from /proc; less"
     echo "disturbed by other work on the machine than req/s): GET 1 KiB kvs $G1K_KVS_CPU µs, nginx file $G1K_NF_CPU µs,"
     echo "nginx memory $G1K_NM_CPU µs; over TLS kvs $G1K_TLS_KVS_CPU µs, nginx $G1K_TLS_NGINX_CPU µs; durable PUT at 64"
-    echo "conn. kvs $PUT64_CPU µs, nginx WebDAV $DAV64_CPU µs."
+    echo "conn. kvs $PUT64_CPU µs, nginx WebDAV $DAV64_CPU µs; PUT 10 MiB kvs $P10_KVS_CPU µs, nginx WebDAV $P10_DAV_CPU µs;"
+    echo "mixed load kvs $MIX_CPU µs; keys page of 1,000 kvs $K1K_CPU µs (store of 1,000 keys), $KBIG_CPU µs (store of $BIG_H)."
+    echo
+    awk -v a="$BIG_PUT_ANON" -v h="$BIG_PUT_HWM" -v f="$BIG_PUT_FILE0" 'BEGIN {
+        printf "Peak RSS of kvs during its durable PUT 10 MiB row: %.1f MiB anonymous (sampled every 50 ms), VmHWM %.1f MiB,\n", a / 1024, h / 1024
+        printf "of which %.1f MiB were LMDB map pages (RssFile) already resident before the row.\n", f / 1024 }'
+    echo
+    awk -v g="$MIX_GET_P99" -v p="$MIX_PUT_P99" -v o="$MIXG_GET_P99" -v w="$G1K_KVS_P99" -v n="$HOT" "$AWK_FMT"'BEGIN {
+        printf "Mixed load (bench/mixload.c: 64 connections, GETs of %d hot 1 KiB records, every 10th request a durable\n", n
+        printf "PUT of 1 KiB to a new key): GET p99 %s, PUT p99 %s; the same client with GETs only: GET p99 %s\n", us(g), us(p), us(o)
+        printf "(wrk'"'"'s GET-only row above: %s).\n", us(w) }'
     echo
     echo "TLS (keep-alive: one handshake per connection), negotiated with openssl s_client: kvs $TLS_KVS_SUITE"
     echo "(GnuTLS through libmicrohttpd), nginx $TLS_NGINX_SUITE (OpenSSL); certificate ECDSA P-256, made for the run."
@@ -759,6 +901,12 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     row_line fsync "disk: append 1 KiB + fdatasync, one writer (writes/s; sync latency)" "—"
     row_line keys_1k "kvs keys page of 1,000, store of 1,000 keys" 1
     row_line keys_big "kvs keys page of 1,000 after key $MID, store of $BIG_H keys" 1
+    row_line mixed_get_only "kvs GETs only of $HOT hot 1 KiB records (mixload)" $CONNS
+    row_line mixed "kvs 90 % GET of them, 10 % durable PUT 1 KiB (mixload)" $CONNS
+    row_line get10m_kvs "kvs GET 10 MiB record" $BIG_CONNS bw
+    row_line get10m_nginx "nginx GET 10 MiB static file" $BIG_CONNS bw
+    row_line put10m_kvs "kvs durable PUT 10 MiB (8 keys overwritten)" $BIG_CONNS put
+    row_line put10m_dav "nginx WebDAV PUT 10 MiB into tmpfs (no sync)" $BIG_CONNS put
     row_line get1k_pg1 "kvs on PostgreSQL, one node: GET 1 KiB record" $CONNS bw
     row_line get1k_pg2 "kvs on PostgreSQL, two nodes: GET 1 KiB record" "2 × $((CONNS / 2))" bw
     row_line "put_pg1_c$CONNS" "kvs on PostgreSQL, one node: durable PUT 1 KiB, distinct keys" $CONNS
@@ -797,12 +945,19 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "11 \"PG GET 2 nodes\\n÷ LMDB GET\" $R22 0.5 $([ "$V22" = PASS ] && echo 1 || echo 0) \"${R22}×\" \"≥0.5\""
     echo "12 \"PG PUT 1 node\\n÷ pgbench\" $R23 1.0 $([ "$V23" = PASS ] && echo 1 || echo 0) \"${R23}×\" \"≥1.0\""
     echo "13 \"PG PUT 2 nodes\\n÷ pgbench\" $R24 1.0 $([ "$V24" = PASS ] && echo 1 || echo 0) \"${R24}×\" \"≥1.0\""
+    echo "14 \"GET 1 KiB CPU\\n÷ nginx memory\" $R12 1.1 $([ "$V12" = PASS ] && echo 1 || echo 0) \"${R12}×\" \"≤1.1\""
+    echo "15 \"PUT CPU\\n÷ GET CPU\" $R13 2 $([ "$V13" = PASS ] && echo 1 || echo 0) \"${R13}×\" \"≤2\""
+    echo "16 \"mixed GET p99\\n÷ GET-only p99\" $R14 1.5 $([ "$V14" = PASS ] && echo 1 || echo 0) \"${R14}×\" \"≤1.5\""
+    echo "17 \"GET 10 MiB\\n÷ nginx file\" $R15 1.0 $([ "$V15" = PASS ] && echo 1 || echo 0) \"${R15}×\" \"≥1.0\""
+    echo "18 \"PUT 10 MiB\\n÷ nginx DAV\" $R16 1.0 $([ "$V16" = PASS ] && echo 1 || echo 0) \"${R16}×\" \"≥1.0\""
+    echo "19 \"PUT 10 MiB peak RSS\\n÷ 160 MiB\" $R17 1.0 $([ "$V17" = PASS ] && echo 1 || echo 0) \"${R17}×\" \"≤1\""
+    echo "20 \"keys CPU per key\\n÷ 0.35 µs\" $R18 1.0 $([ "$V18" = PASS ] && echo 1 || echo 0) \"${R18}×\" \"≤1\""
 } >"$TMP/chart.dat"
 gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}; other work on the machine: $OTHER_AVG CPUs on average'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"
 
 {
-    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\tother_cpus\twrites_per_sync\n'
+    printf 'row\trun\treq_per_s\tp50_us\tp99_us\tbytes_per_s\trequests\tsocket_errors\tnon2xx\tserver_cpu_us_per_req\tother_cpus\twrites_per_sync\tget_p99_us\tput_p99_us\n'
     cat "$RUNS_TSV"
 } >"$RESULTS/$NAME-runs.tsv"
 

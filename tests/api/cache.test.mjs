@@ -6,7 +6,8 @@
 // several times, so that the answer is in the cache, then changes what it depends on.
 //
 // The server runs with --threads 1: every request is then served by the one worker thread
-// whose cache the warm-up filled.
+// whose cache the warm-up filled. On a PostgreSQL run (KVS_TEST_BACKEND=pg) nothing is cached,
+// and the same answers are due.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -66,6 +67,12 @@ async function setAccess(base, token, ref, generalAccess) {
         body: JSON.stringify({ generalAccess }),
     });
     dataOf(res, 200);
+}
+
+/** What the CLI's --data takes for the server's storage: its directory, or its postgres:// URI
+ * on a PostgreSQL run (which caches nothing, and must refuse the same). */
+function dataOfServer() {
+    return server.storage ?? server.dataDir;
 }
 
 function ok(res, what) {
@@ -146,7 +153,7 @@ describe('the cache never serves a change made by another process', { skip }, ()
         const { user, store } = await userWithStore('crev');
         const path = recordPath(store.id, 'k');
         await warm(path, user.token);
-        ok(await runKvs(['token', 'revoke', prefixOf(user.token), '--data', server.dataDir]), 'token revoke');
+        ok(await runKvs(['token', 'revoke', prefixOf(user.token), '--data', dataOfServer()]), 'token revoke');
         await refusedNowAndLater(path, user.token, 401, 'user-or-token-not-found');
     });
 
@@ -156,7 +163,7 @@ describe('the cache never serves a change made by another process', { skip }, ()
         await share(server, owner.token, store.id, reader.username, 'READ');
         const path = recordPath(store.id, 'k');
         await warm(path, reader.token);
-        ok(await runKvs(['unshare', store.id, reader.username, '--data', server.dataDir]), 'unshare');
+        ok(await runKvs(['unshare', store.id, reader.username, '--data', dataOfServer()]), 'unshare');
         await refusedNowAndLater(path, reader.token, 403, 'insufficient-permissions');
     });
 

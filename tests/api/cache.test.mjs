@@ -69,6 +69,16 @@ async function setAccess(base, token, ref, generalAccess) {
     dataOf(res, 200);
 }
 
+/** A new store readable by anyone with its ID, whose record `k` an anonymous caller has just
+ * read five times (warm): { user, store, path }. */
+async function warmPublicRecord(prefix) {
+    const { user, store } = await userWithStore(prefix);
+    await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
+    const path = recordPath(store.id, 'k');
+    await warm(path, null);
+    return { user, store, path };
+}
+
 /** What the CLI's --data takes for the server's storage: its directory, or its postgres:// URI
  * on a PostgreSQL run (which caches nothing, and must refuse the same). */
 function dataOfServer() {
@@ -111,10 +121,7 @@ describe('the cache never serves a change made by this server', { skip }, () => 
     });
 
     test('a store made restricted is closed to anonymous readers on the next request', T, async () => {
-        const { user, store } = await userWithStore('acc');
-        await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
-        const path = recordPath(store.id, 'k');
-        await warm(path, null);
+        const { user, store, path } = await warmPublicRecord('acc');
         await setAccess(server, user.token, store.id, 'RESTRICTED');
         assertApiError(await request(server, { path, token: false }), 401, 'token-not-provided');
     });
@@ -186,10 +193,7 @@ describe('the cache never serves a change made by another process', { skip }, ()
         });
 
         test('a store it makes restricted is closed here on the next request', T, async () => {
-            const { user, store } = await userWithStore('cacc');
-            await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
-            const path = recordPath(store.id, 'k');
-            await warm(path, null);
+            const { user, store, path } = await warmPublicRecord('cacc');
             await setAccess(other, user.token, store.id, 'RESTRICTED');
             await refusedNowAndLater(path, null, 401, 'token-not-provided');
         });

@@ -56,21 +56,24 @@ static int json_header_value(struct kvs_buf *o, kvs_slice v)
     return rc;
 }
 
+/* Append the string literal S (its length known when compiled: no strlen per key). */
+#define PUT_LIT(o, s) kvs_buf_append((o), (s), sizeof(s) - 1)
+
 static int add_key(void *arg, const struct kvs_key_view *k)
 {
     struct page *pg = arg;
     if (pg->only.n && !kvs_slice_eq(k->key, pg->only))
         return 0;
     struct kvs_buf *o = &pg->out;
-    int rc = kvs_buf_puts(o, pg->count ? ",{\"key\":" : "{\"key\":");
+    int rc = pg->count ? PUT_LIT(o, ",{\"key\":") : PUT_LIT(o, "{\"key\":");
     if (rc == 0)
         rc = kvs_json_str(o, k->key);
     if (rc == 0)
-        rc = kvs_buf_puts(o, ",\"size\":");
+        rc = PUT_LIT(o, ",\"size\":");
     if (rc == 0)
         rc = kvs_json_uint(o, k->size);
     if (rc == 0)
-        rc = kvs_buf_puts(o, ",\"recordPublicUrl\":\"");
+        rc = PUT_LIT(o, ",\"recordPublicUrl\":\"");
     if (rc == 0)
         rc = kvs_buf_append(o, pg->url.p, pg->url.n);
     if (rc == 0)
@@ -78,19 +81,19 @@ static int add_key(void *arg, const struct kvs_key_view *k)
     if (rc == 0 && pg->signer) {
         char sig[KVS_HMAC62_MAX + 1];
         kvs_signer_record(pg->signer, k->key, sig);
-        rc = kvs_buf_puts(o, "?signature=");
+        rc = PUT_LIT(o, "?signature=");
         if (rc == 0)
             rc = kvs_buf_puts(o, sig);
     }
     if (rc == 0)
-        rc = kvs_buf_puts(o, "\"");
+        rc = PUT_LIT(o, "\"");
     if (rc == 0 && pg->content_types) {
-        rc = kvs_buf_puts(o, ",\"contentType\":");
+        rc = PUT_LIT(o, ",\"contentType\":");
         if (rc == 0)
             rc = json_header_value(o, k->rec.content_type);
     }
     if (rc == 0)
-        rc = kvs_buf_puts(o, "}");
+        rc = PUT_LIT(o, "}");
     pg->last = k->key;
     pg->count++;
     return rc;

@@ -39,7 +39,7 @@ void kvs_buf_commit(struct kvs_buf *b, size_t n)
     b->n += n;
 }
 
-int kvs_buf_append(struct kvs_buf *b, const void *data, size_t n)
+int kvs_buf_append_grow(struct kvs_buf *b, const void *data, size_t n)
 {
     if (n == 0)
         return 0;

@@ -217,11 +217,16 @@ struct kvs_lmdb {
     /* "Meta epoch" above: written by the writer thread (atomic), read by any */
     uint64_t own_txnid;  /* this process's last commit, every commit before it accounted for */
     uint64_t meta_txnid; /* the last commit up to own_txnid that may have changed meta */
+    /* Ended reads kept for the next ones (lmdb_read.c), their transactions reset */
+    pthread_mutex_t spares_mu;
+    struct kvs_lmdb_read *spares; /* under spares_mu */
+    unsigned n_spares;            /* under spares_mu */
 };
 
 struct kvs_lmdb_read {
     struct kvs_read super;
     MDB_txn *txn;
+    struct kvs_lmdb_read *next; /* in db->spares */
 };
 
 static inline struct kvs_lmdb *lmdb_of(struct kvs_storage *st)
@@ -566,6 +571,8 @@ KVS_MUST_CHECK int kvs_lmdb_token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
 KVS_MUST_CHECK int kvs_lmdb_read_begin(struct kvs_storage *st, struct kvs_read **out);
 void kvs_lmdb_read_end(struct kvs_read *rd);
 uint64_t kvs_lmdb_meta_epoch(struct kvs_read *rd);
+/* Release the ended reads kept for reuse (before the environment closes). */
+void kvs_lmdb_read_spares_free(struct kvs_lmdb *db);
 KVS_MUST_CHECK int kvs_lmdb_user_count(struct kvs_read *rd, uint64_t *out);
 KVS_MUST_CHECK int kvs_lmdb_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
 KVS_MUST_CHECK int kvs_lmdb_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);

@@ -33,6 +33,8 @@ const char *const kvs_lmdb_dbi_names[DBI_COUNT] = {
 static void lmdb_close(struct kvs_storage *st)
 {
     struct kvs_lmdb *db = lmdb_of(st);
+    kvs_lmdb_read_spares_free(db);
+    pthread_mutex_destroy(&db->spares_mu);
     if (db->env != NULL)
         mdb_env_close(db->env);
     free(db->dir);
@@ -440,6 +442,7 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     }
 
     struct kvs_lmdb *db = kvs_xcalloc(1, sizeof *db);
+    pthread_mutex_init(&db->spares_mu, NULL); /* cannot fail with default attributes (glibc) */
     db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
     db->dir = kvs_xstrdup(cfg->dir);
     int rc = mdb_env_create(&db->env);

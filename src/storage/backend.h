@@ -31,9 +31,12 @@ struct kvs_storage_ops {
 
     int (*read_begin)(struct kvs_storage *st, struct kvs_read **out);
     void (*read_end)(struct kvs_read *rd);
-    /* kvs_storage_meta_epoch(). May be NULL: no epoch is known, nothing is cached (a back-end
-     * without exact knowledge of every other node's writes, such as PostgreSQL's). */
+    /* kvs_storage_meta_epoch(). May be NULL: no epoch is known, nothing is cached. */
     uint64_t (*meta_epoch)(struct kvs_read *rd);
+    /* kvs_storage_read_optimistic() and kvs_storage_read_confirm(). May be NULL (no-op, 0):
+     * a back-end whose reads are snapshots gives exact epochs. */
+    void (*read_optimistic)(struct kvs_read *rd);
+    int (*read_confirm)(struct kvs_read *rd);
     int (*user_count)(struct kvs_read *rd, uint64_t *out);
     int (*totals)(struct kvs_read *rd, struct kvs_storage_totals *out);
     int (*user_by_token)(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],

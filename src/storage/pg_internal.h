@@ -17,8 +17,14 @@
  *   - Reads: every lookup is one statement at READ COMMITTED on a connection borrowed from
  *     the node's pool and given back at once. The results it returns are kept by the struct
  *     kvs_read until it ends (the views point into them), but no connection and no
- *     transaction is held while a response goes out to a slow client. A token is looked up in
- *     the database on every request, so a revoked token is refused by every node at once.
+ *     transaction is held while a response goes out to a slow client.
+ *   - The meta epoch (storage.h): kvs_epoch's one row, which triggers add one to in every
+ *     statement that changes users, tokens, shares or what a store is (not its stats), in
+ *     the same transaction, whichever node or program runs it. A record lookup returns it in
+ *     the same statement, so the API may resolve the caller and the store from its caches
+ *     under the epoch last seen (optimistic reads) and know, with the record, whether that
+ *     still held: the lookups are redone without the caches when it did not. So a revoked
+ *     token is refused by every node at once, and a record GET is one statement.
  *   - Record versions (storage.h) come from the database's clock in µs, above the store's
  *     last_version (read with its locked stats row) and the node's own last one; conditional
  *     writes are evaluated against the records as the batch reads them (pg_apply.c).
@@ -43,7 +49,7 @@
  *     is never retried: its outcome is asked of the database (pg_xact_status) when it can be
  *     reached at once, and is otherwise reported as unknown (KVS_EUNAVAIL).
  *
- * ---- Schema, version 2 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
+ * ---- Schema, version 3 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
  *
  *   kvs_users        id PK, username UNIQUE, is_admin, default_access, created_ms
  *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms; indexed by prefix
@@ -59,6 +65,7 @@
  *   kvs_shares       (store_id, user_id) PK → level; indexed by user_id
  *   kvs_dead_stores  store_id PK → deleted_ms, records: deleted stores whose records the
  *                    sweep has still to delete (readers treat those records as absent)
+ *   kvs_epoch        one row, v: the meta epoch (v3), kept by the statement triggers *_epoch
  * Identifiers and keys are text COLLATE "C": byte order, whatever the database's collation,
  * so that a page of keys is a range scan of the primary key (shown by test_pg.c's EXPLAIN).
  */
@@ -72,7 +79,7 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define PG_DEFAULT_POOL 16
 #define PG_UNFLUSHED_SLACK_MS 1500 /* retention leaves this for other nodes' unflushed reads */
 
@@ -113,6 +120,7 @@ enum kvs_pg_stmt_id {
     PG_Q_SHARE_GET,
     PG_Q_SHARE_LIST,
     PG_Q_RECORD_GET,
+    PG_Q_EPOCH,
     PG_Q_KEYS,
     PG_Q_KEYS_PREFIX,
     PG_Q_KEYS_TYPES,
@@ -186,6 +194,10 @@ struct kvs_pg {
     struct kvs_pg_conn *wconn; /* the writer's own connection; NULL until (re)made */
     int64_t clock_offset_ms;   /* the database's clock minus ours, as of the last batch */
     uint64_t last_version;     /* the last record version this node gave (pg_apply.c) */
+
+    /* The largest meta epoch a statement of this node has returned (atomic): the tentative
+     * epoch of optimistic reads (pg_read.c). 0 = none yet. */
+    uint64_t epoch_seen;
 };
 
 /* Results a read keeps because views point into them. */
@@ -198,6 +210,9 @@ struct kvs_pg_read {
     struct kvs_read super;
     struct kvs_pg_results kept; /* cleared at read end */
     struct kvs_pg_results page; /* the last key page with values: cleared at the next one */
+    int optimistic;             /* kvs_storage_read_optimistic() was called */
+    uint64_t tentative;         /* the epoch given to the caller; 0 = none (yet) */
+    uint64_t last_epoch;        /* the epoch the last record lookup returned; 0 = none */
 };
 
 static inline struct kvs_pg *pg_of(struct kvs_storage *st)
@@ -348,6 +363,9 @@ size_t kvs_pg_prefix_end(const char *p, size_t n, char *out);
 /* pg_read.c */
 KVS_MUST_CHECK int kvs_pg_read_begin(struct kvs_storage *st, struct kvs_read **out);
 void kvs_pg_read_end(struct kvs_read *rd);
+uint64_t kvs_pg_meta_epoch(struct kvs_read *rd);
+void kvs_pg_read_optimistic(struct kvs_read *rd);
+KVS_MUST_CHECK int kvs_pg_read_confirm(struct kvs_read *rd);
 KVS_MUST_CHECK int kvs_pg_user_count(struct kvs_read *rd, uint64_t *out);
 KVS_MUST_CHECK int kvs_pg_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
 KVS_MUST_CHECK int kvs_pg_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);

@@ -58,8 +58,29 @@ static const char *const UPGRADE_2[] = {
     "ALTER TABLE kvs_stores ADD COLUMN last_version bigint NOT NULL DEFAULT " NOW_US,
     "ALTER TABLE kvs_stores ALTER COLUMN last_version SET DEFAULT 0", NULL};
 
+/* Version 3: the meta epoch (pg_internal.h). Statement triggers, so that a statement that
+ * changes many rows adds one, and so that whatever writes these tables (another version of
+ * kvs, a person with psql) keeps the caches of every node exact. kvs_stores' own triggers
+ * leave out the stats, times and last_version, which every write of a record changes. */
+#define EPOCH_TRIGGER(NAME, EVENTS, TABLE)                                                         \
+    "CREATE TRIGGER " NAME " AFTER " EVENTS " ON " TABLE                                           \
+    " FOR EACH STATEMENT EXECUTE FUNCTION kvs_epoch_bump()"
+static const char *const UPGRADE_3[] = {
+    "CREATE TABLE kvs_epoch (v bigint NOT NULL)",
+    "INSERT INTO kvs_epoch VALUES (1)",
+    "CREATE FUNCTION kvs_epoch_bump() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS 'BEGIN UPDATE kvs_epoch SET v = v + 1; RETURN NULL; END'",
+    EPOCH_TRIGGER("kvs_users_epoch", "INSERT OR UPDATE OR DELETE OR TRUNCATE", "kvs_users"),
+    EPOCH_TRIGGER("kvs_tokens_epoch", "INSERT OR UPDATE OR DELETE OR TRUNCATE", "kvs_tokens"),
+    EPOCH_TRIGGER("kvs_shares_epoch", "INSERT OR UPDATE OR DELETE OR TRUNCATE", "kvs_shares"),
+    EPOCH_TRIGGER("kvs_stores_epoch", "INSERT OR DELETE OR TRUNCATE", "kvs_stores"),
+    EPOCH_TRIGGER("kvs_stores_meta_epoch",
+                  "UPDATE OF id, user_id, name, title, secret, general_access, schema",
+                  "kvs_stores"),
+    NULL};
+
 /* UPGRADES[V - 1]: the statements that take version V to V + 1. */
-static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2};
+static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2, UPGRADE_3};
 
 /* Set the one-line reason of a failed open into CFG's buffer, if it has one, else log it. */
 static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)
@@ -212,6 +233,9 @@ static const struct kvs_storage_ops pg_ops = {
     .close = pg_close,
     .read_begin = kvs_pg_read_begin,
     .read_end = kvs_pg_read_end,
+    .meta_epoch = kvs_pg_meta_epoch,
+    .read_optimistic = kvs_pg_read_optimistic,
+    .read_confirm = kvs_pg_read_confirm,
     .user_count = kvs_pg_user_count,
     .totals = kvs_pg_totals,
     .user_by_token = kvs_pg_user_by_token,

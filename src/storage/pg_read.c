@@ -79,10 +79,12 @@ static const struct kvs_pg_stmt Q_SHARE_LIST = {
     PG_Q_SHARE_LIST, "kvs_share_list",
     "SELECT sh.user_id, u.username, sh.level FROM kvs_shares sh "
     "JOIN kvs_users u ON u.id = sh.user_id WHERE sh.store_id = $1::text ORDER BY sh.user_id"};
+/* One row always: the meta epoch, then the record's columns, NULL when there is none. */
 static const struct kvs_pg_stmt Q_RECORD_GET = {
     PG_Q_RECORD_GET, "kvs_record_get",
-    "SELECT r.content_type, r.encoding, r.value, r.version, r.modified_ms FROM kvs_records r "
-    "WHERE r.store_id = $1::text AND r.key = $2::text AND " NOT_DEAD};
+    "SELECT e.v, r.content_type, r.encoding, r.value, r.version, r.modified_ms FROM kvs_epoch e "
+    "LEFT JOIN kvs_records r ON r.store_id = $1::text AND r.key = $2::text AND " NOT_DEAD};
+static const struct kvs_pg_stmt Q_EPOCH = {PG_Q_EPOCH, "kvs_epoch", "SELECT v FROM kvs_epoch"};
 
 /* A page of keys: a range scan of the primary key (store_id, key) in its order, from after $2
  * (and, with a prefix, from $3 up to, not including, $4: kvs_pg_prefix_end()), LIMIT rows. No
@@ -208,6 +210,55 @@ static int id_of(kvs_slice s, char out[KVS_ID_LEN + 1])
 static int64_t i64_of(uint64_t x)
 {
     return x > INT64_MAX ? INT64_MAX : (int64_t)x;
+}
+
+/* ==== the meta epoch (pg_internal.h; storage.h, "Optimistic reads") ========================== */
+
+/* Note epoch E, which a statement of RD returned. */
+static void saw_epoch(struct kvs_read *rd, uint64_t e)
+{
+    struct kvs_pg *db = pg_of(rd->st);
+    uint64_t seen = __atomic_load_n(&db->epoch_seen, __ATOMIC_RELAXED);
+    while (e > seen && !__atomic_compare_exchange_n(&db->epoch_seen, &seen, e, 1, __ATOMIC_RELAXED,
+                                                    __ATOMIC_RELAXED)) {
+    }
+    pg_read_of(rd)->last_epoch = e;
+}
+
+uint64_t kvs_pg_meta_epoch(struct kvs_read *rd)
+{
+    struct kvs_pg_read *r = pg_read_of(rd);
+    /* Statements see every commit made before they begin (READ COMMITTED), so the epoch a
+     * later statement returns is never below one seen before: an answer that a cache keeps
+     * under E was found at E or later, and is given again only when a statement after it
+     * returns E. */
+    if (r->optimistic && r->tentative == 0)
+        r->tentative = __atomic_load_n(&pg_of(rd->st)->epoch_seen, __ATOMIC_RELAXED);
+    return r->optimistic ? r->tentative : 0;
+}
+
+void kvs_pg_read_optimistic(struct kvs_read *rd)
+{
+    pg_read_of(rd)->optimistic = 1;
+}
+
+int kvs_pg_read_confirm(struct kvs_read *rd)
+{
+    struct kvs_pg_read *r = pg_read_of(rd);
+    if (r->tentative == 0)
+        return 0; /* no cache was asked, or nothing was seen yet: every lookup was made */
+    if (r->last_epoch == 0) {
+        PGresult *res;
+        int rc = query_row(rd, &Q_EPOCH, NULL, &res);
+        if (rc != 0)
+            return rc == KVS_ENOTFOUND ? KVS_EIO : rc;
+        saw_epoch(rd, (uint64_t)kvs_pg_int(res, 0, 0));
+    }
+    if (r->last_epoch == r->tentative)
+        return 0;
+    r->optimistic = 0; /* epoch 0 from now on: the lookups are made again, uncached */
+    r->tentative = 0;
+    return 1;
 }
 
 /* ==== users and totals ======================================================================= */
@@ -491,7 +542,10 @@ int kvs_pg_record_get(struct kvs_read *rd, kvs_slice store_id, kvs_slice key,
     kvs_pg_p_bytes(&p, key.p, key.n);
     PGresult *res;
     int rc = query_row(rd, &Q_RECORD_GET, &p, &res);
-    return rc != 0 ? rc : record_of(res, 0, 0, out);
+    if (rc != 0)
+        return rc == KVS_ENOTFOUND ? KVS_EIO : rc; /* kvs_epoch has its row */
+    saw_epoch(rd, (uint64_t)kvs_pg_int(res, 0, 0));
+    return PQgetisnull(res, 0, 1) ? KVS_ENOTFOUND : record_of(res, 0, 1, out);
 }
 
 int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,

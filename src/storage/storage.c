@@ -582,6 +582,17 @@ uint64_t kvs_storage_meta_epoch(struct kvs_read *rd)
     return rd->st->ops->meta_epoch ? rd->st->ops->meta_epoch(rd) : 0;
 }
 
+void kvs_storage_read_optimistic(struct kvs_read *rd)
+{
+    if (rd->st->ops->read_optimistic)
+        rd->st->ops->read_optimistic(rd);
+}
+
+int kvs_storage_read_confirm(struct kvs_read *rd)
+{
+    return rd->st->ops->read_confirm ? rd->st->ops->read_confirm(rd) : 0;
+}
+
 int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out)
 {
     return rd->st->ops->user_count(rd, out);

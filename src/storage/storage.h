@@ -247,6 +247,23 @@ void kvs_storage_read_end(struct kvs_read *rd);
  * into such a cache. Constant time. */
 uint64_t kvs_storage_meta_epoch(struct kvs_read *rd);
 
+/* Optimistic reads, for a back-end whose read is not one snapshot (PostgreSQL: every lookup
+ * is a statement of its own, so no epoch can be known before a lookup). A caller that will
+ * call kvs_storage_read_confirm() after its last lookup, and before it answers anything,
+ * marks RD with kvs_storage_read_optimistic() first. kvs_storage_meta_epoch(RD) may then give
+ * the epoch last seen by this process instead of 0, tentatively: what a cache gives under it,
+ * and what RD's lookups put there under it, holds only if the confirmation says so. A no-op
+ * where a read is one snapshot (LMDB: its epoch is exact already). */
+void kvs_storage_read_optimistic(struct kvs_read *rd);
+
+/* Whether the epoch that kvs_storage_meta_epoch() gave for RD was still the current one when
+ * RD's last lookup ran (PostgreSQL's record lookup reports it in the same statement; else
+ * this asks the database). Returns 0: it was, so whatever a cache gave under it held then;
+ * 1: it was not: forget all a cache gave, and do every lookup again (RD's epoch is 0 from now
+ * on, and RD's views stay valid until it ends); or KVS_EUNAVAIL / KVS_EIO. Always 0 for a
+ * read that was given no tentative epoch. */
+KVS_MUST_CHECK int kvs_storage_read_confirm(struct kvs_read *rd);
+
 /* The number of users. Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_storage_user_count(struct kvs_read *rd, uint64_t *out);
 

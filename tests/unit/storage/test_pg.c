@@ -434,6 +434,8 @@ TEST(pg_upgrade_from_v1)
     PGconn *pg = sql_conn(); /* back to what version 1 made */
     free(sql_text(pg, "ALTER TABLE kvs_records DROP COLUMN version, DROP COLUMN modified_ms"));
     free(sql_text(pg, "ALTER TABLE kvs_stores DROP COLUMN last_version"));
+    free(sql_text(pg, "DROP TABLE kvs_epoch"));
+    free(sql_text(pg, "DROP FUNCTION kvs_epoch_bump() CASCADE")); /* and its triggers */
     free(sql_text(pg, "UPDATE kvs_meta SET value = '1' WHERE key = 'schema_version'"));
     PQfinish(pg);
 
@@ -459,6 +461,87 @@ TEST(pg_upgrade_from_v1)
     PQfinish(pg);
     kvs_store_clear(&s);
     kvs_storage_close(st);
+}
+
+/* A record lookup of an optimistic read on node B, with the epoch it was given beforehand. */
+static uint64_t optimistic_get(struct kvs_storage *b, const char *store_id, int *stale)
+{
+    struct kvs_read *rd;
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    kvs_storage_read_optimistic(rd);
+    uint64_t e = kvs_storage_meta_epoch(rd);
+    ASSERT_EQ(kvs_storage_meta_epoch(rd), e); /* one per read */
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(store_id), KVS_SLICE_LIT("k"), &rec));
+    *stale = kvs_storage_read_confirm(rd);
+    ASSERT(*stale == 0 || *stale == 1);
+    if (*stale)
+        ASSERT_EQ(kvs_storage_meta_epoch(rd), 0); /* the lookups are made again, uncached */
+    kvs_storage_read_end(rd);
+    return e;
+}
+
+/* The meta epoch (pg_internal.h): a read is given one only when optimistic; it stays while
+ * records are written and moves with every change of users, tokens, stores or shares, by
+ * any node or by SQL of its own; a confirmation tells which, from the record lookup's own
+ * statement or, without one, by asking. */
+TEST(pg_meta_epoch_of_optimistic_reads)
+{
+    struct kvs_user alice, bob;
+    struct kvs_store s;
+    struct kvs_storage *a = node_with_store(&alice, &s), *b = open_node(0);
+    ASSERT_OK(ts_put_str(a, s.id, "k", "v"));
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    ASSERT_EQ(kvs_storage_meta_epoch(rd), 0); /* not optimistic: nothing may be cached */
+    ASSERT_EQ(kvs_storage_read_confirm(rd), 0);
+    kvs_storage_read_end(rd);
+
+    int stale;
+    uint64_t e0 = optimistic_get(b, s.id, &stale); /* B has seen no epoch yet */
+    ASSERT_EQ(e0, 0);
+    ASSERT_EQ(stale, 0);
+    uint64_t e1 = optimistic_get(b, s.id, &stale);
+    ASSERT(e1 != 0);
+    ASSERT_EQ(stale, 0);
+    ASSERT_OK(ts_put_str(a, s.id, "k", "w")); /* records and stats are not meta */
+    ASSERT_EQ(optimistic_get(b, s.id, &stale), e1);
+    ASSERT_EQ(stale, 0);
+
+    ts_user(a, "bob", "tok-bob", &bob); /* a user and a token, on the other node */
+    ASSERT_EQ(optimistic_get(b, s.id, &stale), e1);
+    ASSERT_EQ(stale, 1);
+    uint64_t e2 = optimistic_get(b, s.id, &stale);
+    ASSERT(e2 > e1);
+    ASSERT_EQ(stale, 0);
+
+    PGconn *pg = sql_conn(); /* what a person with psql changes counts too */
+    free(sql_text(pg, "UPDATE kvs_stores SET general_access = general_access"));
+    ASSERT_EQ(optimistic_get(b, s.id, &stale), e2);
+    ASSERT_EQ(stale, 1);
+    free(sql_text(pg, "UPDATE kvs_stores SET read_count = read_count + 1"));
+    PQfinish(pg);
+    uint64_t e3 = optimistic_get(b, s.id, &stale);
+    ASSERT(e3 > e2);
+    ASSERT_EQ(stale, 0);
+
+    /* Without a record lookup the confirmation asks the database. */
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    kvs_storage_read_optimistic(rd);
+    ASSERT_EQ(kvs_storage_meta_epoch(rd), e3);
+    ASSERT_EQ(kvs_storage_read_confirm(rd), 0);
+    kvs_storage_read_end(rd);
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    kvs_storage_read_optimistic(rd);
+    ASSERT_EQ(kvs_storage_meta_epoch(rd), e3);
+    struct kvs_user carol;
+    ts_user(a, "carol", "tok-carol", &carol);
+    ASSERT_EQ(kvs_storage_read_confirm(rd), 1);
+    kvs_storage_read_end(rd);
+
+    kvs_store_clear(&s);
+    kvs_storage_close(b);
+    kvs_storage_close(a);
 }
 
 /* The database drops every connection of the node (as a restart does): the next lookup and

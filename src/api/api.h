@@ -22,8 +22,17 @@ const struct kvs_route *kvs_api_route(enum kvs_path_kind kind, unsigned method, 
  * KVS_ENOTOKEN, KVS_EBADTOKEN, KVS_EIO. */
 int kvs_api_authenticate(struct kvs_req *r);
 
-/* Make sure R->rd holds a read snapshot. Returns 0 or KVS_EIO. */
+/* Make sure R->rd holds a read snapshot (an optimistic read on a KVS_R_CONFIRMS route).
+ * Returns 0 or KVS_EIO. */
 int kvs_api_read(struct kvs_req *r);
+
+/* On a KVS_R_CONFIRMS route, after the handler's last lookup and before it answers: whether
+ * the caller and the store that the caches gave still held (kvs_storage_read_confirm).
+ * Returns 0: go on; 1: they did not, and they have been found again without the caches (the
+ * store resolved and checked for NEED as by kvs_api_resolve_store): do the handler's
+ * lookups again; or an error of kvs_api_authenticate or kvs_api_resolve_store, to answer as
+ * kvs_api_reply_store_error does. */
+int kvs_api_confirm(struct kvs_req *r, int need);
 
 #define KVS_NEED_READ 0   /* read the store, its keys and records */
 #define KVS_NEED_WRITE 1  /* put and delete records */

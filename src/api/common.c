@@ -41,11 +41,13 @@ static const struct {
      {"records.zip", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS | KVS_R_STORE_ACCESS, NULL,
       kvs_api_records_zip, NULL}},
     {KVS_PATH_RECORD,
-     {"record.get", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_RECORD | KVS_R_STORE_ACCESS, NULL,
+     {"record.get", GET_HEAD,
+      KVS_R_PUBLIC | KVS_R_SIG_RECORD | KVS_R_STORE_ACCESS | KVS_R_CONFIRMS, NULL,
       kvs_api_record_get, NULL}},
     {KVS_PATH_RECORD,
-     {"record.put", KVS_M_PUT | KVS_M_POST, KVS_R_BODY | KVS_R_RECORD | KVS_R_STORE_ACCESS,
-      kvs_api_record_prepare, kvs_api_record_put, kvs_api_record_put_done}},
+     {"record.put", KVS_M_PUT | KVS_M_POST,
+      KVS_R_BODY | KVS_R_RECORD | KVS_R_STORE_ACCESS | KVS_R_CONFIRMS, kvs_api_record_prepare,
+      kvs_api_record_put, kvs_api_record_put_done}},
     {KVS_PATH_RECORD,
      {"record.delete", KVS_M_DELETE, KVS_R_STORE_ACCESS, NULL, kvs_api_record_delete,
       kvs_api_record_delete_done}},
@@ -89,7 +91,10 @@ int kvs_api_read(struct kvs_req *r)
 {
     if (r->rd)
         return 0;
-    return kvs_storage_read_begin(r->srv->storage, &r->rd);
+    int rc = kvs_storage_read_begin(r->srv->storage, &r->rd);
+    if (rc == 0 && (r->route->flags & KVS_R_CONFIRMS))
+        kvs_storage_read_optimistic(r->rd);
+    return rc;
 }
 
 /* The token of R: "Authorization: Bearer T" wins over ?token=T. Empty when none. */
@@ -302,23 +307,61 @@ static int lookup_store(struct kvs_req *r, int *by_name)
  * consulted, anything but a valid signature of this store (and, for a record, of this key)
  * is 403 insufficient-permissions, whether or not a token came with it and whether or not
  * the store exists: the one answer says nothing about which part failed (contract §10). */
+static int is_failure(int rc) /* of the storage, not an answer about the request */
+{
+    return rc == KVS_EIO || rc == KVS_EUNAVAIL;
+}
+
+static int resolve_store_once(struct kvs_req *r, int need)
+{
+    int signed_read = need == KVS_NEED_READ && route_signature(r) != NULL;
+    int by_name = 0;
+    int rc = lookup_store(r, &by_name);
+    if (rc == 0) {
+        r->have_store = 1;
+        r->by_name = (uint8_t)by_name;
+        rc = check_access(r, by_name, need);
+        if (rc != 0 && !is_failure(rc) && signed_read)
+            rc = signature_grants_read(r, &r->store) ? 0 : KVS_EACCESS;
+    } else if (!is_failure(rc) && signed_read) {
+        rc = KVS_EACCESS;
+    }
+    return rc;
+}
+
+/* Forget the caller and the store of R that the caches gave (found stale by
+ * kvs_storage_read_confirm) and find the caller again, uncached. */
+static int reauthenticate(struct kvs_req *r)
+{
+    r->authenticated = 0;
+    r->have_store = 0;
+    r->share = 0;
+    r->owner_default = 0;
+    return kvs_api_authenticate(r);
+}
+
 int kvs_api_resolve_store(struct kvs_req *r, int need)
 {
     int rc = kvs_api_read(r);
     if (rc != 0)
         return rc;
-    int signed_read = need == KVS_NEED_READ && route_signature(r) != NULL;
-    int by_name = 0;
-    rc = lookup_store(r, &by_name);
-    if (rc == 0) {
-        r->have_store = 1;
-        r->by_name = (uint8_t)by_name;
-        rc = check_access(r, by_name, need);
-        if (rc != 0 && rc != KVS_EIO && signed_read)
-            rc = signature_grants_read(r, &r->store) ? 0 : KVS_EACCESS;
-    } else if (rc != KVS_EIO && signed_read) {
-        rc = KVS_EACCESS;
+    rc = resolve_store_once(r, need);
+    if (rc != 0 && !is_failure(rc)) {
+        /* A refusal must not come from stale caches either (optimistic reads, storage.h). */
+        int stale = kvs_storage_read_confirm(r->rd);
+        if (stale < 0)
+            return stale;
+        if (stale == 1 && (rc = reauthenticate(r)) == 0)
+            rc = resolve_store_once(r, need);
     }
+    return rc;
+}
+
+int kvs_api_confirm(struct kvs_req *r, int need)
+{
+    int rc = kvs_storage_read_confirm(r->rd);
+    if (rc == 1 && (rc = reauthenticate(r)) == 0 && (rc = kvs_api_resolve_store(r, need)) == 0)
+        rc = 1;
     return rc;
 }
 

@@ -299,9 +299,21 @@ void kvs_api_record_get(struct kvs_req *r)
     if (s == NULL)
         return;
     struct kvs_record_view rec;
-    rc = kvs_storage_record_get(r->rd, kvs_slice_of(s->id), (kvs_slice){r->key, r->key_len}, &rec);
-    if (rc != 0) {
-        kvs_reply_error(r, rc, rc == KVS_ENOTFOUND ? "Record was not found." : NULL);
+    int confirmed;
+    do { /* again only when what the caches gave had changed (optimistic reads, storage.h) */
+        rc = kvs_storage_record_get(r->rd, kvs_slice_of(s->id), (kvs_slice){r->key, r->key_len},
+                                    &rec);
+        if (rc != 0 && rc != KVS_ENOTFOUND) {
+            kvs_reply_error(r, rc, NULL);
+            return;
+        }
+    } while ((confirmed = kvs_api_confirm(r, KVS_NEED_READ)) == 1);
+    if (confirmed != 0) {
+        kvs_api_reply_store_error(r, confirmed);
+        return;
+    }
+    if (rc == KVS_ENOTFOUND) {
+        kvs_reply_error(r, rc, "Record was not found.");
         return;
     }
     kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_READ);
@@ -382,6 +394,8 @@ int kvs_api_record_prepare(struct kvs_req *r)
     if (rc != 0)
         return rc;
     rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
+    if (rc == 0 && (rc = kvs_api_confirm(r, KVS_NEED_WRITE)) == 1)
+        rc = 0; /* found again, uncached */
     if (rc == KVS_ENOTFOUND) /* answered after the body is drained, with this message */
         snprintf(r->error_msg, sizeof r->error_msg, "%s", KVS_API_STORE_NOT_FOUND);
     if (rc == 0 && kvs_precond_any(&c.pre)) {

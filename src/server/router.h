@@ -24,6 +24,9 @@ typedef void (*kvs_handler_fn)(struct kvs_req *r);
 /* The handler uses of its {store} only what says which store it is and who may do what
  * (not its statistics or times): it may come from the cache (api/cache.h). */
 #define KVS_R_STORE_ACCESS 32u
+/* The handler calls kvs_api_confirm() after its last lookup: its read is optimistic
+ * (storage.h), so that a back-end without snapshots may use the caches too. */
+#define KVS_R_CONFIRMS 64u
 
 struct kvs_route {
     const char *name; /* for logs and metrics: "record.get" */

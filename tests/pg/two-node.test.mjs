@@ -249,4 +249,43 @@ describe('two nodes on one database', { skip: NEEDS_SPAWN }, () => {
             assert.equal(res.json().error.type, 'user-or-token-not-found');
         }
     });
+
+    // Record GETs resolve the caller and the store from each node's caches (optimistic reads,
+    // storage.h): what the other node changes must count on the very next request.
+    test('record GETs cached on both nodes see a revoked token, a changed access and a deleted store at once', T, async () => {
+        const user = await createUser(a, 'cache');
+        const id = dataOf(await request(a, { method: 'POST', path: `/v2/key-value-stores?name=${uniqueName('c')}`, token: user.token }), 201).id;
+        assert.equal((await request(a, { method: 'PUT', path: recordPath(id, 'k'), token: user.token, body: 'v' })).status, 201);
+        const get = (node, tok = user.token) => request(node, { path: recordPath(id, 'k'), token: tok });
+        const warm = async (tok, status) => {
+            for (let i = 0; i < 6; i++) for (const node of [a, b]) assert.equal((await get(node, tok)).status, status);
+        };
+        const setAccess = async (node, generalAccess) => {
+            const res = await request(node, {
+                method: 'PUT',
+                path: storePath(id),
+                token: user.token,
+                headers: { 'Content-Type': 'application/json' },
+                body: JSON.stringify({ generalAccess }),
+            });
+            assert.equal(res.status, 200, res.text);
+        };
+
+        await warm(false, 401); // restricted: anonymous callers refused (from a cached store too)
+        await setAccess(a, 'ANYONE_WITH_ID_CAN_READ');
+        for (const node of [b, a]) assert.equal((await get(node, false)).status, 200);
+        await warm(false, 200);
+        await setAccess(b, 'RESTRICTED');
+        for (const node of [a, b]) assert.equal((await get(node, false)).status, 401);
+
+        await warm(user.token, 200);
+        await psql(uri, `UPDATE kvs_stores SET general_access = general_access WHERE id = '${id}'`); // SQL of its own
+        await warm(user.token, 200);
+        assert.equal((await request(b, { method: 'DELETE', path: `/v2/tokens/${prefixOf(user.token)}` })).status, 204);
+        for (const node of [a, b]) assert.equal((await get(node)).status, 401);
+
+        await warm(token, 200); // the admin's
+        assert.equal((await request(a, { method: 'DELETE', path: storePath(id) })).status, 204);
+        for (const node of [b, a]) assert.equal((await get(node, token)).status, 404);
+    });
 });

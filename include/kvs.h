@@ -67,7 +67,11 @@ extern "C" {
     X(EPRECOND, -26, 412, "precondition-failed",                                                   \
       "The record does not meet the request's precondition (If-Match, If-None-Match or "           \
       "If-Unmodified-Since).")                                                                     \
-    X(ERANGE, -27, 416, "range-not-satisfiable", "The requested range is not satisfiable.")
+    X(ERANGE, -27, 416, "range-not-satisfiable", "The requested range is not satisfiable.")      \
+    /* server side only: a record write whose rights were checked under a meta epoch that had   \
+     * moved by its batch (storage.h, kvs_write.meta_epoch); the server checks them again and    \
+     * submits it anew, and never answers with this */                                           \
+    X(ESTALE, -28, 503, "service-unavailable", "The request's rights changed; try again.")
 
 enum kvs_errno {
     KVS_OK = 0,

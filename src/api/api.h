@@ -34,6 +34,11 @@ int kvs_api_read(struct kvs_req *r);
  * kvs_api_reply_store_error does. */
 int kvs_api_confirm(struct kvs_req *r, int need);
 
+/* After a write of R was refused with KVS_ESTALE (kvs_write.meta_epoch): find the caller and
+ * R's store again (a new read), check NEED, and confirm them. Returns 0 or an error to answer
+ * as kvs_api_reply_store_error does. */
+int kvs_api_recheck(struct kvs_req *r, int need);
+
 #define KVS_NEED_READ 0   /* read the store, its keys and records */
 #define KVS_NEED_WRITE 1  /* put and delete records */
 #define KVS_NEED_MANAGE 2 /* settings, rename, delete, shares: the owner's (auth/access.h) */

@@ -357,6 +357,18 @@ int kvs_api_resolve_store(struct kvs_req *r, int need)
     return rc;
 }
 
+int kvs_api_recheck(struct kvs_req *r, int need)
+{
+    int rc = kvs_api_read(r);
+    if (rc == 0)
+        rc = reauthenticate(r);
+    if (rc == 0)
+        rc = kvs_api_resolve_store(r, need);
+    if (rc == 0 && (rc = kvs_api_confirm(r, need)) == 1)
+        rc = 0; /* found again, uncached */
+    return rc;
+}
+
 int kvs_api_confirm(struct kvs_req *r, int need)
 {
     int rc = kvs_storage_read_confirm(r->rd);

@@ -394,8 +394,9 @@ int kvs_api_record_prepare(struct kvs_req *r)
     if (rc != 0)
         return rc;
     rc = kvs_api_resolve_store(r, KVS_NEED_WRITE);
-    if (rc == 0 && (rc = kvs_api_confirm(r, KVS_NEED_WRITE)) == 1)
-        rc = 0; /* found again, uncached */
+    /* Confirmed by the write's own transaction, not by a statement of its own (PostgreSQL;
+     * kvs_write.meta_epoch): kvs_api_record_put_done checks again when it was stale. */
+    r->w.meta_epoch = kvs_storage_meta_epoch(r->rd);
     if (rc == KVS_ENOTFOUND) /* answered after the body is drained, with this message */
         snprintf(r->error_msg, sizeof r->error_msg, "%s", KVS_API_STORE_NOT_FOUND);
     if (rc == 0 && kvs_precond_any(&c.pre)) {
@@ -434,6 +435,20 @@ void kvs_api_record_put(struct kvs_req *r)
 
 void kvs_api_record_put_done(struct kvs_req *r)
 {
+    if (r->w.result == KVS_ESTALE) {
+        /* The caller's rights came from the caches under an epoch that had moved by the
+         * write's transaction, which changed nothing: find them again, confirmed, and submit
+         * anew, unconditionally (meta_epoch 0). */
+        int rc = kvs_api_recheck(r, KVS_NEED_WRITE);
+        if (rc == 0) {
+            memcpy(r->w.store_id, r->store.id, sizeof r->w.store_id); /* as found now */
+            r->w.meta_epoch = 0;
+            r->w.result = 0;
+            kvs_http_submit(r);
+            return;
+        }
+        r->w.result = rc;
+    }
     kvs_buf_free(&r->body); /* stored (or refused): no copy of it is kept meanwhile */
     if (r->w.result != 0) {
         kvs_api_reply_store_error(r, r->w.result);

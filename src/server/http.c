@@ -590,6 +590,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->state == ST_WAIT) { /* resumed: the write is durable or failed */
         r->route->finish(r);
+        if (r->state == ST_WAIT && r->resp == NULL)
+            return MHD_YES; /* submitted anew (kvs_http_submit): suspended again */
         return queue(r);
     }
     if (r->state == ST_DONE)

@@ -36,11 +36,12 @@
 #include "common/random.h"
 #include "storage/pg_internal.h"
 
-/* The database's clock at BEGIN in µs (PG_NOW_MS is the same in ms), the transaction's ID. */
+/* The database's clock at BEGIN in µs (PG_NOW_MS is the same in ms), the transaction's ID,
+ * the meta epoch (kvs_write.meta_epoch). */
 static const struct kvs_pg_stmt Q_NOW = {
     PG_Q_NOW, "kvs_now",
     "SELECT (floor(extract(epoch FROM transaction_timestamp()) * 1000000))::int8,"
-    " pg_current_xact_id()::text::int8"};
+    " pg_current_xact_id()::text::int8, (SELECT v FROM kvs_epoch)"};
 static const struct kvs_pg_stmt Q_LOCK_STORES = {
     PG_Q_LOCK_STORES, "kvs_lock_stores",
     "SELECT id, last_version FROM kvs_stores WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"};
@@ -261,7 +262,8 @@ struct batch {
     int64_t now;    /* the database's clock at BEGIN, ms */
     int64_t now_us; /* ... and µs */
     int64_t xid;
-    int stale; /* the first round trip failed on a connection made before the batch */
+    uint64_t epoch; /* the meta epoch at BEGIN */
+    int stale;      /* the first round trip failed on a connection made before the batch */
 };
 
 /* Whether the string in the char array FIELD ends within the array (input from a client
@@ -628,6 +630,10 @@ static uint64_t next_version(struct batch *b, struct touched *t)
  * (send_changes sends that). */
 static int play(struct batch *b, const struct kvs_write *w, struct plan *p, struct touched *t)
 {
+    if (w->meta_epoch != 0 && w->meta_epoch != b->epoch) {
+        p->result = KVS_ESTALE; /* the rights it was given may have changed: changes nothing */
+        return 0;
+    }
     int valid_key = names_record(w);
     if (kvs_pg_id_ok(w->store_id, sizeof w->store_id) && w->op == KVS_W_RECORD_PUT &&
         (!valid_key || w->content_type.n > KVS_CONTENT_TYPE_MAX ||
@@ -1099,6 +1105,8 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
     b->now_us = kvs_pg_int(r, 0, 0);
     b->now = b->now_us / 1000;
     b->xid = kvs_pg_int(r, 0, 1);
+    b->epoch = (uint64_t)kvs_pg_int(r, 0, 2);
+    kvs_pg_saw_epoch(db, b->epoch);
     int64_t offset = b->now - kvs_now_ms();
     __atomic_store_n(&db->clock_offset_ms, offset, __ATOMIC_RELAXED);
     if (b->nt > 0) {

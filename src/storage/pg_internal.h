@@ -364,6 +364,8 @@ size_t kvs_pg_prefix_end(const char *p, size_t n, char *out);
 KVS_MUST_CHECK int kvs_pg_read_begin(struct kvs_storage *st, struct kvs_read **out);
 void kvs_pg_read_end(struct kvs_read *rd);
 uint64_t kvs_pg_meta_epoch(struct kvs_read *rd);
+/* Note meta epoch E, which a statement returned, as seen by node DB (any thread). */
+void kvs_pg_saw_epoch(struct kvs_pg *db, uint64_t e);
 void kvs_pg_read_optimistic(struct kvs_read *rd);
 KVS_MUST_CHECK int kvs_pg_read_confirm(struct kvs_read *rd);
 KVS_MUST_CHECK int kvs_pg_user_count(struct kvs_read *rd, uint64_t *out);

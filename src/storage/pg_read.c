@@ -215,13 +215,17 @@ static int64_t i64_of(uint64_t x)
 /* ==== the meta epoch (pg_internal.h; storage.h, "Optimistic reads") ========================== */
 
 /* Note epoch E, which a statement of RD returned. */
-static void saw_epoch(struct kvs_read *rd, uint64_t e)
+void kvs_pg_saw_epoch(struct kvs_pg *db, uint64_t e)
 {
-    struct kvs_pg *db = pg_of(rd->st);
     uint64_t seen = __atomic_load_n(&db->epoch_seen, __ATOMIC_RELAXED);
     while (e > seen && !__atomic_compare_exchange_n(&db->epoch_seen, &seen, e, 1, __ATOMIC_RELAXED,
                                                     __ATOMIC_RELAXED)) {
     }
+}
+
+static void saw_epoch(struct kvs_read *rd, uint64_t e)
+{
+    kvs_pg_saw_epoch(pg_of(rd->st), e);
     pg_read_of(rd)->last_epoch = e;
 }
 

@@ -456,6 +456,12 @@ struct kvs_write {
     struct kvs_user user;          /* user create/update (in and out), token ops, shares */
     /* record put and delete: preconditions (see "Conditional writes"); NULL = none */
     const struct kvs_precond *precond;
+    /* record put and delete: the meta epoch under which the caller's rights were found
+     * (kvs_storage_meta_epoch of an optimistic read, not confirmed); 0 = none. A back-end
+     * whose reads are snapshots ignores it; PostgreSQL compares it with the epoch its batch
+     * sees and, when they differ, refuses the write with KVS_ESTALE, changing nothing: find
+     * the rights again, then submit anew. */
+    uint64_t meta_epoch;
     uint8_t token_hash[KVS_TOKEN_HASH_LEN];      /* user create, token add and revoke */
     char token_prefix[KVS_TOKEN_PREFIX_MAX + 1]; /* user create, token add: kvs_token_prefix() */
     uint8_t share_level;                         /* share set: enum kvs_share_level */

@@ -539,6 +539,24 @@ TEST(pg_meta_epoch_of_optimistic_reads)
     ASSERT_EQ(kvs_storage_read_confirm(rd), 1);
     kvs_storage_read_end(rd);
 
+    /* A record write checked under an epoch that has moved changes nothing: KVS_ESTALE. */
+    struct kvs_write w = {.op = KVS_W_RECORD_PUT, .key = KVS_SLICE_LIT("k"),
+                          .value = KVS_SLICE_LIT("stale"), .meta_epoch = e3};
+    memcpy(w.store_id, s.id, sizeof w.store_id);
+    ASSERT_EQ(kvs_storage_write(a, &w), KVS_ESTALE);
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(b, s.id, "k", &v, &n));
+    ASSERT_MEM_EQ(v, n, "w");
+    free(v);
+    uint64_t e4 = optimistic_get(b, s.id, &stale);
+    ASSERT(e4 > e3);
+    w.meta_epoch = e4;
+    ASSERT_OK(kvs_storage_write(a, &w));
+    ASSERT_OK(ts_get(b, s.id, "k", &v, &n));
+    ASSERT_MEM_EQ(v, n, "stale");
+    free(v);
+
     kvs_store_clear(&s);
     kvs_storage_close(b);
     kvs_storage_close(a);

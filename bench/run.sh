@@ -274,10 +274,11 @@ server_pids() {
     *) pgrep -P "$NGINX_PID" ;;
     esac
 }
-cpu_ticks() { # PID… → the sum of utime + stime
-    local p t=0
+cpu_ticks() { # PID… → the sum of utime + stime (a process that has ended meanwhile: 0)
+    local p t=0 n
     for p in "$@"; do
-        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+        n=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        t=$((t + ${n:-0}))
     done
     echo "$t"
 }

@@ -144,17 +144,6 @@ static void expect_range_scan(PGconn *pg, const struct kvs_pg_stmt *stmt, const 
     free(plan);
 }
 
-/* Column COL of the one row SQL returns, as a number. */
-static long long sql_int2(PGconn *pg, const char *sql, int col)
-{
-    PGresult *r = PQexec(pg, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
-    long long n = atoll(PQgetvalue(r, 0, col));
-    PQclear(r);
-    return n;
-}
-
 /* On a new database, whose tables are empty when the writer's statements are first planned,
  * batches of puts, replaces and deletes still find records through the primary key: not one
  * sequential scan of kvs_records (a generic plan made on the empty table would hash-join
@@ -165,10 +154,12 @@ TEST(pg_batches_never_scan_the_records)
     struct kvs_store s;
     struct kvs_storage *st = node_with_store(&alice, &s);
     PGconn *pg = sql_conn();
-    const char *q = "SELECT coalesce(idx_scan, 0), seq_scan FROM pg_stat_user_tables"
-                    " WHERE schemaname = current_schema() AND relname = 'kvs_records'";
+#define RECORDS_STAT(COL)                                                                          \
+    "SELECT " COL " FROM pg_stat_user_tables"                                                      \
+    " WHERE schemaname = current_schema() AND relname = 'kvs_records'"
     usleep(1500 * 1000); /* what the schema's creation counted has been reported */
-    long long seq_before = sql_int2(pg, q, 1);
+    long long seq_before = sql_num(pg, RECORDS_STAT("seq_scan"));
+    ASSERT(seq_before >= 0);
     for (int round = 0; round < 12; round++) { /* past the 5 custom plans of a statement */
         struct ts_counter c = TS_COUNTER_INIT;
         struct kvs_write ws[40];
@@ -191,10 +182,11 @@ TEST(pg_batches_never_scan_the_records)
     for (int i = 0; i < 50 && idx == 0; i++) { /* until the writer's backend has reported */
         usleep(100 * 1000);
         free(sql_text(pg, "SELECT pg_stat_clear_snapshot()"));
-        idx = sql_int2(pg, q, 0);
+        idx = sql_num(pg, RECORDS_STAT("coalesce(idx_scan, 0)"));
     }
     ASSERT(idx > 0);
-    ASSERT_EQ(sql_int2(pg, q, 1), seq_before);
+    ASSERT_EQ(sql_num(pg, RECORDS_STAT("seq_scan")), seq_before);
+#undef RECORDS_STAT
     PQfinish(pg);
     kvs_store_clear(&s);
     kvs_storage_close(st);

@@ -319,4 +319,7 @@ void kvs_api_records_zip(struct kvs_req *r)
     char disp[64];
     snprintf(disp, sizeof disp, "attachment; filename=\"%s.zip\"", s->id);
     kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    /* user content, as every record answer (records.c): never a document of the origin */
+    kvs_reply_header(r, "X-Content-Type-Options", "nosniff");
+    kvs_reply_header(r, "Content-Security-Policy", "sandbox");
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/mediatype.h"
 #include "common/mime.h"
 #include "common/pct.h" /* the server's own percent-decoder */
 #include "kvs.h"
@@ -167,6 +168,10 @@ static int record_fields(json_t *obj, struct kvs_localfs_record_meta *out, const
     if (has_camel || has_snake) {
         if (!printable(ct.p, ct.n, KVS_LOCALFS_CONTENT_TYPE_MAX)) {
             *why = "the content type is empty, longer than 255 or not printable ASCII";
+            return KVS_EINVAL;
+        }
+        if (!kvs_media_type_valid(ct)) { /* as an upload's (common/mediatype.h) */
+            *why = "the content type is not one media type (type/subtype; name=value...)";
             return KVS_EINVAL;
         }
         copy(out->content_type, ct);

@@ -19,6 +19,7 @@ import {
     recordPath,
     request,
     runKvs,
+    setGeneralAccess,
     startServer,
     storePath,
     uniqueName,
@@ -26,7 +27,6 @@ import {
 import { createUser, prefixOf, setDefaultAccess, share } from '../lib/users.mjs';
 
 const T = { timeout: ms(30_000) };
-const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const skip = !CAN_SPAWN && 'needs a server of its own (and its data directory)';
 
 let server;
@@ -58,22 +58,11 @@ async function warm(path, token, base = server) {
     }
 }
 
-async function setAccess(base, token, ref, generalAccess) {
-    const res = await request(base, {
-        method: 'PUT',
-        path: storePath(ref),
-        token,
-        headers: JSON_HEADERS,
-        body: JSON.stringify({ generalAccess }),
-    });
-    dataOf(res, 200);
-}
-
 /** A new store readable by anyone with its ID, whose record `k` an anonymous caller has just
  * read five times (warm): { user, store, path }. */
 async function warmPublicRecord(prefix) {
     const { user, store } = await userWithStore(prefix);
-    await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
+    await setGeneralAccess(server, store.id, 'ANYONE_WITH_ID_CAN_READ', user.token);
     const path = recordPath(store.id, 'k');
     await warm(path, null);
     return { user, store, path };
@@ -122,7 +111,7 @@ describe('the cache never serves a change made by this server', { skip }, () => 
 
     test('a store made restricted is closed to anonymous readers on the next request', T, async () => {
         const { user, store, path } = await warmPublicRecord('acc');
-        await setAccess(server, user.token, store.id, 'RESTRICTED');
+        await setGeneralAccess(server, store.id, 'RESTRICTED', user.token);
         assertApiError(await request(server, { path, token: false }), 401, 'token-not-provided');
     });
 
@@ -131,13 +120,13 @@ describe('the cache never serves a change made by this server', { skip }, () => 
         const { user, store } = await userWithStore('open');
         const path = recordPath(store.id, 'k');
         for (let i = 0; i < 3; i++) assertApiError(await request(server, { path, token: false }), 401, 'token-not-provided');
-        await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
+        await setGeneralAccess(server, store.id, 'ANYONE_WITH_ID_CAN_READ', user.token);
         assert.equal((await request(server, { path, token: false })).status, 200);
     });
 
     test("a store following its owner's default closes when the default does", T, async () => {
         const { user, store } = await userWithStore('def');
-        await setAccess(server, user.token, store.id, 'FOLLOW_USER_SETTING');
+        await setGeneralAccess(server, store.id, 'FOLLOW_USER_SETTING', user.token);
         await setDefaultAccess(server, user.token, 'ANYONE_WITH_ID_CAN_READ');
         const path = recordPath(store.id, 'k');
         await warm(path, null);
@@ -203,7 +192,7 @@ describe('the cache never serves a change made by another process', { skip }, ()
 
         test('a store it makes restricted is closed here on the next request', T, async () => {
             const { user, store, path } = await warmPublicRecord('cacc');
-            await setAccess(other, user.token, store.id, 'RESTRICTED');
+            await setGeneralAccess(other, store.id, 'RESTRICTED', user.token);
             await refusedNowAndLater(path, null, 401, 'token-not-provided');
         });
     });
@@ -269,9 +258,9 @@ describe('record answers prepared once', { skip }, () => {
         const path = recordPath(store.id, 'k');
         const get = () => request(server, { path, token: user.token });
         for (let i = 0; i < 2; i++) assert.equal((await get()).headers['cache-control'], 'private, no-cache');
-        await setAccess(server, user.token, store.id, 'ANYONE_WITH_ID_CAN_READ');
+        await setGeneralAccess(server, store.id, 'ANYONE_WITH_ID_CAN_READ', user.token);
         for (let i = 0; i < 2; i++) assert.equal((await get()).headers['cache-control'], 'public, no-cache');
-        await setAccess(server, user.token, store.id, 'RESTRICTED');
+        await setGeneralAccess(server, store.id, 'RESTRICTED', user.token);
         assert.equal((await get()).headers['cache-control'], 'private, no-cache');
     });
 });

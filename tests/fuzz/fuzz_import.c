@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/mediatype.h"
 #include "common/pct.h"
 #include "common/validate.h"
 #include "fuzz.h"
@@ -73,6 +74,7 @@ static void check_record_fields(const struct kvs_localfs_record_meta *m)
     size_t ct = strlen(m->content_type);
     FUZZ_CHECK(ct <= KVS_LOCALFS_CONTENT_TYPE_MAX && printable(m->content_type, ct));
     FUZZ_CHECK(strchr(m->content_type, '\r') == NULL && strchr(m->content_type, '\n') == NULL);
+    FUZZ_CHECK(ct == 0 || kvs_media_type_valid((kvs_slice){m->content_type, ct}));
     size_t en = strlen(m->extension);
     FUZZ_CHECK(en <= KVS_LOCALFS_EXT_MAX);
     for (size_t i = 0; i < en; i++)

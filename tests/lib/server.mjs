@@ -370,6 +370,19 @@ export function request(base, options = {}) {
     });
 }
 
+/** Sets the generalAccess of store REF (e.g. 'ANYONE_WITH_ID_CAN_READ') as TOKEN (default:
+ * BASE's own), and returns the store as the server answered. */
+export async function setGeneralAccess(base, ref, generalAccess, token) {
+    const res = await request(base, {
+        method: 'PUT',
+        path: storePath(ref),
+        token,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ generalAccess }),
+    });
+    return dataOf(res, 200);
+}
+
 /** The Authorization header for TOKEN. */
 export function bearer(token) {
     return { Authorization: `Bearer ${token}` };

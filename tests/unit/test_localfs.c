@@ -195,6 +195,12 @@ TEST(localfs_record_meta_refusals)
     ASSERT_ERR(parse_rec("{\"key\":\"k\",\"contentType\":\" a/b\"}", &m), KVS_EINVAL);
     ASSERT_ERR(parse_rec("{\"key\":\"k\",\"contentType\":\"caf\\u00e9/x\"}", &m), KVS_EINVAL);
     ASSERT_ERR(parse_rec("{\"key\":\"k\",\"contentType\":7}", &m), KVS_EINVAL);
+    /* one media type, as an upload's (common/mediatype.h) */
+    ASSERT_ERR(parse_rec("{\"key\":\"k\",\"contentType\":\"text/plain;,text/html\"}", &m),
+               KVS_EINVAL);
+    ASSERT_ERR(parse_rec("{\"key\":\"k\",\"content_type\":\"text/plain, text/html\"}", &m),
+               KVS_EINVAL);
+    ASSERT_ERR(parse_rec("{\"key\":\"k\",\"contentType\":\"text\"}", &m), KVS_EINVAL);
     ASSERT_ERR(parse_rec("{\"key\":\"k\",\"contentType\":\"a/b\",\"content_type\":\"a/c\"}", &m),
                KVS_EINVAL);
     ASSERT_ERR(parse_rec("{\"key\":\"k\",\"extension\":\"../x\"}", &m), KVS_EINVAL);

@@ -89,8 +89,10 @@ function releaseBlob() {
 export async function downloadRecord(store, key) {
     try {
         const res = await api.getRecord(store.id, key);
-        const blob = await res.blob();
-        const url = URL.createObjectURL(blob);
+        // A blob: URL is of the console's origin: typed as bytes, it can never be opened as a
+        // page there, whatever the record's own type says (slice() relabels without a copy).
+        const bytes = await res.blob();
+        const url = URL.createObjectURL(bytes.slice(0, bytes.size, 'application/octet-stream'));
         const a = h('a', { href: url, download: key, class: 'offscreen' });
         document.body.append(a);
         a.click();

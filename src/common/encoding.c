@@ -1,25 +1,21 @@
 /* encoding.c — content-coding names, Accept-Encoding matching and bounded decoding
  * (see encoding.h).
  *
- * Decoding is the only place where a small request turns into a lot of memory, so every
- * decoder writes through one "sink" that hands out output windows of at most CHUNK bytes and
- * enforces the cap before a byte lands past it. A bomb therefore costs at most the cap in
- * memory (CHUNK in check-only mode), plus the decoder's own fixed-size state (zlib's 32 KiB
- * window, Brotli's ring buffer of at most 16 MiB), and stops as soon as it crosses the cap.
+ * Decoding is the only place where a small request turns into a lot of memory, so the
+ * decoder (common/decoder.h) writes through one "sink" that hands out output windows of at
+ * most KVS_DECODE_CHUNK bytes and enforces the cap before a byte lands past it. A bomb
+ * therefore costs at most the cap in memory (KVS_DECODE_CHUNK in check-only mode), plus the
+ * decoder's own bounded state (kvs_decoder_mem_max), and stops as soon as it crosses the cap.
  * See test_encoding.c, encoding_bomb_*. */
 #include "common/encoding.h"
 
-#include <brotli/decode.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "common/alloc.h"
+#include "common/decoder.h"
 #include "kvs.h"
-
-#define CHUNK (64 * 1024) /* output window per decoder call */
 
 /* ---- names and Content-Encoding ------------------------------------------------------------ */
 
@@ -255,7 +251,7 @@ struct sink {
     struct kvs_buf *out;
     size_t max;    /* the cap in check-only mode */
     size_t total;  /* bytes counted in check-only mode */
-    char *scratch; /* CHUNK bytes in check-only mode, else NULL; owned */
+    char *scratch; /* KVS_DECODE_CHUNK bytes in check-only mode, else NULL; owned */
     char probe;    /* a one-byte window offered when OUT is full, see sink_window() */
     char *window;  /* the window last handed out */
     size_t window_n;
@@ -265,7 +261,7 @@ static void sink_init(struct sink *k, struct kvs_buf *out, size_t max_out)
 {
     *k = (struct sink){.out = out, .max = max_out};
     if (out == NULL)
-        k->scratch = kvs_xmalloc(CHUNK);
+        k->scratch = kvs_xmalloc(KVS_DECODE_CHUNK);
 }
 
 static void sink_free(struct sink *k)
@@ -281,24 +277,23 @@ static void sink_window(struct sink *k, char **p, size_t *n)
 {
     if (k->out == NULL) {
         k->window = k->scratch;
-        k->window_n = CHUNK;
+        k->window_n = KVS_DECODE_CHUNK;
     } else if (k->out->n == k->out->max) {
         k->window = &k->probe;
         k->window_n = 1;
     } else {
         size_t room = k->out->max - k->out->n;
-        k->window_n = room < CHUNK ? room : CHUNK;
+        k->window_n = room < KVS_DECODE_CHUNK ? room : KVS_DECODE_CHUNK;
         k->window = kvs_buf_reserve(k->out, k->window_n); /* within max, so never NULL */
     }
     *p = k->window;
     *n = k->window_n;
 }
 
-/* Account for the LEFT bytes of the last window that the decoder did not fill.
- * Returns 0, or KVS_ETOOBIG once the output has passed the cap. */
-static int sink_commit(struct sink *k, size_t left)
+/* Account for the USED bytes of the last window. Returns 0, or KVS_ETOOBIG once the output
+ * has passed the cap. */
+static int sink_commit(struct sink *k, size_t used)
 {
-    size_t used = k->window_n - left;
     if (k->window == &k->probe)
         return used ? KVS_ETOOBIG : 0;
     if (k->out != NULL) {
@@ -307,136 +302,6 @@ static int sink_commit(struct sink *k, size_t left)
     }
     k->total += used;
     return k->total > k->max ? KVS_ETOOBIG : 0;
-}
-
-/* Whether the last window was the probe, i.e. OUT is full. */
-static int sink_full(const struct sink *k)
-{
-    return k->window == &k->probe;
-}
-
-/* ---- decoding: zlib (gzip and deflate) ----------------------------------------------------- */
-
-/* zlib allocates through kvs_xcalloc, so running out of memory aborts like everywhere else in
- * the server instead of turning into a "corrupt body" answer. */
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-    return kvs_xcalloc(items, size);
-}
-
-static void z_free(voidpf opaque, voidpf p)
-{
-    free(p);
-}
-
-/* Whether the two bytes at P start a zlib stream (RFC 1950 §2.2): method 8 (deflate), a
- * window of at most 32 KiB, a header checksum that divides by 31, and no preset dictionary
- * (HTTP has no way to name one). */
-static int zlib_header(const unsigned char *p, size_t n)
-{
-    return n >= 2 && (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7 && ((p[0] << 8) | p[1]) % 31 == 0 &&
-           (p[1] & 0x20) == 0;
-}
-
-static int gzip_magic(const unsigned char *p, size_t n)
-{
-    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
-}
-
-/* Inflate IN with WINDOW_BITS (zlib's meaning) into K. A gzip body may hold several members
- * one after the other (RFC 1952 §2.2, what `cat a.gz b.gz` makes); they decode as one.
- * Returns 0, KVS_EBADBODY or KVS_ETOOBIG. */
-static int inflate_all(kvs_slice in, int window_bits, struct sink *k)
-{
-    const unsigned char *base = (const unsigned char *)in.p, *end = base + in.n;
-    z_stream z = {.zalloc = z_alloc, .zfree = z_free, .next_in = (Bytef *)base};
-    if (inflateInit2(&z, window_bits) != Z_OK)
-        return KVS_EIO; /* a bad window_bits or a zlib.h/libz mismatch: not the client's fault */
-    int rc;
-    for (;;) {
-        /* avail_in is an unsigned int: feed a huge body in pieces. */
-        size_t left = (size_t)(end - z.next_in);
-        z.avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
-        char *w;
-        size_t wn;
-        sink_window(k, &w, &wn);
-        z.next_out = (Bytef *)w;
-        z.avail_out = (uInt)wn;
-        int zrc = inflate(&z, Z_NO_FLUSH);
-        if ((rc = sink_commit(k, z.avail_out)) != 0)
-            break;
-        if (zrc == Z_OK)
-            continue; /* progress was made: more input or more output to come */
-        if (zrc != Z_STREAM_END) {
-            rc = KVS_EBADBODY; /* corrupt (Z_DATA_ERROR), or truncated (Z_BUF_ERROR) */
-            break;
-        }
-        left = (size_t)(end - z.next_in);
-        if (left == 0)
-            break; /* rc == 0 */
-        if (window_bits > MAX_WBITS && gzip_magic(z.next_in, left) && inflateReset(&z) == Z_OK)
-            continue;      /* the next gzip member */
-        rc = KVS_EBADBODY; /* trailing garbage */
-        break;
-    }
-    inflateEnd(&z);
-    return rc;
-}
-
-/* HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2), but some clients send a raw
- * deflate stream, as old IIS did; a zlib header cannot start a real raw stream, so it tells
- * them apart before any output is produced. */
-static int inflate_deflate(kvs_slice in, struct sink *k)
-{
-    int zlib = zlib_header((const unsigned char *)in.p, in.n);
-    return inflate_all(in, zlib ? MAX_WBITS : -MAX_WBITS, k);
-}
-
-/* ---- decoding: Brotli ---------------------------------------------------------------------- */
-
-static void *br_alloc(void *opaque, size_t n)
-{
-    return kvs_xmalloc(n);
-}
-
-static void br_free(void *opaque, void *p)
-{
-    free(p);
-}
-
-/* Decode the Brotli stream IN into K. Returns 0, KVS_EBADBODY or KVS_ETOOBIG. */
-static int unbrotli(kvs_slice in, struct sink *k)
-{
-    BrotliDecoderState *st = BrotliDecoderCreateInstance(br_alloc, br_free, NULL);
-    if (st == NULL)
-        return KVS_EIO; /* cannot happen: br_alloc aborts instead of failing */
-    const uint8_t *next_in = (const uint8_t *)in.p;
-    size_t avail_in = in.n;
-    int rc;
-    for (;;) {
-        char *w;
-        size_t wn;
-        sink_window(k, &w, &wn);
-        uint8_t *next_out = (uint8_t *)w;
-        size_t avail_out = wn;
-        BrotliDecoderResult r =
-            BrotliDecoderDecompressStream(st, &avail_in, &next_in, &avail_out, &next_out, NULL);
-        if ((rc = sink_commit(k, avail_out)) != 0)
-            break;
-        if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) {
-            if (!sink_full(k))
-                continue;
-            /* It wants more room although the probe took nothing: the output does not fit
-             * under the cap, and offering the probe again would loop. */
-            rc = KVS_ETOOBIG;
-            break;
-        }
-        if (r != BROTLI_DECODER_RESULT_SUCCESS || avail_in != 0)
-            rc = KVS_EBADBODY; /* corrupt, truncated (all input given), or trailing bytes */
-        break;
-    }
-    BrotliDecoderDestroyInstance(st);
-    return rc;
 }
 
 /* ---- decoding: entry point ----------------------------------------------------------------- */
@@ -448,23 +313,46 @@ static int copy_identity(kvs_slice in, struct kvs_buf *out, size_t max_out)
     return kvs_buf_append(out, in.p, in.n);
 }
 
+size_t kvs_decode_check_mem(enum kvs_encoding enc, kvs_slice in)
+{
+    if (enc == KVS_ENC_IDENTITY)
+        return 0;
+    return kvs_decoder_mem_max(enc, in) + KVS_DECODE_CHUNK;
+}
+
 int kvs_decode(enum kvs_encoding enc, kvs_slice in, struct kvs_buf *out, size_t max_out)
 {
     if (enc == KVS_ENC_IDENTITY)
         return copy_identity(in, out, max_out);
-    if (enc != KVS_ENC_GZIP && enc != KVS_ENC_DEFLATE && enc != KVS_ENC_BR)
-        return KVS_EENCODING; /* e.g. a damaged stored record: refuse, do not guess */
-    if (in.p == NULL)
-        in.p = ""; /* an empty slice may have no pointer; the decoders do arithmetic on it */
+    struct kvs_decoder *d;
+    int rc = kvs_decoder_new(enc, kvs_decoder_mem_max(enc, in), &d);
+    if (rc != 0)
+        return rc; /* e.g. a damaged stored record: refuse, do not guess */
     struct sink k;
     sink_init(&k, out, max_out);
-    int rc;
-    if (enc == KVS_ENC_GZIP)
-        rc = inflate_all(in, 16 + MAX_WBITS, &k); /* +16: gzip wrapper only (zlib.h) */
-    else if (enc == KVS_ENC_DEFLATE)
-        rc = inflate_deflate(in, &k);
-    else
-        rc = unbrotli(in, &k);
+    for (;;) {
+        char *w;
+        size_t n;
+        sink_window(&k, &w, &n);
+        rc = kvs_decoder_step(d, &in, 1, w, &n);
+        int full = k.window == &k.probe;
+        int crc = sink_commit(&k, n);
+        if (crc != 0 || rc < 0) {
+            rc = crc ? crc : rc;
+            break;
+        }
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+        if (full && n == 0) {
+            /* It wants more room although the probe took nothing: the output does not fit
+             * under the cap, and offering the probe again would loop. */
+            rc = KVS_ETOOBIG;
+            break;
+        }
+    }
     sink_free(&k);
+    kvs_decoder_free(d);
     return rc;
 }

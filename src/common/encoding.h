@@ -2,7 +2,8 @@
  *
  * Records are stored exactly as uploaded, compressed or not (contract §1.4). A client whose
  * Accept-Encoding does not allow the stored coding gets the bytes decoded on the fly; uploads
- * are decoded once (into nothing) to prove they are well formed and not a bomb. */
+ * are decoded once (into nothing) to prove they are well formed and not a bomb. Step-by-step
+ * decoding in bounded memory is common/decoder.h; kvs_decode() runs it over a whole value. */
 #ifndef KVS_COMMON_ENCODING_H
 #define KVS_COMMON_ENCODING_H
 
@@ -32,14 +33,23 @@ const char *kvs_encoding_name(enum kvs_encoding enc);
  * allowed). */
 int kvs_encoding_accepted(kvs_slice header, enum kvs_encoding enc);
 
+/* The output window of one decoding step in kvs_decode(), and its scratch in check-only
+ * mode. */
+#define KVS_DECODE_CHUNK (64 * 1024)
+
 /* Decode IN, coded with ENC, appending the result to OUT. OUT's maximum is the cap on the
  * decoded size: past it the call fails with KVS_ETOOBIG (a decompression bomb stops there).
  * OUT may be NULL to only check that IN decodes, in which case MAX_OUT caps the decoded size
  * (ignored otherwise).
  * Returns 0; KVS_EBADBODY when IN is not valid ENC data (truncated, corrupt, or with trailing
- * garbage); KVS_ETOOBIG past the cap. On failure OUT holds a partial result the caller should
- * discard. Identity simply copies. */
+ * garbage); KVS_ETOOBIG past the cap; KVS_ENOMEM if the decoder passed its memory bound
+ * (common/decoder.h; no valid stream does). On failure OUT holds a partial result the caller
+ * should discard. Identity simply copies. */
 __attribute__((warn_unused_result)) int kvs_decode(enum kvs_encoding enc, kvs_slice in,
                                                    struct kvs_buf *out, size_t max_out);
+
+/* The most memory kvs_decode(ENC, IN, NULL, ...) allocates besides its caller's: the decoder's
+ * bound (common/decoder.h) and its scratch window. 0 for identity. */
+size_t kvs_decode_check_mem(enum kvs_encoding enc, kvs_slice in);
 
 #endif

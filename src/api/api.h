@@ -63,7 +63,7 @@ void kvs_api_reply_store_error(struct kvs_req *r, int rc);
 
 /* A coded record may decode to at most this many times the record limit: past it, it would
  * be a bomb for a client that asks for it decoded (contract §10). Uploads are checked
- * against it; GET and the ZIP download decode within it. */
+ * against it. (GET and the ZIP download decode in bounded memory whatever the size.) */
 #define KVS_API_DECODED_FACTOR 10
 
 /* As kvs_api_resolve_store(), but on failure reply with the error and return NULL; the
@@ -96,9 +96,13 @@ int kvs_api_query_bool(struct kvs_req *r, const char *name, int *out);
 /* Unsigned integer query parameter NAME, DEF when absent or empty. Returns 0 or KVS_EBADPARAM. */
 int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64_t *out);
 
-/* Parse R's body as JSON, decoding its Content-Encoding first. An empty body gives
- * *OUT = NULL. Returns 0, KVS_EENCODING, KVS_EBADBODY, KVS_ETOOBIG or KVS_EBADJSON (with
- * jansson's reason in R->error_msg). The caller owns *OUT. */
+/* The most a JSON request body may decode to (a store's schema is at most 64 KiB). */
+#define KVS_API_JSON_MAX (1024 * 1024)
+
+/* Parse R's body as JSON, decoding its Content-Encoding first (to at most KVS_API_JSON_MAX
+ * bytes, with memory from the decoding budget). An empty body gives *OUT = NULL. Returns 0,
+ * KVS_EENCODING, KVS_EBADBODY, KVS_ETOOBIG, KVS_EUNAVAIL (the budget is spent) or
+ * KVS_EBADJSON (with jansson's reason in R->error_msg). The caller owns *OUT. */
 int kvs_api_body_json(struct kvs_req *r, json_t **out);
 
 /* Parse R's JSON body, which must be absent (NULL is returned) or an object. On error reply

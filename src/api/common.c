@@ -8,11 +8,14 @@
 
 #include "api/api.h"
 #include "api/cache.h"
+#include "api/decoded.h"
 #include "auth/access.h"
 #include "auth/sign.h"
 #include "auth/token.h"
 #include "common/clock.h"
+#include "common/decoder.h"
 #include "kvs.h"
+#include "server/budget.h"
 #include "server/reply.h"
 
 /* ---- routes -------------------------------------------------------------------------------- */
@@ -567,6 +570,9 @@ int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64
 
 /* ---- request bodies ------------------------------------------------------------------------- */
 
+_Static_assert(KVS_DECODER_MEM_LIMIT + KVS_API_JSON_MAX <= KVS_DECODE_MEMORY_MIN,
+               "the least decoding budget takes a JSON body's decoding");
+
 int kvs_api_body_json(struct kvs_req *r, json_t **out)
 {
     *out = NULL;
@@ -575,10 +581,21 @@ int kvs_api_body_json(struct kvs_req *r, json_t **out)
     if (rc != 0)
         return rc;
     struct kvs_buf plain;
-    kvs_buf_init(&plain, r->srv->cfg.max_record_size);
+    size_t cap = r->srv->cfg.max_record_size < KVS_API_JSON_MAX ? r->srv->cfg.max_record_size
+                                                                 : KVS_API_JSON_MAX;
+    kvs_buf_init(&plain, cap);
     kvs_slice text = kvs_buf_slice(&r->body);
     if (enc != KVS_ENC_IDENTITY) {
+        /* the decoder and the decoded text count against the decoding budget */
+        size_t cost = kvs_decoder_mem_max(enc, text) + cap;
+        rc = kvs_budget_take(r->srv->decoding, cost);
+        if (rc != 0) {
+            snprintf(r->error_msg, sizeof r->error_msg,
+                     "The server is decoding as much as it may at once; try again soon.");
+            return rc;
+        }
         rc = kvs_decode(enc, text, &plain, 0);
+        kvs_budget_give(r->srv->decoding, cost);
         text = kvs_buf_slice(&plain);
     }
     size_t blank = 0;

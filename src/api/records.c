@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/decoded.h"
 #include "api/prepared.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -26,6 +27,7 @@
 #include "common/mediatype.h"
 #include "common/mime.h"
 #include "kvs.h"
+#include "server/budget.h"
 #include "server/range.h"
 #include "server/reply.h"
 
@@ -246,24 +248,35 @@ static void reply_stored(struct kvs_req *r, const struct answer *a)
 }
 
 /* Answer with the value decoded from its stored coding, for a client that does not accept
- * that coding. A Range is ignored (RFC 9110 allows it): it would be a range of bytes that are
- * made anew on every request, not of the stored ones. A 304 is decoded too, for its
- * Content-Length (rare: clients that refuse a coding seldom keep copies). */
+ * that coding, decoded as it goes out (api/decoded.h). A Range is ignored (RFC 9110 allows
+ * it): it would be a range of bytes that are made anew on every request, not of the stored
+ * ones. A HEAD or a 304 decodes nothing: it has the 200's headers, and no length. */
 static void reply_decoded(struct kvs_req *r, const struct answer *a)
 {
-    struct kvs_buf plain;
-    kvs_buf_init(&plain, KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size);
-    int rc = kvs_decode(a->rec->encoding, a->rec->value, &plain, 0);
-    if (rc != 0) {
-        /* Uploads are checked, so this is a record stored under other limits or damaged. */
-        kvs_log_error("record %s/%s does not decode: %s", a->store->id, r->key, kvs_errname(rc));
-        kvs_buf_free(&plain);
-        kvs_reply_error(r, KVS_EIO, "The record could not be decoded.");
-        return;
+    unsigned status = a->status;
+    if (status == 304 || r->method == KVS_M_HEAD) {
+        kvs_reply_response(r, status, kvs_decoded_headers_only());
+    } else {
+        char label[KVS_ID_LEN + KVS_KEY_MAX + 2];
+        snprintf(label, sizeof label, "%s/%s", a->store->id, r->key);
+        struct MHD_Response *resp;
+        struct kvs_read *rd = r->rd; /* the answer owns the snapshot its value is in */
+        r->rd = NULL;
+        int rc = kvs_decoded_response(r->srv, a->rec->encoding, a->rec->value, rd, label, &resp);
+        if (rc == KVS_EUNAVAIL) {
+            kvs_reply_error(r, rc,
+                            "The server is decoding as many records as it may at once; try "
+                            "again soon, or accept the stored Content-Encoding (%s).",
+                            a->stored);
+            return;
+        }
+        if (rc != 0) {
+            kvs_reply_error(r, rc, NULL);
+            return;
+        }
+        kvs_reply_response(r, status, resp);
     }
-    size_t n;
-    char *bytes = kvs_buf_steal(&plain, &n);
-    kvs_reply_bytes(r, a->status, a->ctype, bytes, n, free, bytes);
+    kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
     add_record_headers(r, a);
 }
 
@@ -411,8 +424,18 @@ void kvs_api_record_put(struct kvs_req *r)
     enum kvs_encoding enc = r->w.encoding; /* set by kvs_api_record_prepare */
     kvs_slice body = kvs_buf_slice(&r->body);
     if (enc != KVS_ENC_IDENTITY) {
+        /* decoded once, into nothing, to prove it is well formed and not a bomb; the decoder
+         * counts against the decoding budget (server/budget.h) */
         size_t cap = KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size;
+        size_t cost = kvs_decode_check_mem(enc, body);
+        if (kvs_budget_take(r->srv->decoding, cost) != 0) {
+            kvs_reply_error(r, KVS_EUNAVAIL,
+                            "The server is decoding as many bodies as it may at once; try "
+                            "again soon.");
+            return;
+        }
         int rc = kvs_decode(enc, body, NULL, cap);
+        kvs_budget_give(r->srv->decoding, cost);
         if (rc == KVS_ETOOBIG) {
             kvs_reply_error(r, rc, "The payload decodes to more than %zu bytes.", cap);
             return;

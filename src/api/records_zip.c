@@ -2,29 +2,43 @@
  * those with a prefix or in a collection) as one ZIP archive, file name = record key
  * (contract §1.5).
  *
- * The archive is streamed from one read snapshot, page by page of keys, so memory stays small
- * whatever the store's size: only the central directory (about 60 bytes a record) is kept
- * until the end. Entries are "stored" (no compression) and hold the record's decoded bytes.
- * ZIP64 records are added when the archive passes 4 GiB or 65,535 entries. */
+ * The archive is streamed from one read snapshot, page by page of keys and one entry at a
+ * time, so memory stays small whatever the store's size: only the central directory (about
+ * 60 bytes a record) is kept until the end. Entries are "stored" (no compression) and hold the
+ * record's decoded bytes. A record stored uncoded is sent from the snapshot as it is, its CRC
+ * and size in its local header. A record stored coded is decoded while it is sent (decoded.h's
+ * way, into libmicrohttpd's buffer), so its CRC and size are known only at its end: its local
+ * header says so (flag bit 3) and a data descriptor after its bytes gives them (APPNOTE
+ * 4.3.9), as does its central directory record. Each coded entry takes its decoder's memory
+ * from the server's decoding budget (server/budget.h) when it starts and gives it back at its
+ * end; when the budget is spent the download waits, its connection suspended, until there is
+ * enough (it has sent its status already and cannot answer 503).
+ *
+ * ZIP64 records are added when the archive passes 4 GiB or 65,535 entries, and decoded entries
+ * carry 8-byte sizes (a ZIP64 extra field and descriptor) when a record may decode to 4 GiB
+ * or more under the server's limits. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "api/api.h"
 #include "common/alloc.h"
+#include "common/decoder.h"
 #include "common/log.h"
 #include "kvs.h"
+#include "server/budget.h"
 #include "server/reply.h"
 
 #define PAGE 128                 /* keys fetched from the snapshot at a time */
+#define BLOCK (64 * 1024)        /* libmicrohttpd's buffer for the archive */
 #define CD_MAX ((size_t)1 << 30) /* central directory cap: ~15M records */
 #define U32_MAX_ 0xFFFFFFFFu
 
 struct zip_entry {
     char key[KVS_KEY_MAX + 1];
     size_t key_len;
-    kvs_slice data; /* into the snapshot, or into plain */
-    char *plain;    /* decoded bytes, owned; NULL when the record is stored uncoded */
+    kvs_slice data;             /* the stored bytes, into the snapshot */
+    enum kvs_encoding encoding; /* coded entries are decoded as they are sent */
 };
 
 struct zip_stream {
@@ -36,17 +50,33 @@ struct zip_stream {
     char store_id[KVS_ID_LEN + 1];
     char prefix[KVS_KEY_MAX + 1];
     char after[KVS_KEY_MAX + 1]; /* the last key fetched */
-    size_t max_decoded;
-    int more; /* keys may remain after `after` */
+    int more;                    /* keys may remain after `after` */
+    int sizes64;                 /* decoded entries carry 8-byte sizes */
 
     struct zip_entry page[PAGE];
     size_t n_page, i_page;
 
-    /* what is being written now: HEAD bytes, then BODY bytes */
-    unsigned char head[30 + KVS_KEY_MAX];
+    /* what is being written now: HEAD bytes (a local header or a data descriptor), then BODY
+     * bytes (an uncoded entry) or the output of DEC (a coded one) */
+    unsigned char head[30 + KVS_KEY_MAX + 20];
     size_t head_len, head_off;
     kvs_slice body;
     size_t body_off;
+
+    /* the coded entry being decoded */
+    struct kvs_decoder *dec; /* owned; NULL between coded entries */
+    const struct zip_entry *coded;
+    kvs_slice coded_in; /* what is left to decode */
+    uint32_t crc;       /* of the decoded bytes so far */
+    uint64_t size;      /* decoded bytes so far */
+    uint64_t entry_at;  /* where its local header starts */
+
+    /* decoding memory (server/budget.h) */
+    struct kvs_budget *budget;
+    struct MHD_Connection *conn; /* suspended while waiting */
+    struct kvs_budget_waiter waiter;
+    int waiting;     /* queued for the next coded entry's memory */
+    size_t reserved; /* taken from the budget for DEC */
 
     struct kvs_buf cd; /* central directory */
     uint64_t offset;   /* bytes written so far */
@@ -83,29 +113,13 @@ static int add_to_page(void *arg, const struct kvs_key_view *k)
     memcpy(e->key, k->key.p, k->key.n);
     e->key[k->key.n] = '\0';
     e->key_len = k->key.n;
-    e->plain = NULL;
     e->data = k->rec.value;
-    if (k->rec.encoding != KVS_ENC_IDENTITY) {
-        struct kvs_buf b;
-        kvs_buf_init(&b, z->max_decoded);
-        int rc = kvs_decode(k->rec.encoding, k->rec.value, &b, 0);
-        if (rc != 0) {
-            kvs_buf_free(&b);
-            kvs_log_error("zip: record %s/%s does not decode: %s", z->store_id, e->key,
-                          kvs_errname(rc));
-            return rc;
-        }
-        size_t n;
-        e->plain = kvs_buf_steal(&b, &n);
-        e->data = (kvs_slice){e->plain, n};
-    }
+    e->encoding = k->rec.encoding;
     return 0;
 }
 
 static void free_page(struct zip_stream *z)
 {
-    for (size_t i = 0; i < z->n_page; i++)
-        free(z->page[i].plain);
     z->n_page = z->i_page = 0;
 }
 
@@ -131,60 +145,190 @@ static int next_page(struct zip_stream *z)
     return 0;
 }
 
-/* Start entry E: its local header into z->head, its bytes into z->body, and its central
- * directory record into z->cd. */
-static int begin_entry(struct zip_stream *z, const struct zip_entry *e)
+/* Append the central directory record of an entry: KEY, its CRC and SIZE (stored = decoded),
+ * its local header at AT, and FLAGS (bit 3: sizes in a data descriptor). */
+static int add_central(struct zip_stream *z, const struct zip_entry *e, uint32_t crc,
+                       uint64_t size, uint64_t at, unsigned flags)
 {
-    uint32_t crc = (uint32_t)crc32_z(0L, (const Bytef *)e->data.p, e->data.n);
-    uint32_t size = (uint32_t)e->data.n; /* records are far below 4 GiB */
+    int big = size >= U32_MAX_, far = at >= U32_MAX_;
+    unsigned char c[46 + KVS_KEY_MAX + 28];
+    put32(c, 0x02014b50);
+    put16(c + 4, big || far ? 45 : 20); /* made by */
+    put16(c + 6, big || far ? 45 : 20); /* needed */
+    put16(c + 8, flags);
+    put16(c + 10, 0);                       /* method: stored */
+    put16(c + 12, 0);                       /* time */
+    put16(c + 14, (0 << 9) | (1 << 5) | 1); /* date: 1980-01-01 */
+    put32(c + 16, crc);
+    put32(c + 20, big ? U32_MAX_ : (uint32_t)size);
+    put32(c + 24, big ? U32_MAX_ : (uint32_t)size);
+    put16(c + 28, (unsigned)e->key_len);
+    put16(c + 30, (big ? 16 : 0) + (far ? 8 : 0)); /* extra: the ZIP64 fields */
+    put16(c + 32, 0);                              /* comment */
+    put16(c + 34, 0);                              /* disk */
+    put16(c + 36, 0);                              /* internal attributes */
+    put32(c + 38, 0);                              /* external attributes */
+    put32(c + 42, far ? U32_MAX_ : (uint32_t)at);
+    memcpy(c + 46, e->key, e->key_len);
+    size_t n = 46 + e->key_len;
+    if (big || far) { /* only the fields set to 0xFFFFFFFF, in this order (APPNOTE 4.5.3) */
+        put16(c + n, 0x0001);
+        put16(c + n + 2, (big ? 16 : 0) + (far ? 8 : 0));
+        n += 4;
+        if (big) {
+            put64(c + n, size); /* original */
+            put64(c + n + 8, size); /* compressed (stored: the same) */
+            n += 16;
+        }
+        if (far) {
+            put64(c + n, at);
+            n += 8;
+        }
+    }
+    z->entries++;
+    return kvs_buf_append(&z->cd, c, n);
+}
+
+/* Write a local header for E into z->head: with CRC and SIZE, or, for a coded entry (FLAGS
+ * bit 3), zeros and the sizes to come in its data descriptor. */
+static void local_header(struct zip_stream *z, const struct zip_entry *e, uint32_t crc,
+                         uint32_t size, unsigned flags, int sizes64)
+{
     unsigned char *h = z->head;
     put32(h, 0x04034b50);
-    put16(h + 4, 20);                       /* version needed: 2.0 */
-    put16(h + 6, 0);                        /* flags */
+    put16(h + 4, sizes64 ? 45 : 20); /* version needed: 2.0, 4.5 for ZIP64 */
+    put16(h + 6, flags);
     put16(h + 8, 0);                        /* method: stored */
     put16(h + 10, 0);                       /* time */
     put16(h + 12, (0 << 9) | (1 << 5) | 1); /* date: 1980-01-01 */
     put32(h + 14, crc);
-    put32(h + 18, size);
-    put32(h + 22, size);
+    put32(h + 18, sizes64 ? U32_MAX_ : size);
+    put32(h + 22, sizes64 ? U32_MAX_ : size);
     put16(h + 26, (unsigned)e->key_len);
-    put16(h + 28, 0);
+    put16(h + 28, sizes64 ? 20 : 0);
     memcpy(h + 30, e->key, e->key_len);
     z->head_len = 30 + e->key_len;
+    if (sizes64) { /* the sizes come in the descriptor, 8 bytes each: zeros here */
+        unsigned char *x = h + z->head_len;
+        put16(x, 0x0001);
+        put16(x + 2, 16);
+        put64(x + 4, 0);
+        put64(x + 12, 0);
+        z->head_len += 20;
+    }
     z->head_off = 0;
+    z->entry_at = z->offset;
+    z->offset += z->head_len;
+}
+
+/* Start the uncoded entry E: its local header, its bytes from the snapshot, and its central
+ * directory record. */
+static int begin_entry(struct zip_stream *z, const struct zip_entry *e)
+{
+    uint32_t crc = (uint32_t)crc32_z(0L, (const Bytef *)e->data.p, e->data.n);
+    local_header(z, e, crc, (uint32_t)e->data.n, 0, 0); /* records are far below 4 GiB */
     z->body = e->data;
     z->body_off = 0;
+    z->offset += e->data.n;
+    return add_central(z, e, crc, e->data.n, z->entry_at, 0);
+}
 
-    int zip64 = z->offset >= U32_MAX_;
-    unsigned char c[46 + KVS_KEY_MAX + 12];
-    put32(c, 0x02014b50);
-    put16(c + 4, zip64 ? 45 : 20); /* made by */
-    put16(c + 6, zip64 ? 45 : 20); /* needed */
-    put16(c + 8, 0);
-    put16(c + 10, 0);
-    put16(c + 12, 0);
-    put16(c + 14, (0 << 9) | (1 << 5) | 1);
-    put32(c + 16, crc);
-    put32(c + 20, size);
-    put32(c + 24, size);
-    put16(c + 28, (unsigned)e->key_len);
-    put16(c + 30, zip64 ? 12 : 0); /* extra: the ZIP64 offset */
-    put16(c + 32, 0);              /* comment */
-    put16(c + 34, 0);              /* disk */
-    put16(c + 36, 0);              /* internal attributes */
-    put32(c + 38, 0);              /* external attributes */
-    put32(c + 42, zip64 ? U32_MAX_ : (uint32_t)z->offset);
-    memcpy(c + 46, e->key, e->key_len);
-    size_t n = 46 + e->key_len;
-    if (zip64) {
-        put16(c + n, 0x0001);
-        put16(c + n + 2, 8);
-        put64(c + n + 4, z->offset);
-        n += 12;
+#define FLAG_DESCRIPTOR 0x0008 /* CRC and sizes follow the data (APPNOTE 4.4.4 bit 3) */
+
+/* The coded entry E has its decoding memory: make its decoder and write its local header. */
+static int begin_coded(struct zip_stream *z, const struct zip_entry *e)
+{
+    int rc = kvs_decoder_new(e->encoding, kvs_decoder_mem_max(e->encoding, e->data), &z->dec);
+    if (rc != 0) {
+        kvs_log_error("zip: record %s/%s has an unknown stored coding", z->store_id, e->key);
+        return rc;
     }
-    z->entries++;
-    z->offset += z->head_len + e->data.n;
-    return kvs_buf_append(&z->cd, c, n);
+    z->coded = e;
+    z->coded_in = e->data;
+    z->crc = (uint32_t)crc32_z(0L, NULL, 0);
+    z->size = 0;
+    local_header(z, e, 0, 0, FLAG_DESCRIPTOR, z->sizes64);
+    return 0;
+}
+
+static void release_decoder(struct zip_stream *z)
+{
+    kvs_decoder_free(z->dec);
+    z->dec = NULL;
+    if (z->reserved)
+        kvs_budget_give(z->budget, z->reserved);
+    z->reserved = 0;
+}
+
+/* The coded entry has been decoded whole: its data descriptor into z->head, its central
+ * directory record, and its memory back to the budget. */
+static int end_coded(struct zip_stream *z)
+{
+    const struct zip_entry *e = z->coded;
+    release_decoder(z);
+    unsigned char *d = z->head;
+    put32(d, 0x08074b50); /* the descriptor's optional signature, which readers expect */
+    put32(d + 4, z->crc);
+    if (z->sizes64) {
+        put64(d + 8, z->size);
+        put64(d + 16, z->size);
+        z->head_len = 24;
+    } else {
+        put32(d + 8, (uint32_t)z->size);
+        put32(d + 12, (uint32_t)z->size);
+        z->head_len = 16;
+    }
+    z->head_off = 0;
+    z->offset += z->size + z->head_len;
+    z->coded = NULL;
+    return add_central(z, e, z->crc, z->size, z->entry_at, FLAG_DESCRIPTOR);
+}
+
+/* Decode the next bytes of the coded entry into BUF[0..MAX). Returns the bytes written, or
+ * -1 when the record does not decode (logged). */
+static ssize_t decode_some(struct zip_stream *z, char *buf, size_t max)
+{
+    size_t n = max;
+    int rc = kvs_decoder_step(z->dec, &z->coded_in, 1, buf, &n);
+    z->crc = (uint32_t)crc32_z(z->crc, (const Bytef *)buf, n);
+    z->size += n;
+    if (rc == 1 && n == 0)
+        return end_coded(z) == 0 ? 0 : -1;
+    if (rc >= 0 && n > 0)
+        return (ssize_t)n;
+    /* Uploads are checked, so this is a record stored under other limits or damaged. */
+    kvs_log_error("zip: record %s/%s does not decode: %s", z->store_id, z->coded->key,
+                  kvs_errname(rc < 0 ? rc : KVS_EIO));
+    return -1;
+}
+
+/* The budget granted the waiting entry its memory (or closed): wake the connection. */
+static void wake(struct kvs_budget_waiter *w)
+{
+    struct zip_stream *z = w->arg;
+    MHD_resume_connection(z->conn);
+}
+
+static void suspend(void *arg)
+{
+    struct zip_stream *z = arg;
+    MHD_suspend_connection(z->conn);
+}
+
+/* Take the decoding memory for the coded entry E and begin it, or queue for the memory
+ * (z->waiting: the connection is suspended until it is granted). Returns 0 or an error. */
+static int reserve_coded(struct zip_stream *z, const struct zip_entry *e)
+{
+    size_t cost = kvs_decoder_mem_max(e->encoding, e->data) + BLOCK;
+    int rc = kvs_budget_take_or_wait(z->budget, cost, &z->waiter, suspend, z);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        z->waiting = 1; /* z->reserved is set once the bytes are granted */
+        return 0;
+    }
+    z->reserved = cost;
+    return begin_coded(z, e);
 }
 
 /* Append the end records after the central directory. */
@@ -243,12 +387,28 @@ static ssize_t zip_read(void *cls, uint64_t pos, char *buf, size_t max)
             z->head_off += copy_out(&buf, &max, z->head + z->head_off, z->head_len - z->head_off);
         } else if (z->body_off < z->body.n) {
             z->body_off += copy_out(&buf, &max, z->body.p + z->body_off, z->body.n - z->body_off);
+        } else if (z->dec) {
+            ssize_t n = decode_some(z, buf, max);
+            z->failed = n < 0;
+            if (n > 0) {
+                buf += n;
+                max -= (size_t)n;
+            }
+        } else if (z->waiting) {
+            /* resumed: granted (set before the wake), or not, when the server is stopping */
+            z->waiting = 0;
+            z->reserved = z->waiter.granted ? z->waiter.n : 0;
+            z->failed = !z->waiter.granted || begin_coded(z, &z->page[z->i_page - 1]) != 0;
         } else if (z->finished) {
             if (z->cd_off == z->cd.n)
                 break;
             z->cd_off += copy_out(&buf, &max, z->cd.p + z->cd_off, z->cd.n - z->cd_off);
         } else if (z->i_page < z->n_page) {
-            z->failed = begin_entry(z, &z->page[z->i_page++]) != 0;
+            const struct zip_entry *e = &z->page[z->i_page++];
+            z->failed = (e->encoding == KVS_ENC_IDENTITY ? begin_entry(z, e)
+                                                          : reserve_coded(z, e)) != 0;
+            if (z->waiting) /* suspended: libmicrohttpd calls again once it is resumed */
+                return buf - start;
         } else if (z->more) {
             z->failed = next_page(z) != 0;
         } else {
@@ -260,13 +420,19 @@ static ssize_t zip_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (buf > start)
         return buf - start;
     /* A failure midway cannot change the status any more: cut the stream, so the client
-     * sees an incomplete transfer rather than a truncated archive that looks whole. */
+     * sees an incomplete transfer rather than a truncated archive that looks whole. The
+     * server stopping while the download waits is such a failure too. */
     return z->failed ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 static void zip_free(void *cls)
 {
     struct zip_stream *z = cls;
+    /* out of the queue if still there; after that, whether it was granted is settled */
+    kvs_budget_cancel(z->budget, &z->waiter);
+    if (z->waiting && z->waiter.granted)
+        z->reserved = z->waiter.n; /* granted, never used: given back below */
+    release_decoder(z);
     free_page(z);
     kvs_buf_free(&z->cd);
     json_decref(z->schema);
@@ -300,7 +466,12 @@ void kvs_api_records_zip(struct kvs_req *r)
         z->none = 1; /* a collection prefix longer than any key */
     else
         memcpy(z->prefix, pfx.p, pfx.n);
-    z->max_decoded = KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size;
+    /* a record may decode to this much: past 4 GiB, decoded entries need 8-byte sizes */
+    z->sizes64 = (uint64_t)KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size >= U32_MAX_;
+    z->budget = r->srv->decoding;
+    z->conn = r->conn;
+    z->waiter.wake = wake;
+    z->waiter.arg = z;
     z->more = !z->none;
     kvs_buf_init(&z->cd, CD_MAX);
     z->rd = r->rd; /* the stream owns the snapshot from here on */
@@ -308,7 +479,7 @@ void kvs_api_records_zip(struct kvs_req *r)
     kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_LIST);
 
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, zip_read, z, zip_free);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BLOCK, zip_read, z, zip_free);
     if (resp == NULL) {
         zip_free(z);
         kvs_reply_error(r, KVS_ENOMEM, NULL);

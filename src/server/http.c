@@ -19,6 +19,7 @@
 #include "kvs.h"
 #include "server/accesslog.h"
 #include "server/assets.h"
+#include "server/budget.h"
 #include "server/deadline.h"
 #include "server/metrics.h"
 #include "server/ratelimit.h"
@@ -798,11 +799,14 @@ int kvs_http_start(struct kvs_server *srv)
     }
     if (srv->cfg.rate_limit)
         srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
+    srv->decoding = kvs_budget_new(srv->cfg.decode_memory);
     if (srv->cfg.header_timeout_secs) {
         srv->deadlines = kvs_deadlines_start(srv->cfg.header_timeout_secs);
         if (srv->deadlines == NULL) {
             kvs_ratelimit_free(srv->rl);
             srv->rl = NULL;
+            kvs_budget_free(srv->decoding);
+            srv->decoding = NULL;
             return KVS_EIO;
         }
     }
@@ -830,6 +834,8 @@ int kvs_http_start(struct kvs_server *srv)
         srv->deadlines = NULL;
         kvs_ratelimit_free(srv->rl);
         srv->rl = NULL;
+        kvs_budget_free(srv->decoding);
+        srv->decoding = NULL;
         return KVS_EIO; /* the caller says so: cannot listen */
     }
     return 0;
@@ -859,6 +865,9 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
     /* The watchdog stops first; the table stays until MHD has reported every connection
      * closed (MHD_stop_daemon calls on_connection for each). */
     kvs_deadlines_stop(srv->deadlines);
+    /* Downloads waiting for decoding memory are suspended connections, which MHD_stop_daemon
+     * must not find (it aborts): wake them, and they end. */
+    kvs_budget_close(srv->decoding);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
     kvs_tls_activate(NULL);
@@ -866,4 +875,6 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
     srv->deadlines = NULL;
     kvs_ratelimit_free(srv->rl);
     srv->rl = NULL;
+    kvs_budget_free(srv->decoding);
+    srv->decoding = NULL;
 }

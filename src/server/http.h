@@ -36,6 +36,7 @@ struct kvs_ratelimit;
 struct kvs_deadlines;
 struct kvs_deadline_conn;
 struct kvs_tls;
+struct kvs_budget;
 
 enum kvs_method {
     KVS_M_GET = 1,
@@ -65,6 +66,7 @@ struct kvs_server_config {
     unsigned cache_max_age;        /* Cache-Control max-age of public records; 0 = no-cache */
     const char *tls_cert;          /* --tls-cert: PEM file; NULL = plain HTTP */
     const char *tls_key;           /* --tls-key: PEM file, set with tls_cert */
+    size_t decode_memory; /* --decode-memory: bytes all content decoders may hold at once */
 };
 
 struct kvs_server {
@@ -78,6 +80,7 @@ struct kvs_server {
     struct kvs_ratelimit *rl;        /* --rate-limit; NULL when off */
     struct kvs_deadlines *deadlines; /* --header-timeout; NULL when off */
     struct kvs_tls *tls;             /* HTTPS credentials (tls.h); NULL for plain HTTP */
+    struct kvs_budget *decoding;     /* cfg.decode_memory, shared by every decoder (budget.h) */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;

@@ -18,6 +18,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "kvs.h"
+#include "api/decoded.h"
 #include "server/accesslog.h"
 #include "server/http.h"
 #include "server/tls.h"
@@ -27,6 +28,7 @@
 #define DEFAULT_DATA "./data"
 #define DEFAULT_MAX_RECORD (10u * 1024 * 1024)
 #define SHUTDOWN_GRACE_SECS 10
+#define DEFAULT_DECODE_MEMORY (64u * 1024 * 1024)
 
 static void help(FILE *out)
 {
@@ -65,6 +67,10 @@ static void help(FILE *out)
             "  --access-log FILE|-|off  one line per request to FILE, - for stderr (default off)\n"
             "  --log-format text|json   format of the access log (default text)\n"
             "  --metrics-public         GET /metrics without a token (default: admin only)\n"
+            "  --decode-memory BYTES    memory all decoding may hold at once: records sent\n"
+            "                           decoded to clients that refuse their stored\n"
+            "                           Content-Encoding, coded uploads checked (default 64M,\n"
+            "                           at least 24M); past it, 503 with Retry-After\n"
             "  --cache-max-age SECS     let caches use a public record this long without asking\n"
             "                           again (Cache-Control: public, max-age; default 0: they\n"
             "                           revalidate every time, no-cache)\n"
@@ -203,6 +209,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_TLS_CERT,
         O_TLS_KEY,
         O_STORAGE,
+        O_DECODE_MEMORY,
         O_HELP
     };
     static const struct option options[] = {
@@ -228,6 +235,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"tls-cert", required_argument, NULL, O_TLS_CERT},
         {"tls-key", required_argument, NULL, O_TLS_KEY},
         {"storage", required_argument, NULL, O_STORAGE},
+        {"decode-memory", required_argument, NULL, O_DECODE_MEMORY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -314,6 +322,11 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             break;
         case O_METRICS_PUBLIC:
             cfg->metrics_public = 1;
+            break;
+        case O_DECODE_MEMORY:
+            if (parse_size(optarg, &size) != 0 || size < KVS_DECODE_MEMORY_MIN || size > (1ull << 40))
+                return bad_value("decode-memory", optarg, "expected 24M to 1T");
+            cfg->decode_memory = (size_t)size;
             break;
         case O_CACHE_MAX_AGE:
             if (parse_uint(optarg, 0, 31536000, &cfg->cache_max_age) != 0)
@@ -483,6 +496,7 @@ int kvs_serve_main(int argc, char **argv)
         .timeout_secs = 60,
         .request_timeout_secs = 60,
         .header_timeout_secs = 30,
+        .decode_memory = DEFAULT_DECODE_MEMORY,
         .default_access = KVS_GA_RESTRICTED,
     };
     /* Unnamed stores expire 7 days after their last access unless --unnamed-retention. */

@@ -259,8 +259,8 @@ static int step_zlib(struct kvs_decoder *d, kvs_slice *in, int last, char *out, 
             if (rc != 0 || d->state == S_MEMBER)
                 return rc;
         }
-        if (d->state == S_END)
-            return in->n ? KVS_EBADBODY : 1;
+        if (d->state == S_END) /* anything after the end is garbage; without LAST, wait */
+            return in->n ? KVS_EBADBODY : last;
         if (*produced == max)
             return 0;
         /* the bytes held to decide come first; avail_in and avail_out are unsigned ints, so
@@ -307,8 +307,8 @@ static int step_brotli(struct kvs_decoder *d, kvs_slice *in, int last, char *out
                        size_t *produced)
 {
     *produced = 0;
-    if (d->state == S_END)
-        return in->n ? KVS_EBADBODY : 1;
+    if (d->state == S_END) /* anything after the end is garbage; without LAST, wait */
+        return in->n ? KVS_EBADBODY : last;
     const uint8_t *next_in = (const uint8_t *)in->p;
     size_t avail_in = in->n;
     uint8_t *next_out = (uint8_t *)out;
@@ -321,7 +321,7 @@ static int step_brotli(struct kvs_decoder *d, kvs_slice *in, int last, char *out
     switch (r) {
     case BROTLI_DECODER_RESULT_SUCCESS:
         d->state = S_END;
-        return in->n ? KVS_EBADBODY : 1; /* bytes after the stream are garbage */
+        return in->n ? KVS_EBADBODY : last; /* bytes after the stream are garbage */
     case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
         return 0;
     case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:

@@ -51,9 +51,10 @@ __attribute__((warn_unused_result)) int kvs_decoder_new(enum kvs_encoding enc, s
  * *OUT_N to the bytes written. LAST says that *IN holds the rest of the stream (no more input
  * will come). Stops when OUT is full, when the input runs out, or at the end of the stream.
  *
- * Returns 1 when the stream has ended and all its output was given (with LAST: nothing
- * follows it); 0 when more is to come (call again with more room, or, when *IN was used up
- * and LAST is not set, with more input); KVS_EBADBODY when the input is not valid data of the
+ * Returns 1 when, with LAST, the stream has ended, all its output was given and nothing
+ * follows it; 0 when more is to come (call again with more room, or, when *IN was used up
+ * and LAST is not set, with more input: without LAST even a stream that has ended waits, as
+ * bytes after it would be garbage); KVS_EBADBODY when the input is not valid data of the
  * coding (corrupt, truncated when LAST is set, or followed by other bytes); KVS_ENOMEM when
  * the decoder would pass its MEM_MAX. After an error, only kvs_decoder_free() may follow. */
 __attribute__((warn_unused_result)) int kvs_decoder_step(struct kvs_decoder *d, kvs_slice *in,

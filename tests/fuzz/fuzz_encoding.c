@@ -9,6 +9,10 @@
  *              accepts exactly what decoding into a buffer accepts; an output of L bytes decodes
  *              again under a cap of exactly L and fails with KVS_ETOOBIG under L - 1, with
  *              the buffer then full to the cap.
+ *   stream     the same bytes decoded step by step (common/decoder.h), fed in pieces and into
+ *              windows of sizes taken from the cap, give the same bytes when kvs_decode()
+ *              accepts them, an error when it finds them invalid, and never more memory than
+ *              kvs_decoder_mem_max() said.
  *   round trip the payload compressed here with zlib (gzip, zlib-wrapped and raw deflate) or
  *              Brotli decodes back to itself, also split over two gzip members; one byte of
  *              trailing garbage or one byte cut off the end is KVS_EBADBODY.
@@ -21,6 +25,7 @@
 #include <ctype.h>
 #include <zlib.h>
 
+#include "common/decoder.h"
 #include "common/encoding.h"
 #include "fuzz.h"
 #include "kvs.h"
@@ -75,6 +80,35 @@ static int decode_capped(enum kvs_encoding enc, kvs_slice in, size_t cap, struct
 
 /* ---- decode --------------------------------------------------------------------------------- */
 
+/* Decode IN (ENC, not identity) step by step: pieces of IN_STEP bytes into windows of OUT_STEP
+ * bytes, appended to OUT (capped at CAP). Returns the last step's code, or KVS_ETOOBIG. */
+static int decode_steps(enum kvs_encoding enc, kvs_slice in, size_t in_step, size_t out_step,
+                        size_t cap, struct kvs_buf *out)
+{
+    size_t mem = kvs_decoder_mem_max(enc, in);
+    struct kvs_decoder *d;
+    FUZZ_CHECK(kvs_decoder_new(enc, mem, &d) == 0);
+    kvs_buf_init(out, cap + out_step);
+    size_t fed = 0;
+    kvs_slice piece = {in.p, 0};
+    int rc;
+    do {
+        if (piece.n == 0 && fed < in.n) {
+            piece = (kvs_slice){in.p + fed, in.n - fed < in_step ? in.n - fed : in_step};
+            fed += piece.n;
+        }
+        size_t n = out_step;
+        char *w = kvs_buf_reserve(out, n);
+        rc = kvs_decoder_step(d, &piece, fed == in.n, w, &n);
+        kvs_buf_commit(out, n);
+        if (rc == 0 && out->n > cap)
+            rc = KVS_ETOOBIG;
+    } while (rc == 0);
+    FUZZ_CHECK(kvs_decoder_peak(d) <= mem);
+    kvs_decoder_free(d);
+    return rc;
+}
+
 static void check_decode(enum kvs_encoding enc, kvs_slice in, size_t cap)
 {
     struct kvs_buf out;
@@ -97,6 +131,16 @@ static void check_decode(enum kvs_encoding enc, kvs_slice in, size_t cap)
         FUZZ_CHECK(rc == (in.n <= cap ? 0 : KVS_ETOOBIG));
     if (rc == KVS_ETOOBIG && enc != KVS_ENC_IDENTITY)
         FUZZ_CHECK(out.n == cap); /* it stopped at the first byte past the cap, not before */
+    if (enc != KVS_ENC_IDENTITY && rc != KVS_ETOOBIG) {
+        struct kvs_buf steps;
+        int src = decode_steps(enc, in, 1 + cap % 97, 1 + (cap >> 7) % 61, cap, &steps);
+        if (rc == 0)
+            FUZZ_CHECK(src == 1 && steps.n == out.n &&
+                       (out.n == 0 || memcmp(steps.p, out.p, out.n) == 0));
+        else
+            FUZZ_CHECK(src < 0);
+        kvs_buf_free(&steps);
+    }
     if (rc == 0) {
         size_t len = out.n;
         struct kvs_buf again;

@@ -28,6 +28,7 @@
 #include "common/json.h"
 #include "fuzz.h"
 #include "kvs.h"
+#include "server/budget.h"
 
 /* ---- the fake connection -------------------------------------------------------------------- */
 
@@ -83,6 +84,8 @@ static int parse(const char *encoding, kvs_slice body, size_t cap, json_t **out,
     static struct kvs_server srv;
     struct kvs_req *r = calloc(1, sizeof *r);
     srv.cfg.max_record_size = cap;
+    if (srv.decoding == NULL) /* decoding memory, more than any one body takes (budget.h) */
+        srv.decoding = kvs_budget_new((size_t)1 << 30);
     r->srv = &srv;
     kvs_buf_init(&r->body, body.n);
     FUZZ_CHECK(kvs_buf_append(&r->body, body.p, body.n) == 0);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kvs.h"
+#include "server/budget.h"
 #include "server/deadline.h"
 #include "server/http.h"
 #include "server/router.h"
@@ -167,7 +168,7 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
               "# TYPE kvs_http_request_body_bytes_total counter\n"
               "kvs_http_request_body_bytes_total %llu\n"
               "# HELP kvs_http_response_body_bytes_total Response body bytes queued (streamed "
-              "ZIP archives not included).\n"
+              "answers not included: ZIP archives, records sent decoded).\n"
               "# TYPE kvs_http_response_body_bytes_total counter\n"
               "kvs_http_response_body_bytes_total %llu\n"
               "# HELP kvs_http_requests_in_flight Requests being received, handled or sent.\n"
@@ -202,5 +203,20 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
               (unsigned long long)sc.writes, (unsigned long long)disk,
               (unsigned long long)tot.records, (unsigned long long)tot.stores,
               (unsigned long long)tot.users, (unsigned long long)kvs_deadlines_cut(srv->deadlines));
+    if (srv->decoding)
+        rc |= add(out,
+                  "# HELP kvs_decode_memory_bytes Memory taken by content decoders now "
+                  "(--decode-memory).\n"
+                  "# TYPE kvs_decode_memory_bytes gauge\n"
+                  "kvs_decode_memory_bytes %llu\n"
+                  "# HELP kvs_decode_memory_peak_bytes The most content decoders took at once.\n"
+                  "# TYPE kvs_decode_memory_peak_bytes gauge\n"
+                  "kvs_decode_memory_peak_bytes %llu\n"
+                  "# HELP kvs_decode_memory_limit_bytes --decode-memory.\n"
+                  "# TYPE kvs_decode_memory_limit_bytes gauge\n"
+                  "kvs_decode_memory_limit_bytes %llu\n",
+                  (unsigned long long)kvs_budget_used(srv->decoding),
+                  (unsigned long long)kvs_budget_peak(srv->decoding),
+                  (unsigned long long)srv->cfg.decode_memory);
     return rc ? KVS_ENOMEM : 0;
 }

@@ -329,6 +329,17 @@ describe('the decoding budget (--decode-memory)', () => {
         const again = await streamGet(server, path(), { 'Accept-Encoding': 'identity' });
         assert.equal(again.status, 200);
         assert.equal(again.sha256, sha256(plain));
+
+        // what the server says it held: never more than the limit, nothing once all is sent
+        const gauge = async (name) => {
+            const metrics = (await request(server, { path: '/metrics' })).text;
+            return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)[1]);
+        };
+        assert.equal(await gauge('kvs_decode_memory_limit_bytes'), 24 * MiB);
+        const peak = await gauge('kvs_decode_memory_peak_bytes');
+        assert.ok(peak > 16 * MiB && peak <= 24 * MiB, `peak ${peak}: the Brotli window was taken, within the limit`);
+        // (a response is released just after its last byte is sent)
+        await waitFor(async () => (await gauge('kvs_decode_memory_bytes')) === 0, { message: 'every decoder given back' });
     });
 
     test('stopping the server while a ZIP waits for decoding memory is clean', T, async () => {

@@ -71,7 +71,13 @@ extern "C" {
     /* server side only: a record write whose rights were checked under a meta epoch that had   \
      * moved by its batch (storage.h, kvs_write.meta_epoch); the server checks them again and    \
      * submits it anew, and never answers with this */                                           \
-    X(ESTALE, -28, 503, "service-unavailable", "The request's rights changed; try again.")
+    X(ESTALE, -28, 503, "service-unavailable", "The request's rights changed; try again.")     \
+    /* Actor runs (storage/run.h) */                                                             \
+    X(ENOTIMPL, -29, 501, "not-implemented",                                                       \
+      "kvstore serves key-value stores and Actor runs only; this part of the Apify API is not "    \
+      "available.")                                                                                \
+    X(EFINISHED, -30, 409, "job-finished", "The run has finished already.")                        \
+    X(EUNFINISHED, -31, 409, "job-not-finished", "The run has not finished yet.")
 
 enum kvs_errno {
     KVS_OK = 0,

@@ -62,6 +62,12 @@ struct kvs_storage_ops {
     int (*keys_list)(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
                      kvs_slice start_after, uint64_t limit, unsigned flags, kvs_key_cb cb,
                      void *arg, int *truncated);
+    /* The reads of runs (storage/run.h). */
+    int (*run_get)(struct kvs_read *rd, kvs_slice id, struct kvs_run *out);
+    int (*run_by_store)(struct kvs_read *rd, kvs_slice store_id, struct kvs_run *out);
+    int (*run_list)(struct kvs_read *rd, unsigned by, kvs_slice owner, unsigned statuses,
+                    uint64_t offset, uint64_t limit, int desc, kvs_run_cb cb, void *arg,
+                    uint64_t *total);
 
     /* Apply the N writes WS in one transaction, add the ND statistics DELTAS (stores that no
      * longer exist are skipped), commit, and make the commit durable before returning.

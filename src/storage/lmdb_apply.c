@@ -17,9 +17,10 @@
  * held aside until the transaction commits: a write whose batch fails leaves the submitter's
  * struct untouched, so that storage.c can retry it as it was. */
 struct staged {
-    int has_store, has_user, has_version;
+    int has_store, has_user, has_version, has_run;
     struct kvs_store store;
     struct kvs_user user;
+    struct kvs_run run; /* a run op's run (its status message owned) */
     uint64_t version; /* a record put's new version and modification time */
     int64_t modified_ms;
 };
@@ -357,6 +358,8 @@ KVS_MUST_CHECK int kvs_lmdb_store_delete(struct kvs_lmdb *db, MDB_txn *txn,
     struct packer p = {when};
     put_u64(&p, (uint64_t)now);
     rc = each_share(db, txn, &s, 1);
+    if (rc == 0) /* a run goes with its default store (storage/run.h) */
+        rc = kvs_lmdb_run_drop_of_store(db, txn, s.id);
     if (rc == 0)
         rc = db_del(txn, db->dbi[DBI_STORES], id, "del store");
     if (rc == 0)
@@ -702,6 +705,33 @@ static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const st
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "walk shares");
 }
 
+/* KVS_W_RUN_CREATE: the store (store_create, checked first), then the run. */
+static KVS_MUST_CHECK int run_create(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                     int64_t now, struct staged *out)
+{
+    const struct kvs_run *in = w->run;
+    if (in == NULL || !kvs_run_fields_ok(in) || w->store.name[0] != '\0' ||
+        strcmp(in->user_id, w->store.user_id) != 0)
+        return KVS_EINVAL;
+    struct kvs_run *r = &out->run;
+    int rc = fresh_id(txn, db->dbi[DBI_RUNS], r->id);
+    if (rc == 0)
+        rc = store_create(db, txn, w, now, out);
+    if (rc != 0)
+        return rc;
+    memcpy(r->user_id, in->user_id, sizeof r->user_id);
+    memcpy(r->act_id, in->act_id, sizeof r->act_id);
+    memcpy(r->actor, in->actor, sizeof r->actor);
+    memcpy(r->origin, in->origin, sizeof r->origin);
+    memcpy(r->store_id, out->store.id, sizeof r->store_id);
+    r->status = KVS_RUN_RUNNING;
+    r->timeout_secs = in->timeout_secs;
+    r->memory_mbytes = in->memory_mbytes;
+    r->started_ms = now;
+    out->has_run = 1;
+    return kvs_lmdb_run_put_new(db, txn, r);
+}
+
 static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
                                     int64_t now, struct staged *out)
 {
@@ -728,6 +758,11 @@ static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const str
         return share_set(db, txn, w);
     case KVS_W_SHARE_DELETE:
         return share_delete(db, txn, w);
+    case KVS_W_RUN_CREATE:
+        return run_create(db, txn, w, now, out);
+    case KVS_W_RUN_UPDATE:
+        out->has_run = 1; /* out->run is released whatever the result */
+        return kvs_lmdb_run_update(db, txn, w, now, &out->run);
     }
     return KVS_EINVAL;
 }
@@ -806,11 +841,13 @@ KVS_MUST_CHECK int kvs_lmdb_commit(struct kvs_lmdb *db, MDB_txn *txn, int meta, 
 }
 
 /* Whether the N writes WS change users, tokens, stores or shares (what the meta epoch
- * covers): every op but the record ops, unless it failed (and so changed nothing). */
+ * covers): every op but the record ops and run updates, unless it failed (and so changed
+ * nothing). */
 static int changes_meta(struct kvs_write **ws, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (ws[i]->op != KVS_W_RECORD_PUT && ws[i]->op != KVS_W_RECORD_DELETE && ws[i]->result == 0)
+        if (ws[i]->op != KVS_W_RECORD_PUT && ws[i]->op != KVS_W_RECORD_DELETE &&
+            ws[i]->op != KVS_W_RUN_UPDATE && ws[i]->result == 0)
             return 1;
     return 0;
 }
@@ -879,13 +916,21 @@ KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws,
             ws[i]->version = staged[i].version;
             ws[i]->modified_ms = staged[i].modified_ms;
         }
+        if (staged[i].has_run && ws[i]->result == 0) {
+            kvs_run_clear(ws[i]->run);
+            *ws[i]->run = staged[i].run; /* its message moves with it */
+            staged[i].has_run = 0;
+        }
     }
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (staged[i].has_store)
             kvs_store_clear(&staged[i].store);
+        if (staged[i].has_run)
+            kvs_run_clear(&staged[i].run);
+    }
     free(staged);
     return rc;
 }

@@ -7,6 +7,7 @@
  *   lmdb_apply.c  the write ops: one write transaction per batch of the writer thread
  *   lmdb_maint.c  background work (the sweep of deleted stores, retention) and backup
  *   lmdb_open.c   opening, the schema version and its upgrades, closing, the ops table
+ *   lmdb_runs.c   runs (storage/run.h): their rows, their reads, and the parts of the write ops
  *
  * The LMDB back-end of the storage interface (storage.h, backend.h):
  *
@@ -30,7 +31,7 @@
  * and 16 connections but 5 % slower than the above at 64: a write then waits for the next
  * batch too, and with a fixed number of clients the latency sets the rate.
  *
- * ---- Schema, version 4 ---------------------------------------------------------------------
+ * ---- Schema, version 5 ---------------------------------------------------------------------
  *
  * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
  * with an explicit length, never NUL-terminated. Every value that may change shape starts
@@ -46,8 +47,9 @@
  *                  place (see migrate_v1 in lmdb_open.c: its tokens get index rows with an unknown
  * prefix, revocable by the whole token only), and so is version 2 (no unnamed_by_access; migrate_v2
  * builds it), and so is version 3 (records and store_stats in format 1, without versions;
- * migrate_v3 rewrites them in bounded steps); any other version is refused (KVS_EIO, logged),
- * and so is data without a version.
+ * migrate_v3 rewrites them in bounded steps), and so is version 4 (no runs: their four tables are
+ * made empty, in the transaction that opens the tables); any other version is refused (KVS_EIO,
+ * logged), and so is data without a version.
  *   users          user id                           → u8 format, u8 is_admin,
  *                                                      u8 default_access, i64 created_ms,
  *                                                      u8 len + username
@@ -113,6 +115,22 @@
  *                  and a delete removes it. So finding the expired stores is a walk from the
  *                  first row that stops at the first one not expired: O(expired), never a
  *                  scan of all stores (expire_step in lmdb_maint.c).
+ *   runs           run id                            → u8 format, u8 status, u8 flags (1 the
+ *                                                      message is terminal, 2 has an exit
+ *                                                      code, 4 has a message), i32 exit_code,
+ *                                                      u32 timeout_secs, u32 memory_mbytes,
+ *                                                      i64 started_ms, i64 finished_ms,
+ *                                                      user id, act id, store id (17 each),
+ *                                                      u8 len + origin, u8 len + actor name,
+ *                                                      u32 len + status message
+ *                  (version 5) Actor runs, storage/run.h. A run exists exactly when its default
+ *                  store does: kvs_lmdb_store_delete() deletes it with its three index rows.
+ *   runs_by_user   user id + u64 BIG-endian (started_ms, sign bit flipped) + run id → u8 status
+ *   runs_by_actor  act id + u64 BIG-endian (started_ms, sign bit flipped) + run id → u8 status
+ *                  A user's or an Actor's runs in start order, like store_by_user; the status in
+ *                  the value (rewritten when it changes) filters a listing without reading the
+ *                  runs it leaves out.
+ *   runs_by_store  store id                          → run id
  *
  * ---- Large values ---------------------------------------------------------------------------
  *
@@ -170,7 +188,7 @@
 #include "storage/backend.h"
 #include "storage/prealloc.h"
 
-#define SCHEMA_VERSION 4u
+#define SCHEMA_VERSION 5u
 #define FORMAT 1u        /* the format byte of every value written today, but: */
 #define RECORD_FORMAT 2u /* records (version 4: + version, modified_ms) */
 #define STATS_FORMAT 2u  /* store_stats (version 4: + last_version) */
@@ -199,6 +217,10 @@ enum dbi {
     DBI_SHARES,
     DBI_SHARED_WITH,
     DBI_UNNAMED_BY_ACCESS,
+    DBI_RUNS,
+    DBI_RUNS_BY_USER,
+    DBI_RUNS_BY_ACTOR,
+    DBI_RUNS_BY_STORE,
     DBI_COUNT
 };
 
@@ -620,6 +642,24 @@ KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws,
 /* KVS_W_STORE_DELETE of W->store_id within TXN at NOW (retention deletes this way too). */
 KVS_MUST_CHECK int kvs_lmdb_store_delete(struct kvs_lmdb *db, MDB_txn *txn,
                                          const struct kvs_write *w, int64_t now);
+
+/* lmdb_runs.c: the reads of runs, and the parts of the writes of lmdb_apply.c that touch runs */
+KVS_MUST_CHECK int kvs_lmdb_run_get(struct kvs_read *rd, kvs_slice id, struct kvs_run *out);
+KVS_MUST_CHECK int kvs_lmdb_run_by_store(struct kvs_read *rd, kvs_slice store_id,
+                                         struct kvs_run *out);
+KVS_MUST_CHECK int kvs_lmdb_run_list(struct kvs_read *rd, unsigned by, kvs_slice owner,
+                                     unsigned statuses, uint64_t offset, uint64_t limit, int desc,
+                                     kvs_run_cb cb, void *arg, uint64_t *total);
+/* Write the row and the index rows of new run R (every field set, its store made already). */
+KVS_MUST_CHECK int kvs_lmdb_run_put_new(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_run *r);
+/* KVS_W_RUN_UPDATE of W at NOW: the updated run into OUT (the caller's, cleared first; released
+ * by the caller also after an error). */
+KVS_MUST_CHECK int kvs_lmdb_run_update(struct kvs_lmdb *db, MDB_txn *txn,
+                                       const struct kvs_write *w, int64_t now,
+                                       struct kvs_run *out);
+/* Store STORE_ID is being deleted: delete the run it is the default store of, if any. */
+KVS_MUST_CHECK int kvs_lmdb_run_drop_of_store(struct kvs_lmdb *db, MDB_txn *txn,
+                                              const char *store_id);
 
 /* lmdb_maint.c */
 KVS_MUST_CHECK int kvs_lmdb_maintain(struct kvs_storage *st);

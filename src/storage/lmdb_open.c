@@ -26,6 +26,10 @@ const char *const kvs_lmdb_dbi_names[DBI_COUNT] = {
     [DBI_SHARES] = "shares",
     [DBI_SHARED_WITH] = "shared_with",
     [DBI_UNNAMED_BY_ACCESS] = "unnamed_by_access",
+    [DBI_RUNS] = "runs",
+    [DBI_RUNS_BY_USER] = "runs_by_user",
+    [DBI_RUNS_BY_ACTOR] = "runs_by_actor",
+    [DBI_RUNS_BY_STORE] = "runs_by_store",
 };
 
 /* ==== opening and closing =================================================================== */
@@ -307,8 +311,9 @@ static int upgrade_stats(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v
 
 /* Upgrade a version 3 environment to version 4: every record gets a version and a
  * modification time (storage.h, "Record versions"), every store's stats row the last version
- * its store gave; then the schema version becomes 4. In steps (rewrite_rows), outside
- * open_dbis's transaction. */
+ * its store gave; then the schema version becomes the current one (version 5 added only the
+ * tables of runs, made empty by open_dbis). In steps (rewrite_rows), outside open_dbis's
+ * transaction. */
 static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
 {
     struct v3_state m = {.next_version = (uint64_t)kvs_now_ms() * 1000};
@@ -331,15 +336,16 @@ static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
     if (rc != 0)
         return rc;
     db->last_version = m.max_version;
-    kvs_log_info("lmdb: upgraded the data from schema version 3 to 4 (%zu records given "
+    kvs_log_info("lmdb: upgraded the data from schema version 3 to %u (%zu records given "
                  "versions, %zu store stats rows rewritten)",
-                 m.records, m.stores);
+                 SCHEMA_VERSION, m.records, m.stores);
     return 0;
 }
 
 /* Open (creating) every DBI and check, or on a new environment write, the schema version.
- * Versions 1 and 2 are upgraded to 3 in the same transaction; version 3 to 4 after it, in
- * steps (migrate_v3). */
+ * Versions 1 and 2 are upgraded to 3 in the same transaction; version 3 to 5 after it, in
+ * steps (migrate_v3); version 4 to 5 in the same transaction (version 5 only added the tables of
+ * runs, which open_dbis has just made, empty). */
 static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
 {
     MDB_txn *txn = NULL;
@@ -382,6 +388,11 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
             if (rc == 0)
                 rc = put_schema_version(db, txn, 3);
             found = 3;
+        } else if (found == 4) {
+            rc = put_schema_version(db, txn, SCHEMA_VERSION);
+            if (rc == 0)
+                kvs_log_info("lmdb: upgraded the data from schema version 4 to %u (runs)",
+                             SCHEMA_VERSION);
         } else if (found != 3 && found != SCHEMA_VERSION) {
             kvs_log_error("lmdb: %s has schema version %u; this build reads version %u", dir,
                           (unsigned)found, SCHEMA_VERSION);
@@ -424,6 +435,9 @@ static const struct kvs_storage_ops lmdb_ops = {
     .share_list = kvs_lmdb_share_list,
     .record_get = kvs_lmdb_record_get,
     .keys_list = kvs_lmdb_keys_list,
+    .run_get = kvs_lmdb_run_get,
+    .run_by_store = kvs_lmdb_run_by_store,
+    .run_list = kvs_lmdb_run_list,
     .apply = kvs_lmdb_apply,
     .maintain = kvs_lmdb_maintain,
     .backup = kvs_lmdb_backup,

@@ -20,6 +20,10 @@
  * Computing the counters here needs the records as they were, hence two round trips and not
  * one; a batch shares them between all its writes.
  *
+ * Runs (storage/run.h): a create is one statement (the store and the run, pg_runs.c); an update
+ * locks its run in round trip 1 (FOR UPDATE), plays through here by kvs_run_apply() on the run
+ * as the batch's earlier updates left it, and writes what it left in round trip 2.
+ *
  * A statement that fails anyway (a deadlock between two renames, a full disk) rolls the
  * transaction back: nothing happened and storage.c retries each write alone. A connection
  * lost before COMMIT was sent leaves nothing either; one lost after it leaves the outcome
@@ -242,9 +246,11 @@ struct plan {
     int follow_slot;
     char id[KVS_ID_LEN + 1];         /* create: the new store's or user's ID */
     char secret[KVS_SECRET_LEN + 1]; /* store create */
-    int has_store, has_user;         /* outputs, handed over once the batch commits */
+    char run_id[KVS_ID_LEN + 1];     /* run create */
+    int has_store, has_user, has_run; /* outputs, handed over once the batch commits */
     struct kvs_store store;
     struct kvs_user user;
+    struct kvs_run run; /* a run op's run as the write leaves it (its message owned) */
     uint64_t version; /* a record put's, handed over with the others */
     int64_t modified_ms;
 };
@@ -295,7 +301,8 @@ static void collect_touched(struct batch *b, const struct kvs_stat_delta *deltas
             const struct kvs_write *w = b->ws[i];
             if (w->op == KVS_W_STORE_CREATE || w->op == KVS_W_USER_CREATE ||
                 w->op == KVS_W_TOKEN_ADD || w->op == KVS_W_TOKEN_REVOKE ||
-                w->op == KVS_W_USER_UPDATE)
+                w->op == KVS_W_USER_UPDATE || w->op == KVS_W_RUN_CREATE ||
+                w->op == KVS_W_RUN_UPDATE)
                 continue;
             id = w->store_id;
         } else {
@@ -518,6 +525,44 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
             p->slot = kvs_pg_send(pp, &Q_SHARE_DELETE, &q);
         }
         break;
+    case KVS_W_RUN_CREATE: {
+        const struct kvs_run *in = w->run;
+        const struct kvs_store *st = &w->store;
+        if (in == NULL || !kvs_run_fields_ok(in) || !FITS(st->name) || st->name[0] != '\0' ||
+            strcmp(in->user_id, st->user_id) != 0 ||
+            check_store_fields(st, KVS_UPD_TITLE | KVS_UPD_ACCESS) != 0) {
+            p->result = KVS_EINVAL;
+            return 0;
+        }
+        if (kvs_random_id(p->id) != 0 || kvs_random_id(p->run_id) != 0 ||
+            kvs_random_alnum(p->secret, KVS_SECRET_LEN) != 0) {
+            kvs_log_error("postgres: the random source failed");
+            p->result = KVS_EIO;
+            return 0;
+        }
+        p->secret[KVS_SECRET_LEN] = '\0';
+        kvs_pg_p_str(&q, p->id);
+        kvs_pg_p_str(&q, in->user_id);
+        kvs_pg_p_str(&q, st->title);
+        kvs_pg_p_str(&q, p->secret);
+        kvs_pg_p_i64(&q, st->general_access);
+        kvs_pg_p_str(&q, p->run_id);
+        kvs_pg_p_str(&q, in->act_id);
+        kvs_pg_p_str(&q, in->actor);
+        kvs_pg_p_str(&q, in->origin);
+        kvs_pg_p_i64(&q, in->timeout_secs);
+        kvs_pg_p_i64(&q, in->memory_mbytes);
+        p->slot = kvs_pg_send(pp, &kvs_pg_q_run_create, &q);
+        break;
+    }
+    case KVS_W_RUN_UPDATE:
+        if (w->run == NULL || !kvs_pg_id_ok(w->run->id, sizeof w->run->id)) {
+            p->result = w->run == NULL ? KVS_EINVAL : KVS_ENOTFOUND;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->run->id);
+        p->slot = kvs_pg_send(pp, &kvs_pg_q_run_lock, &q);
+        break;
     default:
         p->result = KVS_EINVAL;
         return 0;
@@ -739,6 +784,111 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
     return rc;
 }
 
+/* P's new store, made from the fields IN of its write: username (column 0) and creation time
+ * (column 1) from R, the ID and secret from P. Returns 0 or KVS_EIO. */
+static KVS_MUST_CHECK int new_store(struct plan *p, const struct kvs_store *in, const PGresult *r)
+{
+    struct kvs_store *s = &p->store;
+    memset(s, 0, sizeof *s);
+    memcpy(s->id, p->id, sizeof s->id);
+    memcpy(s->secret, p->secret, sizeof s->secret);
+    memcpy(s->user_id, in->user_id, sizeof s->user_id);
+    memcpy(s->name, in->name, sizeof s->name);
+    memcpy(s->title, in->title, sizeof s->title);
+    s->general_access = in->general_access;
+    s->created_ms = s->modified_ms = s->accessed_ms = kvs_pg_int(r, 0, 1);
+    s->schema = in->schema ? kvs_xstrdup(in->schema) : NULL;
+    p->has_store = 1;
+    return kvs_pg_str(r, 0, 0, s->username, sizeof s->username);
+}
+
+/* KVS_W_RUN_CREATE's result R (kvs_pg_q_run_create's row). */
+static KVS_MUST_CHECK int run_created(const struct kvs_write *w, struct plan *p, const PGresult *r)
+{
+    if (kvs_pg_null(r, 0, 0)) {
+        p->result = KVS_ENOTFOUND; /* no such user */
+        return 0;
+    }
+    if (kvs_pg_null(r, 0, 1) || kvs_pg_null(r, 0, 2)) {
+        /* A random ID was taken: the batch is rolled back and each write tried again alone. */
+        kvs_log_error("postgres: a new run's or store's random ID was taken");
+        return KVS_EIO;
+    }
+    const struct kvs_run *in = w->run;
+    struct kvs_run *run = &p->run;
+    kvs_run_clear(run);
+    memcpy(run->id, p->run_id, sizeof run->id);
+    memcpy(run->user_id, in->user_id, sizeof run->user_id);
+    memcpy(run->act_id, in->act_id, sizeof run->act_id);
+    memcpy(run->actor, in->actor, sizeof run->actor);
+    memcpy(run->origin, in->origin, sizeof run->origin);
+    memcpy(run->store_id, p->id, sizeof run->store_id);
+    run->status = KVS_RUN_RUNNING;
+    run->timeout_secs = in->timeout_secs;
+    run->memory_mbytes = in->memory_mbytes;
+    run->started_ms = kvs_pg_int(r, 0, 2);
+    p->has_run = 1;
+    return new_store(p, &w->store, r);
+}
+
+/* KVS_W_RUN_UPDATE of plan P with R, the run locked (no row: none): played through on the run as
+ * the batch's earlier updates of it left it. */
+static KVS_MUST_CHECK int run_updated(struct batch *b, const struct kvs_write *w, struct plan *p,
+                                      const PGresult *r)
+{
+    if (PQntuples(r) == 0) {
+        p->result = KVS_ENOTFOUND;
+        return 0;
+    }
+    const struct plan *prev = NULL;
+    for (struct plan *q = b->plans; q < p; q++)
+        if (q->has_run && b->ws[q - b->plans]->op == KVS_W_RUN_UPDATE &&
+            strcmp(q->run.id, w->run->id) == 0)
+            prev = q;
+    struct kvs_run cur = {0};
+    if (prev != NULL) {
+        kvs_run_copy(&cur, &prev->run);
+    } else {
+        int rc = kvs_pg_run_row(r, 0, 0, &cur);
+        if (rc != 0)
+            return rc;
+    }
+    const char *msg = w->run->status_message;
+    if ((w->update_mask & KVS_RUN_UPD_MESSAGE) && msg != NULL &&
+        !kvs_pg_text_ok(msg, strnlen(msg, KVS_RUN_MESSAGE_MAX + 1)))
+        p->result = KVS_EINVAL;
+    else
+        p->result = kvs_run_apply(&cur, w->update_mask, w->run, b->now);
+    if (p->result == 0) {
+        p->run = cur;
+        p->has_run = 1;
+    } else {
+        kvs_run_clear(&cur);
+    }
+    return 0;
+}
+
+/* Send what run update P left of its run (round trip 2; a later update of the same run in the
+ * batch is sent after it, with what it left). */
+static KVS_MUST_CHECK int send_run_update(struct batch *b, const struct plan *p)
+{
+    const struct kvs_run *run = &p->run;
+    struct kvs_pg_params q = {0};
+    kvs_pg_p_str(&q, run->id);
+    kvs_pg_p_i64(&q, run->status);
+    if (run->status_message != NULL)
+        kvs_pg_p_str(&q, run->status_message);
+    else
+        kvs_pg_p_null(&q);
+    kvs_pg_p_bool(&q, run->message_terminal);
+    if (run->has_exit_code)
+        kvs_pg_p_i64(&q, run->exit_code);
+    else
+        kvs_pg_p_null(&q);
+    kvs_pg_p_i64(&q, run->finished_ms);
+    return kvs_pg_send(&b->pp, &kvs_pg_q_run_update, &q) < 0 ? KVS_EUNAVAIL : 0;
+}
+
 /* The result of write W (plan P) from its statement's result, with the counters it adds.
  * Returns 0 or KVS_EIO for a result that makes no sense. */
 static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write *w, struct plan *p)
@@ -753,6 +903,10 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
     if (p->slot < 0)
         return 0;
     PGresult *r = kvs_pg_res(&b->pp, p->slot);
+    if (w->op == KVS_W_RUN_CREATE)
+        return run_created(w, p, r);
+    if (w->op == KVS_W_RUN_UPDATE)
+        return run_updated(b, w, p, r);
     if (w->op == KVS_W_SHARE_DELETE) {
         p->result = strcmp(PQcmdTuples(r), "0") == 0 ? KVS_ENOTFOUND : 0;
         return 0;
@@ -782,19 +936,7 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
             }
             return 0;
         }
-        struct kvs_store *s = &p->store;
-        const struct kvs_store *in = &w->store;
-        memset(s, 0, sizeof *s);
-        memcpy(s->id, p->id, sizeof s->id);
-        memcpy(s->secret, p->secret, sizeof s->secret);
-        memcpy(s->user_id, in->user_id, sizeof s->user_id);
-        memcpy(s->name, in->name, sizeof s->name);
-        memcpy(s->title, in->title, sizeof s->title);
-        s->general_access = in->general_access;
-        s->created_ms = s->modified_ms = s->accessed_ms = kvs_pg_int(r, 0, 1);
-        s->schema = in->schema ? kvs_xstrdup(in->schema) : NULL;
-        p->has_store = 1;
-        return kvs_pg_str(r, 0, 0, s->username, sizeof s->username);
+        return new_store(p, &w->store, r);
     }
     case KVS_W_STORE_UPDATE: {
         p->has_store = 1;
@@ -1044,14 +1186,22 @@ static void hand_over(struct batch *b)
             w->version = p->version;
             w->modified_ms = p->modified_ms;
         }
+        if (p->has_run && p->result == 0) {
+            kvs_run_clear(w->run);
+            *w->run = p->run; /* its message moves with it */
+            p->has_run = 0;
+        }
     }
 }
 
 static void batch_free(struct batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
         if (b->plans[i].has_store)
             kvs_store_clear(&b->plans[i].store);
+        if (b->plans[i].has_run)
+            kvs_run_clear(&b->plans[i].run);
+    }
     free(b->plans);
     free(b->t);
     free(b->recs);
@@ -1144,6 +1294,9 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
             rc = kvs_pg_send(&b->pp, &Q_USER_UNDO, &q) < 0 ? KVS_EUNAVAIL : 0;
         }
     }
+    for (size_t i = 0; i < b->n && rc == 0; i++)
+        if (b->ws[i]->op == KVS_W_RUN_UPDATE && b->plans[i].has_run)
+            rc = send_run_update(b, &b->plans[i]);
     if (rc == 0)
         rc = send_changes(b);
     if (rc == 0)

@@ -9,6 +9,7 @@
  *   pg_apply.c   the write ops: one transaction per batch of the writer thread
  *   pg_maint.c   background work shared by all nodes: the sweep, retention
  *   pg_open.c    opening, the schema and its version, closing, the ops table
+ *   pg_runs.c    runs (storage/run.h): their statements, rows and reads
  *
  * ---- Many nodes, one database ---------------------------------------------------------------
  *
@@ -49,7 +50,7 @@
  *     is never retried: its outcome is asked of the database (pg_xact_status) when it can be
  *     reached at once, and is otherwise reported as unknown (KVS_EUNAVAIL).
  *
- * ---- Schema, version 3 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
+ * ---- Schema, version 4 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
  *
  *   kvs_users        id PK, username UNIQUE, is_admin, default_access, created_ms
  *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms; indexed by prefix
@@ -66,6 +67,12 @@
  *   kvs_dead_stores  store_id PK → deleted_ms, records: deleted stores whose records the
  *                    sweep has still to delete (readers treat those records as absent)
  *   kvs_epoch        one row, v: the meta epoch (v3), kept by the statement triggers *_epoch
+ *   kvs_runs         id PK → user_id, act_id, actor, store_id (UNIQUE, REFERENCES kvs_stores
+ *                    ON DELETE CASCADE: a run goes with its default store), origin, status,
+ *                    status_message, message_terminal, exit_code, timeout_secs, memory_mbytes,
+ *                    started_ms, finished_ms (v4; storage/run.h); (user_id, started_ms, id) and
+ *                    (act_id, started_ms, id) for the listings. No epoch trigger: runs are not
+ *                    what the caches keep.
  * Identifiers and keys are text COLLATE "C": byte order, whatever the database's collation,
  * so that a page of keys is a range scan of the primary key (shown by test_pg.c's EXPLAIN).
  */
@@ -79,7 +86,7 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 #define PG_DEFAULT_POOL 16
 #define PG_UNFLUSHED_SLACK_MS 1500 /* retention leaves this for other nodes' unflushed reads */
 
@@ -127,6 +134,16 @@ enum kvs_pg_stmt_id {
     PG_Q_KEYS_PREFIX_TYPES,
     PG_Q_KEYS_VALUES,
     PG_Q_KEYS_PREFIX_VALUES,
+    /* pg_runs.c */
+    PG_Q_RUN_GET,
+    PG_Q_RUN_BY_STORE,
+    PG_Q_RUNS_USER_ASC,
+    PG_Q_RUNS_USER_DESC,
+    PG_Q_RUNS_ACTOR_ASC,
+    PG_Q_RUNS_ACTOR_DESC,
+    PG_Q_RUN_CREATE,
+    PG_Q_RUN_LOCK,
+    PG_Q_RUN_UPDATE,
     /* pg_apply.c */
     PG_Q_NOW,
     PG_Q_LOCK_STORES,
@@ -156,6 +173,8 @@ enum kvs_pg_stmt_id {
     PG_Q_DB_SIZE,
     PG_Q_COUNT
 };
+/* A connection's prepared statements are the bits of a uint64_t (struct kvs_pg_conn). */
+_Static_assert(PG_Q_COUNT <= 64, "more statements than bits in kvs_pg_conn.prepared");
 
 struct kvs_pg_stmt {
     enum kvs_pg_stmt_id id;
@@ -168,6 +187,11 @@ struct kvs_pg_stmt {
  * name (pg_apply.c's get-or-create). */
 extern const struct kvs_pg_stmt kvs_pg_q_keys_with[3][2];
 extern const struct kvs_pg_stmt kvs_pg_q_store_by_name;
+/* The statements of pg_runs.c that a batch runs (pg_apply.c): create a run with its store, lock
+ * a run, write what a batch's updates left of it. */
+extern const struct kvs_pg_stmt kvs_pg_q_run_create;
+extern const struct kvs_pg_stmt kvs_pg_q_run_lock;
+extern const struct kvs_pg_stmt kvs_pg_q_run_update;
 
 /* ==== connections (pg_conn.c) ================================================================ */
 
@@ -342,12 +366,20 @@ KVS_MUST_CHECK int kvs_pg_str(const PGresult *r, int row, int col, char *out, si
     "s.modified_ms, s.accessed_ms, s.read_count, s.write_count, s.delete_count, s.list_count, "    \
     "s.record_count, s.storage_bytes, u.username"
 #define PG_STORE_NCOLS 17
+/* The columns of a run (alias r), as kvs_pg_run_row() decodes them. */
+#define PG_RUN_COLS                                                                                \
+    "r.id, r.user_id, r.act_id, r.actor, r.store_id, r.origin, r.status, r.status_message, "      \
+    "r.message_terminal, r.exit_code, r.timeout_secs, r.memory_mbytes, r.started_ms, "             \
+    "r.finished_ms"
 
 /* Decode the user at columns COL.. of row ROW into OUT. Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_pg_user_row(const PGresult *r, int row, int col, struct kvs_user *out);
 /* Decode the store at columns COL.. of row ROW into OUT (zeroed first; release it with
  * kvs_store_clear(), also after an error). Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_pg_store_row(const PGresult *r, int row, int col, struct kvs_store *out);
+/* Decode the run at columns COL.. (PG_RUN_COLS) of row ROW into OUT (cleared first; released by
+ * the caller). Returns 0 or KVS_EIO (OUT cleared). pg_runs.c. */
+KVS_MUST_CHECK int kvs_pg_run_row(const PGresult *r, int row, int col, struct kvs_run *out);
 
 /* Whether S is N bytes of valid UTF-8 without NUL: what a text parameter may hold. */
 int kvs_pg_text_ok(const char *s, size_t n);
@@ -397,6 +429,18 @@ KVS_MUST_CHECK int kvs_pg_record_get(struct kvs_read *rd, kvs_slice store_id, kv
 KVS_MUST_CHECK int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
                                     kvs_slice start_after, uint64_t limit, unsigned flags,
                                     kvs_key_cb cb, void *arg, int *truncated);
+/* Run STMT with P (NULL: none) as one lookup of RD: on 0, *OUT is its result, kept by RD until
+ * it ends. Returns 0, KVS_EUNAVAIL, KVS_EIO. */
+KVS_MUST_CHECK int kvs_pg_query(struct kvs_read *rd, const struct kvs_pg_stmt *stmt,
+                                const struct kvs_pg_params *p, PGresult **out);
+
+/* pg_runs.c */
+KVS_MUST_CHECK int kvs_pg_run_get(struct kvs_read *rd, kvs_slice id, struct kvs_run *out);
+KVS_MUST_CHECK int kvs_pg_run_by_store(struct kvs_read *rd, kvs_slice store_id,
+                                       struct kvs_run *out);
+KVS_MUST_CHECK int kvs_pg_run_list(struct kvs_read *rd, unsigned by, kvs_slice owner,
+                                   unsigned statuses, uint64_t offset, uint64_t limit, int desc,
+                                   kvs_run_cb cb, void *arg, uint64_t *total);
 
 /* pg_apply.c */
 KVS_MUST_CHECK int kvs_pg_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,

@@ -79,8 +79,22 @@ static const char *const UPGRADE_3[] = {
                   "kvs_stores"),
     NULL};
 
+/* Version 4: Actor runs (storage/run.h, pg_runs.c). A run references its default store ON
+ * DELETE CASCADE, so that any statement deleting a store deletes its run with it. */
+static const char *const UPGRADE_4[] = {
+    "CREATE TABLE kvs_runs (id text COLLATE \"C\" PRIMARY KEY,"
+    " user_id text COLLATE \"C\" NOT NULL, act_id text COLLATE \"C\" NOT NULL,"
+    " actor text COLLATE \"C\" NOT NULL,"
+    " store_id text COLLATE \"C\" NOT NULL UNIQUE REFERENCES kvs_stores (id) ON DELETE CASCADE,"
+    " origin text NOT NULL, status smallint NOT NULL, status_message text,"
+    " message_terminal boolean NOT NULL, exit_code integer, timeout_secs bigint NOT NULL,"
+    " memory_mbytes bigint NOT NULL, started_ms bigint NOT NULL, finished_ms bigint NOT NULL)",
+    "CREATE INDEX kvs_runs_by_user ON kvs_runs (user_id, started_ms, id)",
+    "CREATE INDEX kvs_runs_by_actor ON kvs_runs (act_id, started_ms, id)", NULL};
+
 /* UPGRADES[V - 1]: the statements that take version V to V + 1. */
-static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2, UPGRADE_3};
+static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2, UPGRADE_3,
+                                                                   UPGRADE_4};
 
 /* Set the one-line reason of a failed open into CFG's buffer, if it has one, else log it. */
 static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)
@@ -251,6 +265,9 @@ static const struct kvs_storage_ops pg_ops = {
     .share_list = kvs_pg_share_list,
     .record_get = kvs_pg_record_get,
     .keys_list = kvs_pg_keys_list,
+    .run_get = kvs_pg_run_get,
+    .run_by_store = kvs_pg_run_by_store,
+    .run_list = kvs_pg_run_list,
     .apply = kvs_pg_apply,
     .maintain = kvs_pg_maintain,
     .backup = NULL,

@@ -272,7 +272,7 @@ static const struct kvs_pg_stmt Q_DB_SIZE = {
     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c"
     " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
     " AND c.relkind = 'r' AND c.relname IN ('kvs_meta', 'kvs_users', 'kvs_tokens',"
-    " 'kvs_stores', 'kvs_records', 'kvs_shares', 'kvs_dead_stores')"};
+    " 'kvs_stores', 'kvs_records', 'kvs_shares', 'kvs_dead_stores', 'kvs_runs')"};
 
 int kvs_pg_disk_bytes(struct kvs_storage *st, uint64_t *out)
 {
@@ -617,4 +617,10 @@ int kvs_pg_keys_list(struct kvs_read *rd, kvs_slice store_id, kvs_slice prefix,
         if ((uint64_t)rows < want)
             return 0; /* no more keys */
     }
+}
+
+int kvs_pg_query(struct kvs_read *rd, const struct kvs_pg_stmt *stmt, const struct kvs_pg_params *p,
+                 PGresult **out)
+{
+    return query(rd, stmt, p, out);
 }

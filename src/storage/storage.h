@@ -18,6 +18,8 @@
  *   shares    (store id, user id) → READ or WRITE: a store its owner shared with another
  *             user; indexed both ways, so a store's shares and the stores shared with a user
  *             are each one range read
+ *   runs      id → owner, Actor, default store, status, times, exit code, status message
+ *             (storage/run.h); indexed by owner, by Actor and by store
  * Keys are listed in byte order of the key, and a page costs O(limit + log n).
  * The LMDB layout of these is documented at the top of storage/lmdb_internal.h.
  *
@@ -79,6 +81,7 @@
 #include "common/precond.h"
 #include "common/slice.h"
 #include "common/validate.h"
+#include "storage/run.h"
 
 #define KVS_MUST_CHECK __attribute__((warn_unused_result))
 
@@ -405,9 +408,10 @@ enum kvs_write_op {
      * .store. Renaming onto a name the owner already uses is KVS_ENAMETAKEN; a missing store
      * KVS_ENOTFOUND. On success .store holds the whole updated store. */
     KVS_W_STORE_UPDATE,
-    /* Delete store .store_id, its shares and, in the background, all its records.
-     * KVS_ENOTFOUND when missing. From the moment the batch commits, the store and its
-     * records are gone for every reader. */
+    /* Delete store .store_id, its shares, the run it is the default store of (if any: a run
+     * goes with its store, storage/run.h) and, in the background, all its records.
+     * KVS_ENOTFOUND when missing. From the moment the batch commits, the store, its run and
+     * its records are gone for every reader. */
     KVS_W_STORE_DELETE,
     /* Create user .user (username, is_admin, default_access; the storage sets id and
      * created_ms) with one token, .token_hash, listed by its prefix .token_prefix (may be
@@ -433,6 +437,17 @@ enum kvs_write_op {
     /* Take back the share of store .store_id from user .user.id. KVS_ENOTFOUND when there
      * was none. (Deleting a store drops all its shares with it.) */
     KVS_W_SHARE_DELETE,
+    /* Create run *.run (its user_id, act_id, actor, origin, timeout_secs and memory_mbytes;
+     * kvs_run_fields_ok() or KVS_EINVAL) and its default store, an unnamed store of the same
+     * user made from .store's general_access and title, in one step. The storage sets the
+     * run's id, store_id, started_ms (now) and status RUNNING. KVS_ENOTFOUND when the user is
+     * missing. On success *.run is the new run and .store its new store. */
+    KVS_W_RUN_CREATE,
+    /* Update run .run->id as .update_mask (KVS_RUN_UPD_*) says, with the values in *.run, by
+     * kvs_run_apply()'s rules (storage/run.h), which give its errors. KVS_ENOTFOUND when the
+     * run is missing. On success *.run is the whole updated run. Not a meta change (storage
+     * caches of users, tokens, stores and shares stay valid). */
+    KVS_W_RUN_UPDATE,
 };
 
 #define KVS_UPD_NAME 1u   /* .store.name ("" = make unnamed) */
@@ -452,7 +467,8 @@ struct kvs_write {
     uint64_t version;              /* record put, out: the new version */
     int64_t modified_ms;           /* record put, out: the new modification time */
     struct kvs_store store;        /* store create/update: in and out; kvs_store_clear() it */
-    unsigned update_mask;          /* store update */
+    unsigned update_mask;          /* store update (KVS_UPD_*), run update (KVS_RUN_UPD_*) */
+    struct kvs_run *run;           /* run ops: in and out; the submitter's */
     struct kvs_user user;          /* user create/update (in and out), token ops, shares */
     /* record put and delete: preconditions (see "Conditional writes"); NULL = none */
     const struct kvs_precond *precond;

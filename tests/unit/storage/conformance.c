@@ -2490,3 +2490,477 @@ TEST(storage_retention_zero_keeps_forever)
     kvs_store_clear(&u);
     kvs_storage_close(st);
 }
+
+/* ==== runs (storage/run.h) ================================================================== */
+
+/* Act IDs are made by the API (a function of user and name); any 17 alphanumerics do here. */
+#define ACT_A "ActAAAAAAAAAAAAAA"
+#define ACT_B "ActBBBBBBBBBBBBBB"
+
+/* Create a run of user USER_ID for Actor ACT_ID named ACTOR into *OUT (release it with
+ * kvs_run_clear()); its default store into *STORE when not NULL. Returns the write's result. */
+static int ts_run(struct kvs_storage *st, const char *user_id, const char *act_id,
+                  const char *actor, struct kvs_run *out, struct kvs_store *store)
+{
+    memset(out, 0, sizeof *out);
+    struct kvs_write w = {.op = KVS_W_RUN_CREATE, .run = out};
+    snprintf(w.store.user_id, sizeof w.store.user_id, "%s", user_id);
+    w.store.general_access = KVS_GA_FOLLOW_USER_SETTING;
+    snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
+    snprintf(out->act_id, sizeof out->act_id, "%s", act_id);
+    snprintf(out->actor, sizeof out->actor, "%s", actor);
+    strcpy(out->origin, "CLI");
+    out->timeout_secs = 60;
+    out->memory_mbytes = 2048;
+    int rc = kvs_storage_write(st, &w);
+    if (store != NULL)
+        *store = w.store;
+    else
+        kvs_store_clear(&w.store);
+    return rc;
+}
+
+/* Update run *R (its id) with MASK and the fields set in R; *R becomes the updated run. */
+static int ts_run_update(struct kvs_storage *st, struct kvs_run *r, unsigned mask)
+{
+    struct kvs_write w = {.op = KVS_W_RUN_UPDATE, .run = r, .update_mask = mask};
+    return kvs_storage_write(st, &w);
+}
+
+static int ts_run_get(struct kvs_storage *st, const char *id, struct kvs_run *out)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    int rc = kvs_storage_run_get(rd, kvs_slice_of(id), out);
+    kvs_storage_read_end(rd);
+    return rc;
+}
+
+/* The IDs of a listing, in order, joined by ','; and its total. */
+struct ts_runs {
+    char ids[1024];
+    uint64_t total;
+};
+
+static int ts_runs_cb(void *arg, const struct kvs_run *r)
+{
+    struct ts_runs *l = arg;
+    size_t n = strlen(l->ids);
+    snprintf(l->ids + n, sizeof l->ids - n, "%s%s", n ? "," : "", r->id);
+    return 0;
+}
+
+static struct ts_runs ts_runs(struct kvs_storage *st, unsigned by, const char *owner,
+                              unsigned statuses, uint64_t offset, uint64_t limit, int desc)
+{
+    struct ts_runs l = {{0}, 0};
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_run_list(rd, by, kvs_slice_of(owner), statuses, offset, limit, desc,
+                                   ts_runs_cb, &l, &l.total));
+    kvs_storage_read_end(rd);
+    return l;
+}
+
+TEST(storage_runs_create_get_list)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+
+    struct kvs_run r1;
+    struct kvs_store s1;
+    int64_t before = kvs_now_ms();
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "scraper", &r1, &s1));
+    ASSERT(is_alnum_string(r1.id, KVS_ID_LEN));
+    ASSERT_STR_EQ(r1.user_id, alice.id);
+    ASSERT_STR_EQ(r1.act_id, ACT_A);
+    ASSERT_STR_EQ(r1.actor, "scraper");
+    ASSERT_STR_EQ(r1.origin, "CLI");
+    ASSERT_EQ(r1.status, KVS_RUN_RUNNING);
+    ASSERT_EQ(r1.timeout_secs, 60);
+    ASSERT_EQ(r1.memory_mbytes, 2048);
+    ASSERT(r1.started_ms >= before - 1000 && r1.started_ms <= kvs_now_ms() + 1000);
+    ASSERT_EQ(r1.finished_ms, 0);
+    ASSERT_EQ(r1.has_exit_code, 0);
+    ASSERT(r1.status_message == NULL);
+    /* Its default store: new, unnamed, the same user's. */
+    ASSERT_STR_EQ(r1.store_id, s1.id);
+    ASSERT(strcmp(r1.id, s1.id) != 0);
+    ASSERT_STR_EQ(s1.user_id, alice.id);
+    ASSERT_STR_EQ(s1.username, "alice");
+    ASSERT_STR_EQ(s1.name, "");
+    ASSERT_EQ(s1.general_access, KVS_GA_FOLLOW_USER_SETTING);
+    struct kvs_store got;
+    ASSERT_OK(ts_store_get(st, s1.id, &got));
+    ASSERT_STR_EQ(got.secret, s1.secret);
+    kvs_store_clear(&got);
+    ASSERT_OK(ts_put_str(st, s1.id, "INPUT", "{}"));
+
+    struct kvs_read *rd;
+    struct kvs_run r;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_run_get(rd, kvs_slice_of(r1.id), &r));
+    ASSERT_STR_EQ(r.id, r1.id);
+    ASSERT_STR_EQ(r.store_id, s1.id);
+    ASSERT_STR_EQ(r.actor, "scraper");
+    ASSERT_EQ(r.started_ms, r1.started_ms);
+    ASSERT_EQ(r.status, KVS_RUN_RUNNING);
+    ASSERT_OK(kvs_storage_run_by_store(rd, kvs_slice_of(s1.id), &r));
+    ASSERT_STR_EQ(r.id, r1.id);
+    ASSERT_ERR(kvs_storage_run_get(rd, KVS_SLICE_LIT("AAAAAAAAAAAAAAAAA"), &r), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_run_get(rd, KVS_SLICE_LIT("short"), &r), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_run_by_store(rd, KVS_SLICE_LIT("AAAAAAAAAAAAAAAAA"), &r), KVS_ENOTFOUND);
+    kvs_run_clear(&r);
+    kvs_storage_read_end(rd);
+    /* A store that is no run's default store has no run. */
+    struct kvs_store plain;
+    ASSERT_OK(ts_store(st, alice.id, "", &plain));
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_run_by_store(rd, kvs_slice_of(plain.id), &r), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+
+    /* More runs, started apart: alice's r2 (Actor A), r3 (Actor B), bob's r4 (Actor B's ID,
+     * as if; listings by Actor do not look at the user). */
+    struct kvs_run r2, r3, r4;
+    usleep(2000);
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "scraper", &r2, NULL));
+    usleep(2000);
+    ASSERT_OK(ts_run(st, alice.id, ACT_B, "other", &r3, NULL));
+    usleep(2000);
+    ASSERT_OK(ts_run(st, bob.id, ACT_B, "other", &r4, NULL));
+    ASSERT(r2.started_ms > r1.started_ms && r3.started_ms > r2.started_ms);
+
+    char want[256];
+    struct ts_runs l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 0, 0, 100, 0);
+    snprintf(want, sizeof want, "%s,%s,%s", r1.id, r2.id, r3.id);
+    ASSERT_STR_EQ(l.ids, want);
+    ASSERT_EQ(l.total, 3);
+    l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 0, 0, 100, 1);
+    snprintf(want, sizeof want, "%s,%s,%s", r3.id, r2.id, r1.id);
+    ASSERT_STR_EQ(l.ids, want);
+    l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 0, 1, 1, 1); /* offset and limit */
+    ASSERT_STR_EQ(l.ids, r2.id);
+    ASSERT_EQ(l.total, 3);
+    l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 0, 5, 10, 0); /* past the end */
+    ASSERT_STR_EQ(l.ids, "");
+    ASSERT_EQ(l.total, 3);
+    l = ts_runs(st, KVS_RUNS_OF_ACTOR, ACT_A, 0, 0, 100, 1);
+    snprintf(want, sizeof want, "%s,%s", r2.id, r1.id);
+    ASSERT_STR_EQ(l.ids, want);
+    l = ts_runs(st, KVS_RUNS_OF_ACTOR, ACT_B, 0, 0, 1, 1); /* the last run of Actor B */
+    ASSERT_STR_EQ(l.ids, r4.id);
+    ASSERT_EQ(l.total, 2);
+    l = ts_runs(st, KVS_RUNS_OF_USER, bob.id, 0, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, r4.id);
+    l = ts_runs(st, KVS_RUNS_OF_USER, "AAAAAAAAAAAAAAAAA", 0, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, "");
+    ASSERT_EQ(l.total, 0);
+    l = ts_runs(st, KVS_RUNS_OF_USER, "bad", 0, 0, 100, 0);
+    ASSERT_EQ(l.total, 0);
+
+    /* Status filters follow status changes. */
+    r2.status = KVS_RUN_SUCCEEDED;
+    r2.has_exit_code = 1;
+    ASSERT_OK(ts_run_update(st, &r2, KVS_RUN_UPD_FINISH));
+    l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 1u << KVS_RUN_SUCCEEDED, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, r2.id);
+    ASSERT_EQ(l.total, 1);
+    l = ts_runs(st, KVS_RUNS_OF_ACTOR, ACT_A, 1u << KVS_RUN_RUNNING, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, r1.id);
+    l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, (1u << KVS_RUN_RUNNING) | (1u << KVS_RUN_SUCCEEDED),
+                0, 100, 1);
+    snprintf(want, sizeof want, "%s,%s,%s", r3.id, r2.id, r1.id);
+    ASSERT_STR_EQ(l.ids, want);
+    l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 1u << KVS_RUN_FAILED, 0, 100, 0);
+    ASSERT_EQ(l.total, 0);
+
+    kvs_run_clear(&r1);
+    kvs_run_clear(&r2);
+    kvs_run_clear(&r3);
+    kvs_run_clear(&r4);
+    kvs_store_clear(&s1);
+    kvs_store_clear(&plain);
+    kvs_storage_close(st);
+}
+
+TEST(storage_runs_create_refused)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    ts_user(st, "alice", "tok-alice", &alice);
+    struct kvs_run r;
+    ASSERT_ERR(ts_run(st, "AAAAAAAAAAAAAAAAA", ACT_A, "a", &r, NULL), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_run(st, alice.id, ACT_A, "-bad-", &r, NULL), KVS_EINVAL);
+    ASSERT_ERR(ts_run(st, alice.id, ACT_A, "", &r, NULL), KVS_EINVAL);
+    ASSERT_ERR(ts_run(st, alice.id, "short", "a", &r, NULL), KVS_EINVAL);
+
+    /* origin: upper case letters; the store: unnamed, the run's user's */
+    memset(&r, 0, sizeof r);
+    struct kvs_write w = {.op = KVS_W_RUN_CREATE, .run = &r};
+    strcpy(w.store.user_id, alice.id);
+    strcpy(r.user_id, alice.id);
+    strcpy(r.act_id, ACT_A);
+    strcpy(r.actor, "a");
+    strcpy(r.origin, "cli");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EINVAL);
+    strcpy(r.origin, "CLI");
+    strcpy(w.store.name, "named");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EINVAL);
+    w.store.name[0] = '\0';
+    strcpy(w.store.user_id, "AAAAAAAAAAAAAAAAA");
+    ASSERT_ERR(kvs_storage_write(st, &w), KVS_EINVAL);
+    struct kvs_write none = {.op = KVS_W_RUN_CREATE}; /* no run at all */
+    ASSERT_ERR(kvs_storage_write(st, &none), KVS_EINVAL);
+
+    /* Nothing was made. */
+    struct ts_runs l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 0, 0, 100, 0);
+    ASSERT_EQ(l.total, 0);
+    struct kvs_read *rd;
+    uint64_t total = 0;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_store_list(rd, kvs_slice_of(alice.id), 0, 100, 0, 1, ts_no_store, NULL,
+                                     &total));
+    kvs_storage_read_end(rd);
+    ASSERT_EQ(total, 0);
+    kvs_storage_close(st);
+}
+
+TEST(storage_runs_status_rules)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    ts_user(st, "alice", "tok-alice", &alice);
+    struct kvs_run r, q;
+
+    /* The status message, any time; then finish; a second finish is refused. */
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &r, NULL));
+    r.status_message = strdup("Crawled 10 pages ✓");
+    r.message_terminal = 0;
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_MESSAGE));
+    ASSERT_STR_EQ(r.status_message, "Crawled 10 pages ✓");
+    ASSERT_EQ(r.status, KVS_RUN_RUNNING);
+    ASSERT_OK(ts_run_get(st, r.id, &q));
+    ASSERT_STR_EQ(q.status_message, "Crawled 10 pages ✓");
+    ASSERT_EQ(q.message_terminal, 0);
+    kvs_run_clear(&q);
+    r.status = KVS_RUN_FAILED;
+    r.has_exit_code = 1;
+    r.exit_code = 3;
+    int64_t before = kvs_now_ms();
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_FINISH));
+    ASSERT_EQ(r.status, KVS_RUN_FAILED);
+    ASSERT_EQ(r.exit_code, 3);
+    ASSERT(r.finished_ms >= before - 1000);
+    ASSERT_STR_EQ(r.status_message, "Crawled 10 pages ✓"); /* a finish keeps the message */
+    r.status = KVS_RUN_SUCCEEDED;
+    ASSERT_ERR(ts_run_update(st, &r, KVS_RUN_UPD_FINISH), KVS_EFINISHED);
+    ASSERT_OK(ts_run_get(st, r.id, &q));
+    ASSERT_EQ(q.status, KVS_RUN_FAILED);
+    ASSERT_EQ(q.has_exit_code, 1);
+    ASSERT_EQ(q.exit_code, 3);
+    ASSERT_EQ(q.finished_ms, r.finished_ms);
+    kvs_run_clear(&q);
+    /* An abort of a finished run changes nothing; a message still may, terminal now. */
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_ABORT));
+    ASSERT_EQ(r.status, KVS_RUN_FAILED);
+    free(r.status_message);
+    r.status_message = strdup("Done");
+    r.message_terminal = 1;
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_MESSAGE));
+    ASSERT_OK(ts_run_get(st, r.id, &q));
+    ASSERT_STR_EQ(q.status_message, "Done");
+    ASSERT_EQ(q.message_terminal, 1);
+    ASSERT_EQ(q.status, KVS_RUN_FAILED);
+    kvs_run_clear(&q);
+    /* A NULL message clears it. */
+    free(r.status_message);
+    r.status_message = NULL;
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_MESSAGE));
+    ASSERT(r.status_message == NULL);
+    kvs_run_clear(&r);
+
+    /* Abort, then the runner's finish: ABORTED, with its exit code. */
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &r, NULL));
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_ABORT));
+    ASSERT_EQ(r.status, KVS_RUN_ABORTING);
+    ASSERT_EQ(r.finished_ms, 0);
+    r.status = KVS_RUN_SUCCEEDED;
+    r.has_exit_code = 1;
+    r.exit_code = 143;
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_FINISH));
+    ASSERT_EQ(r.status, KVS_RUN_ABORTED);
+    ASSERT_EQ(r.exit_code, 143);
+    ASSERT(r.finished_ms > 0);
+    kvs_run_clear(&r);
+
+    /* Abort twice: nobody ended it, so the second ends it, without an exit code. */
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &r, NULL));
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_ABORT));
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_ABORT));
+    ASSERT_EQ(r.status, KVS_RUN_ABORTED);
+    ASSERT_EQ(r.has_exit_code, 0);
+    ASSERT(r.finished_ms > 0);
+    ASSERT_OK(ts_run_get(st, r.id, &q));
+    ASSERT_EQ(q.status, KVS_RUN_ABORTED);
+    kvs_run_clear(&q);
+    kvs_run_clear(&r);
+
+    /* Refused: finish to a running status, no bit, finish and abort at once, an unknown bit,
+     * a message too long, a missing run. Nothing changes. */
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &r, NULL));
+    r.status = KVS_RUN_RUNNING;
+    ASSERT_ERR(ts_run_update(st, &r, KVS_RUN_UPD_FINISH), KVS_EINVAL);
+    ASSERT_ERR(ts_run_update(st, &r, 0), KVS_EINVAL);
+    r.status = KVS_RUN_SUCCEEDED;
+    ASSERT_ERR(ts_run_update(st, &r, KVS_RUN_UPD_FINISH | KVS_RUN_UPD_ABORT), KVS_EINVAL);
+    ASSERT_ERR(ts_run_update(st, &r, 64), KVS_EINVAL);
+    r.status_message = malloc(KVS_RUN_MESSAGE_MAX + 2);
+    memset(r.status_message, 'x', KVS_RUN_MESSAGE_MAX + 1);
+    r.status_message[KVS_RUN_MESSAGE_MAX + 1] = '\0';
+    ASSERT_ERR(ts_run_update(st, &r, KVS_RUN_UPD_MESSAGE), KVS_EINVAL);
+    r.status_message[KVS_RUN_MESSAGE_MAX] = '\0'; /* the longest that fits */
+    ASSERT_OK(ts_run_update(st, &r, KVS_RUN_UPD_MESSAGE));
+    ASSERT_EQ(strlen(r.status_message), KVS_RUN_MESSAGE_MAX);
+    ASSERT_EQ(r.status, KVS_RUN_RUNNING);
+    struct kvs_run missing = {.status = KVS_RUN_SUCCEEDED};
+    strcpy(missing.id, "AAAAAAAAAAAAAAAAA");
+    ASSERT_ERR(ts_run_update(st, &missing, KVS_RUN_UPD_FINISH), KVS_ENOTFOUND);
+    kvs_run_clear(&r);
+    kvs_storage_close(st);
+}
+
+/* Two writes of one batch see each other: an abort and a finish submitted together. */
+struct ts_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int left;
+};
+
+static void ts_done(struct kvs_write *w)
+{
+    struct ts_waiter *t = w->arg;
+    pthread_mutex_lock(&t->mu);
+    t->left--;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+TEST(storage_runs_updates_in_one_batch)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    ts_user(st, "alice", "tok-alice", &alice);
+    struct kvs_run r;
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &r, NULL));
+    struct kvs_run a = {0}, f = {0}, m = {0};
+    strcpy(a.id, r.id);
+    strcpy(f.id, r.id);
+    strcpy(m.id, r.id);
+    f.status = KVS_RUN_SUCCEEDED;
+    f.has_exit_code = 1;
+    m.status_message = strdup("late");
+    struct ts_waiter t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 3};
+    struct kvs_write ws[3] = {
+        {.op = KVS_W_RUN_UPDATE, .run = &a, .update_mask = KVS_RUN_UPD_ABORT, .done = ts_done},
+        {.op = KVS_W_RUN_UPDATE, .run = &f, .update_mask = KVS_RUN_UPD_FINISH, .done = ts_done},
+        {.op = KVS_W_RUN_UPDATE, .run = &m, .update_mask = KVS_RUN_UPD_MESSAGE, .done = ts_done},
+    };
+    for (int i = 0; i < 3; i++) {
+        ws[i].arg = &t;
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    }
+    pthread_mutex_lock(&t.mu);
+    while (t.left > 0)
+        pthread_cond_wait(&t.cv, &t.mu);
+    pthread_mutex_unlock(&t.mu);
+    /* In submission order, each on what the one before left (in one batch or not). */
+    ASSERT_OK(ws[0].result);
+    ASSERT_EQ(a.status, KVS_RUN_ABORTING);
+    ASSERT_OK(ws[1].result);
+    ASSERT_EQ(f.status, KVS_RUN_ABORTED);
+    ASSERT_OK(ws[2].result);
+    ASSERT_EQ(m.status, KVS_RUN_ABORTED);
+    ASSERT_STR_EQ(m.status_message, "late");
+    struct kvs_run q;
+    ASSERT_OK(ts_run_get(st, r.id, &q));
+    ASSERT_EQ(q.status, KVS_RUN_ABORTED);
+    ASSERT_STR_EQ(q.status_message, "late");
+    ASSERT_EQ(q.has_exit_code, 1);
+    kvs_run_clear(&q);
+    kvs_run_clear(&a);
+    kvs_run_clear(&f);
+    kvs_run_clear(&m);
+    kvs_run_clear(&r);
+    kvs_storage_close(st);
+}
+
+TEST(storage_runs_go_with_their_store)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    ts_user(st, "alice", "tok-alice", &alice);
+    struct kvs_run r, keep;
+    struct kvs_store s;
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &r, &s));
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &keep, NULL));
+    ASSERT_OK(ts_put_str(st, s.id, "OUTPUT", "done"));
+
+    struct kvs_write w = {.op = KVS_W_STORE_DELETE};
+    strcpy(w.store_id, s.id);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    struct kvs_run q;
+    ASSERT_ERR(ts_run_get(st, r.id, &q), KVS_ENOTFOUND);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_run_by_store(rd, kvs_slice_of(s.id), &q), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+    struct ts_runs l = ts_runs(st, KVS_RUNS_OF_USER, alice.id, 0, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, keep.id);
+    ASSERT_EQ(l.total, 1);
+    l = ts_runs(st, KVS_RUNS_OF_ACTOR, ACT_A, 0, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, keep.id);
+    r.status = KVS_RUN_SUCCEEDED;
+    ASSERT_ERR(ts_run_update(st, &r, KVS_RUN_UPD_FINISH), KVS_ENOTFOUND);
+    ASSERT_OK(ts_run_get(st, keep.id, &q));
+    kvs_run_clear(&q);
+    kvs_run_clear(&r);
+    kvs_run_clear(&keep);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+TEST(storage_runs_expire_with_their_store)
+{
+    /* Retention 1 s: a run's default store is unnamed, and the run expires with it; a run
+     * whose store is read (as `kvs run` polling its run does, through the API) stays. */
+    struct kvs_storage *st = storage_open_retention(1000);
+    struct kvs_user alice;
+    ts_user(st, "alice", "tok-alice", &alice);
+    struct kvs_run idle, busy;
+    struct kvs_store busy_store;
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &idle, NULL));
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "a", &busy, &busy_store));
+    struct kvs_run q;
+    for (int i = 0; i < 25; i++) { /* 2.5 s */
+        kvs_storage_note_access(st, busy_store.id, KVS_NOTE_ACCESS);
+        usleep(100 * 1000);
+    }
+    for (int i = 0; i < 30 && ts_run_get(st, idle.id, &q) == 0; i++) {
+        kvs_run_clear(&q);
+        kvs_storage_note_access(st, busy_store.id, KVS_NOTE_ACCESS);
+        usleep(100 * 1000);
+    }
+    ASSERT_ERR(ts_run_get(st, idle.id, &q), KVS_ENOTFOUND);
+    ASSERT(!store_exists(st, idle.store_id));
+    ASSERT_OK(ts_run_get(st, busy.id, &q));
+    kvs_run_clear(&q);
+    ASSERT(store_exists(st, busy_store.id));
+    struct ts_runs l = ts_runs(st, KVS_RUNS_OF_ACTOR, ACT_A, 0, 0, 100, 0);
+    ASSERT_STR_EQ(l.ids, busy.id);
+    kvs_run_clear(&idle);
+    kvs_run_clear(&busy);
+    kvs_store_clear(&busy_store);
+    kvs_storage_close(st);
+}

@@ -45,7 +45,7 @@ static struct raw raw_begin(void)
 {
     struct raw r;
     MDB_CHECK(mdb_env_create(&r.env));
-    MDB_CHECK(mdb_env_set_maxdbs(r.env, 16));
+    MDB_CHECK(mdb_env_set_maxdbs(r.env, 32));
     MDB_CHECK(mdb_env_set_mapsize(r.env, 1ull << 30));
     MDB_CHECK(mdb_env_open(r.env, "data", 0, 0600));
     MDB_CHECK(mdb_txn_begin(r.env, NULL, 0, &r.txn));
@@ -419,7 +419,7 @@ TEST(storage_lmdb_upgrade_from_v1)
     MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "user_tokens"), 0));
     raw_commit(&r);
 
-    /* It opens, upgraded (through versions 2 and 3 to 4): the version says 4, the old token works
+    /* It opens, upgraded (through versions 2, 3 and 4 to 5): the version says 5, the old token works
      * and is listed with an unknown prefix, and can be revoked by the whole token. */
     st = open_with(0, 0);
     kvs_storage_close(st);
@@ -427,7 +427,7 @@ TEST(storage_lmdb_upgrade_from_v1)
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
     ASSERT_EQ(v.mv_size, 4);
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 4);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 5);
     ASSERT_EQ(raw_entries(&r, "user_tokens"), 1);
     ASSERT_EQ(raw_entries(&r, "token_prefixes"), 1);
     raw_commit(&r);
@@ -484,7 +484,7 @@ TEST(storage_lmdb_upgrade_from_v2)
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 4);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 5);
     ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 2);
     raw_commit(&r);
 
@@ -580,7 +580,7 @@ TEST(storage_lmdb_upgrade_from_v3)
     raw_record_v3(&r, b.id, "typed", 3, "", "", 0);
     raw_commit(&r);
 
-    /* It opens, upgraded: version 4; every record reads as before, with its own version
+    /* It opens, upgraded: version 5; every record reads as before, with its own version
      * (distinct, from the upgrade's start on) and its store's modification time. */
     int64_t before = kvs_now_ms();
     st = open_with(0, 0);
@@ -634,7 +634,7 @@ TEST(storage_lmdb_upgrade_from_v3)
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, val;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
-    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 4);
+    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 5);
     raw_commit(&r);
     free(versions);
     kvs_store_clear(&a);
@@ -704,6 +704,59 @@ TEST(storage_lmdb_upgrade_from_v3_resumes)
     raw_commit(&r);
     struct kvs_storage_config cfg = {.dir = "data"};
     ASSERT_ERR(kvs_storage_open_lmdb(&cfg, &st), KVS_EIO);
+    kvs_store_clear(&a);
+}
+
+TEST(storage_lmdb_upgrade_from_v4)
+{
+    /* Version 4 had no runs: its data opens as version 5, with the four tables of runs made
+     * empty, and keeps everything it held; runs then work. A data directory of a version newer
+     * than this build is refused. */
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store a;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "a", &a));
+    ASSERT_OK(ts_put_str(st, a.id, "k", "v"));
+    kvs_storage_close(st);
+    struct raw r = raw_begin();
+    unsigned char v4[4] = {4, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v4, sizeof v4);
+    const char *tables[] = {"runs", "runs_by_user", "runs_by_actor", "runs_by_store"};
+    for (int i = 0; i < 4; i++)
+        MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, tables[i]), 1)); /* the tables themselves */
+    raw_commit(&r);
+
+    st = open_with(0, 0);
+    char *v = NULL;
+    size_t n = 0;
+    ASSERT_OK(ts_get(st, a.id, "k", &v, &n));
+    ASSERT_STR_EQ(v, "v");
+    free(v);
+    struct kvs_run run = {0};
+    struct kvs_write w = {.op = KVS_W_RUN_CREATE, .run = &run};
+    strcpy(w.store.user_id, alice.id);
+    strcpy(run.user_id, alice.id);
+    strcpy(run.act_id, "ActAAAAAAAAAAAAAA");
+    strcpy(run.actor, "a");
+    strcpy(run.origin, "CLI");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    kvs_store_clear(&w.store);
+    kvs_storage_close(st);
+    r = raw_begin();
+    MDB_val k = {14, "schema_version"}, val;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
+    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 5);
+    ASSERT_EQ(raw_entries(&r, "runs"), 1);
+    ASSERT_EQ(raw_entries(&r, "runs_by_user"), 1);
+    ASSERT_EQ(raw_entries(&r, "runs_by_actor"), 1);
+    ASSERT_EQ(raw_entries(&r, "runs_by_store"), 1);
+    unsigned char v6[4] = {6, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v6, sizeof v6);
+    raw_commit(&r);
+    struct kvs_storage_config cfg = {.dir = "data"};
+    ASSERT_ERR(kvs_storage_open_lmdb(&cfg, &st), KVS_EIO);
+    kvs_run_clear(&run);
     kvs_store_clear(&a);
 }
 

@@ -480,6 +480,7 @@ TEST(pg_upgrade_from_v1)
     ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
     kvs_storage_close(st);
     PGconn *pg = sql_conn(); /* back to what version 1 made */
+    free(sql_text(pg, "DROP TABLE kvs_runs"));
     free(sql_text(pg, "ALTER TABLE kvs_records DROP COLUMN version, DROP COLUMN modified_ms"));
     free(sql_text(pg, "ALTER TABLE kvs_stores DROP COLUMN last_version"));
     free(sql_text(pg, "DROP TABLE kvs_epoch"));
@@ -507,6 +508,50 @@ TEST(pg_upgrade_from_v1)
     ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
               PG_SCHEMA_VERSION);
     PQfinish(pg);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* A database of schema version 3 (no runs) is upgraded at start: kvs_runs is made, and a run
+ * then goes with its store whichever statement deletes the store (the foreign key), a person's
+ * DELETE in psql too. */
+TEST(pg_upgrade_from_v3)
+{
+    struct kvs_user alice;
+    struct kvs_store s;
+    struct kvs_storage *st = node_with_store(&alice, &s);
+    ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
+    kvs_storage_close(st);
+    PGconn *pg = sql_conn();
+    free(sql_text(pg, "DROP TABLE kvs_runs"));
+    free(sql_text(pg, "UPDATE kvs_meta SET value = '3' WHERE key = 'schema_version'"));
+    PQfinish(pg);
+
+    st = open_node(0);
+    char *v = NULL;
+    size_t n = 0;
+    ASSERT_OK(ts_get(st, s.id, "old", &v, &n));
+    ASSERT_STR_EQ(v, "kept");
+    free(v);
+    struct kvs_run run = {0};
+    struct kvs_write w = {.op = KVS_W_RUN_CREATE, .run = &run};
+    strcpy(w.store.user_id, alice.id);
+    strcpy(run.user_id, alice.id);
+    strcpy(run.act_id, "ActAAAAAAAAAAAAAA");
+    strcpy(run.actor, "a");
+    strcpy(run.origin, "CLI");
+    ASSERT_OK(kvs_storage_write(st, &w));
+    pg = sql_conn();
+    ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
+              PG_SCHEMA_VERSION);
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_runs"), 1);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM kvs_stores WHERE id = '%s'", w.store.id);
+    free(sql_text(pg, sql));
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_runs"), 0);
+    PQfinish(pg);
+    kvs_run_clear(&run);
+    kvs_store_clear(&w.store);
     kvs_store_clear(&s);
     kvs_storage_close(st);
 }

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/cache.h"
 #include "api/decoded.h"
+#include "api/runs.h"
 #include "auth/access.h"
 #include "auth/sign.h"
 #include "auth/token.h"
@@ -21,6 +22,7 @@
 /* ---- routes -------------------------------------------------------------------------------- */
 
 #define GET_HEAD (KVS_M_GET | KVS_M_HEAD)
+#define ALL_METHODS (KVS_M_GET | KVS_M_HEAD | KVS_M_PUT | KVS_M_POST | KVS_M_DELETE)
 
 static const struct {
     enum kvs_path_kind kind;
@@ -72,6 +74,27 @@ static const struct {
     {KVS_PATH_USER_USAGE, {"user.usage", GET_HEAD, 0, NULL, kvs_api_user_usage, NULL}},
     {KVS_PATH_TOKEN,
      {"token.revoke", KVS_M_DELETE, 0, NULL, kvs_api_token_revoke, kvs_api_token_revoke_done}},
+    /* Actor runs (api/runs.h); their stores' paths are the store routes above */
+    {KVS_PATH_RUNS, {"runs.list", GET_HEAD, 0, NULL, kvs_api_runs_list, NULL}},
+    {KVS_PATH_RUNS,
+     {"runs.create", KVS_M_POST, KVS_R_BODY, NULL, kvs_api_runs_create, kvs_api_runs_create_done}},
+    {KVS_PATH_RUN,
+     {"run.get", GET_HEAD, KVS_R_PUBLIC, NULL, kvs_api_run_get, kvs_api_run_get_resumed}},
+    {KVS_PATH_RUN,
+     {"run.update", KVS_M_PUT, KVS_R_BODY, NULL, kvs_api_run_update, kvs_api_run_write_done}},
+    {KVS_PATH_RUN,
+     {"run.delete", KVS_M_DELETE, 0, NULL, kvs_api_run_delete, kvs_api_run_delete_done}},
+    {KVS_PATH_RUN_ABORT,
+     {"run.abort", KVS_M_POST, 0, NULL, kvs_api_run_abort, kvs_api_run_write_done}},
+    {KVS_PATH_RUN_FINISH,
+     {"run.finish", KVS_M_POST, KVS_R_BODY, NULL, kvs_api_run_finish, kvs_api_run_write_done}},
+    {KVS_PATH_ACTOR_RUNS, {"actor.runs", GET_HEAD, 0, NULL, kvs_api_actor_runs_list, NULL}},
+    {KVS_PATH_ACTOR_RUNS,
+     {"actor.runs.start", KVS_M_POST, KVS_R_PUBLIC, NULL, kvs_api_actor_runs_start, NULL}},
+    {KVS_PATH_ACTOR_LAST_RUN,
+     {"actor.last_run", GET_HEAD, 0, NULL, kvs_api_actor_last_run, kvs_api_run_get_resumed}},
+    {KVS_PATH_UNSUPPORTED,
+     {"unsupported", ALL_METHODS, KVS_R_PUBLIC, NULL, kvs_api_unsupported, NULL}},
 };
 
 const struct kvs_route *kvs_api_route(enum kvs_path_kind kind, unsigned method, unsigned *allowed)
@@ -183,6 +206,13 @@ static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s)
 /* Find the store R's path names, into R->store. *BY_NAME tells how it was found. */
 static int find_store(struct kvs_req *r, int *by_name)
 {
+    if (r->via != KVS_VIA_STORE) {
+        /* A run's default store (api/runs.h): a run ID is as unguessable as a store's, so the
+         * store counts as named by its ID; an Actor's last run by its name. */
+        int rc = kvs_api_find_run(r);
+        *by_name = r->via == KVS_VIA_LAST_RUN;
+        return rc != 0 ? rc : kvs_storage_store_get(r->rd, kvs_slice_of(r->run->store_id), &r->store);
+    }
     kvs_slice ref = {r->store_ref, r->store_ref_len};
     const char *tilde = memchr(ref.p, '~', ref.n);
     const struct kvs_user *caller = r->authenticated ? &r->user : NULL;
@@ -281,7 +311,10 @@ static int check_access(struct kvs_req *r, int by_name, int need)
  * there for the next request. */
 static int lookup_store(struct kvs_req *r, int *by_name)
 {
-    uint64_t epoch = (r->route->flags & KVS_R_STORE_ACCESS) ? kvs_storage_meta_epoch(r->rd) : 0;
+    /* A run's store is found through the run, which the caches do not keep. */
+    uint64_t epoch = (r->route->flags & KVS_R_STORE_ACCESS) && r->via == KVS_VIA_STORE
+                         ? kvs_storage_meta_epoch(r->rd)
+                         : 0;
     const char *caller_id = r->authenticated ? r->user.id : "";
     kvs_slice ref = {r->store_ref, r->store_ref_len};
     struct kvs_cached_store c;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/runs.h"
 #include "auth/access.h"
 #include "kvs.h"
 #include "server/reply.h"
@@ -192,7 +193,9 @@ void kvs_api_store_get(struct kvs_req *r)
     if (s == NULL)
         return;
     kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_ACCESS);
-    kvs_reply_data(r, 200, kvs_api_store_json(r, s));
+    json_t *o = kvs_api_store_json(r, s);
+    kvs_api_store_run_fields(r, s, o); /* the run it is the default store of, if any */
+    kvs_reply_data(r, 200, o);
 }
 
 /* ---- update -------------------------------------------------------------------------------- */
@@ -269,7 +272,7 @@ void kvs_api_store_update_done(struct kvs_req *r)
 void kvs_api_store_delete(struct kvs_req *r)
 {
     struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_MANAGE);
-    if (s == NULL)
+    if (s == NULL || kvs_api_store_delete_refused(r, s) != 0)
         return;
     r->w.op = KVS_W_STORE_DELETE;
     memcpy(r->w.store_id, s->id, sizeof r->w.store_id);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/runwait.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/pct.h"
@@ -200,6 +201,7 @@ static int decode_params(struct kvs_req *r, const struct kvs_path_match *m)
         r->store_ref[n] = '\0';
         r->store_ref_len = (size_t)n;
     }
+    r->via = (uint8_t)m->via;
     if (m->key.n) {
         long n = kvs_pct_decode(m->key, r->key, KVS_KEY_MAX, 0);
         if (n < 0) {
@@ -605,27 +607,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* ---- writes: suspend until durable ----------------------------------------------------------- */
 
+void kvs_http_suspend(struct kvs_req *r)
+{
+    kvs_storage_read_end(r->rd); /* no snapshot is held while waiting */
+    r->rd = NULL;
+    r->state = ST_WAIT;
+    __atomic_add_fetch(&r->srv->waiting, 1, __ATOMIC_RELAXED);
+    MHD_suspend_connection(r->conn);
+}
+
+void kvs_http_resume(struct kvs_req *r)
+{
+    struct kvs_server *srv = r->srv;
+    MHD_resume_connection(r->conn);
+    /* From here on the resumer never touches this connection again (see kvs_http_stop). */
+    __atomic_sub_fetch(&srv->waiting, 1, __ATOMIC_RELEASE);
+}
+
 /* The storage's done callback, on its writer thread. */
 static void write_done(struct kvs_write *w)
 {
-    struct kvs_req *r = w->arg;
-    struct kvs_server *srv = r->srv;
-    MHD_resume_connection(r->conn);
-    /* From here on the writer never touches this connection again (see kvs_http_stop). */
-    __atomic_sub_fetch(&srv->waiting, 1, __ATOMIC_RELEASE);
+    kvs_http_resume(w->arg);
 }
 
 void kvs_http_submit(struct kvs_req *r)
 {
     /* Suspend before submitting: the writer may finish before submit returns, and a resume
      * must never come before its suspend. */
-    kvs_storage_read_end(r->rd); /* no snapshot is held while waiting */
-    r->rd = NULL;
-    r->state = ST_WAIT;
-    __atomic_add_fetch(&r->srv->waiting, 1, __ATOMIC_RELAXED);
     r->w.done = write_done;
     r->w.arg = r;
-    MHD_suspend_connection(r->conn);
+    kvs_http_suspend(r);
     int rc = kvs_storage_submit(r->srv->storage, &r->w);
     if (rc != 0) {
         r->w.result = rc;
@@ -657,6 +668,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     kvs_storage_read_end(r->rd);
     kvs_store_clear(&r->store);
     kvs_store_clear(&r->w.store);
+    kvs_run_clear(r->run);
+    free(r->run);
     kvs_buf_free(&r->body);
     free(r->precond);
     free(r->query_buf);
@@ -800,9 +813,19 @@ int kvs_http_start(struct kvs_server *srv)
     if (srv->cfg.rate_limit)
         srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
     srv->decoding = kvs_budget_new(srv->cfg.decode_memory);
+    srv->runwait = kvs_runwait_start();
+    if (srv->runwait == NULL) {
+        kvs_ratelimit_free(srv->rl);
+        srv->rl = NULL;
+        kvs_budget_free(srv->decoding);
+        srv->decoding = NULL;
+        return KVS_EIO;
+    }
     if (srv->cfg.header_timeout_secs) {
         srv->deadlines = kvs_deadlines_start(srv->cfg.header_timeout_secs);
         if (srv->deadlines == NULL) {
+            kvs_runwait_free(srv->runwait);
+            srv->runwait = NULL;
             kvs_ratelimit_free(srv->rl);
             srv->rl = NULL;
             kvs_budget_free(srv->decoding);
@@ -830,6 +853,8 @@ int kvs_http_start(struct kvs_server *srv)
     /* clang-format on */
     if (srv->daemon == NULL) {
         kvs_tls_activate(NULL);
+        kvs_runwait_free(srv->runwait);
+        srv->runwait = NULL;
         kvs_deadlines_free(srv->deadlines);
         srv->deadlines = NULL;
         kvs_ratelimit_free(srv->rl);
@@ -851,6 +876,9 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
      * sets, and the loser aborts the process (MHD_PANIC "Failed to remove listen FD from
      * epoll set", seen in the test suite under ASan's slower timing). */
     __atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+    /* Requests waiting for a run to finish are answered now, with the run as it is, and no
+     * more wait from here on: they are not kept for the grace period. */
+    kvs_runwait_stop(srv->runwait);
     /* Requests in flight may finish within the grace period. Requests waiting for a write
      * are always waited for: the writer finishes them quickly, and stopping MHD under them
      * would leave the writer resuming a freed connection. */
@@ -870,6 +898,8 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs)
     kvs_budget_close(srv->decoding);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    kvs_runwait_free(srv->runwait);
+    srv->runwait = NULL;
     kvs_tls_activate(NULL);
     kvs_deadlines_free(srv->deadlines);
     srv->deadlines = NULL;

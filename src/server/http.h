@@ -37,6 +37,7 @@ struct kvs_deadlines;
 struct kvs_deadline_conn;
 struct kvs_tls;
 struct kvs_budget;
+struct kvs_runwait;
 
 enum kvs_method {
     KVS_M_GET = 1,
@@ -81,6 +82,7 @@ struct kvs_server {
     struct kvs_deadlines *deadlines; /* --header-timeout; NULL when off */
     struct kvs_tls *tls;             /* HTTPS credentials (tls.h); NULL for plain HTTP */
     struct kvs_budget *decoding;     /* cfg.decode_memory, shared by every decoder (budget.h) */
+    struct kvs_runwait *runwait;     /* requests waiting for a run to finish (api/runwait.h) */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;
@@ -111,6 +113,7 @@ struct kvs_req {
     /* path parameters, percent-decoded */
     char store_ref[3 * KVS_NAME_MAX + 8]; /* an ID, "user~name", "~name" or a bare name */
     size_t store_ref_len;
+    uint8_t via; /* how the path named its store: enum kvs_path_via (router.h) */
     char key[KVS_KEY_MAX + 1];
     size_t key_len;
     int key_too_long; /* the decoded key did not fit: report it as invalid */
@@ -127,6 +130,8 @@ struct kvs_req {
     /* the store's owner's default general access, once looked up; 0 (FOLLOW_USER_SETTING,
      * which no user has as default) until then */
     uint8_t owner_default;
+    /* the run the request is about, once found (api/runs.c); malloc'd, freed at completion */
+    struct kvs_run *run;
 
     /* a token created by this request (POST /v2/users...), shown once in its response */
     char new_token[KVS_TOKEN_LEN + 1];
@@ -165,6 +170,13 @@ void kvs_http_stop(struct kvs_server *srv, unsigned grace_secs);
  * finish function then builds the response from R->w.result. If the storage refuses the
  * write (shutting down), finish runs all the same with that error in R->w.result. */
 void kvs_http_submit(struct kvs_req *r);
+
+/* Suspend R until kvs_http_resume(R) (any thread): no read is held meanwhile, and the route's
+ * finish function runs once it is resumed, as after a write. Call it from a handler or a finish
+ * function, then return without a response. kvs_http_stop() waits for every suspended request,
+ * so whoever suspends must resume when the server stops (api/runwait.c does). */
+void kvs_http_suspend(struct kvs_req *r);
+void kvs_http_resume(struct kvs_req *r);
 
 /* Header and query lookups. Query values are percent-decoded ('+' is a space). The returned
  * string belongs to MHD (headers) or to the request (query) and lives as long as R. */

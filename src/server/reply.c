@@ -28,7 +28,8 @@ static const char JSON_TYPE[] = "application/json; charset=utf-8";
 
 void kvs_reply_json(struct kvs_req *r, unsigned status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    /* 15 significant digits: a run's 0.006 seconds, not 0.0060000000000000001 */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (text == NULL) {
         set_response(r, 500, NULL);

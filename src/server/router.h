@@ -56,14 +56,32 @@ enum kvs_path_kind {
     KVS_PATH_USER_TOKENS, /* /v2/users/{user}/tokens */
     KVS_PATH_USER_USAGE,  /* /v2/users/{user}/usage */
     KVS_PATH_TOKEN,       /* /v2/tokens/{prefix} */
+    /* Actor runs (api/runs.c); {run} and {actor} are kept in the {store} slot */
+    KVS_PATH_RUNS,           /* /v2/actor-runs */
+    KVS_PATH_RUN,            /* /v2/actor-runs/{run} */
+    KVS_PATH_RUN_ABORT,      /* /v2/actor-runs/{run}/abort */
+    KVS_PATH_RUN_FINISH,     /* /v2/actor-runs/{run}/finish (kvstore's own) */
+    KVS_PATH_ACTOR_RUNS,     /* /v2/acts/{actor}/runs (also /v2/actors/...) */
+    KVS_PATH_ACTOR_LAST_RUN, /* /v2/acts/{actor}/runs/last */
+    /* a path of the platform's API that kvstore does not serve (datasets, request queues,
+     * builds, webhooks, ...): answered 501, never a 404 that looks like a missing object */
+    KVS_PATH_UNSUPPORTED,
+};
+
+/* How the {store} of the store kinds (STORE, KEYS, RECORDS, RECORD) was named. */
+enum kvs_path_via {
+    KVS_VIA_STORE = 0, /* /v2/key-value-stores/{store}/... */
+    KVS_VIA_RUN,       /* /v2/actor-runs/{run}/key-value-store/...: the run's default store */
+    KVS_VIA_LAST_RUN,  /* /v2/acts/{actor}/runs/last/key-value-store/...: of the Actor's last run */
 };
 
 /* The result of matching a path. The slices point into the raw path and are still
  * percent-encoded. */
 struct kvs_path_match {
     enum kvs_path_kind kind;
-    kvs_slice store; /* {store}, when the kind has one */
+    kvs_slice store; /* {store}, when the kind has one; {run} or {actor} (see VIA) */
     kvs_slice key;   /* {key}; also {user} and {prefix}, the last segment of the kinds above */
+    enum kvs_path_via via;
 };
 
 /* Match the raw PATH (no query). A single trailing '/' is ignored. Returns the kind

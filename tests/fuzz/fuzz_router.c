@@ -77,13 +77,74 @@ static void check_segment(kvs_slice seg, kvs_slice in)
     FUZZ_CHECK(memchr(seg.p, '/', seg.n) == NULL);
 }
 
+/* The paths of runs (and the 501 ones): M's slices are segments of IN, and IN is the path they
+ * make (the Actor paths' "acts" or "actors" as IN has it). */
+static void check_run_path(kvs_slice in, const struct kvs_path_match *m)
+{
+    enum kvs_path_kind k = m->kind;
+    if (k == KVS_PATH_UNSUPPORTED) { /* /v2/<a resource kvstore does not serve>... */
+        FUZZ_CHECK(in.n >= 4 && memcmp(in.p, "/v2/", 4) == 0);
+        return;
+    }
+    char *p = NULL;
+    size_t n = 0;
+    int actor = k == KVS_PATH_ACTOR_RUNS || k == KVS_PATH_ACTOR_LAST_RUN ||
+                m->via == KVS_VIA_LAST_RUN;
+    int acts = in.n >= 9 && memcmp(in.p, "/v2/acts/", 9) == 0;
+    put_str(&p, &n, actor ? (acts ? "/v2/acts" : "/v2/actors") : "/v2/actor-runs");
+    if (k != KVS_PATH_RUNS) {
+        check_segment(m->store, in);
+        put_str(&p, &n, "/");
+        put(&p, &n, m->store);
+    }
+    if (actor)
+        put_str(&p, &n, k == KVS_PATH_ACTOR_RUNS ? "/runs" : "/runs/last");
+    put_str(&p, &n,
+            k == KVS_PATH_RUN_ABORT    ? "/abort"
+            : k == KVS_PATH_RUN_FINISH ? "/finish"
+                                       : "");
+    if (m->via != KVS_VIA_STORE) {
+        put_str(&p, &n, "/key-value-store");
+        put_str(&p, &n,
+                k == KVS_PATH_KEYS                              ? "/keys"
+                : k == KVS_PATH_RECORDS || k == KVS_PATH_RECORD ? "/records"
+                                                                : "");
+        if (k == KVS_PATH_RECORD) {
+            check_segment(m->key, in);
+            put_str(&p, &n, "/");
+            put(&p, &n, m->key);
+        } else {
+            FUZZ_CHECK(m->key.p == NULL && m->key.n == 0);
+        }
+    } else {
+        FUZZ_CHECK(m->key.p == NULL && m->key.n == 0);
+    }
+    FUZZ_CHECK(in.n == n || (in.n == n + 1 && in.p[n] == '/'));
+    FUZZ_CHECK(memcmp(in.p, p, n) == 0);
+    free(p);
+}
+
 static void check_match(kvs_slice in)
 {
     struct kvs_path_match m;
     memset(&m, 0x5a, sizeof m); /* the matcher must set every field */
     enum kvs_path_kind k = kvs_route_match_path(in, &m);
-    FUZZ_CHECK(k >= KVS_PATH_NONE && k <= KVS_PATH_TOKEN);
+    FUZZ_CHECK(k >= KVS_PATH_NONE && k <= KVS_PATH_UNSUPPORTED);
     FUZZ_CHECK(m.kind == k);
+    FUZZ_CHECK(m.via == KVS_VIA_STORE || m.via == KVS_VIA_RUN || m.via == KVS_VIA_LAST_RUN);
+    if (m.via != KVS_VIA_STORE) /* only the store kinds are named through a run */
+        FUZZ_CHECK(k == KVS_PATH_STORE || k == KVS_PATH_KEYS || k == KVS_PATH_RECORDS ||
+                   k == KVS_PATH_RECORD);
+    int run_kind = k == KVS_PATH_RUN || k == KVS_PATH_RUN_ABORT || k == KVS_PATH_RUN_FINISH ||
+                   k == KVS_PATH_ACTOR_RUNS || k == KVS_PATH_ACTOR_LAST_RUN;
+    if (k == KVS_PATH_RUNS || k == KVS_PATH_UNSUPPORTED)
+        FUZZ_CHECK(m.store.p == NULL && m.key.p == NULL && m.via == KVS_VIA_STORE);
+    if (run_kind) /* {run} or {actor}: a segment of the path, rebuilt below */
+        check_segment(m.store, in);
+    if (run_kind || k == KVS_PATH_RUNS || k == KVS_PATH_UNSUPPORTED || m.via != KVS_VIA_STORE) {
+        check_run_path(in, &m);
+        return;
+    }
     int has_store = k == KVS_PATH_STORE || k == KVS_PATH_KEYS || k == KVS_PATH_RECORDS ||
                     k == KVS_PATH_RECORD || k == KVS_PATH_SHARES || k == KVS_PATH_SHARE;
     /* {key}, or the {user} / {prefix} that share, user and token paths keep in the same slot */

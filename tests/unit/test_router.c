@@ -29,6 +29,83 @@ TEST(router_paths)
     ASSERT_EQ(match("/", &m), KVS_PATH_NONE);
 }
 
+TEST(router_run_paths)
+{
+    struct kvs_path_match m;
+    ASSERT_EQ(match("/v2/actor-runs", &m), KVS_PATH_RUNS);
+    ASSERT_EQ(match("/v2/actor-runs/", &m), KVS_PATH_RUNS);
+    ASSERT_EQ(match("/v2/actor-runs/R1", &m), KVS_PATH_RUN);
+    ASSERT_MEM_EQ(m.store.p, m.store.n, "R1");
+    ASSERT_EQ(match("/v2/actor-runs/R1/abort", &m), KVS_PATH_RUN_ABORT);
+    ASSERT_EQ(match("/v2/actor-runs/R1/finish", &m), KVS_PATH_RUN_FINISH);
+    ASSERT_EQ(match("/v2/actor-runs/R1/abort/x", &m), KVS_PATH_NONE);
+    ASSERT_EQ(match("/v2/actor-runs/R1/nothing", &m), KVS_PATH_NONE);
+    /* a run's default store: the store kinds, named through the run */
+    ASSERT_EQ(match("/v2/actor-runs/R1/key-value-store", &m), KVS_PATH_STORE);
+    ASSERT_EQ(m.via, KVS_VIA_RUN);
+    ASSERT_MEM_EQ(m.store.p, m.store.n, "R1");
+    ASSERT_EQ(match("/v2/actor-runs/R1/key-value-store/keys", &m), KVS_PATH_KEYS);
+    ASSERT_EQ(m.via, KVS_VIA_RUN);
+    ASSERT_EQ(match("/v2/actor-runs/R1/key-value-store/records", &m), KVS_PATH_RECORDS);
+    ASSERT_EQ(match("/v2/actor-runs/R1/key-value-store/records/OUTPUT", &m), KVS_PATH_RECORD);
+    ASSERT_MEM_EQ(m.key.p, m.key.n, "OUTPUT");
+    ASSERT_EQ(m.via, KVS_VIA_RUN);
+    ASSERT_EQ(match("/v2/actor-runs/R1/key-value-store/records/a/b", &m), KVS_PATH_NONE);
+    ASSERT_EQ(match("/v2/actor-runs/R1/key-value-store/shares", &m), KVS_PATH_NONE);
+    ASSERT(m.store.p == NULL && m.key.p == NULL && m.via == KVS_VIA_STORE);
+    /* an Actor's runs and last run, under /v2/acts and /v2/actors */
+    ASSERT_EQ(match("/v2/acts/me~scraper/runs", &m), KVS_PATH_ACTOR_RUNS);
+    ASSERT_MEM_EQ(m.store.p, m.store.n, "me~scraper");
+    ASSERT_EQ(match("/v2/actors/me~scraper/runs/last", &m), KVS_PATH_ACTOR_LAST_RUN);
+    ASSERT_EQ(match("/v2/acts/A/runs/last/key-value-store/records/OUTPUT", &m), KVS_PATH_RECORD);
+    ASSERT_EQ(m.via, KVS_VIA_LAST_RUN);
+    ASSERT_MEM_EQ(m.store.p, m.store.n, "A");
+    ASSERT_MEM_EQ(m.key.p, m.key.n, "OUTPUT");
+    ASSERT_EQ(match("/v2/acts/A/runs/last/key-value-store/", &m), KVS_PATH_STORE);
+    ASSERT_EQ(m.via, KVS_VIA_LAST_RUN);
+    ASSERT_EQ(match("/v2/acts/A/runs/last/key-value-store/records/k/x", &m), KVS_PATH_NONE);
+    ASSERT_EQ(match("/v2/key-value-stores/s/records/k", &m), KVS_PATH_RECORD);
+    ASSERT_EQ(m.via, KVS_VIA_STORE);
+}
+
+TEST(router_unsupported_paths)
+{
+    /* the platform's API beyond stores and runs: 501, however deep; other paths stay 404 */
+    struct kvs_path_match m;
+    const char *unsupported[] = {
+        "/v2/datasets",
+        "/v2/datasets/D/items",
+        "/v2/request-queues/Q/requests/R/lock",
+        "/v2/datasets/a/b/c/d/e/f/g/h/i/j",
+        "/v2/actor-runs/R1/dataset/items",
+        "/v2/actor-runs/R1/request-queue",
+        "/v2/actor-runs/R1/log",
+        "/v2/actor-runs/R1/metamorph",
+        "/v2/actor-runs/R1/reboot",
+        "/v2/actor-runs/R1/charge",
+        "/v2/acts",
+        "/v2/acts/A",
+        "/v2/acts/A/builds",
+        "/v2/acts/A/runs/R1",
+        "/v2/acts/A/runs/last/dataset",
+        "/v2/actor-tasks/T/runs",
+        "/v2/actor-builds/B",
+        "/v2/webhooks",
+        "/v2/webhook-dispatches",
+        "/v2/schedules",
+        "/v2/logs/L",
+    };
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+        if (match(unsupported[i], &m) != KVS_PATH_UNSUPPORTED)
+            TEST_FAIL_("%s is not KVS_PATH_UNSUPPORTED", unsupported[i]);
+        ASSERT(m.store.p == NULL && m.key.p == NULL);
+    }
+    ASSERT_EQ(match("/v2/nothing", &m), KVS_PATH_NONE);
+    ASSERT_EQ(match("/v2/key-value-stores/s/records/k/a/b/c/d", &m), KVS_PATH_NONE);
+    ASSERT_EQ(match("/v3/datasets", &m), KVS_PATH_NONE);
+    ASSERT_EQ(match("/v2//datasets", &m), KVS_PATH_NONE);
+}
+
 /* Found by fuzz_router (tests/fuzz/corpus/fuzz_router/two-trailing-slashes): only one trailing
  * '/' is tolerated; a second one is an empty segment, refused like "//" anywhere else. */
 TEST(router_two_trailing_slashes)

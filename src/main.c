@@ -23,6 +23,8 @@ int main(int argc, char **argv)
         return kvs_cli_backup_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return kvs_cli_import_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return kvs_cli_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "__complete") == 0) /* for tools/kvs-completion.bash */
         return kvs_cli_complete(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -25,7 +25,7 @@
  *   - Threads. A client belongs to one thread at a time: open one client per thread (they
  *     share nothing). libkvs initialises libcurl once, itself, in a thread-safe way.
  *   - Network. A client keeps its connection alive between calls. A request that fails with
- *     429, a 5xx status or a network error is retried, as the official Apify clients do: up to
+ *     429, a 5xx status (but 501) or a network error is retried, as the official Apify clients do: up to
  *     8 times by default, waiting 500 ms, then twice as long each time (at most 8 s; longer if
  *     the server asks with Retry-After). Uploads from a file descriptor are retried only when
  *     the descriptor can seek back. JSON calls time out after 30 s, doubled on each retry;
@@ -252,6 +252,51 @@ KVS_API int kvs_record_url(kvs_client *c, const char *store, const char *key, ch
 
 /* A link to the key list of STORE, valid EXPIRES_SECS seconds (0: forever). As above. */
 KVS_API int kvs_keys_url(kvs_client *c, const char *store, int64_t expires_secs, char **out);
+
+/* ==== Actor runs (kvstore's runs API) ======================================================= */
+
+/* A run (the platform's run object). Strings are NUL-terminated, NULL when the server gave
+ * none. Free with kvs_free(). */
+struct kvs_run_info {
+    const char *id;
+    const char *act_id;
+    const char *actor_name;
+    const char *user_id;
+    const char *status; /* "RUNNING", "SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTING", ... */
+    const char *status_message;
+    const char *started_at; /* ISO 8601, UTC */
+    const char *finished_at;
+    const char *default_key_value_store_id;
+    const char *default_dataset_id;       /* an ID kvstore does not serve (501) */
+    const char *default_request_queue_id; /* likewise */
+    const char *build_id;
+    const char *console_url;
+    int has_exit_code;
+    int64_t exit_code;
+    int64_t timeout_secs; /* 0: none */
+    int64_t memory_mbytes;
+    const char *json;
+};
+
+/* Start a run of the caller's Actor ACTOR (a name of the store-name rule) with its default store
+ * (POST /v2/actor-runs, kvstore's own): ORIGIN (NULL: "API") as meta.origin, TIMEOUT_SECS (0:
+ * none) and MEMORY_MBYTES (0: the server's default) as its options. Nothing runs on the server:
+ * the caller runs the Actor and ends the run with kvs_run_finish(). */
+KVS_API int kvs_run_start(kvs_client *c, const char *actor, const char *origin,
+                          int64_t timeout_secs, int64_t memory_mbytes, struct kvs_run_info **out);
+
+/* Run RUN. WAIT_SECS > 0: the server answers when the run finishes or after that long (at most
+ * 60 s; the call's timeout grows with it). Returns 0 with *OUT, KVS_ENOTFOUND, or an error. */
+KVS_API int kvs_run_get(kvs_client *c, const char *run, int wait_secs, struct kvs_run_info **out);
+
+/* End RUN with STATUS ("SUCCEEDED", "FAILED", "TIMED-OUT" or "ABORTED") and, when HAS_EXIT_CODE,
+ * EXIT_CODE. A run that was aborted meanwhile ends ABORTED. KVS_EFINISHED when it had ended.
+ * *OUT (may be NULL): the run after. */
+KVS_API int kvs_run_finish(kvs_client *c, const char *run, const char *status, int has_exit_code,
+                           int64_t exit_code, struct kvs_run_info **out);
+
+/* Ask RUN's runner to stop it (ABORTING; a second abort ends it: ABORTED). *OUT may be NULL. */
+KVS_API int kvs_run_abort(kvs_client *c, const char *run, struct kvs_run_info **out);
 
 /* ==== users, tokens, shares (the admin API) ================================================= */
 

@@ -77,6 +77,10 @@ void kvs_cli_usage_all(FILE *out)
             "  kvs import [--store NAME] [--dry-run] SRC   (kvs import --help)\n"
             "  kvs backup --data DIR OUT | kvs restore [--force] --data DIR BACKUP\n"
             "\n"
+            "Actors (kvs run --help):\n"
+            "  kvs run [--input FILE | --input-json JSON] [--actor NAME] [--timeout SECS]\n"
+            "          -- CMD [ARGS...]  run an Actor here, its run and store on the server\n"
+            "\n"
             "The administration commands take one of:\n"
             "  --data DIR        work on the data directory itself (the server may be running)\n"
             "  --url URL         a running server (default $KVS_URL), with\n"
@@ -519,6 +523,7 @@ static const struct {
     {"import", NULL, "--store --dry-run --data --url --token --help", 1},
     {"backup", NULL, "--data --help", 1},
     {"restore", NULL, "--force --data --help", 1},
+    {"run", NULL, "--input --input-json --actor --timeout --url --token --help", 1},
     {"help", NULL, "", 0},
 };
 
@@ -529,7 +534,8 @@ static int takes_value(const char *word)
         "--url",   "--token",        "--retries", "--prefix", "--output",
         "-o",      "--content-type", "--expires", "--layout", "--offset",
         "--limit", "--store-name",   "--key",     "--data",   "--default-general-access",
-        "--store", "--listen",
+        "--store", "--listen",        "--input",   "--input-json", "--actor",
+        "--timeout",
     };
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++) {
         if (strcmp(word, with_value[i]) == 0)

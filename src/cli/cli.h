@@ -188,6 +188,14 @@ struct kvs_cli_command {
  * no data command. */
 int kvs_cli_data_main(int argc, char **argv);
 
+/* The content type of a file named PATH, from its extension (common/mime.h); NULL when it says
+ * nothing. */
+const char *kvs_cli_type_of_name(const char *path);
+
+/* `kvs run [options] -- CMD ARGS...` (cli/cmd_run.c, where the rules are): run an Actor against
+ * the server. ARGV[0] is "run". Returns the exit status (CMD's). */
+int kvs_cli_run_main(int argc, char **argv);
+
 /* Print the usage of every command (`kvs help`) to OUT. */
 void kvs_cli_usage_all(FILE *out);
 

@@ -76,8 +76,7 @@ int kvs_cli_cmd_get_record(kvs_client *c, const struct kvs_cli_opts *o)
 
 /* ---- set ----------------------------------------------------------------------------------- */
 
-/* The content type of a file named PATH, from its extension; NULL when it says nothing. */
-static const char *type_of_name(const char *path)
+const char *kvs_cli_type_of_name(const char *path)
 {
     const char *base = strrchr(path, '/');
     kvs_slice stem, ext;
@@ -104,7 +103,7 @@ int kvs_cli_cmd_set(kvs_client *c, const struct kvs_cli_opts *o)
     int stdin_ = strcmp(file, "-") == 0;
     const char *type = o->content_type;
     if (type == NULL && !stdin_)
-        type = type_of_name(file);
+        type = kvs_cli_type_of_name(file);
     if (type == NULL)
         type = KVS_MIME_DEFAULT;
     int fd = stdin_ ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC);

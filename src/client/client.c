@@ -754,7 +754,8 @@ int kvs__perform(kvs_client *c, struct kvs__call *k)
         }
         if (cc == CURLE_OK) {
             rc = fail_status(c, k);
-            retryable = status == 429 || status >= 500;
+            /* 501: a part of the API the server does not have, which no retry brings */
+            retryable = status == 429 || (status >= 500 && status != 501);
         } else {
             rc = fail_transfer(c, k, &x, cc);
             retryable = rc == KVS_ENET || rc == KVS_ETIMEOUT;

@@ -42,6 +42,7 @@
 #include "common/validate.h"
 
 #define POLL_MS 1000         /* how often the run is looked at */
+#define POLL_TIMEOUT_MS 5000 /* a look that takes longer is given up (the next one may work) */
 #define GRACE_MS 5000        /* from SIGTERM to SIGKILL when the run is aborted or times out */
 #define APIFY_INPUT "storage/key_value_stores/default/INPUT.json" /* what `apify run` reads */
 #define HINT "kvs run --help"
@@ -205,6 +206,8 @@ static int input_open(struct input *in)
 
 struct runner {
     kvs_client *c;
+    kvs_client *poll; /* for the looks at the run: no retries, a short timeout, so that signals
+                         and timeouts are handled while the server is away */
     struct kvs_run_info *run;
     char base[512];   /* the server's public URL (from the run's console link) */
     char token[1024]; /* for the Actor's environment */
@@ -357,7 +360,7 @@ static int spawn(struct runner *x, char **argv)
 static void check_run(struct runner *x)
 {
     struct kvs_run_info *now = NULL;
-    int rc = kvs_run_get(x->c, x->run->id, 0, &now);
+    int rc = kvs_run_get(x->poll, x->run->id, 0, &now);
     if (rc == 0 && (strcmp(now->status, "ABORTING") == 0 || strcmp(now->status, "ABORTED") == 0)) {
         if (!x->aborted)
             fprintf(stderr, "kvs: run %s was aborted: stopping %s\n", x->run->id,
@@ -533,6 +536,11 @@ int kvs_cli_run_main(int argc, char **argv)
     struct runner x = {0};
     snprintf(x.token, sizeof x.token, "%s", token);
     rc = kvs_cli_connect(url, token, -1, &x.c);
+    if (rc == 0)
+        rc = kvs_cli_connect(url, token, 0, &x.poll);
+    if (rc == 0 && (kvs_client_set(x.poll, KVS_OPT_TIMEOUT_MS, POLL_TIMEOUT_MS) != 0 ||
+                    kvs_client_set(x.poll, KVS_OPT_CONNECT_TIMEOUT_MS, POLL_TIMEOUT_MS) != 0))
+        rc = kvs_cli_fail("cannot set the client's timeouts");
     if (rc != 0)
         goto out;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -595,6 +603,7 @@ out:
     if (in.fd >= 0)
         close(in.fd);
     kvs_free(x.run);
+    kvs_client_close(x.poll);
     kvs_client_close(x.c);
     return rc;
 }

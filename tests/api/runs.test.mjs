@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { ApifyClient } from 'apify-client';
+
 import {
     CAN_SPAWN,
     NEEDS_SPAWN,
@@ -145,6 +147,24 @@ describe('a run and its default store', () => {
         // without the signature a restricted store is not readable anonymously
         const bare = await request(server.url, { path: u.pathname, token: null });
         assertApiError(bare, 401, 'token-not-provided');
+        await finishRun(run.id);
+    });
+});
+
+describe('public links', () => {
+    test('publicBaseUrl makes them point at kvstore; without it they point at api.apify.com', T, async () => {
+        const run = await startRun();
+        const kvs = client.run(run.id).keyValueStore();
+        await kvs.setRecord({ key: 'OUTPUT', value: [1, 2] });
+        const bare = new ApifyClient({ baseUrl: server.url, token: server.token, maxRetries: 0 });
+        const wrong = await bare.keyValueStore(run.defaultKeyValueStoreId).getRecordPublicUrl('OUTPUT');
+        assert.ok(wrong.startsWith('https://api.apify.com/v2/'), wrong);
+        const keysUrl = await client.keyValueStore(run.defaultKeyValueStoreId).createKeysPublicUrl();
+        assert.ok(keysUrl.startsWith(`${server.url}/v2/key-value-stores/${run.defaultKeyValueStoreId}/keys?`), keysUrl);
+        const u = new URL(keysUrl);
+        const res = await request(server.url, { path: u.pathname + u.search, token: null });
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(res.json().data.items.map((k) => k.key), ['OUTPUT']);
         await finishRun(run.id);
     });
 });

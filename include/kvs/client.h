@@ -153,6 +153,11 @@ KVS_API int kvs_store_set_access(kvs_client *c, const char *store, const char *g
 /* Delete STORE and its records. */
 KVS_API int kvs_store_delete(kvs_client *c, const char *store);
 
+/* Give STORE a new URL-signing secret (its owner or the admin): every link to its keys or
+ * records signed before, by anyone, stops working. *OUT (may be NULL): the store after, with
+ * the new url_signing_secret_key. */
+KVS_API int kvs_store_rotate_key(kvs_client *c, const char *store, struct kvs_store_info **out);
+
 /* ==== records =============================================================================== */
 
 /* A record read into memory. VALUE holds SIZE bytes followed by a NUL (not counted), so text

@@ -22,6 +22,14 @@ const struct kvs_route *kvs_api_route(enum kvs_path_kind kind, unsigned method, 
  * KVS_ENOTOKEN, KVS_EBADTOKEN, KVS_EIO. */
 int kvs_api_authenticate(struct kvs_req *r);
 
+/* The token of R: "Authorization: Bearer T" (the scheme in any case, spaces around T dropped)
+ * wins over ?token=T. Empty when none. Points into R's headers or query. */
+kvs_slice kvs_api_request_token(struct kvs_req *r);
+
+/* As kvs_api_authenticate(), from the per-thread cache only (api/cache.h): 1 when R's caller
+ * is known now, 0 when finding out would take a look-up (or R has no token). */
+int kvs_api_authenticate_cached(struct kvs_req *r);
+
 /* Make sure R->rd holds a read snapshot (an optimistic read on a KVS_R_CONFIRMS route).
  * Returns 0 or KVS_EIO. */
 int kvs_api_read(struct kvs_req *r);
@@ -74,6 +82,11 @@ struct kvs_store *kvs_api_store_or_reply(struct kvs_req *r, int need);
  * signature of R's key, or a keys signature of S that has not expired). */
 int kvs_api_signature_valid(struct kvs_req *r, const struct kvs_store *s);
 
+/* Whether R (a keys or records route) carries a valid keys signature of store S: 1 with its
+ * expiry (0 = never) in *EXPIRES_AT_MS, else 0. What it opens must end with it: the record
+ * links it hands out carry the same expiry. */
+int kvs_api_keys_signature(struct kvs_req *r, const struct kvs_store *s, int64_t *expires_at_ms);
+
 /* The store object of contract §2.1 for S, as seen by R's caller (the URL-signing secret
  * and signed links only for those who may write). Returns a new reference. */
 json_t *kvs_api_store_json(struct kvs_req *r, const struct kvs_store *s);
@@ -93,7 +106,14 @@ void kvs_api_public_base(struct kvs_req *r, char *out, size_t out_max);
  * Returns 0 and sets *OUT, or KVS_EBADPARAM for anything else. */
 int kvs_api_query_bool(struct kvs_req *r, const char *name, int *out);
 
-/* Unsigned integer query parameter NAME, DEF when absent or empty. Returns 0 or KVS_EBADPARAM. */
+/* The largest number a query parameter may give: 2^53 - 1, the largest integer every JSON
+ * reader (JavaScript's numbers) holds exactly, so that a number echoed in an answer ("offset")
+ * reads back as sent. Larger ones are refused (400), never wrapped or cut. */
+#define KVS_API_QUERY_MAX 9007199254740991ull
+#define KVS_API_QUERY_MAX_TEXT "9007199254740991"
+
+/* Unsigned integer query parameter NAME, DEF when absent or empty: decimal digits only, at most
+ * KVS_API_QUERY_MAX. Returns 0 or KVS_EBADPARAM. */
 int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64_t *out);
 
 /* The most a JSON request body may decode to (a store's schema is at most 64 KiB). */
@@ -128,6 +148,7 @@ void kvs_api_store_update(struct kvs_req *r);
 void kvs_api_store_update_done(struct kvs_req *r);
 void kvs_api_store_delete(struct kvs_req *r);
 void kvs_api_store_delete_done(struct kvs_req *r);
+void kvs_api_store_rotate_key(struct kvs_req *r);
 void kvs_api_keys_list(struct kvs_req *r);
 void kvs_api_records_zip(struct kvs_req *r);
 int kvs_api_record_prepare(struct kvs_req *r);

@@ -39,6 +39,9 @@ static const struct {
       kvs_api_store_update_done}},
     {KVS_PATH_STORE,
      {"store.delete", KVS_M_DELETE, 0, NULL, kvs_api_store_delete, kvs_api_store_delete_done}},
+    {KVS_PATH_SIGNING_KEY,
+     {"store.rotate_key", KVS_M_POST, 0, NULL, kvs_api_store_rotate_key,
+      kvs_api_store_update_done}},
     {KVS_PATH_KEYS,
      {"keys.list", GET_HEAD, KVS_R_PUBLIC | KVS_R_SIG_KEYS | KVS_R_STORE_ACCESS, NULL,
       kvs_api_keys_list, NULL}},
@@ -123,16 +126,15 @@ int kvs_api_read(struct kvs_req *r)
     return rc;
 }
 
-/* The token of R: "Authorization: Bearer T" wins over ?token=T. Empty when none. */
-static kvs_slice request_token(struct kvs_req *r)
+kvs_slice kvs_api_request_token(struct kvs_req *r)
 {
     const char *auth = kvs_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *t = auth + 7;
-        while (*t == ' ')
+        while (*t == ' ' || *t == '\t')
             t++;
         size_t n = strlen(t);
-        while (n > 0 && t[n - 1] == ' ')
+        while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
             n--;
         return (kvs_slice){t, n};
     }
@@ -140,11 +142,26 @@ static kvs_slice request_token(struct kvs_req *r)
     return q ? kvs_slice_of(q) : (kvs_slice){"", 0};
 }
 
+int kvs_api_authenticate_cached(struct kvs_req *r)
+{
+    if (r->authenticated)
+        return 1;
+    kvs_slice token = kvs_api_request_token(r);
+    if (token.n == 0 || r->token_refused || kvs_api_read(r) != 0)
+        return 0;
+    uint64_t epoch = kvs_storage_meta_epoch(r->rd);
+    if (kvs_cache_user_get(epoch, token, &r->user))
+        r->authenticated = 1;
+    return r->authenticated;
+}
+
 int kvs_api_authenticate(struct kvs_req *r)
 {
     if (r->authenticated)
         return 0;
-    kvs_slice token = request_token(r);
+    if (r->token_refused)
+        return KVS_EBADTOKEN; /* looked up already (--rate-limit): not again */
+    kvs_slice token = kvs_api_request_token(r);
     if (token.n == 0)
         return (r->route->flags & KVS_R_PUBLIC) ? 0 : KVS_ENOTOKEN;
     int rc = kvs_api_read(r);
@@ -158,8 +175,10 @@ int kvs_api_authenticate(struct kvs_req *r)
     uint8_t hash[KVS_TOKEN_HASH_LEN];
     kvs_token_hash(token, hash);
     rc = kvs_storage_user_by_token(r->rd, hash, &r->user);
-    if (rc == KVS_ENOTFOUND)
+    if (rc == KVS_ENOTFOUND) {
+        r->token_refused = 1;
         return KVS_EBADTOKEN; /* wrong or revoked: a bad token is never treated as none */
+    }
     if (rc != 0)
         return rc;
     r->authenticated = 1;
@@ -188,6 +207,14 @@ int kvs_api_signature_valid(struct kvs_req *r, const struct kvs_store *s)
     return signature_grants_read(r, s);
 }
 
+int kvs_api_keys_signature(struct kvs_req *r, const struct kvs_store *s, int64_t *expires_at_ms)
+{
+    const char *sig = route_signature(r);
+    return sig != NULL && (r->route->flags & KVS_R_SIG_KEYS) &&
+           kvs_sign_verify_keys_until(kvs_slice_of(s->secret), kvs_slice_of(s->id),
+                                      kvs_slice_of(sig), kvs_now_ms(), expires_at_ms) == 0;
+}
+
 static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s)
 {
     const char *sig = route_signature(r);
@@ -195,8 +222,8 @@ static int signature_grants_read(struct kvs_req *r, const struct kvs_store *s)
         return 0;
     kvs_slice secret = kvs_slice_of(s->secret);
     if (r->route->flags & KVS_R_SIG_RECORD)
-        return kvs_sign_verify_record(secret, (kvs_slice){r->key, r->key_len}, kvs_slice_of(sig)) ==
-               0;
+        return kvs_sign_verify_record_at(secret, (kvs_slice){r->key, r->key_len}, kvs_slice_of(sig),
+                                         kvs_now_ms()) == 0;
     if (r->route->flags & KVS_R_SIG_KEYS)
         return kvs_sign_verify_keys(secret, kvs_slice_of(s->id), kvs_slice_of(sig), kvs_now_ms()) ==
                0;
@@ -370,6 +397,7 @@ static int resolve_store_once(struct kvs_req *r, int need)
 static int reauthenticate(struct kvs_req *r)
 {
     r->authenticated = 0;
+    r->token_refused = 0;
     r->have_store = 0;
     r->share = 0;
     r->owner_default = 0;
@@ -595,7 +623,7 @@ int kvs_api_query_uint(struct kvs_req *r, const char *name, uint64_t def, uint64
     char *end;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
+    if (*end != '\0' || errno == ERANGE || n > KVS_API_QUERY_MAX)
         return KVS_EBADPARAM;
     *out = n;
     return 0;

@@ -79,8 +79,8 @@ static int add_key(void *arg, const struct kvs_key_view *k)
     if (rc == 0)
         rc = kvs_json_str_inner(o, k->key);
     if (rc == 0 && pg->signer) {
-        char sig[KVS_HMAC62_MAX + 1];
-        kvs_signer_record(pg->signer, k->key, sig);
+        char sig[KVS_RECORD_SIG_MAX + 1];
+        kvs_signer_sign(pg->signer, k->key, sig);
         rc = PUT_LIT(o, "?signature=");
         if (rc == 0)
             rc = kvs_buf_puts(o, sig);
@@ -116,7 +116,7 @@ void kvs_api_keys_list(struct kvs_req *r)
 {
     uint64_t limit;
     if (kvs_api_query_uint(r, "limit", KEYS_LIMIT_MAX, &limit) != 0) {
-        kvs_reply_error(r, KVS_EBADPARAM, "Parameter limit must be a non-negative integer.");
+        kvs_reply_error(r, KVS_EBADPARAM, "Parameter limit must be an integer from 0 to " KVS_API_QUERY_MAX_TEXT ".");
         return;
     }
     if (limit == 0 || limit > KEYS_LIMIT_MAX)
@@ -157,14 +157,19 @@ void kvs_api_keys_list(struct kvs_req *r)
     /* Record links are signed for those who may write (they may read the secret anyway), and
      * for a list opened by a valid keys signature: its holder may read every record (the ZIP
      * opens with it too), and signed links are what makes the list of use to them (contract
-     * §2.3, §4.6). A reader by token or general access gets plain links: a permanent record
-     * signature would outlive their right to read. */
+     * §2.3, §4.6). What a link grants ends with it: the record links of a list opened by an
+     * expiring keys signature expire with it (auth/sign.h, expiring record signatures), and
+     * a new secret ends them all. A reader by token or general access gets plain links: a
+     * permanent record signature would outlive their right to read. */
     struct page pg = {.only = only, .content_types = content_types};
     kvs_buf_init(&pg.out, PAGE_OUT_MAX);
     kvs_buf_init(&pg.url, 4096);
     int rc = 0;
-    if (kvs_api_can_write(r, s) || kvs_api_signature_valid(r, s))
+    int64_t until = 0;
+    if (kvs_api_can_write(r, s))
         rc = kvs_signer_new(kvs_slice_of(s->secret), &pg.signer);
+    else if (kvs_api_keys_signature(r, s, &until))
+        rc = kvs_signer_new_until(kvs_slice_of(s->secret), until, &pg.signer);
     char base[400], url[512];
     kvs_api_public_base(r, base, sizeof base);
     snprintf(url, sizeof url, "%s/v2/key-value-stores/%s/records/", base, s->id);

@@ -3,6 +3,10 @@
  *                                          them (ownership=ownedByMe|sharedWithMe narrows)
  *   POST /v2/key-value-stores[?name=N]     get-or-create (200 existing, 201 new)
  *   GET, PUT, DELETE /v2/key-value-stores/{store}
+ *   POST /v2/key-value-stores/{store}/rotate-signing-key
+ *                                          a kvstore addition: a new urlSigningSecretKey, so
+ *                                          that every link signed before opens nothing any
+ *                                          more → 200, the store (owner, admin)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +47,8 @@ void kvs_api_stores_list(struct kvs_req *r)
     if (kvs_api_query_uint(r, "offset", 0, &offset) != 0 ||
         kvs_api_query_uint(r, "limit", STORES_LIMIT_MAX, &limit) != 0) {
         kvs_reply_error(r, KVS_EBADPARAM,
-                        "Parameters offset and limit must be non-negative "
-                        "integers.");
+                        "Parameters offset and limit must be integers from 0 to "
+                        KVS_API_QUERY_MAX_TEXT ".");
         return;
     }
     if (kvs_api_query_bool(r, "desc", &desc) != 0 ||
@@ -285,4 +289,22 @@ void kvs_api_store_delete_done(struct kvs_req *r)
         kvs_api_reply_store_error(r, r->w.result);
     else
         kvs_reply_empty(r, 204);
+}
+
+/* ---- the URL-signing key -------------------------------------------------------------------- */
+
+/* Links to a store's keys and records are signed with its secret, and signatures do not
+ * expire by themselves (a record's never does): the only way to end the links in circulation
+ * is a new secret. The storage makes one by itself whenever a WRITE share goes (storage.h,
+ * "Signing secrets"); here the owner asks for one. The answer is the store object with the
+ * new secret and a keysPublicUrl signed with it. */
+void kvs_api_store_rotate_key(struct kvs_req *r)
+{
+    struct kvs_store *s = kvs_api_store_or_reply(r, KVS_NEED_MANAGE);
+    if (s == NULL)
+        return;
+    r->w.op = KVS_W_STORE_UPDATE;
+    r->w.update_mask = KVS_UPD_SECRET;
+    memcpy(r->w.store_id, s->id, sizeof r->w.store_id);
+    kvs_http_submit(r); /* answered by kvs_api_store_update_done */
 }

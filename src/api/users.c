@@ -206,7 +206,8 @@ void kvs_api_users_list(struct kvs_req *r)
         kvs_api_query_uint(r, "limit", USERS_LIMIT_MAX, &pg.limit) != 0) {
         json_decref(pg.items);
         kvs_reply_error(r, KVS_EBADPARAM,
-                        "Parameters offset and limit must be non-negative integers.");
+                        "Parameters offset and limit must be integers from 0 to "
+                        KVS_API_QUERY_MAX_TEXT ".");
         return;
     }
     if (pg.limit == 0 || pg.limit > USERS_LIMIT_MAX)

@@ -27,6 +27,8 @@ static const struct kvs_cli_command commands[] = {
     {"rename", kvs_cli_cmd_rename, 1, 2, KVS_CLI_O_JSON | KVS_CLI_O_UNNAME, 0,
      "STORE NEW | STORE --unname", "rename a store, or make it unnamed"},
     {"rm", kvs_cli_cmd_rm, 1, 1, 0, 0, "STORE", "delete a store and its records"},
+    {"rotate-key", kvs_cli_cmd_rotate_key, 1, 1, KVS_CLI_O_JSON, 0, "STORE",
+     "give a store a new URL-signing key: every signed link made before stops working"},
     {"keys", kvs_cli_cmd_keys, 1, 1, KVS_CLI_O_JSON | KVS_CLI_O_PREFIX, 0, "STORE [--prefix P]",
      "list a store's keys with their sizes"},
     {"get", kvs_cli_cmd_get, 2, 2, KVS_CLI_O_OUTPUT, 0, "STORE KEY [-o FILE]",

@@ -209,6 +209,7 @@ int kvs_cli_cmd_create(kvs_client *c, const struct kvs_cli_opts *o);
 int kvs_cli_cmd_info(kvs_client *c, const struct kvs_cli_opts *o);
 int kvs_cli_cmd_rename(kvs_client *c, const struct kvs_cli_opts *o);
 int kvs_cli_cmd_rm(kvs_client *c, const struct kvs_cli_opts *o);
+int kvs_cli_cmd_rotate_key(kvs_client *c, const struct kvs_cli_opts *o);
 int kvs_cli_cmd_get(kvs_client *c, const struct kvs_cli_opts *o);
 int kvs_cli_cmd_get_record(kvs_client *c, const struct kvs_cli_opts *o);
 int kvs_cli_cmd_set(kvs_client *c, const struct kvs_cli_opts *o);

@@ -140,3 +140,18 @@ int kvs_cli_cmd_rm(kvs_client *c, const struct kvs_cli_opts *o)
     printf("deleted store %s\n", o->args[0]);
     return 0;
 }
+
+int kvs_cli_cmd_rotate_key(kvs_client *c, const struct kvs_cli_opts *o)
+{
+    struct kvs_store_info *s;
+    int rc = kvs_store_rotate_key(c, o->args[0], &s);
+    if (rc != 0)
+        return kvs_cli_api_fail(c, rc, "%s", o->args[0]);
+    if (o->json)
+        kvs_cli_print_json(s->json);
+    else
+        printf("new signing key for store %s (id %s): links signed before no longer work\n",
+               s->name ? s->name : "(unnamed)", s->id);
+    kvs_free(s);
+    return 0;
+}

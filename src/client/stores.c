@@ -1,5 +1,5 @@
 /* stores.c — libkvs's store calls: list, get-or-create, get, rename, general access, delete
- * (contract §1.1, §1.2). */
+ * (contract §1.1, §1.2), and a new URL-signing key (kvstore's rotate-signing-key). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,4 +159,10 @@ int kvs_store_delete(kvs_client *c, const char *store)
 {
     KVS__NEED(c, store);
     return store_call(c, "DELETE", store, NULL, NULL, NULL, NULL);
+}
+
+int kvs_store_rotate_key(kvs_client *c, const char *store, struct kvs_store_info **out)
+{
+    KVS__NEED(c, store);
+    return store_call(c, "POST", store, "/rotate-signing-key", NULL, out, NULL);
 }

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "api/api.h"
 #include "kvs.h"
 #include "server/http.h"
+#include "server/redact.h"
 #include "server/router.h"
 
 static int log_fd = -1;
@@ -97,8 +99,11 @@ void kvs_accesslog_write(const struct kvs_req *r, uint64_t duration_ns)
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
     }
-    char path[1024];
-    put_escaped(path, 0, sizeof path, r->path.p, r->path.n); /* the query is never logged */
+    char plain[1024], path[1024];
+    /* no token (the request's own, wherever it is put), no query */
+    size_t plain_n = kvs_redact_path(r->path, kvs_api_request_token((struct kvs_req *)r), plain,
+                                     sizeof plain);
+    put_escaped(path, 0, sizeof path, plain, plain_n);
     const char *route = r->route ? r->route->name : "-";
     const char *user = r->authenticated ? r->user.username : "-";
     char line[1536];

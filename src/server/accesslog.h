@@ -1,7 +1,8 @@
 /* accesslog.h — one line per finished request (`kvs serve --access-log`, `--log-format`).
  *
  * Fields: time (ISO 8601, UTC), client address, method, path (the request target without its
- * query string, so neither ?token= nor ?signature= is ever written), route, status, request
+ * query string, so neither ?token= nor ?signature= is ever written, and with a token in it cut
+ * to its listed prefix: server/redact.h), route, status, request
  * body bytes, response body bytes, duration in milliseconds, user ("-" when anonymous).
  * Text: space-separated, bytes outside printable ASCII escaped as \xNN. JSON: one object per
  * line. Each line is one write(2) to a descriptor opened with O_APPEND, so lines from many

@@ -18,6 +18,8 @@ struct kvs_deadline_conn {
     struct kvs_deadline_conn *prev, *next; /* the table's list; under the table's lock */
     uint64_t deadline_ns;                  /* monotonic; 0 = none; atomic */
     uint64_t timeout_ns;                   /* a copy of the table's, for kvs_deadline_arm */
+    uint64_t accepted_ns;                  /* when it was accepted */
+    int first;                             /* its first request line is not in yet */
     int fd;
 };
 
@@ -25,8 +27,9 @@ struct kvs_deadlines {
     pthread_mutex_t lock;          /* the list, and shutting a listed socket down */
     pthread_cond_t wake;           /* signalled to stop the watchdog */
     struct kvs_deadline_conn head; /* sentinel of a circular list */
-    uint64_t timeout_ns;
-    uint64_t cut; /* connections cut; atomic */
+    uint64_t timeout_ns; /* headers complete within; 0 = no such deadline */
+    uint64_t first_ns;   /* the first request line within; 0 = no such deadline */
+    uint64_t cut;        /* connections cut; atomic */
     int stopping; /* under lock */
     int running;  /* the watchdog thread exists and is not joined yet */
     pthread_t thread;
@@ -67,8 +70,8 @@ static void *watchdog(void *arg)
         unsigned n = cut_expired(d, now_ns());
         if (n) {
             __atomic_add_fetch(&d->cut, n, __ATOMIC_RELAXED);
-            kvs_log_debug("http: cut %u connection%s whose request headers took over %llu s", n,
-                          n == 1 ? "" : "s", (unsigned long long)(d->timeout_ns / NS));
+            kvs_log_debug("http: cut %u connection%s whose request line or headers came too late",
+                          n, n == 1 ? "" : "s");
         }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -84,7 +87,7 @@ static void *watchdog(void *arg)
     return NULL;
 }
 
-struct kvs_deadlines *kvs_deadlines_start(unsigned secs)
+struct kvs_deadlines *kvs_deadlines_start(unsigned secs, unsigned first_secs)
 {
     struct kvs_deadlines *d = kvs_xcalloc(1, sizeof *d);
     pthread_mutex_init(&d->lock, NULL);
@@ -95,6 +98,7 @@ struct kvs_deadlines *kvs_deadlines_start(unsigned secs)
     pthread_condattr_destroy(&ca);
     d->head.prev = d->head.next = &d->head;
     d->timeout_ns = (uint64_t)secs * NS;
+    d->first_ns = (uint64_t)first_secs * NS;
     int rc = pthread_create(&d->thread, NULL, watchdog, d);
     if (rc != 0) {
         kvs_log_error("http: cannot start the header-timeout thread: %s", strerror(rc));
@@ -142,7 +146,12 @@ struct kvs_deadline_conn *kvs_deadline_add(struct kvs_deadlines *d, int fd, uint
     struct kvs_deadline_conn *c = kvs_xmalloc(sizeof *c);
     c->fd = fd;
     c->timeout_ns = d->timeout_ns;
-    c->deadline_ns = now + d->timeout_ns;
+    c->accepted_ns = now;
+    c->first = d->first_ns != 0;
+    uint64_t in = d->timeout_ns;
+    if (d->first_ns != 0 && (in == 0 || d->first_ns < in))
+        in = d->first_ns;
+    c->deadline_ns = in ? now + in : 0;
     pthread_mutex_lock(&d->lock);
     c->prev = &d->head;
     c->next = d->head.next;
@@ -170,5 +179,19 @@ void kvs_deadline_clear(struct kvs_deadline_conn *c)
 
 void kvs_deadline_arm(struct kvs_deadline_conn *c, uint64_t now)
 {
-    __atomic_store_n(&c->deadline_ns, now + c->timeout_ns, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->deadline_ns, c->timeout_ns ? now + c->timeout_ns : 0, __ATOMIC_RELEASE);
+}
+
+void kvs_deadline_line_in(struct kvs_deadline_conn *c)
+{
+    if (!c->first)
+        return;
+    c->first = 0;
+    /* From the first-line deadline to the header deadline, counted from the accept; unless
+     * the watchdog has cut the connection meanwhile (0), which stays cut. */
+    uint64_t due = __atomic_load_n(&c->deadline_ns, __ATOMIC_ACQUIRE);
+    uint64_t want = c->timeout_ns ? c->accepted_ns + c->timeout_ns : 0;
+    if (due != 0)
+        __atomic_compare_exchange_n(&c->deadline_ns, &due, want, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE);
 }

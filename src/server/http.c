@@ -24,8 +24,10 @@
 #include "server/deadline.h"
 #include "server/metrics.h"
 #include "server/ratelimit.h"
+#include "server/redact.h"
 #include "server/reply.h"
 #include "server/router.h"
+#include "server/strict.h"
 #include "server/tls.h"
 
 enum req_state {
@@ -154,9 +156,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->srv = cls;
     r->conn = conn;
     r->start_ns = kvs_ratelimit_now_ns();
-    if (r->srv->deadlines) /* the entry on_connection() made for this connection */
+    if (r->srv->deadlines) { /* the entry on_connection() made for this connection */
         r->hdr_deadline =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context;
+        if (r->hdr_deadline) /* --first-byte-timeout: the request line is in */
+            kvs_deadline_line_in(r->hdr_deadline);
+    }
     r->target = kvs_xstrdup(uri);
     const char *qm = strchr(r->target, '?');
     r->path = (kvs_slice){r->target, qm ? (size_t)(qm - r->target) : strlen(r->target)};
@@ -273,42 +278,56 @@ static void reply_pending_error(struct kvs_req *r)
     }
 }
 
-/* --rate-limit: take a request from the caller's bucket, the token's when one is given
- * (whether valid or not: checking it would cost a look-up), else the client IP's. Returns 0
- * or the seconds to wait. */
-static unsigned rate_check(struct kvs_req *r)
+/* --rate-limit: the bucket of R's client address, "i" and its bytes, into KEY. */
+static size_t ip_key(struct kvs_req *r, unsigned char key[17])
 {
-    unsigned char key[256];
     size_t n = 0;
-    const char *auth = kvs_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    const char *tok = NULL;
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-        tok = auth + 7;
-    else
-        tok = kvs_http_query(r, "token");
-    if (tok && *tok) {
-        size_t len = strlen(tok);
-        key[n++] = 't';
-        if (len > sizeof key - 1)
-            len = sizeof key - 1;
-        memcpy(key + n, tok, len);
-        n += len;
-    } else {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        key[n++] = 'i';
-        if (ci && ci->client_addr) {
-            const struct sockaddr *sa = ci->client_addr;
-            if (sa->sa_family == AF_INET) {
-                memcpy(key + n, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-                n += 4;
-            } else if (sa->sa_family == AF_INET6) {
-                memcpy(key + n, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-                n += 16;
-            }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    key[n++] = 'i';
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET) {
+            memcpy(key + n, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+            n += 4;
+        } else if (sa->sa_family == AF_INET6) {
+            memcpy(key + n, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+            n += 16;
         }
     }
-    return kvs_ratelimit_take(r->srv->rl, key, n, r->start_ns);
+    return n;
+}
+
+/* --rate-limit: take a request from the caller's bucket. A valid token has a bucket of its
+ * own, keyed by the token as authenticated (so extra spaces, the query instead of the header,
+ * any spelling of one token is one caller); a request without a token, with one that opens
+ * nothing, or refused before routing is charged to its client address. An address whose
+ * bucket is empty gets no look-up of a token that is neither in the cache nor known to the
+ * limiter (only valid tokens get a bucket): random invalid tokens cost it its limit, not the
+ * server a hash and a look-up each. Returns 0 or the seconds to wait. */
+static unsigned rate_check(struct kvs_req *r)
+{
+    unsigned char ip[17];
+    size_t ip_n = ip_key(r, ip);
+    kvs_slice token = kvs_api_request_token(r);
+    if (token.n == 0 || r->route == NULL)
+        return kvs_ratelimit_take(r->srv->rl, ip, ip_n, r->start_ns);
+    /* the token's own bucket: "t" and a 64-bit FNV-1a of the whole token (only valid tokens
+     * get one: secrets nobody can choose to collide with another's) */
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < token.n; i++)
+        h = (h ^ (unsigned char)token.p[i]) * 1099511628211ull;
+    unsigned char key[9] = {'t'};
+    memcpy(key + 1, &h, sizeof h);
+    if (!kvs_api_authenticate_cached(r)) {
+        unsigned wait = kvs_ratelimit_peek(r->srv->rl, ip, ip_n, r->start_ns);
+        if (wait != 0 && !kvs_ratelimit_known(r->srv->rl, key, sizeof key))
+            return wait;
+        (void)kvs_api_authenticate(r); /* its error, if any, is answered at dispatch */
+    }
+    if (!r->authenticated)
+        return kvs_ratelimit_take(r->srv->rl, ip, ip_n, r->start_ns);
+    return kvs_ratelimit_take(r->srv->rl, key, sizeof key, r->start_ns);
 }
 
 /* ---- GET /metrics ------------------------------------------------------------------------ */
@@ -347,17 +366,11 @@ static const struct kvs_route metrics_public_route = {.name = "metrics",
 
 /* ---- the state machine ------------------------------------------------------------------- */
 
-/* The headers call: route, and for body routes refuse early what can be refused. Sets
- * r->error (answered later) or, for OPTIONS, the preflight response. */
-static void on_headers(struct kvs_req *r, const char *method)
+/* Route R, and for body routes refuse early what can be refused. Sets r->error (answered
+ * later) or, for OPTIONS, the preflight response. */
+static void route_headers(struct kvs_req *r, const char *method)
 {
-    __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
     r->method = parse_method(method);
-    if (r->srv->rl && (r->retry_after = rate_check(r)) != 0) {
-        r->error = KVS_ERATE;
-        r->state = ST_DRAIN;
-        return; /* before routing, authenticating or reading a body */
-    }
     if (r->bad_query) {
         r->error = KVS_EBADPARAM;
         snprintf(r->error_msg, sizeof r->error_msg, "The query string is malformed.");
@@ -454,6 +467,34 @@ static void on_headers(struct kvs_req *r, const char *method)
     r->state = ST_BODY;
 }
 
+/* The headers call: route (route_headers), then --rate-limit, before any body byte is read:
+ * a refused request drains its body and is answered 429. */
+static void on_headers(struct kvs_req *r, const char *method)
+{
+    __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_RELAXED);
+    route_headers(r, method);
+    if (r->srv->rl == NULL)
+        return;
+    int had_read = r->rd != NULL;
+    r->retry_after = rate_check(r);
+    if (!had_read && r->rd != NULL) {
+        /* No snapshot is held while a body may arrive; the caller is found again (from the
+         * cache) in the read of the dispatch, which then confirms it (PostgreSQL). */
+        kvs_storage_read_end(r->rd);
+        r->rd = NULL;
+        r->authenticated = 0;
+    }
+    if (r->retry_after == 0)
+        return;
+    if (r->resp != NULL && !r->resp_kept) /* a preflight's */
+        MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    r->error = KVS_ERATE;
+    r->error_msg[0] = '\0';
+    kvs_buf_free(&r->body);
+    r->state = ST_DRAIN;
+}
+
 /* --request-timeout: has R been arriving for longer than allowed? */
 static int past_deadline(struct kvs_req *r)
 {
@@ -509,39 +550,26 @@ static void dispatch(struct kvs_req *r)
     r->route->handle(r);
 }
 
-/* Message framing MHD 0.9.75 lets through: it reads a body by the first of several
- * Content-Length headers, by chunked when Content-Length is also present, and waits forever on
- * a Transfer-Encoding it does not know. Each is a way to make a proxy in front and this server
- * disagree on where a request ends (request smuggling), so each is refused, and the
- * connection closed, before any body byte is read. */
-struct framing {
-    unsigned content_length, transfer_encoding, chunked;
-};
-
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+/* The request head held to RFC 9112 (server/strict.h): message framing MHD 0.9.75 lets
+ * through (several Content-Length headers, Content-Length with chunked, a Transfer-Encoding
+ * it does not know, whitespace before a colon, folded lines, NULs, a missing or repeated
+ * Host) would let a proxy in front and this server disagree on where a request ends (request
+ * smuggling), so each is refused, and the connection closed, before any body byte is read. */
+static enum MHD_Result strict_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
 {
-    struct framing *f = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-        f->content_length++;
-    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-        f->transfer_encoding++;
-        f->chunked += value && strcasecmp(value, "chunked") == 0;
-    }
+    kvs_strict_field(cls, key, value);
     return MHD_YES;
 }
 
-static int bad_framing(struct kvs_req *r)
+static int bad_framing(struct kvs_req *r, const char *method, const char *url, const char *version)
 {
-    struct framing f = {0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
-    const char *why = NULL;
-    if (f.content_length > 1)
-        why = "The request has more than one Content-Length header.";
-    else if (f.transfer_encoding && f.content_length)
-        why = "The request has both Content-Length and Transfer-Encoding.";
-    else if (f.transfer_encoding > 1 || f.transfer_encoding != f.chunked)
-        why = "Only Transfer-Encoding: chunked is supported.";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    struct kvs_strict s;
+    kvs_strict_begin(&s, method, ci ? ci->header_size : 0, url, version, kvs_slice_of(r->target));
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, strict_field, &s);
+    const char *why = kvs_strict_end(&s);
     if (why == NULL)
         return 0;
     r->error = KVS_EBADBODY;
@@ -562,7 +590,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->hdr_deadline) /* --header-timeout: the headers are in */
             kvs_deadline_clear(r->hdr_deadline);
         on_headers(r, method);
-        if (bad_framing(r)) {
+        if (bad_framing(r, method, url, version)) {
             kvs_buf_free(&r->body);
             reply_pending_error(r); /* queued at once: MHD closes the connection after it */
             return queue(r);
@@ -687,7 +715,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     struct kvs_server *srv = cls;
     if (srv->deadlines == NULL)
-        return; /* --header-timeout 0 */
+        return; /* --header-timeout 0 --first-byte-timeout 0 */
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -736,6 +764,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
+    kvs_redact_line(line); /* its messages name the request's path: DELETE /v2/tokens/{token} */
     if (dropped)
         kvs_log_warn("http: %lu more libmicrohttpd message%s not shown (over %d a second)", dropped,
                      dropped == 1 ? "" : "s", MHD_LOG_PER_SEC);
@@ -821,8 +850,9 @@ int kvs_http_start(struct kvs_server *srv)
         srv->decoding = NULL;
         return KVS_EIO;
     }
-    if (srv->cfg.header_timeout_secs) {
-        srv->deadlines = kvs_deadlines_start(srv->cfg.header_timeout_secs);
+    if (srv->cfg.header_timeout_secs || srv->cfg.first_byte_timeout_secs) {
+        srv->deadlines =
+            kvs_deadlines_start(srv->cfg.header_timeout_secs, srv->cfg.first_byte_timeout_secs);
         if (srv->deadlines == NULL) {
             kvs_runwait_free(srv->runwait);
             srv->runwait = NULL;

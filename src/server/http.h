@@ -61,6 +61,7 @@ struct kvs_server_config {
     unsigned timeout_secs;         /* idle connection timeout */
     unsigned request_timeout_secs; /* whole request (headers + body) deadline; 0 = none */
     unsigned header_timeout_secs;  /* request headers complete within; 0 = none (deadline.h) */
+    unsigned first_byte_timeout_secs; /* a new connection's request line within; 0 = none */
     unsigned max_per_ip;           /* connections per client IP; 0 = no limit */
     unsigned rate_limit;           /* requests per second per token or IP; 0 = off */
     int metrics_public;            /* GET /metrics without a token; else the admin's only */
@@ -120,6 +121,7 @@ struct kvs_req {
 
     /* who is calling */
     int authenticated;    /* a valid token was given */
+    int token_refused;    /* its token was looked up and opens nothing */
     struct kvs_user user; /* valid when authenticated */
 
     /* the store the request is about, once resolved (kvs_api_store_or_reply) */

@@ -72,7 +72,9 @@ static uint64_t hash(uint64_t seed, const unsigned char *p, size_t n)
     return h ? h : 1;
 }
 
-unsigned kvs_ratelimit_take(struct kvs_ratelimit *rl, const void *key, size_t n, uint64_t now_ns)
+/* Take one request from KEY's bucket (TAKE), or only tell whether one is there (a caller not
+ * in the table is not added: a peek evicts nobody). Returns 0 or the seconds to wait. */
+static unsigned check(struct kvs_ratelimit *rl, const void *key, size_t n, uint64_t now_ns, int take)
 {
     uint64_t tag = hash(rl->seed, key, n);
     size_t set = (size_t)tag & rl->mask;
@@ -84,7 +86,10 @@ unsigned kvs_ratelimit_take(struct kvs_ratelimit *rl, const void *key, size_t n,
         b = &s[0];
     else if (s[1].tag == tag)
         b = &s[1];
-    else { /* a new caller takes the slot used least recently */
+    else if (!take) { /* not seen lately: a full bucket */
+        pthread_mutex_unlock(lock);
+        return 0;
+    } else { /* a new caller takes the slot used least recently */
         b = s[0].last_ns <= s[1].last_ns ? &s[0] : &s[1];
         b->tag = tag;
         b->tokens = full;
@@ -99,9 +104,31 @@ unsigned kvs_ratelimit_take(struct kvs_ratelimit *rl, const void *key, size_t n,
     }
     unsigned wait = 0;
     if (b->tokens >= NS)
-        b->tokens -= NS;
+        b->tokens -= take ? NS : 0;
     else /* units missing / units per second, rounded up to whole seconds */
         wait = (unsigned)((NS - b->tokens + full - 1) / full);
     pthread_mutex_unlock(lock);
     return wait;
+}
+
+unsigned kvs_ratelimit_take(struct kvs_ratelimit *rl, const void *key, size_t n, uint64_t now_ns)
+{
+    return check(rl, key, n, now_ns, 1);
+}
+
+unsigned kvs_ratelimit_peek(struct kvs_ratelimit *rl, const void *key, size_t n, uint64_t now_ns)
+{
+    return check(rl, key, n, now_ns, 0);
+}
+
+int kvs_ratelimit_known(struct kvs_ratelimit *rl, const void *key, size_t n)
+{
+    uint64_t tag = hash(rl->seed, key, n);
+    size_t set = (size_t)tag & rl->mask;
+    pthread_mutex_t *lock = &rl->lock[set % STRIPES];
+    pthread_mutex_lock(lock);
+    const struct bucket *s = &rl->b[2 * set];
+    int known = s[0].tag == tag || s[1].tag == tag;
+    pthread_mutex_unlock(lock);
+    return known;
 }

@@ -24,6 +24,14 @@ void kvs_ratelimit_free(struct kvs_ratelimit *rl);
  * clock in nanoseconds). Returns 0 when allowed, otherwise the seconds to wait (at least 1). */
 unsigned kvs_ratelimit_take(struct kvs_ratelimit *rl, const void *key, size_t n, uint64_t now_ns);
 
+/* Whether the bucket of KEY[0..N) holds a request at NOW_NS, taking nothing (and adding no
+ * caller to the table). Returns 0 when it does, otherwise the seconds to wait. */
+unsigned kvs_ratelimit_peek(struct kvs_ratelimit *rl, const void *key, size_t n, uint64_t now_ns);
+
+/* Whether KEY[0..N) has a bucket in the table now (it took a request lately and was not
+ * evicted since). */
+int kvs_ratelimit_known(struct kvs_ratelimit *rl, const void *key, size_t n);
+
 /* A monotonic clock in nanoseconds, for the above. */
 uint64_t kvs_ratelimit_now_ns(void);
 

@@ -164,6 +164,8 @@ enum kvs_path_kind kvs_route_match_path(kvs_slice path, struct kvs_path_match *m
         return m->kind = KVS_PATH_STORE;
     if (n == 4 && kvs_slice_eq_str(seg[3], "keys"))
         return m->kind = KVS_PATH_KEYS;
+    if (n == 4 && kvs_slice_eq_str(seg[3], "rotate-signing-key"))
+        return m->kind = KVS_PATH_SIGNING_KEY;
     if (kvs_slice_eq_str(seg[3], "records")) {
         if (n == 4)
             return m->kind = KVS_PATH_RECORDS;

@@ -56,6 +56,7 @@ enum kvs_path_kind {
     KVS_PATH_USER_TOKENS, /* /v2/users/{user}/tokens */
     KVS_PATH_USER_USAGE,  /* /v2/users/{user}/usage */
     KVS_PATH_TOKEN,       /* /v2/tokens/{prefix} */
+    KVS_PATH_SIGNING_KEY, /* /v2/key-value-stores/{store}/rotate-signing-key */
     /* Actor runs (api/runs.c); {run} and {actor} are kept in the {store} slot */
     KVS_PATH_RUNS,           /* /v2/actor-runs */
     KVS_PATH_RUN,            /* /v2/actor-runs/{run} */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "auth/access.h"
@@ -29,6 +30,13 @@
 #define DEFAULT_MAX_RECORD (10u * 1024 * 1024)
 #define SHUTDOWN_GRACE_SECS 10
 #define DEFAULT_DECODE_MEMORY (64u * 1024 * 1024)
+/* Connections: an idle one costs about 4.7 KiB of memory (7.5 KiB holding part of a request
+ * head; measured, README "Limits on hostile and broken clients"), so 8192 of them are cheap
+ * (at most about 60 MiB), and one address may hold at most 1024 (what the whole server took
+ * before, enough for clients that keep many connections alive): it takes 8 addresses to fill
+ * the server, and a new connection that sends nothing is closed after --first-byte-timeout. */
+#define DEFAULT_MAX_CONNECTIONS 8192
+#define DEFAULT_MAX_PER_IP 1024
 
 static void help(FILE *out)
 {
@@ -52,7 +60,7 @@ static void help(FILE *out)
             "  --public-url URL         base URL of public links (default: from the Host header)\n"
             "  --threads N              HTTP worker threads (default: number of CPUs; with\n"
             "                           PostgreSQL give more, as they wait on the database)\n"
-            "  --max-connections N      concurrent connections (default 1024)\n"
+            "  --max-connections N      concurrent connections (default 8192)\n"
             "  --timeout SECS           close connections idle this long (default 60)\n"
             "  --request-timeout SECS   close the connection of a request whose body is still\n"
             "                           arriving this long after its request line (default\n"
@@ -60,8 +68,13 @@ static void help(FILE *out)
             "  --header-timeout SECS    close a connection that has not sent a complete request\n"
             "                           header this long after it was accepted or its last\n"
             "                           response was sent (default 30, 0 = never)\n"
+            "  --first-byte-timeout SECS\n"
+            "                           close a new connection that has not sent its first\n"
+            "                           request line this long after it was accepted (default\n"
+            "                           10, 0 = only --header-timeout)\n"
             "  --max-connections-per-ip N\n"
-            "                           concurrent connections from one IP (default 0 = any)\n"
+            "                           concurrent connections from one IP address (default\n"
+            "                           1024, 0 = any)\n"
             "  --rate-limit N           requests per second per token (anonymous: per IP),\n"
             "                           burst N; more get 429 with Retry-After (default 0 = off)\n"
             "  --access-log FILE|-|off  one line per request to FILE, - for stderr (default off)\n"
@@ -200,6 +213,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_DEFAULT_ACCESS,
         O_REQUEST_TIMEOUT,
         O_HEADER_TIMEOUT,
+        O_FIRST_BYTE_TIMEOUT,
         O_MAX_PER_IP,
         O_RATE_LIMIT,
         O_ACCESS_LOG,
@@ -226,6 +240,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"default-general-access", required_argument, NULL, O_DEFAULT_ACCESS},
         {"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
         {"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
+        {"first-byte-timeout", required_argument, NULL, O_FIRST_BYTE_TIMEOUT},
         {"max-connections-per-ip", required_argument, NULL, O_MAX_PER_IP},
         {"rate-limit", required_argument, NULL, O_RATE_LIMIT},
         {"access-log", required_argument, NULL, O_ACCESS_LOG},
@@ -296,6 +311,10 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         case O_HEADER_TIMEOUT:
             if (parse_uint(optarg, 0, 86400, &cfg->header_timeout_secs) != 0)
                 return bad_value("header-timeout", optarg, "expected 0 to 86400 seconds");
+            break;
+        case O_FIRST_BYTE_TIMEOUT:
+            if (parse_uint(optarg, 0, 86400, &cfg->first_byte_timeout_secs) != 0)
+                return bad_value("first-byte-timeout", optarg, "expected 0 to 86400 seconds");
             break;
         case O_MAX_PER_IP:
             if (parse_uint(optarg, 0, 100000, &cfg->max_per_ip) != 0)
@@ -466,6 +485,27 @@ static int ensure_admin(struct kvs_storage *st, uint8_t default_access)
     return 0;
 }
 
+/* Every connection is a file descriptor: raise the soft limit on them (often 1024) towards
+ * the hard one, so that MAX_CONNECTIONS of them and the storage's own fit. Says so when they
+ * cannot, and goes on: connections past the limit are then refused by the kernel's accept. */
+static void raise_fd_limit(unsigned max_connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t to = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (to > rl.rlim_cur) {
+        rl.rlim_cur = to;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            to = 0;
+    }
+    if (to < want)
+        kvs_log_warn("serve: open files are limited to %llu; --max-connections %u needs about %llu",
+                     (unsigned long long)(getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 0),
+                     max_connections, (unsigned long long)want);
+}
+
 /* SIGHUP: load the TLS certificate and key again (tls.h). A failed reload keeps the
  * certificate in use and says why; the server goes on either way. */
 static void reload(struct kvs_server *srv)
@@ -492,11 +532,13 @@ int kvs_serve_main(int argc, char **argv)
         .data_dir = DEFAULT_DATA,
         .max_record_size = DEFAULT_MAX_RECORD,
         .threads = cpus > 0 ? (unsigned)cpus : 1,
-        .max_connections = 1024,
+        .max_connections = DEFAULT_MAX_CONNECTIONS,
         .timeout_secs = 60,
         .request_timeout_secs = 60,
         .header_timeout_secs = 30,
         .decode_memory = DEFAULT_DECODE_MEMORY,
+        .first_byte_timeout_secs = 10,
+        .max_per_ip = DEFAULT_MAX_PER_IP,
         .default_access = KVS_GA_RESTRICTED,
     };
     /* Unnamed stores expire 7 days after their last access unless --unnamed-retention. */
@@ -506,6 +548,7 @@ int kvs_serve_main(int argc, char **argv)
     int status = parse_options(argc, argv, &srv.cfg, &store_cfg, &access_log, &log_json);
     if (status >= 0)
         return status;
+    raise_fd_limit(srv.cfg.max_connections);
     char why[512];
     if (srv.cfg.tls_cert &&
         kvs_tls_open(srv.cfg.tls_cert, srv.cfg.tls_key, &srv.tls, why, sizeof why) != 0) {

@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/random.h"
 #include "storage/lmdb_internal.h"
 
@@ -256,6 +257,39 @@ static KVS_MUST_CHECK int store_create(struct kvs_lmdb *db, MDB_txn *txn, const 
 static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_store *s,
                                      int drop);
 
+/* A new URL-signing secret for S (storage.h: KVS_UPD_SECRET): every link signed before opens
+ * nothing from the commit on. */
+static KVS_MUST_CHECK int new_secret(struct kvs_store *s)
+{
+    if (kvs_random_alnum(s->secret, KVS_SECRET_LEN) != 0) {
+        kvs_log_error("lmdb: the random source failed");
+        return KVS_EIO;
+    }
+    s->secret[KVS_SECRET_LEN] = '\0';
+    return 0;
+}
+
+KVS_MUST_CHECK int kvs_lmdb_write_share_gone(struct kvs_lmdb *db, MDB_txn *txn,
+                                             struct kvs_store *s)
+{
+    int rc = new_secret(s);
+    return rc == 0 ? kvs_lmdb_save_store(txn, db, s) : rc;
+}
+
+/* The level of USER_ID's share of store STORE_ID into *OUT (KVS_SHARE_NONE when none).
+ * Returns 0 or an error. */
+static KVS_MUST_CHECK int share_level(struct kvs_lmdb *db, MDB_txn *txn, const char *store_id,
+                                      const char *user_id, enum kvs_share_level *out)
+{
+    unsigned char key[SHARE_KEY_LEN];
+    MDB_val v;
+    *out = KVS_SHARE_NONE;
+    int rc = db_get(txn, db->dbi[DBI_SHARES], share_key(key, store_id, user_id), &v, "get share");
+    if (rc == KVS_ENOTFOUND)
+        return 0;
+    return rc == 0 ? kvs_lmdb_share_value(v, out) : rc;
+}
+
 static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
                                        int64_t now, struct staged *out)
 {
@@ -324,6 +358,8 @@ static KVS_MUST_CHECK int store_update(struct kvs_lmdb *db, MDB_txn *txn, const 
         free(s->schema);
         s->schema = w->store.schema ? kvs_xstrdup(w->store.schema) : NULL;
     }
+    if ((w->update_mask & KVS_UPD_SECRET) && (rc = new_secret(s)) != 0)
+        goto out;
     s->modified_ms = s->accessed_ms = now;
     struct stats_row sr; /* loaded again: the store struct has no last_version */
     rc = kvs_lmdb_load_stats(txn, db, s->id, &sr);
@@ -630,6 +666,12 @@ static KVS_MUST_CHECK int share_set(struct kvs_lmdb *db, MDB_txn *txn, const str
     }
     if (rc == 0 && strcmp(s.user_id, w->user.id) == 0)
         rc = KVS_EINVAL; /* the owner has every right already */
+    enum kvs_share_level was = KVS_SHARE_NONE;
+    if (rc == 0)
+        rc = share_level(db, txn, s.id, w->user.id, &was);
+    /* WRITE taken back to READ: the sharer has seen the secret (storage.h) */
+    if (rc == 0 && was == KVS_SHARE_WRITE && w->share_level != KVS_SHARE_WRITE)
+        rc = kvs_lmdb_write_share_gone(db, txn, &s);
     if (rc == 0) {
         unsigned char key[SHARE_KEY_LEN], val[2] = {FORMAT, w->share_level};
         rc = db_put(txn, db->dbi[DBI_SHARES], share_key(key, s.id, w->user.id),
@@ -647,13 +689,16 @@ static KVS_MUST_CHECK int share_delete(struct kvs_lmdb *db, MDB_txn *txn, const 
         return KVS_ENOTFOUND;
     unsigned char key[SHARE_KEY_LEN], wkey[STORE_BY_USER_KEY_LEN];
     MDB_val k = share_key(key, w->store_id, w->user.id);
-    int rc = db_has(txn, db->dbi[DBI_SHARES], k, "get share");
-    if (rc <= 0)
-        return rc == 0 ? KVS_ENOTFOUND : rc;
+    enum kvs_share_level was;
+    int rc = share_level(db, txn, w->store_id, w->user.id, &was);
+    if (rc != 0 || was == KVS_SHARE_NONE)
+        return rc != 0 ? rc : KVS_ENOTFOUND;
     struct kvs_store s;
     rc = kvs_lmdb_load_store(txn, db, w->store_id, &s);
     if (rc == KVS_ENOTFOUND)
         rc = kvs_lmdb_corrupt("share (store missing)");
+    if (rc == 0 && was == KVS_SHARE_WRITE) /* the sharer has seen the secret (storage.h) */
+        rc = kvs_lmdb_write_share_gone(db, txn, &s);
     if (rc == 0)
         rc = db_del(txn, db->dbi[DBI_SHARES], k, "del share");
     if (rc == 0) {

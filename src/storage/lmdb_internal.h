@@ -582,6 +582,13 @@ KVS_MUST_CHECK int kvs_lmdb_store_dead(MDB_txn *txn, const struct kvs_lmdb *db, 
 /* The level in a shares value V. Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_lmdb_share_value(MDB_val v, enum kvs_share_level *out);
 
+/* A WRITE share of store S went away (taken back, lowered to READ, or its user deleted), in
+ * transaction TXN: its sharer has seen S's URL-signing secret, so S gets a new one (saved;
+ * S is updated), and every link signed with the old one opens nothing from the commit on.
+ * Returns 0 or an error. */
+KVS_MUST_CHECK int kvs_lmdb_write_share_gone(struct kvs_lmdb *db, MDB_txn *txn,
+                                             struct kvs_store *s);
+
 /* Write the two index rows of a token (HASH of user USER_ID, with PREFIX, made at NOW). */
 KVS_MUST_CHECK int kvs_lmdb_token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
                                            const uint8_t hash[KVS_TOKEN_HASH_LEN],

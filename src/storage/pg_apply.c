@@ -100,6 +100,7 @@ static const struct kvs_pg_stmt Q_STORE_UPDATE = {
     " title = CASE WHEN $4::bool THEN $5::text ELSE s.title END,"
     " general_access = CASE WHEN $6::bool THEN $7::int8 ELSE s.general_access END,"
     " schema = CASE WHEN $8::bool THEN $9::text ELSE s.schema END,"
+    " secret = CASE WHEN $10::bool THEN $11::text ELSE s.secret END,"
     " modified_ms = " PG_NOW_MS ", accessed_ms = " PG_NOW_MS " FROM kvs_users u"
     " WHERE s.id = $1::text AND u.id = s.user_id AND NOT ($2::bool AND $3::text <> '' AND"
     " EXISTS (SELECT FROM kvs_stores o WHERE o.user_id = s.user_id AND o.name = $3::text"
@@ -157,19 +158,30 @@ static const struct kvs_pg_stmt Q_USER_UPDATE = {
     PG_Q_USER_UPDATE, "kvs_user_update",
     "UPDATE kvs_users u SET default_access = $2::int8 WHERE u.id = $1::text "
     "RETURNING " PG_USER_COLS};
-/* Share: does the store exist, does the user, is the user its owner. */
+/* Share: does the store exist, does the user, is the user its owner. A WRITE share (level 2,
+ * KVS_SHARE_WRITE) lowered to READ gives the store the new secret $4 (storage.h, "Signing
+ * secrets"); OLD reads the share as it was before INS changed it (one snapshot). */
 static const struct kvs_pg_stmt Q_SHARE_SET = {
     PG_Q_SHARE_SET, "kvs_share_set",
     "WITH s AS (SELECT user_id FROM kvs_stores WHERE id = $1::text),"
     " u AS (SELECT id FROM kvs_users WHERE id = $2::text),"
+    " old AS (SELECT level FROM kvs_shares WHERE store_id = $1::text AND user_id = $2::text),"
     " ins AS (INSERT INTO kvs_shares (store_id, user_id, level)"
     " SELECT $1::text, u.id, $3::int8 FROM s, u WHERE s.user_id <> u.id"
-    " ON CONFLICT (store_id, user_id) DO UPDATE SET level = EXCLUDED.level RETURNING 1) "
+    " ON CONFLICT (store_id, user_id) DO UPDATE SET level = EXCLUDED.level RETURNING 1),"
+    " rot AS (UPDATE kvs_stores SET secret = $4::text WHERE id = $1::text AND $3::int8 <> 2"
+    " AND EXISTS (SELECT FROM ins) AND (SELECT level FROM old) = 2 RETURNING 1) "
     "SELECT EXISTS (SELECT FROM s), EXISTS (SELECT FROM u),"
     " coalesce((SELECT user_id FROM s) = $2::text, false)"};
+/* Take a share back: whether there was one; a WRITE share gone gives the store the new
+ * secret $3. */
 static const struct kvs_pg_stmt Q_SHARE_DELETE = {
     PG_Q_SHARE_DELETE, "kvs_share_delete",
-    "DELETE FROM kvs_shares WHERE store_id = $1::text AND user_id = $2::text"};
+    "WITH d AS (DELETE FROM kvs_shares WHERE store_id = $1::text AND user_id = $2::text"
+    " RETURNING level),"
+    " rot AS (UPDATE kvs_stores SET secret = $3::text WHERE id = $1::text"
+    " AND EXISTS (SELECT FROM d WHERE level = 2) RETURNING 1) "
+    "SELECT count(*) FROM d"};
 /* What a batch adds to the stats rows of its stores (locked by Q_LOCK_STORES), one row of
  * the arrays per store. */
 static const struct kvs_pg_stmt Q_STATS = {
@@ -337,6 +349,18 @@ static KVS_MUST_CHECK int check_store_fields(const struct kvs_store *s, unsigned
     return 0;
 }
 
+/* A new URL-signing secret into P (a store's, storage.h "Signing secrets"). Returns 0, or
+ * KVS_EIO in P's result when the random source failed. */
+static int new_secret(struct plan *p)
+{
+    if (kvs_random_alnum(p->secret, KVS_SECRET_LEN) != 0) {
+        kvs_log_error("postgres: the random source failed");
+        return p->result = KVS_EIO;
+    }
+    p->secret[KVS_SECRET_LEN] = '\0';
+    return 0;
+}
+
 /* ---- round trip 1: the statements of each write ---- */
 
 /* Send the statements of write W into P's plan. Returns 0, or KVS_EUNAVAIL when the
@@ -416,6 +440,10 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
             kvs_pg_p_str(&q, in->schema);
         else
             kvs_pg_p_null(&q);
+        if ((m & KVS_UPD_SECRET) && new_secret(p) != 0)
+            return 0;
+        kvs_pg_p_bool(&q, (m & KVS_UPD_SECRET) != 0);
+        kvs_pg_p_str(&q, p->secret);
         p->slot = kvs_pg_send(pp, &Q_STORE_UPDATE, &q);
         break;
     }
@@ -516,12 +544,16 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
             p->result = KVS_EINVAL;
             return 0;
         }
+        if (new_secret(p) != 0) /* used only when a WRITE share goes */
+            return 0;
         kvs_pg_p_str(&q, w->store_id);
         kvs_pg_p_str(&q, w->user.id);
         if (w->op == KVS_W_SHARE_SET) {
             kvs_pg_p_i64(&q, w->share_level);
+            kvs_pg_p_str(&q, p->secret);
             p->slot = kvs_pg_send(pp, &Q_SHARE_SET, &q);
         } else {
+            kvs_pg_p_str(&q, p->secret);
             p->slot = kvs_pg_send(pp, &Q_SHARE_DELETE, &q);
         }
         break;
@@ -908,7 +940,7 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
     if (w->op == KVS_W_RUN_UPDATE)
         return run_updated(b, w, p, r);
     if (w->op == KVS_W_SHARE_DELETE) {
-        p->result = strcmp(PQcmdTuples(r), "0") == 0 ? KVS_ENOTFOUND : 0;
+        p->result = kvs_pg_int(r, 0, 0) == 0 ? KVS_ENOTFOUND : 0;
         return 0;
     }
     if (PQntuples(r) == 0) { /* UPDATE ... RETURNING that matched nothing */

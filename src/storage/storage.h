@@ -54,6 +54,13 @@
  * store is found and before anything changes, against the record as the earlier writes of the
  * same batch left it; when they fail the write's result is KVS_EPRECOND and nothing changes.
  *
+ * Signing secrets: a store's URL-signing secret (urlSigningSecretKey) signs every link to
+ * its keys and records; those who may write the store see it. Whenever one of them loses that
+ * right (a WRITE share taken back, lowered to READ, or gone with its user), the back-end gives
+ * the store a new secret in the same transaction, so that the links they could make, and
+ * any made before, open nothing from the commit on; KVS_UPD_SECRET does the same on request.
+ * (A new secret is a change of the store: the meta epoch moves.)
+ *
  * Statistics: write, delete and record counts and storage bytes change in the same transaction
  * as the write. Read and list counts and accessedAt are counted in memory
  * (kvs_storage_note_access) and folded into the stored stats with the next write batch or
@@ -432,10 +439,12 @@ enum kvs_write_op {
     KVS_W_USER_UPDATE,
     /* Share store .store_id with user .user.id at .share_level (READ or WRITE), replacing an
      * earlier share. KVS_ENOTFOUND when the store or the user is missing, KVS_EINVAL for
-     * another level or when the user owns the store. */
+     * another level or when the user owns the store. A WRITE share lowered to READ gives the
+     * store a new URL-signing secret in the same transaction (see "Signing secrets"). */
     KVS_W_SHARE_SET,
     /* Take back the share of store .store_id from user .user.id. KVS_ENOTFOUND when there
-     * was none. (Deleting a store drops all its shares with it.) */
+     * was none. (Deleting a store drops all its shares with it.) A WRITE share taken back
+     * gives the store a new URL-signing secret in the same transaction. */
     KVS_W_SHARE_DELETE,
     /* Create run *.run (its user_id, act_id, actor, origin, timeout_secs and memory_mbytes;
      * kvs_run_fields_ok() or KVS_EINVAL) and its default store, an unnamed store of the same
@@ -454,6 +463,7 @@ enum kvs_write_op {
 #define KVS_UPD_TITLE 2u  /* .store.title */
 #define KVS_UPD_ACCESS 4u /* .store.general_access */
 #define KVS_UPD_SCHEMA 8u /* .store.schema */
+#define KVS_UPD_SECRET 16u /* a new URL-signing secret, made by the storage (.store ignored) */
 
 /* One write. The submitter owns it and everything its slices point to, and must keep them
  * valid and untouched until done() has run. */

@@ -44,7 +44,7 @@ const CASES = [
     ['absolute-form target', () => 'GET http://a/health HTTP/1.1\r\nHost: a\r\n\r\n', 404, 'page-not-found'],
     ['asterisk target', () => 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n', 404, 'page-not-found'],
     ['CONNECT', () => 'CONNECT a:80 HTTP/1.1\r\nHost: a\r\n\r\n', 404, 'page-not-found'],
-    ['raw NUL in the target', () => 'GET /he\0alth HTTP/1.1\r\nHost: a\r\n\r\n', 404, 'page-not-found'],
+    ['raw NUL in the target', () => 'GET /he\0alth HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'invalid-request'],
     ['header line without a colon', () => 'GET /health HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n', 400],
     // percent-encoding, NUL and non-UTF-8 in keys
     ['bad escape in a key', () => `PUT ${R()}%zz HTTP/1.1\r\nHost: a\r\n${A()}Content-Length: 1\r\n\r\nx`, 400, 'invalid-record-key'],

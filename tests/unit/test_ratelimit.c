@@ -92,3 +92,21 @@ TEST(ratelimit_threads_share_one_bucket_exactly)
     ASSERT_EQ(total, 100);
     kvs_ratelimit_free(rl);
 }
+
+/* A peek takes nothing and adds nobody (so it evicts nobody); known says who has a bucket. */
+TEST(ratelimit_peek_and_known)
+{
+    struct kvs_ratelimit *rl = kvs_ratelimit_new(1, 64);
+    uint64_t t = 3 * SEC;
+    ASSERT(!kvs_ratelimit_known(rl, "ip", 2));
+    ASSERT_EQ(kvs_ratelimit_peek(rl, "ip", 2, t), 0); /* a stranger: a full bucket */
+    ASSERT(!kvs_ratelimit_known(rl, "ip", 2));        /* ... not added */
+    ASSERT_EQ(kvs_ratelimit_take(rl, "ip", 2, t), 0);
+    ASSERT(kvs_ratelimit_known(rl, "ip", 2));
+    ASSERT_EQ(kvs_ratelimit_peek(rl, "ip", 2, t), 1); /* empty now, and a peek does not take */
+    ASSERT_EQ(kvs_ratelimit_peek(rl, "ip", 2, t + SEC), 0);
+    ASSERT_EQ(kvs_ratelimit_peek(rl, "ip", 2, t + SEC), 0);
+    ASSERT_EQ(kvs_ratelimit_take(rl, "ip", 2, t + SEC), 0);
+    ASSERT_NE(kvs_ratelimit_take(rl, "ip", 2, t + SEC), 0);
+    kvs_ratelimit_free(rl);
+}

@@ -327,3 +327,44 @@ TEST(sign_signer_matches_one_shot)
     kvs_signer_free(s);
     kvs_signer_free(NULL);
 }
+
+/* kvstore's expiring record signature (sign.h): made with or without the signer, it opens its
+ * record until it expires and nothing else, and is neither a keys signature nor a plain one. */
+TEST(sign_record_until)
+{
+    const int64_t at = 1700000000000;
+    char sig[KVS_RECORD_SIG_MAX + 1], fast[KVS_RECORD_SIG_MAX + 1];
+    kvs_sign_record_until(SECRET, S("INPUT"), at, sig);
+    struct kvs_signer *s = NULL;
+    ASSERT_OK(kvs_signer_new_until(SECRET, at, &s));
+    kvs_signer_sign(s, S("INPUT"), fast);
+    kvs_signer_free(s);
+    ASSERT_STR_EQ(fast, sig);
+    ASSERT(strlen(sig) > KVS_HMAC62_MAX); /* never taken for a plain one */
+
+    ASSERT_OK(kvs_sign_verify_record_at(SECRET, S("INPUT"), S(sig), at - 1));
+    ASSERT_ERR(kvs_sign_verify_record_at(SECRET, S("INPUT"), S(sig), at), KVS_EACCESS);
+    ASSERT_ERR(kvs_sign_verify_record_at(SECRET, S("INPUT"), S(sig), INT64_MAX), KVS_EACCESS);
+    ASSERT_ERR(kvs_sign_verify_record_at(SECRET, S("INPUT2"), S(sig), 0), KVS_EACCESS);
+    ASSERT_ERR(kvs_sign_verify_record_at(S("other-secret"), S("INPUT"), S(sig), 0), KVS_EACCESS);
+    ASSERT_ERR(kvs_sign_verify_record_at(S(""), S("INPUT"), S(sig), 0), KVS_EACCESS);
+    ASSERT_ERR(kvs_sign_verify_record(SECRET, S("INPUT"), S(sig)), KVS_EACCESS); /* not plain */
+    ASSERT_ERR(kvs_sign_verify_keys(SECRET, S("INPUT"), S(sig), 0), KVS_EACCESS);
+    /* a keys signature is no record signature, whatever the key */
+    char keys[KVS_KEYS_SIG_MAX + 1];
+    kvs_sign_keys(SECRET, S("INPUT"), at, keys);
+    ASSERT_ERR(kvs_sign_verify_record_at(SECRET, S("INPUT"), S(keys), 0), KVS_EACCESS);
+    /* a plain record signature still opens, at any time */
+    char plain[KVS_HMAC62_MAX + 1];
+    kvs_sign_record(SECRET, S("INPUT"), plain);
+    ASSERT_OK(kvs_sign_verify_record_at(SECRET, S("INPUT"), S(plain), INT64_MAX));
+    /* a plain signer signs plain signatures */
+    ASSERT_OK(kvs_signer_new_until(SECRET, 0, &s));
+    kvs_signer_sign(s, S("INPUT"), fast);
+    kvs_signer_free(s);
+    ASSERT_STR_EQ(fast, plain);
+    /* what it verifies: the key list's expiry */
+    int64_t until = -1;
+    ASSERT_OK(kvs_sign_verify_keys_until(SECRET, S("INPUT"), S(keys), at - 5, &until));
+    ASSERT_EQ(until, at);
+}

@@ -120,6 +120,7 @@ export const api = {
     getStore: (id, signal) => call('GET', storePath(id), { signal }),
     updateStore: (id, changes) => call('PUT', storePath(id), { json: changes }),
     deleteStore: (id) => call('DELETE', storePath(id)),
+    rotateSigningKey: (id) => call('POST', `${storePath(id)}/rotate-signing-key`),
 
     listKeys: (id, { limit, exclusiveStartKey, prefix } = {}, signal) =>
         call('GET', `${storePath(id)}/keys`, {

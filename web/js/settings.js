@@ -1,9 +1,9 @@
 // settings.js — a store's Settings tab (its owner's or an admin's): rename, general access,
-// sharing with other users, and deleting the store.
+// sharing with other users, a new URL-signing key, and deleting the store.
 
 import { NAME_RE, api } from './api.js';
 import { formatNumber, h, replace, uid } from './dom.js';
-import { button, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
+import { button, confirmDialog, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
 import { ACCESS_LABELS, storeLabel } from './model.js';
 
 const ACCESS_HELP = {
@@ -166,7 +166,39 @@ function sharingSection(ctx) {
         }
     });
     load();
-    return section('Sharing', 'Users you share the store with see it in their list of stores.', form, status, listEl);
+    return section(
+        'Sharing',
+        'Users you share the store with see it in their list of stores. Users with read and write access can sign links to it: taking that access back (or lowering it to read) gives the store a new signing key, so links they made stop working.',
+        form,
+        status,
+        listEl,
+    );
+}
+
+function signingSection(ctx) {
+    const s = ctx.getStore();
+    const status = h('div');
+    const open = async () => {
+        const ok = await confirmDialog(
+            'Rotate the signing key?',
+            'Every signed link to this store’s keys, records or ZIP download made so far, by you or anyone you shared it with, stops working at once. New links are signed with the new key.',
+            'Rotate signing key',
+        );
+        if (!ok) return;
+        try {
+            await api.rotateSigningKey(s.id);
+            replace(status, notice('success', 'The store has a new signing key: links made before no longer work.'));
+            await ctx.refresh();
+        } catch (err) {
+            replace(status, errorNotice(err));
+        }
+    };
+    return section(
+        'Signed links',
+        'Links to the key list (with an expiry) and to records (permanent) are signed with the store’s URL-signing key. The only way to end links already handed out is a new key.',
+        h('div', { class: 'form-actions' }, button('Rotate signing key', open, { kind: 'danger' })),
+        status,
+    );
 }
 
 function deleteSection(ctx) {
@@ -214,5 +246,5 @@ function deleteSection(ctx) {
 }
 
 export function settingsTab(ctx) {
-    return h('div', { class: 'settings' }, renameSection(ctx), accessSection(ctx), sharingSection(ctx), deleteSection(ctx));
+    return h('div', { class: 'settings' }, renameSection(ctx), accessSection(ctx), sharingSection(ctx), signingSection(ctx), deleteSection(ctx));
 }

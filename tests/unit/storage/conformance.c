@@ -2279,6 +2279,81 @@ TEST(storage_store_delete_drops_shares)
     kvs_storage_close(st);
 }
 
+/* The store's URL-signing secret as stored now. */
+static void secret_of(struct kvs_storage *st, const char *store_id, char out[KVS_SECRET_LEN + 1])
+{
+    struct kvs_read *rd;
+    struct kvs_store got;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_OK(kvs_storage_store_get(rd, kvs_slice_of(store_id), &got));
+    kvs_storage_read_end(rd);
+    ASSERT(is_alnum_string(got.secret, KVS_SECRET_LEN));
+    memcpy(out, got.secret, KVS_SECRET_LEN + 1);
+    kvs_store_clear(&got);
+}
+
+/* storage.h, "Signing secrets": whoever loses the right to write a store has seen its secret,
+ * so it changes with that loss, in every way it can happen, and on request; never otherwise. */
+TEST(storage_secret_rotates_when_write_goes)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob, carol;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    ts_user(st, "bob", "tok-bob", &bob);
+    ts_user(st, "carol", "tok-carol", &carol);
+    char before[KVS_SECRET_LEN + 1], now[KVS_SECRET_LEN + 1];
+    secret_of(st, s.id, before);
+
+    /* Granting, raising, and READ shares coming and going keep it. */
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_READ));
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_WRITE));
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_WRITE));
+    ASSERT_OK(share_set(st, s.id, carol.id, KVS_SHARE_READ));
+    ASSERT_OK(share_drop(st, s.id, carol.id));
+    struct kvs_store got;
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_TITLE, NULL, "Title", &got));
+    ASSERT_STR_EQ(got.secret, before);
+    kvs_store_clear(&got);
+    secret_of(st, s.id, now);
+    ASSERT_STR_EQ(now, before);
+
+    /* WRITE lowered to READ: a new one. */
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_READ));
+    secret_of(st, s.id, now);
+    ASSERT(strcmp(now, before) != 0);
+    ASSERT_EQ(share_of(st, s.id, bob.id), KVS_SHARE_READ);
+
+    /* WRITE taken back: a new one. */
+    memcpy(before, now, sizeof before);
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_WRITE));
+    secret_of(st, s.id, now);
+    ASSERT_STR_EQ(now, before);
+    ASSERT_OK(share_drop(st, s.id, bob.id));
+    secret_of(st, s.id, now);
+    ASSERT(strcmp(now, before) != 0);
+
+    /* On request (KVS_UPD_SECRET), handed back with the store. */
+    memcpy(before, now, sizeof before);
+    ASSERT_OK(update_store(st, s.id, KVS_UPD_SECRET, NULL, NULL, &got));
+    ASSERT(is_alnum_string(got.secret, KVS_SECRET_LEN));
+    ASSERT(strcmp(got.secret, before) != 0);
+    secret_of(st, s.id, now);
+    ASSERT_STR_EQ(now, got.secret);
+    kvs_store_clear(&got);
+    ASSERT_ERR(update_store(st, "AAAAAAAAAAAAAAAAA", KVS_UPD_SECRET, NULL, NULL, NULL),
+               KVS_ENOTFOUND);
+
+    /* A failed share change changes nothing. */
+    memcpy(before, now, sizeof before);
+    ASSERT_ERR(share_set(st, s.id, alice.id, KVS_SHARE_READ), KVS_EINVAL);
+    ASSERT_ERR(share_drop(st, s.id, carol.id), KVS_ENOTFOUND);
+    secret_of(st, s.id, now);
+    ASSERT_STR_EQ(now, before);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
 TEST(storage_store_list_visible)
 {
     struct kvs_storage *st = storage_open();

@@ -12,7 +12,7 @@
  *     or a value, or more than 16 arguments; every decoded string lies inside query_buf;
  *   - kvs_http_query() returns the first argument of that name;
  *   - kvs_api_query_bool() and kvs_api_query_uint() agree with reference parsers (a uint is
- *     decimal digits only and fits 64 bits);
+ *     decimal digits only, at most 2^53 - 1: KVS_API_QUERY_MAX);
  *   - decode_params() fills {store} and {key} of a routed path as the reference decoder does,
  *     NUL-terminated and within their arrays, and flags what does not fit.
  * (A value decoding to a NUL byte, ?limit=5%00x, is refused rather than cut at the NUL.) */
@@ -109,6 +109,8 @@ static int ref_uint(const char *v, uint64_t def, uint64_t *out)
             return KVS_EBADPARAM;
         n = n * 10 + (uint64_t)(*v - '0');
     }
+    if (n > KVS_API_QUERY_MAX) /* 2^53 - 1: what JSON echoes exactly */
+        return KVS_EBADPARAM;
     return *out = n, 0;
 }
 

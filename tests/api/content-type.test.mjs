@@ -96,10 +96,12 @@ describe('an upload must have one media type', () => {
                 `PUT ${recordPath(store.id, 'k')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n` +
                     `Content-Type: ${ct}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
             );
-            // libmicrohttpd may refuse some of these itself (400 without our body); either way not stored
+            // libmicrohttpd may refuse some of these itself (400 without our body), and a control
+            // character in any field value is refused as framing before the type is looked at
+            // (invalid-request, framing.test.mjs); either way not stored
             assert.equal(res.status, 400, `${JSON.stringify(ct)}: ${res.text.slice(0, 300)}`);
             const json = rawJson(res.text);
-            if (json) assert.equal(json.error.type, 'invalid-value');
+            if (json) assert.ok(['invalid-value', 'invalid-request'].includes(json.error.type), res.text.slice(0, 300));
         }
         assert.equal(await client.keyValueStore(store.id).getRecord('k'), undefined);
     });

@@ -146,7 +146,8 @@ static void check_match(kvs_slice in)
         return;
     }
     int has_store = k == KVS_PATH_STORE || k == KVS_PATH_KEYS || k == KVS_PATH_RECORDS ||
-                    k == KVS_PATH_RECORD || k == KVS_PATH_SHARES || k == KVS_PATH_SHARE;
+                    k == KVS_PATH_RECORD || k == KVS_PATH_SHARES || k == KVS_PATH_SHARE ||
+                    k == KVS_PATH_SIGNING_KEY;
     /* {key}, or the {user} / {prefix} that share, user and token paths keep in the same slot */
     int has_key = k == KVS_PATH_RECORD || k == KVS_PATH_SHARE || k == KVS_PATH_USER ||
                   k == KVS_PATH_USER_TOKENS || k == KVS_PATH_USER_USAGE || k == KVS_PATH_TOKEN;
@@ -178,6 +179,7 @@ static void check_match(kvs_slice in)
             k == KVS_PATH_KEYS                              ? "/keys"
             : k == KVS_PATH_RECORDS || k == KVS_PATH_RECORD ? "/records"
             : k == KVS_PATH_SHARES || k == KVS_PATH_SHARE   ? "/shares"
+            : k == KVS_PATH_SIGNING_KEY                     ? "/rotate-signing-key"
                                                             : "");
     if (has_key) {
         put_str(&p, &n, "/");

@@ -18,6 +18,9 @@ TEST(router_paths)
     ASSERT_EQ(match("/v2/key-value-stores/admin~demo", &m), KVS_PATH_STORE);
     ASSERT_MEM_EQ(m.store.p, m.store.n, "admin~demo");
     ASSERT_EQ(match("/v2/key-value-stores/s/keys", &m), KVS_PATH_KEYS);
+    ASSERT_EQ(match("/v2/key-value-stores/s/rotate-signing-key", &m), KVS_PATH_SIGNING_KEY);
+    ASSERT_MEM_EQ(m.store.p, m.store.n, "s");
+    ASSERT_EQ(match("/v2/key-value-stores/s/rotate-signing-key/x", &m), KVS_PATH_NONE);
     ASSERT_EQ(match("/v2/key-value-stores/s/records", &m), KVS_PATH_RECORDS);
     ASSERT_EQ(match("/v2/key-value-stores/s/records/a%2Fb/", &m), KVS_PATH_RECORD);
     ASSERT_MEM_EQ(m.store.p, m.store.n, "s");

@@ -203,9 +203,20 @@ test-pg: all
 # `make bench` compares kvs with nginx and the disk (bench/run.sh; results in bench/results/).
 # `make bench QUICK=1` is a short smoke run (1 run of 2 s per row, a 10,000-key store).
 # Never part of `make test`.
-$(B)/fsync_bench: bench/fsync_bench.c
+$(B)/fsync_bench: bench/fsync_bench.c bench/util.h
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $<
+
+# `make bench-wal`: the disk side of a durable commit, LMDB's synced commit against the
+# write-ahead log's (bench/wal_model.c), interleaved rounds on the disk under build/
+# (bench/wal_model.sh; ROUNDS, DUR).
+$(B)/wal_model: bench/wal_model.c bench/util.h
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< -lpthread
+
+bench-wal: $(B)/wal_model $(B)/fsync_bench
+	WAL_MODEL=$(CURDIR)/$(B)/wal_model FSYNC_BENCH=$(CURDIR)/$(B)/fsync_bench \
+	WAL_DIR=$(CURDIR)/$(B)/wal-model bench/wal_model.sh
 
 $(B)/bulkload: $(call obj,bench/bulkload.c) $(B)/libkvs-internal.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
@@ -239,7 +250,7 @@ bench-ir: bench-deps
 	@$(MAKE) --no-print-directory all
 	KVS_BIN=$(CURDIR)/$(B)/kvs bench/callgrind.sh $(IR_ROWS)
 
-.PHONY: bench bench-deps bench-ir bench-bare
+.PHONY: bench bench-deps bench-ir bench-bare bench-wal
 # --- end of benchmarks ---------------------------------------------------------------------
 
 # --- fuzzing and sanitizers ----------------------------------------------------------------

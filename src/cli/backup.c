@@ -18,10 +18,14 @@
  *           in use and restore refuses. It holds that lock while it copies, so a server started
  *           meanwhile waits in its open until the restore is done instead of reading a half
  *           file.
- *         - The copy goes to a temporary file, synced, then renamed to DIR/data.mdb and the
- *           directory synced; it is then verified by opening it as a storage (which checks the
- *           schema version) and reading it. Only then does restore report success; a copy that
- *           fails verification is removed.
+ *         - DIR's write-ahead log (storage/lmdb_wal.h) is claimed too, so that an open waits
+ *           at its very first step.
+ *         - The copy goes to DIR/restore.tmp/data.mdb, synced, and is verified there by opening
+ *           it as a storage (which checks the schema version, and upgrades an older one) and
+ *           reading it; a copy that fails verification is removed and DIR is unchanged. Then
+ *           DIR's log forgets every record it holds (they were of the data file being
+ *           replaced), the copy is renamed to DIR/data.mdb and the directory synced. Only then
+ *           does restore report success.
  * Exit status: 0 done, 1 failure (one line on stderr), 2 usage error. */
 #include <dirent.h>
 #include <errno.h>
@@ -89,7 +93,8 @@ static int backup_main(const char *data, const char *out)
             return kvs_cli_fail("cannot create %s: %s", out, strerror(err));
         created = 1;
     }
-    struct kvs_storage_config cfg = {.dir = data}; /* no retention: this process expires nothing */
+    /* no retention: this process expires nothing; and it leaves the log to a server */
+    struct kvs_storage_config cfg = {.dir = data, .lmdb_shared = 1};
     struct kvs_storage *st = NULL;
     int rc = kvs_storage_open_lmdb(&cfg, &st);
     if (rc == 0) {
@@ -174,12 +179,28 @@ static int copy_file(const char *from, const char *to)
     return err;
 }
 
+#define STAGE "restore.tmp" /* in the data directory: where a restore checks its copy */
+
+/* Remove DATA's staging directory of a restore and what an open left in it. */
+static void remove_stage(const char *data)
+{
+    static const char *const names[] = {"data.mdb", "lock.mdb", "wal.log"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/" STAGE "/%s", data, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/" STAGE, data);
+    rmdir(path);
+}
+
 static int restore_main(const char *data, const char *backup, int force)
 {
-    char src[4096], dst[4096], tmp[4096];
+    char src[4096], dst[4096], stage[4096], staged[4096];
     snprintf(src, sizeof src, "%s/data.mdb", backup);
     snprintf(dst, sizeof dst, "%s/data.mdb", data);
-    snprintf(tmp, sizeof tmp, "%s/data.mdb.restoring", data);
+    snprintf(stage, sizeof stage, "%s/" STAGE, data);
+    snprintf(staged, sizeof staged, "%s/" STAGE "/data.mdb", data);
     if (!kvs_cli_has_data_file(backup))
         return kvs_cli_fail("%s is not a kvs backup (no data.mdb)", backup);
     int e = dir_empty(data);
@@ -190,32 +211,43 @@ static int restore_main(const char *data, const char *backup, int force)
         if (err != 0)
             return kvs_cli_fail("cannot create %s: %s", data, strerror(err));
     }
-    /* In use? Checked first: --force never overrides it. The lock is kept until exit. */
-    int lock_fd = -1;
+    /* In use? Checked first: --force never overrides it. Both locks are kept until the end:
+     * LMDB's, and the write-ahead log's (an open waits for it before anything else). */
+    int lock_fd = -1, claim = -1;
     int err = lock_dir(data, &lock_fd);
-    if (err == EAGAIN)
+    int rc = err == 0 ? kvs_storage_lmdb_claim(data, &claim) : 0;
+    if (err == EAGAIN || rc == KVS_EUNAVAIL) {
+        if (lock_fd >= 0)
+            close(lock_fd);
         return kvs_cli_fail("%s is in use (a server or a kvs command has it open); stop it first",
                             data);
-    if (err != 0)
-        return kvs_cli_fail("cannot lock %s: %s", data, strerror(err));
+    }
+    if (err != 0 || rc != 0) {
+        if (lock_fd >= 0)
+            close(lock_fd);
+        return kvs_cli_fail("cannot lock %s: %s", data, err ? strerror(err) : kvs_strerror(rc));
+    }
     if (e == 0 && !force) {
+        kvs_storage_lmdb_release(claim);
         close(lock_fd);
         return kvs_cli_fail("%s is not empty; give --force to replace its data", data);
     }
-    err = copy_file(src, tmp);
-    if (err == 0 && rename(tmp, dst) != 0)
-        err = errno;
+    /* The copy is made and checked in a directory of its own (so the check's open takes no
+     * lock of DIR), then takes the place of DIR's data file. */
+    remove_stage(data); /* left by a restore cut short */
+    err = kvs_make_dirs(stage);
     if (err == 0)
-        err = kvs_fsync_path(data);
+        err = copy_file(src, staged);
     if (err != 0) {
-        unlink(tmp);
+        remove_stage(data);
+        kvs_storage_lmdb_release(claim);
         close(lock_fd);
-        return kvs_cli_fail("cannot copy %s to %s: %s", src, dst, strerror(err));
+        return kvs_cli_fail("cannot copy %s to %s: %s", src, staged, strerror(err));
     }
     /* Verify: open it as the server would (schema version) and read it. */
-    struct kvs_storage_config cfg = {.dir = data};
+    struct kvs_storage_config cfg = {.dir = stage, .lmdb_shared = 1};
     struct kvs_storage *st = NULL;
-    int rc = kvs_storage_open_lmdb(&cfg, &st);
+    rc = kvs_storage_open_lmdb(&cfg, &st);
     uint64_t users = 0;
     struct kvs_read *rd = NULL;
     if (rc == 0) {
@@ -225,12 +257,24 @@ static int restore_main(const char *data, const char *backup, int force)
         kvs_storage_read_end(rd);
         kvs_storage_close(st);
     }
-    close(lock_fd);
     if (rc != 0) {
-        unlink(dst);
-        return kvs_cli_fail("the restored copy in %s does not open (%s); removed it", data,
-                            kvs_strerror(rc));
+        remove_stage(data);
+        kvs_storage_lmdb_release(claim);
+        close(lock_fd);
+        return kvs_cli_fail("the backup %s does not open (%s); %s is unchanged", backup,
+                            kvs_strerror(rc), data);
     }
+    /* DIR's write-ahead log forgets the data file it had, then the new one comes. */
+    rc = kvs_storage_lmdb_forget_log(claim, data);
+    err = rc != 0 ? 0 : rename(staged, dst) != 0 ? errno : 0;
+    if (rc == 0 && err == 0)
+        err = kvs_fsync_path(data);
+    remove_stage(data);
+    kvs_storage_lmdb_release(claim);
+    close(lock_fd);
+    if (rc != 0 || err != 0)
+        return kvs_cli_fail("cannot put the backup in place in %s: %s", data,
+                            rc ? kvs_strerror(rc) : strerror(err));
     printf("restored %s into %s (%llu users)\n", backup, data, (unsigned long long)users);
     return 0;
 }

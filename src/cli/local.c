@@ -28,7 +28,9 @@ int kvs_cli_has_data_file(const char *dir)
 int kvs_cli_open_data(const char *dir, struct kvs_storage **out)
 {
     *out = NULL;
-    struct kvs_storage_config cfg = {.dir = dir};
+    /* A command is a short user of a directory a server may be serving: it leaves the
+     * write-ahead log to the server (storage.h, lmdb_shared). */
+    struct kvs_storage_config cfg = {.dir = dir, .lmdb_shared = 1};
     char why[512] = "";
     if (kvs_storage_spec_is_pg(dir)) { /* the database of servers on PostgreSQL */
         cfg.pg_uri = dir;

@@ -2,6 +2,7 @@
  * is one LMDB write transaction, committed with a sync, so it is durable when kvs_lmdb_apply()
  * returns. Each op checks before it changes anything, so that a logical error (not found,
  * exists, name taken, invalid) fails that op alone. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "common/alloc.h"
@@ -736,8 +737,8 @@ static KVS_MUST_CHECK int each_share(struct kvs_lmdb *db, MDB_txn *txn, const st
             shared_with_key(wkey, uid, s);
             err =
                 db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(wkey, sizeof wkey), "del shared_with");
-            if (err == 0 && (rc = mdb_cursor_del(cur, 0)) != 0)
-                err = kvs_lmdb_err(rc, "del share");
+            if (err == 0)
+                err = db_cursor_del(cur, "del share");
         } else if (err == 0) {
             err = put_shared_with(db, txn, uid, s, level);
         }
@@ -867,19 +868,44 @@ void kvs_lmdb_committed(struct kvs_lmdb *db, uint64_t txnid, int meta)
 
 static const char COMMIT_KEY[] = "commit"; /* its meta row: u64, the transaction's number */
 
+KVS_MUST_CHECK int kvs_lmdb_write_begin(struct kvs_lmdb *db, MDB_txn **txn)
+{
+    *txn = NULL;
+    int rc = db->wal_started ? kvs_wal_txn_begin(db->wal) : 0;
+    if (rc != 0)
+        return rc;
+    rc = mdb_txn_begin(db->env, NULL, 0, txn);
+    if (rc != 0) {
+        *txn = NULL;
+        if (db->wal_started)
+            kvs_wal_txn_abort(db->wal);
+        return kvs_lmdb_err(rc, "begin write");
+    }
+    return 0;
+}
+
+void kvs_lmdb_write_abort(struct kvs_lmdb *db, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    if (db->wal_started)
+        kvs_wal_txn_abort(db->wal);
+}
+
 KVS_MUST_CHECK int kvs_lmdb_commit(struct kvs_lmdb *db, MDB_txn *txn, int meta, int changed)
 {
     uint64_t txnid = mdb_txn_id(txn);
     if (!changed) {
         uint64_t le = htole64(txnid);
         MDB_val k = val_of(COMMIT_KEY, sizeof COMMIT_KEY - 1), v = val_of(&le, sizeof le);
-        int rc = mdb_put(txn, db->dbi[DBI_META], &k, &v, 0);
+        int rc = db_put(txn, db->dbi[DBI_META], k, v, "put commit");
         if (rc != 0) {
-            mdb_txn_abort(txn);
-            return rc;
+            kvs_lmdb_write_abort(db, txn);
+            return rc == KVS_ENOSPACE ? MDB_MAP_FULL : EIO;
         }
     }
-    int rc = mdb_txn_commit(txn); /* with the default sync: durable when it returns */
+    /* Through the log (one flush, then a commit without a sync) or with LMDB's own sync: either
+     * way durable when it returns. */
+    int rc = db->wal_started ? kvs_wal_commit(db->wal, txn) : mdb_txn_commit(txn);
     if (rc == 0)
         kvs_lmdb_committed(db, txnid, meta);
     return rc;
@@ -907,19 +933,16 @@ static int changes_data(struct kvs_write **ws, size_t n)
     return 0;
 }
 
-KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
-                                  const struct kvs_stat_delta *deltas, size_t nd)
+/* One try of kvs_lmdb_apply(). Returns as it does, or KVS_WAL_AGAIN (nothing changed). */
+static KVS_MUST_CHECK int apply_once(struct kvs_lmdb *db, struct kvs_write **ws, size_t n,
+                                     const struct kvs_stat_delta *deltas, size_t nd)
 {
-    struct kvs_lmdb *db = lmdb_of(st);
     struct staged *staged = kvs_xcalloc(n ? n : 1, sizeof *staged);
     int64_t now = kvs_now_ms();
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    if (rc != 0) {
-        txn = NULL;
-        rc = kvs_lmdb_err(rc, "begin write");
+    int rc = kvs_lmdb_write_begin(db, &txn);
+    if (rc != 0)
         goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         /* Each op checks before it changes anything, so a logical error (not found, exists,
          * name taken, invalid) leaves the transaction fit for the other ops. A storage
@@ -940,6 +963,8 @@ KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws,
      * answer sees the new epoch. */
     rc = kvs_lmdb_commit(db, txn, changes_meta(ws, n), changes_data(ws, n));
     txn = NULL;
+    if (rc == KVS_WAL_AGAIN)
+        goto out;
     if (rc != 0) {
         uint64_t need = 0;
         for (size_t i = 0; i < n; i++)
@@ -969,7 +994,7 @@ KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws,
     }
 out:
     if (txn != NULL)
-        mdb_txn_abort(txn);
+        kvs_lmdb_write_abort(db, txn);
     for (size_t i = 0; i < n; i++) {
         if (staged[i].has_store)
             kvs_store_clear(&staged[i].store);
@@ -978,4 +1003,26 @@ out:
     }
     free(staged);
     return rc;
+}
+
+KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
+                                  const struct kvs_stat_delta *deltas, size_t nd)
+{
+    /* The log had no room: it made a checkpoint; the same writes go again (a second miss
+     * cannot happen but for a transaction too large for the log, which fails with EFBIG).
+     * Or the map or the disk is full: pages freed since the log's checkpoint may be reused
+     * once a new checkpoint moves its pin; then they go again once more. */
+    struct kvs_lmdb *db = lmdb_of(st);
+    int rc = KVS_WAL_AGAIN, made_room = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        rc = apply_once(db, ws, n, deltas, nd);
+        if (rc == KVS_ENOSPACE && db->logging && !made_room) {
+            made_room = 1;
+            if (kvs_wal_make_room(db->wal))
+                continue;
+        }
+        if (rc != KVS_WAL_AGAIN)
+            break;
+    }
+    return rc == KVS_WAL_AGAIN ? KVS_EIO : rc;
 }

@@ -266,11 +266,11 @@ KVS_MUST_CHECK int kvs_lmdb_unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *d
         return 0;
     unsigned char key[ACCESS_KEY_LEN];
     MDB_val k = access_key(key, old_ms, id);
-    int rc = mdb_del(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], &k, NULL);
+    int rc = db_del_raw(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], k, "del unnamed_by_access");
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
-        return kvs_lmdb_err(rc, "del unnamed_by_access");
+        return rc;
     return kvs_lmdb_unnamed_put(txn, db, id, new_ms);
 }
 

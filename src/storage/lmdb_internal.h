@@ -8,6 +8,7 @@
  *   lmdb_maint.c  background work (the sweep of deleted stores, retention) and backup
  *   lmdb_open.c   opening, the schema version and its upgrades, closing, the ops table
  *   lmdb_runs.c   runs (storage/run.h): their rows, their reads, and the parts of the write ops
+ *   lmdb_wal.c    the write-ahead log: one flush per durable commit (lmdb_wal.h)
  *
  * The LMDB back-end of the storage interface (storage.h, backend.h):
  *
@@ -18,18 +19,29 @@
  *
  * ---- Durability ----------------------------------------------------------------------------
  *
- * Commits use LMDB's default sync (fdatasync() of the data pages, then the meta page through
- * an O_DSYNC descriptor), so a commit that returned is on disk and its writes may be
- * acknowledged. The data file is kept ahead of use with zeros (prealloc.h, grow_ahead() in
- * lmdb_apply.c): commits of a growing store then overwrite blocks the file has, instead of
- * extending it, which costs a journal commit per fdatasync. Measured: a C model of the commit (4
- * pages, fdatasync, meta write) ran 2,553 commits/s extending the file vs 4,050/s into preallocated
- * blocks; durable PUT at 64 connections in make bench's set-up, 4 interleaved runs each, 31,313 vs
+ * A commit is durable when kvs_lmdb_commit() returns, in one of two ways (lmdb_wal.h tells
+ * the whole design and why each is safe against kill -9 and power loss):
+ *   - the process that owns the directory's write-ahead log (the server) appends the row
+ *     images of the transaction to DIR/wal.log and flushes them (one device flush), then
+ *     commits with MDB_NOSYNC; a checkpoint thread makes the B-tree durable now and then,
+ *     while a read transaction pins the last durable snapshot so that LMDB reuses none of its
+ *     pages; recovery puts that snapshot's meta page back and applies the records after it;
+ *   - any other process (kvs --data commands, backup) commits with LMDB's default sync
+ *     (fdatasync of the pages, then the meta page through O_DSYNC: two flushes) and makes its
+ *     commit a checkpoint.
+ * So every change of the data goes through the helpers below (db_put, db_reserve, db_del,
+ * db_cursor_del), which note it for the log, and every write transaction through
+ * kvs_lmdb_write_begin/commit/abort.
+ * The data file is kept ahead of use with zeros (prealloc.h, grow_ahead() in lmdb_apply.c):
+ * commits of a growing store then overwrite blocks the file has, instead of extending it, which
+ * costs a journal commit per fdatasync. Measured: a C model of the commit (4 pages, fdatasync,
+ * meta write) ran 2,553 commits/s extending the file vs 4,050/s into preallocated blocks;
+ * durable PUT at 64 connections in make bench's set-up, 4 interleaved runs each, 31,313 vs
  * 35,638 req/s on average.
- * Tried and left: MDB_NOMETASYNC, acknowledging a batch once the next commit's fdatasync
- * had made its meta page durable (one flush per commit instead of two). It was 2-5 % faster at 1
- * and 16 connections but 5 % slower than the above at 64: a write then waits for the next
- * batch too, and with a fixed number of clients the latency sets the rate.
+ * Tried and left before the log: MDB_NOMETASYNC, acknowledging a batch once the next commit's
+ * fdatasync had made its meta page durable (one flush per commit instead of two). It was 2-5 %
+ * faster at 1 and 16 connections but 5 % slower than the above at 64: a write then waits for
+ * the next batch too, and with a fixed number of clients the latency sets the rate.
  *
  * ---- Schema, version 5 ---------------------------------------------------------------------
  *
@@ -186,6 +198,7 @@
 #include "common/log.h"
 #include "kvs.h"
 #include "storage/backend.h"
+#include "storage/lmdb_wal.h"
 #include "storage/prealloc.h"
 
 #define SCHEMA_VERSION 5u
@@ -239,6 +252,12 @@ struct kvs_lmdb {
     /* "Meta epoch" above: written by the writer thread (atomic), read by any */
     uint64_t own_txnid;  /* this process's last commit, every commit before it accounted for */
     uint64_t meta_txnid; /* the last commit up to own_txnid that may have changed meta */
+    /* The write-ahead log (lmdb_wal.h). LOGGING is WAL while this process appends its commits
+     * to it (the owner, once started), else NULL: the helpers below note every change then. */
+    struct kvs_wal *wal;
+    struct kvs_wal *logging;
+    int wal_started;
+    unsigned char dbi_enum[64]; /* enum dbi of each MDB_dbi handle (LMDB numbers them from 2) */
     /* Ended reads kept for the next ones (lmdb_read.c), their transactions reset */
     pthread_mutex_t spares_mu;
     struct kvs_lmdb_read *spares; /* under spares_mu */
@@ -308,10 +327,30 @@ static inline KVS_MUST_CHECK int db_has(MDB_txn *txn, MDB_dbi dbi, MDB_val k, co
     return rc == 0 ? 1 : rc;
 }
 
+/* ---- changes ----
+ * Every change of the data goes through these (or kvs_lmdb_commit's own row): while this
+ * process appends to the write-ahead log, each change is noted as a row of the transaction's
+ * record (lmdb_wal.h), and a change that bypassed them would be lost by a recovery. */
+
+/* The log noting TXN's changes, or NULL. */
+static inline struct kvs_wal *wal_of(MDB_txn *txn, MDB_dbi dbi, unsigned *index)
+{
+    const struct kvs_lmdb *db = mdb_env_get_userctx(mdb_txn_env(txn));
+    if (db == NULL || db->logging == NULL)
+        return NULL;
+    *index = db->dbi_enum[dbi];
+    kvs_wal_settle(db->logging); /* before LMDB moves the last reserved value */
+    return db->logging;
+}
+
 static inline KVS_MUST_CHECK int db_put(MDB_txn *txn, MDB_dbi dbi, MDB_val k, MDB_val v,
                                         const char *what)
 {
+    unsigned index = 0;
+    struct kvs_wal *w = wal_of(txn, dbi, &index);
     int rc = mdb_put(txn, dbi, &k, &v, 0);
+    if (rc == 0 && w != NULL)
+        kvs_wal_note(w, index, k, &v, 0);
     return rc == 0 ? 0 : kvs_lmdb_err(rc, what);
 }
 
@@ -319,19 +358,51 @@ static inline KVS_MUST_CHECK int db_put(MDB_txn *txn, MDB_dbi dbi, MDB_val k, MD
 static inline KVS_MUST_CHECK int db_reserve(MDB_txn *txn, MDB_dbi dbi, MDB_val k, size_t n,
                                             unsigned char **out, const char *what)
 {
+    unsigned index = 0;
+    struct kvs_wal *w = wal_of(txn, dbi, &index);
     MDB_val v = {.mv_size = n, .mv_data = NULL};
     int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
     if (rc != 0)
         return kvs_lmdb_err(rc, what);
+    if (w != NULL)
+        kvs_wal_note(w, index, k, &v, 1); /* copied from V at the next change or the commit */
     *out = v.mv_data;
     return 0;
+}
+
+/* Delete K from DBI. Returns 0, MDB_NOTFOUND (an LMDB code: the caller decides), or the
+ * mapped error. */
+static inline KVS_MUST_CHECK int db_del_raw(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const char *what)
+{
+    unsigned index = 0;
+    struct kvs_wal *w = wal_of(txn, dbi, &index);
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    if (rc == 0 && w != NULL)
+        kvs_wal_note(w, index, k, NULL, 0);
+    return rc == 0 || rc == MDB_NOTFOUND ? rc : kvs_lmdb_err(rc, what);
 }
 
 /* Delete K from DBI; a missing K is not an error. */
 static inline KVS_MUST_CHECK int db_del(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const char *what)
 {
-    int rc = mdb_del(txn, dbi, &k, NULL);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, what);
+    int rc = db_del_raw(txn, dbi, k, what);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete the row cursor CUR stands on (mdb_cursor_del). Returns 0 or the mapped error. */
+static inline KVS_MUST_CHECK int db_cursor_del(MDB_cursor *cur, const char *what)
+{
+    MDB_txn *txn = mdb_cursor_txn(cur);
+    MDB_dbi dbi = mdb_cursor_dbi(cur);
+    unsigned index = 0;
+    struct kvs_wal *w = wal_of(txn, dbi, &index);
+    MDB_val k, v;
+    int rc = w != NULL ? mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT) : 0;
+    if (rc == 0)
+        rc = mdb_cursor_del(cur, 0);
+    if (rc == 0 && w != NULL)
+        kvs_wal_note(w, index, k, NULL, 0); /* K points into a page the delete left alone */
+    return rc == 0 ? 0 : kvs_lmdb_err(rc, what);
 }
 
 /* ==== packing =============================================================================== */
@@ -638,11 +709,18 @@ KVS_MUST_CHECK int kvs_lmdb_keys_list(struct kvs_read *rd, kvs_slice store_id, k
  * stores or shares when META is set (see "Meta epoch"). On the writer thread, or while it
  * does not run yet (opening: TXNID is then the environment's last commit, META 1). */
 void kvs_lmdb_committed(struct kvs_lmdb *db, uint64_t txnid, int meta);
+/* Begin a write transaction that ends with kvs_lmdb_commit() or kvs_lmdb_write_abort() (the
+ * write-ahead log takes part in both). Returns 0 or a KVS_E code. */
+KVS_MUST_CHECK int kvs_lmdb_write_begin(struct kvs_lmdb *db, MDB_txn **txn);
+void kvs_lmdb_write_abort(struct kvs_lmdb *db, MDB_txn *txn);
 /* Commit write transaction TXN (which ends, as with mdb_txn_commit) and note it with META
- * (kvs_lmdb_committed). LMDB ends a transaction that changed nothing without a commit and
+ * (kvs_lmdb_committed). Durable when it returns 0: through the write-ahead log (the owner) or
+ * a synced commit. LMDB ends a transaction that changed nothing without a commit and
  * without using its number, which another process's commit may then take: noting it would
  * hide that commit. So unless the caller knows that TXN CHANGED the data, it first writes
- * meta's "commit" row. On the writer thread. Returns 0 or LMDB's code. */
+ * meta's "commit" row. On the writer thread. Returns 0, LMDB's (or an errno) code, or
+ * KVS_WAL_AGAIN: the log had no room, TXN was aborted, and the caller should make the same
+ * changes again in a new transaction. */
 KVS_MUST_CHECK int kvs_lmdb_commit(struct kvs_lmdb *db, MDB_txn *txn, int meta, int changed);
 KVS_MUST_CHECK int kvs_lmdb_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
                                   const struct kvs_stat_delta *deltas, size_t nd);

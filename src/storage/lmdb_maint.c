@@ -22,12 +22,9 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     int more = 0;
-    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    if (rc != 0) {
-        txn = NULL;
-        rc = kvs_lmdb_err(rc, "begin sweep");
+    int rc = kvs_lmdb_write_begin(db, &txn);
+    if (rc != 0)
         goto out;
-    }
     rc = mdb_cursor_open(txn, db->dbi[DBI_DEAD_STORES], &cur);
     if (rc != 0) {
         rc = kvs_lmdb_err(rc, "open cursor");
@@ -65,11 +62,9 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < KVS_ID_LEN || memcmp(k.mv_data, sid, KVS_ID_LEN) != 0)
             break;
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != 0) {
-            rc = kvs_lmdb_err(rc, "sweep record");
+        rc = db_cursor_del(cur, "sweep record");
+        if (rc != 0)
             goto out;
-        }
         swept++;
     }
     if (rc == MDB_NOTFOUND || (rc == 0 && swept < SWEEP_MAX))
@@ -98,13 +93,15 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
     }
     rc = kvs_lmdb_commit(db, txn, 0, 1); /* records of stores already gone; deleted some */
     txn = NULL;
-    if (rc != 0)
+    if (rc == KVS_WAL_AGAIN) /* the log made room: the next step does these again */
+        rc = 0;
+    else if (rc != 0)
         rc = kvs_lmdb_commit_err(db, rc, 0, "commit sweep");
 out:
     if (cur != NULL)
         mdb_cursor_close(cur);
     if (txn != NULL)
-        mdb_txn_abort(txn);
+        kvs_lmdb_write_abort(db, txn);
     return rc != 0 ? rc : more;
 }
 
@@ -123,12 +120,9 @@ static KVS_MUST_CHECK int expire_step(struct kvs_lmdb *db)
     size_t n = 0;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    if (rc != 0) {
-        txn = NULL;
-        rc = kvs_lmdb_err(rc, "begin expire");
+    int rc = kvs_lmdb_write_begin(db, &txn);
+    if (rc != 0)
         goto out;
-    }
     rc = mdb_cursor_open(txn, db->dbi[DBI_UNNAMED_BY_ACCESS], &cur);
     if (rc != 0) {
         rc = kvs_lmdb_err(rc, "open cursor");
@@ -170,6 +164,10 @@ static KVS_MUST_CHECK int expire_step(struct kvs_lmdb *db)
         goto out;
     rc = kvs_lmdb_commit(db, txn, 1, 1); /* stores deleted */
     txn = NULL;
+    if (rc == KVS_WAL_AGAIN) { /* the log made room: the next step deletes them */
+        rc = 0;
+        goto out;
+    }
     if (rc != 0) {
         rc = kvs_lmdb_commit_err(db, rc, 0, "commit expire");
         goto out;
@@ -180,7 +178,7 @@ out:
     if (cur != NULL)
         mdb_cursor_close(cur);
     if (txn != NULL)
-        mdb_txn_abort(txn);
+        kvs_lmdb_write_abort(db, txn);
     return rc != 0 ? rc : n > 0;
 }
 
@@ -211,7 +209,7 @@ static uint64_t file_bytes(const struct kvs_lmdb *db, const char *name)
 KVS_MUST_CHECK int kvs_lmdb_disk_bytes(struct kvs_storage *st, uint64_t *out)
 {
     struct kvs_lmdb *db = lmdb_of(st);
-    *out = file_bytes(db, "data.mdb") + file_bytes(db, "lock.mdb");
+    *out = file_bytes(db, "data.mdb") + file_bytes(db, "lock.mdb") + kvs_wal_disk_bytes(db->dir);
     return 0;
 }
 

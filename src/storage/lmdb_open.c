@@ -1,5 +1,6 @@
 /* lmdb_open.c — opening the LMDB back-end: the environment, its tables, the schema version
  * and the upgrades from older versions; closing; and the ops table that storage.c calls. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "common/alloc.h"
@@ -9,6 +10,9 @@
 
 #define DEFAULT_MAP_SIZE (1ull << 40) /* 1 TiB of address space; the file grows as used */
 #define DEFAULT_MAX_READERS 1024u
+/* Reader slots of the write-ahead log beyond those: the pin on the durable checkpoint (a
+ * checkpoint takes one more for a moment, before it lets that one go). */
+#define WAL_READERS 1u
 
 const char *const kvs_lmdb_dbi_names[DBI_COUNT] = {
     [DBI_META] = "meta",
@@ -39,6 +43,9 @@ static void lmdb_close(struct kvs_storage *st)
     struct kvs_lmdb *db = lmdb_of(st);
     kvs_lmdb_read_spares_free(db);
     pthread_mutex_destroy(&db->spares_mu);
+    db->logging = NULL;
+    kvs_wal_close(db->wal); /* its last checkpoint, before the environment goes */
+    db->wal = NULL;
     if (db->env != NULL)
         mdb_env_close(db->env);
     free(db->dir);
@@ -413,6 +420,34 @@ out:
     return rc;
 }
 
+/* Open (creating) the handle of every table, for the replay of the write-ahead log before the
+ * schema is looked at. */
+static KVS_MUST_CHECK int open_handles(struct kvs_lmdb *db)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    for (int i = 0; rc == 0 && i < DBI_COUNT; i++)
+        rc = mdb_dbi_open(txn, kvs_lmdb_dbi_names[i], MDB_CREATE, &db->dbi[i]);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc == 0 ? 0 : kvs_lmdb_err(rc, "open tables");
+}
+
+/* kvs_wal_replay's row: a put or delete in table INDEX. */
+static int replay_row(void *arg, MDB_txn *txn, unsigned index, MDB_val k, const MDB_val *v)
+{
+    struct kvs_lmdb *db = arg;
+    if (index >= DBI_COUNT)
+        return EPROTO;
+    MDB_val val = v ? *v : (MDB_val){0, NULL};
+    int rc = v ? mdb_put(txn, db->dbi[index], &k, &val, 0) : mdb_del(txn, db->dbi[index], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static const struct kvs_storage_ops lmdb_ops = {
     .name = "lmdb",
     .caps = KVS_CAP_SNAPSHOT | KVS_CAP_BACKUP,
@@ -459,16 +494,23 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     pthread_mutex_init(&db->spares_mu, NULL); /* cannot fail with default attributes (glibc) */
     db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
     db->dir = kvs_xstrdup(cfg->dir);
-    int rc = mdb_env_create(&db->env);
+    /* The log first: it may put data.mdb back to its last checkpoint before LMDB reads it. */
+    int rc = kvs_wal_open(cfg, &db->wal);
+    if (rc != 0)
+        goto fail;
+    rc = mdb_env_create(&db->env);
     if (rc != 0) {
         db->env = NULL;
         rc = kvs_lmdb_err(rc, "create environment");
         goto fail;
     }
-    /* No MDB_NOSYNC: every commit is synced, which is what makes a 2xx durable. */
+    mdb_env_set_userctx(db->env, db); /* for the change helpers of lmdb_internal.h */
+    /* No MDB_NOSYNC yet: the commits of opening (a replay, schema upgrades) are synced.
+     * kvs_wal_start() decides how the commits after it are made durable. */
     if ((rc = mdb_env_set_mapsize(db->env, cfg->map_size ? cfg->map_size : DEFAULT_MAP_SIZE)) ||
-        (rc = mdb_env_set_maxreaders(db->env,
-                                     cfg->max_readers ? cfg->max_readers : DEFAULT_MAX_READERS)) ||
+        (rc = mdb_env_set_maxreaders(db->env, (cfg->max_readers ? cfg->max_readers
+                                                                 : DEFAULT_MAX_READERS) +
+                                                  WAL_READERS)) ||
         (rc = mdb_env_set_maxdbs(db->env, DBI_COUNT))) {
         kvs_log_error("lmdb: bad configuration for %s: %s", cfg->dir, mdb_strerror(rc));
         rc = KVS_EINVAL;
@@ -489,18 +531,33 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
         goto fail;
     }
     db->page_size = ms.ms_psize;
-    /* Free the reader slots of processes that died holding a read. */
-    int stale = 0;
-    rc = mdb_reader_check(db->env, &stale);
-    if (rc != 0) {
-        rc = kvs_lmdb_err(rc, "reader check");
-        goto fail;
+    rc = kvs_wal_attach(db->wal, db->env);
+    if (rc == 0 && kvs_wal_needs_replay(db->wal)) {
+        rc = open_handles(db);
+        if (rc == 0)
+            rc = kvs_wal_replay(db->wal, replay_row, db);
     }
-    if (stale > 0)
-        kvs_log_warn("lmdb: cleared %d stale readers", stale);
+    if (rc != 0)
+        goto fail;
     rc = open_dbis(db, cfg->dir);
     if (rc != 0)
         goto fail;
+    for (int i = 0; i < DBI_COUNT; i++) {
+        if (db->dbi[i] >= sizeof db->dbi_enum) {
+            kvs_log_error("lmdb: table handle %u out of range", (unsigned)db->dbi[i]);
+            rc = KVS_EIO;
+            goto fail;
+        }
+        db->dbi_enum[db->dbi[i]] = (unsigned char)i;
+    }
+    /* A checkpoint of what is there, then (the owner) commits through the log. Stale reader
+     * slots (of processes that died holding a read, or a pin) are freed in there, once the
+     * checkpoint is durable. */
+    rc = kvs_wal_start(db->wal);
+    if (rc != 0)
+        goto fail;
+    db->wal_started = 1;
+    db->logging = kvs_wal_owner(db->wal) ? db->wal : NULL;
     /* The meta epoch starts at the last commit there is (whoever made it). */
     MDB_envinfo info;
     if ((rc = mdb_env_info(db->env, &info)) != 0) {
@@ -516,4 +573,19 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
 fail:
     lmdb_close(&db->super);
     return rc;
+}
+
+int kvs_storage_lmdb_claim(const char *dir, int *handle)
+{
+    return kvs_wal_claim(dir, handle);
+}
+
+int kvs_storage_lmdb_forget_log(int handle, const char *dir)
+{
+    return kvs_wal_reset(handle, dir);
+}
+
+void kvs_storage_lmdb_release(int handle)
+{
+    kvs_wal_release(handle);
 }

@@ -192,6 +192,17 @@ struct kvs_storage_config {
      * ERROR_CAP bytes) instead of the log (PostgreSQL). */
     char *error;
     size_t error_cap;
+    /* LMDB: this process is one of the short-lived users of a data directory that a server may
+     * be serving (the CLI's --data commands, backup): it never appends to the write-ahead log;
+     * each of its commits is synced and made a checkpoint (storage/lmdb_wal.h). 0: the process
+     * appends its commits to the log, one flush each, unless another process does already. */
+    int lmdb_shared;
+    /* LMDB: the size of the write-ahead log when it is made (storage/lmdb_wal.h); 0 = 64 MiB.
+     * A log keeps the size it was made with. */
+    uint64_t lmdb_wal_size;
+    /* LMDB: the longest a record waits in the write-ahead log for a checkpoint (milliseconds;
+     * 0 = 1000). A checkpoint also comes once a quarter of the log (at most 8 MiB) is used. */
+    unsigned lmdb_checkpoint_ms;
     /* Retention: an unnamed store not read or written for longer than this is deleted in the
      * background (named stores are kept; naming a store makes it permanent, unnaming it starts
      * the count from then). Milliseconds; 0 = unnamed stores are kept forever. */
@@ -212,6 +223,15 @@ KVS_MUST_CHECK int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg,
  * (logged), or KVS_EINVAL for a bad configuration. */
 KVS_MUST_CHECK int kvs_storage_open_pg(const struct kvs_storage_config *cfg,
                                        struct kvs_storage **out);
+
+/* kvs restore: take the LMDB data directory DIR (its write-ahead log) for the replacement of
+ * its data file, without waiting. Returns 0 (*HANDLE set), KVS_EUNAVAIL (a process has DIR
+ * open, or is opening it) or KVS_EIO. An open of DIR waits until the handle is released. */
+KVS_MUST_CHECK int kvs_storage_lmdb_claim(const char *dir, int *handle);
+/* DIR's data file is about to be replaced: the log forgets every record it holds, durably.
+ * Returns 0, KVS_EIO or KVS_ENOSPACE. */
+KVS_MUST_CHECK int kvs_storage_lmdb_forget_log(int handle, const char *dir);
+void kvs_storage_lmdb_release(int handle);
 
 /* Whether SPEC names a PostgreSQL database (a postgres:// or postgresql:// URI) rather than
  * an LMDB data directory. */

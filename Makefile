@@ -331,14 +331,25 @@ endif
 #                       PUT/DELETE, kill -9, restart, check every key; CRASH_ARGS passes more
 #                       options (--seed N --clients N --keys N, see tests/crash/crash.mjs).
 #                       A failing run keeps its data directory under build/crash-tmp/.
+#   make crashtest POWER=1   the same with power cuts instead of kill -9: the server runs
+#                       under build/powercut.so (tests/crash/powercut.c), and each round's data
+#                       directory becomes what a power cut may have left on the disk
+#                       (tests/crash/power-loss.test.mjs is its short mode in make test-crash)
 CRASH_ROUNDS ?= 30
 CRASH_ARGS   ?=
 
-test-crash: all
-	KVS_BIN=$(CURDIR)/$(B)/kvs node --test --test-concurrency=1 tests/crash/
+# the journal of writes and flushes the power-loss test builds its disk images from
+$(B)/powercut.so: tests/crash/powercut.c
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl -lpthread
 
-crashtest: all
-	KVS_BIN=$(CURDIR)/$(B)/kvs node tests/crash/crash.mjs --rounds $(CRASH_ROUNDS) $(CRASH_ARGS)
+test-crash: all $(B)/powercut.so
+	KVS_BIN=$(CURDIR)/$(B)/kvs KVS_POWERCUT=$(CURDIR)/$(B)/powercut.so \
+	    node --test --test-concurrency=1 tests/crash/
+
+crashtest: all $(B)/powercut.so
+	KVS_BIN=$(CURDIR)/$(B)/kvs node tests/crash/crash.mjs --rounds $(CRASH_ROUNDS) \
+	    $(if $(POWER),--power-loss $(CURDIR)/$(B)/powercut.so) $(CRASH_ARGS)
 
 .PHONY: test-crash crashtest
 # --- end of crash tests --------------------------------------------------------------------

@@ -212,6 +212,109 @@ function originOf(body, enc) {
 const describeState = (s) =>
     s.kind === 'absent' ? 'absent' : `PUT op ${s.op}: ${s.size} bytes sha ${s.sha.slice(0, 12)} ct "${s.ct}" enc ${s.enc ?? 'none'}`;
 
+// ---- power cuts (tests/crash/powercut.c's journal) ---------------------------------------------
+
+/** The files of DIR (but LMDB's lock file, which holds no data): name → Buffer. */
+async function readFiles(dir) {
+    const files = new Map();
+    let names = [];
+    try {
+        names = await fs.readdir(dir);
+    } catch (e) {
+        if (e.code !== 'ENOENT') throw e;
+    }
+    for (const name of names) if (name !== 'lock.mdb') files.set(name, await fs.readFile(path.join(dir, name)));
+    return files;
+}
+
+/** The entries of a powercut.c journal. */
+function parseJournal(buf) {
+    const entries = [];
+    let at = 0;
+    while (at < buf.length) {
+        const type = String.fromCharCode(buf[at]);
+        const file = buf.readUInt32LE(at + 1);
+        at += 5;
+        if (type === 'N') {
+            const n = buf.readUInt32LE(at);
+            entries.push({ type, file, path: buf.subarray(at + 4, at + 4 + n).toString() });
+            at += 4 + n;
+        } else if (type === 'W') {
+            const off = Number(buf.readBigUInt64LE(at));
+            const n = Number(buf.readBigUInt64LE(at + 8));
+            entries.push({ type, file, off, data: buf.subarray(at + 16, at + 16 + n) });
+            at += 16 + n;
+        } else if (type === 'S') {
+            entries.push({ type, file, from: Number(buf.readBigUInt64LE(at)) });
+            at += 8;
+        } else if (type === 'T') {
+            entries.push({ type, file, size: Number(buf.readBigUInt64LE(at)) });
+            at += 8;
+        } else {
+            throw new Error(`power cut: bad journal entry ${type} at ${at - 5}`);
+        }
+    }
+    return entries;
+}
+
+/**
+ * Replace the files of DIR by what a power cut may leave of them: BASE (the files when the
+ * server started), then the journaled events in order: a write that came before the start of
+ * its file's last completed flush in full, a later write block by block (4 KiB, at 4 KiB
+ * boundaries of the file), each block kept with chance CHANCE. Returns counts of blocks.
+ */
+async function cutPower(dir, base, journalPath, chance, rnd) {
+    const entries = parseJournal(await fs.readFile(journalPath));
+    const names = new Map(); // file number → name in DIR
+    const durable = new Map(); // file number → entries before this one are on the disk
+    entries.forEach((e) => {
+        if (e.type === 'N') names.set(e.file, path.basename(e.path));
+        if (e.type === 'S') durable.set(e.file, Math.max(durable.get(e.file) ?? 0, e.from));
+    });
+    // name → { buf, len }: LEN bytes of the file in BUF, which grows by doubling
+    const files = new Map([...base].map(([n, b]) => [n, { buf: Buffer.from(b), len: b.length }]));
+    const grow = (name, size) => {
+        const f = files.get(name) ?? { buf: Buffer.alloc(0), len: 0 };
+        files.set(name, f);
+        if (f.buf.length < size) {
+            const g = Buffer.alloc(Math.max(size, 2 * f.buf.length));
+            f.buf.copy(g, 0, 0, f.len);
+            f.buf = g;
+        }
+        if (f.len < size) f.len = size;
+        return f.buf;
+    };
+    const stats = { synced: 0, unsynced: 0, kept: 0, dropped: 0 };
+    const BLOCK = 4096;
+    entries.forEach((e, i) => {
+        const name = names.get(e.file);
+        if (e.type === 'T') {
+            const b = grow(name, e.size);
+            const f = files.get(name);
+            b.fill(0, e.size, f.len); /* cut off: what follows reads as zeros if it grows again */
+            f.len = e.size;
+        } else if (e.type === 'W') {
+            const flushed = i < (durable.get(e.file) ?? 0);
+            const b = grow(name, e.off + e.data.length);
+            for (let p = e.off; p < e.off + e.data.length; ) {
+                const end = Math.min(e.off + e.data.length, (Math.floor(p / BLOCK) + 1) * BLOCK);
+                let keep = true;
+                if (flushed) stats.synced++;
+                else {
+                    stats.unsynced++;
+                    keep = chance >= 1 || (chance > 0 && rnd() < chance);
+                    if (keep) stats.kept++;
+                    else stats.dropped++;
+                }
+                if (keep) e.data.copy(b, p, p - e.off, end - e.off);
+                p = end;
+            }
+        }
+    });
+    for (const [name, f] of files) await fs.writeFile(path.join(dir, name), f.buf.subarray(0, f.len));
+    return stats;
+}
+
 // ---- the run --------------------------------------------------------------------------------------
 
 /**
@@ -235,6 +338,12 @@ const describeState = (s) =>
  *   recover   async (server) => server|null, once the storm's clients have stopped (e.g. start
  *             PostgreSQL again): the server to go on with, or null when it is gone and the next
  *             round starts one (the default)
+ *   powerLoss { shim }: a power cut instead of a kill -9. The server runs with the LD_PRELOAD
+ *             library SHIM (tests/crash/powercut.c), which journals its writes and flushes; at
+ *             the end of the storm it is killed and the data directory replaced by what a power
+ *             cut may have left: the files as they were when the server started, every write
+ *             made before its file's last completed flush began, and of each later write each
+ *             4 KiB block with chance 1/2 (all, or none, in some rounds)
  * Resolves with the summary { rounds, seed, acked..., violations: [strings] }; never rejects for
  * a violation (the caller decides), only for an error of the harness itself.
  */
@@ -269,6 +378,8 @@ export async function runCrash(options = {}) {
         inFlightLost: 0, // ... of which the read-back state is the earlier one
         keyChecks: 0, // GETs compared with the legal states
         recordsCarried: 0, // records present after the last round
+        power: Boolean(options.powerLoss),
+        blocksLost: 0, // power cuts: blocks written but not flushed that the image left out
         violations: [],
     };
     const violation = (msg) => {
@@ -285,15 +396,43 @@ export async function runCrash(options = {}) {
     let clock = 0; // event order: each send and each answer takes the next tick
     let server = null;
 
-    const start = async () =>
-        startServer({ token, dataDir, keepData: true, port: await freePort(), storage: options.storage });
+    // Power cuts (options.powerLoss): the files when the server started, and its journal.
+    const power = options.powerLoss ?? null;
+    let base = null;
+    let journal = null;
+    let cuts = 0;
+    const start = async () => {
+        let env = {};
+        if (power) {
+            base = await readFiles(dataDir);
+            journal = path.join(work, `journal-${cuts}`);
+            await fs.rm(journal, { force: true });
+            env = { LD_PRELOAD: power.shim, KVS_POWERCUT_DIR: dataDir, KVS_POWERCUT_JOURNAL: journal };
+        }
+        return startServer({ token, dataDir, keepData: true, port: await freePort(), storage: options.storage, env });
+    };
     const crash =
         options.crash ??
         (async (srv) => {
             srv.proc.kill('SIGKILL');
             await srv.exited;
         });
-    const recover = options.recover ?? (async () => null);
+    const recover =
+        options.recover ??
+        (async () => {
+            if (power) {
+                const t = Date.now();
+                const chance = [0.5, 0, 1][cuts % 3];
+                const stats = await cutPower(dataDir, base, journal, chance, rnd);
+                log(
+                    `power cut ${++cuts}: ${stats.synced} blocks written before a flush kept; of ${stats.unsynced} written ` +
+                        `after, ${stats.kept} kept and ${stats.dropped} lost (chance ${chance}; ${Date.now() - t} ms)`,
+                );
+                S.blocksLost += stats.dropped;
+                await fs.rm(journal, { force: true });
+            }
+            return null;
+        });
 
     /** Compare everything with the legal states; OPS is the last storm's log (empty: none). */
     const verify = async (srv, ops, label) => {
@@ -544,7 +683,9 @@ export async function runCrash(options = {}) {
                 prevStats = stores.map(() => ({ writeCount: 0, deleteCount: 0 }));
             } else {
                 await tamper(lastOps);
+                const t = Date.now();
                 await verify(server, lastOps, `after round ${round - 1}`);
+                log(`verified after round ${round - 1} in ${Date.now() - t} ms`);
             }
             const duration = killMin + Math.floor(rnd() * (killMax - killMin + 1));
             const before = { p: S.putsAcked, d: S.deletesAcked, n: S.opsSent };
@@ -587,13 +728,14 @@ export async function runCrash(options = {}) {
 /** The summary as lines of text. */
 export function summaryText(S) {
     return [
-        `crash test: ${S.rounds} rounds of kill -9 in ${S.seconds} s (seed ${S.seed})`,
+        `crash test: ${S.rounds} rounds of ${S.power ? 'power cuts' : 'kill -9'} in ${S.seconds} s (seed ${S.seed})`,
         `  operations sent:                 ${S.opsSent}`,
         `  acknowledged PUTs:               ${S.putsAcked} (read back as the key's final value: ${S.ackedPutsReadBack}; ` +
             `overwritten by a later acknowledged operation: ${S.ackedPutsOverwritten})`,
         `  acknowledged DELETEs checked:    ${S.ackedDeletesChecked} of ${S.deletesAcked}`,
         `  in flight at the kill:           ${S.inFlight} (took effect: ${S.inFlightTookEffect}; did not: ${S.inFlightLost})`,
         `  record reads compared:           ${S.keyChecks}; records at the end: ${S.recordsCarried}`,
+        ...(S.blocksLost ? [`  blocks written but not flushed, lost in the power cuts: ${S.blocksLost}`] : []),
         `  violations (lost, torn, extra):  ${S.violations.length}`,
     ].join('\n');
 }
@@ -621,8 +763,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
         else if (a === '--kill-max') opt.killMax = num();
         else if (a === '--dir') opt.dir = args[++i];
         else if (a === '--keep') opt.keep = true;
+        else if (a === '--power-loss') opt.powerLoss = { shim: args[++i] };
         else {
-            console.error('usage: node tests/crash/crash.mjs [--rounds N] [--clients N] [--keys N] [--seed S] [--kill-min MS] [--kill-max MS] [--dir DIR] [--keep]');
+            console.error(
+                'usage: node tests/crash/crash.mjs [--rounds N] [--clients N] [--keys N] [--seed S] [--kill-min MS] [--kill-max MS] [--dir DIR] [--keep] [--power-loss build/powercut.so]',
+            );
             process.exit(2);
         }
     }

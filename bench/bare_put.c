@@ -1,6 +1,6 @@
 /* bare_put.c — what libmicrohttpd's suspend and resume cost a PUT, without kvs.
  *
- *   bare_put [direct|handoff] PORT
+ *   bare_put [direct|handoff|wait] PORT [THREADS]
  *
  * A bare libmicrohttpd 0.9.75 server with kvs's settings (internal polling thread, epoll,
  * suspend/resume allowed, 16 KiB of connection memory) that reads a PUT's body into a buffer
@@ -10,7 +10,12 @@
  * second thread, which takes everything queued at once (a batch) and resumes each connection;
  * the answer is then made on the request thread. The difference of the two, in server CPU per
  * request under the same load (wrk -t1 -c64 -s bench/wrk/put.lua), is the price of the hand-off
- * itself: no storage, no sync.
+ * itself: no storage, no sync. "wait" is the other way to wait for a write (issue 22's
+ * prototype): the request thread queues the write for the second thread and blocks until that
+ * thread has taken it with its batch (one condition-variable broadcast per batch), then answers
+ * at once: no suspend, no resume, but a blocked thread serves none of its other connections,
+ * so it takes as many threads as connections that write at once (THREADS: libmicrohttpd's
+ * thread pool, default 1).
  *
  * make bench-bare builds it and runs both, interleaved (bench/bare.sh); bench/README.md tells
  * the figures. */
@@ -30,9 +35,10 @@ struct req {
     struct req *next;
 };
 
-static int handoff;
+static int handoff, wait_mode;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t batch_done = PTHREAD_COND_INITIALIZER; /* wait mode */
 static struct req *queue_head;
 
 static void *resumer(void *arg)
@@ -44,6 +50,12 @@ static void *resumer(void *arg)
             pthread_cond_wait(&wake, &mu);
         struct req *batch = queue_head;
         queue_head = NULL;
+        if (wait_mode) { /* the batch is "committed": its waiters go on */
+            for (struct req *r = batch; r != NULL; r = r->next)
+                r->state = 3;
+            pthread_cond_broadcast(&batch_done);
+            continue;
+        }
         pthread_mutex_unlock(&mu);
         while (batch != NULL) {
             struct req *next = batch->next;
@@ -95,6 +107,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->state == 3)
         return MHD_YES;
+    if (wait_mode) {
+        pthread_mutex_lock(&mu);
+        r->state = 2;
+        r->next = queue_head;
+        queue_head = r;
+        pthread_cond_signal(&wake);
+        while (r->state != 3)
+            pthread_cond_wait(&batch_done, &mu);
+        pthread_mutex_unlock(&mu);
+        return answer(r);
+    }
     if (r->state == 2 || !handoff) /* resumed, or answered at once */
         return answer(r);
     r->state = 2;
@@ -121,19 +144,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "direct") != 0 && strcmp(argv[1], "handoff") != 0)) {
-        fprintf(stderr, "usage: bare_put direct|handoff PORT\n");
+    if ((argc != 3 && argc != 4) ||
+        (strcmp(argv[1], "direct") != 0 && strcmp(argv[1], "handoff") != 0 &&
+         strcmp(argv[1], "wait") != 0)) {
+        fprintf(stderr, "usage: bare_put direct|handoff|wait PORT [THREADS]\n");
         return 2;
     }
     handoff = strcmp(argv[1], "handoff") == 0;
+    wait_mode = strcmp(argv[1], "wait") == 0;
+    unsigned threads = argc == 4 ? (unsigned)atoi(argv[3]) : 1;
     pthread_t t;
-    if (handoff && pthread_create(&t, NULL, resumer, NULL) != 0)
+    if ((handoff || wait_mode) && pthread_create(&t, NULL, resumer, NULL) != 0)
         return 1;
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
         (uint16_t)atoi(argv[2]), NULL, NULL, on_request, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)16 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
     if (d == NULL)
         return 1;
     printf("bare_put: %s on port %s\n", argv[1], argv[2]);

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "common/alloc.h"
 #include "common/fs.h"
@@ -141,16 +140,63 @@ static uint64_t get64(const unsigned char *p)
     return x;
 }
 
+/* ---- CRC-32C (Castagnoli) ----
+ * Every record is checksummed on the writer thread: zlib's crc32 cost ~4 instructions a byte
+ * there (callgrind: 4,700 of a durable PUT's 68,000); the CPU's crc32 instruction (SSE 4.2)
+ * does 8 bytes in one. Without it, a table, a byte at a time. */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static int crc_hw;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_table[i] = c;
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw_update(uint32_t c, const unsigned char *p,
+                                                                size_t n)
+{
+    uint64_t c64 = c;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c64 = __builtin_ia32_crc32di(c64, w);
+    }
+    c = (uint32_t)c64;
+    for (; n > 0; p++, n--)
+        c = __builtin_ia32_crc32qi(c, *p);
+    return c;
+}
+#endif
+
+uint32_t kvs_wal_crc(const void *p, size_t n, uint32_t crc)
+{
+    pthread_once(&crc_once, crc_init);
+    const unsigned char *b = p;
+    uint32_t c = ~crc;
+#if defined(__x86_64__)
+    if (crc_hw)
+        return ~crc_hw_update(c, b, n);
+#endif
+    for (; n > 0; b++, n--)
+        c = crc_table[(c ^ *b) & 0xff] ^ (c >> 8);
+    return ~c;
+}
+
 static uint32_t crc_of(const void *p, size_t n, uint32_t crc)
 {
-    const unsigned char *b = p;
-    while (n > 0) { /* zlib's crc32 takes a uInt length */
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, b, k);
-        b += k;
-        n -= k;
-    }
-    return crc;
+    return kvs_wal_crc(p, n, crc);
 }
 
 /* The CRC of a record: the log's salt, then the record after its CRC field. */
@@ -158,7 +204,7 @@ static uint32_t rec_crc(uint64_t salt, const unsigned char *rec, size_t len)
 {
     unsigned char s[8];
     put64(s, salt);
-    return crc_of(rec + 4, len - 4, crc_of(s, 8, (uint32_t)crc32(0, NULL, 0)));
+    return crc_of(rec + 4, len - 4, crc_of(s, 8, 0));
 }
 
 static int pread_full(int fd, void *buf, size_t n, uint64_t off)
@@ -234,13 +280,13 @@ static void pack_header(unsigned char slot[SLOT_USED], const struct header *h)
     put32(slot + 72, h->page_size);
     put32(slot + 76, h->meta_len);
     memcpy(slot + 80, h->meta, META_LEN);
-    put32(slot + 8, crc_of(slot + 12, SLOT_USED - 12, (uint32_t)crc32(0, NULL, 0)));
+    put32(slot + 8, crc_of(slot + 12, SLOT_USED - 12, 0));
 }
 
 static int unpack_header(const unsigned char slot[SLOT_USED], struct header *h)
 {
     if (memcmp(slot, MAGIC, 8) != 0 || get32(slot + 12) != 1 ||
-        get32(slot + 8) != crc_of(slot + 12, SLOT_USED - 12, (uint32_t)crc32(0, NULL, 0)))
+        get32(slot + 8) != crc_of(slot + 12, SLOT_USED - 12, 0))
         return 0;
     h->seq = get64(slot + 16);
     h->salt = get64(slot + 24);

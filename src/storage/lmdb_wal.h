@@ -41,15 +41,15 @@
  * as a ring after two header slots of 4 KiB each. Integers little-endian.
  *   header slot (at 0 and at 4096; the valid one with the higher seq counts; a slot is written
  *   whole and flushed, the other one stays valid meanwhile):
- *     "KVSWAL\0\1", u32 crc32 of the rest of the 256 bytes, u32 format (1), u64 seq, u64 salt,
+ *     "KVSWAL\0\1", u32 CRC-32C of the rest of the 256 bytes, u32 format (1), u64 seq, u64 salt,
  *     u64 log size, u64 checkpoint (S's transaction number; 0 = none: data.mdb as it is holds
  *     everything), u64 start (offset of the first record after S), u64 start_lsn, u64 zero,
  *     u32 page size, u32 meta length, meta bytes (152)
  *   the log's mark in data.mdb: "KVSWALID" and the salt at byte 3072 of meta page 0, bytes
  *     LMDB 0.9 writes only when it makes the file; a checkpoint puts it there, a recovery
  *     checks it, so a log never replays into another data file, one copied over it by hand
- *   record (at 32-byte boundaries): u32 crc32 (of the salt, then of the record after this
- *     field), u32 length (whole record, padded to 32), u64 lsn, u64 txnid, u8 type (1 rows,
+ *   record (at 32-byte boundaries): u32 CRC-32C (of the salt, then of the record after
+ *     this field), u32 length (whole record, padded to 32), u64 lsn, u64 txnid, u8 type (1 rows,
  *     2 abort, 3 wrap), 3 zero bytes, u32 rows; then each row: u8 table (enum dbi), u8 op
  *     (1 put, 2 delete), u16 key length, u32 value length, key, value.
  * Records follow each other with lsn + 1 each; a wrap record (or an end of file too close for
@@ -158,6 +158,10 @@ KVS_MUST_CHECK int kvs_wal_commit(struct kvs_wal *w, MDB_txn *txn);
  * than the last commit, LMDB cannot reuse the pages freed since: make a checkpoint, which
  * moves it. Returns 1 when it did (the write may then succeed), else 0. */
 int kvs_wal_make_room(struct kvs_wal *w);
+
+/* Continue CRC (0 to begin) over the N bytes at P: CRC-32C (Castagnoli), the log's checksum;
+ * as zlib's crc32() composes. */
+uint32_t kvs_wal_crc(const void *p, size_t n, uint32_t crc);
 
 /* The log's disk space (its allocated blocks). */
 uint64_t kvs_wal_disk_bytes(const char *dir);

@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "../test.h"
 #include "common/buf.h"
@@ -579,4 +578,14 @@ TEST(storage_wal_reset_forgets_every_record)
     int status = 0;
     ASSERT(waitpid(pid, &status, 0) == pid);
     ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(storage_wal_crc32c)
+{
+    /* the log's checksum is CRC-32C (the check value of the catalogue of CRCs), in pieces too */
+    ASSERT_EQ(kvs_wal_crc("123456789", 9, 0), 0xE3069283u);
+    ASSERT_EQ(kvs_wal_crc("56789", 5, kvs_wal_crc("1234", 4, 0)), 0xE3069283u);
+    ASSERT_EQ(kvs_wal_crc("", 0, 0), 0u);
+    unsigned char zeros[32] = {0};
+    ASSERT_EQ(kvs_wal_crc(zeros, sizeof zeros, 0), 0x8A9136AAu);
 }

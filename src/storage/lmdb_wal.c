@@ -38,8 +38,8 @@
 #define CKPT_MS 1000
 #define POLL_MS 100
 /* Zeros written ahead of the log's tail (once per file: after one cycle every block is). */
-#define FILL_INIT (1ull << 20)
-#define FILL_AHEAD (4ull << 20)
+#define FILL_INIT (2ull << 20)
+#define FILL_AHEAD (2ull << 20)
 #define FILL_STEP (1ull << 20)
 #define FILL_RETRY_MS 60000
 
@@ -534,7 +534,7 @@ static int init_log(int fd, const char *dir, uint64_t size, struct header *h)
     if (rc == 0 && ftruncate(fd, (off_t)size) != 0)
         rc = errno;
     if (rc == 0)
-        rc = fill_zeros(fd, 0, DATA_START + FILL_INIT);
+        rc = fill_zeros(fd, 0, size < DATA_START + FILL_INIT ? size : DATA_START + FILL_INIT);
     unsigned char buf[SLOT_USED];
     for (unsigned i = 0; rc == 0 && i < 2; i++) { /* slot 1 first: seq 1, then slot 0: seq 2 */
         h->seq = i + 1;
@@ -860,6 +860,10 @@ static int checkpoint(struct kvs_wal *w, int header_held)
         rc = wal_err(w, err, "checkpoint: mark data.mdb");
         goto out;
     }
+    struct header cur;
+    int blank, wrote = 0;
+    if (read_header(w->fd, &cur, NULL, &blank) == 0 && cur.ckpt == c.txnid && cur.start == c.start)
+        goto durable; /* nothing since the last checkpoint (an idle open or close) */
     err = mdb_env_sync(w->env, 1);
     if (err != 0) {
         /* After a failed flush the page cache may have dropped pages it could not write: no
@@ -877,8 +881,6 @@ static int checkpoint(struct kvs_wal *w, int header_held)
         rc = wal_err(w, err, "lock");
         goto out;
     }
-    struct header cur;
-    int blank, wrote = 0;
     err = read_header(w->fd, &cur, NULL, &blank);
     if (err == 0 && (cur.ckpt < c.txnid || cur.ckpt == 0 ||
                      (cur.ckpt == c.txnid && cur.start != c.start))) {
@@ -905,6 +907,7 @@ static int checkpoint(struct kvs_wal *w, int header_held)
         rc = wal_err(w, err, "checkpoint: write the header");
         goto out;
     }
+durable:
     w->hdr = cur;
     /* The header names C, or a later checkpoint of a shared process, whose pages our pin on C
      * keeps too (every snapshot from C on is): the pin before can go. A shared process keeps

@@ -3,7 +3,7 @@
 # datafile columns: x, "label", measured ratio, goal, pass (1/0), "measured text", "goal text"
 if (!exists("subtitle")) subtitle = ""
 
-set terminal pngcairo size 2600,760 font "DejaVu Sans,12"
+set terminal pngcairo size 3000,760 font "DejaVu Sans,12"
 set output outfile
 set encoding utf8
 set title "kvstore vs references: measured ratio (green = target met, red = missed) and goal (grey)\n{/*0.8 ".subtitle."}"

@@ -25,7 +25,9 @@
 #   8. PostgreSQL (a throw-away cluster with fsync on, tests/pg/cluster.sh): GET 1 KiB and
 #      durable PUT 1 KiB at 64 connections through one kvs node and through two (wrk with 32
 #      connections on each), as ratios to the LMDB rows of the same run; the reference of the
-#      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench). These
+#      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench), and
+#      of the GET, pgbench running kvs's own GET statement (prepared, the same parameters and
+#      planner settings) with the same 64 clients. These
 #      kvs run with 4 threads per CPU (BENCH_PG_THREADS): a thread mostly waits for the database
 #
 # Pairing: kvs --threads $BENCH_THREADS (default 1; kvs also has its storage writer thread)
@@ -426,6 +428,27 @@ pgbench_row() {
     log "$(printf '%-18s run %s: %s' pgbench "$1" "$(grep '^tps' "$logf")")"
 }
 
+# pgbench_get_row RUN — PostgreSQL running the statement of a kvs GET (Q_RECORD_GET of
+# src/storage/pg_read.c, kept the same here: its text, prepared, with the store ID and key as
+# parameters, and kvs's planner settings) with $CONNS clients: the reference of the PostgreSQL
+# GET row, the database's own rate for what each GET asks of it.
+pgbench_get_row() {
+    local logf=$TMP/pgbench-get-$1.log c0 c1
+    c0=$(pg_ticks)
+    PGOPTIONS='-c enable_hashjoin=off -c enable_mergejoin=off' \
+        timeout $((DUR + 60)) "$PGBENCH_BIN" -n -M prepared -c "$CONNS" -j 2 -T "$DUR" \
+        -D "sid=$PG_GET_ID" -D key=1k -f "$TMP/get.sql" "$PG_URI" >"$logf" 2>&1 ||
+        { cat "$logf" >&2; die "pgbench (GET) failed"; }
+    c1=$(pg_ticks)
+    awk -v run="$1" -v cpu=$(((c1 - c0) * TICK_US)) '
+        /^number of transactions actually processed/ { split($0, a, ": "); split(a[2], b, "/"); n = b[1] }
+        /latency average/ { lat = $4 * 1000 }
+        /^tps = / { tps = $3 }
+        END { printf "pgbench_get\t%s\t%s\t%d\t-1\t0\t%s\t0\t0\t%.2f\t-1\t1\n", run, tps, lat, n, (n > 0 ? cpu / n : 0) }' \
+        "$logf" >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s' pgbench_get "$1" "$(grep '^tps' "$logf")")"
+}
+
 fsync_row() { # RUN
     local line
     line=$(timeout $((FSYNC_DUR + 30)) "$FSYNC_BENCH" -s "$FSYNC_DUR" -b 1024 -n 1 \
@@ -651,6 +674,10 @@ PG_FS=$(df -T "$PG_DIR" | awk 'NR == 2 { print $2 " on " $1 }')
 PG_V=$(psql -Atc 'SHOW server_version' "$PG_URI")
 psql -qc 'CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v bytea NOT NULL)' "$PG_URI"
 echo "INSERT INTO bench_insert (v) VALUES (decode(repeat('78', 1024), 'hex'));" >"$TMP/insert.sql"
+# kvs's GET statement (src/storage/pg_read.c, Q_RECORD_GET with NOT_DEAD), its parameters :sid, :key
+cat >"$TMP/get.sql" <<'SQL'
+SELECT e.v, r.content_type, r.encoding, r.value, r.version, r.modified_ms FROM kvs_epoch e LEFT JOIN kvs_records r ON r.store_id = :sid::text AND r.key = :key::text AND NOT EXISTS (SELECT FROM kvs_dead_stores d WHERE d.store_id = :sid::text);
+SQL
 launch_kvs "$PG_URI" "$TMP/kvs-pg-a.log"
 KVS_PG_PIDS=$LAUNCHED_PID KVS_PG_A=$LAUNCHED_URL
 PG_GET_ID=$(create_store bench-get "$KVS_PG_A")
@@ -662,12 +689,13 @@ curl -sf -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/octet-stre
     --data-binary "@$TMP/www/1k.bin" "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k" ||
     die "cannot PUT the 1 KiB record on PostgreSQL"
 check_size "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k" 1024
-log "PostgreSQL $PG_V ($PG_FS): one node, GET and durable PUT 1 KiB (-c$CONNS), pgbench inserts"
+log "PostgreSQL $PG_V ($PG_FS): one node, GET and durable PUT 1 KiB (-c$CONNS), pgbench inserts and kvs's GET statement"
 for r in $(seq "$RUNS"); do
     wrk_row get1k_pg1 "$r" kvs_pg $CONNS "$DUR" get.lua "$KVS_PG_A/v2/key-value-stores/$PG_GET_ID/records/1k"
     wrk_row put_pg1_c$CONNS "$r" kvs_pg $CONNS "$DUR" put.lua "$KVS_PG_A" -- \
         "/v2/key-value-stores/$PG_PUT_ID/records/" "pg1-r$r"
     pgbench_row "$r"
+    pgbench_get_row "$r"
 done
 launch_kvs "$PG_URI" "$TMP/kvs-pg-b.log"
 KVS_PG_PIDS="$KVS_PG_PIDS $LAUNCHED_PID" KVS_PG_B=$LAUNCHED_URL
@@ -717,6 +745,9 @@ read -r G1K_PG2 _ <<<"$(best get1k_pg2)"
 read -r PUT_PG1 _ PUT_PG1_P99 _ _ _ _ _ PUT_PG1_CPU _ <<<"$(best put_pg1_c$CONNS)"
 read -r PUT_PG2 _ <<<"$(best put_pg2_c$CONNS)"
 read -r PGBENCH _ _ _ _ _ _ _ PGBENCH_CPU _ <<<"$(best pgbench)"
+read -r PGBENCH_GET _ _ _ _ _ _ _ PGBENCH_GET_CPU _ <<<"$(best pgbench_get)"
+read -r _ PUT1_P50 _ <<<"$(best put_kvs_c1)"
+read -r _ FSYNC_P50 _ <<<"$(best fsync)"
 RSS_MAX_ANON=$(printf '%s\n' "$RSS_START_ANON" "$RSS_KEYS_ANON" "$RSS_END_ANON" | sort -n | tail -1)
 
 # awk helpers shared by the report: number formatting.
@@ -756,6 +787,8 @@ R21=$(ratio "$G1K_PG1" "$G1K_KVS")
 R22=$(ratio "$G1K_PG2" "$G1K_KVS")
 R23=$(ratio "$PUT_PG1" "$PGBENCH")
 R24=$(ratio "$PUT_PG2" "$PGBENCH")
+R25=$(ratio "$PUT1_P50" "$FSYNC_P50")
+R26=$(ratio "$G1K_PG1" "$PGBENCH_GET")
 V1=$(verdict "$R1" ">=" 1.0)
 V2=$(verdict "$R2" ">=" 0.9)
 V3=$(verdict "$R3" ">=" 0.9)
@@ -776,6 +809,9 @@ V21=$(verdict "$R21" ">=" 0.5)
 V22=$(verdict "$R22" ">=" 0.5)
 V23=$(verdict "$R23" ">=" 1.0)
 V24=$(verdict "$R24" ">=" 1.0)
+V10=$(verdict "$R10" ">=" 0.85)
+V25=$(verdict "$R25" "<=" 1.5)
+V26=$(verdict "$R26" ">=" 0.7)
 
 row_line() { # ROW LABEL CONNS [bw|put] → a markdown row of the measurements table (bw: show
     local b   # the response throughput; put: the request bodies', BIG_SIZE each)
@@ -828,6 +864,10 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
         printf "| GET 1 MiB vs nginx static file | %s | %s | %s× | ≥ 0.9× | %s |\n", mib(a), mib(b), r, v }'
     awk -v a="$PUT64" -v b="$FSYNC_RATE" -v r="$R4" -v v="$V4" "$AWK_FMT"'BEGIN {
         printf "| durable PUT 1 KiB, 64 conn., vs disk 1 KiB + fdatasync each | %s req/s | %s writes/s | %s× | ≥ 8× | %s |\n", commas(a), commas(b), r, v }'
+    awk -v a="$PUT1_P50" -v b="$FSYNC_P50" -v r="$R25" -v v="$V25" "$AWK_FMT"'BEGIN {
+        printf "| lone durable PUT 1 KiB (1 conn.), p50 latency vs the disk: 1 KiB append + fdatasync | %s | %s | %s× | ≤ 1.5× | %s |\n", us(a), us(b), r, v }'
+    awk -v a="$PUT64" -v b="$TMPFS64" -v r="$R10" -v v="$V10" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT 1 KiB, 64 conn., vs the same kvs with its data on tmpfs (the CPU bound) | %s req/s | %s req/s | %s× | ≥ 0.85× | %s |\n", commas(a), commas(b), r, v }'
     awk -v p="$PUT64_P99" -v v="$V5" "$AWK_FMT"'BEGIN {
         printf "| durable PUT 1 KiB, 64 conn., p99 latency | %s | — | — | < 10 ms | %s |\n", us(p), v }'
     awk -v a="$PUT64" -v b="$DAV64" -v r="$R6" -v v="$V6" "$AWK_FMT"'BEGIN {
@@ -853,6 +893,8 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     awk -v a="$G1K_PG1" -v b="$G1K_PG2" -v l="$G1K_KVS" -v r1="$R21" -v r2="$R22" -v v1="$V21" -v v2="$V22" "$AWK_FMT"'BEGIN {
         printf "| GET 1 KiB through PostgreSQL, one node, vs LMDB | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(a), commas(l), r1, v1
         printf "| GET 1 KiB through PostgreSQL, two nodes, vs LMDB (one node) | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(b), commas(l), r2, v2 }'
+    awk -v a="$G1K_PG1" -v p="$PGBENCH_GET" -v r="$R26" -v v="$V26" -v c="$CONNS" "$AWK_FMT"'BEGIN {
+        printf "| GET 1 KiB through PostgreSQL, one node, vs pgbench running kvs'"'"'s own GET statement (%s clients) | %s req/s | %s tx/s | %s× | ≥ 0.7× | %s |\n", c, commas(a), commas(p), r, v }'
     awk -v a="$PUT_PG1" -v b="$PUT_PG2" -v p="$PGBENCH" -v r1="$R23" -v r2="$R24" -v v1="$V23" -v v2="$V24" -v c="$CONNS" "$AWK_FMT"'BEGIN {
         printf "| durable PUT 1 KiB through PostgreSQL, one node, vs pgbench single-row inserts (%s clients) | %s req/s | %s tx/s | %s× | ≥ 1.0× | %s |\n", c, commas(a), commas(p), r1, v1
         printf "| durable PUT 1 KiB through PostgreSQL, two nodes, vs pgbench single-row inserts | %s req/s | %s tx/s | %s× | ≥ 1.0× | %s |\n", commas(b), commas(p), r2, v2 }'
@@ -879,7 +921,8 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "TLS (keep-alive: one handshake per connection), negotiated with openssl s_client: kvs $TLS_KVS_SUITE"
     echo "(GnuTLS through libmicrohttpd), nginx $TLS_NGINX_SUITE (OpenSSL); certificate ECDSA P-256, made for the run."
     echo "With PostgreSQL (kvs and the database's processes together): GET 1 KiB $G1K_PG1_CPU µs, durable PUT $PUT_PG1_CPU µs"
-    echo "(p99 $PUT_PG1_P99 µs); pgbench's inserts $PGBENCH_CPU µs of the database's CPU each."
+    echo "(p99 $PUT_PG1_P99 µs); pgbench's inserts $PGBENCH_CPU µs of the database's CPU each, its runs of kvs's"
+    echo "GET statement $PGBENCH_GET_CPU µs each."
     echo
     echo "## Measurements"
     echo
@@ -913,6 +956,7 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     row_line "put_pg1_c$CONNS" "kvs on PostgreSQL, one node: durable PUT 1 KiB, distinct keys" $CONNS
     row_line "put_pg2_c$CONNS" "kvs on PostgreSQL, two nodes: durable PUT 1 KiB, distinct keys, a store per node" "2 × $((CONNS / 2))"
     row_line pgbench "pgbench: single-row INSERT of 1 KiB, autocommit (tx/s; average latency)" $CONNS
+    row_line pgbench_get "pgbench: kvs's GET statement of the 1 KiB record, prepared (tx/s; average latency)" $CONNS
     echo
     echo "PostgreSQL rows: server CPU is kvs's and the database's together; the two-node rows run two wrk"
     echo "(no \"other work\" figure)."
@@ -953,6 +997,9 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "18 \"PUT 10 MiB\\n÷ nginx DAV\" $R16 1.0 $([ "$V16" = PASS ] && echo 1 || echo 0) \"${R16}×\" \"≥1.0\""
     echo "19 \"PUT 10 MiB peak RSS\\n÷ 160 MiB\" $R17 1.0 $([ "$V17" = PASS ] && echo 1 || echo 0) \"${R17}×\" \"≤1\""
     echo "20 \"keys CPU per key\\n÷ 0.35 µs\" $R18 1.0 $([ "$V18" = PASS ] && echo 1 || echo 0) \"${R18}×\" \"≤1\""
+    echo "21 \"lone PUT p50\\n÷ disk fdatasync\" $R25 1.5 $([ "$V25" = PASS ] && echo 1 || echo 0) \"${R25}×\" \"≤1.5\""
+    echo "22 \"PUT 64 conn.\\n÷ kvs on tmpfs\" $R10 0.85 $([ "$V10" = PASS ] && echo 1 || echo 0) \"${R10}×\" \"≥0.85\""
+    echo "23 \"PG GET 1 node\\n÷ pgbench GET\" $R26 0.7 $([ "$V26" = PASS ] && echo 1 || echo 0) \"${R26}×\" \"≥0.7\""
 } >"$TMP/chart.dat"
 gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}; other work on the machine: $OTHER_AVG CPUs on average'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"

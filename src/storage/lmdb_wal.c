@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@
 #define CKPT_BYTES (8ull << 20)
 #define CKPT_MS 1000
 #define POLL_MS 100
+#define CKPT_NICE 10 /* the checkpoint thread's nice value */
 /* Zeros written ahead of the log's tail (once per file: after one cycle every block is). */
 #define FILL_INIT (2ull << 20)
 #define FILL_AHEAD (2ull << 20)
@@ -1021,6 +1023,11 @@ int kvs_wal_make_room(struct kvs_wal *w)
 static void *ckpt_main(void *arg)
 {
     struct kvs_wal *w = arg;
+    /* Background work: the request threads and the writer come first when the CPUs are busy
+     * (reads must not wait for a checkpoint's kernel work). Nothing waits for this thread but
+     * a writer whose log is full, which then checkpoints by itself. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), CKPT_NICE) != 0)
+        kvs_log_debug("lmdb: checkpoint thread priority: %s", strerror(errno));
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         struct timespec ts;

@@ -16,7 +16,8 @@
  * Any number of `kvs serve` processes (nodes) may open the same database: they keep no state
  * of their own that another node could miss, so a client may send each request to any node.
  *   - Reads: every lookup is one statement at READ COMMITTED on a connection borrowed from
- *     the node's pool and given back at once. The results it returns are kept by the struct
+ *     the node's pool and given back at once; lookups of several threads at the same moment
+ *     share one pipeline, one round trip (pg_read.c). The results are kept by the struct
  *     kvs_read until it ends (the views point into them), but no connection and no
  *     transaction is held while a response goes out to a slow client.
  *   - The meta epoch (storage.h): kvs_epoch's one row, which triggers add one to in every
@@ -222,6 +223,12 @@ struct kvs_pg {
     /* The largest meta epoch a statement of this node has returned (atomic): the tentative
      * epoch of optimistic reads (pg_read.c). 0 = none yet. */
     uint64_t epoch_seen;
+
+    /* Lookups waiting to be sent, and the rounds (pipelines) out (pg_read.c), under rq_mu. */
+    pthread_mutex_t rq_mu;
+    pthread_cond_t rq_done;
+    struct kvs_pg_lookup *rq_head, *rq_tail;
+    unsigned rq_rounds, rq_rounds_max;
 };
 
 /* Results a read keeps because views point into them. */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -237,6 +238,8 @@ static void pg_close(struct kvs_storage *st)
     kvs_pg_pool_close(db);
     pthread_cond_destroy(&db->freed);
     pthread_mutex_destroy(&db->mu);
+    pthread_cond_destroy(&db->rq_done);
+    pthread_mutex_destroy(&db->rq_mu);
     free(db->uri);
     free(db);
 }
@@ -285,6 +288,14 @@ int kvs_storage_open_pg(const struct kvs_storage_config *cfg, struct kvs_storage
     db->max = cfg->pg_pool ? cfg->pg_pool : PG_DEFAULT_POOL;
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->freed, NULL);
+    pthread_mutex_init(&db->rq_mu, NULL);
+    pthread_cond_init(&db->rq_done, NULL);
+    /* Rounds of lookups out at once (pg_read.c): a pipeline per CPU keeps the database's CPUs
+     * busy; more would only split the batches. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    db->rq_rounds_max = cpus < 1 ? 1 : (unsigned)cpus;
+    if (db->rq_rounds_max > db->max)
+        db->rq_rounds_max = db->max;
     int rc = setup(db, cfg);
     if (rc == 0)
         rc = kvs_storage_init(&db->super, &pg_ops);

@@ -38,6 +38,7 @@
 #define CKPT_BYTES (8ull << 20)
 #define CKPT_MS 1000
 #define POLL_MS 100
+#define REPLAY_STEP_ROWS 20000 /* rows applied per transaction of a replay */
 #define CKPT_NICE 10 /* the checkpoint thread's nice value */
 /* Zeros written ahead of the log's tail (once per file: after one cycle every block is). */
 #define FILL_INIT (2ull << 20)
@@ -360,9 +361,9 @@ struct found {
     unsigned type;
 };
 
-/* Read and check the record at OFF that should have number LSN: its header into HDR and, when
- * BODY is not NULL, the whole record into *BODY (malloc'd, grown as needed; *CAP its size).
- * Returns 1 (a valid record), 0 (none: the chain ends here), or -errno. */
+/* Read and check the record at OFF that should have number LSN: what it is into *OUT, the
+ * whole record into *BODY (malloc'd, grown as needed; *CAP its size). Returns 1 (a valid
+ * record), 0 (none: the chain ends here), or -errno. */
 static int read_record(int fd, const struct header *h, uint64_t off, uint64_t lsn,
                        struct found *out, unsigned char **body, size_t *cap)
 {
@@ -377,15 +378,14 @@ static int read_record(int fd, const struct header *h, uint64_t off, uint64_t ls
     if (get64(hb + 8) != lsn || len < REC_HDR || len % REC_HDR != 0 || off + len > h->size ||
         type < REC_ROWS || type > REC_WRAP || (type != REC_ROWS && len != REC_HDR))
         return 0;
-    unsigned char *p = hb;
+    if (*cap < len) {
+        free(*body);
+        *cap = len;
+        *body = kvs_xmalloc(len);
+    }
+    unsigned char *p = *body;
+    memcpy(p, hb, REC_HDR);
     if (len > REC_HDR) {
-        if (*cap < len) {
-            free(*body);
-            *cap = len;
-            *body = kvs_xmalloc(len);
-        }
-        p = *body;
-        memcpy(p, hb, REC_HDR);
         rc = pread_full(fd, p + REC_HDR, len - REC_HDR, off + REC_HDR);
         if (rc != 0)
             return rc == EIO ? 0 : -rc;
@@ -750,24 +750,40 @@ int kvs_wal_replay(struct kvs_wal *w, kvs_wal_row_fn fn, void *arg)
         l.items[i].type = keep ? REC_ROWS : 0;
         kept += (size_t)keep;
     }
+    /* In transactions of at most REPLAY_STEP_ROWS rows (LMDB caps the pages one transaction
+     * may dirty), each synced (the environment is not MDB_NOSYNC yet). The pin on the
+     * checkpoint (kvs_wal_attach) keeps its pages meanwhile, so a crash in the middle finds
+     * the checkpoint intact and replays again from it. */
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    int rc = 0;
     unsigned char *body = NULL;
-    size_t cap = 0, rows = 0;
+    size_t cap = 0, rows = 0, step = 0;
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         if (l.items[i].type != REC_ROWS)
             continue;
+        if (txn == NULL && (rc = mdb_txn_begin(w->env, NULL, 0, &txn)) != 0) {
+            txn = NULL;
+            break;
+        }
         struct found f;
         int r = read_record(w->fd, &w->hdr, l.items[i].off, l.items[i].lsn, &f, &body, &cap);
         rc = r == 1 ? 0 : r < 0 ? -r : EIO;
         if (rc == 0)
             rc = apply_rows(body, f.len, txn, fn, arg);
-        rows += rc == 0 ? get32(body + 28) : 0;
+        if (rc == 0) {
+            rows += get32(body + 28);
+            step += get32(body + 28);
+        }
+        if (rc == 0 && step >= REPLAY_STEP_ROWS) {
+            rc = mdb_txn_commit(txn);
+            txn = NULL;
+            step = 0;
+        }
     }
     free(body);
     free(l.items);
-    if (rc == 0) {
-        rc = mdb_txn_commit(txn); /* synced: the environment is not MDB_NOSYNC yet */
+    if (rc == 0 && txn != NULL) {
+        rc = mdb_txn_commit(txn);
         txn = NULL;
     }
     if (txn != NULL)

@@ -64,6 +64,26 @@ $(B)/gen/web_assets.o: $(B)/gen/web_assets.c
 	$(CC) $(ALL_CF) -c $< -o $@
 # --- end of web console ----------------------------------------------------------------------
 
+# --- version -------------------------------------------------------------------------------
+# The release is KVS_VERSION in include/kvs/client.h (libkvs's too; read from there, so it is
+# written once). `kvs --version`, `kvs serve`'s serving line and GET /health add the commit
+# built (`git describe`; empty outside a git checkout, e.g. a source tarball).
+# build/gen/version_gen.h is rewritten only when the commit changes, so a new commit recompiles
+# src/common/version.c and nothing else.
+KVS_VERSION := $(shell sed -n 's/^\#define KVS_VERSION "\(.*\)"/\1/p' include/kvs/client.h)
+KVS_COMMIT   = $(shell git describe --always --dirty --abbrev=7 2>/dev/null)
+
+$(B)/gen/version_gen.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define KVS_BUILD_STR "%s"\n' '$(KVS_COMMIT)' > $@.$$$$.tmp; \
+	if cmp -s $@.$$$$.tmp $@; then rm -f $@.$$$$.tmp; else mv $@.$$$$.tmp $@; fi
+
+$(B)/src/common/version.o: $(B)/gen/version_gen.h
+$(B)/src/common/version.o: ALL_CF += -I$(B)/gen
+FORCE:
+.PHONY: FORCE
+# --- end of version ------------------------------------------------------------------------
+
 $(B)/kvs: $(call obj,src/main.c $(CLI)) $(B)/libkvs-internal.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LD)
 
@@ -72,7 +92,6 @@ $(B)/kvs: $(call obj,src/main.c $(CLI)) $(B)/libkvs-internal.a
 # built with hidden visibility: the .so exports only what kvs/client.h and kvs.h mark KVS_API.
 # It holds the client (src/client/) and what it shares with the server: the error table,
 # percent-coding and the URL-signing rule (auth/sign.c, with the helpers they use).
-KVS_VERSION   := 1.0.0
 KVS_SO_MAJOR  := 1
 LIBKVS_SRC    := $(CLIENT) src/common/err.c src/common/pct.c src/common/buf.c src/common/log.c \
                  src/common/clock.c src/common/alloc.c src/auth/sign.c
@@ -135,11 +154,13 @@ test-deps:
 	@tools/deps.sh test
 
 # --- run -----------------------------------------------------------------------------------
+# make run [LISTEN=HOST:PORT] [DATA=DIR] [ARGS="more kvs serve options"]
 LISTEN ?= 127.0.0.1:8787
 DATA   ?= ./data
+ARGS   ?=
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(B)/kvs serve --listen $(LISTEN) --data $(DATA)
+	$(B)/kvs serve --listen $(LISTEN) --data $(DATA) $(ARGS)
 
 # --- tests ---------------------------------------------------------------------------------
 UNIT := $(wildcard tests/unit/*.c tests/unit/*/*.c)
@@ -281,6 +302,9 @@ $(FZ)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer-no-link -c $< -o $@
 
+$(FZ)/obj/src/common/version.o: $(B)/gen/version_gen.h
+$(FZ)/obj/src/common/version.o: FUZZ_CF += -I$(B)/gen
+
 $(FZ)/libkvs-fuzz.a: $(patsubst %.c,$(FZ)/obj/%.o,$(LIBSRC)) $(FZ)/obj/gen/web_assets.o
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -360,6 +384,9 @@ clean:
 help:
 	@echo "make                 build build/kvs"
 	@echo "make run             install what is missing, build, start the server on $(LISTEN)"
+	@echo "                     with data in $(DATA); LISTEN=HOST:PORT DATA=DIR change them, and"
+	@echo "                     ARGS=\"...\" passes more kvs serve options (build/kvs serve --help),"
+	@echo "                     e.g. make run LISTEN=0.0.0.0:9000 ARGS=\"--access-log -\""
 	@echo "make test            install what is missing, run every test suite"
 	@echo "make test SANITIZE=1 the same, built with ASan + UBSan (into build/asan)"
 	@echo "make test-unit       C unit tests only;  make test-api  official-client API tests only"
@@ -367,7 +394,8 @@ help:
 	@echo "make screenshots     the console's pictures in docs/"
 	@echo "make test-cli        the kvs command line, libkvs examples, export, the Apify CLI"
 	@echo "make examples        build the libkvs examples (examples/) into $(B)/examples/"
-	@echo "make install         kvs, kvs.h + kvs/client.h, libkvs.a/.so, kvs.pc (PREFIX=$(PREFIX), DESTDIR=)"
+	@echo "make install         kvs, kvs.h + kvs/client.h, libkvs.a/.so, kvs.pc (PREFIX=$(PREFIX), DESTDIR=);"
+	@echo "                     make install PREFIX=~/.local puts kvs in ~/.local/bin, no root needed"
 	@echo "make test-pg         API, two-node and fault tests on PostgreSQL (throw-away clusters)"
 	@echo "make crashtest       kill -9 storms, 30 rounds (CRASH_ROUNDS=N)"
 	@echo "make fuzz            each libFuzzer harness for FUZZ_TIME seconds (default 60)"

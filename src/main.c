@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/version.h"
 #include "server/serve.h"
 
 int main(int argc, char **argv)
@@ -27,6 +28,14 @@ int main(int argc, char **argv)
         return kvs_cli_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "__complete") == 0) /* for tools/kvs-completion.bash */
         return kvs_cli_complete(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "kvs: '%s' takes no arguments (try: kvs help)\n", cmd);
+            return 2;
+        }
+        puts(kvs_version_line());
+        return 0;
+    }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         kvs_cli_usage_all(stdout);
         return 0;

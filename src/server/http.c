@@ -2,6 +2,7 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -819,12 +820,38 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE) ? MHD_NO : MHD_YES;
 }
 
-int kvs_http_start(struct kvs_server *srv)
+/* A listening TCP socket bound to ADDR, into *FD: made here rather than by libmicrohttpd, whose
+ * only word on a failed bind is a log line about "port 0" (it logs before it knows the port),
+ * so that `kvs serve` can say in one line which address failed and why. The same settings as
+ * libmicrohttpd's own: SO_REUSEADDR, IPv6 only on an IPv6 address, SOMAXCONN, non-blocking.
+ * Returns 0 or the errno of the step that failed. */
+static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, int *fd)
+{
+    int s = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return errno;
+    int on = 1;
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (addr->ss_family == AF_INET6 &&
+         setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+        bind(s, (const struct sockaddr *)addr, len) != 0 || listen(s, SOMAXCONN) != 0) {
+        int err = errno;
+        close(s);
+        return err;
+    }
+    *fd = s;
+    return 0;
+}
+
+int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
-    if (kvs_http_resolve(srv->cfg.listen, &addr, &addr_len) != 0)
+    snprintf(why, cap, "unknown reason");
+    if (kvs_http_resolve(srv->cfg.listen, &addr, &addr_len) != 0) {
+        snprintf(why, cap, "not a HOST:PORT address");
         return KVS_EINVAL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
@@ -839,11 +866,26 @@ int kvs_http_start(struct kvs_server *srv)
         flags |= MHD_USE_TLS;
         kvs_tls_activate(srv->tls);
     }
+    int fd = -1;
+    int err = listen_socket(&addr, addr_len, &fd);
+    if (err != 0) {
+        kvs_tls_activate(NULL);
+        snprintf(why, cap, "%s", strerror(err));
+        return KVS_EIO;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) == 0)
+        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
     if (srv->cfg.rate_limit)
         srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
     srv->decoding = kvs_budget_new(srv->cfg.decode_memory);
     srv->runwait = kvs_runwait_start();
     if (srv->runwait == NULL) {
+        close(fd);
+        kvs_tls_activate(NULL);
+        snprintf(why, cap, "cannot start the runs' waiting list");
         kvs_ratelimit_free(srv->rl);
         srv->rl = NULL;
         kvs_budget_free(srv->decoding);
@@ -856,10 +898,13 @@ int kvs_http_start(struct kvs_server *srv)
         if (srv->deadlines == NULL) {
             kvs_runwait_free(srv->runwait);
             srv->runwait = NULL;
+            close(fd);
+            kvs_tls_activate(NULL);
             kvs_ratelimit_free(srv->rl);
             srv->rl = NULL;
             kvs_budget_free(srv->decoding);
             srv->decoding = NULL;
+            snprintf(why, cap, "cannot start the header watchdog");
             return KVS_EIO;
         }
     }
@@ -868,7 +913,7 @@ int kvs_http_start(struct kvs_server *srv)
         flags, 0, on_accept, srv, on_request, srv,
         /* first, so that MHD's messages about the options below go through it too */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, /* libmicrohttpd closes it when it stops */
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->cfg.timeout_secs,
@@ -882,6 +927,8 @@ int kvs_http_start(struct kvs_server *srv)
         MHD_OPTION_END);
     /* clang-format on */
     if (srv->daemon == NULL) {
+        close(fd); /* EBADF, harmless, if libmicrohttpd closed it already */
+        snprintf(why, cap, "libmicrohttpd did not start (see the log above)");
         kvs_tls_activate(NULL);
         kvs_runwait_free(srv->runwait);
         srv->runwait = NULL;

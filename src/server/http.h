@@ -69,6 +69,7 @@ struct kvs_server_config {
     const char *tls_cert;          /* --tls-cert: PEM file; NULL = plain HTTP */
     const char *tls_key;           /* --tls-key: PEM file, set with tls_cert */
     size_t decode_memory; /* --decode-memory: bytes all content decoders may hold at once */
+    uint64_t unnamed_retention_ms; /* --unnamed-retention, as told to the storage (for /health) */
 };
 
 struct kvs_server {
@@ -84,6 +85,7 @@ struct kvs_server {
     struct kvs_tls *tls;             /* HTTPS credentials (tls.h); NULL for plain HTTP */
     struct kvs_budget *decoding;     /* cfg.decode_memory, shared by every decoder (budget.h) */
     struct kvs_runwait *runwait;     /* requests waiting for a run to finish (api/runwait.h) */
+    unsigned port;                   /* the port listened on, once started */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;
@@ -161,8 +163,10 @@ struct kvs_req {
 int kvs_http_resolve(const char *listen, struct sockaddr_storage *addr, socklen_t *len);
 
 /* Start serving with SRV->cfg on SRV->storage; over HTTPS when SRV->tls is set (the caller
- * made it with kvs_tls_open() and frees it after kvs_http_stop()). Returns 0 or KVS_EIO. */
-int kvs_http_start(struct kvs_server *srv);
+ * made it with kvs_tls_open() and frees it after kvs_http_stop()). SRV->port is then the port
+ * listened on (the one chosen for port 0). Returns 0, or KVS_EIO with why the address could
+ * not be listened on (e.g. "Address already in use") in WHY (CAP bytes). */
+int kvs_http_start(struct kvs_server *srv, char *why, size_t cap);
 
 /* Stop accepting new connections, wait up to GRACE_SECS for requests in flight to finish,
  * then close every connection and stop the worker threads. */

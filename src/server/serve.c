@@ -18,6 +18,7 @@
 #include "auth/token.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "kvs.h"
 #include "api/decoded.h"
 #include "server/accesslog.h"
@@ -417,6 +418,46 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
     return -1;
 }
 
+/* The admins, as user_list gathers them: enough to tell whether any of them has a token. */
+struct admins {
+    struct kvs_user u[16];
+    unsigned n;
+};
+
+static int gather_admin(void *arg, const struct kvs_user *u)
+{
+    struct admins *a = arg;
+    if (u->is_admin && a->n < sizeof a->u / sizeof a->u[0])
+        a->u[a->n++] = *u;
+    return 0;
+}
+
+static int count_token(void *arg, const struct kvs_token_info *t)
+{
+    ++*(unsigned *)arg;
+    return 1; /* one is enough */
+}
+
+/* On a restart: when no admin has a token left (all revoked, or the last one lost with the
+ * console's sign-out), nobody can administer the server through the API any more. Say how to
+ * make one, with the storage it must be made in (WHERE, redacted for a URI). */
+static void check_admin_tokens(struct kvs_storage *st, const char *where)
+{
+    struct kvs_read *rd;
+    if (kvs_storage_read_begin(st, &rd) != 0)
+        return; /* only advice: the server works without it */
+    struct admins a = {.n = 0};
+    unsigned tokens = 0;
+    int rc = kvs_storage_user_list(rd, gather_admin, &a);
+    for (unsigned i = 0; rc == 0 && i < a.n && tokens == 0; i++)
+        rc = kvs_storage_token_list(rd, kvs_slice_of(a.u[i].id), count_token, &tokens);
+    kvs_storage_read_end(rd);
+    if (rc != 0 || a.n == 0 || tokens > 0)
+        return;
+    printf("kvs: no admin has an API token; make one with: kvs token create %s --data %s\n",
+           a.u[0].username, where);
+}
+
 /* Make sure the admin exists. On a new data directory create it with $KVS_ADMIN_TOKEN or a
  * generated token (printed once); on an existing one, add $KVS_ADMIN_TOKEN to the admin's
  * tokens if it is not known yet. A new admin gets DEFAULT_ACCESS as its default general
@@ -549,6 +590,7 @@ int kvs_serve_main(int argc, char **argv)
     if (status >= 0)
         return status;
     raise_fd_limit(srv.cfg.max_connections);
+    srv.cfg.unnamed_retention_ms = store_cfg.unnamed_retention_ms;
     char why[512];
     if (srv.cfg.tls_cert &&
         kvs_tls_open(srv.cfg.tls_cert, srv.cfg.tls_key, &srv.tls, why, sizeof why) != 0) {
@@ -597,10 +639,12 @@ int kvs_serve_main(int argc, char **argv)
     }
     /* Listen before creating the admin: a start that fails on a busy port must not have
      * shown (and so spent) the one-time display of a generated token. */
-    rc = kvs_http_start(&srv);
+    rc = kvs_http_start(&srv, why, sizeof why);
     if (rc != 0) {
-        fprintf(stderr, "kvs serve: cannot listen on %s (address in use or not allowed)\n",
-                srv.cfg.listen);
+        fprintf(stderr, "kvs serve: cannot listen on %s: %s%s\n", srv.cfg.listen, why,
+                strstr(why, "in use") ? " (another server is there; choose another address "
+                                        "with --listen HOST:PORT)"
+                                      : "");
         kvs_storage_close(srv.storage);
         kvs_tls_free(srv.tls);
         return 1;
@@ -616,13 +660,13 @@ int kvs_serve_main(int argc, char **argv)
         return 1;
     }
     __atomic_store_n(&srv.ready, 1, __ATOMIC_RELEASE);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
+    check_admin_tokens(srv.storage, where);
     char host[256];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(srv.cfg.listen, ':') - srv.cfg.listen),
              srv.cfg.listen);
-    printf("kvs: serving %s://%s:%u (data in %s, %s storage, %u threads)\n",
-           srv.tls ? "https" : "http", host, info ? info->port : 0, where,
-           kvs_storage_name(srv.storage), srv.cfg.threads);
+    printf("kvs: serving %s://%s:%u (data in %s, %s storage, %u threads; %s)\n",
+           srv.tls ? "https" : "http", host, srv.port, where, kvs_storage_name(srv.storage),
+           srv.cfg.threads, kvs_version_line());
     if (srv.tls) {
         kvs_tls_describe(srv.tls, why, sizeof why);
         printf("kvs: TLS certificate %s\n", why);

@@ -90,6 +90,29 @@ typedef void (*kvs_progress_fn)(void *arg, uint64_t done, uint64_t total);
 /* Report record transfers of C to FN (NULL: stop reporting). */
 KVS_API void kvs_client_set_progress(kvs_client *c, kvs_progress_fn fn, void *arg);
 
+/* Called before C waits to send a failed call again (after a 429, a 5xx or a network error):
+ * this is retry RETRY (1 for the first) of at most MAX, after WAIT_MS milliseconds;
+ * kvs_client_errmsg(C) and kvs_client_status(C) tell what failed. For a person waiting: a
+ * server that is down otherwise looks like a command that hangs. Called from the thread
+ * making the call; it must not call C, only read its error. */
+typedef void (*kvs_retry_fn)(void *arg, const kvs_client *c, long retry, long max, long wait_ms);
+
+/* Tell FN about C's retries (NULL: stop telling). */
+KVS_API void kvs_client_set_retry_notice(kvs_client *c, kvs_retry_fn fn, void *arg);
+
+/* The server C talks to, as GET /health describes it (no token needed). Free with kvs_free().
+ * Strings are NULL when the server did not say (an older kvs). */
+struct kvs_server_info {
+    const char *url;              /* the base URL C was opened with */
+    const char *version;          /* the server's release, "1.0.0" */
+    const char *build;            /* the commit it was built from; "" when not known */
+    const char *storage;          /* "lmdb", "postgres" */
+    int64_t max_record_size;      /* the largest record it takes, bytes; 0 when not said */
+    int64_t unnamed_retention_ms; /* how long an unused unnamed store is kept; 0: forever */
+};
+
+KVS_API int kvs_server_info(kvs_client *c, struct kvs_server_info **out);
+
 /* What went wrong in the last call on C that failed: a sentence ("" after a success), the
  * server's Apify error type ("" when the server said nothing: a network error), the HTTP
  * status (0 when no response came). Owned by C, valid until its next call. */
@@ -126,8 +149,9 @@ struct kvs_store_page {
     struct kvs_store_info *items;
 };
 
-#define KVS_LIST_UNNAMED 1u /* list unnamed stores too */
-#define KVS_LIST_DESC 2u    /* newest first */
+#define KVS_LIST_UNNAMED 1u     /* list unnamed stores too */
+#define KVS_LIST_DESC 2u        /* newest first */
+#define KVS_LIST_SHARED_ONLY 4u /* only the stores others share with the caller */
 
 /* The stores of the caller and those shared with them, from OFFSET, at most LIMIT (0: the
  * server's maximum, 1000), in creation order. Returns 0 with *OUT, or an error. */

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth/access.h"
 #include "common/duration.h"
@@ -23,33 +25,39 @@ static const struct kvs_cli_command commands[] = {
      "list your stores and those shared with you (--unnamed: unnamed ones too)"},
     {"create", kvs_cli_cmd_create, 0, 1, KVS_CLI_O_JSON, 0, "[NAME]",
      "create the store NAME (kept if it exists), or a new unnamed store"},
-    {"info", kvs_cli_cmd_info, 1, 1, KVS_CLI_O_JSON, 0, "STORE", "show a store"},
-    {"rename", kvs_cli_cmd_rename, 1, 2, KVS_CLI_O_JSON | KVS_CLI_O_UNNAME, 0,
+    {"info", kvs_cli_cmd_info, 1, 1, KVS_CLI_STORE_ARG | KVS_CLI_O_JSON, 0, "STORE",
+     "show a store"},
+    {"rename", kvs_cli_cmd_rename, 1, 2, KVS_CLI_STORE_ARG | KVS_CLI_O_JSON | KVS_CLI_O_UNNAME, 0,
      "STORE NEW | STORE --unname", "rename a store, or make it unnamed"},
-    {"rm", kvs_cli_cmd_rm, 1, 1, 0, 0, "STORE", "delete a store and its records"},
-    {"rotate-key", kvs_cli_cmd_rotate_key, 1, 1, KVS_CLI_O_JSON, 0, "STORE",
+    {"rm", kvs_cli_cmd_rm, 1, 1, KVS_CLI_STORE_ARG, 0, "STORE", "delete a store and its records"},
+    {"rotate-key", kvs_cli_cmd_rotate_key, 1, 1, KVS_CLI_STORE_ARG | KVS_CLI_O_JSON, 0, "STORE",
      "give a store a new URL-signing key: every signed link made before stops working"},
-    {"keys", kvs_cli_cmd_keys, 1, 1, KVS_CLI_O_JSON | KVS_CLI_O_PREFIX, 0, "STORE [--prefix P]",
-     "list a store's keys with their sizes"},
-    {"get", kvs_cli_cmd_get, 2, 2, KVS_CLI_O_OUTPUT, 0, "STORE KEY [-o FILE]",
-     "write a record's value to stdout (nothing else) or to FILE"},
-    {"get-value", kvs_cli_cmd_get, 2, 2, KVS_CLI_O_OUTPUT, 0, "STORE KEY [-o FILE]",
-     "the same as get (Apify's spelling)"},
-    {"get-record", kvs_cli_cmd_get_record, 0, 0, KVS_CLI_O_RECORD | KVS_CLI_O_OUTPUT, 0,
+    {"keys", kvs_cli_cmd_keys, 1, 1, KVS_CLI_STORE_ARG | KVS_CLI_O_JSON | KVS_CLI_O_PREFIX, 0,
+     "STORE [--prefix P]", "list a store's keys with their sizes"},
+    {"get", kvs_cli_cmd_get, 2, 2, KVS_CLI_STORE_ARG | KVS_CLI_O_OUTPUT, 0, "STORE KEY [-o FILE]",
+     "write a record's value to stdout (nothing else) or to FILE; binary values are not "
+     "written to a terminal"},
+    {"get-value", kvs_cli_cmd_get, 2, 2, KVS_CLI_STORE_ARG | KVS_CLI_O_OUTPUT, 0,
+     "STORE KEY [-o FILE]", "the same as get (Apify's spelling)"},
+    {"get-record", kvs_cli_cmd_get_record, 0, 0,
+     KVS_CLI_STORE_ARG | KVS_CLI_O_RECORD | KVS_CLI_O_OUTPUT, 0,
      "--store-name STORE --key KEY [-o FILE]", "the same as get (Apify's spelling)"},
-    {"set", kvs_cli_cmd_set, 2, 3, KVS_CLI_O_CONTENT_TYPE, 1u << 2,
+    {"set", kvs_cli_cmd_set, 2, 3, KVS_CLI_STORE_ARG | KVS_CLI_O_CONTENT_TYPE, 1u << 2,
      "STORE KEY [FILE|-] [--content-type T]",
      "store FILE (or stdin) as a record; the type is guessed from FILE's name unless given"},
-    {"set-value", kvs_cli_cmd_set_value, 2, 3, KVS_CLI_O_CONTENT_TYPE, 0,
+    {"set-value", kvs_cli_cmd_set_value, 2, 3, KVS_CLI_STORE_ARG | KVS_CLI_O_CONTENT_TYPE, 0,
      "STORE KEY [VALUE] [--content-type T]",
      "store VALUE itself (or stdin) as a record, application/json unless given (Apify's)"},
-    {"del", kvs_cli_cmd_del, 2, 2, 0, 0, "STORE KEY", "delete a record"},
-    {"delete-value", kvs_cli_cmd_del, 2, 2, 0, 0, "STORE KEY", "the same as del (Apify's)"},
-    {"exists", kvs_cli_cmd_exists, 2, 2, KVS_CLI_O_JSON, 0, "STORE KEY",
+    {"del", kvs_cli_cmd_del, 2, 2, KVS_CLI_STORE_ARG, 0, "STORE KEY", "delete a record"},
+    {"delete-value", kvs_cli_cmd_del, 2, 2, KVS_CLI_STORE_ARG, 0, "STORE KEY",
+     "the same as del (Apify's)"},
+    {"exists", kvs_cli_cmd_exists, 2, 2, KVS_CLI_STORE_ARG | KVS_CLI_O_JSON, 0, "STORE KEY",
      "exit 0 when the record exists (with its size and type), 3 when not"},
-    {"url", kvs_cli_cmd_url, 1, 2, KVS_CLI_O_EXPIRES, 0, "STORE [KEY] [--expires DURATION]",
+    {"url", kvs_cli_cmd_url, 1, 2, KVS_CLI_STORE_ARG | KVS_CLI_O_EXPIRES, 0,
+     "STORE [KEY] [--expires DURATION]",
      "a signed link to a record (permanent) or to the key list (--expires: 12h, 7d, ...)"},
-    {"export", kvs_cli_cmd_export, 2, 2, KVS_CLI_O_LAYOUT, 1u << 1, "STORE DIR [--layout L]",
+    {"export", kvs_cli_cmd_export, 2, 2, KVS_CLI_STORE_ARG | KVS_CLI_O_LAYOUT, 1u << 1,
+     "STORE DIR [--layout L]",
      "write a store into DIR/key_value_stores/<name>/ as the Apify SDK lays it out"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -67,7 +75,9 @@ void kvs_cli_usage_all(FILE *out)
     fprintf(out,
             "  Options of these: --json (JSON for scripts), --retries N (on 429, 5xx and network\n"
             "  errors; default %d). Output is a table on a terminal, tab-separated lines\n"
-            "  otherwise. STORE is an ID, USERNAME~NAME or a name of your own store.\n"
+            "  otherwise. STORE is an ID, USERNAME~NAME, or a name of your own store (or of\n"
+            "  the one store of that name shared with you). A server that does not answer is\n"
+            "  told on a terminal while the retries wait.\n"
             "\n"
             "Server and administration:\n"
             "  kvs serve [options]              run the server (kvs serve --help)\n"
@@ -78,6 +88,7 @@ void kvs_cli_usage_all(FILE *out)
             "  kvs unshare STORE USER\n"
             "  kvs import [--store NAME] [--dry-run] SRC   (kvs import --help)\n"
             "  kvs backup --data DIR OUT | kvs restore [--force] --data DIR BACKUP\n"
+            "  kvs version                      which kvs this is (also kvs --version)\n"
             "\n"
             "Actors (kvs run --help):\n"
             "  kvs run [--input FILE | --input-json JSON] [--actor NAME] [--timeout SECS]\n"
@@ -110,15 +121,6 @@ int kvs_cli_fail(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     int rc = say(1, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-int kvs_cli_not_found(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = say(KVS_CLI_NOT_FOUND, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -292,6 +294,7 @@ int kvs_cli_connect(const char *url, const char *token, long retries, kvs_client
         *out = NULL;
         return kvs_cli_fail("cannot set the retries");
     }
+    kvs_cli_tell_retries(*out);
     return 0;
 }
 
@@ -505,9 +508,33 @@ int kvs_cli_data_main(int argc, char **argv)
     int rc = kvs_cli_connect(o.url, o.token, o.retries, &client);
     if (rc != 0)
         return rc;
+    /* The store argument: a bare name that is none of the caller's stores may stand for a
+     * store shared with them, found only when the server says there is no such store (no
+     * request more when there is). A value read from a pipe cannot be sent again. */
+    const char **store = NULL;
+    if ((cmd->opts & KVS_CLI_STORE_ARG) && o.store_name != NULL)
+        store = &o.store_name;
+    else if ((cmd->opts & KVS_CLI_STORE_ARG) && o.nargs > 0)
+        store = (const char **)&o.args[0];
+    int from_stdin =
+        (cmd->run == kvs_cli_cmd_set && (o.nargs < 3 || strcmp(o.args[2], "-") == 0)) ||
+        (cmd->run == kvs_cli_cmd_set_value && o.nargs < 3);
+    struct stat sb;
+    int may_rerun = !from_stdin || (fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode));
+    off_t stdin_at = from_stdin && may_rerun ? lseek(STDIN_FILENO, 0, SEEK_CUR) : 0;
+    kvs_cli_shared_begin(store ? *store : NULL, may_rerun);
     rc = cmd->run(client, &o);
+    char *resolved = rc == KVS_CLI_RERUN ? kvs_cli_shared_take() : NULL;
+    if (resolved != NULL) {
+        *store = resolved;
+        if (from_stdin)
+            (void)lseek(STDIN_FILENO, stdin_at, SEEK_SET); /* a regular file: from where it was */
+        kvs_cli_shared_begin(NULL, 0);
+        rc = cmd->run(client, &o);
+    }
+    free(resolved);
     kvs_client_close(client);
-    return rc;
+    return rc == KVS_CLI_RERUN ? 1 : rc;
 }
 
 /* ==== completion ============================================================================= */
@@ -527,6 +554,7 @@ static const struct {
     {"restore", NULL, "--force --data --help", 1},
     {"run", NULL, "--input --input-json --actor --timeout --url --token --help", 1},
     {"help", NULL, "", 0},
+    {"version", NULL, "", 0},
 };
 
 /* Whether option WORD takes a value (the next word is then not an argument). */

@@ -95,11 +95,40 @@ int kvs_cli_remote(const struct kvs_cli_req *req);
  * CLI's default). Returns 0 or the exit status of the failure, printed. */
 int kvs_cli_connect(const char *url, const char *token, long retries, kvs_client **out);
 
+/* ---- failures (fail.c): one message per situation, whichever command meets it ---------- */
+
 /* Print the failure RC of the last call on C, "kvs: CONTEXT: MESSAGE (HTTP STATUS)" (CONTEXT
- * printf-style, may be NULL), and return its exit status: KVS_CLI_NOT_FOUND for
- * KVS_ENOTFOUND, else 1. */
+ * printf-style, may be NULL), with what to do when the server cannot be reached (is it
+ * running? --url) or refused the token (401), and return its exit status: KVS_CLI_NOT_FOUND
+ * for KVS_ENOTFOUND, else 1. */
 int kvs_cli_api_fail(kvs_client *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* What a failed call was about: the names the command was given (NULL when none). */
+struct kvs_cli_about {
+    const char *store, *key, *user, *token;
+    const char *file; /* the value's file ("-": stdin), for a 413 */
+    int64_t size;     /* the value's size, -1 when not known, for a 413 */
+};
+
+/* As kvs_cli_api_fail(), in the words of the situation: what does not exist ("no store 'S'",
+ * "no record 'K' in store 'S'", "no user named 'U'", "no token matches 'P'", the same words
+ * as the --data commands; when the call named a store and a record or user in it, C is asked
+ * which of them is missing), or a value larger than the server's limit (with the limit, from
+ * GET /health, and the option that sets it). */
+int kvs_cli_fail_about(kvs_client *c, int rc, const struct kvs_cli_about *a);
+
+/* The not-found messages, for both ways a command runs: HTTP is the status of the server's
+ * answer, 0 for a command on a data directory. Return KVS_CLI_NOT_FOUND. A bare store name
+ * (neither an ID nor USERNAME~NAME) is told how another user's store is named. */
+int kvs_cli_no_store(const char *store, int http);
+int kvs_cli_no_record(const char *store, const char *key, int http);
+int kvs_cli_no_user(const char *user, int http);
+int kvs_cli_no_token(const char *prefix, int http);
+
+/* When stderr is a terminal, say on it each retry of C's calls and what made it (a server
+ * that is down, a 503). */
+void kvs_cli_tell_retries(kvs_client *c);
 
 /* `kvs import [--store NAME] [--dry-run] (--data DIR | --url URL --token TOKEN) SRC`
  * (cli/import.c, where the rules are). ARGV[0] is "import". Returns the exit status. */
@@ -118,9 +147,6 @@ int kvs_cli_open_data(const char *dir, struct kvs_storage **out);
 
 /* Print "kvs: MESSAGE" on stderr (printf-style) and return 1, the exit status of a failure. */
 int kvs_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* As kvs_cli_fail(), returning KVS_CLI_NOT_FOUND: what was named does not exist. */
-int kvs_cli_not_found(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "kvs: MESSAGE (see HINT)" on stderr, MESSAGE formatted printf-style, and return 2, the
  * exit status of a usage error. HINT says where the usage is, e.g. "kvs backup --help". */
@@ -155,6 +181,9 @@ enum {
     KVS_CLI_O_PAGE = 1u << 8, /* --offset, --limit */
     KVS_CLI_O_UNNAME = 1u << 9,
     KVS_CLI_O_RECORD = 1u << 10, /* --store-name, --key */
+    /* not an option: the command's first argument (or --store-name) names a store, which a
+     * bare name shared with the caller may stand for (kvs_cli_resolve_store) */
+    KVS_CLI_STORE_ARG = 1u << 15,
 };
 
 /* A data command's parsed line. */
@@ -202,6 +231,24 @@ void kvs_cli_usage_all(FILE *out);
 /* `kvs __complete WORD...`: the words that may follow WORD... on a command line, one a line,
  * for the bash completion (tools/kvs-completion.bash); "__files__" stands for a file name. */
 int kvs_cli_complete(int argc, char **argv);
+
+/* The stores named NAME that others share with the caller (every page of them): their count
+ * (0..1000), the first as "OWNER~NAME" into *REF (free() it; NULL when none), and all of them
+ * into LIST (CAP bytes, ", "-separated, cut when full). Returns the count or an error. */
+int kvs_cli_shared_named(kvs_client *c, const char *name, char **ref, char *list, size_t cap);
+
+/* A bare store name (neither an ID nor USERNAME~NAME) means one of the caller's own stores;
+ * when the caller has none of that name but exactly one store of that name is shared with
+ * them (kvs ls lists it by that name), the command is run again on that store. The data
+ * command's runner (cli.c) says which store argument STORE is and whether the command may be
+ * run again (MAY_RERUN: not when its value came from a pipe it has read); a "no store" failure
+ * about STORE then looks for a shared one (kvs_cli_fail_about) and, when the command may run
+ * again, returns KVS_CLI_RERUN instead of printing anything, the store to run it on left for
+ * kvs_cli_shared_take(). */
+#define KVS_CLI_RERUN 100 /* never an exit status */
+void kvs_cli_shared_begin(const char *store, int may_rerun);
+/* The "OWNER~NAME" to run the command again on (free() it), or NULL. */
+char *kvs_cli_shared_take(void);
 
 /* The commands, by the file that carries them out. */
 int kvs_cli_cmd_ls(kvs_client *c, const struct kvs_cli_opts *o);

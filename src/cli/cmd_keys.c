@@ -15,9 +15,7 @@ int kvs_cli_cmd_keys(kvs_client *c, const struct kvs_cli_opts *o)
     kvs_keys *it;
     const struct kvs_key_info *k;
     int rc = kvs_keys_open(c, o->args[0], o->prefix, &it);
-    int first = 1;
-    if (o->json)
-        printf("[");
+    int first = 1; /* "[" comes with the first key: a failed first page prints nothing */
     /* keys are printed as they come, page after page (a table on a terminal at the end) */
     while (rc == 0 && (rc = kvs_keys_next(it, &k)) == 1) {
         rc = 0;
@@ -30,7 +28,7 @@ int kvs_cli_cmd_keys(kvs_client *c, const struct kvs_cli_opts *o)
                 rc = kvs_cli_fail("out of memory");
                 break;
             }
-            printf("%s%s", first ? "" : ",", text);
+            printf("%s%s", first ? "[" : ",", text);
             free(text);
         } else {
             char size[32];
@@ -44,13 +42,13 @@ int kvs_cli_cmd_keys(kvs_client *c, const struct kvs_cli_opts *o)
         first = 0;
     }
     kvs_keys_close(it);
-    if (o->json)
-        printf("]\n");
+    if (o->json && (!first || rc == 0))
+        printf(first ? "[]\n" : "]\n");
     else if (rc == 0)
         kvs_cli_table_print(&t);
     kvs_cli_table_free(&t);
     if (rc < 0)
-        return kvs_cli_api_fail(c, rc, "%s", o->args[0]);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){o->args[0], .size = -1});
     return rc;
 }
 
@@ -70,7 +68,7 @@ int kvs_cli_cmd_url(kvs_client *c, const struct kvs_cli_opts *o)
         rc = kvs_keys_url(c, store, (int64_t)((o->expires_ms + 999) / 1000), &url);
     }
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, "%s", store);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){store, .size = -1});
     printf("%s\n", url);
     kvs_free(url);
     return 0;

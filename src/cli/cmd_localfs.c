@@ -19,6 +19,8 @@ int kvs_cli_cmd_export(kvs_client *c, const struct kvs_cli_opts *o)
     struct kvs_export_stats st;
     char msg[1024];
     int rc = kvs_export_run(c, o->args[0], o->args[1], layout, on_skip, NULL, &st, msg, sizeof msg);
+    if (rc == KVS_ENOTFOUND)
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){o->args[0], .size = -1});
     if (rc != 0) {
         fprintf(stderr, "kvs: export: %s\n", msg);
         return rc == KVS_ENOTFOUND ? KVS_CLI_NOT_FOUND : 1;

@@ -90,7 +90,7 @@ int kvs_cli_cmd_info(kvs_client *c, const struct kvs_cli_opts *o)
     struct kvs_store_info *s;
     int rc = kvs_store_get(c, o->args[0], &s);
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, "%s", o->args[0]);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){o->args[0], .size = -1});
     if (o->json) {
         kvs_cli_print_json(s->json);
         kvs_free(s);
@@ -126,7 +126,7 @@ int kvs_cli_cmd_rename(kvs_client *c, const struct kvs_cli_opts *o)
     struct kvs_store_info *s;
     int rc = kvs_store_rename(c, store, to, &s);
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, "rename %s", store);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){store, .size = -1});
     print_store(o, s, "renamed the store to");
     kvs_free(s);
     return 0;
@@ -136,7 +136,7 @@ int kvs_cli_cmd_rm(kvs_client *c, const struct kvs_cli_opts *o)
 {
     int rc = kvs_store_delete(c, o->args[0]);
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, "%s", o->args[0]);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){o->args[0], .size = -1});
     printf("deleted store %s\n", o->args[0]);
     return 0;
 }
@@ -146,7 +146,7 @@ int kvs_cli_cmd_rotate_key(kvs_client *c, const struct kvs_cli_opts *o)
     struct kvs_store_info *s;
     int rc = kvs_store_rotate_key(c, o->args[0], &s);
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, "%s", o->args[0]);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){o->args[0], .size = -1});
     if (o->json)
         kvs_cli_print_json(s->json);
     else
@@ -154,4 +154,42 @@ int kvs_cli_cmd_rotate_key(kvs_client *c, const struct kvs_cli_opts *o)
                s->name ? s->name : "(unnamed)", s->id);
     kvs_free(s);
     return 0;
+}
+
+/* ---- a bare name for a store shared with the caller ---------------------------------------- */
+
+int kvs_cli_shared_named(kvs_client *c, const char *name, char **ref, char *list, size_t cap)
+{
+    *ref = NULL;
+    list[0] = '\0';
+    size_t found = 0, used = 0;
+    for (uint64_t offset = 0;;) { /* every page */
+        struct kvs_store_page *pg;
+        int rc = kvs_store_list(c, offset, PAGE, KVS_LIST_SHARED_ONLY, &pg);
+        if (rc != 0) {
+            free(*ref);
+            *ref = NULL;
+            return rc;
+        }
+        for (uint64_t i = 0; i < pg->count; i++) {
+            const struct kvs_store_info *it = &pg->items[i];
+            if (it->name == NULL || it->username == NULL || strcmp(it->name, name) != 0)
+                continue;
+            size_t n = strlen(it->username) + 1 + strlen(name) + 1;
+            if (found++ == 0) {
+                *ref = kvs_xmalloc(n);
+                snprintf(*ref, n, "%s~%s", it->username, name);
+            }
+            if (used < cap)
+                used += (size_t)snprintf(list + used, cap - used, "%s%s~%s", found > 1 ? ", " : "",
+                                         it->username, name);
+        }
+        uint64_t got = pg->count;
+        int more = got > 0 && offset + got < pg->total;
+        kvs_free(pg);
+        offset += got;
+        if (!more)
+            break;
+    }
+    return (int)(found > 1000 ? 1000 : found);
 }

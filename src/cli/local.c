@@ -84,7 +84,7 @@ static int find_user(struct local *l, const char *name, struct kvs_user *out)
 {
     int rc = kvs_storage_user_by_name(l->rd, kvs_slice_of(name), out);
     if (rc == KVS_ENOTFOUND)
-        return kvs_cli_not_found("no user named '%s'", name);
+        return kvs_cli_no_user(name, 0);
     if (rc != 0)
         return kvs_cli_fail("cannot read the users: %s", kvs_strerror(rc));
     return 0;
@@ -111,7 +111,7 @@ static int find_store(struct local *l, const char *ref, struct kvs_store *out)
         return kvs_cli_fail("give the store as its ID or as USERNAME~NAME, not '%s'", ref);
     }
     if (rc == KVS_ENOTFOUND)
-        return kvs_cli_not_found("no store '%s'", ref);
+        return kvs_cli_no_store(ref, 0);
     if (rc != 0)
         return kvs_cli_fail("cannot read the stores: %s", kvs_strerror(rc));
     return 0;
@@ -227,7 +227,7 @@ static int token_revoke(struct local *l)
     l->rd = NULL;
     int rc = kvs_storage_write(l->st, &w);
     if (rc == KVS_ENOTFOUND)
-        return kvs_cli_not_found("no token matches '%s'", p);
+        return kvs_cli_no_token(p, 0);
     if (rc == KVS_EAMBIGUOUS)
         return kvs_cli_fail("'%s' matches more than one token; give more of it", p);
     if (rc != 0)

@@ -1,7 +1,6 @@
-/* out.c — what the data commands print: tables for people or for scripts, JSON, sizes, times,
- * and the one-line failures of libkvs calls (see cli.h). */
+/* out.c — what the data commands print: tables for people or for scripts, JSON, sizes and
+ * times (see cli.h; their failures are fail.c's). */
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +12,6 @@
 int kvs_cli_stdout_tty(void)
 {
     return isatty(STDOUT_FILENO);
-}
-
-int kvs_cli_api_fail(kvs_client *c, int rc, const char *fmt, ...)
-{
-    const char *msg = kvs_client_errmsg(c);
-    fputs("kvs: ", stderr);
-    if (fmt != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputs(": ", stderr);
-    }
-    fputs(msg[0] ? msg : kvs_strerror(rc), stderr);
-    int status = kvs_client_status(c);
-    if (status != 0 && (status < 200 || status > 299)) /* not after a 2xx: a local failure */
-        fprintf(stderr, " (HTTP %d)", status);
-    fputc('\n', stderr);
-    return rc == KVS_ENOTFOUND ? KVS_CLI_NOT_FOUND : 1;
 }
 
 /* ---- tables -------------------------------------------------------------------------------- */

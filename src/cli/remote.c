@@ -19,6 +19,9 @@ static int user_add(kvs_client *c, const struct kvs_cli_req *req)
                              ? kvs_access_name((enum kvs_general_access)req->default_access)
                              : NULL;
     int rc = kvs_user_create(c, req->name, req->admin, access, &u);
+    if (rc == KVS_EEXIST) /* the words of the --data command (local.c) */
+        return kvs_cli_fail("a user named '%s' already exists (HTTP %d)", req->name,
+                            kvs_client_status(c));
     if (rc != 0)
         return kvs_cli_api_fail(c, rc, NULL);
     printf("created user %s (id %s%s)\n", str(u->username), str(u->id),
@@ -50,7 +53,7 @@ static int token_create(kvs_client *c, const struct kvs_cli_req *req)
     struct kvs_token_entry *t;
     int rc = kvs_token_create(c, req->name, &t);
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, NULL);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){.user = req->name, .size = -1});
     kvs_cli_print_token("new API token", str(t->username), str(t->token));
     kvs_free(t);
     return 0;
@@ -61,7 +64,7 @@ static int token_list(kvs_client *c, const struct kvs_cli_req *req)
     struct kvs_token_page *pg;
     int rc = kvs_token_list(c, req->name, &pg);
     if (rc != 0)
-        return kvs_cli_api_fail(c, rc, NULL);
+        return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){.user = req->name, .size = -1});
     printf("%-14s %s\n", "PREFIX", "CREATED");
     for (uint64_t i = 0; i < pg->count; i++) {
         const char *p = pg->items[i].prefix;
@@ -94,7 +97,7 @@ int kvs_cli_remote(const struct kvs_cli_req *req)
         if (*req->name == '\0') {
             rc = kvs_cli_fail("give a token prefix");
         } else if ((rc = kvs_token_revoke(c, req->name)) != 0) {
-            rc = kvs_cli_api_fail(c, rc, NULL);
+            rc = kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){.token = req->name, .size = -1});
         } else {
             printf("revoked the token\n");
         }
@@ -103,7 +106,8 @@ int kvs_cli_remote(const struct kvs_cli_req *req)
         rc = kvs_share_set(c, req->store, req->name,
                            kvs_share_name((enum kvs_share_level)req->level));
         if (rc != 0)
-            rc = kvs_cli_api_fail(c, rc, NULL);
+            rc = kvs_cli_fail_about(
+                c, rc, &(struct kvs_cli_about){req->store, .user = req->name, .size = -1});
         else
             printf("shared %s with %s: %s\n", req->store, req->name,
                    kvs_share_name((enum kvs_share_level)req->level));
@@ -111,7 +115,8 @@ int kvs_cli_remote(const struct kvs_cli_req *req)
     case KVS_CLI_UNSHARE:
         rc = kvs_share_delete(c, req->store, req->name);
         if (rc != 0)
-            rc = kvs_cli_api_fail(c, rc, NULL);
+            rc = kvs_cli_fail_about(
+                c, rc, &(struct kvs_cli_about){req->store, .user = req->name, .size = -1});
         else
             printf("%s is no longer shared with %s\n", req->store, req->name);
         break;

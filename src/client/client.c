@@ -356,6 +356,12 @@ void kvs_client_set_progress(kvs_client *c, kvs_progress_fn fn, void *arg)
     c->progress_arg = arg;
 }
 
+void kvs_client_set_retry_notice(kvs_client *c, kvs_retry_fn fn, void *arg)
+{
+    c->retry_notice = fn;
+    c->retry_arg = arg;
+}
+
 const char *kvs_client_errmsg(const kvs_client *c)
 {
     return c->errmsg;
@@ -700,8 +706,8 @@ static int fail_transfer(kvs_client *c, const struct kvs__call *k, const struct 
         return kvs__fail(c, KVS_EINVAL, "%s %s%s: %s", k->method, c->base, k->path, why);
     case CURLE_OPERATION_TIMEDOUT:
         return kvs__fail(c, KVS_ETIMEOUT, "%s %s%s: %s", k->method, c->base, k->path, why);
-    default:
-        return kvs__fail(c, KVS_ENET, "%s %s%s: %s", k->method, c->base, k->path, why);
+    default: /* the server, not the call: reaching it is what failed */
+        return kvs__fail(c, KVS_ENET, "cannot reach the server at %s: %s", c->base, why);
     }
 }
 
@@ -773,6 +779,8 @@ int kvs__perform(kvs_client *c, struct kvs__call *k)
             delay = MAX_RETRY_DELAY_MS;
         if (x.retry_after_ms > delay)
             delay = x.retry_after_ms;
+        if (c->retry_notice != NULL)
+            c->retry_notice(c->retry_arg, c, attempt + 1, c->max_retries, delay);
         sleep_ms(delay);
     }
     kvs__str_free(&url);
@@ -812,5 +820,46 @@ int kvs__json_call(kvs_client *c, const char *method, const char *path, json_t *
     }
     free(text);
     kvs__str_free(&k.resp);
+    return rc;
+}
+
+/* ---- the server ---------------------------------------------------------------------------- */
+
+#define I struct kvs_server_info
+static const struct kvs__field server_fields[] = {
+    KVS__FIELD(I, version, "version", KVS__F_STR),
+    KVS__FIELD(I, build, "build", KVS__F_STR),
+    KVS__FIELD(I, storage, "storage", KVS__F_STR),
+    KVS__FIELD(I, max_record_size, "maxRecordSize", KVS__F_INT),
+    KVS__FIELD(I, unnamed_retention_ms, "unnamedRetentionMillis", KVS__F_INT),
+    {NULL, KVS__F_STR, 0},
+};
+#undef I
+
+int kvs_server_info(kvs_client *c, struct kvs_server_info **out)
+{
+    *out = NULL;
+    struct kvs__call k;
+    kvs__call_init(&k, "GET", "/health"); /* not under /v2, and not wrapped in "data" */
+    int rc = kvs__perform(c, &k);
+    json_t *doc = NULL;
+    if (rc == 0) {
+        doc = json_loadb(k.resp.p ? k.resp.p : "", k.resp.n, 0, NULL);
+        if (!json_is_object(doc))
+            rc = kvs__fail(c, KVS_EPROTO, "GET %s/health: the answer is not JSON", c->base);
+    }
+    kvs__str_free(&k.resp);
+    struct kvs_server_info *s = NULL;
+    if (rc == 0) {
+        s = kvs__block_new(sizeof *s, doc);
+        if (s == NULL || kvs__decode(s, doc, server_fields, s) != 0 ||
+            (s->url = kvs__block_strndup(s, c->base, strlen(c->base))) == NULL) {
+            kvs_free(s);
+            s = NULL;
+            rc = kvs__fail(c, KVS_ENOMEM, NULL);
+        }
+    }
+    json_decref(doc);
+    *out = s;
     return rc;
 }

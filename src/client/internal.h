@@ -20,6 +20,8 @@ struct kvs_client {
     long max_retries, retry_delay_ms, timeout_ms, connect_timeout_ms;
     kvs_progress_fn progress;
     void *progress_arg;
+    kvs_retry_fn retry_notice;
+    void *retry_arg;
     int status;       /* the last call's HTTP status, 0 when none */
     char errtype[64]; /* the last failure's Apify error type */
     char errmsg[512]; /* ... and its message */

@@ -72,8 +72,9 @@ int kvs_store_list(kvs_client *c, uint64_t offset, uint64_t limit, unsigned flag
 {
     *out = NULL;
     char path[160];
-    snprintf(path, sizeof path, "/v2/key-value-stores?offset=%" PRIu64 "%s%s", offset,
-             flags & KVS_LIST_UNNAMED ? "&unnamed=1" : "", flags & KVS_LIST_DESC ? "&desc=1" : "");
+    snprintf(path, sizeof path, "/v2/key-value-stores?offset=%" PRIu64 "%s%s%s", offset,
+             flags & KVS_LIST_UNNAMED ? "&unnamed=1" : "", flags & KVS_LIST_DESC ? "&desc=1" : "",
+             flags & KVS_LIST_SHARED_ONLY ? "&ownership=sharedWithMe" : "");
     if (limit > 0)
         snprintf(path + strlen(path), sizeof path - strlen(path), "&limit=%" PRIu64, limit);
     json_t *data = NULL;

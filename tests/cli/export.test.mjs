@@ -159,7 +159,7 @@ describe('kvs export', { skip: NEEDS_SPAWN }, () => {
         assert.equal(meta.name, null);
         const missing = await kvs(server, ['export', 'no-such-store', path.join(tmp, 'missing')]);
         assert.equal(missing.code, 3, show(missing));
-        assert.match(missing.stderr, /not found/);
+        assert.match(missing.stderr, /^kvs: no store 'no-such-store' \(HTTP 404\)/);
     });
 
     test('a key too long for a file name is reported and skipped (exit 1), the others exported', T, async () => {

@@ -61,7 +61,7 @@ describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
         const asJson = JSON.parse(ok(await kvs(server, ['info', `admin~${name}`, '--json'])).out);
         assert.equal(asJson.id, id);
         assert.equal(typeof asJson.urlSigningSecretKey, 'string');
-        fails(await kvs(server, ['info', 'no-such-store']), 3, /^kvs: no-such-store: .*not found.* \(HTTP 404\)$/);
+        fails(await kvs(server, ['info', 'no-such-store']), 3, /^kvs: no store 'no-such-store' \(HTTP 404\)/);
 
         const renamed = uniqueName('cli2');
         assert.match(ok(await kvs(server, ['rename', name, renamed])).out, new RegExp(`renamed the store to ${renamed} \\(id ${id}\\)`));

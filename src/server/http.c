@@ -843,14 +843,37 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, int
     return 0;
 }
 
-int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
+int kvs_http_listen(struct kvs_server *srv, char *why, size_t cap)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
-    snprintf(why, cap, "unknown reason");
+    srv->listen_fd = -1;
     if (kvs_http_resolve(srv->cfg.listen, &addr, &addr_len) != 0) {
         snprintf(why, cap, "not a HOST:PORT address");
         return KVS_EINVAL;
+    }
+    int err = listen_socket(&addr, addr_len, &srv->listen_fd);
+    if (err != 0) {
+        snprintf(why, cap, "%s", strerror(err));
+        return KVS_EIO;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof bound;
+    if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &bound_len) == 0)
+        srv->port = ntohs(bound.ss_family == AF_INET6
+                              ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                              : ((struct sockaddr_in *)&bound)->sin_port);
+    return 0;
+}
+
+int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    snprintf(why, cap, "unknown reason");
+    if (getsockname(srv->listen_fd, (struct sockaddr *)&addr, &addr_len) != 0) {
+        snprintf(why, cap, "%s", strerror(errno));
+        return KVS_EIO;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
@@ -866,24 +889,11 @@ int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
         flags |= MHD_USE_TLS;
         kvs_tls_activate(srv->tls);
     }
-    int fd = -1;
-    int err = listen_socket(&addr, addr_len, &fd);
-    if (err != 0) {
-        kvs_tls_activate(NULL);
-        snprintf(why, cap, "%s", strerror(err));
-        return KVS_EIO;
-    }
-    struct sockaddr_storage bound;
-    socklen_t bound_len = sizeof bound;
-    if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) == 0)
-        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                      : ((struct sockaddr_in *)&bound)->sin_port);
     if (srv->cfg.rate_limit)
         srv->rl = kvs_ratelimit_new(srv->cfg.rate_limit, 64 * 1024);
     srv->decoding = kvs_budget_new(srv->cfg.decode_memory);
     srv->runwait = kvs_runwait_start();
     if (srv->runwait == NULL) {
-        close(fd);
         kvs_tls_activate(NULL);
         snprintf(why, cap, "cannot start the runs' waiting list");
         kvs_ratelimit_free(srv->rl);
@@ -898,7 +908,6 @@ int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
         if (srv->deadlines == NULL) {
             kvs_runwait_free(srv->runwait);
             srv->runwait = NULL;
-            close(fd);
             kvs_tls_activate(NULL);
             kvs_ratelimit_free(srv->rl);
             srv->rl = NULL;
@@ -913,7 +922,7 @@ int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
         flags, 0, on_accept, srv, on_request, srv,
         /* first, so that MHD's messages about the options below go through it too */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, /* libmicrohttpd closes it when it stops */
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd, /* MHD closes it when it stops */
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->cfg.timeout_secs,
@@ -927,7 +936,6 @@ int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
         MHD_OPTION_END);
     /* clang-format on */
     if (srv->daemon == NULL) {
-        close(fd); /* EBADF, harmless, if libmicrohttpd closed it already */
         snprintf(why, cap, "libmicrohttpd did not start (see the log above)");
         kvs_tls_activate(NULL);
         kvs_runwait_free(srv->runwait);
@@ -938,8 +946,9 @@ int kvs_http_start(struct kvs_server *srv, char *why, size_t cap)
         srv->rl = NULL;
         kvs_budget_free(srv->decoding);
         srv->decoding = NULL;
-        return KVS_EIO; /* the caller says so: cannot listen */
+        return KVS_EIO; /* the caller closes the socket and says so */
     }
+    srv->listen_fd = -1; /* MHD's now */
     return 0;
 }
 

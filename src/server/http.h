@@ -85,7 +85,8 @@ struct kvs_server {
     struct kvs_tls *tls;             /* HTTPS credentials (tls.h); NULL for plain HTTP */
     struct kvs_budget *decoding;     /* cfg.decode_memory, shared by every decoder (budget.h) */
     struct kvs_runwait *runwait;     /* requests waiting for a run to finish (api/runwait.h) */
-    unsigned port;                   /* the port listened on, once started */
+    int listen_fd;                   /* kvs_http_listen()'s socket; -1 before */
+    unsigned port;                   /* the port listened on */
 };
 
 /* One request. Allocated on the first handler call, freed when MHD reports completion;
@@ -162,10 +163,16 @@ struct kvs_req {
  * Returns 0 or KVS_EINVAL. */
 int kvs_http_resolve(const char *listen, struct sockaddr_storage *addr, socklen_t *len);
 
-/* Start serving with SRV->cfg on SRV->storage; over HTTPS when SRV->tls is set (the caller
- * made it with kvs_tls_open() and frees it after kvs_http_stop()). SRV->port is then the port
- * listened on (the one chosen for port 0). Returns 0, or KVS_EIO with why the address could
- * not be listened on (e.g. "Address already in use") in WHY (CAP bytes). */
+/* Listen on SRV->cfg.listen: SRV->listen_fd and SRV->port (the one chosen for port 0) are set.
+ * Connections wait in the kernel's backlog until kvs_http_start(), so that nothing is
+ * answered "starting" in between, and a busy port is found before anything else is done.
+ * Returns 0, or KVS_EINVAL / KVS_EIO with why the address could not be listened on (e.g.
+ * "Address already in use") in WHY (CAP bytes). */
+int kvs_http_listen(struct kvs_server *srv, char *why, size_t cap);
+
+/* Start serving SRV->listen_fd with SRV->cfg on SRV->storage; over HTTPS when SRV->tls is set
+ * (the caller made it with kvs_tls_open() and frees it after kvs_http_stop()). The listening
+ * socket is libmicrohttpd's from then on. Returns 0, or KVS_EIO with why in WHY. */
 int kvs_http_start(struct kvs_server *srv, char *why, size_t cap);
 
 /* Stop accepting new connections, wait up to GRACE_SECS for requests in flight to finish,

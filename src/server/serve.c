@@ -638,8 +638,10 @@ int kvs_serve_main(int argc, char **argv)
         return 1;
     }
     /* Listen before creating the admin: a start that fails on a busy port must not have
-     * shown (and so spent) the one-time display of a generated token. */
-    rc = kvs_http_start(&srv, why, sizeof why);
+     * shown (and so spent) the one-time display of a generated token. Connections wait in the
+     * kernel's backlog until the server starts below, when the admin exists: nothing is ever
+     * answered "starting" (which a health check would count as a failure). */
+    rc = kvs_http_listen(&srv, why, sizeof why);
     if (rc != 0) {
         fprintf(stderr, "kvs serve: cannot listen on %s: %s%s\n", srv.cfg.listen, why,
                 strstr(why, "in use") ? " (another server is there; choose another address "
@@ -652,14 +654,20 @@ int kvs_serve_main(int argc, char **argv)
     rc = ensure_admin(srv.storage, srv.cfg.default_access);
     if (rc == KVS_EEXIST) /* another node on the same database made the admin just now */
         rc = ensure_admin(srv.storage, srv.cfg.default_access);
-    if (rc != 0) {
+    if (rc != 0)
         fprintf(stderr, "kvs serve: cannot set up the admin user: %s\n", kvs_strerror(rc));
-        kvs_http_stop(&srv, 0);
+    __atomic_store_n(&srv.ready, 1, __ATOMIC_RELEASE);
+    if (rc == 0 && kvs_http_start(&srv, why, sizeof why) != 0) {
+        fprintf(stderr, "kvs serve: cannot serve on %s: %s\n", srv.cfg.listen, why);
+        rc = KVS_EIO;
+    }
+    if (rc != 0) {
+        if (srv.listen_fd >= 0)
+            close(srv.listen_fd);
         kvs_storage_close(srv.storage);
         kvs_tls_free(srv.tls);
         return 1;
     }
-    __atomic_store_n(&srv.ready, 1, __ATOMIC_RELEASE);
     check_admin_tokens(srv.storage, where);
     char host[256];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(srv.cfg.listen, ':') - srv.cfg.listen),

@@ -860,9 +860,8 @@ int kvs_http_listen(struct kvs_server *srv, char *why, size_t cap)
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof bound;
     if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &bound_len) == 0)
-        srv->port = ntohs(bound.ss_family == AF_INET6
-                              ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                              : ((struct sockaddr_in *)&bound)->sin_port);
+        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
     return 0;
 }
 

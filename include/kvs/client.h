@@ -246,6 +246,8 @@ struct kvs_key_info {
     const char *key;
     int64_t size;                  /* stored bytes */
     const char *record_public_url; /* signed for callers who may write the store */
+    const char *content_type;      /* the record's; NULL from a server that does not say */
+    const char *modified_at;       /* when it was last written, ISO 8601 UTC; NULL: not said */
 };
 
 typedef struct kvs_keys kvs_keys;
@@ -354,6 +356,16 @@ KVS_API int kvs_user_list(kvs_client *c, struct kvs_user_page **out);
 
 /* User USER: an ID, a username or "me". */
 KVS_API int kvs_user_get(kvs_client *c, const char *user, struct kvs_user_info **out);
+
+/* Delete user USER (admin only) and everything that is theirs: their tokens, the shares they
+ * were given, their stores with every record. The only admin is refused (KVS_EINVAL). */
+KVS_API int kvs_user_delete(kvs_client *c, const char *user);
+
+/* What the stores USER owns hold (the admin, or the user). */
+struct kvs_user_usage {
+    int64_t stores, named_stores, records, storage_bytes;
+};
+KVS_API int kvs_user_usage(kvs_client *c, const char *user, struct kvs_user_usage *out);
 
 /* A token of a user, listed by its prefix. TOKEN, USER_ID and USERNAME are set by
  * kvs_token_create() (the token shown once). */

@@ -163,6 +163,8 @@ void kvs_api_share_set_done(struct kvs_req *r);
 void kvs_api_share_delete(struct kvs_req *r);
 void kvs_api_share_delete_done(struct kvs_req *r);
 void kvs_api_users_list(struct kvs_req *r);
+void kvs_api_user_delete(struct kvs_req *r);
+void kvs_api_user_delete_done(struct kvs_req *r);
 void kvs_api_users_create(struct kvs_req *r);
 void kvs_api_users_create_done(struct kvs_req *r);
 void kvs_api_user_get(struct kvs_req *r);

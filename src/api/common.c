@@ -71,6 +71,8 @@ static const struct {
     {KVS_PATH_USER, {"user.get", GET_HEAD, 0, NULL, kvs_api_user_get, NULL}},
     {KVS_PATH_USER,
      {"user.update", KVS_M_PUT, KVS_R_BODY, NULL, kvs_api_user_update, kvs_api_user_update_done}},
+    {KVS_PATH_USER,
+     {"user.delete", KVS_M_DELETE, 0, NULL, kvs_api_user_delete, kvs_api_user_delete_done}},
     {KVS_PATH_USER_TOKENS, {"tokens.list", GET_HEAD, 0, NULL, kvs_api_tokens_list, NULL}},
     {KVS_PATH_USER_TOKENS,
      {"tokens.create", KVS_M_POST, 0, NULL, kvs_api_tokens_create, kvs_api_tokens_create_done}},

@@ -2,8 +2,11 @@
  *
  * Keys come in byte order; a page starts after exclusiveStartKey and holds at most limit keys
  * (default and maximum 1000), optionally only those with a prefix or in a collection of the
- * store's schema. With includeContentTypes=1 each item also carries the record's contentType
- * (a kvstore addition: the web console shows it in the key list, and any client may ask).
+ * store's schema. Each item carries, besides the platform's key, size and recordPublicUrl, the
+ * record's contentType and modifiedAt (kvstore additions, named as the platform names them on
+ * records and stores: the official clients keep unknown fields, the console shows them, and an
+ * SDK listing keys need not assume application/octet-stream). includeContentTypes=1, which
+ * once asked for contentType, is still taken.
  * nextExclusiveStartKey and exclusiveStartKey are an explicit null when absent: the official
  * clients stop paging only on null (contract §2.3). */
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include "api/api.h"
 #include "auth/sign.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "kvs.h"
 #include "server/reply.h"
@@ -27,7 +31,6 @@ struct page {
     struct kvs_signer *signer; /* signs record links; NULL = plain links (kvs_api_keys_list) */
     kvs_slice only;            /* a collection's single key: list nothing else (empty = none) */
     kvs_slice last;            /* the last key listed */
-    int content_types;         /* add each record's "contentType" (includeContentTypes=1) */
     uint64_t count;
 };
 
@@ -86,14 +89,18 @@ static int add_key(void *arg, const struct kvs_key_view *k)
             rc = kvs_buf_puts(o, sig);
     }
     if (rc == 0)
-        rc = PUT_LIT(o, "\"");
-    if (rc == 0 && pg->content_types) {
-        rc = PUT_LIT(o, ",\"contentType\":");
-        if (rc == 0)
-            rc = json_header_value(o, k->rec.content_type);
-    }
+        rc = PUT_LIT(o, "\",\"contentType\":");
     if (rc == 0)
-        rc = PUT_LIT(o, "}");
+        rc = json_header_value(o, k->rec.content_type);
+    if (rc == 0) {
+        char when[KVS_ISO_LEN + 1];
+        kvs_iso8601(k->rec.modified_ms, when);
+        rc = PUT_LIT(o, ",\"modifiedAt\":\"");
+        if (rc == 0)
+            rc = kvs_buf_append(o, when, KVS_ISO_LEN);
+        if (rc == 0)
+            rc = PUT_LIT(o, "\"}");
+    }
     pg->last = k->key;
     pg->count++;
     return rc;
@@ -124,7 +131,7 @@ void kvs_api_keys_list(struct kvs_req *r)
     const char *start = kvs_http_query(r, "exclusiveStartKey");
     const char *prefix_q = kvs_http_query(r, "prefix");
     const char *collection = kvs_http_query(r, "collection");
-    int content_types;
+    int content_types; /* always given now; the parameter is still checked */
     if (kvs_api_query_bool(r, "includeContentTypes", &content_types) != 0) {
         kvs_reply_error(r, KVS_EBADPARAM,
                         "Parameter includeContentTypes must be true, false, 1 or 0.");
@@ -161,7 +168,7 @@ void kvs_api_keys_list(struct kvs_req *r)
      * expiring keys signature expire with it (auth/sign.h, expiring record signatures), and
      * a new secret ends them all. A reader by token or general access gets plain links: a
      * permanent record signature would outlive their right to read. */
-    struct page pg = {.only = only, .content_types = content_types};
+    struct page pg = {.only = only};
     kvs_buf_init(&pg.out, PAGE_OUT_MAX);
     kvs_buf_init(&pg.url, 4096);
     int rc = 0;
@@ -179,9 +186,9 @@ void kvs_api_keys_list(struct kvs_req *r)
         rc = kvs_buf_puts(&pg.out, "{\"data\":{\"items\":[");
     int truncated = 0;
     if (rc == 0 && !none)
-        rc = kvs_storage_keys_list(
-            r->rd, kvs_slice_of(s->id), prefix, kvs_slice_of(start ? start : ""), limit,
-            content_types ? KVS_KEYS_WITH_TYPES : 0, add_key, &pg, &truncated);
+        rc = kvs_storage_keys_list(r->rd, kvs_slice_of(s->id), prefix,
+                                   kvs_slice_of(start ? start : ""), limit, KVS_KEYS_WITH_TYPES,
+                                   add_key, &pg, &truncated);
     if (only.n)
         truncated = 0; /* a one-key collection has nothing after its key */
     if (rc == 0)

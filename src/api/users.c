@@ -7,6 +7,9 @@
  *                                     anyone else with a token (as the platform's public
  *                                     user object, which `apify kvs info` reads)
  *   PUT    /v2/users/{user}           {"defaultGeneralAccess"} → 200 (admin, or the user)
+ *   DELETE /v2/users/{user}           → 204 (admin): the user, their tokens, the shares they
+ *                                     were given, and every store they own with its records;
+ *                                     the only admin left is refused (400)
  *   GET    /v2/users/{user}/usage     what the user's stores hold: stores (named and all),
  *                                     records, bytes (admin, or the user)
  *   GET    /v2/users/{user}/tokens    the user's tokens by prefix (admin, or the user)
@@ -324,6 +327,36 @@ void kvs_api_user_update_done(struct kvs_req *r)
         reply_user_error(r, rc);
     else
         kvs_reply_data(r, 200, user_json(&r->w.user));
+}
+
+/* The user's stores go with them rather than refusing the delete while they own any: what
+ * an admin deletes a user for (someone who left, a test account) leaves nothing of theirs
+ * behind, and nobody else could reach an orphaned store anyway. The console and `kvs user
+ * delete` say how many stores go before they ask. */
+void kvs_api_user_delete(struct kvs_req *r)
+{
+    if (refuse_unless_admin(r))
+        return;
+    struct kvs_user u;
+    if (target_user(r, &u) != 0)
+        return;
+    r->w.user = u;
+    r->w.op = KVS_W_USER_DELETE;
+    kvs_http_submit(r);
+}
+
+void kvs_api_user_delete_done(struct kvs_req *r)
+{
+    int rc = r->w.result;
+    if (rc == KVS_EINVAL)
+        kvs_reply_error(r, rc,
+                        "User \"%s\" is the only admin and cannot be deleted: create another admin "
+                        "first.",
+                        r->w.user.username);
+    else if (rc != 0)
+        reply_user_error(r, rc);
+    else
+        kvs_reply_empty(r, 204);
 }
 
 /* ---- usage -------------------------------------------------------------------------------- */

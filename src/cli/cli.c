@@ -82,7 +82,7 @@ void kvs_cli_usage_all(FILE *out)
             "Server and administration:\n"
             "  kvs serve [options]              run the server (kvs serve --help)\n"
             "  kvs user add NAME [--admin] [--default-general-access ACCESS]\n"
-            "  kvs user list\n"
+            "  kvs user list | kvs user delete NAME (their stores and tokens go with them)\n"
             "  kvs token create USER | kvs token list USER | kvs token revoke PREFIX\n"
             "  kvs share STORE USER --read|--write\n"
             "  kvs unshare STORE USER\n"
@@ -130,6 +130,12 @@ void kvs_cli_print_token(const char *what, const char *username, const char *tok
     printf("%s for user %s (shown only this once):\n%s\n", what, username, token);
 }
 
+void kvs_cli_print_user_deleted(const char *username, int64_t stores, int64_t records)
+{
+    printf("deleted user %s with their tokens and %lld store%s (%lld record%s)\n", username,
+           (long long)stores, stores == 1 ? "" : "s", (long long)records, records == 1 ? "" : "s");
+}
+
 int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
 {
     va_list ap;
@@ -168,10 +174,10 @@ static int pick(const char *group, const char *word, enum kvs_cli_cmd *cmd, int 
         enum kvs_cli_cmd cmd;
         int nargs; /* positional arguments after the words */
     } table[] = {
-        {"user", "add", KVS_CLI_USER_ADD, 1},         {"user", "list", KVS_CLI_USER_LIST, 0},
-        {"token", "create", KVS_CLI_TOKEN_CREATE, 1}, {"token", "list", KVS_CLI_TOKEN_LIST, 1},
-        {"token", "revoke", KVS_CLI_TOKEN_REVOKE, 1}, {"share", NULL, KVS_CLI_SHARE, 2},
-        {"unshare", NULL, KVS_CLI_UNSHARE, 2},
+        {"user", "add", KVS_CLI_USER_ADD, 1},       {"user", "list", KVS_CLI_USER_LIST, 0},
+        {"user", "delete", KVS_CLI_USER_DELETE, 1}, {"token", "create", KVS_CLI_TOKEN_CREATE, 1},
+        {"token", "list", KVS_CLI_TOKEN_LIST, 1},   {"token", "revoke", KVS_CLI_TOKEN_REVOKE, 1},
+        {"share", NULL, KVS_CLI_SHARE, 2},          {"unshare", NULL, KVS_CLI_UNSHARE, 2},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].group, group) != 0)
@@ -545,7 +551,7 @@ static const struct {
     int files; /* their positional arguments are paths */
 } admin[] = {
     {"serve", NULL, "--listen --data --help", 0},
-    {"user", "add list", "--admin --default-general-access --data --url --token --help", 0},
+    {"user", "add list delete", "--admin --default-general-access --data --url --token --help", 0},
     {"token", "create list revoke", "--data --url --token --help", 0},
     {"share", NULL, "--read --write --data --url --token --help", 0},
     {"unshare", NULL, "--data --url --token --help", 0},

@@ -15,6 +15,8 @@
  * Administration commands:
  *   kvs user add NAME [--admin] [--default-general-access ACCESS]
  *   kvs user list
+ *   kvs user delete NAME             (with their tokens, the shares they were given, and every
+ *                                    store they own; the only admin is refused)
  *   kvs token create USER
  *   kvs token list USER
  *   kvs token revoke PREFIX          (a prefix from `token list`, or the whole token)
@@ -63,6 +65,7 @@ int kvs_cli_main(int argc, char **argv);
 enum kvs_cli_cmd {
     KVS_CLI_USER_ADD,
     KVS_CLI_USER_LIST,
+    KVS_CLI_USER_DELETE,
     KVS_CLI_TOKEN_CREATE,
     KVS_CLI_TOKEN_LIST,
     KVS_CLI_TOKEN_REVOKE,
@@ -165,6 +168,10 @@ int kvs_cli_backup_main(int argc, char **argv);
 
 /* Print a new TOKEN for USERNAME, shown only this once: the token alone on the last line. */
 void kvs_cli_print_token(const char *what, const char *username, const char *token);
+
+/* Print that user USERNAME was deleted, with the STORES (holding RECORDS records) that went
+ * with them: the same line both ways a command runs. */
+void kvs_cli_print_user_deleted(const char *username, int64_t stores, int64_t records);
 
 /* ==== the data commands ====================================================================== */
 

@@ -20,8 +20,9 @@ int kvs_cli_cmd_keys(kvs_client *c, const struct kvs_cli_opts *o)
     while (rc == 0 && (rc = kvs_keys_next(it, &k)) == 1) {
         rc = 0;
         if (o->json) {
-            json_t *j = json_pack("{s:s,s:I,s:s?}", "key", k->key, "size", (json_int_t)k->size,
-                                  "recordPublicUrl", k->record_public_url);
+            json_t *j = json_pack("{s:s,s:I,s:s?,s:s?,s:s?}", "key", k->key, "size",
+                                  (json_int_t)k->size, "recordPublicUrl", k->record_public_url,
+                                  "contentType", k->content_type, "modifiedAt", k->modified_at);
             char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
             json_decref(j);
             if (text == NULL) {

@@ -176,6 +176,36 @@ static int user_list(struct local *l)
     return rc == 0 ? 0 : kvs_cli_fail("cannot list the users: %s", kvs_strerror(rc));
 }
 
+static int count_records(void *arg, const struct kvs_store *s)
+{
+    *(uint64_t *)arg += s->stats.record_count;
+    return 0;
+}
+
+static int user_delete(struct local *l)
+{
+    struct kvs_write w = {.op = KVS_W_USER_DELETE};
+    int status = find_user(l, l->req->name, &w.user);
+    if (status != 0)
+        return status;
+    uint64_t stores = 0, records = 0; /* to say what goes with the user */
+    int rc = kvs_storage_store_list(l->rd, kvs_slice_of(w.user.id), 0, UINT64_MAX, 0, 1,
+                                    count_records, &records, &stores);
+    if (rc != 0)
+        return kvs_cli_fail("cannot read the stores: %s", kvs_strerror(rc));
+    kvs_storage_read_end(l->rd);
+    l->rd = NULL;
+    rc = kvs_storage_write(l->st, &w);
+    if (rc == KVS_EINVAL)
+        return kvs_cli_fail("%s is the only admin and cannot be deleted: create another admin "
+                            "first",
+                            l->req->name);
+    if (rc != 0)
+        return kvs_cli_fail("cannot delete user '%s': %s", l->req->name, kvs_strerror(rc));
+    kvs_cli_print_user_deleted(w.user.username, (int64_t)stores, (int64_t)records);
+    return 0;
+}
+
 static int token_create(struct local *l)
 {
     struct kvs_write w = {.op = KVS_W_TOKEN_ADD};
@@ -283,6 +313,9 @@ int kvs_cli_local(const struct kvs_cli_req *req)
             break;
         case KVS_CLI_USER_LIST:
             status = user_list(&l);
+            break;
+        case KVS_CLI_USER_DELETE:
+            status = user_delete(&l);
             break;
         case KVS_CLI_TOKEN_CREATE:
             status = token_create(&l);

@@ -48,6 +48,23 @@ static int user_list(kvs_client *c)
     return 0;
 }
 
+static int user_delete(kvs_client *c, const struct kvs_cli_req *req)
+{
+    const struct kvs_cli_about about = {.user = req->name, .size = -1};
+    struct kvs_user_usage u;
+    int rc = kvs_user_usage(c, req->name, &u); /* to say what went with the user */
+    if (rc == 0)
+        rc = kvs_user_delete(c, req->name);
+    if (rc == KVS_EINVAL) /* the words of the --data command (local.c) */
+        return kvs_cli_fail("%s is the only admin and cannot be deleted: create another admin "
+                            "first (HTTP %d)",
+                            req->name, kvs_client_status(c));
+    if (rc != 0)
+        return kvs_cli_fail_about(c, rc, &about);
+    kvs_cli_print_user_deleted(req->name, u.stores, u.records);
+    return 0;
+}
+
 static int token_create(kvs_client *c, const struct kvs_cli_req *req)
 {
     struct kvs_token_entry *t;
@@ -86,6 +103,9 @@ int kvs_cli_remote(const struct kvs_cli_req *req)
         break;
     case KVS_CLI_USER_LIST:
         rc = user_list(c);
+        break;
+    case KVS_CLI_USER_DELETE:
+        rc = user_delete(c, req);
         break;
     case KVS_CLI_TOKEN_CREATE:
         rc = token_create(c, req);

@@ -90,6 +90,34 @@ int kvs_user_get(kvs_client *c, const char *user, struct kvs_user_info **out)
     return call(c, "GET", &path, NULL, user_fields, sizeof **out, out);
 }
 
+int kvs_user_delete(kvs_client *c, const char *user)
+{
+    KVS__NEED(c, user);
+    struct kvs__str path = {0};
+    path3(&path, "users/", user, NULL);
+    return call(c, "DELETE", &path, NULL, NULL, 0, NULL);
+}
+
+int kvs_user_usage(kvs_client *c, const char *user, struct kvs_user_usage *out)
+{
+    memset(out, 0, sizeof *out);
+    KVS__NEED(c, user);
+    struct kvs__str path = {0};
+    path3(&path, "users/", user, "/usage");
+    json_t *data = NULL;
+    int rc = path.oom ? kvs__fail(c, KVS_ENOMEM, NULL)
+                      : kvs__json_call(c, "GET", path.p, NULL, &data, NULL);
+    kvs__str_free(&path);
+    if (rc == 0) {
+        out->stores = (int64_t)json_integer_value(json_object_get(data, "stores"));
+        out->named_stores = (int64_t)json_integer_value(json_object_get(data, "namedStores"));
+        out->records = (int64_t)json_integer_value(json_object_get(data, "records"));
+        out->storage_bytes = (int64_t)json_integer_value(json_object_get(data, "storageBytes"));
+    }
+    json_decref(data);
+    return rc;
+}
+
 /* A page of ITEMS (data.items) decoded by FIELDS into structs of ITEM_SIZE bytes: the page
  * struct PAGE_SIZE bytes long, its items pointer at ITEMS_AT and its count at COUNT_AT. */
 static int page_call(kvs_client *c, struct kvs__str *path, const struct kvs__field *fields,

@@ -110,6 +110,8 @@ int kvs_keys_next(kvs_keys *it, const struct kvs_key_info **out)
                 .key = key,
                 .size = json_is_integer(size) ? (int64_t)json_integer_value(size) : -1,
                 .record_public_url = json_string_value(json_object_get(item, "recordPublicUrl")),
+                .content_type = json_string_value(json_object_get(item, "contentType")),
+                .modified_at = json_string_value(json_object_get(item, "modifiedAt")),
             };
             *out = &it->current;
             return 1;

@@ -778,6 +778,201 @@ static KVS_MUST_CHECK int run_create(struct kvs_lmdb *db, MDB_txn *txn, const st
     return kvs_lmdb_run_put_new(db, txn, r);
 }
 
+/* ---- deleting a user ---- */
+
+/* The keys of table DBI that start with user ID UID (one user's rows of user_tokens,
+ * store_by_user or shared_with), each KEY_LEN bytes, into a new array *OUT of *N keys (free()
+ * it): collected first, since the rows they lead to are deleted after the walk. */
+static KVS_MUST_CHECK int user_rows(MDB_txn *txn, MDB_dbi dbi, const char *uid, size_t key_len,
+                                    unsigned char **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    size_t cap = 0;
+    int err = 0;
+    MDB_val k = val_of(uid, KVS_ID_LEN), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < KVS_ID_LEN || memcmp(k.mv_data, uid, KVS_ID_LEN) != 0)
+            break;
+        if (k.mv_size != key_len) {
+            err = kvs_lmdb_corrupt("a user's row key");
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *out = kvs_xrealloc(*out, cap * key_len);
+        }
+        memcpy(*out + *n * key_len, k.mv_data, key_len);
+        ++*n;
+    }
+    mdb_cursor_close(cur);
+    if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        err = kvs_lmdb_err(rc, "walk a user's rows");
+    if (err != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+/* Whether a user other than UID is an admin: 1, 0, or an error. O(users). */
+static KVS_MUST_CHECK int other_admin(struct kvs_lmdb *db, MDB_txn *txn, const char *uid)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, db->dbi[DBI_USERS], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    int found = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !found;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[KVS_ID_LEN + 1];
+        struct kvs_user u;
+        if (k.mv_size != KVS_ID_LEN || memcmp(k.mv_data, uid, KVS_ID_LEN) == 0)
+            continue;
+        memcpy(id, k.mv_data, KVS_ID_LEN);
+        id[KVS_ID_LEN] = '\0';
+        int err = kvs_lmdb_load_user(txn, db, id, &u);
+        if (err != 0) {
+            mdb_cursor_close(cur);
+            return err;
+        }
+        found = u.is_admin;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? found : kvs_lmdb_err(rc, "walk users");
+}
+
+/* Delete every token of user UID: those its user_tokens rows list, with their index rows, and
+ * then any the tokens table still gives UID (a token of schema version 1 without index rows):
+ * a token left behind would still open the server. */
+static KVS_MUST_CHECK int user_tokens_delete(struct kvs_lmdb *db, MDB_txn *txn, const char *uid)
+{
+    unsigned char *keys;
+    size_t n;
+    int rc = user_rows(txn, db->dbi[DBI_USER_TOKENS], uid, USER_TOKEN_KEY_LEN, &keys, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const unsigned char *key = keys + i * USER_TOKEN_KEY_LEN;
+        const uint8_t *hash = key + KVS_ID_LEN + 8;
+        MDB_val v;
+        char prefix[KVS_TOKEN_PREFIX_MAX + 1];
+        unsigned char pkey[TOKEN_PREFIX_KEY_LEN];
+        rc = db_get(txn, db->dbi[DBI_USER_TOKENS], val_of(key, USER_TOKEN_KEY_LEN), &v,
+                    "get user token");
+        if (rc == 0) {
+            struct unpacker u = unpacker_of(v);
+            unsigned format = get_u8(&u);
+            get_str(&u, get_u8(&u), prefix, sizeof prefix);
+            if (format != FORMAT || !unpacked(&u))
+                rc = kvs_lmdb_corrupt("user_tokens");
+        }
+        if (rc == 0)
+            rc = db_del(txn, db->dbi[DBI_TOKEN_PREFIXES], token_prefix_key(pkey, prefix, hash),
+                        "del token prefix");
+        if (rc == 0)
+            rc = db_del(txn, db->dbi[DBI_TOKENS], val_of(hash, KVS_TOKEN_HASH_LEN), "del token");
+        if (rc == 0)
+            rc = db_del(txn, db->dbi[DBI_USER_TOKENS], val_of(key, USER_TOKEN_KEY_LEN),
+                        "del user token");
+    }
+    free(keys);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    rc = mdb_cursor_open(txn, db->dbi[DBI_TOKENS], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    MDB_val k, v;
+    /* After mdb_cursor_del() the cursor stands on the next row, which MDB_NEXT then returns
+     * without stepping (as in each_share). O(all tokens): deleting a user is rare. */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 &&
+            (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "del tokens");
+}
+
+/* Take back every share of another user's store given to user UID (its shared_with rows). */
+static KVS_MUST_CHECK int user_shares_delete(struct kvs_lmdb *db, MDB_txn *txn, const char *uid)
+{
+    unsigned char *keys;
+    size_t n;
+    int rc = user_rows(txn, db->dbi[DBI_SHARED_WITH], uid, STORE_BY_USER_KEY_LEN, &keys, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const unsigned char *key = keys + i * STORE_BY_USER_KEY_LEN;
+        char store_id[KVS_ID_LEN + 1];
+        unsigned char skey[SHARE_KEY_LEN];
+        memcpy(store_id, key + KVS_ID_LEN + 8, KVS_ID_LEN);
+        store_id[KVS_ID_LEN] = '\0';
+        rc = db_del(txn, db->dbi[DBI_SHARES], share_key(skey, store_id, uid), "del share");
+        if (rc == 0)
+            rc = db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(key, STORE_BY_USER_KEY_LEN),
+                        "del shared_with");
+    }
+    free(keys);
+    return rc;
+}
+
+/* Delete every store user UID owns, each as KVS_W_STORE_DELETE does (its records are swept). */
+static KVS_MUST_CHECK int user_stores_delete(struct kvs_lmdb *db, MDB_txn *txn, const char *uid,
+                                             int64_t now)
+{
+    unsigned char *keys;
+    size_t n;
+    int rc = user_rows(txn, db->dbi[DBI_STORE_BY_USER], uid, STORE_BY_USER_KEY_LEN, &keys, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct kvs_write sw = {.op = KVS_W_STORE_DELETE};
+        memcpy(sw.store_id, keys + i * STORE_BY_USER_KEY_LEN + KVS_ID_LEN + 8, KVS_ID_LEN);
+        rc = kvs_lmdb_store_delete(db, txn, &sw, now);
+        if (rc == KVS_ENOTFOUND)
+            rc = kvs_lmdb_corrupt("store_by_user (store missing)");
+    }
+    free(keys);
+    return rc;
+}
+
+/* KVS_W_USER_DELETE (storage.h): the user's tokens, the shares they were given, their stores,
+ * then the user. Whatever else comes to belong to a user is deleted here as well. */
+static KVS_MUST_CHECK int user_delete(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
+                                      int64_t now, struct staged *out)
+{
+    if (!FITS(w->user.id) || strlen(w->user.id) != KVS_ID_LEN)
+        return KVS_ENOTFOUND;
+    struct kvs_user u;
+    int rc = kvs_lmdb_load_user(txn, db, w->user.id, &u);
+    if (rc != 0)
+        return rc;
+    if (u.is_admin) {
+        rc = other_admin(db, txn, u.id);
+        if (rc <= 0)
+            return rc == 0 ? KVS_EINVAL : rc;
+    }
+    rc = user_tokens_delete(db, txn, u.id);
+    if (rc == 0)
+        rc = user_shares_delete(db, txn, u.id);
+    if (rc == 0)
+        rc = user_stores_delete(db, txn, u.id, now);
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_USERNAMES], val_of(u.username, strlen(u.username)),
+                    "del username");
+    if (rc == 0)
+        rc = db_del(txn, db->dbi[DBI_USERS], val_of(u.id, KVS_ID_LEN), "del user");
+    if (rc == 0) {
+        out->user = u;
+        out->has_user = 1;
+    }
+    return rc;
+}
+
 static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const struct kvs_write *w,
                                     int64_t now, struct staged *out)
 {
@@ -809,6 +1004,8 @@ static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const str
     case KVS_W_RUN_UPDATE:
         out->has_run = 1; /* out->run is released whatever the result */
         return kvs_lmdb_run_update(db, txn, w, now, &out->run);
+    case KVS_W_USER_DELETE:
+        return user_delete(db, txn, w, now, out);
     }
     return KVS_EINVAL;
 }

@@ -182,6 +182,26 @@ static const struct kvs_pg_stmt Q_SHARE_DELETE = {
     " rot AS (UPDATE kvs_stores SET secret = $3::text WHERE id = $1::text"
     " AND EXISTS (SELECT FROM d WHERE level = 2) RETURNING 1) "
     "SELECT count(*) FROM d"};
+/* Delete a user and everything that is theirs (KVS_W_USER_DELETE): their tokens, the shares
+ * others gave them, their stores (as Q_STORE_DELETE deletes one: shares with them, records
+ * left to the sweep). Whatever else comes to belong to a user goes here too, as one more CTE.
+ * Deleting an admin counts the other admins under FOR UPDATE, so that two nodes deleting two
+ * admins at once cannot leave none. One row per store deleted (one, its ID NULL, when none):
+ * whether the user existed, the user as deleted (NULLs: refused, the only admin), the store. */
+static const struct kvs_pg_stmt Q_USER_DELETE = {
+    PG_Q_USER_DELETE, "kvs_user_delete",
+    "WITH a AS (SELECT id FROM kvs_users WHERE is_admin AND id <> $1::text FOR UPDATE),"
+    " u AS (DELETE FROM kvs_users u WHERE u.id = $1::text AND"
+    " (NOT u.is_admin OR (SELECT count(*) FROM a) > 0) RETURNING " PG_USER_COLS "),"
+    " t AS (DELETE FROM kvs_tokens WHERE user_id IN (SELECT id FROM u)),"
+    " g AS (DELETE FROM kvs_shares WHERE user_id IN (SELECT id FROM u)),"
+    " d AS (DELETE FROM kvs_stores WHERE user_id IN (SELECT id FROM u)"
+    " RETURNING id, record_count),"
+    " sh AS (DELETE FROM kvs_shares WHERE store_id IN (SELECT id FROM d)),"
+    " x AS (INSERT INTO kvs_dead_stores (store_id, deleted_ms, records)"
+    " SELECT id, " PG_NOW_MS ", record_count FROM d ON CONFLICT DO NOTHING) "
+    "SELECT EXISTS (SELECT FROM kvs_users WHERE id = $1::text), " PG_USER_COLS ", d.id"
+    " FROM (SELECT 1) one LEFT JOIN u ON true LEFT JOIN d ON true"};
 /* What a batch adds to the stats rows of its stores (locked by Q_LOCK_STORES), one row of
  * the arrays per store. */
 static const struct kvs_pg_stmt Q_STATS = {
@@ -314,7 +334,7 @@ static void collect_touched(struct batch *b, const struct kvs_stat_delta *deltas
             if (w->op == KVS_W_STORE_CREATE || w->op == KVS_W_USER_CREATE ||
                 w->op == KVS_W_TOKEN_ADD || w->op == KVS_W_TOKEN_REVOKE ||
                 w->op == KVS_W_USER_UPDATE || w->op == KVS_W_RUN_CREATE ||
-                w->op == KVS_W_RUN_UPDATE)
+                w->op == KVS_W_RUN_UPDATE || w->op == KVS_W_USER_DELETE)
                 continue;
             id = w->store_id;
         } else {
@@ -531,6 +551,14 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
         kvs_pg_p_str(&q, w->user.id);
         kvs_pg_p_i64(&q, w->user.default_access);
         p->slot = kvs_pg_send(pp, &Q_USER_UPDATE, &q);
+        break;
+    case KVS_W_USER_DELETE:
+        if (!kvs_pg_id_ok(w->user.id, sizeof w->user.id)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        kvs_pg_p_str(&q, w->user.id);
+        p->slot = kvs_pg_send(pp, &Q_USER_DELETE, &q);
         break;
     case KVS_W_SHARE_SET:
     case KVS_W_SHARE_DELETE:
@@ -1028,6 +1056,27 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
     case KVS_W_USER_UPDATE:
         p->has_user = 1;
         return kvs_pg_user_row(r, 0, 0, &p->user);
+    case KVS_W_USER_DELETE:
+        if (!kvs_pg_int(r, 0, 0)) {
+            p->result = KVS_ENOTFOUND;
+            return 0;
+        }
+        if (kvs_pg_null(r, 0, 1)) {
+            p->result = KVS_EINVAL; /* the only admin */
+            return 0;
+        }
+        /* later record writes of this batch to its stores find them deleted (play) */
+        for (int i = 0; i < PQntuples(r); i++) {
+            char id[KVS_ID_LEN + 1];
+            struct touched *gone = NULL;
+            if (!kvs_pg_null(r, i, 1 + PG_USER_NCOLS) &&
+                kvs_pg_str(r, i, 1 + PG_USER_NCOLS, id, sizeof id) == 0)
+                gone = find(b, id);
+            if (gone != NULL)
+                gone->deleted = 1;
+        }
+        p->has_user = 1;
+        return kvs_pg_user_row(r, 0, 1, &p->user);
     case KVS_W_SHARE_SET:
         if (!kvs_pg_int(r, 0, 0) || !kvs_pg_int(r, 0, 1))
             p->result = KVS_ENOTFOUND;

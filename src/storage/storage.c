@@ -368,7 +368,8 @@ static void *writer_main(void *arg)
         if (n > 0 || nd > 0)
             commit_batch(st, batch, n, dv.items, nd, &c);
         for (size_t i = 0; i < n; i++)
-            if (batch[i]->op == KVS_W_STORE_DELETE && batch[i]->result == 0)
+            if ((batch[i]->op == KVS_W_STORE_DELETE || batch[i]->op == KVS_W_USER_DELETE) &&
+                batch[i]->result == 0)
                 maintain = has_maintain; /* records to sweep */
         if (maintain_retry_at != 0 && mono_ms() >= maintain_retry_at) {
             maintain = has_maintain;

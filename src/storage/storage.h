@@ -477,6 +477,14 @@ enum kvs_write_op {
      * run is missing. On success *.run is the whole updated run. Not a meta change (storage
      * caches of users, tokens, stores and shares stay valid). */
     KVS_W_RUN_UPDATE,
+    /* Delete user .user.id and everything that is theirs, in one transaction: their tokens
+     * (which open nothing from the commit on), the shares others gave them, and every store
+     * they own, each as KVS_W_STORE_DELETE deletes one (gone at once with its shares, its
+     * records swept in the background). KVS_ENOTFOUND when the user is missing; KVS_EINVAL
+     * when they are the only admin left (the storage keeps one, so that it can still be
+     * administered through the API). On success .user is the deleted user. Anything else a user
+     * comes to own is deleted here too, by each back-end. */
+    KVS_W_USER_DELETE,
 };
 
 #define KVS_UPD_NAME 1u   /* .store.name ("" = make unnamed) */

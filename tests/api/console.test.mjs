@@ -165,7 +165,7 @@ describe('API additions used by the console', () => {
         assert.equal(listed.items.find((s) => s.id === store.id).stats.recordCount, 1, 'also in the store list');
     });
 
-    test('keys with includeContentTypes=1 carry each record\'s content type', T, async () => {
+    test('keys carry each record\'s content type (includeContentTypes=1 still taken)', T, async () => {
         const { store, kvs } = await createStore(client, 'types');
         await kvs.setRecord({ key: 'j', value: { a: 1 } });
         await kvs.setRecord({ key: 'p', value: Buffer.from([1, 2, 3]), contentType: 'image/png' });
@@ -180,7 +180,8 @@ describe('API additions used by the console', () => {
         });
         assert.equal(odd.status, 400);
         const plain = dataOf(await request(server, { path: `${storePath(store.id)}/keys` }));
-        assert.ok(plain.items.every((i) => !('contentType' in i)), 'not asked: the platform shape');
+        // issue 21: every item carries it now (and modifiedAt); the parameter is still taken
+        assert.deepEqual(plain.items.map((i) => i.contentType), ['application/json; charset=utf-8', 'image/png', 'text/plain; charset=utf-8']);
         for (const v of ['1', 'true']) {
             const data = dataOf(await request(server, { path: `${storePath(store.id)}/keys?includeContentTypes=${v}` }));
             assert.deepEqual(data.items.map((i) => [i.key, i.contentType]), [

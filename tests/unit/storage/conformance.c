@@ -2354,6 +2354,154 @@ TEST(storage_secret_rotates_when_write_goes)
     kvs_storage_close(st);
 }
 
+/* KVS_W_USER_DELETE: the user, their tokens, the shares they were given and their stores
+ * (records included) go in one write; other users keep theirs; the only admin stays. */
+static int user_delete(struct kvs_storage *st, const char *user_id, struct kvs_user *out)
+{
+    struct kvs_write w = {.op = KVS_W_USER_DELETE};
+    strcpy(w.user.id, user_id);
+    int rc = kvs_storage_write(st, &w);
+    if (out != NULL)
+        *out = w.user;
+    return rc;
+}
+
+TEST(storage_user_delete)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user admin, alice, bob, gone;
+    struct kvs_write w = {.op = KVS_W_USER_CREATE};
+    strcpy(w.user.username, "admin");
+    w.user.is_admin = 1;
+    w.user.default_access = KVS_GA_RESTRICTED;
+    kvs_token_hash(KVS_SLICE_LIT("tok-admin"), w.token_hash);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    admin = w.user;
+    struct kvs_store s, unnamed, bobs;
+    setup(st, &alice, &s); /* alice owns "main" */
+    ASSERT_OK(ts_store(st, alice.id, "", &unnamed));
+    ASSERT_OK(add_token(st, alice.id, "tok-alice-2"));
+    ts_user(st, "bob", "tok-bob", &bob);
+    ASSERT_OK(ts_store(st, bob.id, "shared", &bobs));
+    for (int i = 0; i < 30; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%02d", i);
+        ASSERT_OK(ts_put_str(st, s.id, key, "alice's"));
+        ASSERT_OK(ts_put_str(st, bobs.id, key, "bob's"));
+    }
+    ASSERT_OK(ts_put_str(st, unnamed.id, "x", "y"));
+    ASSERT_OK(share_set(st, s.id, bob.id, KVS_SHARE_WRITE)); /* alice's store, shared with bob */
+    ASSERT_OK(share_set(st, bobs.id, alice.id, KVS_SHARE_READ)); /* bob's, shared with alice */
+
+    ASSERT_OK(user_delete(st, alice.id, &gone));
+    ASSERT_STR_EQ(gone.id, alice.id);
+    ASSERT_STR_EQ(gone.username, "alice");
+    ASSERT_ERR(user_delete(st, alice.id, NULL), KVS_ENOTFOUND);
+    ASSERT_ERR(user_delete(st, "AAAAAAAAAAAAAAAAA", NULL), KVS_ENOTFOUND);
+
+    /* the user and both tokens are gone */
+    char owner[KVS_ID_LEN + 1];
+    token_owner(st, "tok-alice", owner);
+    ASSERT_STR_EQ(owner, "");
+    token_owner(st, "tok-alice-2", owner);
+    ASSERT_STR_EQ(owner, "");
+    struct kvs_read *rd;
+    struct kvs_user u;
+    struct kvs_store got;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_user_get(rd, kvs_slice_of(alice.id), &u), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_user_by_name(rd, KVS_SLICE_LIT("alice"), &u), KVS_ENOTFOUND);
+    uint64_t users = 0;
+    ASSERT_OK(kvs_storage_user_count(rd, &users));
+    ASSERT_EQ(users, 2);
+    ASSERT_ERR(kvs_storage_store_get(rd, kvs_slice_of(s.id), &got), KVS_ENOTFOUND);
+    ASSERT_ERR(kvs_storage_store_get(rd, kvs_slice_of(unnamed.id), &got), KVS_ENOTFOUND);
+    kvs_storage_read_end(rd);
+    struct token_list tl;
+    list_tokens(st, alice.id, &tl);
+    ASSERT_EQ(tl.n, 0);
+    /* their stores' records are gone for readers; shares both ways too */
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    ASSERT_ERR(ts_put_str(st, s.id, "k00", "zombie"), KVS_ENOTFOUND);
+    ASSERT_EQ(share_of(st, bobs.id, alice.id), KVS_SHARE_NONE);
+    struct share_list sl;
+    list_shares(st, bobs.id, &sl);
+    ASSERT_EQ(sl.n, 0);
+    struct vis_list v;
+    uint64_t total;
+    list_visible(st, bob.id, KVS_LIST_OWNED | KVS_LIST_SHARED, 0, 10, 0, 1, &v, &total);
+    ASSERT_EQ(total, 1); /* his own; alice's shared store went with her */
+    ASSERT_STR_EQ(v.ids[0], bobs.id);
+    /* bob keeps everything of his; alice's name and token can be taken again */
+    ASSERT_EQ(ts_list(st, bobs.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 30);
+    token_owner(st, "tok-bob", owner);
+    ASSERT_STR_EQ(owner, bob.id);
+    struct kvs_user alice2;
+    ts_user(st, "alice", "tok-alice", &alice2);
+    ASSERT(strcmp(alice2.id, alice.id) != 0);
+    struct id_list l = {0};
+    list_stores(st, alice2.id, 0, 100, 0, 1, &l, &total);
+    ASSERT_EQ(total, 0);
+
+    /* the only admin stays; once there is another, either may go */
+    ASSERT_ERR(user_delete(st, admin.id, NULL), KVS_EINVAL);
+    token_owner(st, "tok-admin", owner);
+    ASSERT_STR_EQ(owner, admin.id);
+    struct kvs_write w2 = {.op = KVS_W_USER_CREATE};
+    strcpy(w2.user.username, "admin2");
+    w2.user.is_admin = 1;
+    w2.user.default_access = KVS_GA_RESTRICTED;
+    kvs_token_hash(KVS_SLICE_LIT("tok-admin2"), w2.token_hash);
+    ASSERT_OK(kvs_storage_write(st, &w2));
+    ASSERT_OK(user_delete(st, admin.id, NULL));
+    ASSERT_ERR(user_delete(st, w2.user.id, NULL), KVS_EINVAL);
+
+    /* so after a restart too, while the sweep takes the records */
+    kvs_storage_close(st);
+    st = storage_open();
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    ASSERT_EQ(ts_list(st, bobs.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 30);
+    ts_keys_free(&keys);
+    kvs_store_clear(&s);
+    kvs_store_clear(&unnamed);
+    kvs_store_clear(&bobs);
+    kvs_storage_close(st);
+}
+
+/* A user deleted in the same batch as writes to their stores: the writes after the delete
+ * find no store (PostgreSQL resolves a batch's writes in order, as LMDB applies them). */
+TEST(storage_user_delete_in_one_batch)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    struct ts_gate g = TS_GATE_INIT;
+    struct kvs_write hold = record_write(s.id, "hold", "x");
+    ts_gate_hold(st, &g, &hold); /* the writer waits inside hold's callback */
+    struct kvs_write ws[3] = {
+        record_write(s.id, "before", "1"),
+        {.op = KVS_W_USER_DELETE},
+        record_write(s.id, "after", "2"),
+    };
+    strcpy(ws[1].user.id, alice.id);
+    ts_submit_together(st, &g, ws, 3);
+    ASSERT_OK(ws[0].result);
+    ASSERT_OK(ws[1].result);
+    ASSERT_ERR(ws[2].result, KVS_ENOTFOUND);
+    struct ts_keys keys = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 1000, &keys), 0);
+    ASSERT_EQ(keys.n, 0);
+    ts_keys_free(&keys);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
 TEST(storage_store_list_visible)
 {
     struct kvs_storage *st = storage_open();

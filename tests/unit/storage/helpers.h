@@ -306,6 +306,21 @@ static inline void ts_counter_wait(struct ts_counter *c, size_t n)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Submit the N writes WS while gate G holds the writer (ts_gate_hold), so that they go into
+ * one batch, then let it go and wait until every one is done. */
+static inline void ts_submit_together(struct kvs_storage *st, struct ts_gate *g,
+                                      struct kvs_write *ws, size_t n)
+{
+    struct ts_counter c = TS_COUNTER_INIT;
+    for (size_t i = 0; i < n; i++) {
+        ws[i].done = ts_counter_done;
+        ws[i].arg = &c;
+        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
+    }
+    ts_gate_release(g);
+    ts_counter_wait(&c, n);
+}
+
 /* Put N records into STORE_ID, submitted asynchronously in waves; the key of record I is
  * what KEY_OF writes into its buffer, the value is VALUE. All must succeed. */
 static inline void ts_bulk_put(struct kvs_storage *st, const char *store_id, size_t n,

@@ -352,19 +352,14 @@ TEST(storage_lmdb_map_full)
 
     struct kvs_write ws[3];
     memset(ws, 0, sizeof ws);
-    struct ts_counter c = TS_COUNTER_INIT;
     const char *keys[3] = {"before", "big", "after"};
     for (int i = 0; i < 3; i++) {
         ws[i].op = KVS_W_RECORD_PUT;
         strcpy(ws[i].store_id, s.id);
         ws[i].key = kvs_slice_of(keys[i]);
         ws[i].value = i == 1 ? (kvs_slice){big, big_n} : KVS_SLICE_LIT("small");
-        ws[i].done = ts_counter_done;
-        ws[i].arg = &c;
-        ASSERT_OK(kvs_storage_submit(st, &ws[i]));
     }
-    ts_gate_release(&g);
-    ts_counter_wait(&c, 3);
+    ts_submit_together(st, &g, ws, 3);
     ASSERT_OK(ws[0].result);
     ASSERT_ERR(ws[1].result, KVS_ENOSPACE);
     ASSERT_OK(ws[2].result);

@@ -487,8 +487,10 @@ void kvs_api_records_zip(struct kvs_req *r)
     }
     kvs_reply_response(r, 200, resp);
     kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/zip");
-    char disp[64];
-    snprintf(disp, sizeof disp, "attachment; filename=\"%s.zip\"", s->id);
+    /* named after the store (a name is letters, digits and hyphens: safe in the header), so that
+     * the console's "Download all" saves "my-store.zip" */
+    char disp[128];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.zip\"", s->name[0] ? s->name : s->id);
     kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
     /* user content, as every record answer (records.c): never a document of the origin */
     kvs_reply_header(r, "X-Content-Type-Options", "nosniff");

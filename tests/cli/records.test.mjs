@@ -275,7 +275,7 @@ describe('kvs data commands', { skip: NEEDS_SPAWN }, () => {
         assert.deepEqual(await complete('kvs', 'ge'), ['get', 'get-record', 'get-value']);
         assert.deepEqual(await complete('kvs', 'keys', 's', '--'), ['--help', '--json', '--prefix', '--retries', '--token', '--url']);
         assert.deepEqual(await complete('kvs', 'export', 's', 'd', '--layout', ''), ['js', 'python', 'sidecar']);
-        assert.deepEqual(await complete('kvs', 'user', ''), ['--admin', '--data', '--default-general-access', '--help', '--token', '--url', 'add', 'list']);
+        assert.deepEqual(await complete('kvs', 'user', ''), ['--admin', '--data', '--default-general-access', '--help', '--token', '--url', 'add', 'delete', 'list']);
         // a file argument completes file names
         const files = await complete('kvs', 'set', 's', 'k', path.join(path.dirname(KVS_BIN), 'kv'));
         assert.ok(files.includes(KVS_BIN), files.join(' '));

@@ -17,7 +17,7 @@ consoleTest('the admin creates a user, who signs in with the shown token and see
     const token = await page.getByTestId('new-token').innerText();
     assert.match(token, /^kvs_[A-Za-z0-9]{40}$/);
     await page.getByText('shown only this once').waitFor();
-    await page.getByRole('cell', { name: 'dave' }).waitFor();
+    await page.getByRole('cell', { name: 'dave', exact: true }).waitFor();
     await page.getByLabel('Username').fill('dave');
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByRole('alert').getByText('already exists').waitFor();

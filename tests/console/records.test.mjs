@@ -93,7 +93,7 @@ consoleTest('drop a JSON file and see it pretty-printed; create, edit and delete
     // download goes through the API with the token and saves the bytes under the key
     await page.getByRole('button', { name: 'data.json' }).click();
     const download = page.waitForEvent('download');
-    await page.getByRole('button', { name: 'Download' }).click();
+    await page.getByRole('button', { name: 'Download', exact: true }).click();
     const file = await download;
     assert.equal(file.suggestedFilename(), 'data.json');
 });

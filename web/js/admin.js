@@ -1,9 +1,9 @@
 // admin.js — the admin's pages: users (create one; its token is shown once) and API tokens
 // (list a user's tokens by prefix, create one, revoke one).
 
-import { api } from './api.js';
-import { formatDate, h, replace } from './dom.js';
-import { button, confirmDialog, copyButton, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
+import { api, getToken } from './api.js';
+import { formatBytes, formatDate, formatNumber, h, replace } from './dom.js';
+import { button, confirmDialog, copyButton, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
 
 const USERNAME_RE = /^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9])$/;
 
@@ -20,6 +20,48 @@ function tokenReveal(username, token) {
         h('strong', {}, `API token for ${username}`),
         h('p', {}, 'Copy it now: it is shown only this once. Whoever holds it acts as ', h('strong', {}, username), '.'),
         h('div', { class: 'token-reveal' }, h('code', { class: 'token-value', 'data-testid': 'new-token' }, token), copyButton(token, 'Copy token', 'Token copied')),
+    );
+}
+
+/** Whether the token listed by PREFIX is the one this console is signed in with. */
+function isOwnToken(prefix) {
+    const token = getToken();
+    return Boolean(prefix && token && token.startsWith(prefix));
+}
+
+/** Asks before deleting user U, saying what goes with them (their stores and records, from
+ *  GET /v2/users/{user}/usage) and, for the user signed in, that it signs them out; the
+ *  username must be typed. Resolves true to delete. */
+async function confirmDeleteUser(ctx, u) {
+    let what = 'their stores with all their records';
+    try {
+        const usage = await api.usage(u.username);
+        what = `their ${formatNumber(usage.stores)} store(s) with ${formatNumber(usage.records)} record(s) (${formatBytes(usage.storageBytes)})`;
+    } catch {
+        // say it without the numbers
+    }
+    const self = u.id === ctx.me.id;
+    const input = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false' });
+    const status = h('div');
+    return dialog(
+        `Delete user ${u.username}?`,
+        [
+            h('p', {}, 'This deletes ', h('strong', {}, u.username), `, their API tokens, the shares they were given, and ${what}. Stores of theirs shared with others go too. It cannot be undone.`),
+            self ? notice('warning', h('strong', {}, 'This is you. '), 'Your token stops working with it: you will be signed out.') : null,
+            field('Type the username to confirm', input, { hint: u.username }),
+            status,
+        ],
+        (close) => [
+            button('Cancel', () => close(false)),
+            button('Delete user', () => {
+                if (input.value.trim() !== u.username) {
+                    replace(status, notice('error', `Type “${u.username}” exactly to confirm.`));
+                    input.focus();
+                    return;
+                }
+                close(true);
+            }, { kind: 'danger', type: 'submit' }),
+        ],
     );
 }
 
@@ -54,7 +96,26 @@ export function usersPage(ctx) {
                                     h('td', {}, u.isAdmin ? h('span', { class: 'badge' }, 'admin') : 'user'),
                                     h('td', { class: 'muted' }, u.defaultGeneralAccess),
                                     h('td', { class: 'muted' }, u.createdAt ? formatDate(u.createdAt) : '–'),
-                                    h('td', { class: 'num' }, ctx.link(`/console/admin/tokens?user=${encodeURIComponent(u.username)}`, 'Tokens')),
+                                    h(
+                                        'td',
+                                        { class: 'num' },
+                                        ctx.link(`/console/admin/tokens?user=${encodeURIComponent(u.username)}`, 'Tokens'),
+                                        ' ',
+                                        button('Delete', async () => {
+                                            if (!(await confirmDeleteUser(ctx, u))) return;
+                                            try {
+                                                await api.deleteUser(u.username);
+                                                if (u.id === ctx.me.id) {
+                                                    ctx.signOut(`You deleted your user ${u.username}: sign in with another token.`);
+                                                    return;
+                                                }
+                                                toast(`Deleted user ${u.username}`);
+                                                load();
+                                            } catch (err) {
+                                                toast(err.message, 'error');
+                                            }
+                                        }, { kind: 'ghost', 'aria-label': `Delete user ${u.username}` }),
+                                    ),
                                 ),
                             ),
                         ),
@@ -152,16 +213,24 @@ export function tokensPage(ctx) {
                                 h(
                                     'tr',
                                     {},
-                                    h('td', { class: 'mono' }, `${t.prefix ?? '?'}…`),
+                                    h('td', { class: 'mono' }, `${t.prefix ?? '?'}…`, isOwnToken(t.prefix) ? h('span', { class: 'badge badge-muted', title: 'This console is signed in with it' }, 'this session') : null),
                                     h('td', { class: 'muted' }, t.createdAt ? formatDate(t.createdAt) : 'before creation times were kept'),
                                     h(
                                         'td',
                                         { class: 'num' },
                                         t.prefix
                                             ? button('Revoke', async () => {
-                                                  if (!(await confirmDialog('Revoke token', `Revoke the token ${t.prefix}… of ${username}? Whoever uses it is refused from the next request on.`, 'Revoke token'))) return;
+                                                  const own = isOwnToken(t.prefix);
+                                                  const text = own
+                                                      ? `The token ${t.prefix}… is the one you are signed in with: revoking it signs you out of this console at once, and you will need another token to sign in again.`
+                                                      : `Revoke the token ${t.prefix}… of ${username}? Whoever uses it is refused from the next request on.`;
+                                                  if (!(await confirmDialog(own ? 'Revoke your own token?' : 'Revoke token', text, own ? 'Revoke and sign out' : 'Revoke token'))) return;
                                                   try {
                                                       await api.revokeToken(t.prefix);
+                                                      if (own) {
+                                                          ctx.signOut(`You revoked the token you were signed in with (${t.prefix}…). Sign in with another one.`);
+                                                          return;
+                                                      }
                                                       toast(`Revoked ${t.prefix}…`);
                                                       loadTokens();
                                                   } catch (err) {

@@ -56,11 +56,12 @@ export function apiUrl(path, query = {}) {
     return url;
 }
 
-async function errorOf(res) {
+/** The ApiError of an answer with STATUS and body TEXT (the API's error JSON, or anything). */
+function errorFrom(status, statusText, text) {
     let type = 'http-error';
-    let message = `The server answered ${res.status} ${res.statusText}.`;
+    let message = `The server answered ${status} ${statusText}.`;
     try {
-        const body = await res.json();
+        const body = JSON.parse(text);
         if (body && body.error) {
             type = body.error.type || type;
             message = body.error.message || message;
@@ -68,7 +69,26 @@ async function errorOf(res) {
     } catch {
         // not JSON: keep the status line
     }
-    return new ApiError(res.status, type, message);
+    return new ApiError(status, type, message);
+}
+
+async function errorOf(res) {
+    let text = '';
+    try {
+        text = await res.text();
+    } catch {
+        // no body
+    }
+    return errorFrom(res.status, res.statusText, text);
+}
+
+const NETWORK_ERROR = 'The server could not be reached. Check that kvs serve is running, then try again.';
+
+/** The data of a 2xx answer's TEXT (as call() gives it). */
+function dataOf(status, text) {
+    if (status === 204 || !text) return null;
+    const parsed = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && 'data' in parsed ? parsed.data : parsed;
 }
 
 /**
@@ -93,7 +113,7 @@ export async function call(method, path, options = {}) {
         res = await fetch(apiUrl(path, query), { method, headers, body, signal, cache: 'no-store' });
     } catch (e) {
         if (e.name === 'AbortError') throw e;
-        throw new ApiError(0, 'network-error', 'The server could not be reached. Check that kvs serve is running, then try again.');
+        throw new ApiError(0, 'network-error', NETWORK_ERROR);
     }
     if (!res.ok) {
         const err = await errorOf(res);
@@ -101,18 +121,66 @@ export async function call(method, path, options = {}) {
         throw err;
     }
     if (raw) return res;
-    if (res.status === 204) return null;
-    const text = await res.text();
-    if (!text) return null;
-    const parsed = JSON.parse(text);
-    return parsed && typeof parsed === 'object' && 'data' in parsed ? parsed.data : parsed;
+    return dataOf(res.status, res.status === 204 ? '' : await res.text());
+}
+
+/**
+ * PUT BODY (a Blob or string) as record KEY of store ID with CONTENT_TYPE, telling
+ * ONPROGRESS(sent, total) as the body goes out: XMLHttpRequest, since fetch() reports no
+ * upload progress. SIGNAL aborts it (an AbortError). Resolves and fails as call() does.
+ */
+export function putRecordWithProgress(id, key, body, contentType, onProgress, signal) {
+    return new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        const token = getToken();
+        xhr.open('PUT', apiUrl(recordPath(id, key)));
+        if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+        xhr.setRequestHeader('Content-Type', contentType);
+        const total = typeof body === 'string' ? new Blob([body]).size : body.size;
+        xhr.upload.addEventListener('progress', (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : total));
+        xhr.addEventListener('load', () => {
+            if (xhr.status >= 200 && xhr.status < 300) {
+                resolve(dataOf(xhr.status, xhr.responseText));
+                return;
+            }
+            const err = errorFrom(xhr.status, xhr.statusText, xhr.responseText);
+            if (xhr.status === 401 && token && onUnauthorized) onUnauthorized(err);
+            reject(err);
+        });
+        xhr.addEventListener('error', () => reject(new ApiError(0, 'network-error', NETWORK_ERROR)));
+        xhr.addEventListener('abort', () => reject(new DOMException('The upload was cancelled.', 'AbortError')));
+        if (signal) {
+            if (signal.aborted) {
+                reject(new DOMException('The upload was cancelled.', 'AbortError'));
+                return;
+            }
+            signal.addEventListener('abort', () => xhr.abort(), { once: true });
+        }
+        xhr.send(body);
+    });
+}
+
+let healthCache = null;
+
+/** GET /health, once per page load: the server's version and limits (maxRecordSize,
+ *  unnamedRetentionMillis), which the console checks before it sends anything. */
+export function serverInfo() {
+    if (!healthCache) {
+        healthCache = call('GET', '/health', { token: null }).catch((err) => {
+            healthCache = null; // ask again next time
+            throw err;
+        });
+    }
+    return healthCache;
 }
 
 // ---- the endpoints the console uses ------------------------------------------------------
 
 export const api = {
     me: (token) => call('GET', '/v2/users/me', token === undefined ? {} : { token }),
-    usage: () => call('GET', '/v2/users/me/usage'),
+    updateMe: (changes) => call('PUT', '/v2/users/me', { json: changes }),
+    getUser: (user) => call('GET', `/v2/users/${encodeURIComponent(user)}`),
+    usage: (user = 'me') => call('GET', `/v2/users/${encodeURIComponent(user)}/usage`),
 
     listStores: ({ offset = 0, limit = 1000, desc = true, unnamed = false, ownership } = {}, signal) =>
         call('GET', '/v2/key-value-stores', { query: { offset, limit, desc, unnamed, ownership }, signal }),
@@ -123,10 +191,8 @@ export const api = {
     rotateSigningKey: (id) => call('POST', `${storePath(id)}/rotate-signing-key`),
 
     listKeys: (id, { limit, exclusiveStartKey, prefix } = {}, signal) =>
-        call('GET', `${storePath(id)}/keys`, {
-            query: { limit, exclusiveStartKey, prefix, includeContentTypes: true },
-            signal,
-        }),
+        call('GET', `${storePath(id)}/keys`, { query: { limit, exclusiveStartKey, prefix }, signal }),
+    recordsZip: (id, prefix, signal) => call('GET', `${storePath(id)}/records`, { query: { prefix }, raw: true, signal }),
     getRecord: (id, key, signal) => call('GET', recordPath(id, key), { raw: true, signal }),
     putRecord: (id, key, body, contentType) => call('PUT', recordPath(id, key), { body, contentType }),
     deleteRecord: (id, key) => call('DELETE', recordPath(id, key)),
@@ -138,6 +204,7 @@ export const api = {
 
     listUsers: () => call('GET', '/v2/users'),
     createUser: (body) => call('POST', '/v2/users', { json: body }),
+    deleteUser: (username) => call('DELETE', `/v2/users/${encodeURIComponent(username)}`),
     listTokens: (username) => call('GET', `/v2/users/${encodeURIComponent(username)}/tokens`),
     createToken: (username) => call('POST', `/v2/users/${encodeURIComponent(username)}/tokens`),
     revokeToken: (prefix) => call('DELETE', `/v2/tokens/${encodeURIComponent(prefix)}`),

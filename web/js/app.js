@@ -5,6 +5,7 @@
 //   /console/stores/{id}           a store's records; ?key=K selects a record, ?prefix=P filters
 //   /console/stores/{id}/settings  rename, general access, sharing, delete
 //   /console/stores/{id}/api       endpoints, snippets and signed links
+//   /console/account               the signed-in user's own settings (default general access)
 //   /console/admin/users           users (admins only)
 //   /console/admin/tokens          API tokens (admins only)
 
@@ -14,12 +15,19 @@ import { button, errorNotice, field, notice, spinner } from './ui.js';
 import { storesPage } from './stores.js';
 import { storePage } from './store.js';
 import { tokensPage, usersPage } from './admin.js';
+import { accountPage } from './account.js';
 
 const app = document.getElementById('app');
 let me = null; // the signed-in user: { id, username, isAdmin, ... }
 let pageController = null; // aborts the previous page's requests on navigation
 
 /** Goes to PATH (a console URL) without reloading; EVENT is a click to honour modifiers. */
+/** Signs the user out: their token no longer works (revoked, or their user deleted). */
+function signOutNow(message) {
+    history.replaceState(null, '', '/console/');
+    signOut(message);
+}
+
 export function navigate(path, event, { replace: replaceState = false } = {}) {
     if (event) {
         if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
@@ -67,6 +75,7 @@ function signInPage(message) {
         field('API token', input, {
             hint: 'kvs serve prints the admin’s token on its first start; an admin can create users and tokens. The token stays in this browser tab only.',
         }),
+        h('p', { class: 'field-hint signin-lost' }, 'Lost the admin’s token? On the server, ', h('code', {}, 'kvs token create admin --data DIR'), ' makes a new one (DIR: the data directory of kvs serve).'),
         status,
         submit,
     );
@@ -134,7 +143,7 @@ function header(section) {
             h(
                 'div',
                 { class: 'account' },
-                h('span', { class: 'account-name', title: `Signed in as ${me.username}` }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, me.username.slice(0, 1).toUpperCase()), h('span', { class: 'account-label' }, me.username), me.isAdmin ? h('span', { class: 'badge' }, 'admin') : null),
+                h('a', { href: '/console/account', class: `account-name${section === 'account' ? ' nav-current' : ''}`, title: `Signed in as ${me.username}: your account`, 'aria-current': section === 'account' ? 'page' : null, onclick: (e) => navigate('/console/account', e) }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, me.username.slice(0, 1).toUpperCase()), h('span', { class: 'account-label' }, me.username), me.isAdmin ? h('span', { class: 'badge' }, 'admin') : null),
                 button('Sign out', signOutByUser, { kind: 'ghost' }),
             ),
         ),
@@ -151,6 +160,7 @@ function route(path) {
     if (p === '/' || p === '/console') return { section: 'stores', page: storesPage };
     let m = p.match(/^\/console\/stores\/([^/]+)(?:\/(settings|api))?$/);
     if (m) return { section: 'stores', page: storePage, params: { id: decodeURIComponent(m[1]), tab: m[2] || 'records' } };
+    if (p === '/console/account') return { section: 'account', page: accountPage };
     m = p.match(/^\/console\/admin\/(users|tokens)$/);
     if (m) return { section: m[1], page: m[1] === 'users' ? usersPage : tokensPage };
     return { section: null, page: notFound };
@@ -185,6 +195,7 @@ async function render(message) {
         navigate,
         link,
         main,
+        signOut: signOutNow,
     };
     const content = await page(ctx);
     if (content && !ctx.signal.aborted) replace(main, content);

@@ -112,3 +112,26 @@ export function formatAgo(iso, now = Date.now()) {
 export function timeEl(iso) {
     return h('time', { datetime: iso, title: formatDate(iso) }, formatAgo(iso));
 }
+
+/** A duration in milliseconds for people: "7 days", "12 hours", "30 minutes", "90 seconds". */
+export function formatDuration(ms) {
+    const units = [
+        [86400000, 'day'],
+        [3600000, 'hour'],
+        [60000, 'minute'],
+        [1000, 'second'],
+    ];
+    for (const [size, name] of units) {
+        if (ms >= size && ms % size === 0) {
+            const n = ms / size;
+            return `${formatNumber(n)} ${name}${n === 1 ? '' : 's'}`;
+        }
+    }
+    for (const [size, name] of units) {
+        if (ms >= size) {
+            const n = Math.round((ms / size) * 10) / 10;
+            return `${n} ${name}s`;
+        }
+    }
+    return `${formatNumber(ms)} ms`;
+}

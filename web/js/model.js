@@ -1,5 +1,7 @@
 // model.js — what the pages share about stores: labels, and what the signed-in user may do.
 
+import { api } from './api.js';
+
 export const ACCESS_LABELS = {
     FOLLOW_USER_SETTING: 'Follows the owner’s setting',
     RESTRICTED: 'Restricted',
@@ -19,4 +21,24 @@ export function rightsOf(store, me) {
 
 export function storeLabel(store) {
     return store.name || 'Unnamed store';
+}
+
+/** The default general access of STORE's owner, as user ME can know it (ME's own, or, for an
+ *  admin, read from the owner); resolves null when ME cannot see it. */
+export async function ownerDefault(store, me) {
+    if (store.userId === me.id) return me.defaultGeneralAccess;
+    if (!me.isAdmin) return null;
+    try {
+        return (await api.getUser(store.userId)).defaultGeneralAccess || null;
+    } catch {
+        return null;
+    }
+}
+
+/** What FOLLOW_USER_SETTING means for STORE, as a sentence, or null (see ownerDefault). */
+export async function followsText(store, me) {
+    const value = await ownerDefault(store, me);
+    if (!value) return null;
+    const whose = store.userId === me.id ? 'your' : `${store.username}’s`;
+    return `Follows ${whose} default general access, an account setting: now “${ACCESS_LABELS[value]}”.`;
 }

@@ -85,19 +85,23 @@ function releaseBlob() {
     lastBlobUrl = null;
 }
 
+/** Saves BYTES (a Blob) as a file NAME. A blob: URL is of the console's origin: typed as bytes,
+ *  it can never be opened as a page there, whatever the bytes are (slice() relabels without a
+ *  copy). */
+export function downloadBlob(bytes, name) {
+    const url = URL.createObjectURL(bytes.slice(0, bytes.size, 'application/octet-stream'));
+    const a = h('a', { href: url, download: name, class: 'offscreen' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** Downloads record KEY of STORE through the API (the token never goes into a URL). */
 export async function downloadRecord(store, key) {
     try {
         const res = await api.getRecord(store.id, key);
-        // A blob: URL is of the console's origin: typed as bytes, it can never be opened as a
-        // page there, whatever the record's own type says (slice() relabels without a copy).
-        const bytes = await res.blob();
-        const url = URL.createObjectURL(bytes.slice(0, bytes.size, 'application/octet-stream'));
-        const a = h('a', { href: url, download: key, class: 'offscreen' });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+        downloadBlob(await res.blob(), key);
     } catch (err) {
         toast(`Could not download ${key}: ${err.message}`, 'error');
     }

@@ -5,11 +5,14 @@
 // Only ever one page of keys is asked for (limit ≤ 1000, from exclusiveStartKey), so a store
 // of a million keys opens as fast as a small one. "Previous" works from the start keys of the
 // pages seen so far.
+//
+// A value larger than the server takes (GET /health's maxRecordSize) is refused before a byte
+// is sent, and an upload shows its progress and can be cancelled.
 
-import { KEY_RE, api } from './api.js';
-import { formatBytes, formatNumber, h, replace } from './dom.js';
+import { KEY_RE, api, putRecordWithProgress, serverInfo } from './api.js';
+import { formatBytes, formatNumber, h, replace, timeEl } from './dom.js';
 import { button, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
-import { downloadRecord, previewRecord } from './preview.js';
+import { downloadBlob, downloadRecord, previewRecord } from './preview.js';
 
 const PAGE_SIZES = [50, 100, 250, 1000];
 
@@ -27,6 +30,36 @@ export function keyFromFileName(name) {
     return key || 'file';
 }
 
+/** Why a value of SIZE bytes cannot be stored, or null: the server's limit (GET /health) is
+ *  known before anything is sent. Resolves null when the limit cannot be learnt (the PUT then
+ *  says so itself). */
+async function sizeProblem(size) {
+    let limit = 0;
+    try {
+        limit = (await serverInfo()).maxRecordSize || 0;
+    } catch {
+        return null;
+    }
+    if (!limit || size <= limit) return null;
+    return `This is ${formatBytes(size)}: the server takes records of at most ${formatBytes(limit)} (${formatNumber(limit)} bytes; its administrator sets the limit with kvs serve --max-record-size).`;
+}
+
+/** A progress bar of an upload and its text ("12 MiB of 40 MiB · 30%"). */
+function uploadProgress() {
+    const bar = h('progress', { max: '1', value: '0', 'aria-label': 'Upload progress' });
+    const text = h('span', { class: 'upload-text' }, 'Starting…');
+    const el = h('div', { class: 'upload-progress', role: 'status' }, bar, text);
+    return {
+        el,
+        update(sent, total) {
+            bar.max = String(total || 1);
+            bar.value = String(sent);
+            const pct = total ? Math.floor((100 * sent) / total) : 0;
+            text.textContent = sent >= total ? `Sent ${formatBytes(total)}; the server is storing it…` : `${formatBytes(sent)} of ${formatBytes(total)} · ${pct}%`;
+        },
+    };
+}
+
 function keyProblem(key) {
     if (!key) return 'Enter a key.';
     if (key.length > 256) return 'A key is at most 256 characters long.';
@@ -39,6 +72,13 @@ function uploadDialog(store, file) {
     const keyInput = h('input', { type: 'text', value: keyFromFileName(file.name), autocomplete: 'off', spellcheck: 'false', maxlength: '256' });
     const typeInput = h('input', { type: 'text', value: file.type || 'application/octet-stream', autocomplete: 'off', spellcheck: 'false', list: 'kvs-content-types' });
     const status = h('div');
+    let uploading = null; // the AbortController of the upload under way
+    let uploadBtn = null;
+    sizeProblem(file.size).then((problem) => {
+        if (!problem) return;
+        replace(status, notice('error', h('strong', {}, 'Too large to upload. '), problem));
+        if (uploadBtn) uploadBtn.disabled = true;
+    });
     return dialog(
         'Upload a record',
         [
@@ -49,30 +89,38 @@ function uploadDialog(store, file) {
             status,
         ],
         (close) => [
-            button('Cancel', () => close()),
-            button(
+            button('Cancel', () => {
+                if (uploading) uploading.abort(); // the dialog closes when the upload has stopped
+                else close();
+            }),
+            (uploadBtn = button(
                 'Upload',
                 async (e) => {
                     const btn = e.currentTarget;
                     const key = keyInput.value.trim();
-                    const problem = keyProblem(key);
+                    const problem = keyProblem(key) || (await sizeProblem(file.size));
                     if (problem) {
                         replace(status, notice('error', problem));
-                        keyInput.focus();
+                        if (keyProblem(key)) keyInput.focus();
                         return;
                     }
                     btn.disabled = true;
-                    replace(status, spinner(`Uploading ${formatBytes(file.size)}…`));
+                    const progress = uploadProgress();
+                    replace(status, progress.el);
+                    uploading = new AbortController();
                     try {
-                        await api.putRecord(store.id, key, file, typeInput.value.trim() || 'application/octet-stream');
+                        await putRecordWithProgress(store.id, key, file, typeInput.value.trim() || 'application/octet-stream', progress.update, uploading.signal);
                         close(key);
                     } catch (err) {
                         btn.disabled = false;
-                        replace(status, errorNotice(err));
+                        if (err.name === 'AbortError') close();
+                        else replace(status, errorNotice(err));
+                    } finally {
+                        uploading = null;
                     }
                 },
                 { kind: 'primary', type: 'submit' },
-            ),
+            )),
         ],
     );
 }
@@ -123,6 +171,11 @@ export function editorDialog(store, { key = '', contentType = CONTENT_TYPES[0], 
                             area.focus();
                             return;
                         }
+                    }
+                    const tooBig = await sizeProblem(new Blob([area.value]).size);
+                    if (tooBig) {
+                        replace(status, notice('error', tooBig));
+                        return;
                     }
                     btn.disabled = true;
                     try {
@@ -212,6 +265,7 @@ export function recordsTab(ctx) {
                             toast(`Saved ${k}`);
                             await loadPage();
                             select(k);
+                            ctx.refresh(); // the statistics: one write more
                         }
                     } : null,
                     remove: canWrite ? removeSelected : null,
@@ -260,6 +314,7 @@ export function recordsTab(ctx) {
                 h('td', { class: 'cell-key' }, h('button', { type: 'button', class: 'key-button', 'aria-pressed': it.key === state.selected ? 'true' : 'false', onclick: () => select(it.key) }, it.key)),
                 h('td', { class: 'cell-type muted' }, (it.contentType || '').split(';')[0]),
                 h('td', { class: 'num' }, formatBytes(it.size)),
+                h('td', { class: 'num cell-modified muted' }, it.modifiedAt ? timeEl(it.modifiedAt) : '–'),
             ),
         );
         const sizeSel = h('select', { 'aria-label': 'Keys per page', class: 'select-small' }, PAGE_SIZES.map((n) => h('option', { value: String(n), selected: n === state.limit ? true : null }, `${n} / page`)));
@@ -272,7 +327,7 @@ export function recordsTab(ctx) {
         const firstIndex = (pageNo - 1) * state.limit + 1;
         replace(
             listEl,
-            h('div', { class: 'table-wrap' }, h('table', { class: 'table table-keys' }, h('caption', { class: 'sr-only' }, 'Keys'), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col', class: 'num' }, 'Size'))), h('tbody', {}, rows))),
+            h('div', { class: 'table-wrap' }, h('table', { class: 'table table-keys' }, h('caption', { class: 'sr-only' }, 'Keys'), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col', class: 'num' }, 'Size'), h('th', { scope: 'col', class: 'num cell-modified' }, 'Modified'))), h('tbody', {}, rows))),
             h(
                 'div',
                 { class: 'pager' },
@@ -294,9 +349,38 @@ export function recordsTab(ctx) {
         state.prefix = p;
         prefixInput.value = p;
         state.starts = [null];
+        // a record the filter hides is no longer shown beside the list that hides it
+        const hidden = state.selected && !state.selected.startsWith(p);
+        if (hidden) state.selected = null;
         syncUrl();
         loadPage();
+        if (hidden) showPreview();
+        zipButton.textContent = p ? 'Download matching (ZIP)' : 'Download all (ZIP)';
     }
+
+    /** Every record (whose key starts with the filter's prefix) as one ZIP archive: through the
+     *  store's signed recordsPublicUrl when the user has it (streamed to disk by the browser),
+     *  else fetched with the token. */
+    async function downloadZip() {
+        const name = `${store.name || store.id}.zip`; // as the server names it
+        const signed = store.recordsPublicUrl && new URL(store.recordsPublicUrl).searchParams.has('signature');
+        if (signed) {
+            const u = new URL(store.recordsPublicUrl);
+            if (state.prefix) u.searchParams.set('prefix', state.prefix);
+            const a = h('a', { href: u.href, download: name, class: 'offscreen' });
+            document.body.append(a);
+            a.click();
+            a.remove();
+            return;
+        }
+        try {
+            const res = await api.recordsZip(store.id, state.prefix || undefined);
+            downloadBlob(await res.blob(), name);
+        } catch (err) {
+            toast(`Could not download the records: ${err.message}`, 'error');
+        }
+    }
+    const zipButton = button(state.prefix ? 'Download matching (ZIP)' : 'Download all (ZIP)', downloadZip, { kind: 'secondary' });
 
     const prefixInput = h('input', { type: 'search', value: state.prefix, placeholder: 'Filter by key prefix', 'aria-label': 'Filter by key prefix', autocomplete: 'off', spellcheck: 'false' });
     let debounce = null;
@@ -335,6 +419,7 @@ export function recordsTab(ctx) {
             'div',
             { class: 'keys-toolbar' },
             prefixInput,
+            zipButton,
             canWrite ? button('Upload file', () => fileInput.click(), { kind: 'secondary' }) : null,
             canWrite
                 ? button('New record', async () => {

@@ -1,13 +1,13 @@
 // settings.js — a store's Settings tab (its owner's or an admin's): rename, general access,
 // sharing with other users, a new URL-signing key, and deleting the store.
 
-import { NAME_RE, api } from './api.js';
-import { formatNumber, h, replace, uid } from './dom.js';
+import { NAME_RE, api, serverInfo } from './api.js';
+import { formatDuration, formatNumber, h, replace, uid } from './dom.js';
 import { button, confirmDialog, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
-import { ACCESS_LABELS, storeLabel } from './model.js';
+import { ACCESS_LABELS, followsText, storeLabel } from './model.js';
 
 const ACCESS_HELP = {
-    FOLLOW_USER_SETTING: 'Use the owner’s default general access (an account setting; Restricted unless changed).',
+    FOLLOW_USER_SETTING: 'Use the owner’s default general access, an account setting (Restricted unless the owner changes it on their account page).',
     RESTRICTED: 'Only the owner, admins and the users it is shared with can read it.',
     ANYONE_WITH_ID_CAN_READ: 'Anyone who knows the store’s ID can read its records and keys, without a token.',
     ANYONE_WITH_NAME_CAN_READ: 'As above, and also by its name (username~store-name).',
@@ -42,10 +42,14 @@ function renameSection(ctx) {
             replace(status, notice('info', 'The name is unchanged.'));
             return;
         }
+        if (!name && !(await confirmUnname(ctx.getStore()))) {
+            replace(status);
+            return;
+        }
         save.disabled = true;
         try {
             await api.updateStore(s.id, { name: name || null });
-            replace(status, notice('success', name ? (before ? `Renamed to “${name}”.` : `Named “${name}”: the store is now kept until you delete it.`) : 'The store is now unnamed: it will be deleted once unused for the retention period.'));
+            replace(status, notice('success', name ? (before ? `Renamed to “${name}”.` : `Named “${name}”: the store is now kept until you delete it.`) : `The store is now unnamed: it ${await unnamedFate()}.`));
             await ctx.refresh();
         } catch (err) {
             replace(status, errorNotice(err));
@@ -53,10 +57,32 @@ function renameSection(ctx) {
             save.disabled = false;
         }
     });
-    return section(
-        'Name',
-        'Named stores are kept until they are deleted. Unnamed stores are deleted automatically once they have not been read or written for the server’s retention period (7 days unless the server sets another). Naming an unnamed store makes it permanent; removing the name makes it expire.',
-        form,
+    const about = h('p', { class: 'muted' }, 'Named stores are kept until they are deleted; unnamed ones expire when unused. Naming an unnamed store makes it permanent; removing the name makes it expire.');
+    unnamedFate().then((fate) => replace(about, `Named stores are kept until they are deleted. An unnamed store ${fate}. Naming an unnamed store makes it permanent; removing the name makes it expire.`));
+    return section('Name', null, about, form);
+}
+
+/** What becomes of an unnamed store on this server (its --unnamed-retention, GET /health), as
+ *  a predicate: "is deleted, with its records, once it has not been read or written for 7
+ *  days". */
+async function unnamedFate() {
+    try {
+        const ms = (await serverInfo()).unnamedRetentionMillis;
+        if (ms === 0) return 'is kept until it is deleted (this server keeps unnamed stores)';
+        if (ms > 0) return `is deleted, with its records, once it has not been read or written for ${formatDuration(ms)}`;
+    } catch {
+        // fall through: the server did not say
+    }
+    return 'is deleted, with its records, once unused for the server’s retention period';
+}
+
+/** Asks before a store loses its name: an unnamed store expires (and says when). */
+async function confirmUnname(store) {
+    const records = formatNumber(store.stats?.recordCount ?? 0);
+    return confirmDialog(
+        `Remove the name “${store.name}”?`,
+        `The store becomes unnamed: it ${await unnamedFate()}; its ${records} record(s) would go with it. Give it a name again to keep it.`,
+        'Remove the name',
     );
 }
 
@@ -68,7 +94,9 @@ function accessSection(ctx) {
         const input = h('input', { type: 'radio', name, value, checked: s.generalAccess === value });
         const id = uid('ga-opt');
         input.id = id;
-        return h('div', { class: 'radio' }, input, h('label', { for: id }, h('span', { class: 'radio-label' }, ACCESS_LABELS[value]), h('span', { class: 'radio-help muted' }, ACCESS_HELP[value])));
+        const help = h('span', { class: 'radio-help muted' }, ACCESS_HELP[value]);
+        if (value === 'FOLLOW_USER_SETTING') followsText(s, ctx.me).then((t) => t && replace(help, t, s.userId === ctx.me.id ? [' ', ctx.link('/console/account', 'Change it')] : null));
+        return h('div', { class: 'radio' }, input, h('label', { for: id }, h('span', { class: 'radio-label' }, ACCESS_LABELS[value]), help));
     });
     const save = button('Save access', null, { kind: 'primary', type: 'submit' });
     const form = h('form', { novalidate: true }, h('fieldset', { class: 'radios' }, h('legend', {}, 'General access'), radios), h('div', { class: 'form-actions' }, save), status);

@@ -7,7 +7,23 @@ import { copyButton, errorNotice, spinner, tabs } from './ui.js';
 import { recordsTab } from './records.js';
 import { settingsTab } from './settings.js';
 import { apiTab } from './apitab.js';
-import { ACCESS_LABELS, rightsOf, storeLabel } from './model.js';
+import { ACCESS_LABELS, followsText, ownerDefault, rightsOf, storeLabel } from './model.js';
+
+/** The badge of STORE's general access. "Follows the owner's setting" says what the setting
+ *  is, when the user can know it (their own, or as an admin), and how to change their own. */
+function accessBadge(store, ctx) {
+    const label = ACCESS_LABELS[store.generalAccess] || store.generalAccess;
+    if (store.generalAccess !== 'FOLLOW_USER_SETTING') return h('span', { class: 'badge' }, label);
+    const own = store.userId === ctx.me.id;
+    const badge = own
+        ? ctx.link('/console/account', `Follows your setting: ${ACCESS_LABELS[ctx.me.defaultGeneralAccess] || '…'}`)
+        : h('span', {}, label);
+    badge.setAttribute('class', 'badge badge-follows');
+    badge.setAttribute('title', 'Who may read this store without a share follows the owner’s default general access, an account setting.');
+    followsText(store, ctx.me).then((t) => t && badge.setAttribute('title', `${t} A store’s own setting (under Settings) overrides it.`));
+    if (!own) ownerDefault(store, ctx.me).then((v) => v && (badge.textContent = `Follows ${store.username}’s setting: ${ACCESS_LABELS[v]}`));
+    return badge;
+}
 
 function statsBar(store) {
     const s = store.stats || {};
@@ -77,7 +93,7 @@ export function storePage(ctx) {
                         { class: 'store-meta' },
                         h('span', { class: 'meta-item mono' }, s.id, copyButton(s.id, 'Copy ID', 'Store ID copied')),
                         h('span', { class: 'meta-item' }, rights.owner ? 'Owned by you' : `Owner: ${s.username}`),
-                        h('span', { class: 'badge' }, ACCESS_LABELS[s.generalAccess] || s.generalAccess),
+                        accessBadge(s, ctx),
                         !rights.write ? h('span', { class: 'badge badge-muted' }, 'Read only') : null,
                         !s.name ? h('span', { class: 'badge badge-warning', title: 'Unnamed stores are deleted once unused for the retention period' }, 'Unnamed: expires when unused') : null,
                     ),

@@ -1,5 +1,5 @@
 // stores.js — the key-value stores page: usage totals, the caller's stores and those shared
-// with them, sortable and paginated, and creating a store.
+// with them, searchable, sortable and paginated, and creating a store.
 //
 // The API lists stores by creation time, up to 1,000 a request: the page asks for one such
 // window (newest first) and sorts and pages it in the browser; more than 1,000 stores are
@@ -74,6 +74,7 @@ export function storesPage(ctx) {
         sort: { key: 'modified', desc: true },
         page: 0,
         pageSize: 25,
+        search: '',
     };
 
     const usageEl = h('section', { class: 'usage', 'aria-label': 'Usage' });
@@ -98,13 +99,16 @@ export function storesPage(ctx) {
 
     async function loadUsage() {
         try {
-            const u = await api.usage();
+            // usage is over the stores the user owns; the list below shows shared ones too, so
+            // the count of stores says both
+            const [u, shared] = await Promise.all([api.usage(), api.listStores({ limit: 1, unnamed: true, ownership: 'sharedWithMe' }, ctx.signal)]);
             const card = (label, value, sub) => h('div', { class: 'stat-card' }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value), sub ? h('div', { class: 'stat-sub' }, sub) : null);
+            const own = `${formatNumber(u.namedStores)} named · ${formatNumber(u.stores - u.namedStores)} unnamed`;
             replace(
                 usageEl,
-                card('Stores', formatNumber(u.stores), `${formatNumber(u.namedStores)} named · ${formatNumber(u.stores - u.namedStores)} unnamed`),
-                card('Records', formatNumber(u.records)),
-                card('Storage', formatBytes(u.storageBytes), `${formatNumber(u.storageBytes)} bytes`),
+                card('Stores', formatNumber(u.stores + shared.total), shared.total ? `yours: ${own} · shared with you: ${formatNumber(shared.total)}` : own),
+                card('Records', formatNumber(u.records), shared.total ? 'in your own stores' : null),
+                card('Storage', formatBytes(u.storageBytes), `${formatNumber(u.storageBytes)} bytes${shared.total ? ' in your own stores' : ''}`),
             );
             state.usage = u;
         } catch (err) {
@@ -122,9 +126,20 @@ export function storesPage(ctx) {
         }
     }
 
+    /** The stores of the window that the search matches: its words in the name, ID, owner or
+     *  title (case-insensitive). */
+    function matching() {
+        const words = state.search.toLowerCase().split(/\s+/).filter(Boolean);
+        if (words.length === 0) return state.data.items;
+        return state.data.items.filter((s) => {
+            const text = [s.name || 'unnamed store', s.id, s.username, s.title].filter(Boolean).join(' ').toLowerCase();
+            return words.every((w) => text.includes(w));
+        });
+    }
+
     function sorted() {
         const col = COLUMNS.find((c) => c.key === state.sort.key);
-        const items = [...state.data.items];
+        const items = [...matching()];
         items.sort((a, b) => {
             const x = col.get(a);
             const y = col.get(b);
@@ -193,6 +208,10 @@ export function storesPage(ctx) {
             return;
         }
         const items = sorted();
+        if (items.length === 0) {
+            replace(listEl, emptyState('No store matches', `No store in this list has “${state.search}” in its name, ID, owner or title.`, button('Clear the search', () => setSearch(''))));
+            return;
+        }
         const pages = Math.max(1, Math.ceil(items.length / state.pageSize));
         state.page = Math.min(state.page, pages - 1);
         const first = state.page * state.pageSize;
@@ -236,6 +255,15 @@ export function storesPage(ctx) {
         );
     }
 
+    const searchInput = h('input', { type: 'search', placeholder: 'Search by name, ID or owner', 'aria-label': 'Search stores', autocomplete: 'off', spellcheck: 'false', class: 'search' });
+    function setSearch(text) {
+        state.search = text.trim();
+        searchInput.value = text;
+        state.page = 0;
+        if (state.data) draw();
+    }
+    searchInput.addEventListener('input', () => setSearch(searchInput.value));
+
     loadUsage();
     load();
     return h(
@@ -243,7 +271,7 @@ export function storesPage(ctx) {
         { class: 'page' },
         h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Key-value stores'), h('p', { class: 'muted' }, 'Your stores and the stores other users shared with you.')), button('Create store', create, { kind: 'primary' })),
         usageEl,
-        h('div', { class: 'toolbar' }, h('label', { class: 'check', for: 'unnamed-toggle' }, unnamedBox, 'Include unnamed key-value stores')),
+        h('div', { class: 'toolbar' }, searchInput, h('label', { class: 'check', for: 'unnamed-toggle' }, unnamedBox, 'Include unnamed key-value stores')),
         listEl,
     );
 }

@@ -901,22 +901,21 @@ static KVS_MUST_CHECK int user_tokens_delete(struct kvs_lmdb *db, MDB_txn *txn, 
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "del tokens");
 }
 
-/* Take back every share of another user's store given to user UID (its shared_with rows). */
+/* Take back every share of another user's store given to user UID (its shared_with rows),
+ * each as KVS_W_SHARE_DELETE does: a store they could write gets a new signing secret, since
+ * they have seen the old one (storage.h, "Signing secrets"). */
 static KVS_MUST_CHECK int user_shares_delete(struct kvs_lmdb *db, MDB_txn *txn, const char *uid)
 {
     unsigned char *keys;
     size_t n;
     int rc = user_rows(txn, db->dbi[DBI_SHARED_WITH], uid, STORE_BY_USER_KEY_LEN, &keys, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const unsigned char *key = keys + i * STORE_BY_USER_KEY_LEN;
-        char store_id[KVS_ID_LEN + 1];
-        unsigned char skey[SHARE_KEY_LEN];
-        memcpy(store_id, key + KVS_ID_LEN + 8, KVS_ID_LEN);
-        store_id[KVS_ID_LEN] = '\0';
-        rc = db_del(txn, db->dbi[DBI_SHARES], share_key(skey, store_id, uid), "del share");
-        if (rc == 0)
-            rc = db_del(txn, db->dbi[DBI_SHARED_WITH], val_of(key, STORE_BY_USER_KEY_LEN),
-                        "del shared_with");
+        struct kvs_write sw = {.op = KVS_W_SHARE_DELETE};
+        memcpy(sw.store_id, keys + i * STORE_BY_USER_KEY_LEN + KVS_ID_LEN + 8, KVS_ID_LEN);
+        memcpy(sw.user.id, uid, KVS_ID_LEN);
+        rc = share_delete(db, txn, &sw);
+        if (rc == KVS_ENOTFOUND)
+            rc = kvs_lmdb_corrupt("shared_with (share missing)");
     }
     free(keys);
     return rc;

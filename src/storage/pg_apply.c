@@ -184,24 +184,33 @@ static const struct kvs_pg_stmt Q_SHARE_DELETE = {
     "SELECT count(*) FROM d"};
 /* Delete a user and everything that is theirs (KVS_W_USER_DELETE): their tokens, the shares
  * others gave them, their stores (as Q_STORE_DELETE deletes one: shares with them, records
- * left to the sweep). Whatever else comes to belong to a user goes here too, as one more CTE.
- * Deleting an admin counts the other admins under FOR UPDATE, so that two nodes deleting two
- * admins at once cannot leave none. One row per store deleted (one, its ID NULL, when none):
- * whether the user existed, the user as deleted (NULLs: refused, the only admin), the store. */
+ * left to the sweep, runs by kvs_runs' ON DELETE CASCADE). Whatever else comes to belong to a
+ * user goes here too, as one more CTE. Deleting an admin counts the other admins under FOR
+ * UPDATE, so that two nodes deleting two admins at once cannot leave none. One row per store
+ * deleted ('d') and per store they had a WRITE share of ('w': it gets a new signing secret,
+ * Q_SECRETS), one with a NULL kind when neither: whether the user existed, the user as deleted
+ * (NULLs: refused, the only admin), the kind and the store. */
 static const struct kvs_pg_stmt Q_USER_DELETE = {
     PG_Q_USER_DELETE, "kvs_user_delete",
     "WITH a AS (SELECT id FROM kvs_users WHERE is_admin AND id <> $1::text FOR UPDATE),"
     " u AS (DELETE FROM kvs_users u WHERE u.id = $1::text AND"
     " (NOT u.is_admin OR (SELECT count(*) FROM a) > 0) RETURNING " PG_USER_COLS "),"
     " t AS (DELETE FROM kvs_tokens WHERE user_id IN (SELECT id FROM u)),"
-    " g AS (DELETE FROM kvs_shares WHERE user_id IN (SELECT id FROM u)),"
+    " g AS (DELETE FROM kvs_shares WHERE user_id IN (SELECT id FROM u)"
+    " RETURNING store_id, level),"
     " d AS (DELETE FROM kvs_stores WHERE user_id IN (SELECT id FROM u)"
     " RETURNING id, record_count),"
     " sh AS (DELETE FROM kvs_shares WHERE store_id IN (SELECT id FROM d)),"
     " x AS (INSERT INTO kvs_dead_stores (store_id, deleted_ms, records)"
     " SELECT id, " PG_NOW_MS ", record_count FROM d ON CONFLICT DO NOTHING) "
-    "SELECT EXISTS (SELECT FROM kvs_users WHERE id = $1::text), " PG_USER_COLS ", d.id"
-    " FROM (SELECT 1) one LEFT JOIN u ON true LEFT JOIN d ON true"};
+    "SELECT EXISTS (SELECT FROM kvs_users WHERE id = $1::text), " PG_USER_COLS ", k.kind, k.id"
+    " FROM (SELECT 1) one LEFT JOIN u ON true LEFT JOIN (SELECT 'd' AS kind, id FROM d"
+    " UNION ALL SELECT 'w', store_id FROM g WHERE level = 2) k ON true"};
+/* New URL-signing secrets ($2) for the stores $1 (storage.h, "Signing secrets"). */
+static const struct kvs_pg_stmt Q_SECRETS = {
+    PG_Q_SECRETS, "kvs_secrets",
+    "UPDATE kvs_stores s SET secret = n.secret FROM unnest($1::text[], $2::text[])"
+    " AS n(id, secret) WHERE s.id = n.id"};
 /* What a batch adds to the stats rows of its stores (locked by Q_LOCK_STORES), one row of
  * the arrays per store. */
 static const struct kvs_pg_stmt Q_STATS = {
@@ -302,6 +311,10 @@ struct batch {
     int64_t xid;
     uint64_t epoch; /* the meta epoch at BEGIN */
     int stale;      /* the first round trip failed on a connection made before the batch */
+    /* stores to get a new signing secret (a user deleted who could write them): Q_SECRETS;
+     * made only when needed (zeroed until then, which kvs_pg_array_free takes) */
+    int rotating;
+    struct kvs_pg_array rotate_ids, rotate_secrets;
 };
 
 /* Whether the string in the char array FIELD ends within the array (input from a client
@@ -1065,13 +1078,29 @@ static KVS_MUST_CHECK int resolve_write(struct batch *b, const struct kvs_write 
             p->result = KVS_EINVAL; /* the only admin */
             return 0;
         }
-        /* later record writes of this batch to its stores find them deleted (play) */
         for (int i = 0; i < PQntuples(r); i++) {
-            char id[KVS_ID_LEN + 1];
-            struct touched *gone = NULL;
-            if (!kvs_pg_null(r, i, 1 + PG_USER_NCOLS) &&
-                kvs_pg_str(r, i, 1 + PG_USER_NCOLS, id, sizeof id) == 0)
-                gone = find(b, id);
+            char kind[2], id[KVS_ID_LEN + 1];
+            if (kvs_pg_null(r, i, 1 + PG_USER_NCOLS) ||
+                kvs_pg_str(r, i, 1 + PG_USER_NCOLS, kind, sizeof kind) != 0 ||
+                kvs_pg_str(r, i, 2 + PG_USER_NCOLS, id, sizeof id) != 0)
+                continue;
+            if (kind[0] == 'w') { /* they have seen its secret: a new one (round trip 2) */
+                char secret[KVS_SECRET_LEN + 1];
+                if (kvs_random_alnum(secret, KVS_SECRET_LEN) != 0) {
+                    kvs_log_error("postgres: the random source failed");
+                    return KVS_EIO;
+                }
+                if (!b->rotating) {
+                    kvs_pg_array_init(&b->rotate_ids, PG_OID_TEXT);
+                    kvs_pg_array_init(&b->rotate_secrets, PG_OID_TEXT);
+                    b->rotating = 1;
+                }
+                kvs_pg_array_add(&b->rotate_ids, id, KVS_ID_LEN);
+                kvs_pg_array_add(&b->rotate_secrets, secret, KVS_SECRET_LEN);
+                continue;
+            }
+            /* later record writes of this batch to its stores find them deleted (play) */
+            struct touched *gone = find(b, id);
             if (gone != NULL)
                 gone->deleted = 1;
         }
@@ -1286,6 +1315,8 @@ static void batch_free(struct batch *b)
     free(b->plans);
     free(b->t);
     free(b->recs);
+    kvs_pg_array_free(&b->rotate_ids);
+    kvs_pg_array_free(&b->rotate_secrets);
     kvs_pg_pipe_free(&b->pp);
 }
 
@@ -1378,6 +1409,12 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
     for (size_t i = 0; i < b->n && rc == 0; i++)
         if (b->ws[i]->op == KVS_W_RUN_UPDATE && b->plans[i].has_run)
             rc = send_run_update(b, &b->plans[i]);
+    if (rc == 0 && b->rotating) {
+        struct kvs_pg_params q = {0};
+        kvs_pg_p_array(&q, &b->rotate_ids);
+        kvs_pg_p_array(&q, &b->rotate_secrets);
+        rc = kvs_pg_send(&b->pp, &Q_SECRETS, &q) < 0 ? KVS_EUNAVAIL : 0;
+    }
     if (rc == 0)
         rc = send_changes(b);
     if (rc == 0)

@@ -166,6 +166,7 @@ enum kvs_pg_stmt_id {
     PG_Q_SHARE_SET,
     PG_Q_SHARE_DELETE,
     PG_Q_USER_DELETE,
+    PG_Q_SECRETS,
     PG_Q_STATS,
     PG_Q_XACT_STATUS,
     /* pg_maint.c */

@@ -3187,3 +3187,45 @@ TEST(storage_runs_expire_with_their_store)
     kvs_store_clear(&busy_store);
     kvs_storage_close(st);
 }
+
+/* KVS_W_USER_DELETE takes what else is the user's: their runs (with their default stores), and
+ * the secrets they have seen: a store they could write through a share gets a new one
+ * (storage.h, "Signing secrets"); one they could only read keeps its own. */
+TEST(storage_user_delete_takes_runs_and_secrets)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, bob;
+    ts_user(st, "alice", "tok-alice", &alice);
+    ts_user(st, "bob", "tok-bob", &bob);
+    struct kvs_run mine, his;
+    struct kvs_store run_store;
+    ASSERT_OK(ts_run(st, alice.id, ACT_A, "scraper", &mine, &run_store));
+    ASSERT_OK(ts_run(st, bob.id, ACT_B, "other", &his, NULL));
+    struct kvs_store writable, readable;
+    ASSERT_OK(ts_store(st, bob.id, "writable", &writable));
+    ASSERT_OK(ts_store(st, bob.id, "readable", &readable));
+    ASSERT_OK(share_set(st, writable.id, alice.id, KVS_SHARE_WRITE));
+    ASSERT_OK(share_set(st, readable.id, alice.id, KVS_SHARE_READ));
+    char w_before[KVS_SECRET_LEN + 1], r_before[KVS_SECRET_LEN + 1], now[KVS_SECRET_LEN + 1];
+    secret_of(st, writable.id, w_before);
+    secret_of(st, readable.id, r_before);
+
+    ASSERT_OK(user_delete(st, alice.id, NULL));
+    struct kvs_run got;
+    ASSERT_ERR(ts_run_get(st, mine.id, &got), KVS_ENOTFOUND);
+    ASSERT_ERR(ts_store_get(st, run_store.id, &(struct kvs_store){0}), KVS_ENOTFOUND);
+    ASSERT_OK(ts_run_get(st, his.id, &got));
+    kvs_run_clear(&got);
+    secret_of(st, writable.id, now);
+    ASSERT(strcmp(now, w_before) != 0); /* alice had seen it */
+    secret_of(st, readable.id, now);
+    ASSERT_STR_EQ(now, r_before);
+    ASSERT_EQ(share_of(st, writable.id, alice.id), KVS_SHARE_NONE);
+
+    kvs_run_clear(&mine);
+    kvs_run_clear(&his);
+    kvs_store_clear(&run_store);
+    kvs_store_clear(&writable);
+    kvs_store_clear(&readable);
+    kvs_storage_close(st);
+}

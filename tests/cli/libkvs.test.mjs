@@ -45,7 +45,7 @@ describe('libkvs: install, pkg-config, examples', { skip: NEEDS_SPAWN }, () => {
         // the shared library exports the API and nothing else
         const syms = ok(await run('nm', ['-D', '--defined-only', path.join(prefix, 'lib/libkvs.so.1.0.0')])).out.trim().split('\n').map((l) => l.split(' ').pop());
         assert.ok(syms.includes('kvs_client_open') && syms.includes('kvs_record_get_fd') && syms.includes('kvs_strerror'), syms.join(' '));
-        assert.deepEqual(syms.filter((s) => !/^kvs_(client|server|store|record|keys|input|output|user|token|share|free|version|strerror|errname|err_status|err_type)/.test(s)), [], 'only the API');
+        assert.deepEqual(syms.filter((s) => !/^kvs_(client|server|store|record|keys|input|output|user|token|share|run|free|version|strerror|errname|err_status|err_type)/.test(s)), [], 'only the API');
         assert.deepEqual(syms.filter((s) => /^kvs_(buf|sign|log|pct|x)/.test(s)), []);
         const pcVersion = await pkgConfig(prefix, '--modversion', 'kvs');
         assert.deepEqual(pcVersion, ['1.0.0']);

@@ -889,15 +889,19 @@ static KVS_MUST_CHECK int user_tokens_delete(struct kvs_lmdb *db, MDB_txn *txn, 
     if (rc != 0)
         return kvs_lmdb_err(rc, "open cursor");
     MDB_val k, v;
-    /* After mdb_cursor_del() the cursor stands on the next row, which MDB_NEXT then returns
-     * without stepping (as in each_share). O(all tokens): deleting a user is rare. */
+    int err = 0;
+    /* After a delete the cursor stands on the next row, which MDB_NEXT then returns without
+     * stepping (as in each_share). O(all tokens): deleting a user is rare. The delete goes
+     * through db_cursor_del, so that the write-ahead log has it. */
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 &&
-            (rc = mdb_cursor_del(cur, 0)) != 0)
+            (err = db_cursor_del(cur, "del token")) != 0)
             break;
     }
     mdb_cursor_close(cur);
+    if (err != 0)
+        return err;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "del tokens");
 }
 

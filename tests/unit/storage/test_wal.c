@@ -249,6 +249,21 @@ static void workload(struct kvs_storage *st, const struct kvs_user *user, const 
     snprintf(w.store.title, sizeof w.store.title, "title %s", tag);
     ASSERT_OK(kvs_storage_write(st, &w));
     kvs_store_clear(&w.store);
+    /* a user with a token, a store and a WRITE share, deleted with all of it (every row of
+     * KVS_W_USER_DELETE, the secret it renews included, must be in the log) */
+    struct kvs_user gone;
+    char name[32];
+    snprintf(name, sizeof name, "%s-gone", tag);
+    snprintf(token, sizeof token, "kvs_%s-gone-token-0000000000000000", tag);
+    ts_user(st, name, token, &gone);
+    ASSERT_OK(ts_store(st, gone.id, "theirs", &s));
+    ASSERT_OK(ts_put_str(st, s.id, "k", "v"));
+    kvs_store_clear(&s);
+    w = (struct kvs_write){.op = KVS_W_SHARE_SET, .share_level = KVS_SHARE_WRITE, .user = gone};
+    snprintf(w.store_id, sizeof w.store_id, "%s", store_id);
+    ASSERT_OK(kvs_storage_write(st, &w));
+    w = (struct kvs_write){.op = KVS_W_USER_DELETE, .user = gone};
+    ASSERT_OK(kvs_storage_write(st, &w));
 }
 
 /* A directory DIR with a user and a store, closed cleanly; their IDs into USER and STORE_ID. */

@@ -28,7 +28,7 @@
 #      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench), and
 #      of the GET, pgbench running kvs's own GET statement (prepared, the same parameters and
 #      planner settings) with the same 64 clients. These
-#      kvs run with 4 threads per CPU (BENCH_PG_THREADS): a thread mostly waits for the database
+#      kvs run with 16 threads per CPU (BENCH_PG_THREADS): a thread mostly waits for the database
 #
 # Pairing: kvs --threads $BENCH_THREADS (default 1; kvs also has its storage writer thread)
 # and nginx worker_processes $BENCH_THREADS; wrk -t$BENCH_WRK_THREADS (default 1).
@@ -110,7 +110,7 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 # ---- kvs --------------------------------------------------------------------------------------
 
 # launch_kvs DATA LOG [ARGS…] → a kvs serving DATA (a directory, or a postgres:// URI: then
-# with BENCH_PG_THREADS threads, default 4 per CPU, since they mostly wait for the database)
+# with BENCH_PG_THREADS threads, default 16 per CPU, since they mostly wait for the database)
 # with ARGS, logging to LOG; sets LAUNCHED_PID and LAUNCHED_URL (https:// when ARGS make it
 # serve TLS).
 launch_kvs() {
@@ -120,7 +120,7 @@ launch_kvs() {
     local where=(--data "$data" --threads "$THREADS")
     case $data in
     postgres://* | postgresql://*)
-        where=(--storage "$data" --threads "${BENCH_PG_THREADS:-$((4 * $(nproc)))}")
+        where=(--storage "$data" --threads "${BENCH_PG_THREADS:-$((16 * $(nproc)))}")
         ;;
     esac
     KVS_ADMIN_TOKEN=$TOKEN "$KVS_BIN" serve --listen 127.0.0.1:0 "${where[@]}" \

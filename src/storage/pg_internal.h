@@ -228,7 +228,6 @@ struct kvs_pg {
 
     /* Lookups waiting to be sent, and the rounds (pipelines) out (pg_read.c), under rq_mu. */
     pthread_mutex_t rq_mu;
-    pthread_cond_t rq_done;
     struct kvs_pg_lookup *rq_head, *rq_tail;
     unsigned rq_rounds, rq_rounds_max;
 };

@@ -238,7 +238,6 @@ static void pg_close(struct kvs_storage *st)
     kvs_pg_pool_close(db);
     pthread_cond_destroy(&db->freed);
     pthread_mutex_destroy(&db->mu);
-    pthread_cond_destroy(&db->rq_done);
     pthread_mutex_destroy(&db->rq_mu);
     free(db->uri);
     free(db);
@@ -289,11 +288,10 @@ int kvs_storage_open_pg(const struct kvs_storage_config *cfg, struct kvs_storage
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->freed, NULL);
     pthread_mutex_init(&db->rq_mu, NULL);
-    pthread_cond_init(&db->rq_done, NULL);
-    /* Rounds of lookups out at once (pg_read.c): a pipeline per CPU keeps the database's CPUs
-     * busy; more would only split the batches. */
+    /* Rounds of lookups out at once (pg_read.c): two pipelines per CPU keep the database's
+     * CPUs busy (one is being answered while the other is sent); more would only split them. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    db->rq_rounds_max = cpus < 1 ? 1 : (unsigned)cpus;
+    db->rq_rounds_max = cpus < 1 ? 1 : 2 * (unsigned)cpus;
     if (db->rq_rounds_max > db->max)
         db->rq_rounds_max = db->max;
     int rc = setup(db, cfg);

@@ -408,6 +408,9 @@ export async function runCrash(options = {}) {
             journal = path.join(work, `journal-${cuts}`);
             await fs.rm(journal, { force: true });
             env = { LD_PRELOAD: power.shim, KVS_POWERCUT_DIR: dataDir, KVS_POWERCUT_JOURNAL: journal };
+            // A SANITIZE=1 build wants its runtime first among the libraries; the journal's
+            // library only wraps libc's calls, so the order does not matter here.
+            env.ASAN_OPTIONS = [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':');
         }
         return startServer({ token, dataDir, keepData: true, port: await freePort(), storage: options.storage, env });
     };

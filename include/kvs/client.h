@@ -368,13 +368,16 @@ struct kvs_user_usage {
 KVS_API int kvs_user_usage(kvs_client *c, const char *user, struct kvs_user_usage *out);
 
 /* A token of a user, listed by its prefix. TOKEN, USER_ID and USERNAME are set by
- * kvs_token_create() (the token shown once). */
+ * kvs_token_create() (the token shown once). EXPIRES_AT is NULL for a token that never
+ * expires; JSON is the whole object the server sent (its "scope" too, null for none). */
 struct kvs_token_entry {
     const char *prefix;
     const char *created_at;
     const char *token;
     const char *user_id;
     const char *username;
+    const char *expires_at;
+    const char *json;
 };
 
 struct kvs_token_page {
@@ -384,6 +387,12 @@ struct kvs_token_page {
 
 /* A new token for USER (admin only). Free *OUT with kvs_free(). */
 KVS_API int kvs_token_create(kvs_client *c, const char *user, struct kvs_token_entry **out);
+
+/* A new token for USER limited by LIMITS, the JSON text of an object {"scope"?, "expiresAt"? |
+ * "expiresInSecs"?} as POST /v2/users/{user}/tokens takes it (NULL: no limits, as
+ * kvs_token_create). KVS_EINVAL when LIMITS is not a JSON object. */
+KVS_API int kvs_token_create_limited(kvs_client *c, const char *user, const char *limits,
+                                     struct kvs_token_entry **out);
 
 /* The tokens of USER, by prefix (the admin, or the user). */
 KVS_API int kvs_token_list(kvs_client *c, const char *user, struct kvs_token_page **out);

@@ -30,6 +30,11 @@ kvs_slice kvs_api_request_token(struct kvs_req *r);
  * is known now, 0 when finding out would take a look-up (or R has no token). */
 int kvs_api_authenticate_cached(struct kvs_req *r);
 
+/* Whether R's token may administer (auth/scope.h): what a route that is no store's but the
+ * account's (users, tokens, anything account-wide) asks besides the caller's own rights.
+ * Store routes need nothing of their own: kvs_api_resolve_store() applies the scope. */
+int kvs_api_may_administer(const struct kvs_req *r);
+
 /* Make sure R->rd holds a read snapshot (an optimistic read on a KVS_R_CONFIRMS route).
  * Returns 0 or KVS_EIO. */
 int kvs_api_read(struct kvs_req *r);

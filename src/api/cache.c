@@ -3,7 +3,7 @@
  * Two direct-mapped tables per thread, indexed by an FNV-1a hash of the key: a slot holds one
  * answer and its epoch (0 = empty), and a new answer simply replaces what its slot held. A
  * handful of tokens and stores make the load of a server; 64 slots of each keep them with
- * few collisions, in about 70 KiB per thread. The tables are made on a thread's first use
+ * few collisions, in about 160 KiB per thread (a token's slot has room for its scope). The tables are made on a thread's first use
  * and freed when the thread ends (common/perthread.h); every callback of a connection runs on
  * the libmicrohttpd worker that owns it. */
 #include "api/cache.h"
@@ -24,6 +24,8 @@ struct user_slot {
     size_t token_len;
     unsigned char token[TOKEN_MAX];
     struct kvs_user user;
+    int64_t expires_ms;
+    struct kvs_scope scope;
 };
 
 struct store_slot {
@@ -72,7 +74,8 @@ static struct user_slot *user_slot(kvs_slice token)
     return &tables()->users[fnv1a(FNV_SEED, token.p, token.n) & (USER_SLOTS - 1)];
 }
 
-int kvs_cache_user_get(uint64_t epoch, kvs_slice token, struct kvs_user *out)
+int kvs_cache_user_get(uint64_t epoch, kvs_slice token, struct kvs_user *user,
+                       int64_t *expires_ms, struct kvs_scope *scope)
 {
     if (epoch == 0 || token.n > TOKEN_MAX)
         return 0;
@@ -81,11 +84,18 @@ int kvs_cache_user_get(uint64_t epoch, kvs_slice token, struct kvs_user *out)
     if (s->epoch != epoch || s->token_len != token.n ||
         CRYPTO_memcmp(s->token, token.p, token.n) != 0)
         return 0;
-    *out = s->user;
+    *user = s->user;
+    *expires_ms = s->expires_ms;
+    /* most tokens have no scope: then its 1.4 KiB need not be copied per request */
+    if (s->scope.limited)
+        *scope = s->scope;
+    else
+        scope->limited = 0;
     return 1;
 }
 
-void kvs_cache_user_put(uint64_t epoch, kvs_slice token, const struct kvs_user *u)
+void kvs_cache_user_put(uint64_t epoch, kvs_slice token, const struct kvs_user *user,
+                        int64_t expires_ms, const struct kvs_scope *scope)
 {
     if (epoch == 0 || token.n > TOKEN_MAX)
         return;
@@ -93,7 +103,12 @@ void kvs_cache_user_put(uint64_t epoch, kvs_slice token, const struct kvs_user *
     OPENSSL_cleanse(s->token, sizeof s->token); /* the token it held, if another */
     memcpy(s->token, token.p, token.n);
     s->token_len = token.n;
-    s->user = *u;
+    s->user = *user;
+    s->expires_ms = expires_ms;
+    if (scope->limited)
+        s->scope = *scope;
+    else
+        s->scope.limited = 0;
     s->epoch = epoch;
 }
 

@@ -11,7 +11,9 @@
  * another wrote it; a read of epoch 0 neither finds nor keeps anything.
  *
  * Only answers are kept, never a refusal (an unknown token costs what it did without the
- * cache, and cannot push out the tokens in use). Each thread has its own small tables (no
+ * cache, and cannot push out the tokens in use). A token's scope and expiry are kept with its
+ * user: they change only with the token's row (a new token, a revocation), which moves the
+ * epoch like any change of tokens; an expiry is compared with the clock on every request. Each thread has its own small tables (no
  * locks); they live until the thread ends. Tokens are secrets: they are compared in constant
  * time, and wiped from memory when a slot is reused or the thread ends.
  */
@@ -20,14 +22,20 @@
 
 #include <stdint.h>
 
+#include "auth/scope.h"
 #include "common/slice.h"
 #include "storage/storage.h"
 
-/* The user that TOKEN opens, as found by a read of EPOCH. Returns 1 and fills *OUT, or 0. */
-int kvs_cache_user_get(uint64_t epoch, kvs_slice token, struct kvs_user *out);
+/* What TOKEN opens, as found by a read of EPOCH: its user into *USER, and what limits the
+ * token (auth/scope.h) into *EXPIRES_MS and *SCOPE. Returns 1 and fills them, or 0. The
+ * scope is copied only when the token has one (else only SCOPE->limited is set, to 0). */
+int kvs_cache_user_get(uint64_t epoch, kvs_slice token, struct kvs_user *user,
+                       int64_t *expires_ms, struct kvs_scope *scope);
 
-/* Remember that TOKEN opens user U, as a read of EPOCH found (nothing when EPOCH is 0). */
-void kvs_cache_user_put(uint64_t epoch, kvs_slice token, const struct kvs_user *u);
+/* Remember that TOKEN opens USER, limited by EXPIRES_MS and SCOPE, as a read of EPOCH found
+ * (nothing when EPOCH is 0). */
+void kvs_cache_user_put(uint64_t epoch, kvs_slice token, const struct kvs_user *user,
+                        int64_t expires_ms, const struct kvs_scope *scope);
 
 /* What a {store} reference resolves to for one caller: the store without its statistics and
  * times (zero here: only routes that do not show them use this) and without a schema (a

@@ -11,6 +11,7 @@
 #include "api/decoded.h"
 #include "api/runs.h"
 #include "auth/access.h"
+#include "auth/scope.h"
 #include "auth/sign.h"
 #include "auth/token.h"
 #include "common/clock.h"
@@ -75,7 +76,8 @@ static const struct {
      {"user.delete", KVS_M_DELETE, 0, NULL, kvs_api_user_delete, kvs_api_user_delete_done}},
     {KVS_PATH_USER_TOKENS, {"tokens.list", GET_HEAD, 0, NULL, kvs_api_tokens_list, NULL}},
     {KVS_PATH_USER_TOKENS,
-     {"tokens.create", KVS_M_POST, 0, NULL, kvs_api_tokens_create, kvs_api_tokens_create_done}},
+     {"tokens.create", KVS_M_POST, KVS_R_BODY, NULL, kvs_api_tokens_create,
+      kvs_api_tokens_create_done}},
     {KVS_PATH_USER_USAGE, {"user.usage", GET_HEAD, 0, NULL, kvs_api_user_usage, NULL}},
     {KVS_PATH_TOKEN,
      {"token.revoke", KVS_M_DELETE, 0, NULL, kvs_api_token_revoke, kvs_api_token_revoke_done}},
@@ -144,6 +146,18 @@ kvs_slice kvs_api_request_token(struct kvs_req *r)
     return q ? kvs_slice_of(q) : (kvs_slice){"", 0};
 }
 
+/* The token of R has been found (from the cache or the storage): refuse it if it expired.
+ * An expired token opens nothing, as a revoked one; its message says why. */
+static int check_expiry(struct kvs_req *r)
+{
+    if (r->token_expires_ms == 0 || kvs_now_ms() < r->token_expires_ms)
+        return 0;
+    r->authenticated = 0;
+    r->token_refused = 1;
+    snprintf(r->error_msg, sizeof r->error_msg, "The API token has expired.");
+    return KVS_EBADTOKEN;
+}
+
 int kvs_api_authenticate_cached(struct kvs_req *r)
 {
     if (r->authenticated)
@@ -152,9 +166,16 @@ int kvs_api_authenticate_cached(struct kvs_req *r)
     if (token.n == 0 || r->token_refused || kvs_api_read(r) != 0)
         return 0;
     uint64_t epoch = kvs_storage_meta_epoch(r->rd);
-    if (kvs_cache_user_get(epoch, token, &r->user))
+    if (kvs_cache_user_get(epoch, token, &r->user, &r->token_expires_ms, &r->scope)) {
         r->authenticated = 1;
+        (void)check_expiry(r); /* an expired one is refused at once */
+    }
     return r->authenticated;
+}
+
+int kvs_api_may_administer(const struct kvs_req *r)
+{
+    return kvs_scope_may_administer(&r->scope);
 }
 
 int kvs_api_authenticate(struct kvs_req *r)
@@ -170,22 +191,26 @@ int kvs_api_authenticate(struct kvs_req *r)
     if (rc != 0)
         return rc;
     uint64_t epoch = kvs_storage_meta_epoch(r->rd);
-    if (kvs_cache_user_get(epoch, token, &r->user)) {
+    if (kvs_cache_user_get(epoch, token, &r->user, &r->token_expires_ms, &r->scope)) {
         r->authenticated = 1;
-        return 0;
+        return check_expiry(r);
     }
     uint8_t hash[KVS_TOKEN_HASH_LEN];
     kvs_token_hash(token, hash);
-    rc = kvs_storage_user_by_token(r->rd, hash, &r->user);
+    struct kvs_token_grant grant; /* 4 KiB, only when the cache has not the token */
+    rc = kvs_storage_token_get(r->rd, hash, &r->user, &grant);
     if (rc == KVS_ENOTFOUND) {
         r->token_refused = 1;
         return KVS_EBADTOKEN; /* wrong or revoked: a bad token is never treated as none */
     }
+    if (rc == 0)
+        rc = kvs_scope_load((kvs_slice){grant.scope, grant.scope_n}, &r->scope);
     if (rc != 0)
         return rc;
+    r->token_expires_ms = grant.expires_ms;
     r->authenticated = 1;
-    kvs_cache_user_put(epoch, token, &r->user);
-    return 0;
+    kvs_cache_user_put(epoch, token, &r->user, r->token_expires_ms, &r->scope);
+    return check_expiry(r);
 }
 
 /* ---- resolving {store} ------------------------------------------------------------------- */
@@ -332,7 +357,8 @@ static int check_access(struct kvs_req *r, int by_name, int need)
     enum kvs_need what = need == KVS_NEED_MANAGE  ? KVS_ACCESS_MANAGE
                          : need == KVS_NEED_WRITE ? KVS_ACCESS_WRITE
                                                   : KVS_ACCESS_READ;
-    return kvs_access_check(caller, &r->store, (enum kvs_share_level)r->share, def, by_name, what);
+    return kvs_access_check_scoped(caller, &r->scope, &r->store, (enum kvs_share_level)r->share,
+                                   def, by_name, what);
 }
 
 /* Find R's {store} and load its access (find_store, load_access): from the cache when R's
@@ -400,6 +426,7 @@ static int reauthenticate(struct kvs_req *r)
 {
     r->authenticated = 0;
     r->token_refused = 0;
+    r->error_msg[0] = '\0';
     r->have_store = 0;
     r->share = 0;
     r->owner_default = 0;
@@ -477,7 +504,8 @@ static enum kvs_share_level share_of(const struct kvs_req *r, const struct kvs_s
 
 int kvs_api_can_write(const struct kvs_req *r, const struct kvs_store *s)
 {
-    return kvs_access_can_write(r->authenticated ? &r->user : NULL, s, share_of(r, s));
+    return kvs_access_can_write_scoped(r->authenticated ? &r->user : NULL, &r->scope, s,
+                                       share_of(r, s));
 }
 
 /* ---- the store object ---------------------------------------------------------------------- */
@@ -517,7 +545,8 @@ json_t *kvs_api_store_json_as(struct kvs_req *r, const struct kvs_store *s,
 {
     char base[512], url[1024];
     kvs_api_public_base(r, base, sizeof base);
-    int writer = kvs_access_can_write(r->authenticated ? &r->user : NULL, s, share);
+    int writer = kvs_access_can_write_scoped(r->authenticated ? &r->user : NULL, &r->scope, s,
+                                             share);
     char sig[KVS_KEYS_SIG_MAX + 1] = "";
     if (writer)
         kvs_sign_keys(kvs_slice_of(s->secret), kvs_slice_of(s->id),

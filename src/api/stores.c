@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/runs.h"
 #include "auth/access.h"
+#include "auth/scope.h"
 #include "kvs.h"
 #include "server/reply.h"
 
@@ -25,6 +26,10 @@
 struct listing {
     struct kvs_req *r;
     json_t *items;
+    /* a scoped token: the storage lists every store, and this one pages what the scope
+     * lets the token see (auth/scope.h) */
+    int filter;
+    uint64_t offset, limit, total;
 };
 
 /* One item: the store object, marked with whether it is another user's store shared with
@@ -32,6 +37,13 @@ struct listing {
 static int add_store(void *arg, const struct kvs_store *s, enum kvs_share_level share)
 {
     struct listing *l = arg;
+    if (l->filter) {
+        if (kvs_scope_on(&l->r->scope, s) < KVS_SCOPE_READ)
+            return 0;
+        uint64_t index = l->total++;
+        if (index < l->offset || index - l->offset >= l->limit)
+            return 0;
+    }
     json_t *o = kvs_api_store_json_as(l->r, s, share);
     json_object_set_new(o, "sharedWithMe", json_boolean(share != KVS_SHARE_NONE));
     if (share != KVS_SHARE_NONE)
@@ -74,12 +86,17 @@ void kvs_api_stores_list(struct kvs_req *r)
         }
     }
     int rc = kvs_api_read(r);
-    struct listing l = {r, json_array()};
+    struct listing l = {r, json_array(), r->scope.limited, offset, limit, 0};
     uint64_t total = 0;
-    /* One list in creation order, so offset, limit and total count owned and shared alike. */
+    /* One list in creation order, so offset, limit and total count owned and shared alike.
+     * Through a scoped token only the stores of its scope, counted and paged here: O(stores
+     * of the user) read, where an unscoped listing reads only its page's. */
     if (rc == 0)
-        rc = kvs_storage_store_list_visible(r->rd, kvs_slice_of(r->user.id), which, offset, limit,
+        rc = kvs_storage_store_list_visible(r->rd, kvs_slice_of(r->user.id), which,
+                                            l.filter ? 0 : offset, l.filter ? UINT64_MAX : limit,
                                             desc, unnamed, add_store, &l, &total);
+    if (l.filter)
+        total = l.total;
     if (rc != 0) {
         json_decref(l.items);
         kvs_reply_error(r, rc, NULL);
@@ -151,6 +168,25 @@ void kvs_api_stores_create(struct kvs_req *r)
     const char *name = kvs_http_query(r, "name");
     if (name && *name && !kvs_valid_store_name(kvs_slice_of(name))) {
         reply_bad_name(r);
+        return;
+    }
+    if (!kvs_scope_may_create(&r->scope, r->user.id, name ? name : "")) {
+        /* get-or-create of a store the token may read answers it without a write */
+        struct kvs_store *existing = &r->w.store;
+        int rc = name && *name ? kvs_api_read(r) : KVS_ENOTFOUND;
+        if (rc == 0)
+            rc = kvs_storage_store_by_name(r->rd, kvs_slice_of(r->user.id), kvs_slice_of(name),
+                                           existing);
+        if (rc == 0 && kvs_scope_on(&r->scope, existing) >= KVS_SCOPE_READ) {
+            r->w.result = KVS_EEXIST;
+            kvs_api_stores_create_done(r);
+        } else if (rc == KVS_EIO || rc == KVS_EUNAVAIL) {
+            kvs_reply_error(r, rc, NULL);
+        } else {
+            kvs_reply_error(r, KVS_EACCESS,
+                            "This API token may not create a key-value store named so (its "
+                            "scope does not give WRITE over it).");
+        }
         return;
     }
     int failed;

@@ -13,14 +13,23 @@
  *   GET    /v2/users/{user}/usage     what the user's stores hold: stores (named and all),
  *                                     records, bytes (admin, or the user)
  *   GET    /v2/users/{user}/tokens    the user's tokens by prefix (admin, or the user)
- *   POST   /v2/users/{user}/tokens    a new token, shown only this once → 201 (admin)
+ *   POST   /v2/users/{user}/tokens    a new token, shown only this once → 201 (admin); the
+ *                                     body may limit it: {"scope"?, "expiresAt"? |
+ *                                     "expiresInSecs"?} (auth/scope.h)
  *   DELETE /v2/tokens/{prefix}        revoke a token → 204 (admin: any; a user: their own)
  *
  * {user} is a user ID, a username or "me", the caller ("me" is therefore no valid username); an
  * ID is tried first, so a 17-character username that is also another user's ID names that
  * user. A user is {"id", "username", "profile", "isAdmin", "defaultGeneralAccess",
- * "createdAt"} (profile is {}: kvstore keeps no profile); a token is listed as {"prefix",
- * "createdAt"}: its first characters (auth/token.h), never the token.
+ * "createdAt"} (profile is {}: kvstore keeps no profile), and for the caller itself also
+ * "token": the token of the request {"prefix", "expiresAt", "scope"}; a token is listed as
+ * {"prefix", "createdAt", "expiresAt", "scope"}: its first characters (auth/token.h), never
+ * the token.
+ *
+ * Scoped tokens (auth/scope.h): everything here but GET of a user is administration, which a
+ * token's scope may withhold; such a token may still revoke itself (by its whole text or its
+ * prefix). A token makes tokens only within its own scope and expiry, and only an unlimited
+ * one makes users (a new user's first token opens everything that user will own).
  *
  * Only the admin creates tokens, even for themselves a user may not: a leaked token must not
  * be able to mint others, so that revoking it cuts the access it gave. A user may list and
@@ -30,11 +39,13 @@
  * characters of a token's prefix; anything longer is taken as the whole token. A prefix shared by
  * several tokens is 400 and revokes nothing. Revocation holds from the response on: every request
  * looks the token up anew. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "auth/access.h"
+#include "auth/scope.h"
 #include "auth/token.h"
 #include "common/clock.h"
 #include "kvs.h"
@@ -72,9 +83,23 @@ static json_t *user_json(const struct kvs_user *u)
     return o;
 }
 
+/* Whether R's caller is the admin, through a token that may administer (auth/scope.h): an
+ * admin's token without administration is an ordinary user's. */
 static int is_admin(const struct kvs_req *r)
 {
-    return r->authenticated && r->user.is_admin;
+    return r->authenticated && r->user.is_admin && kvs_scope_may_administer(&r->scope);
+}
+
+/* Refuse R when its token may not administer (its own account included). Returns 1 when
+ * refused (answered). */
+static int refuse_unless_administration(struct kvs_req *r)
+{
+    if (kvs_scope_may_administer(&r->scope))
+        return 0;
+    kvs_reply_error(r, KVS_EACCESS,
+                    "This API token has no administration rights (its scope): it may use "
+                    "stores, not manage the account.");
+    return 1;
 }
 
 /* Refuse R unless its caller is the admin. Returns 1 when refused (answered). */
@@ -82,7 +107,8 @@ static int refuse_unless_admin(struct kvs_req *r)
 {
     if (is_admin(r))
         return 0;
-    kvs_reply_error(r, KVS_EACCESS, "Only the admin may do this.");
+    if (!refuse_unless_administration(r)) /* else answered: the token's scope */
+        kvs_reply_error(r, KVS_EACCESS, "Only the admin may do this.");
     return 1;
 }
 
@@ -124,6 +150,8 @@ static void reply_user_error(struct kvs_req *r, int rc)
  * replies and returns the error. */
 static int target_user(struct kvs_req *r, struct kvs_user *out)
 {
+    if (refuse_unless_administration(r))
+        return KVS_EACCESS;
     kvs_slice name = {r->key, r->key_len};
     int self = kvs_slice_eq_str(name, "me") || kvs_slice_eq_str(name, r->user.username) ||
                kvs_slice_eq_str(name, r->user.id);
@@ -184,6 +212,37 @@ static void reply_with_token(struct kvs_req *r, json_t *data)
     memset(r->new_token, 0, sizeof r->new_token);
 }
 
+/* ---- scopes --------------------------------------------------------------------------------- */
+
+/* The username of user ID, for a scope shown to the API (on R's read). */
+static int name_of(void *arg, const char *id, char out[KVS_NAME_MAX + 1])
+{
+    struct kvs_req *r = arg;
+    struct kvs_user u;
+    int rc = kvs_storage_user_get(r->rd, kvs_slice_of(id), &u);
+    if (rc == 0)
+        memcpy(out, u.username, KVS_NAME_MAX + 1);
+    return rc;
+}
+
+/* SCOPE as the API shows it (null for none), with usernames. R's read must be begun. */
+static json_t *scope_json(struct kvs_req *r, const struct kvs_scope *scope)
+{
+    return kvs_scope_json(scope, name_of, r);
+}
+
+/* The token R's caller used: {"prefix", "expiresAt", "scope"} (GET /v2/users/me). */
+static json_t *caller_token_json(struct kvs_req *r)
+{
+    char prefix[KVS_TOKEN_PREFIX_MAX + 1];
+    kvs_token_prefix(kvs_api_request_token(r), prefix);
+    json_t *p = json_string(prefix);
+    json_t *scope = kvs_api_read(r) == 0 ? scope_json(r, &r->scope)
+                                          : kvs_scope_json(&r->scope, NULL, NULL);
+    return json_pack("{s:o,s:o,s:o}", "prefix", p ? p : json_null(), "expiresAt",
+                     iso_or_null(r->token_expires_ms), "scope", scope);
+}
+
 /* ---- the collection ------------------------------------------------------------------------- */
 
 struct user_page {
@@ -237,6 +296,13 @@ void kvs_api_users_create(struct kvs_req *r)
 {
     if (refuse_unless_admin(r))
         return;
+    if (r->scope.limited || r->token_expires_ms != 0) {
+        /* the new user's first token opens all the user will own: more than this token */
+        kvs_reply_error(r, KVS_EACCESS,
+                        "Insufficient permissions: a token with a scope or an expiry may not "
+                        "create users.");
+        return;
+    }
     int failed;
     json_t *body = kvs_api_body_object(r, &failed);
     if (failed)
@@ -289,10 +355,15 @@ void kvs_api_user_get(struct kvs_req *r)
 {
     struct kvs_user u;
     int rc = find_user(r, &u);
-    if (rc != 0)
+    if (rc != 0) {
         reply_user_error(r, rc);
-    else
-        kvs_reply_data(r, 200, is_self_or_admin(r, &u) ? user_json(&u) : user_public_json(&u));
+        return;
+    }
+    int self = strcmp(u.id, r->user.id) == 0;
+    json_t *o = self || is_admin(r) ? user_json(&u) : user_public_json(&u);
+    if (self) /* the token the caller used, and what limits it */
+        json_object_set_new(o, "token", caller_token_json(r));
+    kvs_reply_data(r, 200, o);
 }
 
 void kvs_api_user_update(struct kvs_req *r)
@@ -401,11 +472,24 @@ void kvs_api_user_usage(struct kvs_req *r)
 
 /* ---- tokens ------------------------------------------------------------------------------- */
 
+struct token_listing {
+    struct kvs_req *r;
+    json_t *items;
+    int rc; /* a damaged row */
+};
+
 static int add_token(void *arg, const struct kvs_token_info *t)
 {
+    struct token_listing *l = arg;
     json_t *prefix = json_string(t->prefix); /* NULL for a prefix that is not UTF-8 */
-    json_array_append_new(arg, json_pack("{s:o,s:o}", "prefix", prefix ? prefix : json_null(),
-                                         "createdAt", iso_or_null(t->created_ms)));
+    struct kvs_scope scope;
+    int rc = kvs_scope_load(t->scope, &scope);
+    if (rc != 0)
+        return l->rc = rc; /* a damaged row: say so rather than show it as unlimited */
+    json_array_append_new(
+        l->items, json_pack("{s:o,s:o,s:o,s:o}", "prefix", prefix ? prefix : json_null(),
+                            "createdAt", iso_or_null(t->created_ms), "expiresAt",
+                            iso_or_null(t->expires_ms), "scope", scope_json(l->r, &scope)));
     return 0;
 }
 
@@ -414,10 +498,13 @@ void kvs_api_tokens_list(struct kvs_req *r)
     struct kvs_user u;
     if (target_user(r, &u) != 0)
         return;
-    json_t *items = json_array();
+    struct token_listing l = {r, json_array(), 0};
+    json_t *items = l.items;
     int rc = kvs_api_read(r);
     if (rc == 0)
-        rc = kvs_storage_token_list(r->rd, kvs_slice_of(u.id), add_token, items);
+        rc = kvs_storage_token_list(r->rd, kvs_slice_of(u.id), add_token, &l);
+    if (rc == 0)
+        rc = l.rc;
     if (rc != 0) {
         json_decref(items);
         kvs_reply_error(r, rc, NULL);
@@ -429,12 +516,125 @@ void kvs_api_tokens_list(struct kvs_req *r)
                              "total", (json_int_t)n, "count", (json_int_t)n, "items", items));
 }
 
+/* The scope resolver's look-ups, on R's read. */
+static int resolve_user(void *arg, kvs_slice username, char out[KVS_ID_LEN + 1])
+{
+    struct kvs_req *r = arg;
+    struct kvs_user u;
+    int rc = kvs_storage_user_by_name(r->rd, username, &u);
+    if (rc == 0)
+        memcpy(out, u.id, KVS_ID_LEN + 1);
+    return rc;
+}
+
+static int resolve_store(void *arg, kvs_slice id)
+{
+    struct kvs_req *r = arg;
+    struct kvs_store s;
+    int rc = kvs_storage_store_get(r->rd, id, &s);
+    kvs_store_clear(&s);
+    return rc == 0 ? 1 : rc == KVS_ENOTFOUND ? 0 : rc;
+}
+
+/* The expiry of a token request BODY: "expiresAt" (ISO 8601, with its zone) or
+ * "expiresInSecs" (a positive integer), or neither (0, never), into *OUT. Replies and returns
+ * KVS_EINVAL when invalid or past. */
+static int take_expiry(struct kvs_req *r, json_t *body, int64_t *out)
+{
+    json_t *at = json_object_get(body, "expiresAt"), *in = json_object_get(body, "expiresInSecs");
+    int has_at = at != NULL && !json_is_null(at), has_in = in != NULL && !json_is_null(in);
+    int64_t now = kvs_now_ms();
+    *out = 0;
+    if (has_at && has_in) {
+        kvs_reply_error(r, KVS_EINVAL, "Invalid value provided: give expiresAt or expiresInSecs.");
+        return KVS_EINVAL;
+    }
+    if (has_at && (!json_is_string(at) || kvs_iso8601_parse(json_string_value(at), out) != 0)) {
+        kvs_reply_error(r, KVS_EINVAL,
+                        "Invalid value provided: expiresAt must be an ISO 8601 date and time "
+                        "with its zone (2027-01-31T12:00:00Z).");
+        return KVS_EINVAL;
+    }
+    if (has_in) {
+        json_int_t secs = json_is_integer(in) ? json_integer_value(in) : 0;
+        if (secs <= 0 || secs > 100LL * 365 * 86400) {
+            kvs_reply_error(r, KVS_EINVAL,
+                            "Invalid value provided: expiresInSecs must be an integer from 1 to "
+                            "3153600000 (100 years).");
+            return KVS_EINVAL;
+        }
+        *out = now + (int64_t)secs * 1000;
+    }
+    if (*out != 0 && *out <= now) {
+        kvs_reply_error(r, KVS_EINVAL, "Invalid value provided: the token would expire at once.");
+        return KVS_EINVAL;
+    }
+    return 0;
+}
+
+/* A token made by R's caller may allow nothing the caller's own token does not: its scope must
+ * lie within the caller's, and it must expire no later. Returns 0, or replies 403. */
+static int refuse_wider(struct kvs_req *r, const struct kvs_scope *scope, int64_t expires)
+{
+    const char *why = NULL;
+    if (!kvs_scope_within(scope, &r->scope))
+        why = "a token may not make another that reaches beyond its own scope";
+    else if (r->token_expires_ms != 0 && (expires == 0 || expires > r->token_expires_ms))
+        why = "a token may not make another that expires later than itself";
+    if (why == NULL)
+        return 0;
+    kvs_reply_error(r, KVS_EACCESS, "Insufficient permissions: %s.", why);
+    return KVS_EACCESS;
+}
+
 void kvs_api_tokens_create(struct kvs_req *r)
 {
     if (refuse_unless_admin(r))
         return;
-    if (target_user(r, &r->w.user) != 0 || new_token(r) != 0)
+    if (target_user(r, &r->w.user) != 0)
         return;
+    int failed;
+    json_t *body = kvs_api_body_object(r, &failed);
+    if (failed)
+        return;
+    struct kvs_scope scope;
+    int64_t expires = 0;
+    char why[160] = "";
+    const char *keys[] = {"scope", "expiresAt", "expiresInSecs"};
+    size_t known = 0;
+    for (size_t i = 0; i < 3; i++)
+        known += json_object_get(body, keys[i]) != NULL;
+    int rc = body != NULL && json_object_size(body) != known ? KVS_EINVAL : 0;
+    if (rc != 0)
+        snprintf(why, sizeof why, "a token takes scope, expiresAt or expiresInSecs, and nothing "
+                                  "else.");
+    if (rc == 0 && (rc = kvs_api_read(r)) == 0) {
+        struct kvs_scope_resolver res = {resolve_user, resolve_store, r};
+        rc = kvs_scope_from_api(json_object_get(body, "scope"), r->w.user.id, &res, &scope, why,
+                                sizeof why);
+    }
+    int answered = 0;
+    if (rc == KVS_EINVAL || rc == KVS_ENOTFOUND)
+        kvs_reply_error(r, KVS_EINVAL, "Invalid value provided: %s", why);
+    else if (rc != 0)
+        kvs_reply_error(r, rc, NULL);
+    else
+        answered = take_expiry(r, body, &expires) != 0;
+    json_decref(body);
+    if (rc != 0 || answered || refuse_wider(r, &scope, expires) != 0 || new_token(r) != 0)
+        return;
+    /* The body is parsed: its buffer holds the scope's text while the write needs it. */
+    kvs_buf_free(&r->body);
+    kvs_buf_init(&r->body, KVS_TOKEN_SCOPE_MAX + 1);
+    char text[KVS_TOKEN_SCOPE_MAX + 1];
+    size_t n = kvs_scope_text(&scope, text);
+    if (n > 0 && kvs_buf_append(&r->body, text, n) != 0) {
+        memset(r->new_token, 0, sizeof r->new_token);
+        kvs_reply_error(r, KVS_ENOMEM, NULL);
+        return;
+    }
+    r->w.token_scope = kvs_buf_slice(&r->body);
+    r->w.token_expires_ms = expires;
     r->w.op = KVS_W_TOKEN_ADD;
     kvs_http_submit(r);
 }
@@ -449,18 +649,41 @@ void kvs_api_tokens_create_done(struct kvs_req *r)
     }
     char when[KVS_ISO_LEN + 1];
     kvs_iso8601(kvs_now_ms(), when);
-    reply_with_token(r,
-                     json_pack("{s:s,s:s,s:s,s:s}", "userId", r->w.user.id, "username",
-                               r->w.user.username, "prefix", r->w.token_prefix, "createdAt", when));
+    struct kvs_scope scope;
+    if (kvs_scope_load(r->w.token_scope, &scope) != 0)
+        memset(&scope, 0, sizeof scope); /* made from a scope just now: cannot happen */
+    int rd_ok = kvs_api_read(r) == 0; /* for the usernames of the scope */
+    json_t *scope_j = rd_ok ? scope_json(r, &scope) : kvs_scope_json(&scope, NULL, NULL);
+    reply_with_token(r, json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "userId", r->w.user.id,
+                                  "username", r->w.user.username, "prefix", r->w.token_prefix,
+                                  "createdAt", when, "expiresAt",
+                                  iso_or_null(r->w.token_expires_ms), "scope", scope_j));
 }
 
 void kvs_api_token_revoke(struct kvs_req *r)
 {
     struct kvs_write *w = &r->w;
     w->op = KVS_W_TOKEN_REVOKE;
-    if (!r->user.is_admin)
+    if (!is_admin(r))
         memcpy(w->user.id, r->user.id, sizeof w->user.id); /* their own tokens only */
-    if (r->key_too_long || r->key_len > KVS_TOKEN_PREFIX_MAX)
+    int whole = r->key_too_long || r->key_len > KVS_TOKEN_PREFIX_MAX;
+    if (!kvs_scope_may_administer(&r->scope)) {
+        /* Without administration a token may revoke only itself (signing out), named whole
+         * or by its own prefix; compared in constant time. */
+        kvs_slice mine = kvs_api_request_token(r);
+        char prefix[KVS_TOKEN_PREFIX_MAX + 1];
+        size_t pn = kvs_token_prefix(mine, prefix);
+        int self = whole ? mine.n == r->key_len && CRYPTO_memcmp(mine.p, r->key, mine.n) == 0
+                         : pn > 0 && pn == r->key_len && CRYPTO_memcmp(prefix, r->key, pn) == 0;
+        if (!self) {
+            refuse_unless_administration(r);
+            return;
+        }
+        kvs_token_hash(mine, w->token_hash); /* by its hash: this token and no other */
+        kvs_http_submit(r);
+        return;
+    }
+    if (whole)
         kvs_token_hash((kvs_slice){r->key, r->key_len}, w->token_hash); /* a whole token */
     else
         w->key = (kvs_slice){r->key, r->key_len};

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "auth/scope.h"
 #include "kvs.h"
 
 static const char *const names[] = {
@@ -99,4 +100,32 @@ int kvs_access_check(const struct kvs_user *caller, const struct kvs_store *s,
     if (caller == NULL)
         return KVS_ENOTOKEN;
     return by_name && !can_read ? KVS_ENOTFOUND : KVS_EACCESS;
+}
+
+int kvs_access_check_scoped(const struct kvs_user *caller, const struct kvs_scope *scope,
+                            const struct kvs_store *s, enum kvs_share_level share,
+                            enum kvs_general_access owner_default, int by_name,
+                            enum kvs_need need)
+{
+    if (caller == NULL || scope == NULL || !scope->limited)
+        return kvs_access_check(caller, s, share, owner_default, by_name, need);
+    /* enum kvs_need and enum kvs_scope_level line up: READ 0 needs 1, WRITE 1 needs 2, ... */
+    enum kvs_scope_level in_scope = kvs_scope_on(scope, s);
+    if ((int)need + 1 <= (int)in_scope &&
+        kvs_access_check(caller, s, share, owner_default, by_name, need) == 0)
+        return 0;
+    int open = open_to_all(s, owner_default, by_name);
+    if (need == KVS_ACCESS_READ && open)
+        return 0; /* what anyone may do, the token may too */
+    int can_read = open || (in_scope >= KVS_SCOPE_READ &&
+                            kvs_access_check(caller, s, share, owner_default, by_name,
+                                             KVS_ACCESS_READ) == 0);
+    return by_name && !can_read ? KVS_ENOTFOUND : KVS_EACCESS;
+}
+
+int kvs_access_can_write_scoped(const struct kvs_user *caller, const struct kvs_scope *scope,
+                                const struct kvs_store *s, enum kvs_share_level share)
+{
+    return kvs_access_can_write(caller, s, share) &&
+           (scope == NULL || kvs_scope_on(scope, s) >= KVS_SCOPE_WRITE);
 }

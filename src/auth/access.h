@@ -17,6 +17,9 @@
  *     lets a collaborator change records, never the store itself or who else may use it
  *     (those stay with the owner, who answers for the store).
  *   - A valid ?signature= grants reading on top of this (see api/common.c).
+ *   - A token may have a scope (auth/scope.h) that narrows what its user may do with it: the
+ *     *_scoped functions below apply it, and every route's check goes through them (api/
+ *     common.c), so a route made later gets it without a line of its own.
  *
  * Refusals are shaped so that outsiders learn nothing:
  *   - no token where one is needed → KVS_ENOTOKEN (401);
@@ -42,12 +45,27 @@ int kvs_access_check(const struct kvs_user *caller, const struct kvs_store *s,
                      enum kvs_share_level share, enum kvs_general_access owner_default, int by_name,
                      enum kvs_need need);
 
+struct kvs_scope;
+
+/* As kvs_access_check(), for a caller whose token has scope SCOPE (auth/scope.h; NULL or
+ * unlimited: as kvs_access_check). The caller's rights over S are narrowed to what the scope
+ * gives on S; beyond it, the caller may do what anyone may (general access). A refusal is
+ * shaped as kvs_access_check's, by what the caller may read through the scope. */
+int kvs_access_check_scoped(const struct kvs_user *caller, const struct kvs_scope *scope,
+                            const struct kvs_store *s, enum kvs_share_level share,
+                            enum kvs_general_access owner_default, int by_name,
+                            enum kvs_need need);
+
 /* Whether CALLER (NULL when anonymous) owns S or is the admin, and so may do anything. */
 int kvs_access_is_owner(const struct kvs_user *caller, const struct kvs_store *s);
 
 /* Whether CALLER holding SHARE of S may write S's records (and so see its URL-signing secret). */
 int kvs_access_can_write(const struct kvs_user *caller, const struct kvs_store *s,
                          enum kvs_share_level share);
+
+/* As kvs_access_can_write(), through a token of scope SCOPE (NULL: none). */
+int kvs_access_can_write_scoped(const struct kvs_user *caller, const struct kvs_scope *scope,
+                                const struct kvs_store *s, enum kvs_share_level share);
 
 /* The generalAccess name of GA ("RESTRICTED"), and the reverse (0 or KVS_EINVAL). */
 const char *kvs_access_name(enum kvs_general_access ga);

@@ -15,6 +15,7 @@
 #define KVS_TOKEN_LEN 44 /* "kvs_" + 40 alphanumerics */
 #define KVS_TOKEN_HASH_LEN 32
 #define KVS_TOKEN_PREFIX_MAX 12 /* the non-secret part of a token kept to name it by */
+#define KVS_TOKEN_SCOPE_MAX 4096 /* a token's scope, as canonical JSON text (auth/scope.h) */
 
 /* A new token into OUT (KVS_TOKEN_LEN characters and a NUL). Returns 0 or KVS_EIO. */
 __attribute__((warn_unused_result)) int kvs_token_generate(char out[KVS_TOKEN_LEN + 1]);

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,7 +85,9 @@ void kvs_cli_usage_all(FILE *out)
             "  kvs serve [options]              run the server (kvs serve --help)\n"
             "  kvs user add NAME [--admin] [--default-general-access ACCESS]\n"
             "  kvs user list | kvs user delete NAME (their stores and tokens go with them)\n"
-            "  kvs token create USER | kvs token list USER | kvs token revoke PREFIX\n"
+            "  kvs token create USER [--store STORE[:read|:write]]... [--access read|write]\n"
+            "                   [--administration] [--expires DURATION]\n"
+            "  kvs token list USER | kvs token revoke PREFIX\n"
             "  kvs share STORE USER --read|--write\n"
             "  kvs unshare STORE USER\n"
             "  kvs import [--store NAME] [--dry-run] SRC   (kvs import --help)\n"
@@ -103,6 +107,11 @@ void kvs_cli_usage_all(FILE *out)
             "ACCESS is RESTRICTED (the default), ANYONE_WITH_ID_CAN_READ or\n"
             "ANYONE_WITH_NAME_CAN_READ. A new token is printed only once. PREFIX is the start of\n"
             "a token as `kvs token list` shows it, or the whole token.\n"
+            "A token may be limited: --store (repeatable, up to 16) to a store by ID, NAME,\n"
+            "USER~NAME or a name PREFIX* (present or future), for reading (the default) or\n"
+            "writing; --access to every store for reading or writing; without\n"
+            "--administration it may not manage stores, shares, users or tokens; --expires\n"
+            "30d (12h, 90m, ...) ends it then.\n"
             "\n%s",
             DEFAULT_RETRIES, exit_codes);
 }
@@ -136,6 +145,47 @@ void kvs_cli_print_user_deleted(const char *username, int64_t stores, int64_t re
            (long long)stores, stores == 1 ? "" : "s", (long long)records, records == 1 ? "" : "s");
 }
 
+void kvs_cli_scope_summary(const json_t *scope, const char *self, char *out, size_t n)
+{
+    size_t at = 0;
+    out[0] = '\0';
+#define PUT(...) (at += (size_t)snprintf(out + at, at < n ? n - at : 0, __VA_ARGS__))
+    if (!json_is_object(scope)) {
+        PUT("-");
+        return;
+    }
+    const json_t *stores = json_object_get(scope, "stores");
+    if (!json_is_array(stores)) {
+        const char *a = json_string_value(json_object_get(scope, "access"));
+        PUT("all:%s", a && strcmp(a, "WRITE") == 0 ? "write" : "read");
+    }
+    size_t i;
+    const json_t *e;
+    json_array_foreach(stores, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *prefix = json_string_value(json_object_get(e, "namePrefix"));
+        const char *user = json_string_value(json_object_get(e, "username"));
+        if (user == NULL)
+            user = json_string_value(json_object_get(e, "userId"));
+        const char *a = json_string_value(json_object_get(e, "access"));
+        const char *level = a && strcmp(a, "WRITE") == 0 ? "write" : "read";
+        const char *sep = i ? " " : "";
+        if (id)
+            PUT("%s%s:%s", sep, id, level);
+        else
+            PUT("%s%s%s%s%s:%s", sep, user && (!self || strcmp(user, self) != 0) ? user : "",
+                user && (!self || strcmp(user, self) != 0) ? "~" : "", name ? name : prefix,
+                name ? "" : "*", level);
+    }
+    if (json_is_true(json_object_get(scope, "administration")))
+        PUT(" +admin");
+#undef PUT
+    if (at >= n && n > 4)
+        memcpy(out + n - 4, "...", 4);
+}
+
 int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
 {
     va_list ap;
@@ -166,6 +216,89 @@ int kvs_cli_resolve_target(struct kvs_cli_req *req, int required, const char *hi
     return 0;
 }
 
+/* What `kvs token create` limits its token by, from its options. */
+struct token_limits {
+    int given;
+    json_t *stores;     /* --store entries, or NULL */
+    const char *access; /* --access: "READ" or "WRITE" */
+    int administration; /* --administration */
+    uint64_t expires_ms; /* --expires, 0 = never */
+};
+
+static void free_limits(struct token_limits *l)
+{
+    json_decref(l->stores);
+    l->stores = NULL;
+}
+
+/* Take option NAME with VALUE into L. Returns 0 or the exit status of a usage error. */
+static int take_limit(struct token_limits *l, const char *name, const char *value)
+{
+    l->given = 1;
+    if (strcmp(name, "administration") == 0) {
+        l->administration = 1;
+        return 0;
+    }
+    if (strcmp(name, "expires") == 0) {
+        if (kvs_parse_duration_ms(value, &l->expires_ms) != 0 || l->expires_ms < 1000)
+            return usage_error("invalid --expires '%s' (30d, 12h, 90m, 60s)", value);
+        return 0;
+    }
+    if (strcmp(name, "access") == 0) {
+        if (strcasecmp(value, "read") != 0 && strcasecmp(value, "write") != 0)
+            return usage_error("invalid --access '%s' (read or write)", value);
+        l->access = strcasecmp(value, "read") == 0 ? "READ" : "WRITE";
+        return 0;
+    }
+    /* --store STORE[:read|:write]: store references hold no ':' */
+    const char *colon = strrchr(value, ':');
+    const char *level = "READ";
+    size_t n = strlen(value);
+    if (colon != NULL) {
+        if (strcasecmp(colon + 1, "read") != 0 && strcasecmp(colon + 1, "write") != 0)
+            return usage_error("invalid --store '%s' (STORE, STORE:read or STORE:write)", value);
+        level = strcasecmp(colon + 1, "read") == 0 ? "READ" : "WRITE";
+        n = (size_t)(colon - value);
+    }
+    if (n == 0)
+        return usage_error("invalid --store '%s' (STORE, STORE:read or STORE:write)", value);
+    if (l->stores == NULL)
+        l->stores = json_array();
+    json_array_append_new(l->stores,
+                          json_pack("{s:s%,s:s}", "store", value, n, "access", level));
+    return 0;
+}
+
+/* L as the JSON text the API takes into *OUT (malloc'd; NULL when nothing limits the token).
+ * Returns 0 or the exit status of a usage error. */
+static int limits_json(struct token_limits *l, const char **out)
+{
+    *out = NULL;
+    if (!l->given)
+        return 0;
+    if (l->stores != NULL && l->access != NULL) {
+        free_limits(l);
+        return usage_error("give --store or --access, not both");
+    }
+    json_t *body = json_object();
+    if (l->stores != NULL || l->access != NULL || l->administration) {
+        json_t *scope = json_object();
+        if (l->stores != NULL)
+            json_object_set(scope, "stores", l->stores);
+        else
+            json_object_set_new(scope, "access", json_string(l->access ? l->access : "WRITE"));
+        json_object_set_new(scope, "administration", json_boolean(l->administration));
+        json_object_set_new(body, "scope", scope);
+    }
+    if (l->expires_ms != 0)
+        json_object_set_new(body, "expiresInSecs",
+                            json_integer((json_int_t)((l->expires_ms + 999) / 1000)));
+    *out = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    free_limits(l);
+    return 0;
+}
+
 /* The subcommand of ARGV[0] ("user", "token") named by WORD, into *CMD. */
 static int pick(const char *group, const char *word, enum kvs_cli_cmd *cmd, int *nargs)
 {
@@ -193,7 +326,20 @@ static int pick(const char *group, const char *word, enum kvs_cli_cmd *cmd, int 
 
 int kvs_cli_main(int argc, char **argv)
 {
-    enum { O_DATA = 1, O_URL, O_TOKEN, O_ADMIN, O_ACCESS, O_READ, O_WRITE, O_HELP };
+    enum {
+        O_DATA = 1,
+        O_URL,
+        O_TOKEN,
+        O_ADMIN,
+        O_ACCESS,
+        O_READ,
+        O_WRITE,
+        O_STORE,
+        O_ALL_ACCESS,
+        O_ADMINISTRATION,
+        O_EXPIRES,
+        O_HELP
+    };
     static const struct option options[] = {
         {"data", required_argument, NULL, O_DATA},
         {"url", required_argument, NULL, O_URL},
@@ -202,11 +348,16 @@ int kvs_cli_main(int argc, char **argv)
         {"default-general-access", required_argument, NULL, O_ACCESS},
         {"read", no_argument, NULL, O_READ},
         {"write", no_argument, NULL, O_WRITE},
+        {"store", required_argument, NULL, O_STORE},
+        {"access", required_argument, NULL, O_ALL_ACCESS},
+        {"administration", no_argument, NULL, O_ADMINISTRATION},
+        {"expires", required_argument, NULL, O_EXPIRES},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     struct kvs_cli_req req = {.default_access = -1, .level = -1};
     int given_access = 0;
+    struct token_limits lim = {0};
     opterr = 0;
     optind = 1;
     int c;
@@ -233,6 +384,20 @@ int kvs_cli_main(int argc, char **argv)
                 return usage_error("invalid --default-general-access '%s'", optarg);
             req.default_access = (int)ga;
             given_access = 1;
+            break;
+        }
+        case O_STORE:
+        case O_ALL_ACCESS:
+        case O_ADMINISTRATION:
+        case O_EXPIRES: {
+            int rc = take_limit(&lim, c == O_STORE ? "store" : c == O_ALL_ACCESS ? "access"
+                                                  : c == O_EXPIRES  ? "expires"
+                                                                    : "administration",
+                                optarg);
+            if (rc != 0) {
+                free_limits(&lim);
+                return rc;
+            }
             break;
         }
         case O_READ:
@@ -278,12 +443,20 @@ int kvs_cli_main(int argc, char **argv)
         return usage_error("--read and --write are for 'kvs share'");
     if (req.cmd != KVS_CLI_USER_ADD && (req.admin || given_access))
         return usage_error("--admin and --default-general-access are for 'kvs user add'");
-
-    int rc = kvs_cli_resolve_target(&req, 1, "kvs help");
-    if (rc != 0)
-        return rc;
-    kvs_log_set_level(KVS_LOG_WARN); /* a command's output is its result, not the storage's news */
-    return req.data ? kvs_cli_local(&req) : kvs_cli_remote(&req);
+    if (lim.given && req.cmd != KVS_CLI_TOKEN_CREATE) {
+        free_limits(&lim);
+        return usage_error("--store, --access, --administration and --expires are for 'kvs "
+                           "token create'");
+    }
+    int rc = limits_json(&lim, &req.limits);
+    if (rc == 0)
+        rc = kvs_cli_resolve_target(&req, 1, "kvs help");
+    if (rc == 0) {
+        kvs_log_set_level(KVS_LOG_WARN); /* a command's output is its result */
+        rc = req.data ? kvs_cli_local(&req) : kvs_cli_remote(&req);
+    }
+    free((char *)req.limits);
+    return rc;
 }
 
 /* ==== the data commands ====================================================================== */
@@ -552,7 +725,8 @@ static const struct {
 } admin[] = {
     {"serve", NULL, "--listen --data --help", 0},
     {"user", "add list delete", "--admin --default-general-access --data --url --token --help", 0},
-    {"token", "create list revoke", "--data --url --token --help", 0},
+    {"token", "create list revoke",
+     "--store --access --administration --expires --data --url --token --help", 0},
     {"share", NULL, "--read --write --data --url --token --help", 0},
     {"unshare", NULL, "--data --url --token --help", 0},
     {"import", NULL, "--store --dry-run --data --url --token --help", 1},

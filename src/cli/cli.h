@@ -53,6 +53,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "kvs/client.h"
@@ -83,6 +84,9 @@ struct kvs_cli_req {
     const char *data;   /* --data DIR, or NULL */
     const char *url;    /* --url (or $KVS_URL) when DATA is NULL */
     const char *token;  /* --token (or $KVS_TOKEN) */
+    /* token create: what limits the new token, as the API takes it ({"scope"?,
+     * "expiresInSecs"?}, JSON text), or NULL for none */
+    const char *limits;
 };
 
 /* Carry out REQ on the data directory REQ->data. Prints the result; returns the exit status. */
@@ -172,6 +176,10 @@ void kvs_cli_print_token(const char *what, const char *username, const char *tok
 /* Print that user USERNAME was deleted, with the STORES (holding RECORDS records) that went
  * with them: the same line both ways a command runs. */
 void kvs_cli_print_user_deleted(const char *username, int64_t stores, int64_t records);
+
+/* A token's SCOPE (as the API shows it: JSON null for none) in a few words into OUT:
+ * "-" (none), "all:read", "tmp-*:write bob~reports:read +admin" ("user~" only for others'). */
+void kvs_cli_scope_summary(const json_t *scope, const char *self, char *out, size_t n);
 
 /* ==== the data commands ====================================================================== */
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "auth/access.h"
+#include "auth/scope.h"
 #include "auth/token.h"
 #include "cli/cli.h"
 #include "common/clock.h"
@@ -206,29 +207,119 @@ static int user_delete(struct local *l)
     return 0;
 }
 
+/* The scope resolver's look-ups, on L's snapshot (auth/scope.h). */
+static int resolve_user(void *arg, kvs_slice username, char out[KVS_ID_LEN + 1])
+{
+    struct local *l = arg;
+    struct kvs_user u;
+    int rc = kvs_storage_user_by_name(l->rd, username, &u);
+    if (rc == 0)
+        memcpy(out, u.id, KVS_ID_LEN + 1);
+    return rc;
+}
+
+static int resolve_store(void *arg, kvs_slice id)
+{
+    struct local *l = arg;
+    struct kvs_store s;
+    int rc = kvs_storage_store_get(l->rd, id, &s);
+    kvs_store_clear(&s);
+    return rc == 0 ? 1 : rc == KVS_ENOTFOUND ? 0 : rc;
+}
+
+static int name_of(void *arg, const char *id, char out[KVS_NAME_MAX + 1])
+{
+    struct local *l = arg;
+    struct kvs_user u;
+    int rc = kvs_storage_user_get(l->rd, kvs_slice_of(id), &u);
+    if (rc == 0)
+        memcpy(out, u.username, KVS_NAME_MAX + 1);
+    return rc;
+}
+
+/* SCOPE of a token of user SELF in a few words into OUT (as the remote commands show it). */
+static void summary(struct local *l, const struct kvs_scope *scope, const char *self, char *out,
+                    size_t n)
+{
+    json_t *j = kvs_scope_json(scope, name_of, l);
+    kvs_cli_scope_summary(j, self, out, n);
+    json_decref(j);
+}
+
+/* The limits of REQ (the API's JSON, cli.c) for a token of USER into *SCOPE, *EXPIRES and the
+ * canonical TEXT, checked as the server checks them. Returns 0 or the exit status. */
+static int limits_of(struct local *l, const struct kvs_user *user, struct kvs_scope *scope,
+                     int64_t *expires, char text[KVS_TOKEN_SCOPE_MAX + 1])
+{
+    memset(scope, 0, sizeof *scope);
+    *expires = 0;
+    text[0] = '\0';
+    if (l->req->limits == NULL)
+        return 0;
+    json_t *body = json_loads(l->req->limits, 0, NULL);
+    struct kvs_scope_resolver res = {resolve_user, resolve_store, l};
+    char why[160] = "";
+    int rc = kvs_scope_from_api(json_object_get(body, "scope"), user->id, &res, scope, why,
+                                sizeof why);
+    json_int_t secs = json_integer_value(json_object_get(body, "expiresInSecs"));
+    json_decref(body);
+    if (rc == KVS_EINVAL || rc == KVS_ENOTFOUND)
+        return kvs_cli_fail("%s", why);
+    if (rc != 0)
+        return kvs_cli_fail("cannot check the scope: %s", kvs_strerror(rc));
+    if (secs > 0)
+        *expires = kvs_now_ms() + (int64_t)secs * 1000;
+    kvs_scope_text(scope, text);
+    return 0;
+}
+
 static int token_create(struct local *l)
 {
     struct kvs_write w = {.op = KVS_W_TOKEN_ADD};
     int status = find_user(l, l->req->name, &w.user);
     if (status != 0)
         return status;
+    struct kvs_scope scope;
+    static char text[KVS_TOKEN_SCOPE_MAX + 1];
+    status = limits_of(l, &w.user, &scope, &w.token_expires_ms, text);
+    if (status != 0)
+        return status;
+    w.token_scope = kvs_slice_of(text);
     char token[KVS_TOKEN_LEN + 1];
     if (kvs_token_generate(token) != 0)
         return kvs_cli_fail("cannot generate a token: the random source failed");
     kvs_token_hash(kvs_slice_of(token), w.token_hash);
     kvs_token_prefix(kvs_slice_of(token), w.token_prefix);
+    char said[512];
+    summary(l, &scope, w.user.username, said, sizeof said);
     if (write_local(l, &w, "cannot add the token") != 0)
         return 1;
+    if (l->req->limits != NULL) {
+        char when[KVS_ISO_LEN + 1];
+        print_time(w.token_expires_ms, when);
+        printf("scope: %s\nexpires: %s\n", said, w.token_expires_ms ? when : "never");
+    }
     kvs_cli_print_token("new API token", w.user.username, token);
     memset(token, 0, sizeof token);
     return 0;
 }
 
+struct token_printer {
+    struct local *l;
+    const char *username;
+};
+
 static int print_token(void *arg, const struct kvs_token_info *t)
 {
-    char when[KVS_ISO_LEN + 1];
+    struct token_printer *p = arg;
+    char when[KVS_ISO_LEN + 1], expires[KVS_ISO_LEN + 1], said[512] = "?";
     print_time(t->created_ms, when);
-    printf("%-14s %s\n", t->prefix[0] ? t->prefix : "(unknown)", when);
+    print_time(t->expires_ms, expires);
+    struct kvs_scope scope;
+    if (kvs_scope_load(t->scope, &scope) == 0)
+        summary(p->l, &scope, p->username, said, sizeof said);
+    printf("%-14s %-24s %-24s %s\n", t->prefix[0] ? t->prefix : "(unknown)", when,
+           t->expires_ms ? expires : "never", said);
     return 0;
 }
 
@@ -238,8 +329,9 @@ static int token_list(struct local *l)
     int status = find_user(l, l->req->name, &u);
     if (status != 0)
         return status;
-    printf("%-14s %s\n", "PREFIX", "CREATED");
-    int rc = kvs_storage_token_list(l->rd, kvs_slice_of(u.id), print_token, NULL);
+    printf("%-14s %-24s %-24s %s\n", "PREFIX", "CREATED", "EXPIRES", "SCOPE");
+    struct token_printer p = {l, u.username};
+    int rc = kvs_storage_token_list(l->rd, kvs_slice_of(u.id), print_token, &p);
     return rc == 0 ? 0 : kvs_cli_fail("cannot list the tokens: %s", kvs_strerror(rc));
 }
 

@@ -65,12 +65,24 @@ static int user_delete(kvs_client *c, const struct kvs_cli_req *req)
     return 0;
 }
 
+/* The scope of token entry T of user SELF (its JSON) in a few words into OUT. */
+static void scope_of(const struct kvs_token_entry *t, const char *self, char *out, size_t n)
+{
+    json_t *o = t->json ? json_loads(t->json, 0, NULL) : NULL;
+    kvs_cli_scope_summary(json_object_get(o, "scope"), self, out, n);
+    json_decref(o);
+}
+
 static int token_create(kvs_client *c, const struct kvs_cli_req *req)
 {
     struct kvs_token_entry *t;
-    int rc = kvs_token_create(c, req->name, &t);
+    int rc = kvs_token_create_limited(c, req->name, req->limits, &t);
     if (rc != 0)
         return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){.user = req->name, .size = -1});
+    char scope[512];
+    scope_of(t, t->username, scope, sizeof scope);
+    if (req->limits != NULL)
+        printf("scope: %s\nexpires: %s\n", scope, t->expires_at ? t->expires_at : "never");
     kvs_cli_print_token("new API token", str(t->username), str(t->token));
     kvs_free(t);
     return 0;
@@ -82,10 +94,13 @@ static int token_list(kvs_client *c, const struct kvs_cli_req *req)
     int rc = kvs_token_list(c, req->name, &pg);
     if (rc != 0)
         return kvs_cli_fail_about(c, rc, &(struct kvs_cli_about){.user = req->name, .size = -1});
-    printf("%-14s %s\n", "PREFIX", "CREATED");
+    printf("%-14s %-24s %-24s %s\n", "PREFIX", "CREATED", "EXPIRES", "SCOPE");
     for (uint64_t i = 0; i < pg->count; i++) {
-        const char *p = pg->items[i].prefix;
-        printf("%-14s %s\n", p && *p ? p : "(unknown)", str(pg->items[i].created_at));
+        const struct kvs_token_entry *t = &pg->items[i];
+        char scope[512];
+        scope_of(t, req->name, scope, sizeof scope);
+        printf("%-14s %-24s %-24s %s\n", t->prefix && *t->prefix ? t->prefix : "(unknown)",
+               str(t->created_at), t->expires_at ? t->expires_at : "never", scope);
     }
     kvs_free(pg);
     return 0;

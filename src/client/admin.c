@@ -25,6 +25,8 @@ static const struct kvs__field token_fields[] = {
     KVS__FIELD(T, token, "token", KVS__F_STR),
     KVS__FIELD(T, user_id, "userId", KVS__F_STR),
     KVS__FIELD(T, username, "username", KVS__F_STR),
+    KVS__FIELD(T, expires_at, "expiresAt", KVS__F_STR),
+    KVS__FIELD(T, json, "", KVS__F_JSON),
     {NULL, KVS__F_STR, 0},
 };
 #undef T
@@ -162,11 +164,24 @@ int kvs_user_list(kvs_client *c, struct kvs_user_page **out)
 
 int kvs_token_create(kvs_client *c, const char *user, struct kvs_token_entry **out)
 {
+    return kvs_token_create_limited(c, user, NULL, out);
+}
+
+int kvs_token_create_limited(kvs_client *c, const char *user, const char *limits,
+                             struct kvs_token_entry **out)
+{
     *out = NULL;
     KVS__NEED(c, user);
+    json_t *body = NULL;
+    if (limits != NULL && !json_is_object(body = json_loads(limits, 0, NULL))) {
+        json_decref(body);
+        return kvs__fail(c, KVS_EINVAL, "the token's limits are not a JSON object");
+    }
     struct kvs__str path = {0};
     path3(&path, "users/", user, "/tokens");
-    return call(c, "POST", &path, NULL, token_fields, sizeof **out, out);
+    int rc = call(c, "POST", &path, body, token_fields, sizeof **out, out);
+    json_decref(body);
+    return rc;
 }
 
 int kvs_token_list(kvs_client *c, const char *user, struct kvs_token_page **out)

@@ -59,3 +59,70 @@ void kvs_iso8601(int64_t ms, char out[KVS_ISO_LEN + 1])
     digits(out + 17, in_day / 1000 % 60, 2);
     digits(out + 20, in_day % 1000, 3);
 }
+
+/* N decimal digits at *P into *OUT; advances *P. Returns 0 or -1. */
+static int read_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* Whether *P starts with C; advances past it. */
+static int expect(const char **p, char c)
+{
+    if (**p != c)
+        return 0;
+    (*p)++;
+    return 1;
+}
+
+int kvs_iso8601_parse(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec, ms = 0;
+    const char *p = s;
+    if (read_digits(&p, 4, &y) || !expect(&p, '-') || read_digits(&p, 2, &mo) || !expect(&p, '-') ||
+        read_digits(&p, 2, &d) || !expect(&p, 'T') || read_digits(&p, 2, &h) || !expect(&p, ':') ||
+        read_digits(&p, 2, &mi) || !expect(&p, ':') || read_digits(&p, 2, &sec))
+        return -1;
+    if (expect(&p, '.')) {
+        int n = 0;
+        while (p[n] >= '0' && p[n] <= '9')
+            n++;
+        if (n == 0 || n > 9)
+            return -1;
+        for (int i = 0; i < 3; i++)
+            ms = ms * 10 + (i < n ? p[i] - '0' : 0);
+        p += n;
+    }
+    int offset = 0; /* minutes east of UTC */
+    if (!expect(&p, 'Z')) {
+        int sign = *p == '+' ? 1 : *p == '-' ? -1 : 0, oh, om;
+        if (sign == 0)
+            return -1;
+        p++;
+        if (read_digits(&p, 2, &oh) || !expect(&p, ':') || read_digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        offset = sign * (oh * 60 + om);
+    }
+    if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59)
+        return -1;
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > days[mo - 1] + (mo == 2 && leap))
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = sec};
+    int64_t t = (int64_t)timegm(&tm) - (int64_t)offset * 60;
+    if (t < 0)
+        return -1;
+    *out = t * 1000 + ms;
+    return 0;
+}

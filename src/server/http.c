@@ -340,7 +340,8 @@ static void free_text(void *p)
 
 static void metrics_handle(struct kvs_req *r)
 {
-    if (!r->srv->cfg.metrics_public && !(r->authenticated && r->user.is_admin)) {
+    if (!r->srv->cfg.metrics_public &&
+        !(r->authenticated && r->user.is_admin && kvs_scope_may_administer(&r->scope))) {
         kvs_reply_error(r, r->authenticated ? KVS_EACCESS : KVS_ENOTOKEN, NULL);
         return;
     }
@@ -544,7 +545,8 @@ static void dispatch(struct kvs_req *r)
     if (!(r->route->flags & KVS_R_BODY)) {
         int rc = kvs_api_authenticate(r);
         if (rc != 0) {
-            kvs_reply_error(r, rc, NULL);
+            r->error = rc; /* with its message when it has one (an expired token) */
+            reply_pending_error(r);
             return;
         }
     }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "auth/scope.h"
 #include "common/buf.h"
 #include "common/validate.h"
 #include "storage/storage.h"
@@ -123,9 +124,11 @@ struct kvs_req {
     int key_too_long; /* the decoded key did not fit: report it as invalid */
 
     /* who is calling */
-    int authenticated;    /* a valid token was given */
-    int token_refused;    /* its token was looked up and opens nothing */
-    struct kvs_user user; /* valid when authenticated */
+    int authenticated;        /* a valid token was given */
+    int token_refused;        /* its token was looked up and opens nothing */
+    struct kvs_user user;     /* valid when authenticated */
+    int64_t token_expires_ms; /* when authenticated: the token's expiry, 0 = never */
+    struct kvs_scope scope;   /* when authenticated: the token's scope (auth/scope.h) */
 
     /* the store the request is about, once resolved (kvs_api_store_or_reply) */
     struct kvs_store store;

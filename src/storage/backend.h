@@ -39,8 +39,9 @@ struct kvs_storage_ops {
     int (*read_confirm)(struct kvs_read *rd);
     int (*user_count)(struct kvs_read *rd, uint64_t *out);
     int (*totals)(struct kvs_read *rd, struct kvs_storage_totals *out);
+    /* GRANT may be NULL: only the user is wanted. */
     int (*user_by_token)(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
-                         struct kvs_user *out);
+                         struct kvs_user *out, struct kvs_token_grant *grant);
     int (*user_by_name)(struct kvs_read *rd, kvs_slice username, struct kvs_user *out);
     int (*user_get)(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
     /* Store reads return the stored stats; storage.c adds the in-memory deltas. */

@@ -467,13 +467,18 @@ static KVS_MUST_CHECK int token_add(struct kvs_lmdb *db, MDB_txn *txn, const str
     int rc = db_has(txn, db->dbi[DBI_USERS], val_of(uid, KVS_ID_LEN), "get user");
     if (rc <= 0)
         return rc == 0 ? KVS_ENOTFOUND : rc;
+    if (w->token_expires_ms < 0 || w->token_scope.n > KVS_TOKEN_SCOPE_MAX)
+        return KVS_EINVAL;
     MDB_val tk = val_of(w->token_hash, KVS_TOKEN_HASH_LEN), v;
     rc = db_get(txn, db->dbi[DBI_TOKENS], tk, &v, "get token");
-    if (rc == 0) /* already there: fine if it is this user's */
-        return v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 ? 0 : KVS_EEXIST;
+    if (rc == 0) { /* already there: fine if it is this user's */
+        char owner[KVS_ID_LEN + 1];
+        rc = kvs_lmdb_token_value(v, owner, NULL);
+        return rc != 0 ? rc : strcmp(owner, uid) == 0 ? 0 : KVS_EEXIST;
+    }
     if (rc != KVS_ENOTFOUND)
         return rc;
-    rc = db_put(txn, db->dbi[DBI_TOKENS], tk, val_of(uid, KVS_ID_LEN), "put token");
+    rc = kvs_lmdb_token_put(db, txn, w->token_hash, uid, w->token_expires_ms, w->token_scope);
     if (rc == 0)
         rc = kvs_lmdb_token_meta_put(db, txn, w->token_hash, uid, w->token_prefix, now);
     return rc;
@@ -583,7 +588,7 @@ static KVS_MUST_CHECK int token_revoke(struct kvs_lmdb *db, MDB_txn *txn, const 
         MDB_val v;
         rc = db_get(txn, db->dbi[DBI_TOKENS], val_of(hash, sizeof hash), &v, "get token");
         if (rc == 0)
-            rc = kvs_lmdb_id_value(v, uid, "token");
+            rc = kvs_lmdb_token_value(v, uid, NULL);
         if (rc == 0 && only != NULL && memcmp(uid, only, KVS_ID_LEN) != 0)
             rc = KVS_ENOTFOUND;
         if (rc == 0)

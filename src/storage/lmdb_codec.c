@@ -325,6 +325,61 @@ KVS_MUST_CHECK int kvs_lmdb_share_value(MDB_val v, enum kvs_share_level *out)
 /* ---- tokens ---- */
 
 /* Write the two index rows of a token (HASH of user USER_ID, with PREFIX, made at NOW). */
+KVS_MUST_CHECK int kvs_lmdb_token_value(MDB_val v, char uid[KVS_ID_LEN + 1],
+                                        struct kvs_token_grant *grant)
+{
+    if (v.mv_size < KVS_ID_LEN)
+        return kvs_lmdb_corrupt("token");
+    memcpy(uid, v.mv_data, KVS_ID_LEN);
+    uid[KVS_ID_LEN] = '\0';
+    int64_t expires = 0;
+    size_t scope_n = 0;
+    const unsigned char *scope = NULL;
+    if (v.mv_size > KVS_ID_LEN) { /* the limits follow (schema version 5) */
+        struct unpacker u = {(const unsigned char *)v.mv_data + KVS_ID_LEN,
+                             v.mv_size - KVS_ID_LEN, 0};
+        unsigned format = get_u8(&u);
+        expires = (int64_t)get_u64(&u);
+        scope_n = get_u32(&u);
+        scope = scope_n <= KVS_TOKEN_SCOPE_MAX ? take(&u, scope_n) : NULL;
+        if (scope == NULL && scope_n > 0)
+            return kvs_lmdb_corrupt("token");
+        if (format != FORMAT || !unpacked(&u) || expires < 0 || scope_n > KVS_TOKEN_SCOPE_MAX)
+            return kvs_lmdb_corrupt("token");
+    }
+    if (grant != NULL) {
+        grant->expires_ms = expires;
+        grant->scope_n = scope_n;
+        if (scope_n > 0)
+            memcpy(grant->scope, scope, scope_n);
+        grant->scope[scope_n] = '\0';
+    }
+    return 0;
+}
+
+KVS_MUST_CHECK int kvs_lmdb_token_put(struct kvs_lmdb *db, MDB_txn *txn,
+                                      const uint8_t hash[KVS_TOKEN_HASH_LEN], const char *uid,
+                                      int64_t expires_ms, kvs_slice scope)
+{
+    MDB_val k = val_of(hash, KVS_TOKEN_HASH_LEN);
+    if (expires_ms == 0 && scope.n == 0) /* no limits: the bare user ID, as ever */
+        return db_put(txn, db->dbi[DBI_TOKENS], k, val_of(uid, KVS_ID_LEN), "put token");
+    if (expires_ms < 0 || scope.n > KVS_TOKEN_SCOPE_MAX)
+        return KVS_EINVAL;
+    size_t n = KVS_ID_LEN + 1 + 8 + 4 + scope.n;
+    unsigned char *dst = NULL;
+    int rc = db_reserve(txn, db->dbi[DBI_TOKENS], k, n, &dst, "put token");
+    if (rc != 0)
+        return rc;
+    struct packer p = {dst};
+    put_bytes(&p, uid, KVS_ID_LEN);
+    put_u8(&p, FORMAT);
+    put_u64(&p, (uint64_t)expires_ms);
+    put_u32(&p, (uint32_t)scope.n);
+    put_bytes(&p, scope.p, scope.n);
+    return 0;
+}
+
 KVS_MUST_CHECK int kvs_lmdb_token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
                                            const uint8_t hash[KVS_TOKEN_HASH_LEN],
                                            const char *user_id, const char *prefix, int64_t now)

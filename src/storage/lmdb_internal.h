@@ -43,7 +43,7 @@
  * faster at 1 and 16 connections but 5 % slower than the above at 64: a write then waits for
  * the next batch too, and with a fixed number of clients the latency sets the rate.
  *
- * ---- Schema, version 5 ---------------------------------------------------------------------
+ * ---- Schema, version 6 ---------------------------------------------------------------------
  *
  * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
  * with an explicit length, never NUL-terminated. Every value that may change shape starts
@@ -59,16 +59,22 @@
  *                  place (see migrate_v1 in lmdb_open.c: its tokens get index rows with an unknown
  * prefix, revocable by the whole token only), and so is version 2 (no unnamed_by_access; migrate_v2
  * builds it), and so is version 3 (records and store_stats in format 1, without versions;
- * migrate_v3 rewrites them in bounded steps), and so is version 4 (no runs: their four tables are
- * made empty, in the transaction that opens the tables); any other version is refused (KVS_EIO,
- * logged), and so is data without a version.
+ * migrate_v3 rewrites them in bounded steps), and so are versions 4 (no runs: their four tables
+ * are made empty, in the transaction that opens the tables) and 5 (its tokens rows are all the
+ * bare user ID, which version 6 still reads as a token without limits: only the version
+ * changes, so that an older build refuses rows with a scope rather than misread them); any
+ * other version is refused (KVS_EIO, logged), and so is data without a version.
  *   users          user id                           → u8 format, u8 is_admin,
  *                                                      u8 default_access, i64 created_ms,
  *                                                      u8 len + username
  *   usernames      username                          → user id
  *   tokens         SHA-256 of the token (32 bytes)   → user id
- *                  What every request looks up, so it stays the bare user ID; what else is
- *                  known of a token is in the two indexes below, written with it.
+ *                                                      [+ u8 format, i64 expires_ms,
+ *                                                       u32 len + scope text]
+ *                  What every request looks up: the bare user ID for a token without limits
+ *                  (the common case, and every token before version 6); with an expiry or a
+ *                  scope (auth/scope.h's canonical text) they follow. What else is known of a
+ *                  token is in the two indexes below, written with it.
  *   token_prefixes prefix (KVS_TOKEN_PREFIX_MAX bytes, NUL-padded) + SHA-256
  *                                                    → u8 format, user id, i64 created_ms
  *                  Revoking by prefix is one MDB_SET_RANGE and a step past the last match.
@@ -201,7 +207,7 @@
 #include "storage/lmdb_wal.h"
 #include "storage/prealloc.h"
 
-#define SCHEMA_VERSION 5u
+#define SCHEMA_VERSION 6u
 #define FORMAT 1u        /* the format byte of every value written today, but: */
 #define RECORD_FORMAT 2u /* records (version 4: + version, modified_ms) */
 #define STATS_FORMAT 2u  /* store_stats (version 4: + last_version) */
@@ -660,6 +666,16 @@ KVS_MUST_CHECK int kvs_lmdb_share_value(MDB_val v, enum kvs_share_level *out);
 KVS_MUST_CHECK int kvs_lmdb_write_share_gone(struct kvs_lmdb *db, MDB_txn *txn,
                                              struct kvs_store *s);
 
+/* A tokens row: its user ID into UID, and what limits the token into *GRANT (may be NULL).
+ * Returns 0 or KVS_EIO (damaged). */
+KVS_MUST_CHECK int kvs_lmdb_token_value(MDB_val v, char uid[KVS_ID_LEN + 1],
+                                        struct kvs_token_grant *grant);
+
+/* Put the tokens row of token HASH of user UID, limited by EXPIRES_MS and SCOPE. */
+KVS_MUST_CHECK int kvs_lmdb_token_put(struct kvs_lmdb *db, MDB_txn *txn,
+                                      const uint8_t hash[KVS_TOKEN_HASH_LEN], const char *uid,
+                                      int64_t expires_ms, kvs_slice scope);
+
 /* Write the two index rows of a token (HASH of user USER_ID, with PREFIX, made at NOW). */
 KVS_MUST_CHECK int kvs_lmdb_token_meta_put(struct kvs_lmdb *db, MDB_txn *txn,
                                            const uint8_t hash[KVS_TOKEN_HASH_LEN],
@@ -678,7 +694,7 @@ KVS_MUST_CHECK int kvs_lmdb_totals(struct kvs_read *rd, struct kvs_storage_total
 KVS_MUST_CHECK int kvs_lmdb_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
 KVS_MUST_CHECK int kvs_lmdb_user_by_token(struct kvs_read *rd,
                                           const uint8_t hash[KVS_TOKEN_HASH_LEN],
-                                          struct kvs_user *out);
+                                          struct kvs_user *out, struct kvs_token_grant *grant);
 KVS_MUST_CHECK int kvs_lmdb_user_by_name(struct kvs_read *rd, kvs_slice username,
                                          struct kvs_user *out);
 KVS_MUST_CHECK int kvs_lmdb_store_get(struct kvs_read *rd, kvs_slice id, struct kvs_store *out);

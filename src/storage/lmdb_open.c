@@ -318,9 +318,9 @@ static int upgrade_stats(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v
 
 /* Upgrade a version 3 environment to version 4: every record gets a version and a
  * modification time (storage.h, "Record versions"), every store's stats row the last version
- * its store gave; then the schema version becomes the current one (version 5 added only the
- * tables of runs, made empty by open_dbis). In steps (rewrite_rows), outside open_dbis's
- * transaction. */
+ * its store gave; then the schema version becomes the current one (versions 5 and 6 added only
+ * the tables of runs, made empty by open_dbis, and what may follow a tokens row). In steps
+ * (rewrite_rows), outside open_dbis's transaction. */
 static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
 {
     struct v3_state m = {.next_version = (uint64_t)kvs_now_ms() * 1000};
@@ -351,8 +351,9 @@ static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
 
 /* Open (creating) every DBI and check, or on a new environment write, the schema version.
  * Versions 1 and 2 are upgraded to 3 in the same transaction; version 3 to 5 after it, in
- * steps (migrate_v3); version 4 to 5 in the same transaction (version 5 only added the tables of
- * runs, which open_dbis has just made, empty). */
+ * steps (migrate_v3); versions 4 and 5 to 6 in the same transaction (version 5 added only the
+ * tables of runs, which open_dbis has just made, empty; version 6 only what may follow a tokens
+ * row). */
 static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
 {
     MDB_txn *txn = NULL;
@@ -395,10 +396,15 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
             if (rc == 0)
                 rc = put_schema_version(db, txn, 3);
             found = 3;
-        } else if (found == 4) {
+        } else if (found == 4 || found == 5) {
+            /* Version 5 added the runs' tables (made, empty, above); version 6 reads every
+             * version 5 row as it is (a tokens row of a bare user ID is a token without
+             * limits): only the version changes, here, in one step. */
             rc = put_schema_version(db, txn, SCHEMA_VERSION);
             if (rc == 0)
-                kvs_log_info("lmdb: upgraded the data from schema version 4 to %u (runs)",
+                kvs_log_info("lmdb: upgraded the data from schema version %u to %u (runs; tokens "
+                             "may have a scope and an expiry)",
+                             (unsigned)found,
                              SCHEMA_VERSION);
         } else if (found != 3 && found != SCHEMA_VERSION) {
             kvs_log_error("lmdb: %s has schema version %u; this build reads version %u", dir,

@@ -134,7 +134,7 @@ KVS_MUST_CHECK int kvs_lmdb_user_get(struct kvs_read *rd, kvs_slice user_id, str
 
 KVS_MUST_CHECK int kvs_lmdb_user_by_token(struct kvs_read *rd,
                                           const uint8_t hash[KVS_TOKEN_HASH_LEN],
-                                          struct kvs_user *out)
+                                          struct kvs_user *out, struct kvs_token_grant *grant)
 {
     struct kvs_lmdb *db = lmdb_of(rd->st);
     MDB_txn *txn = read_of(rd)->txn;
@@ -143,7 +143,7 @@ KVS_MUST_CHECK int kvs_lmdb_user_by_token(struct kvs_read *rd,
     if (rc != 0)
         return rc;
     char id[KVS_ID_LEN + 1];
-    rc = kvs_lmdb_id_value(v, id, "token");
+    rc = kvs_lmdb_token_value(v, id, grant);
     if (rc != 0)
         return rc;
     rc = kvs_lmdb_load_user(txn, db, id, out);
@@ -393,6 +393,7 @@ KVS_MUST_CHECK int kvs_lmdb_token_list(struct kvs_read *rd, kvs_slice user_id, k
     int rc = mdb_cursor_open(read_of(rd)->txn, db->dbi[DBI_USER_TOKENS], &cur);
     if (rc != 0)
         return kvs_lmdb_err(rc, "open cursor");
+    struct kvs_token_grant *grant = kvs_xmalloc(sizeof *grant); /* 4 KiB: not on the stack */
     MDB_val k = val_of(user_id.p, KVS_ID_LEN), v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -408,12 +409,26 @@ KVS_MUST_CHECK int kvs_lmdb_token_list(struct kvs_read *rd, kvs_slice user_id, k
             rc = kvs_lmdb_corrupt("user_tokens");
             goto out;
         }
+        /* what limits it, from its tokens row (the key ends with its hash) */
+        MDB_val tv;
+        char uid[KVS_ID_LEN + 1];
+        rc = db_get(read_of(rd)->txn, db->dbi[DBI_TOKENS],
+                    val_of(kp + KVS_ID_LEN + 8, KVS_TOKEN_HASH_LEN), &tv, "get token");
+        if (rc == 0)
+            rc = kvs_lmdb_token_value(tv, uid, grant);
+        if (rc != 0) {
+            rc = rc == KVS_ENOTFOUND ? kvs_lmdb_corrupt("user_tokens (token missing)") : rc;
+            goto out;
+        }
+        t.expires_ms = grant->expires_ms;
+        t.scope = (kvs_slice){grant->scope, grant->scope_n};
         if (cb(arg, &t) != 0)
             break;
     }
     rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : kvs_lmdb_err(rc, "list tokens");
 out:
     mdb_cursor_close(cur);
+    free(grant);
     return rc;
 }
 

@@ -132,9 +132,9 @@ static const struct kvs_pg_stmt Q_TOKEN_ADD = {
     PG_Q_TOKEN_ADD, "kvs_token_add",
     "WITH u AS (SELECT id FROM kvs_users WHERE id = $1::text),"
     " t AS (SELECT user_id FROM kvs_tokens WHERE hash = $2::bytea),"
-    " ins AS (INSERT INTO kvs_tokens (hash, user_id, prefix, created_ms)"
-    " SELECT $2::bytea, u.id, $3::text, " PG_NOW_MS " FROM u WHERE NOT EXISTS (SELECT FROM t)"
-    " ON CONFLICT DO NOTHING RETURNING 1) "
+    " ins AS (INSERT INTO kvs_tokens (hash, user_id, prefix, created_ms, scope, expires_ms)"
+    " SELECT $2::bytea, u.id, $3::text, " PG_NOW_MS ", $4::text, $5::int8"
+    " FROM u WHERE NOT EXISTS (SELECT FROM t) ON CONFLICT DO NOTHING RETURNING 1) "
     "SELECT EXISTS (SELECT FROM u), (SELECT user_id FROM t), EXISTS (SELECT FROM ins)"};
 static const struct kvs_pg_stmt Q_TOKEN_OWNER = {
     PG_Q_TOKEN_OWNER, "kvs_token_owner", "SELECT user_id FROM kvs_tokens WHERE hash = $1::bytea"};
@@ -517,13 +517,17 @@ static KVS_MUST_CHECK int send_write(struct batch *b, const struct kvs_write *w,
             p->result = KVS_ENOTFOUND;
             return 0;
         }
-        if (!kvs_pg_text_ok(w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX))) {
+        if (!kvs_pg_text_ok(w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX)) ||
+            w->token_expires_ms < 0 || w->token_scope.n > KVS_TOKEN_SCOPE_MAX ||
+            (w->token_scope.n > 0 && !kvs_pg_text_ok(w->token_scope.p, w->token_scope.n))) {
             p->result = KVS_EINVAL;
             return 0;
         }
         kvs_pg_p_str(&q, w->user.id);
         kvs_pg_p_bytes(&q, w->token_hash, KVS_TOKEN_HASH_LEN);
         kvs_pg_p_bytes(&q, w->token_prefix, strnlen(w->token_prefix, KVS_TOKEN_PREFIX_MAX));
+        kvs_pg_p_bytes(&q, w->token_scope.n ? w->token_scope.p : "", w->token_scope.n);
+        kvs_pg_p_i64(&q, w->token_expires_ms);
         p->slot = kvs_pg_send(pp, &Q_TOKEN_ADD, &q);
         break;
     case KVS_W_TOKEN_REVOKE: {

@@ -51,11 +51,12 @@
  *     is never retried: its outcome is asked of the database (pg_xact_status) when it can be
  *     reached at once, and is otherwise reported as unknown (KVS_EUNAVAIL).
  *
- * ---- Schema, version 4 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
+ * ---- Schema, version 5 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
  *
  *   kvs_users        id PK, username UNIQUE, is_admin, default_access, created_ms
- *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms; indexed by prefix
- *                    (revoke by prefix: a range scan) and by (user_id, created_ms)
+ *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms, scope (v5: the
+ *                    canonical scope text, '' for none), expires_ms (v5: 0 = never); indexed
+ *                    by prefix (revoke by prefix: a range scan) and by (user_id, created_ms)
  *   kvs_stores       id PK → user_id, name ('' when unnamed), title, secret, general_access,
  *                    schema, created/modified/accessed_ms and the stats counters in the row,
  *                    last_version (v2: the last record version the store gave);
@@ -87,7 +88,7 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 #define PG_DEFAULT_POOL 16
 #define PG_UNFLUSHED_SLACK_MS 1500 /* retention leaves this for other nodes' unflushed reads */
 
@@ -412,7 +413,7 @@ KVS_MUST_CHECK int kvs_pg_user_count(struct kvs_read *rd, uint64_t *out);
 KVS_MUST_CHECK int kvs_pg_totals(struct kvs_read *rd, struct kvs_storage_totals *out);
 KVS_MUST_CHECK int kvs_pg_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out);
 KVS_MUST_CHECK int kvs_pg_user_by_token(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
-                                        struct kvs_user *out);
+                                        struct kvs_user *out, struct kvs_token_grant *grant);
 KVS_MUST_CHECK int kvs_pg_user_by_name(struct kvs_read *rd, kvs_slice username,
                                        struct kvs_user *out);
 KVS_MUST_CHECK int kvs_pg_store_get(struct kvs_read *rd, kvs_slice id, struct kvs_store *out);

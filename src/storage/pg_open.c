@@ -93,9 +93,16 @@ static const char *const UPGRADE_4[] = {
     "CREATE INDEX kvs_runs_by_user ON kvs_runs (user_id, started_ms, id)",
     "CREATE INDEX kvs_runs_by_actor ON kvs_runs (act_id, started_ms, id)", NULL};
 
+/* Version 5: what limits a token, its scope and expiry (auth/scope.h); the tokens there are
+ * get none (no row is rewritten: the defaults are constants). */
+static const char *const UPGRADE_5[] = {
+    "ALTER TABLE kvs_tokens ADD COLUMN scope text NOT NULL DEFAULT '',"
+    " ADD COLUMN expires_ms bigint NOT NULL DEFAULT 0",
+    NULL};
+
 /* UPGRADES[V - 1]: the statements that take version V to V + 1. */
 static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2, UPGRADE_3,
-                                                                   UPGRADE_4};
+                                                                   UPGRADE_4, UPGRADE_5};
 
 /* Set the one-line reason of a failed open into CFG's buffer, if it has one, else log it. */
 static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)

@@ -42,8 +42,8 @@ static const struct kvs_pg_stmt Q_TOTALS = {
     "(SELECT coalesce(sum(records), 0)::int8 FROM kvs_dead_stores)"};
 static const struct kvs_pg_stmt Q_USER_BY_TOKEN = {
     PG_Q_USER_BY_TOKEN, "kvs_user_by_token",
-    "SELECT " PG_USER_COLS " FROM kvs_tokens t JOIN kvs_users u ON u.id = t.user_id "
-    "WHERE t.hash = $1::bytea"};
+    "SELECT " PG_USER_COLS ", t.expires_ms, t.scope FROM kvs_tokens t"
+    " JOIN kvs_users u ON u.id = t.user_id WHERE t.hash = $1::bytea"};
 static const struct kvs_pg_stmt Q_USER_BY_NAME = {PG_Q_USER_BY_NAME, "kvs_user_by_name",
                                                   "SELECT " PG_USER_COLS
                                                   " FROM kvs_users u WHERE u.username = $1::text"};
@@ -84,8 +84,8 @@ static const struct kvs_pg_stmt Q_USER_LIST = {PG_Q_USER_LIST, "kvs_user_list",
                                                " FROM kvs_users u ORDER BY u.username"};
 static const struct kvs_pg_stmt Q_TOKEN_LIST = {
     PG_Q_TOKEN_LIST, "kvs_token_list",
-    "SELECT t.prefix, t.created_ms FROM kvs_tokens t WHERE t.user_id = $1::text "
-    "ORDER BY t.created_ms, t.hash"};
+    "SELECT t.prefix, t.created_ms, t.expires_ms, t.scope FROM kvs_tokens t"
+    " WHERE t.user_id = $1::text ORDER BY t.created_ms, t.hash"};
 static const struct kvs_pg_stmt Q_SHARE_GET = {
     PG_Q_SHARE_GET, "kvs_share_get",
     "SELECT level FROM kvs_shares WHERE store_id = $1::text AND user_id = $2::text"};
@@ -449,9 +449,25 @@ int kvs_pg_user_get(struct kvs_read *rd, kvs_slice user_id, struct kvs_user *out
 }
 
 int kvs_pg_user_by_token(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
-                         struct kvs_user *out)
+                         struct kvs_user *out, struct kvs_token_grant *grant)
 {
-    return user_by(rd, &Q_USER_BY_TOKEN, (kvs_slice){(const char *)hash, KVS_TOKEN_HASH_LEN}, out);
+    struct kvs_pg_params p = {0};
+    kvs_pg_p_bytes(&p, hash, KVS_TOKEN_HASH_LEN);
+    PGresult *res;
+    int rc = query_row(rd, &Q_USER_BY_TOKEN, &p, &res);
+    if (rc == 0)
+        rc = kvs_pg_user_row(res, 0, 0, out);
+    if (rc == 0 && grant != NULL) {
+        kvs_slice scope = kvs_pg_bytes(res, 0, PG_USER_NCOLS + 1);
+        grant->expires_ms = kvs_pg_int(res, 0, PG_USER_NCOLS);
+        if (scope.n > KVS_TOKEN_SCOPE_MAX || grant->expires_ms < 0)
+            return KVS_EIO; /* not written by kvs */
+        grant->scope_n = scope.n;
+        if (scope.n > 0)
+            memcpy(grant->scope, scope.p, scope.n);
+        grant->scope[scope.n] = '\0';
+    }
+    return rc;
 }
 
 int kvs_pg_user_by_name(struct kvs_read *rd, kvs_slice username, struct kvs_user *out)
@@ -484,7 +500,9 @@ int kvs_pg_token_list(struct kvs_read *rd, kvs_slice user_id, kvs_token_cb cb, v
     PGresult *res;
     int rc = query(rd, &Q_TOKEN_LIST, &p, &res);
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        struct kvs_token_info t = {.created_ms = kvs_pg_int(res, i, 1)};
+        struct kvs_token_info t = {.created_ms = kvs_pg_int(res, i, 1),
+                                   .expires_ms = kvs_pg_int(res, i, 2),
+                                   .scope = kvs_pg_bytes(res, i, 3)};
         memcpy(t.user_id, id, sizeof t.user_id);
         rc = kvs_pg_str(res, i, 0, t.prefix, sizeof t.prefix);
         if (rc == 0 && cb(arg, &t) != 0)

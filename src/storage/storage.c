@@ -608,7 +608,16 @@ int kvs_storage_totals(struct kvs_read *rd, struct kvs_storage_totals *out)
 int kvs_storage_user_by_token(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
                               struct kvs_user *out)
 {
-    return rd->st->ops->user_by_token(rd, hash, out);
+    return rd->st->ops->user_by_token(rd, hash, out, NULL);
+}
+
+int kvs_storage_token_get(struct kvs_read *rd, const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                          struct kvs_user *out, struct kvs_token_grant *grant)
+{
+    grant->expires_ms = 0;
+    grant->scope_n = 0;
+    grant->scope[0] = '\0';
+    return rd->st->ops->user_by_token(rd, hash, out, grant);
 }
 
 int kvs_storage_user_by_name(struct kvs_read *rd, kvs_slice username, struct kvs_user *out)

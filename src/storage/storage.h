@@ -9,7 +9,8 @@
  *   users     id (17 alphanumerics), username (unique), admin flag, default general access
  *   tokens    SHA-256 of each API token → the user it belongs to (tokens are never stored),
  *             with the token's non-secret prefix (kvs_token_prefix) and creation time, so a
- *             user's tokens can be listed and one revoked by its prefix
+ *             user's tokens can be listed and one revoked by its prefix; and what limits it:
+ *             its expiry and its scope (auth/scope.h's canonical text, kept as given)
  *   stores    id → owner, name ("" when unnamed; unique per owner), title, generalAccess,
  *             URL-signing secret, schema (JSON text or none), created/modified/accessed times,
  *             stats (read/write/delete/list counts, record count, stored bytes)
@@ -167,6 +168,15 @@ struct kvs_token_info {
     char user_id[KVS_ID_LEN + 1];
     char prefix[KVS_TOKEN_PREFIX_MAX + 1]; /* kvs_token_prefix(); "" when not known */
     int64_t created_ms;                    /* 0 when not known */
+    int64_t expires_ms;                    /* 0 = never */
+    kvs_slice scope; /* its scope's text, empty for none; valid during the listing's callback */
+};
+
+/* What limits a token, beside its user (kvs_storage_token_get). */
+struct kvs_token_grant {
+    int64_t expires_ms; /* 0 = never; from then on the token opens nothing (the API's check) */
+    size_t scope_n;
+    char scope[KVS_TOKEN_SCOPE_MAX + 1]; /* canonical scope text (auth/scope.h); "" = none */
 };
 
 /* One share of a store. */
@@ -311,6 +321,12 @@ KVS_MUST_CHECK int kvs_storage_user_by_token(struct kvs_read *rd,
                                              const uint8_t hash[KVS_TOKEN_HASH_LEN],
                                              struct kvs_user *out);
 
+/* As kvs_storage_user_by_token(), and what limits the token into *GRANT (expired or not: the
+ * caller decides). One lookup. */
+KVS_MUST_CHECK int kvs_storage_token_get(struct kvs_read *rd,
+                                         const uint8_t hash[KVS_TOKEN_HASH_LEN],
+                                         struct kvs_user *out, struct kvs_token_grant *grant);
+
 /* Find a user by username (exact bytes). Returns 0, KVS_ENOTFOUND, KVS_EIO. */
 KVS_MUST_CHECK int kvs_storage_user_by_name(struct kvs_read *rd, kvs_slice username,
                                             struct kvs_user *out);
@@ -444,8 +460,10 @@ enum kvs_write_op {
      * created_ms) with one token, .token_hash, listed by its prefix .token_prefix (may be
      * ""). KVS_EEXIST when the username is taken. */
     KVS_W_USER_CREATE,
-    /* Add token .token_hash (prefix .token_prefix) to user .user.id. KVS_ENOTFOUND when the
-     * user is missing; adding a token the user already has changes nothing. */
+    /* Add token .token_hash (prefix .token_prefix) to user .user.id, limited by
+     * .token_expires_ms and .token_scope (none when 0 and empty). KVS_ENOTFOUND when the user
+     * is missing; adding a token the user already has changes nothing; KVS_EINVAL for a scope
+     * longer than KVS_TOKEN_SCOPE_MAX or a negative expiry. */
     KVS_W_TOKEN_ADD,
     /* Revoke one token: the one whose prefix starts with .key (1..KVS_TOKEN_PREFIX_MAX
      * bytes), or, when .key is empty, the one whose hash is .token_hash. When .user.id is
@@ -518,6 +536,8 @@ struct kvs_write {
     uint64_t meta_epoch;
     uint8_t token_hash[KVS_TOKEN_HASH_LEN];      /* user create, token add and revoke */
     char token_prefix[KVS_TOKEN_PREFIX_MAX + 1]; /* user create, token add: kvs_token_prefix() */
+    int64_t token_expires_ms;                    /* token add: 0 = never */
+    kvs_slice token_scope;                       /* token add: canonical scope text, or empty */
     uint8_t share_level;                         /* share set: enum kvs_share_level */
 
     int result; /* set before done() runs: 0 or a KVS_E... code */

@@ -63,3 +63,50 @@ consoleTest('the admin lists, creates and revokes a user\'s tokens', async ({ se
     const old = await fetch(`${server.url}/v2/users/me`, { headers: { Authorization: `Bearer ${erin.token}` } });
     assert.equal(old.status, 401, 'the revoked token is refused');
 });
+
+consoleTest('the admin creates a limited, expiring token; signed in with it, the console shows what it may do', async ({ server, page }) => {
+    const frank = await createUser(server, 'frank');
+    const client = makeClient(server, { token: frank.token });
+    const mine = await client.keyValueStores().getOrCreate('tmp-frank');
+    await client.keyValueStores().getOrCreate('private-frank');
+    await signIn(page, server, { path: `/console/admin/tokens?user=${frank.username}` });
+    await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+    const rows = page.getByRole('table', { name: `API tokens of ${frank.username}` }).locator('tbody tr');
+    await rows.first().waitFor();
+
+    const form = page.getByRole('region', { name: 'Create a token' });
+    await form.getByLabel('Only these stores').check();
+    await form.getByLabel('Store', { exact: true }).fill('tmp-*');
+    await form.getByLabel('Access').selectOption('WRITE');
+    await form.getByLabel('Expires').selectOption({ label: '7 days' });
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = await page.getByTestId('new-token').innerText();
+    await page.waitForFunction(() => document.querySelectorAll('table tbody tr').length === 2);
+    const row = rows.filter({ hasText: token.slice(0, 12) });
+    assert.match(await row.innerText(), /tmp-\* \(read and write\); no administration/);
+    const me = (await (await fetch(`${server.url}/v2/users/me`, { headers: { Authorization: `Bearer ${token}` } })).json()).data;
+    assert.deepEqual(me.token.scope, { stores: [{ namePrefix: 'tmp-', username: frank.username, access: 'WRITE' }], administration: false });
+    const days = (Date.parse(me.token.expiresAt) - Date.now()) / 86400000;
+    assert.ok(days > 6.9 && days <= 7, `7 days: ${days}`);
+    // nothing named: refused before any request
+    await form.getByLabel('Only these stores').check();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText('Name at least one store').waitFor();
+    await form.getByLabel('Every store the user may use, reading only').check();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('table tbody tr').length === 3);
+    await rows.filter({ hasText: 'every store (read); no administration' }).waitFor();
+
+    // signed in with the limited token: its stores only, what it may do said, no settings
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('limited token', { exact: true }).waitFor();
+    await page.getByText('It reaches: tmp-* (read and write); no administration.').waitFor();
+    const table = page.getByRole('table', { name: 'Your key-value stores' });
+    await table.waitFor();
+    assert.deepEqual(await table.locator('tbody tr td:first-child a').allInnerTexts(), ['tmp-frank']);
+    await page.goto(`${server.url}/console/stores/${mine.id}`);
+    await page.getByRole('heading', { name: 'tmp-frank', level: 1 }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Settings' }).count(), 0, 'no settings without administration');
+});

@@ -451,3 +451,37 @@ TEST(common_json_str)
     ASSERT_ERR(kvs_json_str(&b, S("abc")), KVS_ETOOBIG);
     kvs_buf_free(&b);
 }
+
+TEST(common_iso8601_parse)
+{
+    int64_t t;
+    ASSERT_OK(kvs_iso8601_parse("2019-12-12T07:34:14.202Z", &t));
+    char back[KVS_ISO_LEN + 1];
+    kvs_iso8601(t, back);
+    ASSERT_STR_EQ(back, "2019-12-12T07:34:14.202Z");
+    ASSERT_OK(kvs_iso8601_parse("1970-01-01T00:00:00Z", &t));
+    ASSERT_EQ(t, 0);
+    ASSERT_OK(kvs_iso8601_parse("2024-02-29T23:59:59.5+01:00", &t));
+    kvs_iso8601(t, back);
+    ASSERT_STR_EQ(back, "2024-02-29T22:59:59.500Z");
+    ASSERT_OK(kvs_iso8601_parse("2024-03-01T00:00:00.123456789-02:30", &t));
+    kvs_iso8601(t, back);
+    ASSERT_STR_EQ(back, "2024-03-01T02:30:00.123Z");
+    const char *bad[] = {"",
+                         "2019-12-12",
+                         "2019-12-12T07:34:14",
+                         "2019-12-12 07:34:14Z",
+                         "2019-13-12T07:34:14Z",
+                         "2023-02-29T07:34:14Z",
+                         "2019-12-12T24:00:00Z",
+                         "2019-12-12T07:34:14.Z",
+                         "2019-12-12T07:34:14.1234567890Z",
+                         "2019-12-12T07:34:14Zx",
+                         "2019-12-12T07:34:14+0100",
+                         "1969-12-31T23:59:59Z",
+                         "1970-01-01T00:30:00+01:00",
+                         "+2019-12-12T07:34:14Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (kvs_iso8601_parse(bad[i], &t) == 0)
+            TEST_FAIL_("accepted: %s", bad[i]);
+}

@@ -1,9 +1,10 @@
 // admin.js — the admin's pages: users (create one; its token is shown once) and API tokens
-// (list a user's tokens by prefix, create one, revoke one).
+// (list a user's tokens by prefix with their limits, create one, limited or not, revoke one).
 
 import { api, getToken } from './api.js';
-import { formatBytes, formatDate, formatNumber, h, replace } from './dom.js';
+import { formatBytes, formatDate, formatNumber, h, replace, uid } from './dom.js';
 import { button, confirmDialog, copyButton, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
+import { scopeSummary } from './model.js';
 
 const USERNAME_RE = /^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9])$/;
 
@@ -176,6 +177,89 @@ export function usersPage(ctx) {
     );
 }
 
+const EXPIRIES = [
+    ['', 'Never'],
+    ['86400', '1 day'],
+    ['604800', '7 days'],
+    ['2592000', '30 days'],
+    ['7776000', '90 days'],
+    ['31536000', '1 year'],
+];
+
+/**
+ * What limits a new token (auth/scope.h on the server): everything the user may do (the
+ * default), every store for reading or for writing, or only some stores (each by ID, name,
+ * USER~NAME or a name prefix*, for reading or writing); administration or not; an expiry.
+ * Returns { el, value() → { limits } | { error }, reset() }.
+ */
+function limitsForm() {
+    const kind = uid('scope');
+    const radio = (value, label, checked) => {
+        const input = h('input', { type: 'radio', name: kind, value, checked: checked ? true : null });
+        const id = uid('scope-opt');
+        input.id = id;
+        return h('div', { class: 'radio' }, input, h('label', { for: id }, h('span', { class: 'radio-label' }, label)));
+    };
+    const rowsEl = h('div', { class: 'scope-stores' });
+    const addRow = () => {
+        const store = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'ID, name, user~name or prefix*', 'aria-label': 'Store' });
+        const access = h('select', { 'aria-label': 'Access' }, h('option', { value: 'READ' }, 'Read'), h('option', { value: 'WRITE' }, 'Read and write'));
+        const row = h('div', { class: 'scope-store' }, store, access, button('Remove', () => row.remove(), { kind: 'ghost', 'aria-label': 'Remove this store' }));
+        rowsEl.append(row);
+        return row;
+    };
+    const storesEl = h('div', { class: 'scope-list', hidden: true }, rowsEl, button('Add a store', () => addRow().querySelector('input').focus(), { kind: 'ghost' }));
+    const adminBox = h('input', { type: 'checkbox', id: uid('scope-admin') });
+    const adminLabel = h('label', { class: 'check', for: adminBox.id }, adminBox, 'Administration: manage stores (settings, sharing, deleting), the account, users and tokens');
+    const expires = h('select', {}, EXPIRIES.map(([v, label]) => h('option', { value: v }, label)));
+    const fieldset = h(
+        'fieldset',
+        { class: 'radios' },
+        h('legend', {}, 'The token may use'),
+        radio('all', 'Everything the user may do', true),
+        radio('READ', 'Every store the user may use, reading only'),
+        radio('WRITE', 'Every store the user may use, reading and writing'),
+        radio('some', 'Only these stores (present or future, by name or name prefix)'),
+        storesEl,
+    );
+    const sync = () => {
+        const v = fieldset.querySelector(`input[name="${kind}"]:checked`)?.value;
+        storesEl.hidden = v !== 'some';
+        adminBox.disabled = v === 'all';
+        if (v === 'some' && rowsEl.children.length === 0) addRow();
+    };
+    fieldset.addEventListener('change', sync);
+    const el = h('div', { class: 'token-limits' }, fieldset, adminLabel, field('Expires', expires));
+    sync();
+    return {
+        el,
+        value() {
+            const v = fieldset.querySelector(`input[name="${kind}"]:checked`)?.value ?? 'all';
+            const limits = {};
+            if (expires.value) limits.expiresInSecs = Number(expires.value);
+            if (v === 'all') return { limits: Object.keys(limits).length ? limits : null };
+            const scope = { administration: adminBox.checked };
+            if (v === 'some') {
+                scope.stores = [...rowsEl.children]
+                    .map((row) => ({ store: row.querySelector('input').value.trim(), access: row.querySelector('select').value }))
+                    .filter((s) => s.store);
+                if (scope.stores.length === 0) return { error: 'Name at least one store, or choose another scope.' };
+            } else {
+                scope.access = v;
+            }
+            limits.scope = scope;
+            return { limits };
+        },
+        reset() {
+            fieldset.querySelector(`input[value="all"]`).checked = true;
+            replace(rowsEl);
+            adminBox.checked = false;
+            expires.value = '';
+            sync();
+        },
+    };
+}
+
 export function tokensPage(ctx) {
     const denied = adminOnly(ctx, 'API tokens');
     if (denied) return denied;
@@ -205,7 +289,7 @@ export function tokensPage(ctx) {
                         'table',
                         { class: 'table' },
                         h('caption', { class: 'sr-only' }, `API tokens of ${username}`),
-                        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Token prefix'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col', class: 'num' }, h('span', { class: 'sr-only' }, 'Actions')))),
+                        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Token prefix'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Expires'), h('th', { scope: 'col' }, 'Scope'), h('th', { scope: 'col', class: 'num' }, h('span', { class: 'sr-only' }, 'Actions')))),
                         h(
                             'tbody',
                             {},
@@ -215,6 +299,8 @@ export function tokensPage(ctx) {
                                     {},
                                     h('td', { class: 'mono' }, `${t.prefix ?? '?'}…`, isOwnToken(t.prefix) ? h('span', { class: 'badge badge-muted', title: 'This console is signed in with it' }, 'this session') : null),
                                     h('td', { class: 'muted' }, t.createdAt ? formatDate(t.createdAt) : 'before creation times were kept'),
+                                    h('td', { class: t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'muted' }, t.expiresAt ? `${formatDate(t.expiresAt)}${Date.parse(t.expiresAt) <= Date.now() ? ' (expired)' : ''}` : 'Never'),
+                                    h('td', {}, scopeSummary(t.scope, username)),
                                     h(
                                         'td',
                                         { class: 'num' },
@@ -265,12 +351,19 @@ export function tokensPage(ctx) {
         loadTokens();
     });
 
+    const limits = limitsForm();
     const createBtn = button('Create token', async () => {
         const username = userSel.value;
+        const body = limits.value();
+        if (body.error) {
+            replace(revealEl, notice('error', body.error));
+            return;
+        }
         createBtn.disabled = true;
         try {
-            const t = await api.createToken(username);
+            const t = await api.createToken(username, body.limits);
             replace(revealEl, tokenReveal(username, t.token));
+            limits.reset();
             loadTokens();
         } catch (err) {
             replace(revealEl, errorNotice(err));
@@ -284,7 +377,8 @@ export function tokensPage(ctx) {
         'div',
         { class: 'page' },
         h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'API tokens'), h('p', { class: 'muted' }, 'Tokens are listed by their first characters: the server keeps only a hash of each.'))),
-        h('div', { class: 'toolbar' }, field('User', userSel), createBtn),
+        h('div', { class: 'toolbar' }, field('User', userSel)),
+        h('section', { class: 'card settings-section', 'aria-label': 'Create a token' }, h('h2', {}, 'Create a token'), limits.el, h('div', { class: 'form-actions' }, createBtn)),
         revealEl,
         listEl,
     );

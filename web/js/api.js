@@ -206,7 +206,7 @@ export const api = {
     createUser: (body) => call('POST', '/v2/users', { json: body }),
     deleteUser: (username) => call('DELETE', `/v2/users/${encodeURIComponent(username)}`),
     listTokens: (username) => call('GET', `/v2/users/${encodeURIComponent(username)}/tokens`),
-    createToken: (username) => call('POST', `/v2/users/${encodeURIComponent(username)}/tokens`),
+    createToken: (username, limits) => call('POST', `/v2/users/${encodeURIComponent(username)}/tokens`, limits ? { json: limits } : {}),
     revokeToken: (prefix) => call('DELETE', `/v2/tokens/${encodeURIComponent(prefix)}`),
 };
 

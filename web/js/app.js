@@ -16,6 +16,7 @@ import { storesPage } from './stores.js';
 import { storePage } from './store.js';
 import { tokensPage, usersPage } from './admin.js';
 import { accountPage } from './account.js';
+import { scopeSummary, withTokenRights } from './model.js';
 
 const app = document.getElementById('app');
 let me = null; // the signed-in user: { id, username, isAdmin, ... }
@@ -90,7 +91,7 @@ function signInPage(message) {
         submit.disabled = true;
         replace(status, spinner('Checking the token…'));
         try {
-            me = await api.me(token);
+            me = withTokenRights(await api.me(token));
             setToken(token);
             render();
         } catch (err) {
@@ -143,7 +144,7 @@ function header(section) {
             h(
                 'div',
                 { class: 'account' },
-                h('a', { href: '/console/account', class: `account-name${section === 'account' ? ' nav-current' : ''}`, title: `Signed in as ${me.username}: your account`, 'aria-current': section === 'account' ? 'page' : null, onclick: (e) => navigate('/console/account', e) }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, me.username.slice(0, 1).toUpperCase()), h('span', { class: 'account-label' }, me.username), me.isAdmin ? h('span', { class: 'badge' }, 'admin') : null),
+                h('a', { href: '/console/account', class: `account-name${section === 'account' ? ' nav-current' : ''}`, title: `Signed in as ${me.username}: your account`, 'aria-current': section === 'account' ? 'page' : null, onclick: (e) => navigate('/console/account', e) }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, me.username.slice(0, 1).toUpperCase()), h('span', { class: 'account-label' }, me.username), me.isAdmin ? h('span', { class: 'badge' }, 'admin') : null, me.scope ? h('span', { class: 'badge', title: `This token: ${scopeSummary(me.scope, me.username)}` }, 'limited token') : null),
                 button('Sign out', signOutByUser, { kind: 'ghost' }),
             ),
         ),
@@ -177,7 +178,7 @@ async function render(message) {
     if (!me) {
         replace(app, h('main', { id: 'main', class: 'main' }, spinner('Signing in…')));
         try {
-            me = await api.me();
+            me = withTokenRights(await api.me());
         } catch (err) {
             if (err.status === 401) return; // the unauthorized handler signed out
             replace(app, h('main', { id: 'main', class: 'main' }, h('div', { class: 'page' }, errorNotice(err, () => render()))));

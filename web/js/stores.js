@@ -8,6 +8,7 @@
 import { NAME_RE, api } from './api.js';
 import { formatBytes, formatNumber, h, replace, timeEl } from './dom.js';
 import { button, copyButton, dialog, emptyState, errorNotice, field, notice, spinner, toast } from './ui.js';
+import { scopeSummary } from './model.js';
 
 const WINDOW = 1000;
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -98,6 +99,11 @@ export function storesPage(ctx) {
     };
 
     async function loadUsage() {
+        if (!ctx.me.administer) {
+            // a token without administration sees no account totals: say what it may do instead
+            replace(usageEl, notice('info', h('strong', {}, 'A limited token. '), `It reaches: ${scopeSummary(ctx.me.scope, ctx.me.username)}.`));
+            return;
+        }
         try {
             // usage is over the stores the user owns; the list below shows shared ones too, so
             // the count of stores says both

@@ -1919,6 +1919,106 @@ static void list_tokens(struct kvs_storage *st, const char *user_id, struct toke
     kvs_storage_read_end(rd);
 }
 
+/* Add TOKEN to user USER_ID limited by EXPIRES_MS and SCOPE. Returns the write's result. */
+static int add_limited_token(struct kvs_storage *st, const char *user_id, const char *token,
+                             int64_t expires_ms, kvs_slice scope)
+{
+    struct kvs_write w = {.op = KVS_W_TOKEN_ADD, .token_expires_ms = expires_ms,
+                          .token_scope = scope};
+    strcpy(w.user.id, user_id);
+    kvs_token_hash(kvs_slice_of(token), w.token_hash);
+    kvs_token_prefix(kvs_slice_of(token), w.token_prefix);
+    return kvs_storage_write(st, &w);
+}
+
+/* What TOKEN opens: its user into *U and its limits into *G. */
+static int token_get(struct kvs_storage *st, const char *token, struct kvs_user *u,
+                     struct kvs_token_grant *g)
+{
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(kvs_slice_of(token), hash);
+    int rc = kvs_storage_token_get(rd, hash, u, g);
+    kvs_storage_read_end(rd);
+    return rc;
+}
+
+/* storage.h: a token's scope and expiry are kept as given beside it, read with it in one
+ * lookup, listed with it, and go with it; a token without them reads back without. */
+TEST(storage_token_scope_and_expiry)
+{
+    struct kvs_storage *st = storage_open();
+    struct kvs_user alice, u;
+    ts_user(st, "alice", "kvs_alice-first-token-00000000", &alice);
+    static struct kvs_token_grant g; /* 4 KiB */
+    const char *scope = "{\"stores\":[{\"namePrefix\":\"tmp-\",\"userId\":\"AAAAAAAAAAAAAAAAA\","
+                        "\"access\":\"WRITE\"}],\"administration\":false}";
+    ASSERT_OK(add_limited_token(st, alice.id, "kvs_alice-scoped-token-0000000", 1893456000000,
+                                kvs_slice_of(scope)));
+    ASSERT_OK(add_limited_token(st, alice.id, "kvs_alice-expiring-token-00000", 1700000000000,
+                                (kvs_slice){"", 0}));
+    ASSERT_OK(add_token(st, alice.id, "kvs_alice-plain-token-00000000"));
+
+    ASSERT_OK(token_get(st, "kvs_alice-scoped-token-0000000", &u, &g));
+    ASSERT_STR_EQ(u.id, alice.id);
+    ASSERT_EQ(g.expires_ms, 1893456000000);
+    ASSERT_MEM_EQ(g.scope, g.scope_n, scope);
+    ASSERT_EQ(g.scope[g.scope_n], '\0');
+    ASSERT_OK(token_get(st, "kvs_alice-expiring-token-00000", &u, &g));
+    ASSERT_EQ(g.expires_ms, 1700000000000); /* kept as given: expiring is the API's to tell */
+    ASSERT_EQ(g.scope_n, 0);
+    for (const char *const *t = (const char *const[]){"kvs_alice-plain-token-00000000",
+                                                       "kvs_alice-first-token-00000000", NULL};
+         *t; t++) {
+        ASSERT_OK(token_get(st, *t, &u, &g));
+        ASSERT_EQ(g.expires_ms, 0);
+        ASSERT_EQ(g.scope_n, 0);
+        ASSERT_STR_EQ(g.scope, "");
+    }
+    ASSERT_ERR(token_get(st, "kvs_nobody-000000000000000000", &u, &g), KVS_ENOTFOUND);
+    /* the plain lookup reads limited tokens too */
+    char owner[KVS_ID_LEN + 1];
+    token_owner(st, "kvs_alice-scoped-token-0000000", owner);
+    ASSERT_STR_EQ(owner, alice.id);
+
+    /* listed with their limits, in creation order */
+    struct token_list l;
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 4);
+    ASSERT_EQ(l.t[0].expires_ms, 0);
+    ASSERT_EQ(l.t[0].scope.n, 0);
+    ASSERT_EQ(l.t[1].expires_ms, 1893456000000);
+    ASSERT_EQ(l.t[2].expires_ms, 1700000000000);
+    ASSERT_EQ(l.t[3].expires_ms, 0);
+
+    /* what cannot be stored */
+    static char huge[KVS_TOKEN_SCOPE_MAX + 2];
+    memset(huge, 'x', sizeof huge - 1);
+    ASSERT_ERR(add_limited_token(st, alice.id, "kvs_alice-too-long-scope-00000", 0,
+                                 (kvs_slice){huge, KVS_TOKEN_SCOPE_MAX + 1}),
+               KVS_EINVAL);
+    ASSERT_ERR(add_limited_token(st, alice.id, "kvs_alice-negative-expiry-0000", -5,
+                                 (kvs_slice){"", 0}),
+               KVS_EINVAL);
+    ASSERT_ERR(token_get(st, "kvs_alice-too-long-scope-00000", &u, &g), KVS_ENOTFOUND);
+    /* the largest scope fits */
+    huge[0] = '{';
+    ASSERT_OK(add_limited_token(st, alice.id, "kvs_alice-largest-scope-000000", 0,
+                                (kvs_slice){huge, KVS_TOKEN_SCOPE_MAX}));
+    ASSERT_OK(token_get(st, "kvs_alice-largest-scope-000000", &u, &g));
+    ASSERT_EQ(g.scope_n, KVS_TOKEN_SCOPE_MAX);
+
+    /* revoked, it opens nothing, whatever its limits */
+    ASSERT_OK(token_revoke(st, NULL, "kvs_alice-scoped-token-0000000", NULL, NULL));
+    ASSERT_ERR(token_get(st, "kvs_alice-scoped-token-0000000", &u, &g), KVS_ENOTFOUND);
+    ASSERT_OK(token_revoke(st, "kvs_alice-ex", NULL, alice.id, NULL));
+    ASSERT_ERR(token_get(st, "kvs_alice-expiring-token-00000", &u, &g), KVS_ENOTFOUND);
+    list_tokens(st, alice.id, &l);
+    ASSERT_EQ(l.n, 3);
+    kvs_storage_close(st);
+}
+
 TEST(storage_token_prefix_of)
 {
     char p[KVS_TOKEN_PREFIX_MAX + 1];

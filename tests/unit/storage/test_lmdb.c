@@ -15,6 +15,7 @@
 #include "../test.h"
 #include "common/clock.h"
 #include "helpers.h"
+#include "storage/lmdb_internal.h" /* SCHEMA_VERSION */
 #include "storage/backend.h"
 #include "storage/storage.h"
 
@@ -422,7 +423,7 @@ TEST(storage_lmdb_upgrade_from_v1)
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
     ASSERT_EQ(v.mv_size, 4);
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 5);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], SCHEMA_VERSION);
     ASSERT_EQ(raw_entries(&r, "user_tokens"), 1);
     ASSERT_EQ(raw_entries(&r, "token_prefixes"), 1);
     raw_commit(&r);
@@ -479,7 +480,7 @@ TEST(storage_lmdb_upgrade_from_v2)
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, v;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
-    ASSERT_EQ(((unsigned char *)v.mv_data)[0], 5);
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], SCHEMA_VERSION);
     ASSERT_EQ(raw_entries(&r, "unnamed_by_access"), 2);
     raw_commit(&r);
 
@@ -629,7 +630,7 @@ TEST(storage_lmdb_upgrade_from_v3)
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, val;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
-    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 5);
+    ASSERT_EQ(((unsigned char *)val.mv_data)[0], SCHEMA_VERSION);
     raw_commit(&r);
     free(versions);
     kvs_store_clear(&a);
@@ -704,7 +705,7 @@ TEST(storage_lmdb_upgrade_from_v3_resumes)
 
 TEST(storage_lmdb_upgrade_from_v4)
 {
-    /* Version 4 had no runs: its data opens as version 5, with the four tables of runs made
+    /* Version 4 had no runs: its data opens as the current version, with the four tables of runs made
      * empty, and keeps everything it held; runs then work. A data directory of a version newer
      * than this build is refused. */
     struct kvs_storage *st = open_with(0, 0);
@@ -741,18 +742,62 @@ TEST(storage_lmdb_upgrade_from_v4)
     r = raw_begin();
     MDB_val k = {14, "schema_version"}, val;
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
-    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 5);
+    ASSERT_EQ(((unsigned char *)val.mv_data)[0], SCHEMA_VERSION);
     ASSERT_EQ(raw_entries(&r, "runs"), 1);
     ASSERT_EQ(raw_entries(&r, "runs_by_user"), 1);
     ASSERT_EQ(raw_entries(&r, "runs_by_actor"), 1);
     ASSERT_EQ(raw_entries(&r, "runs_by_store"), 1);
-    unsigned char v6[4] = {6, 0, 0, 0};
-    raw_put(&r, "meta", "schema_version", 14, v6, sizeof v6);
+    unsigned char newer[4] = {SCHEMA_VERSION + 1, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, newer, sizeof newer);
     raw_commit(&r);
     struct kvs_storage_config cfg = {.dir = "data"};
     ASSERT_ERR(kvs_storage_open_lmdb(&cfg, &st), KVS_EIO);
     kvs_run_clear(&run);
     kvs_store_clear(&a);
+}
+
+/* Version 5 data (every tokens row the bare user ID) opens as version 6 in one step, its
+ * tokens without limits; a row of a later format is refused as damaged, not misread. */
+TEST(storage_lmdb_upgrade_from_v5)
+{
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    ts_user(st, "alice", "kvs_alice-token-0000000000000000", &alice);
+    kvs_storage_close(st);
+    struct raw r = raw_begin();
+    unsigned char v5[4] = {5, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v5, sizeof v5);
+    raw_commit(&r);
+
+    st = open_with(0, 0);
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("kvs_alice-token-0000000000000000"), hash);
+    static struct kvs_token_grant g;
+    struct kvs_user u;
+    ASSERT_OK(kvs_storage_token_get(rd, hash, &u, &g));
+    ASSERT_STR_EQ(u.id, alice.id);
+    ASSERT_EQ(g.expires_ms, 0);
+    ASSERT_EQ(g.scope_n, 0);
+    kvs_storage_read_end(rd);
+    kvs_storage_close(st);
+    r = raw_begin();
+    MDB_val k = {14, "schema_version"}, v;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
+    ASSERT_EQ(((unsigned char *)v.mv_data)[0], SCHEMA_VERSION);
+    /* a tokens row that is not one of ours */
+    unsigned char bad[KVS_ID_LEN + 2];
+    memcpy(bad, alice.id, KVS_ID_LEN);
+    bad[KVS_ID_LEN] = 9; /* format */
+    bad[KVS_ID_LEN + 1] = 0;
+    raw_put(&r, "tokens", hash, sizeof hash, bad, sizeof bad);
+    raw_commit(&r);
+    st = open_with(0, 0);
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    ASSERT_ERR(kvs_storage_token_get(rd, hash, &u, &g), KVS_EIO);
+    kvs_storage_read_end(rd);
+    kvs_storage_close(st);
 }
 
 TEST(storage_lmdb_unnamed_index_follows_access)

@@ -20,6 +20,7 @@
 #include "api/api.h"
 #include "api/runwait.h"
 #include "auth/access.h"
+#include "auth/scope.h"
 #include "auth/token.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -171,7 +172,7 @@ static int resolve_actor(struct kvs_req *r, char act_id[KVS_ID_LEN + 1],
     }
     if (!kvs_valid_store_name(name))
         return KVS_ENOTFOUND;
-    if (strcmp(owner.id, r->user.id) != 0 && !r->user.is_admin)
+    if (strcmp(owner.id, r->user.id) != 0 && !(r->user.is_admin && kvs_api_may_administer(r)))
         return KVS_ENOTFOUND;
     char nm[KVS_NAME_MAX + 1];
     memcpy(nm, name.p, name.n);
@@ -181,10 +182,24 @@ static int resolve_actor(struct kvs_req *r, char act_id[KVS_ID_LEN + 1],
     return 0;
 }
 
-/* Whether R's caller may see the runs of user OWNER_ID through an Actor's paths. */
+/* Whether R's caller may see the runs of user OWNER_ID through an Actor's paths (the admin's
+ * token only with administration: auth/scope.h). */
 static int owns_runs(const struct kvs_req *r, const char *owner_id)
 {
-    return r->authenticated && (r->user.is_admin || strcmp(r->user.id, owner_id) == 0);
+    return r->authenticated && ((r->user.is_admin && kvs_api_may_administer(r)) ||
+                                strcmp(r->user.id, owner_id) == 0);
+}
+
+/* Whether R's token's scope (auth/scope.h) lets it see RUN: a run has its store's rights, and
+ * its store (unnamed unless renamed) is in a scope by its ID, or by a scope of every store. */
+static int run_in_scope(const struct kvs_req *r, const struct kvs_run *run)
+{
+    if (!r->scope.limited)
+        return 1;
+    struct kvs_store s = {0};
+    memcpy(s.id, run->store_id, sizeof s.id);
+    memcpy(s.user_id, run->user_id, sizeof s.user_id);
+    return kvs_scope_on(&r->scope, &s) >= KVS_SCOPE_READ;
 }
 
 /* The ?status= of R (comma-separated names; absent or empty: any) into *MASK. Returns 0 or
@@ -304,6 +319,9 @@ struct listing {
     json_t *items;
     const char *owner_id; /* "": not known yet (an act ID): the runs' user, checked */
     int refused;
+    /* a scoped token: the storage lists every run, and this one pages those of the scope */
+    int filter;
+    uint64_t offset, limit, total;
 };
 
 static int add_run(void *arg, const struct kvs_run *run)
@@ -312,6 +330,13 @@ static int add_run(void *arg, const struct kvs_run *run)
     if (l->owner_id[0] == '\0' && !owns_runs(l->r, run->user_id)) {
         l->refused = 1;
         return 1;
+    }
+    if (l->filter) {
+        if (!run_in_scope(l->r, run))
+            return 0;
+        uint64_t index = l->total++;
+        if (index < l->offset || index - l->offset >= l->limit)
+            return 0;
     }
     json_array_append_new(l->items, run_json(l->r, run, -1));
     return 0;
@@ -326,7 +351,8 @@ static void list_runs(struct kvs_req *r, unsigned by, const char *owner, const c
     if (kvs_api_query_uint(r, "offset", 0, &offset) != 0 ||
         kvs_api_query_uint(r, "limit", RUNS_LIMIT_MAX, &limit) != 0) {
         kvs_reply_error(r, KVS_EBADPARAM,
-                        "Parameters offset and limit must be non-negative integers.");
+                        "Parameters offset and limit must be integers from 0 to "
+                        KVS_API_QUERY_MAX_TEXT ".");
         return;
     }
     if (kvs_api_query_bool(r, "desc", &desc) != 0) {
@@ -339,12 +365,14 @@ static void list_runs(struct kvs_req *r, unsigned by, const char *owner, const c
     }
     if (limit == 0 || limit > RUNS_LIMIT_MAX)
         limit = RUNS_LIMIT_MAX;
-    struct listing l = {r, json_array(), owner_id, 0};
+    struct listing l = {r, json_array(), owner_id, 0, r->scope.limited, offset, limit, 0};
     uint64_t total = 0;
     int rc = kvs_api_read(r);
     if (rc == 0)
-        rc = kvs_storage_run_list(r->rd, by, kvs_slice_of(owner), mask, offset, limit, desc,
-                                  add_run, &l, &total);
+        rc = kvs_storage_run_list(r->rd, by, kvs_slice_of(owner), mask, l.filter ? 0 : offset,
+                                  l.filter ? UINT64_MAX : limit, desc, add_run, &l, &total);
+    if (l.filter)
+        total = l.total;
     if (rc == 0 && l.refused)
         rc = KVS_ENOTFOUND; /* another user's Actor: as if none */
     if (rc != 0) {
@@ -424,6 +452,13 @@ static int take_str(struct kvs_req *r, json_t *body, const char *name, const cha
 
 void kvs_api_runs_create(struct kvs_req *r)
 {
+    if (!kvs_scope_may_create(&r->scope, r->user.id, "")) { /* its default store: unnamed */
+        kvs_reply_error(r, KVS_EACCESS,
+                        "This API token may not start a run: a run's default store is a new "
+                        "unnamed store, and the token's scope does not give WRITE over every "
+                        "store.");
+        return;
+    }
     int failed;
     json_t *body = kvs_api_body_object(r, &failed);
     if (failed)

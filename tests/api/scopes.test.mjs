@@ -363,3 +363,33 @@ describe('kvs token create with a scope', T, () => {
         }
     });
 });
+
+describe('Actor runs have their store\'s rights, through a scoped token too', T, () => {
+    test('a run in scope by its store, one out of it, the run list, starting runs', async () => {
+        const start = (t) => request(server, { method: 'POST', path: '/v2/actor-runs', token: t, headers: JSON_HEADERS, body: JSON.stringify({ actor: 'scoped-actor' }) });
+        const mine = dataOf(await start(alice.token), 201);
+        const other = dataOf(await start(alice.token), 201);
+        const reader = await token(alice, { scope: { stores: [{ id: mine.defaultKeyValueStoreId }] } });
+        const runner = await token(alice, { scope: { stores: [{ id: mine.defaultKeyValueStoreId, access: 'WRITE' }], administration: true } });
+        // reading a run and its store: in scope
+        assert.equal((await request(server, { path: `/v2/actor-runs/${mine.id}`, token: reader })).status, 200);
+        assert.equal((await request(server, { path: `/v2/actor-runs/${mine.id}/key-value-store`, token: reader })).status, 200);
+        assertApiError(await request(server, { method: 'PUT', path: `/v2/actor-runs/${mine.id}/key-value-store/records/x`, token: reader, body: 'x' }), 403, 'insufficient-permissions');
+        assert.equal((await request(server, { method: 'PUT', path: `/v2/actor-runs/${mine.id}/key-value-store/records/x`, token: runner, body: 'x' })).status, 201);
+        // what a run's own runner does (status message: managing the run) needs administration
+        const status = (t) => request(server, { method: 'PUT', path: `/v2/actor-runs/${mine.id}`, token: t, headers: JSON_HEADERS, body: '{"statusMessage":"working"}' });
+        assertApiError(await status(reader), 403, 'insufficient-permissions');
+        assert.equal((await status(runner)).status, 200);
+        // another run: out of scope
+        assertApiError(await request(server, { path: `/v2/actor-runs/${other.id}`, token: reader }), 403, 'insufficient-permissions');
+        // the list holds the runs of the scope only
+        const list = dataOf(await request(server, { path: '/v2/actor-runs', token: reader }));
+        assert.deepEqual(list.items.map((i) => i.id), [mine.id]);
+        assert.equal(list.total, 1);
+        assert.ok(dataOf(await request(server, { path: '/v2/actor-runs', token: alice.token })).total >= 2);
+        // a run's store is a new unnamed store: only a scope that may write every store starts one
+        assertApiError(await start(runner), 403, 'insufficient-permissions');
+        const every = await token(alice, { scope: { access: 'WRITE' } });
+        assert.equal((await start(every)).status, 201);
+    });
+});

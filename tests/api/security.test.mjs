@@ -442,6 +442,8 @@ describe('out-of-range numbers in the query are refused (400) everywhere', T, ()
             ['/v2/users', 'offset'],
             ['/v2/users', 'limit'],
             [`${storePath(store.id)}/keys`, 'limit'],
+            ['/v2/actor-runs', 'offset'],
+            ['/v2/actor-runs', 'limit'],
         ];
         for (const [p, name] of places) {
             for (const v of [...TOO_BIG, ...BAD.filter((b) => b !== '')]) {
@@ -453,7 +455,7 @@ describe('out-of-range numbers in the query are refused (400) everywhere', T, ()
     });
 
     test('the largest number taken is echoed exactly', async () => {
-        for (const p of ['/v2/key-value-stores', '/v2/users']) {
+        for (const p of ['/v2/key-value-stores', '/v2/users', '/v2/actor-runs']) {
             const data = dataOf(await request(server, { path: `${p}?offset=9007199254740991` }));
             assert.equal(data.offset, 9007199254740991);
             assert.equal(data.items.length, 0);

@@ -115,3 +115,28 @@ consoleTest('a reader sees a read-only store: no upload, no settings', async ({ 
     assert.equal(await page.getByRole('button', { name: 'Delete', exact: true }).count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Settings' }).count(), 0);
 });
+
+consoleTest('rotate the signing key: every link made before stops working', async ({ server, page }) => {
+    const client = makeClient(server);
+    const store = await client.keyValueStores().getOrCreate('signed-store');
+    const kvs = client.keyValueStore(store.id);
+    await kvs.update({ generalAccess: 'RESTRICTED' });
+    await kvs.setRecord({ key: 'r', value: 'hello', contentType: 'text/plain' });
+    const before = (await kvs.get()).urlSigningSecretKey;
+    const link = await kvs.getRecordPublicUrl('r');
+    const target = (url) => { const u = new URL(url); return u.pathname + u.search; };
+    assert.equal((await request(server.url, { path: target(link) })).text, 'hello');
+    await signIn(page, server, { path: `/console/stores/${store.id}/settings` });
+    await page.getByRole('heading', { name: 'Signed links' }).waitFor();
+    // cancelling changes nothing
+    await page.getByRole('button', { name: 'Rotate signing key' }).click();
+    await page.getByRole('dialog', { name: 'Rotate the signing key?' }).getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await kvs.get()).urlSigningSecretKey, before);
+    await page.getByRole('button', { name: 'Rotate signing key' }).click();
+    await page.getByRole('dialog', { name: 'Rotate the signing key?' }).getByRole('button', { name: 'Rotate signing key' }).click();
+    await page.getByText('The store has a new signing key: links made before no longer work.').waitFor();
+    const after = (await kvs.get()).urlSigningSecretKey;
+    assert.notEqual(after, before);
+    assert.equal((await request(server.url, { path: target(link) })).status, 403, 'the old link opens nothing');
+    assert.equal((await request(server.url, { path: target(await kvs.getRecordPublicUrl('r')) })).text, 'hello');
+});

@@ -214,21 +214,10 @@ static void reply_with_token(struct kvs_req *r, json_t *data)
 
 /* ---- scopes --------------------------------------------------------------------------------- */
 
-/* The username of user ID, for a scope shown to the API (on R's read). */
-static int name_of(void *arg, const char *id, char out[KVS_NAME_MAX + 1])
-{
-    struct kvs_req *r = arg;
-    struct kvs_user u;
-    int rc = kvs_storage_user_get(r->rd, kvs_slice_of(id), &u);
-    if (rc == 0)
-        memcpy(out, u.username, KVS_NAME_MAX + 1);
-    return rc;
-}
-
 /* SCOPE as the API shows it (null for none), with usernames. R's read must be begun. */
 static json_t *scope_json(struct kvs_req *r, const struct kvs_scope *scope)
 {
-    return kvs_scope_json(scope, name_of, r);
+    return kvs_scope_json(scope, kvs_scope_name_in_read, r->rd);
 }
 
 /* The token R's caller used: {"prefix", "expiresAt", "scope"} (GET /v2/users/me). */
@@ -516,26 +505,6 @@ void kvs_api_tokens_list(struct kvs_req *r)
                              "total", (json_int_t)n, "count", (json_int_t)n, "items", items));
 }
 
-/* The scope resolver's look-ups, on R's read. */
-static int resolve_user(void *arg, kvs_slice username, char out[KVS_ID_LEN + 1])
-{
-    struct kvs_req *r = arg;
-    struct kvs_user u;
-    int rc = kvs_storage_user_by_name(r->rd, username, &u);
-    if (rc == 0)
-        memcpy(out, u.id, KVS_ID_LEN + 1);
-    return rc;
-}
-
-static int resolve_store(void *arg, kvs_slice id)
-{
-    struct kvs_req *r = arg;
-    struct kvs_store s;
-    int rc = kvs_storage_store_get(r->rd, id, &s);
-    kvs_store_clear(&s);
-    return rc == 0 ? 1 : rc == KVS_ENOTFOUND ? 0 : rc;
-}
-
 /* The expiry of a token request BODY: "expiresAt" (ISO 8601, with its zone) or
  * "expiresInSecs" (a positive integer), or neither (0, never), into *OUT. Replies and returns
  * KVS_EINVAL when invalid or past. */
@@ -609,7 +578,7 @@ void kvs_api_tokens_create(struct kvs_req *r)
         snprintf(why, sizeof why, "a token takes scope, expiresAt or expiresInSecs, and nothing "
                                   "else.");
     if (rc == 0 && (rc = kvs_api_read(r)) == 0) {
-        struct kvs_scope_resolver res = {resolve_user, resolve_store, r};
+        struct kvs_scope_resolver res = kvs_scope_resolver_of(r->rd);
         rc = kvs_scope_from_api(json_object_get(body, "scope"), r->w.user.id, &res, &scope, why,
                                 sizeof why);
     }

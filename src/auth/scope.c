@@ -385,3 +385,36 @@ int kvs_scope_within(const struct kvs_scope *child, const struct kvs_scope *pare
     }
     return 1;
 }
+
+/* ---- look-ups in a read ---------------------------------------------------------------------- */
+
+static int user_in_read(void *arg, kvs_slice username, char out[KVS_ID_LEN + 1])
+{
+    struct kvs_user u;
+    int rc = kvs_storage_user_by_name(arg, username, &u);
+    if (rc == 0)
+        memcpy(out, u.id, KVS_ID_LEN + 1);
+    return rc;
+}
+
+static int store_in_read(void *arg, kvs_slice id)
+{
+    struct kvs_store s;
+    int rc = kvs_storage_store_get(arg, id, &s);
+    kvs_store_clear(&s);
+    return rc == 0 ? 1 : rc == KVS_ENOTFOUND ? 0 : rc;
+}
+
+struct kvs_scope_resolver kvs_scope_resolver_of(struct kvs_read *rd)
+{
+    return (struct kvs_scope_resolver){user_in_read, store_in_read, rd};
+}
+
+int kvs_scope_name_in_read(void *arg, const char *user_id, char out[KVS_NAME_MAX + 1])
+{
+    struct kvs_user u;
+    int rc = kvs_storage_user_get(arg, kvs_slice_of(user_id), &u);
+    if (rc == 0)
+        memcpy(out, u.username, KVS_NAME_MAX + 1);
+    return rc;
+}

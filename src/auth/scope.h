@@ -79,6 +79,10 @@ struct kvs_scope_resolver {
     void *arg;
 };
 
+/* A resolver that looks usernames and stores up in read RD (which must stay begun while the
+ * resolver is used). */
+struct kvs_scope_resolver kvs_scope_resolver_of(struct kvs_read *rd);
+
 /* The scope of API body IN (the "scope" member of a token request: NULL or JSON null for none)
  * for a token of user SELF_ID into *OUT; RES resolves usernames and store references.
  * Returns 0, KVS_EINVAL with the reason in WHY (a sentence; WHY_N bytes), KVS_ENOTFOUND (a
@@ -99,6 +103,9 @@ int kvs_scope_load(kvs_slice text, struct kvs_scope *out);
  * fail: the ID is shown then). JSON null for no scope. Returns a new reference. */
 typedef int (*kvs_scope_name_fn)(void *arg, const char *user_id, char out[KVS_NAME_MAX + 1]);
 json_t *kvs_scope_json(const struct kvs_scope *s, kvs_scope_name_fn name_of, void *arg);
+
+/* A kvs_scope_name_fn that looks the user up in ARG, a struct kvs_read (begun). */
+int kvs_scope_name_in_read(void *arg, const char *user_id, char out[KVS_NAME_MAX + 1]);
 
 /* What S allows on store ST (with its ID, owner and name). */
 enum kvs_scope_level kvs_scope_on(const struct kvs_scope *s, const struct kvs_store *st);

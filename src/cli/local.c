@@ -207,41 +207,11 @@ static int user_delete(struct local *l)
     return 0;
 }
 
-/* The scope resolver's look-ups, on L's snapshot (auth/scope.h). */
-static int resolve_user(void *arg, kvs_slice username, char out[KVS_ID_LEN + 1])
-{
-    struct local *l = arg;
-    struct kvs_user u;
-    int rc = kvs_storage_user_by_name(l->rd, username, &u);
-    if (rc == 0)
-        memcpy(out, u.id, KVS_ID_LEN + 1);
-    return rc;
-}
-
-static int resolve_store(void *arg, kvs_slice id)
-{
-    struct local *l = arg;
-    struct kvs_store s;
-    int rc = kvs_storage_store_get(l->rd, id, &s);
-    kvs_store_clear(&s);
-    return rc == 0 ? 1 : rc == KVS_ENOTFOUND ? 0 : rc;
-}
-
-static int name_of(void *arg, const char *id, char out[KVS_NAME_MAX + 1])
-{
-    struct local *l = arg;
-    struct kvs_user u;
-    int rc = kvs_storage_user_get(l->rd, kvs_slice_of(id), &u);
-    if (rc == 0)
-        memcpy(out, u.username, KVS_NAME_MAX + 1);
-    return rc;
-}
-
 /* SCOPE of a token of user SELF in a few words into OUT (as the remote commands show it). */
 static void summary(struct local *l, const struct kvs_scope *scope, const char *self, char *out,
                     size_t n)
 {
-    json_t *j = kvs_scope_json(scope, name_of, l);
+    json_t *j = kvs_scope_json(scope, kvs_scope_name_in_read, l->rd);
     kvs_cli_scope_summary(j, self, out, n);
     json_decref(j);
 }
@@ -257,7 +227,7 @@ static int limits_of(struct local *l, const struct kvs_user *user, struct kvs_sc
     if (l->req->limits == NULL)
         return 0;
     json_t *body = json_loads(l->req->limits, 0, NULL);
-    struct kvs_scope_resolver res = {resolve_user, resolve_store, l};
+    struct kvs_scope_resolver res = kvs_scope_resolver_of(l->rd);
     char why[160] = "";
     int rc = kvs_scope_from_api(json_object_get(body, "scope"), user->id, &res, scope, why,
                                 sizeof why);

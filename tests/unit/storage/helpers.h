@@ -157,6 +157,20 @@ static inline int ts_store_get(struct kvs_storage *st, const char *id, struct kv
     return rc;
 }
 
+/* Assert that TOKEN opens user USER_ID in read RD, and nothing limits it (no expiry, no
+ * scope): a token from before tokens had limits reads so after an upgrade. */
+static inline void ts_token_unlimited(struct kvs_read *rd, const char *token, const char *user_id)
+{
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(kvs_slice_of(token), hash);
+    static struct kvs_token_grant g; /* 4 KiB */
+    struct kvs_user u;
+    ASSERT_OK(kvs_storage_token_get(rd, hash, &u, &g));
+    ASSERT_STR_EQ(u.id, user_id);
+    ASSERT_EQ(g.expires_ms, 0);
+    ASSERT_EQ(g.scope_n, 0);
+}
+
 /* A kvs_store_cb that only lets the listing go on. */
 static inline int ts_no_store(void *arg, const struct kvs_store *s)
 {

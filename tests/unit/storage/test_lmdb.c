@@ -772,14 +772,7 @@ TEST(storage_lmdb_upgrade_from_v5)
     st = open_with(0, 0);
     struct kvs_read *rd;
     ASSERT_OK(kvs_storage_read_begin(st, &rd));
-    uint8_t hash[KVS_TOKEN_HASH_LEN];
-    kvs_token_hash(KVS_SLICE_LIT("kvs_alice-token-0000000000000000"), hash);
-    static struct kvs_token_grant g;
-    struct kvs_user u;
-    ASSERT_OK(kvs_storage_token_get(rd, hash, &u, &g));
-    ASSERT_STR_EQ(u.id, alice.id);
-    ASSERT_EQ(g.expires_ms, 0);
-    ASSERT_EQ(g.scope_n, 0);
+    ts_token_unlimited(rd, "kvs_alice-token-0000000000000000", alice.id);
     kvs_storage_read_end(rd);
     kvs_storage_close(st);
     r = raw_begin();
@@ -787,6 +780,8 @@ TEST(storage_lmdb_upgrade_from_v5)
     MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v));
     ASSERT_EQ(((unsigned char *)v.mv_data)[0], SCHEMA_VERSION);
     /* a tokens row that is not one of ours */
+    uint8_t hash[KVS_TOKEN_HASH_LEN];
+    kvs_token_hash(KVS_SLICE_LIT("kvs_alice-token-0000000000000000"), hash);
     unsigned char bad[KVS_ID_LEN + 2];
     memcpy(bad, alice.id, KVS_ID_LEN);
     bad[KVS_ID_LEN] = 9; /* format */
@@ -795,6 +790,8 @@ TEST(storage_lmdb_upgrade_from_v5)
     raw_commit(&r);
     st = open_with(0, 0);
     ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    static struct kvs_token_grant g;
+    struct kvs_user u;
     ASSERT_ERR(kvs_storage_token_get(rd, hash, &u, &g), KVS_EIO);
     kvs_storage_read_end(rd);
     kvs_storage_close(st);

@@ -499,15 +499,7 @@ TEST(pg_upgrade_from_v1)
     ASSERT(rec.modified_ms >= before - 1000 && rec.modified_ms <= kvs_now_ms());
     ASSERT(rec.version >= (uint64_t)rec.modified_ms * 1000);
     uint64_t upgraded = rec.version;
-    /* version 4: the tokens there are get no limits */
-    uint8_t hash[KVS_TOKEN_HASH_LEN];
-    kvs_token_hash(KVS_SLICE_LIT("tok-alice"), hash);
-    static struct kvs_token_grant g;
-    struct kvs_user u;
-    ASSERT_OK(kvs_storage_token_get(rd, hash, &u, &g));
-    ASSERT_STR_EQ(u.id, alice.id);
-    ASSERT_EQ(g.expires_ms, 0);
-    ASSERT_EQ(g.scope_n, 0);
+    ts_token_unlimited(rd, "tok-alice", alice.id); /* version 5: its tokens get no limits */
     kvs_storage_read_end(rd);
     struct kvs_write w = {.op = KVS_W_RECORD_PUT, .key = KVS_SLICE_LIT("new"),
                           .value = KVS_SLICE_LIT("v")};

@@ -526,6 +526,7 @@ TEST(pg_upgrade_from_v3)
     kvs_storage_close(st);
     PGconn *pg = sql_conn();
     free(sql_text(pg, "DROP TABLE kvs_runs"));
+    free(sql_text(pg, "ALTER TABLE kvs_tokens DROP COLUMN scope, DROP COLUMN expires_ms"));
     free(sql_text(pg, "UPDATE kvs_meta SET value = '3' WHERE key = 'schema_version'"));
     PQfinish(pg);
 
@@ -547,6 +548,10 @@ TEST(pg_upgrade_from_v3)
     ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
               PG_SCHEMA_VERSION);
     ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_runs"), 1);
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM information_schema.columns"
+                          " WHERE table_schema = current_schema() AND table_name = 'kvs_tokens'"
+                          " AND column_name IN ('scope', 'expires_ms')"),
+              2);
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM kvs_stores WHERE id = '%s'", w.store.id);
     free(sql_text(pg, sql));

@@ -57,11 +57,14 @@ describe('users (admin API)', () => {
         assert.match(u.token, /^kvs_[A-Za-z0-9]{40}$/);
         // The token works and is the user's.
         const me = dataOf(await request(server, { path: '/v2/users/me', token: u.token }));
-        assert.deepEqual({ ...me }, { id: u.id, username: name, profile: {}, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: u.createdAt });
+        // with what the token itself may do (issue 19): a new user's first token is unlimited
+        assert.deepEqual({ ...me }, { id: u.id, username: name, profile: {}, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: u.createdAt, token: { prefix: u.token.slice(0, 12), expiresAt: null, scope: null } });
         // Listed afterwards only by its prefix.
         const tokens = dataOf(await request(server, { path: `/v2/users/${name}/tokens` }));
         assert.equal(tokens.count, 1);
-        assert.deepEqual(Object.keys(tokens.items[0]).sort(), ['createdAt', 'prefix']);
+        assert.deepEqual(Object.keys(tokens.items[0]).sort(), ['createdAt', 'expiresAt', 'prefix', 'scope']);
+        assert.equal(tokens.items[0].expiresAt, null);
+        assert.equal(tokens.items[0].scope, null);
         assert.equal(tokens.items[0].prefix, prefixOf(u.token));
         assert.ok(!JSON.stringify(tokens).includes(u.token));
         const list = dataOf(await request(server, { path: '/v2/users' }));
@@ -132,7 +135,8 @@ describe('users (admin API)', () => {
             // another user sees the public part only, by ID or by username
             assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: eve.token })), { id: dave.id, username: dave.username, profile: {} }, ref);
             // the user itself and the admin see everything
-            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: dave.token })), whole, ref);
+            // (the user itself also sees the token it asked with: kvstore's, issue 19)
+            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: dave.token })), { ...whole, token: { prefix: dave.token.slice(0, 12), expiresAt: null, scope: null } }, ref);
             assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}` })), whole, ref);
             assertApiError(await request(server, { path: `/v2/users/${ref}`, token: false }), 401, 'token-not-provided', ref);
         }

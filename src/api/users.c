@@ -22,7 +22,8 @@
  * ID is tried first, so a 17-character username that is also another user's ID names that
  * user. A user is {"id", "username", "profile", "isAdmin", "defaultGeneralAccess",
  * "createdAt"} (profile is {}: kvstore keeps no profile), and for the caller itself also
- * "token": the token of the request {"prefix", "expiresAt", "scope"}; a token is listed as
+ * "currentToken": the token of the request {"prefix", "expiresAt", "scope"} (not "token":
+ * apify-cli keeps the user it reads beside its token, under "token"); a token is listed as
  * {"prefix", "createdAt", "expiresAt", "scope"}: its first characters (auth/token.h), never
  * the token.
  *
@@ -351,7 +352,7 @@ void kvs_api_user_get(struct kvs_req *r)
     int self = strcmp(u.id, r->user.id) == 0;
     json_t *o = self || is_admin(r) ? user_json(&u) : user_public_json(&u);
     if (self) /* the token the caller used, and what limits it */
-        json_object_set_new(o, "token", caller_token_json(r));
+        json_object_set_new(o, "currentToken", caller_token_json(r));
     kvs_reply_data(r, 200, o);
 }
 

@@ -247,24 +247,24 @@ describe('the account: administration, users, tokens, /metrics', T, () => {
         // users: only an unlimited token makes them
         assertApiError(await request(server, { method: 'POST', path: '/v2/users', token: parent, headers: JSON_HEADERS, body: '{"username":"made-by-scoped"}' }), 403, 'insufficient-permissions');
         // and the parent itself stays what it was
-        assert.deepEqual(dataOf(await request(server, { path: '/v2/users/me', token: parent })).token.scope.stores, [{ namePrefix: 'tmp-', username: 'admin', access: 'WRITE' }]);
+        assert.deepEqual(dataOf(await request(server, { path: '/v2/users/me', token: parent })).currentToken.scope.stores, [{ namePrefix: 'tmp-', username: 'admin', access: 'WRITE' }]);
     });
 
     test('GET /v2/users/me shows the token of the request, and the token list shows every token\'s limits', async () => {
         const body = { scope: { stores: [{ store: `${bob.username}~${stores.shared.name}`, access: 'WRITE' }, { id: stores.in.id }] }, expiresAt: '2099-01-02T03:04:05.678Z' };
         const t = await token(alice, body);
         const me = dataOf(await request(server, { path: '/v2/users/me', token: t }));
-        assert.deepEqual(me.token, {
+        assert.deepEqual(me.currentToken, {
             prefix: t.slice(0, 12),
             expiresAt: '2099-01-02T03:04:05.678Z',
             scope: { stores: [{ name: stores.shared.name, username: bob.username, access: 'WRITE' }, { id: stores.in.id, access: 'READ' }], administration: false },
         });
         const full = dataOf(await request(server, { path: '/v2/users/me', token: alice.token }));
-        assert.deepEqual(full.token, { prefix: alice.token.slice(0, 12), expiresAt: null, scope: null });
+        assert.deepEqual(full.currentToken, { prefix: alice.token.slice(0, 12), expiresAt: null, scope: null });
         const list = dataOf(await request(server, { path: `/v2/users/${alice.username}/tokens` }));
         const row = list.items.find((i) => i.prefix === t.slice(0, 12));
         assert.equal(row.expiresAt, '2099-01-02T03:04:05.678Z');
-        assert.deepEqual(row.scope, me.token.scope);
+        assert.deepEqual(row.scope, me.currentToken.scope);
     });
 
     test('bad scopes and expiries are refused with the reason (400)', async () => {
@@ -327,8 +327,8 @@ describe('kvs token create with a scope', T, () => {
         assert.match(lines[1], /^expires: \d{4}-/);
         const t = lines.at(-1);
         const me = dataOf(await request(server, { path: '/v2/users/me', token: t }));
-        assert.deepEqual(me.token.scope.stores.map((s) => [s.name ?? `${s.namePrefix}*`, s.access]), [[stores.in.name, 'READ'], ['tmp-*', 'WRITE']]);
-        const days = (Date.parse(me.token.expiresAt) - Date.now()) / 86400000;
+        assert.deepEqual(me.currentToken.scope.stores.map((s) => [s.name ?? `${s.namePrefix}*`, s.access]), [[stores.in.name, 'READ'], ['tmp-*', 'WRITE']]);
+        const days = (Date.parse(me.currentToken.expiresAt) - Date.now()) / 86400000;
         assert.ok(days > 29.9 && days <= 30, `30 days: ${days}`);
         const list = await runKvs(['token', 'list', alice.username], { env });
         assert.match(list.stdout, /PREFIX\s+CREATED\s+EXPIRES\s+SCOPE/);

@@ -58,7 +58,7 @@ describe('users (admin API)', () => {
         // The token works and is the user's.
         const me = dataOf(await request(server, { path: '/v2/users/me', token: u.token }));
         // with what the token itself may do (issue 19): a new user's first token is unlimited
-        assert.deepEqual({ ...me }, { id: u.id, username: name, profile: {}, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: u.createdAt, token: { prefix: u.token.slice(0, 12), expiresAt: null, scope: null } });
+        assert.deepEqual({ ...me }, { id: u.id, username: name, profile: {}, isAdmin: false, defaultGeneralAccess: 'RESTRICTED', createdAt: u.createdAt, currentToken: { prefix: u.token.slice(0, 12), expiresAt: null, scope: null } });
         // Listed afterwards only by its prefix.
         const tokens = dataOf(await request(server, { path: `/v2/users/${name}/tokens` }));
         assert.equal(tokens.count, 1);
@@ -136,7 +136,7 @@ describe('users (admin API)', () => {
             assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: eve.token })), { id: dave.id, username: dave.username, profile: {} }, ref);
             // the user itself and the admin see everything
             // (the user itself also sees the token it asked with: kvstore's, issue 19)
-            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: dave.token })), { ...whole, token: { prefix: dave.token.slice(0, 12), expiresAt: null, scope: null } }, ref);
+            assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}`, token: dave.token })), { ...whole, currentToken: { prefix: dave.token.slice(0, 12), expiresAt: null, scope: null } }, ref);
             assert.deepEqual(dataOf(await request(server, { path: `/v2/users/${ref}` })), whole, ref);
             assertApiError(await request(server, { path: `/v2/users/${ref}`, token: false }), 401, 'token-not-provided', ref);
         }

@@ -85,8 +85,8 @@ consoleTest('the admin creates a limited, expiring token; signed in with it, the
     const row = rows.filter({ hasText: token.slice(0, 12) });
     assert.match(await row.innerText(), /tmp-\* \(read and write\); no administration/);
     const me = (await (await fetch(`${server.url}/v2/users/me`, { headers: { Authorization: `Bearer ${token}` } })).json()).data;
-    assert.deepEqual(me.token.scope, { stores: [{ namePrefix: 'tmp-', username: frank.username, access: 'WRITE' }], administration: false });
-    const days = (Date.parse(me.token.expiresAt) - Date.now()) / 86400000;
+    assert.deepEqual(me.currentToken.scope, { stores: [{ namePrefix: 'tmp-', username: frank.username, access: 'WRITE' }], administration: false });
+    const days = (Date.parse(me.currentToken.expiresAt) - Date.now()) / 86400000;
     assert.ok(days > 6.9 && days <= 7, `7 days: ${days}`);
     // nothing named: refused before any request
     await form.getByLabel('Only these stores').check();

@@ -15,7 +15,7 @@ export const ACCESS_LABELS = {
  * here, and manages no store (the API refuses it all the same).
  */
 export function withTokenRights(me) {
-    const scope = me.token?.scope ?? null;
+    const scope = me.currentToken?.scope ?? null;
     const administer = !scope || scope.administration === true;
     return { ...me, isAdmin: me.isAdmin && administer, administer, scope };
 }

@@ -172,8 +172,8 @@ int kvs_token_create_limited(kvs_client *c, const char *user, const char *limits
 {
     *out = NULL;
     KVS__NEED(c, user);
-    json_t *body = NULL;
-    if (limits != NULL && !json_is_object(body = json_loads(limits, 0, NULL))) {
+    json_t *body = limits != NULL ? json_loads(limits, 0, NULL) : NULL;
+    if (limits != NULL && !json_is_object(body)) { /* (json_is_object reads its argument twice) */
         json_decref(body);
         return kvs__fail(c, KVS_EINVAL, "the token's limits are not a JSON object");
     }

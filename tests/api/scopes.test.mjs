@@ -216,6 +216,9 @@ describe('the account: administration, users, tokens, /metrics', T, () => {
             assertApiError(await request(server, { path, token: t }), 403, 'insufficient-permissions', path);
         }
         assertApiError(await request(server, { method: 'POST', path: '/v2/users', token: t, headers: JSON_HEADERS, body: '{"username":"nope"}' }), 403, 'insufficient-permissions');
+        const victim = await createUser(server, 'victim');
+        assertApiError(await request(server, { method: 'DELETE', path: `/v2/users/${victim.username}`, token: t }), 403, 'insufficient-permissions', 'DELETE a user');
+        assert.equal((await request(server, { path: `/v2/users/${victim.username}` })).status, 200, 'the user stays');
         const other = dataOf(await request(server, { path: `/v2/users/${alice.username}`, token: t }));
         assert.deepEqual(Object.keys(other).sort(), ['id', 'profile', 'username'], 'the public part only');
         // with administration, all of it

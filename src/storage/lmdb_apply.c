@@ -900,7 +900,8 @@ static KVS_MUST_CHECK int user_tokens_delete(struct kvs_lmdb *db, MDB_txn *txn, 
      * through db_cursor_del, so that the write-ahead log has it. */
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size == KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 &&
+        /* a tokens row begins with its user's ID, whatever limits follow (schema 6) */
+        if (v.mv_size >= KVS_ID_LEN && memcmp(v.mv_data, uid, KVS_ID_LEN) == 0 &&
             (err = db_cursor_del(cur, "del token")) != 0)
             break;
     }

@@ -2493,6 +2493,8 @@ TEST(storage_user_delete)
     setup(st, &alice, &s); /* alice owns "main" */
     ASSERT_OK(ts_store(st, alice.id, "", &unnamed));
     ASSERT_OK(add_token(st, alice.id, "tok-alice-2"));
+    ASSERT_OK(add_limited_token(st, alice.id, "tok-alice-limited", 4102444800000,
+                                KVS_SLICE_LIT("{\"access\":\"READ\"}")));
     ts_user(st, "bob", "tok-bob", &bob);
     ASSERT_OK(ts_store(st, bob.id, "shared", &bobs));
     for (int i = 0; i < 30; i++) {
@@ -2511,11 +2513,13 @@ TEST(storage_user_delete)
     ASSERT_ERR(user_delete(st, alice.id, NULL), KVS_ENOTFOUND);
     ASSERT_ERR(user_delete(st, "AAAAAAAAAAAAAAAAA", NULL), KVS_ENOTFOUND);
 
-    /* the user and both tokens are gone */
+    /* the user and every token, limited or not, are gone */
     char owner[KVS_ID_LEN + 1];
     token_owner(st, "tok-alice", owner);
     ASSERT_STR_EQ(owner, "");
     token_owner(st, "tok-alice-2", owner);
+    ASSERT_STR_EQ(owner, "");
+    token_owner(st, "tok-alice-limited", owner);
     ASSERT_STR_EQ(owner, "");
     struct kvs_read *rd;
     struct kvs_user u;

@@ -45,6 +45,40 @@ async function seed(server) {
     return crawl;
 }
 
+/** Runs as `kvs run` makes them (POST /v2/actor-runs, .../finish); returns the last one. */
+async function seedRuns(server) {
+    const client = makeClient(server);
+    const post = async (path, body) => {
+        const res = await fetch(`${server.url}${path}`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+        });
+        return (await res.json()).data;
+    };
+    const runs = [];
+    for (const [actor, status, exitCode, output] of [
+        ['daily-export', 'SUCCEEDED', 0, { rows: 1204, file: 'export.csv' }],
+        ['price-watch', 'FAILED', 1, null],
+        ['site-crawler', 'TIMED-OUT', 143, null],
+        ['site-crawler', 'SUCCEEDED', 0, { pages: 1284, failed: 3, top: ['https://example.com/pricing', 'https://example.com/docs'], ok: true }],
+        ['price-watch', null, null, null],
+    ]) {
+        const run = await post('/v2/actor-runs', { actor, origin: 'CLI', timeoutSecs: 3600 });
+        const kvs = client.run(run.id).keyValueStore();
+        await kvs.setRecord({ key: 'INPUT', value: { startUrls: [{ url: 'https://example.com/' }], maxDepth: 3 } });
+        if (output) await kvs.setRecord({ key: 'OUTPUT', value: output });
+        if (status) {
+            await client.run(run.id).update({ statusMessage: status === 'SUCCEEDED' ? 'Done' : 'Stopped', isStatusMessageTerminal: true });
+            await post(`/v2/actor-runs/${run.id}/finish`, { status, exitCode });
+        } else {
+            await client.run(run.id).update({ statusMessage: 'Checking 38 of 120 products' });
+        }
+        runs.push(run);
+    }
+    return runs[3];
+}
+
 async function shot(browser, server, { file, viewport, colorScheme, path: p, prepare }) {
     const errors = [];
     const { context, page } = await openPage(browser, errors, { viewport, colorScheme });
@@ -61,6 +95,7 @@ const server = await startServer();
 const launched = await launchBrowser();
 try {
     const crawl = await seed(server);
+    const run = await seedRuns(server);
     const storeUrl = `/console/stores/${crawl.id}`;
     const table = (page) => page.getByRole('table', { name: 'Your key-value stores' }).waitFor();
     await shot(launched.browser, server, { file: 'console-stores.png', viewport: DESKTOP, colorScheme: 'light', path: '/console/', prepare: table });
@@ -90,6 +125,20 @@ try {
             await page.locator('.preview-body pre').waitFor();
             await page.locator('.preview-card').scrollIntoViewIfNeeded();
         },
+    });
+    await shot(launched.browser, server, {
+        file: 'console-runs.png',
+        viewport: DESKTOP,
+        colorScheme: 'light',
+        path: '/console/runs',
+        prepare: (page) => page.getByRole('table', { name: 'Your Actor runs, newest first' }).waitFor(),
+    });
+    await shot(launched.browser, server, {
+        file: 'console-run-output.png',
+        viewport: DESKTOP,
+        colorScheme: 'light',
+        path: `/console/runs/${run.id}`,
+        prepare: (page) => page.locator('.preview-body pre').waitFor(),
     });
 } finally {
     await launched.close();

@@ -6,6 +6,8 @@
 //   /console/stores/{id}/settings  rename, general access, sharing, delete
 //   /console/stores/{id}/api       endpoints, snippets and signed links
 //   /console/account               the signed-in user's own settings (default general access)
+//   /console/runs                  Actor runs (?status=, ?offset=, ?limit=)
+//   /console/runs/{id}[/input]     a run: its Output (or Input) record, status, Abort
 //   /console/admin/users           users (admins only)
 //   /console/admin/tokens          API tokens (admins only)
 
@@ -17,6 +19,7 @@ import { storePage } from './store.js';
 import { tokensPage, usersPage } from './admin.js';
 import { accountPage } from './account.js';
 import { scopeSummary, withTokenRights } from './model.js';
+import { runPage, runsPage } from './runs.js';
 
 const app = document.getElementById('app');
 let me = null; // the signed-in user: { id, username, isAdmin, ... }
@@ -138,6 +141,7 @@ function header(section) {
                 'nav',
                 { class: 'nav', 'aria-label': 'Main' },
                 navItem('/console/', 'Key-value stores', 'stores'),
+                navItem('/console/runs', 'Runs', 'runs'),
                 me.isAdmin ? navItem('/console/admin/users', 'Users', 'users') : null,
                 me.isAdmin ? navItem('/console/admin/tokens', 'API tokens', 'tokens') : null,
             ),
@@ -162,6 +166,9 @@ function route(path) {
     let m = p.match(/^\/console\/stores\/([^/]+)(?:\/(settings|api))?$/);
     if (m) return { section: 'stores', page: storePage, params: { id: decodeURIComponent(m[1]), tab: m[2] || 'records' } };
     if (p === '/console/account') return { section: 'account', page: accountPage };
+    if (p === '/console/runs') return { section: 'runs', page: runsPage };
+    m = p.match(/^\/console\/runs\/([^/]+)(?:\/(input))?$/);
+    if (m) return { section: 'runs', page: runPage, params: { id: decodeURIComponent(m[1]), tab: m[2] || 'output' } };
     m = p.match(/^\/console\/admin\/(users|tokens)$/);
     if (m) return { section: m[1], page: m[1] === 'users' ? usersPage : tokensPage };
     return { section: null, page: notFound };

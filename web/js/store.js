@@ -97,6 +97,7 @@ export function storePage(ctx) {
                         !rights.write ? h('span', { class: 'badge badge-muted' }, 'Read only') : null,
                         !s.name ? h('span', { class: 'badge badge-warning', title: 'Unnamed stores are deleted once unused for the retention period' }, 'Unnamed: expires when unused') : null,
                     ),
+                    s.actRunId ? h('p', { class: 'run-link' }, 'The default store of run ', ctx.link(`/console/runs/${s.actRunId}`, h('span', { class: 'mono' }, s.actRunId)), ': it holds the run’s INPUT and OUTPUT, and goes with the run.') : null,
                 ),
             ),
             statsBar(s),

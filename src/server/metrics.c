@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/runwait.h"
 #include "kvs.h"
 #include "server/budget.h"
 #include "server/deadline.h"
@@ -218,5 +219,11 @@ int kvs_metrics_render(struct kvs_server *srv, struct kvs_buf *out)
                   (unsigned long long)kvs_budget_used(srv->decoding),
                   (unsigned long long)kvs_budget_peak(srv->decoding),
                   (unsigned long long)srv->cfg.decode_memory);
+    rc |= add(out,
+              "# HELP kvs_run_waits Requests waiting for a run to finish (waitForFinish), "
+              "holding no worker thread.\n"
+              "# TYPE kvs_run_waits gauge\n"
+              "kvs_run_waits %u\n",
+              kvs_runwait_count(srv->runwait));
     return rc ? KVS_ENOMEM : 0;
 }

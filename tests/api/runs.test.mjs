@@ -199,13 +199,18 @@ describe('waitForFinish', () => {
     test('many waits hold no worker thread (the server has two)', T, async () => {
         const runs = await Promise.all(Array.from({ length: 6 }, () => startRun()));
         const waits = runs.map((r) => request(server, { path: `/v2/actor-runs/${r.id}?waitForFinish=30` }));
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        // while six requests wait, others are answered
+        // six requests wait, suspended (the server counts them in /metrics) ...
+        await waitFor(async () => /^kvs_run_waits 6$/m.test((await request(server, { path: '/metrics' })).text), {
+            timeoutMs: ms(10_000),
+            message: 'six waits in /metrics',
+        });
+        // ... and meanwhile others are answered
         for (let i = 0; i < 5; i++) assert.equal((await request(server, { path: '/health' })).status, 200);
         const store = await client.keyValueStores().getOrCreate(uniqueName('busy'));
         await client.keyValueStore(store.id).setRecord({ key: 'k', value: 1 });
         for (const r of runs) dataOf(await finishRun(r.id));
         for (const w of await Promise.all(waits)) assert.equal(dataOf(w).status, 'SUCCEEDED');
+        assert.match((await request(server, { path: '/metrics' })).text, /^kvs_run_waits 0$/m);
     });
 
     test('an abort and a delete end a wait too', T, async () => {

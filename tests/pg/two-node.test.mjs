@@ -1,7 +1,8 @@
 // two-node.test.mjs — two `kvs serve` processes on one PostgreSQL database behave as one
 // server: what one acknowledges the other serves at once, replaces are atomic, concurrent
 // writers over both lose nothing, the statistics add up exactly, a delete and a revoked token
-// take effect on both at once, and both start together on an empty database.
+// take effect on both at once, both start together on an empty database, and a run ended on one
+// ends a wait for it on the other.
 //
 // Runs on the cluster of $KVS_TEST_PG (make test-pg), or on one of its own.
 import { after, before, describe, test } from 'node:test';
@@ -292,5 +293,25 @@ describe('two nodes on one database', { skip: NEEDS_SPAWN }, () => {
         await warm(token, 200); // the admin's
         assert.equal((await request(a, { method: 'DELETE', path: storePath(id) })).status, 204);
         for (const node of [b, a]) assert.equal((await get(node, token)).status, 404);
+    });
+
+    test('a run ended on A ends a waitForFinish on B (which looks again each second); an abort on B is seen on A', T, async () => {
+        const json = { 'Content-Type': 'application/json' };
+        const run = dataOf(await request(a, { method: 'POST', path: '/v2/actor-runs', headers: json, body: '{"actor":"two-nodes"}' }), 201);
+        const waiting = request(b, { path: `/v2/actor-runs/${run.id}?waitForFinish=30` });
+        await sleep(300);
+        const finished = dataOf(await request(a, { method: 'POST', path: `/v2/actor-runs/${run.id}/finish`, headers: json, body: '{"status":"SUCCEEDED","exitCode":0}' }));
+        const ended = Date.now();
+        const answer = dataOf(await waiting);
+        assert.equal(answer.status, 'SUCCEEDED');
+        assert.equal(answer.finishedAt, finished.finishedAt);
+        assert.ok(Date.now() - ended < ms(10_000), 'B answered with its next look, not at the end of the wait');
+
+        const other = dataOf(await request(b, { method: 'POST', path: '/v2/actor-runs', headers: json, body: '{"actor":"two-nodes"}' }), 201);
+        assert.equal(dataOf(await request(b, { method: 'POST', path: `/v2/actor-runs/${other.id}/abort` })).status, 'ABORTING');
+        assert.equal(dataOf(await request(a, { path: `/v2/actor-runs/${other.id}` })).status, 'ABORTING');
+        // its last run, by name, through either node
+        const last = dataOf(await request(a, { path: '/v2/acts/~two-nodes/runs/last' }));
+        assert.equal(last.id, other.id);
     });
 });

@@ -19,7 +19,7 @@ struct kvs_deadline_conn {
     uint64_t deadline_ns;                  /* monotonic; 0 = none; atomic */
     uint64_t timeout_ns;                   /* a copy of the table's, for kvs_deadline_arm */
     uint64_t accepted_ns;                  /* when it was accepted */
-    int first;                             /* its first request line is not in yet */
+    int first; /* its first request line is not in yet; atomic (the watchdog reads it) */
     int fd;
 };
 
@@ -42,6 +42,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether the peer of socket FD has sent bytes the server has not read yet. */
+static int client_has_sent(int fd)
+{
+    char b;
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 /* Cut every listed connection past its deadline at NOW. Called with the lock held, which
  * keeps each listed socket open (see deadline.h). Returns how many were cut. */
 static unsigned cut_expired(struct kvs_deadlines *d, uint64_t now)
@@ -51,6 +58,19 @@ static unsigned cut_expired(struct kvs_deadlines *d, uint64_t now)
         uint64_t due = __atomic_load_n(&c->deadline_ns, __ATOMIC_ACQUIRE);
         if (due == 0 || due > now)
             continue;
+        if (__atomic_load_n(&c->first, __ATOMIC_ACQUIRE) && client_has_sent(c->fd) &&
+            __atomic_exchange_n(&c->first, 0, __ATOMIC_ACQ_REL)) {
+            /* Past the first-byte deadline with the request waiting unread in the socket:
+             * the client was in time, the server is late (its threads busy with other
+             * requests). From here on only the header deadline, counted from the accept,
+             * as if the line were in (once: `first` is now 0). */
+            uint64_t want = c->timeout_ns ? c->accepted_ns + c->timeout_ns : 0;
+            if (want == 0 || want > now) {
+                __atomic_compare_exchange_n(&c->deadline_ns, &due, want, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE);
+                continue;
+            } /* the header deadline is past too: cut */
+        }
         /* Only if the headers did not come in meanwhile (kvs_deadline_clear); once cut the
          * entry stays disarmed until its connection's thread arms it again. */
         if (!__atomic_compare_exchange_n(&c->deadline_ns, &due, 0, 0, __ATOMIC_ACQ_REL,
@@ -184,9 +204,8 @@ void kvs_deadline_arm(struct kvs_deadline_conn *c, uint64_t now)
 
 void kvs_deadline_line_in(struct kvs_deadline_conn *c)
 {
-    if (!c->first)
+    if (!__atomic_exchange_n(&c->first, 0, __ATOMIC_ACQ_REL))
         return;
-    c->first = 0;
     /* From the first-line deadline to the header deadline, counted from the accept; unless
      * the watchdog has cut the connection meanwhile (0), which stays cut. */
     uint64_t due = __atomic_load_n(&c->deadline_ns, __ATOMIC_ACQUIRE);

@@ -9,7 +9,9 @@
  * A new connection must also send its first request line within FIRST_SECS of being accepted
  * (--first-byte-timeout, shorter): an idle socket costs little (about 4.7 KiB of the server's
  * memory, README "Limits"), but one address opening them by the thousand must not hold them
- * for long.
+ * for long. A connection whose request is waiting unread in its socket when that deadline
+ * passes is not cut: the client was in time and the server is late (every thread busy under
+ * load); the header deadline applies to it instead.
  *
  *   table     one entry per open connection, added when MHD reports it started and removed
  *             when MHD reports it closed, on an intrusive list under one mutex (O(1) both)

@@ -157,6 +157,12 @@ void kvs_api_store_rotate_key(struct kvs_req *r);
 void kvs_api_keys_list(struct kvs_req *r);
 void kvs_api_records_zip(struct kvs_req *r);
 int kvs_api_record_prepare(struct kvs_req *r);
+/* A piece of a record PUT's body, as it arrives (KVS_R_RECORD): kept in memory while the body
+ * is small, else written to an upload (storage.h), a coded body checked on the way. Returns 0
+ * or an error to answer once the body is drained. */
+int kvs_api_record_body(struct kvs_req *r, const char *data, size_t n);
+/* Release R->stream, the state of its record body (an upload not submitted is removed). */
+void kvs_api_record_cleanup(struct kvs_req *r);
 void kvs_api_record_get(struct kvs_req *r);
 void kvs_api_record_put(struct kvs_req *r);
 void kvs_api_record_put_done(struct kvs_req *r);

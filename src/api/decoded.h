@@ -18,9 +18,11 @@
 
 #include <microhttpd.h>
 
+#include "common/decoder.h"
 #include "common/encoding.h"
 #include "common/slice.h"
 #include "server/http.h"
+#include "storage/storage.h"
 
 /* libmicrohttpd's send buffer for a decoded answer: the decoded bytes in flight per request. */
 #define KVS_DECODED_BLOCK (32 * 1024)
@@ -30,19 +32,24 @@
  * decoded. */
 #define KVS_DECODE_MEMORY_MIN ((size_t)24 * 1024 * 1024)
 
-/* What a decoded answer of the value beginning with HEAD takes from the budget. */
-size_t kvs_decoded_cost(enum kvs_encoding enc, kvs_slice head);
+/* The input buffer of a decoded answer whose value is read from a file. */
+#define KVS_DECODED_INBUF (64 * 1024)
 
-/* An answer that sends VALUE (coded ENC; it lives in READ, which the answer takes over and
- * ends once it is done, also on failure) decoded. LABEL names the value in log lines
- * ("store/key"; copied). The answer's memory is taken from SRV's decoding budget first.
- * Returns 0 and the response in *OUT; KVS_EUNAVAIL when the budget is spent; KVS_ENOMEM. */
+/* An answer that sends the value *VAL (coded ENC; taken: *VAL is set to NULL, and the answer
+ * closes it once done, also on failure) decoded. LABEL names the value in log lines
+ * ("store/key"; copied). The answer's memory (the decoder's bound, its send buffer, and its
+ * input: the value itself when it is in memory, else KVS_DECODED_INBUF) is taken from SRV's
+ * decoding budget first. Returns 0 and the response in *OUT; KVS_EUNAVAIL when the budget is
+ * spent; KVS_EIO; KVS_ENOMEM. */
 __attribute__((warn_unused_result)) int kvs_decoded_response(struct kvs_server *srv,
                                                              enum kvs_encoding enc,
-                                                             kvs_slice value,
-                                                             struct kvs_read *read,
+                                                             struct kvs_value **val,
                                                              const char *label,
                                                              struct MHD_Response **out);
+
+/* The first bytes of value V (up to KVS_DECODER_HEAD), which name a decoder's memory
+ * (kvs_decoder_mem_max), into HEAD; returns their slice, empty when they cannot be read. */
+kvs_slice kvs_decoded_head(struct kvs_value *v, char head[KVS_DECODER_HEAD]);
 
 /* The answer of a HEAD or 304 for a decoded variant: no body, no length, chunked framing as
  * its 200 would have. NULL when libmicrohttpd cannot make one. */

@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/decoded.h"
+#include "api/record_body.h"
 #include "api/prepared.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -49,11 +51,6 @@ static void reply_key_error(struct kvs_req *r, int rc)
 }
 
 /* ---- GET / HEAD ------------------------------------------------------------------------------ */
-
-static void end_read(void *cls)
-{
-    kvs_storage_read_end(cls);
-}
 
 /* The conditional and range headers of a record request, read in one pass over the headers. */
 struct cond_headers {
@@ -120,6 +117,7 @@ struct answer {
     int attachment;     /* ?attachment=1: Content-Disposition: attachment */
     unsigned status;    /* 200, or 304 when the client's copy is current */
     struct cond_headers cond;
+    struct kvs_value *val; /* a value held apart (REC->blob), open; owned; else NULL */
 };
 
 /* The validators of a record (its version's entity-tag, in the form sent, and its time as
@@ -177,7 +175,7 @@ static enum kvs_range_kind range_of(struct kvs_req *r, const struct answer *a,
         return KVS_RANGE_IGNORE;
     if (c->if_range && !kvs_if_range_matches(kvs_slice_of(c->if_range), a->rec->version, 0))
         return KVS_RANGE_IGNORE;
-    return kvs_range_parse(kvs_slice_of(c->range), a->rec->value.n, out);
+    return kvs_range_parse(kvs_slice_of(c->range), a->rec->size, out);
 }
 
 /* Answer the whole value of a small record with the answer kept for its version and variant
@@ -209,38 +207,67 @@ static void reply_prepared(struct kvs_req *r, const struct answer *a)
         kvs_prepared_put(&k, kept, v.n);
 }
 
-/* Answer with the value as stored (in its stored coding), or the part of it a Range asks for,
- * zero-copy: the response owns the read snapshot and ends it once the bytes are sent. A 304
- * is made the same way: it is the 200 without a body, and the HTTP library sends the
+/* Never called: libmicrohttpd sends no body for a HEAD or a 304. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* The bytes FIRST..FIRST+LEN of A's value as a response, owning what it sends: a copy of
+ * them for an inline value (small), the value's file for one held apart (sent with
+ * sendfile). Either way no snapshot stays open while a slow client reads (issue 19,
+ * finding 4). For a HEAD or a 304, which send no body, nothing is copied or opened: the
+ * response only announces the length. */
+static struct MHD_Response *stored_response(struct kvs_req *r, struct answer *a, uint64_t first,
+                                            uint64_t len, unsigned status)
+{
+    if (r->method == KVS_M_HEAD || status == 304)
+        return MHD_create_response_from_callback(len, 256, no_body, NULL, NULL);
+    if (a->val == NULL)
+        return MHD_create_response_from_buffer((size_t)len, (void *)(a->rec->value.p + first),
+                                               MHD_RESPMEM_MUST_COPY);
+    int fd = kvs_value_take_fd(a->val);
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd_at_offset64(len, fd, (int64_t)first); /* closes FD */
+    if (resp == NULL)
+        close(fd);
+    return resp;
+}
+
+/* Answer with the value as stored (in its stored coding), or the part of it a Range asks for
+ * (stored_response). A 304 is the 200 without a body: the HTTP library sends the
  * Content-Length of the 200 as RFC 9110 §8.6 wants. The whole of a small record, the common
  * answer, is sent as prepared once (reply_prepared). */
-static void reply_stored(struct kvs_req *r, const struct answer *a)
+static void reply_stored(struct kvs_req *r, struct answer *a)
 {
-    kvs_slice body = a->rec->value;
+    uint64_t size = a->rec->size, first = 0, len = size;
     struct kvs_range part;
     enum kvs_range_kind range = range_of(r, a, &part);
-    if (range == KVS_RANGE_IGNORE && a->status == 200 && !a->attachment &&
-        body.n <= KVS_PREPARED_MAX) {
+    if (range == KVS_RANGE_IGNORE && a->status == 200 && !a->attachment && a->val == NULL &&
+        size <= KVS_PREPARED_MAX) {
         reply_prepared(r, a);
         return;
     }
-    char content_range[64];
+    char content_range[80];
     if (range == KVS_RANGE_UNSATISFIABLE) {
-        kvs_reply_error(r, KVS_ERANGE, "The range is outside the record's %zu bytes.", body.n);
-        snprintf(content_range, sizeof content_range, "bytes */%zu", body.n);
+        kvs_reply_error(r, KVS_ERANGE, "The range is outside the record's %llu bytes.",
+                        (unsigned long long)size);
+        snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
         return;
     }
     unsigned status = a->status;
     if (range == KVS_RANGE_PART) {
-        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%zu",
-                 (unsigned long long)part.first, (unsigned long long)part.last, body.n);
-        body = (kvs_slice){body.p + part.first, (size_t)(part.last - part.first + 1)};
+        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu",
+                 (unsigned long long)part.first, (unsigned long long)part.last,
+                 (unsigned long long)size);
+        first = part.first;
+        len = part.last - part.first + 1;
         status = 206;
     }
-    struct kvs_read *rd = r->rd;
-    r->rd = NULL;
-    kvs_reply_bytes(r, status, a->ctype, body.p, body.n, end_read, rd);
+    kvs_reply_response(r, status, stored_response(r, a, first, len, status));
+    r->bytes_out = r->method == KVS_M_HEAD || status == 304 ? 0 : len;
+    kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
     if (range == KVS_RANGE_PART)
         kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
     kvs_reply_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -251,7 +278,7 @@ static void reply_stored(struct kvs_req *r, const struct answer *a)
  * that coding, decoded as it goes out (api/decoded.h). A Range is ignored (RFC 9110 allows
  * it): it would be a range of bytes that are made anew on every request, not of the stored
  * ones. A HEAD or a 304 decodes nothing: it has the 200's headers, and no length. */
-static void reply_decoded(struct kvs_req *r, const struct answer *a)
+static void reply_decoded(struct kvs_req *r, struct answer *a)
 {
     unsigned status = a->status;
     if (status == 304 || r->method == KVS_M_HEAD) {
@@ -260,9 +287,9 @@ static void reply_decoded(struct kvs_req *r, const struct answer *a)
         char label[KVS_ID_LEN + KVS_KEY_MAX + 2];
         snprintf(label, sizeof label, "%s/%s", a->store->id, r->key);
         struct MHD_Response *resp;
-        struct kvs_read *rd = r->rd; /* the answer owns the snapshot its value is in */
-        r->rd = NULL;
-        int rc = kvs_decoded_response(r->srv, a->rec->encoding, a->rec->value, rd, label, &resp);
+        int rc = a->val ? 0 : kvs_storage_value_open(r->rd, a->rec, &a->val); /* a copy */
+        if (rc == 0)
+            rc = kvs_decoded_response(r->srv, a->rec->encoding, &a->val, label, &resp);
         if (rc == KVS_EUNAVAIL) {
             kvs_reply_error(r, rc,
                             "The server is decoding as many records as it may at once; try "
@@ -279,6 +306,10 @@ static void reply_decoded(struct kvs_req *r, const struct answer *a)
     kvs_reply_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
     add_record_headers(r, a);
 }
+
+static int find_record(struct kvs_req *r, const struct kvs_store *s, struct kvs_record_view *rec,
+                       struct kvs_value **val);
+static void answer_record(struct kvs_req *r, struct answer *a);
 
 void kvs_api_record_get(struct kvs_req *r)
 {
@@ -301,52 +332,93 @@ void kvs_api_record_get(struct kvs_req *r)
     if (s == NULL)
         return;
     struct kvs_record_view rec;
-    int confirmed;
-    do { /* again only when what the caches gave had changed (optimistic reads, storage.h) */
-        rc = kvs_storage_record_get(r->rd, kvs_slice_of(s->id), (kvs_slice){r->key, r->key_len},
-                                    &rec);
-        if (rc != 0 && rc != KVS_ENOTFOUND) {
-            kvs_reply_error(r, rc, NULL);
-            return;
-        }
-    } while ((confirmed = kvs_api_confirm(r, KVS_NEED_READ)) == 1);
-    if (confirmed != 0) {
-        kvs_api_reply_store_error(r, confirmed);
-        return;
-    }
+    rc = find_record(r, s, &rec, &a.val);
     if (rc == KVS_ENOTFOUND) {
         kvs_reply_error(r, rc, "Record was not found.");
         return;
     }
+    if (rc != 0)
+        return; /* answered */
     kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_READ);
-
     a.store = s;
     a.rec = &rec;
+    answer_record(r, &a);
+    kvs_value_close(a.val); /* whatever the answer did not take */
+}
+
+/* Find R's record in store S into *REC, and open its value when it is held apart (*VAL,
+ * else NULL). A value removed between the lookup and the open belongs to a record replaced
+ * meanwhile: it is looked up again with a new read. Returns 0, KVS_ENOTFOUND, or another
+ * error, which has been answered. */
+static int find_record(struct kvs_req *r, const struct kvs_store *s, struct kvs_record_view *rec,
+                       struct kvs_value **val)
+{
+    *val = NULL;
+    for (int tries = 0;; tries++) {
+        int rc, confirmed;
+        do { /* again only when what the caches gave had changed (optimistic reads) */
+            rc = kvs_storage_record_get(r->rd, kvs_slice_of(s->id),
+                                        (kvs_slice){r->key, r->key_len}, rec);
+            if (rc != 0 && rc != KVS_ENOTFOUND) {
+                kvs_reply_error(r, rc, NULL);
+                return rc;
+            }
+        } while ((confirmed = kvs_api_confirm(r, KVS_NEED_READ)) == 1);
+        if (confirmed != 0) {
+            kvs_api_reply_store_error(r, confirmed);
+            return confirmed;
+        }
+        if (rc != 0 || rec->blob.n == 0)
+            return rc;
+        rc = kvs_storage_value_open(r->rd, rec, val);
+        if (rc == KVS_ESTALE && tries < 3) { /* replaced since the read began */
+            kvs_storage_read_end(r->rd);
+            r->rd = NULL;
+            rc = kvs_api_read(r);
+        }
+        if (rc == 0 && *val != NULL)
+            return 0;
+        if (rc != 0 && rc != KVS_ESTALE) {
+            kvs_reply_error(r, rc, NULL);
+            return rc;
+        }
+        if (tries == 3) {
+            kvs_reply_error(r, KVS_EIO, NULL);
+            return KVS_EIO;
+        }
+    }
+}
+
+/* Answer A (its record found): validators, preconditions, then the stored or decoded bytes. */
+static void answer_record(struct kvs_req *r, struct answer *a)
+{
+    const struct kvs_record_view *rec = a->rec;
     /* Uploads are held to the grammar of mediatype.h; a type stored before it was (or by an
      * older import) that breaks it goes out as what it cannot be mistaken for. */
-    if (kvs_media_type_valid(rec.content_type))
-        snprintf(a.ctype, sizeof a.ctype, "%.*s", (int)rec.content_type.n, rec.content_type.p);
+    if (kvs_media_type_valid(rec->content_type))
+        snprintf(a->ctype, sizeof a->ctype, "%.*s", (int)rec->content_type.n,
+                 rec->content_type.p);
     else
-        snprintf(a.ctype, sizeof a.ctype, "%s", KVS_MIME_DEFAULT);
-    a.stored = kvs_encoding_name(rec.encoding);
-    a.decoded = a.stored && !kvs_encoding_accepted(
-                                kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec.encoding);
-    if (kvs_precond_any(&a.cond.pre)) {
-        struct kvs_precond_target t = {1, rec.version, rec.modified_ms};
-        enum kvs_precond_result pr = kvs_precond_eval(&a.cond.pre, &t, 1, a.decoded);
+        snprintf(a->ctype, sizeof a->ctype, "%s", KVS_MIME_DEFAULT);
+    a->stored = kvs_encoding_name(rec->encoding);
+    a->decoded = a->stored && !kvs_encoding_accepted(
+                                  kvs_slice_of(kvs_http_header(r, "Accept-Encoding")), rec->encoding);
+    if (kvs_precond_any(&a->cond.pre)) {
+        struct kvs_precond_target t = {1, rec->version, rec->modified_ms};
+        enum kvs_precond_result pr = kvs_precond_eval(&a->cond.pre, &t, 1, a->decoded);
         if (pr == KVS_PRECOND_FAILED) {
             kvs_reply_error(r, KVS_EPRECOND, NULL);
             return;
         }
         if (pr == KVS_PRECOND_NOT_MODIFIED)
-            a.status = 304;
+            a->status = 304;
     }
-    a.is_public = kvs_api_read_is_public(r); /* before the answer takes the read */
-    if (a.decoded)
-        reply_decoded(r, &a);
+    a->is_public = kvs_api_read_is_public(r);
+    if (a->decoded)
+        reply_decoded(r, a);
     else
-        reply_stored(r, &a);
-    if (a.status == 304)
+        reply_stored(r, a);
+    if (a->status == 304)
         r->bytes_out = 0; /* no body goes out */
 }
 
@@ -416,36 +488,21 @@ int kvs_api_record_prepare(struct kvs_req *r)
         rc = precheck(r, &c.pre);
         keep_precond(r, &c.pre);
     }
+    if (rc == 0)
+        rc = kvs_record_body_begin(r); /* the body's way in (api/record_body.h) */
     return rc;
 }
 
 void kvs_api_record_put(struct kvs_req *r)
 {
-    enum kvs_encoding enc = r->w.encoding; /* set by kvs_api_record_prepare */
-    kvs_slice body = kvs_buf_slice(&r->body);
-    if (enc != KVS_ENC_IDENTITY) {
-        /* decoded once, into nothing, to prove it is well formed and not a bomb; the decoder
-         * counts against the decoding budget (server/budget.h) */
-        size_t cap = KVS_API_DECODED_FACTOR * r->srv->cfg.max_record_size;
-        size_t cost = kvs_decode_check_mem(enc, body);
-        if (kvs_budget_take(r->srv->decoding, cost) != 0) {
-            kvs_reply_error(r, KVS_EUNAVAIL,
-                            "The server is decoding as many bodies as it may at once; try "
-                            "again soon.");
-            return;
-        }
-        int rc = kvs_decode(enc, body, NULL, cap);
-        kvs_budget_give(r->srv->decoding, cost);
-        if (rc == KVS_ETOOBIG) {
-            kvs_reply_error(r, rc, "The payload decodes to more than %zu bytes.", cap);
-            return;
-        }
-        if (rc != 0) {
-            kvs_reply_error(r, KVS_EBADBODY, "The body is not valid %s data.",
-                            kvs_encoding_name(enc));
-            return;
-        }
+    struct kvs_upload *upload;
+    int rc = kvs_record_body_done(r, &upload); /* a coded body checked, a large one uploaded */
+    if (rc != 0) {
+        kvs_reply_error(r, rc, "%s", r->error_msg);
+        return;
     }
+    kvs_slice body = kvs_buf_slice(&r->body);
+    r->w.upload = upload; /* the write owns it from here on (storage.h) */
     const char *ct = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
     r->w.op = KVS_W_RECORD_PUT;
     memcpy(r->w.store_id, r->store.id, sizeof r->w.store_id);
@@ -472,6 +529,8 @@ void kvs_api_record_put_done(struct kvs_req *r)
         }
         r->w.result = rc;
     }
+    kvs_upload_abort(r->w.upload); /* left to us only by a KVS_ESTALE not submitted again */
+    r->w.upload = NULL;
     kvs_buf_free(&r->body); /* stored (or refused): no copy of it is kept meanwhile */
     if (r->w.result != 0) {
         kvs_api_reply_store_error(r, r->w.result);

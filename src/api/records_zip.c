@@ -2,26 +2,33 @@
  * those with a prefix or in a collection) as one ZIP archive, file name = record key
  * (contract §1.5).
  *
- * The archive is streamed from one read snapshot, page by page of keys and one entry at a
- * time, so memory stays small whatever the store's size: only the central directory (about
- * 60 bytes a record) is kept until the end. Entries are "stored" (no compression) and hold the
- * record's decoded bytes. A record stored uncoded is sent from the snapshot as it is, its CRC
- * and size in its local header. A record stored coded is decoded while it is sent (decoded.h's
- * way, into libmicrohttpd's buffer), so its CRC and size are known only at its end: its local
- * header says so (flag bit 3) and a data descriptor after its bytes gives them (APPNOTE
- * 4.3.9), as does its central directory record. Each coded entry takes its decoder's memory
- * from the server's decoding budget (server/budget.h) when it starts and gives it back at its
- * end; when the budget is spent the download waits, its connection suspended, until there is
- * enough (it has sent its status already and cannot answer 503).
+ * The archive is streamed one entry at a time, and holds no read snapshot while it goes out:
+ * a page of keys is listed in a short read, and each entry's record is looked up in a short
+ * read of its own when its turn comes (a record deleted meanwhile is left out), its bytes
+ * taken out of it as a response takes them (storage.h, struct kvs_value: a copy of an inline
+ * value, the file of one held apart). So a slow client pins nothing (issue 19, finding 4),
+ * and memory stays small whatever the store's size: one entry's value at most (inline values
+ * are at most the storage's inline size) and the central directory (about 60 bytes a record).
  *
- * ZIP64 records are added when the archive passes 4 GiB or 65,535 entries, and decoded entries
- * carry 8-byte sizes (a ZIP64 extra field and descriptor) when a record may decode to 4 GiB
- * or more under the server's limits. */
+ * Entries are "stored" (no compression) and hold the record's decoded bytes. A record stored
+ * inline and uncoded gets its CRC and size in its local header. Any other (coded, or held in
+ * a file) is streamed: its bytes are read, or decoded (decoded.h's way), straight into
+ * libmicrohttpd's buffer, so its CRC and size are known only at its end; its local header says
+ * so (flag bit 3) and a data descriptor after its bytes gives them (APPNOTE 4.3.9), as does its
+ * central directory record. Each coded entry takes its decoder's memory from the server's
+ * decoding budget (server/budget.h) when it starts and gives it back at its end; when the
+ * budget is spent the download waits, its connection suspended, until there is enough (it has
+ * sent its status already and cannot answer 503).
+ *
+ * ZIP64 records are added when the archive passes 4 GiB or 65,535 entries, and streamed
+ * entries carry 8-byte sizes (a ZIP64 extra field and descriptor) when they may pass 4 GiB
+ * (a record that large, or one that may decode to that much under the server's limits). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "api/api.h"
+#include "api/decoded.h"
 #include "common/alloc.h"
 #include "common/decoder.h"
 #include "common/log.h"
@@ -29,53 +36,56 @@
 #include "server/budget.h"
 #include "server/reply.h"
 
-#define PAGE 128                 /* keys fetched from the snapshot at a time */
+#define PAGE 128                 /* keys listed at a time */
 #define BLOCK (64 * 1024)        /* libmicrohttpd's buffer for the archive */
 #define CD_MAX ((size_t)1 << 30) /* central directory cap: ~15M records */
 #define U32_MAX_ 0xFFFFFFFFu
 
-struct zip_entry {
+struct zip_key {
     char key[KVS_KEY_MAX + 1];
     size_t key_len;
-    kvs_slice data;             /* the stored bytes, into the snapshot */
-    enum kvs_encoding encoding; /* coded entries are decoded as they are sent */
 };
 
 struct zip_stream {
     struct kvs_storage *st;
-    json_t *schema;      /* owned; holds the collection's key that `only` points into */
-    kvs_slice only;      /* a one-key collection: skip every other key */
-    int none;            /* the filters exclude each other: an empty archive */
-    struct kvs_read *rd; /* owned; ended by zip_free */
+    json_t *schema; /* owned; holds the collection's key that `only` points into */
+    kvs_slice only; /* a one-key collection: skip every other key */
+    int none;       /* the filters exclude each other: an empty archive */
     char store_id[KVS_ID_LEN + 1];
     char prefix[KVS_KEY_MAX + 1];
-    char after[KVS_KEY_MAX + 1]; /* the last key fetched */
+    char after[KVS_KEY_MAX + 1]; /* the last key listed */
     int more;                    /* keys may remain after `after` */
     int sizes64;                 /* decoded entries carry 8-byte sizes */
 
-    struct zip_entry page[PAGE];
+    struct zip_key page[PAGE];
     size_t n_page, i_page;
 
-    /* what is being written now: HEAD bytes (a local header or a data descriptor), then BODY
-     * bytes (an uncoded entry) or the output of DEC (a coded one) */
+    /* the entry being written: HEAD bytes (a local header or a data descriptor), then its
+     * data: BODY (an inline uncoded value, in VAL), or streamed from VAL, decoded by DEC when
+     * coded */
+    const struct zip_key *cur;
+    struct kvs_value *val; /* owned; the entry's bytes */
+    enum kvs_encoding encoding;
     unsigned char head[30 + KVS_KEY_MAX + 20];
     size_t head_len, head_off;
     kvs_slice body;
     size_t body_off;
-
-    /* the coded entry being decoded */
-    struct kvs_decoder *dec; /* owned; NULL between coded entries */
-    const struct zip_entry *coded;
-    kvs_slice coded_in; /* what is left to decode */
-    uint32_t crc;       /* of the decoded bytes so far */
-    uint64_t size;      /* decoded bytes so far */
-    uint64_t entry_at;  /* where its local header starts */
+    int streaming;           /* the entry's data comes from VAL (and DEC), then a descriptor */
+    struct kvs_decoder *dec; /* owned; coded entries */
+    char *inbuf;             /* DEC's input from a file (KVS_DECODED_INBUF bytes); owned */
+    kvs_slice in;            /* read from VAL and not yet decoded */
+    uint64_t pos;            /* VAL's bytes read so far */
+    int entry_sizes64;       /* this entry's descriptor has 8-byte sizes */
+    uint32_t crc;            /* of the entry's bytes so far */
+    uint64_t size;           /* the entry's bytes so far */
+    uint64_t entry_at;       /* where its local header starts */
 
     /* decoding memory (server/budget.h) */
     struct kvs_budget *budget;
     struct MHD_Connection *conn; /* suspended while waiting */
     struct kvs_budget_waiter waiter;
-    int waiting;     /* queued for the next coded entry's memory */
+    int waiting;        /* queued for the next coded entry's memory */
+    size_t pending_mem; /* its decoder's bound */
     size_t reserved; /* taken from the budget for DEC */
 
     struct kvs_buf cd; /* central directory */
@@ -109,35 +119,32 @@ static int add_to_page(void *arg, const struct kvs_key_view *k)
     struct zip_stream *z = arg;
     if (z->only.n && !kvs_slice_eq(k->key, z->only))
         return 0;
-    struct zip_entry *e = &z->page[z->n_page++];
+    struct zip_key *e = &z->page[z->n_page++];
     memcpy(e->key, k->key.p, k->key.n);
     e->key[k->key.n] = '\0';
     e->key_len = k->key.n;
-    e->data = k->rec.value;
-    e->encoding = k->rec.encoding;
     return 0;
 }
 
-static void free_page(struct zip_stream *z)
-{
-    z->n_page = z->i_page = 0;
-}
-
-/* Fetch the next page of records. Returns 0 or an error code. */
+/* List the next page of keys, in a read of its own. Returns 0 or an error code. */
 static int next_page(struct zip_stream *z)
 {
-    free_page(z);
+    z->n_page = z->i_page = 0;
     if (!z->more)
         return 0;
+    struct kvs_read *rd;
+    int rc = kvs_storage_read_begin(z->st, &rd);
+    if (rc != 0)
+        return rc;
     int truncated = 0;
-    int rc = kvs_storage_keys_list(z->rd, kvs_slice_of(z->store_id), kvs_slice_of(z->prefix),
-                                   kvs_slice_of(z->after), PAGE, KVS_KEYS_WITH_VALUES, add_to_page,
-                                   z, &truncated);
+    rc = kvs_storage_keys_list(rd, kvs_slice_of(z->store_id), kvs_slice_of(z->prefix),
+                               kvs_slice_of(z->after), PAGE, 0, add_to_page, z, &truncated);
+    kvs_storage_read_end(rd);
     if (rc != 0)
         return rc;
     z->more = truncated;
     if (z->n_page) {
-        struct zip_entry *last = &z->page[z->n_page - 1];
+        struct zip_key *last = &z->page[z->n_page - 1];
         memcpy(z->after, last->key, last->key_len + 1);
     }
     if (z->only.n)
@@ -145,9 +152,33 @@ static int next_page(struct zip_stream *z)
     return 0;
 }
 
+/* Look record KEY up now, in a read of its own, and open its bytes into z->val (its coding
+ * into z->encoding). Returns 0, KVS_ENOTFOUND (deleted since it was listed: left out), or an
+ * error. A value removed between the lookup and the open is looked up again. */
+static int open_entry(struct zip_stream *z, const struct zip_key *k)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        struct kvs_read *rd;
+        int rc = kvs_storage_read_begin(z->st, &rd);
+        if (rc != 0)
+            return rc;
+        struct kvs_record_view rec;
+        rc = kvs_storage_record_get(rd, kvs_slice_of(z->store_id), (kvs_slice){k->key, k->key_len},
+                                    &rec);
+        if (rc == 0) {
+            z->encoding = rec.encoding;
+            rc = kvs_storage_value_open(rd, &rec, &z->val);
+        }
+        kvs_storage_read_end(rd);
+        if (rc != KVS_ESTALE)
+            return rc;
+    }
+    return KVS_EIO;
+}
+
 /* Append the central directory record of an entry: KEY, its CRC and SIZE (stored = decoded),
  * its local header at AT, and FLAGS (bit 3: sizes in a data descriptor). */
-static int add_central(struct zip_stream *z, const struct zip_entry *e, uint32_t crc,
+static int add_central(struct zip_stream *z, const struct zip_key *e, uint32_t crc,
                        uint64_t size, uint64_t at, unsigned flags)
 {
     int big = size >= U32_MAX_, far = at >= U32_MAX_;
@@ -191,7 +222,7 @@ static int add_central(struct zip_stream *z, const struct zip_entry *e, uint32_t
 
 /* Write a local header for E into z->head: with CRC and SIZE, or, for a coded entry (FLAGS
  * bit 3), zeros and the sizes to come in its data descriptor. */
-static void local_header(struct zip_stream *z, const struct zip_entry *e, uint32_t crc,
+static void local_header(struct zip_stream *z, const struct zip_key *e, uint32_t crc,
                          uint32_t size, unsigned flags, int sizes64)
 {
     unsigned char *h = z->head;
@@ -221,55 +252,75 @@ static void local_header(struct zip_stream *z, const struct zip_entry *e, uint32
     z->offset += z->head_len;
 }
 
-/* Start the uncoded entry E: its local header, its bytes from the snapshot, and its central
- * directory record. */
-static int begin_entry(struct zip_stream *z, const struct zip_entry *e)
-{
-    uint32_t crc = (uint32_t)crc32_z(0L, (const Bytef *)e->data.p, e->data.n);
-    local_header(z, e, crc, (uint32_t)e->data.n, 0, 0); /* records are far below 4 GiB */
-    z->body = e->data;
-    z->body_off = 0;
-    z->offset += e->data.n;
-    return add_central(z, e, crc, e->data.n, z->entry_at, 0);
-}
-
 #define FLAG_DESCRIPTOR 0x0008 /* CRC and sizes follow the data (APPNOTE 4.4.4 bit 3) */
 
-/* The coded entry E has its decoding memory: make its decoder and write its local header. */
-static int begin_coded(struct zip_stream *z, const struct zip_entry *e)
+/* Start the entry of the record just opened (z->val): an inline uncoded value with its CRC
+ * in the local header and its central directory record now; any other streamed, its local
+ * header saying that a descriptor follows. */
+static int begin_entry(struct zip_stream *z)
 {
-    int rc = kvs_decoder_new(e->encoding, kvs_decoder_mem_max(e->encoding, e->data), &z->dec);
-    if (rc != 0) {
-        kvs_log_error("zip: record %s/%s has an unknown stored coding", z->store_id, e->key);
-        return rc;
-    }
-    z->coded = e;
-    z->coded_in = e->data;
+    const struct zip_key *e = z->cur;
+    kvs_slice bytes = kvs_value_bytes(z->val);
     z->crc = (uint32_t)crc32_z(0L, NULL, 0);
     z->size = 0;
-    local_header(z, e, 0, 0, FLAG_DESCRIPTOR, z->sizes64);
+    if (z->encoding == KVS_ENC_IDENTITY && bytes.n == kvs_value_size(z->val)) {
+        uint32_t crc = (uint32_t)crc32_z(0L, (const Bytef *)bytes.p, bytes.n);
+        local_header(z, e, crc, (uint32_t)bytes.n, 0, 0); /* inline: far below 4 GiB */
+        z->body = bytes;
+        z->body_off = 0;
+        z->offset += bytes.n;
+        return add_central(z, e, crc, bytes.n, z->entry_at, 0);
+    }
+    z->streaming = 1;
+    z->entry_sizes64 = z->encoding == KVS_ENC_IDENTITY ? kvs_value_size(z->val) >= U32_MAX_
+                                                       : z->sizes64;
+    local_header(z, e, 0, 0, FLAG_DESCRIPTOR, z->entry_sizes64);
     return 0;
 }
 
-static void release_decoder(struct zip_stream *z)
+/* The coded entry's decoder, its memory granted: made now, and its input set up. */
+static int begin_decoder(struct zip_stream *z, size_t mem)
+{
+    int rc = kvs_decoder_new(z->encoding, mem, &z->dec);
+    if (rc != 0) {
+        kvs_log_error("zip: record %s/%s has an unknown stored coding", z->store_id, z->cur->key);
+        return rc;
+    }
+    kvs_slice bytes = kvs_value_bytes(z->val);
+    if (bytes.n == kvs_value_size(z->val)) { /* in memory */
+        z->in = bytes;
+        z->pos = bytes.n;
+    } else {
+        z->inbuf = kvs_xmalloc(KVS_DECODED_INBUF);
+    }
+    return begin_entry(z);
+}
+
+static void end_value(struct zip_stream *z)
 {
     kvs_decoder_free(z->dec);
     z->dec = NULL;
+    free(z->inbuf);
+    z->inbuf = NULL;
     if (z->reserved)
         kvs_budget_give(z->budget, z->reserved);
     z->reserved = 0;
+    kvs_value_close(z->val);
+    z->val = NULL;
+    z->body = (kvs_slice){"", 0};
+    z->body_off = 0;
 }
 
-/* The coded entry has been decoded whole: its data descriptor into z->head, its central
- * directory record, and its memory back to the budget. */
-static int end_coded(struct zip_stream *z)
+/* The streamed entry has been sent whole: its data descriptor into z->head, its central
+ * directory record, and its value closed (its memory back to the budget). */
+static int end_streamed(struct zip_stream *z)
 {
-    const struct zip_entry *e = z->coded;
-    release_decoder(z);
+    end_value(z);
+    z->streaming = 0;
     unsigned char *d = z->head;
     put32(d, 0x08074b50); /* the descriptor's optional signature, which readers expect */
     put32(d + 4, z->crc);
-    if (z->sizes64) {
+    if (z->entry_sizes64) {
         put64(d + 8, z->size);
         put64(d + 16, z->size);
         z->head_len = 24;
@@ -280,26 +331,55 @@ static int end_coded(struct zip_stream *z)
     }
     z->head_off = 0;
     z->offset += z->size + z->head_len;
-    z->coded = NULL;
-    return add_central(z, e, z->crc, z->size, z->entry_at, FLAG_DESCRIPTOR);
+    return add_central(z, z->cur, z->crc, z->size, z->entry_at, FLAG_DESCRIPTOR);
 }
 
-/* Decode the next bytes of the coded entry into BUF[0..MAX). Returns the bytes written, or
- * -1 when the record does not decode (logged). */
-static ssize_t decode_some(struct zip_stream *z, char *buf, size_t max)
+/* The next bytes of the streamed entry into BUF[0..MAX): read from its value, or decoded.
+ * Returns how many (0 at its end, after which its descriptor is due), or -1 on failure
+ * (logged). */
+static ssize_t stream_some(struct zip_stream *z, char *buf, size_t max)
 {
-    size_t n = max;
-    int rc = kvs_decoder_step(z->dec, &z->coded_in, 1, buf, &n);
+    uint64_t total = kvs_value_size(z->val);
+    size_t n = 0;
+    int rc = 0;
+    if (z->dec == NULL) { /* uncoded, from its file */
+        rc = kvs_value_read(z->val, z->size, buf, max, &n);
+        if (rc == 0 && n == 0 && z->size < total)
+            rc = KVS_EIO; /* shorter than its size */
+    } else {
+        for (;;) {
+            if (z->in.n == 0 && z->pos < total) {
+                size_t got;
+                rc = kvs_value_read(z->val, z->pos, z->inbuf, KVS_DECODED_INBUF, &got);
+                if (rc == 0 && got == 0)
+                    rc = KVS_EIO;
+                if (rc != 0)
+                    break;
+                z->in = (kvs_slice){z->inbuf, got};
+                z->pos += got;
+            }
+            size_t had = z->in.n;
+            n = max;
+            rc = kvs_decoder_step(z->dec, &z->in, z->pos == total, buf, &n);
+            if (rc < 0 || n > 0 || rc == 1)
+                break;
+            if (z->in.n == had) { /* nothing used, nothing made: no valid stream does that */
+                rc = KVS_EBADBODY;
+                break;
+            }
+        }
+    }
+    if (rc < 0) {
+        /* Uploads are checked, so this is a record stored under other limits or damaged. */
+        kvs_log_error("zip: record %s/%s cannot be read: %s", z->store_id, z->cur->key,
+                      kvs_errname(rc));
+        return -1;
+    }
     z->crc = (uint32_t)crc32_z(z->crc, (const Bytef *)buf, n);
     z->size += n;
-    if (rc == 1 && n == 0)
-        return end_coded(z) == 0 ? 0 : -1;
-    if (rc >= 0 && n > 0)
-        return (ssize_t)n;
-    /* Uploads are checked, so this is a record stored under other limits or damaged. */
-    kvs_log_error("zip: record %s/%s does not decode: %s", z->store_id, z->coded->key,
-                  kvs_errname(rc < 0 ? rc : KVS_EIO));
-    return -1;
+    if (n == 0)
+        return end_streamed(z) == 0 ? 0 : -1;
+    return (ssize_t)n;
 }
 
 /* The budget granted the waiting entry its memory (or closed): wake the connection. */
@@ -315,20 +395,36 @@ static void suspend(void *arg)
     MHD_suspend_connection(z->conn);
 }
 
-/* Take the decoding memory for the coded entry E and begin it, or queue for the memory
- * (z->waiting: the connection is suspended until it is granted). Returns 0 or an error. */
-static int reserve_coded(struct zip_stream *z, const struct zip_entry *e)
+/* The next listed key's entry: its record looked up and opened, and begun, or, when coded,
+ * its decoding memory taken first (or queued for: z->waiting, the connection suspended until
+ * it is granted). A record gone since it was listed is left out. Returns 0 or an error. */
+static int next_entry(struct zip_stream *z)
 {
-    size_t cost = kvs_decoder_mem_max(e->encoding, e->data) + BLOCK;
-    int rc = kvs_budget_take_or_wait(z->budget, cost, &z->waiter, suspend, z);
+    z->cur = &z->page[z->i_page++];
+    z->pos = 0;
+    z->in = (kvs_slice){"", 0};
+    int rc = open_entry(z, z->cur);
+    if (rc == KVS_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (z->encoding == KVS_ENC_IDENTITY)
+        return begin_entry(z);
+    kvs_slice bytes = kvs_value_bytes(z->val);
+    int in_memory = bytes.n == kvs_value_size(z->val);
+    char head[KVS_DECODER_HEAD];
+    size_t mem = kvs_decoder_mem_max(z->encoding, in_memory ? bytes : kvs_decoded_head(z->val, head));
+    size_t cost = mem + (in_memory ? bytes.n : KVS_DECODED_INBUF) + BLOCK;
+    rc = kvs_budget_take_or_wait(z->budget, cost, &z->waiter, suspend, z);
     if (rc < 0)
         return rc;
     if (rc == 1) {
         z->waiting = 1; /* z->reserved is set once the bytes are granted */
+        z->pending_mem = mem;
         return 0;
     }
     z->reserved = cost;
-    return begin_coded(z, e);
+    return begin_decoder(z, mem);
 }
 
 /* Append the end records after the central directory. */
@@ -387,8 +483,8 @@ static ssize_t zip_read(void *cls, uint64_t pos, char *buf, size_t max)
             z->head_off += copy_out(&buf, &max, z->head + z->head_off, z->head_len - z->head_off);
         } else if (z->body_off < z->body.n) {
             z->body_off += copy_out(&buf, &max, z->body.p + z->body_off, z->body.n - z->body_off);
-        } else if (z->dec) {
-            ssize_t n = decode_some(z, buf, max);
+        } else if (z->streaming) {
+            ssize_t n = stream_some(z, buf, max);
             z->failed = n < 0;
             if (n > 0) {
                 buf += n;
@@ -398,21 +494,20 @@ static ssize_t zip_read(void *cls, uint64_t pos, char *buf, size_t max)
             /* resumed: granted (set before the wake), or not, when the server is stopping */
             z->waiting = 0;
             z->reserved = z->waiter.granted ? z->waiter.n : 0;
-            z->failed = !z->waiter.granted || begin_coded(z, &z->page[z->i_page - 1]) != 0;
+            z->failed = !z->waiter.granted || begin_decoder(z, z->pending_mem) != 0;
+        } else if (z->val) {
+            end_value(z); /* an inline entry, sent */
         } else if (z->finished) {
             if (z->cd_off == z->cd.n)
                 break;
             z->cd_off += copy_out(&buf, &max, z->cd.p + z->cd_off, z->cd.n - z->cd_off);
         } else if (z->i_page < z->n_page) {
-            const struct zip_entry *e = &z->page[z->i_page++];
-            z->failed = (e->encoding == KVS_ENC_IDENTITY ? begin_entry(z, e)
-                                                          : reserve_coded(z, e)) != 0;
+            z->failed = next_entry(z) != 0;
             if (z->waiting) /* suspended: libmicrohttpd calls again once it is resumed */
                 return buf - start;
         } else if (z->more) {
             z->failed = next_page(z) != 0;
         } else {
-            free_page(z);
             z->failed = end_archive(z) != 0;
             z->finished = 1;
         }
@@ -432,11 +527,9 @@ static void zip_free(void *cls)
     kvs_budget_cancel(z->budget, &z->waiter);
     if (z->waiting && z->waiter.granted)
         z->reserved = z->waiter.n; /* granted, never used: given back below */
-    release_decoder(z);
-    free_page(z);
+    end_value(z);
     kvs_buf_free(&z->cd);
     json_decref(z->schema);
-    kvs_storage_read_end(z->rd);
     free(z);
 }
 
@@ -474,8 +567,6 @@ void kvs_api_records_zip(struct kvs_req *r)
     z->waiter.arg = z;
     z->more = !z->none;
     kvs_buf_init(&z->cd, CD_MAX);
-    z->rd = r->rd; /* the stream owns the snapshot from here on */
-    r->rd = NULL;
     kvs_storage_note_access(r->srv->storage, s->id, KVS_NOTE_LIST);
 
     struct MHD_Response *resp =

@@ -7,6 +7,11 @@
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
+int kvs_random_bytes(void *out, size_t n)
+{
+    return RAND_bytes(out, (int)n) == 1 ? 0 : KVS_EIO;
+}
+
 int kvs_random_alnum(char *out, size_t n)
 {
     unsigned char pool[64];

@@ -156,6 +156,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     struct kvs_req *r = req_new();
     r->srv = cls;
     r->conn = conn;
+    r->drain_max = DRAIN_MAX;
     r->start_ns = kvs_ratelimit_now_ns();
     if (r->srv->deadlines) { /* the entry on_connection() made for this connection */
         r->hdr_deadline =
@@ -248,6 +249,10 @@ static enum MHD_Result queue(struct kvs_req *r)
         MHD_destroy_response(r->resp); /* MHD holds its own reference while sending */
     r->resp = NULL;
     r->state = ST_DONE;
+    /* A response owns what it sends (copies, open files): no snapshot is held while a client
+     * reads it, however slowly (issue 19, finding 4). */
+    kvs_storage_read_end(r->rd);
+    r->rd = NULL;
     return ok;
 }
 
@@ -435,14 +440,16 @@ static void route_headers(struct kvs_req *r, const char *method)
     if (!(r->route->flags & KVS_R_BODY))
         return; /* any body sent anyway is drained; everything else happens at dispatch */
 
-    size_t max = r->srv->cfg.max_record_size;
+    /* A record may be as large as the limit; other bodies (JSON) are small. */
+    size_t max = r->route->flags & KVS_R_RECORD ? r->srv->cfg.max_record_size : KVS_API_JSON_MAX;
     const char *cl = kvs_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    unsigned long long announced = 0;
     if (cl) {
         char *end;
         unsigned long long len = strtoull(cl, &end, 10);
-        if (*cl && *end == '\0')
-            announced = len;
+        if (*cl && *end == '\0') {
+            r->has_length = 1;
+            r->length = len;
+        }
         if (*cl && *end == '\0' && len > max) {
             r->error = KVS_ETOOBIG;
             snprintf(r->error_msg, sizeof r->error_msg,
@@ -461,12 +468,14 @@ static void route_headers(struct kvs_req *r, const char *method)
         r->error = rc;
         return;
     }
+    r->state = ST_BODY;
+    if (r->route->flags & KVS_R_RECORD)
+        return; /* taken as it comes (kvs_api_record_body) */
     kvs_buf_init(&r->body, max);
     /* The body is as long as announced (libmicrohttpd reads no more): one allocation of that
      * size, where growing by doubling would copy it again and again on the way. */
-    if (announced > 0)
-        (void)kvs_buf_reserve(&r->body, (size_t)announced); /* fits: announced <= max */
-    r->state = ST_BODY;
+    if (r->has_length && r->length > 0)
+        (void)kvs_buf_reserve(&r->body, (size_t)r->length); /* fits: length <= max */
 }
 
 /* The headers call: route (route_headers), then --rate-limit, before any body byte is read:
@@ -497,34 +506,60 @@ static void on_headers(struct kvs_req *r, const char *method)
     r->state = ST_DRAIN;
 }
 
-/* --request-timeout: has R been arriving for longer than allowed? */
+/* --request-timeout: has R been arriving for longer than allowed? A large body may take longer,
+ * as long as it keeps coming: every MIN_BODY_RATE bytes received earn one more second. */
+#define MIN_BODY_RATE (64u * 1024)
+
 static int past_deadline(struct kvs_req *r)
 {
     unsigned secs = r->srv->cfg.request_timeout_secs;
-    return secs && kvs_ratelimit_now_ns() - r->start_ns > (uint64_t)secs * 1000000000ull;
+    if (secs == 0)
+        return 0;
+    uint64_t allowed = (uint64_t)secs + r->bytes_in / MIN_BODY_RATE;
+    return kvs_ratelimit_now_ns() - r->start_ns > allowed * 1000000000ull;
+}
+
+/* Stop taking R's body: answer ERROR once what is left of it has been drained (at most
+ * R->drain_max more bytes). */
+static void stop_body(struct kvs_req *r, int error)
+{
+    r->error = error;
+    kvs_buf_free(&r->body);
+    r->state = ST_DRAIN;
+    r->drained = 0;
 }
 
 static void on_body(struct kvs_req *r, const char *data, size_t size)
 {
     r->bytes_in += size;
     if (r->error != KVS_ETIMEOUT && past_deadline(r)) {
-        r->error = KVS_ETIMEOUT;
         snprintf(r->error_msg, sizeof r->error_msg,
-                 "The request was not received within %u seconds.",
-                 r->srv->cfg.request_timeout_secs);
-        kvs_buf_free(&r->body);
-        r->state = ST_DRAIN;
+                 "The request was not received within %u seconds (and one more for every %u "
+                 "KiB of body).",
+                 r->srv->cfg.request_timeout_secs, MIN_BODY_RATE / 1024);
+        stop_body(r, KVS_ETIMEOUT);
+        return;
+    }
+    if (r->state == ST_BODY && (r->route->flags & KVS_R_RECORD)) {
+        int rc = kvs_api_record_body(r, data, size);
+        if (rc == 0)
+            return;
+        /* Refused midway (too large, not valid, the disk full): the answer can only go out
+         * once the body is in (libmicrohttpd 0.9.75). A client that announced its length
+         * committed to sending it: that much is drained, so that it sees the 507 of a full
+         * disk rather than a reset; others (chunked, or past the limit) get DRAIN_MAX. */
+        if (rc == KVS_ENOSPACE && r->has_length && r->length - r->bytes_in > r->drain_max)
+            r->drain_max = r->length - r->bytes_in;
+        stop_body(r, rc);
         return;
     }
     if (r->state == ST_BODY) {
         if (kvs_buf_append(&r->body, data, size) == 0)
             return;
-        r->error = KVS_ETOOBIG;
         snprintf(r->error_msg, sizeof r->error_msg, "The payload is too large (limit: %zu bytes).",
-                 r->srv->cfg.max_record_size);
-        kvs_buf_free(&r->body);
-        r->state = ST_DRAIN;
-        r->drained = r->srv->cfg.max_record_size;
+                 (size_t)r->body.max);
+        stop_body(r, KVS_ETOOBIG);
+        return;
     }
     r->drained += size;
 }
@@ -616,7 +651,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->status = 408;
             return MHD_NO;
         }
-        if (r->state == ST_DRAIN && r->drained > DRAIN_MAX) {
+        if (r->state == ST_DRAIN && r->drained > r->drain_max) {
             reply_pending_error(r); /* enough: answer now; MHD closes after the response */
             return queue(r);
         }
@@ -696,6 +731,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (r->resp && !r->resp_kept)
         MHD_destroy_response(r->resp);
+    if (r->stream)
+        kvs_api_record_cleanup(r); /* an upload cut off midway is removed here */
     kvs_storage_read_end(r->rd);
     kvs_store_clear(&r->store);
     kvs_store_clear(&r->w.store);

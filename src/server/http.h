@@ -6,8 +6,10 @@
  *
  *   headers   route the request, check the method, and, for requests with a body,
  *             authenticate and check the announced size before any byte is buffered
- *   body      append chunks to a buffer capped at the record limit; past the cap, read and
- *             discard the rest so the client sees the 413 instead of a reset connection
+ *   body      append chunks to a buffer capped at the body limit, or hand them to the
+ *             record handler as they come (kvs_api_record_body); past the cap, or after the
+ *             handler failed, read and discard the rest so the client sees the answer (413,
+ *             507) instead of a reset connection
  *   dispatch  call the route's handler, which either sets a response or submits a write
  *   wait      (writes) the connection is suspended until the storage's writer has made the
  *             write durable; its callback resumes the connection
@@ -146,7 +148,11 @@ struct kvs_req {
 
     struct kvs_read *rd; /* the request's read snapshot, if any; ended at completion */
     struct kvs_buf body; /* the request body, capped */
+    int has_length;      /* the body's length was announced (Content-Length), not chunked */
+    uint64_t length;     /* that length */
+    void *stream;        /* a record body taken as it arrives (kvs_api_record_body); owned */
     uint64_t drained;    /* body bytes read and discarded after an early error */
+    uint64_t drain_max;  /* how many may be drained before the connection is cut */
     int error;           /* an error found before dispatch, answered when the body is in */
     char error_msg[160]; /* its message, "" for the table's */
 

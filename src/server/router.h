@@ -17,7 +17,9 @@ struct kvs_req;
 typedef void (*kvs_handler_fn)(struct kvs_req *r);
 
 #define KVS_R_BODY 1u       /* takes a request body (capped at the record limit) */
-#define KVS_R_RECORD 2u     /* the body is a record: checked early, stored as is */
+/* the body is a record: checked early, stored as is, and taken as it arrives
+ * (kvs_api_record_body), not buffered whole: it may be as large as the disk */
+#define KVS_R_RECORD 2u
 #define KVS_R_PUBLIC 4u     /* needs no token (the handler decides what an anonymous caller gets) */
 #define KVS_R_SIG_RECORD 8u /* a ?signature= of the record's key grants reading */
 #define KVS_R_SIG_KEYS 16u  /* a ?signature= of the store's key list grants reading */

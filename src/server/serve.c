@@ -28,7 +28,11 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:8787"
 #define DEFAULT_DATA "./data"
-#define DEFAULT_MAX_RECORD (10u * 1024 * 1024)
+/* Large records go to the disk as they arrive (storage.h, "Large records"): the disk is the
+ * real limit, this one only a guard against a runaway client. A back-end that keeps every
+ * value in its rows (PostgreSQL, for now) holds a body in memory, so it keeps the old one. */
+#define DEFAULT_MAX_RECORD (64ull << 30)
+#define DEFAULT_MAX_RECORD_INLINE (10u * 1024 * 1024)
 #define SHUTDOWN_GRACE_SECS 10
 #define DEFAULT_DECODE_MEMORY (64u * 1024 * 1024)
 /* Connections: an idle one costs about 4.7 KiB of memory (7.5 KiB holding part of a request
@@ -56,8 +60,9 @@ static void help(FILE *out)
             "  --storage SPEC           where the data is: lmdb:DIR (as --data DIR), or a\n"
             "                           PostgreSQL connection URI postgres://USER@HOST/DB\n"
             "                           (libpq's; the tables are made in its schema)\n"
-            "  --max-record-size BYTES  largest record, as stored (default %u = 10 MiB;\n"
-            "                           suffixes K, M, G for KiB, MiB, GiB)\n"
+            "  --max-record-size BYTES  largest record, as stored (default 64G; 10M on a\n"
+            "                           storage that keeps records in memory on their way\n"
+            "                           in; suffixes K, M, G, T for KiB, MiB, GiB, TiB)\n"
             "  --public-url URL         base URL of public links (default: from the Host header)\n"
             "  --threads N              HTTP worker threads (default: number of CPUs; with\n"
             "                           PostgreSQL give more, as they wait on the database)\n"
@@ -108,7 +113,7 @@ static void help(FILE *out)
             "\n"
             "Stop with SIGTERM or SIGINT: requests in flight finish, the storage closes cleanly.\n"
             "SIGHUP reloads the TLS certificate and key without dropping connections.\n",
-            DEFAULT_LISTEN, DEFAULT_DATA, DEFAULT_MAX_RECORD);
+            DEFAULT_LISTEN, DEFAULT_DATA);
 }
 
 /* Parse a size with an optional K/M/G/T suffix (powers of 1024). Returns 0 or -1. */
@@ -198,7 +203,7 @@ static void redact(const char *spec, char *out, size_t cap)
 /* Parse ARGV into CFG and STORE_CFG. Returns -1 to go on, or an exit status. */
 static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
                          struct kvs_storage_config *store_cfg, const char **access_log,
-                         int *log_json)
+                         int *log_json, int *max_record_given)
 {
     enum {
         O_LISTEN = 1,
@@ -284,9 +289,10 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             data_given |= store_cfg->pg_uri == NULL;
             break;
         case O_MAX_RECORD:
-            if (parse_size(optarg, &size) != 0 || size == 0 || size > (1ull << 30))
-                return bad_value("max-record-size", optarg, "expected 1 byte to 1G");
+            if (parse_size(optarg, &size) != 0 || size == 0 || size > (1ull << 40))
+                return bad_value("max-record-size", optarg, "expected 1 byte to 1T");
             cfg->max_record_size = (size_t)size;
+            *max_record_given = 1;
             break;
         case O_PUBLIC_URL:
             if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
@@ -586,7 +592,9 @@ int kvs_serve_main(int argc, char **argv)
     struct kvs_storage_config store_cfg = {.unnamed_retention_ms = 7ull * 86400000};
     const char *access_log = NULL;
     int log_json = 0;
-    int status = parse_options(argc, argv, &srv.cfg, &store_cfg, &access_log, &log_json);
+    int max_record_given = 0;
+    int status = parse_options(argc, argv, &srv.cfg, &store_cfg, &access_log, &log_json,
+                               &max_record_given);
     if (status >= 0)
         return status;
     raise_fd_limit(srv.cfg.max_connections);
@@ -637,6 +645,8 @@ int kvs_serve_main(int argc, char **argv)
         kvs_tls_free(srv.tls);
         return 1;
     }
+    if (!kvs_storage_uploads(srv.storage) && !max_record_given)
+        srv.cfg.max_record_size = DEFAULT_MAX_RECORD_INLINE; /* bodies are held in memory */
     /* Listen before creating the admin: a start that fails on a busy port must not have
      * shown (and so spent) the one-time display of a generated token. Connections wait in the
      * kernel's backlog until the server starts below, when the admin exists: nothing is ever

@@ -99,6 +99,35 @@ struct kvs_storage_ops {
 
     /* kvs_storage_disk_bytes(). Called on any thread, concurrently with everything else. */
     int (*disk_bytes)(struct kvs_storage *st, uint64_t *out);
+
+    /* Large records (storage.h, "Large records"). All NULL when the back-end keeps every
+     * value in its rows; then kvs_storage_uploads() is 0. The back-end's upload struct embeds
+     * struct kvs_upload first, named super.
+     *   upload_begin   as kvs_storage_upload_begin()
+     *   upload_append  as kvs_upload_append()
+     *   upload_sync    make the bytes durable; on one of the storage's sync threads, before
+     *                  the write that carries the upload goes to the writer. Returns 0,
+     *                  KVS_ENOSPACE or KVS_EIO.
+     *   upload_keep    the write that carried it committed: the bytes are the record's now;
+     *                  free what U holds (not the bytes). On the writer thread.
+     *   upload_abort   as kvs_upload_abort(); also for a write that failed.
+     *   blob_open      open the bytes of REC (REC->blob set), found by RD: a descriptor
+     *                  open for reading in *FD. KVS_ESTALE when they are gone (replaced
+     *                  since RD began), KVS_EIO when damaged. Any thread. */
+    int (*upload_begin)(struct kvs_storage *st, uint64_t size, struct kvs_upload **out);
+    int (*upload_append)(struct kvs_upload *u, const void *p, size_t n);
+    int (*upload_sync)(struct kvs_upload *u);
+    void (*upload_keep)(struct kvs_upload *u);
+    void (*upload_abort)(struct kvs_upload *u);
+    int (*blob_open)(struct kvs_read *rd, const struct kvs_record_view *rec, int *fd);
+    /* The size up to which a value is best kept in the row (kvs_storage_inline_max). */
+    uint64_t inline_max;
+};
+
+/* The generic part of every upload. A back-end's upload struct embeds it first, named super. */
+struct kvs_upload {
+    struct kvs_storage *st;
+    uint64_t size; /* bytes appended */
 };
 
 /* The generic part of every read snapshot. A back-end's read struct embeds it first, named
@@ -108,6 +137,10 @@ struct kvs_read {
 };
 
 #define KVS_STAT_STRIPES 16
+/* Threads that make uploads durable (fdatasync of a large file can take seconds; several run
+ * at once, so that a small upload does not wait behind a large one, and the file system can
+ * join their journal commits). */
+#define KVS_SYNC_THREADS 4
 
 /* The generic part of every storage. Back-ends embed it first and never touch the fields
  * below ops: they belong to storage.c. */
@@ -124,6 +157,13 @@ struct kvs_storage {
     pthread_t writer;
     struct kvs_storage_counters counters;
 
+    /* uploads waiting to be made durable before their writes go to the writer (upload.c) */
+    struct kvs_write *sync_head, *sync_tail; /* under mu */
+    pthread_cond_t sync_wake;                /* signalled on a queued upload and on close */
+    int sync_closing;                        /* under mu */
+    unsigned n_syncers;                      /* sync threads started */
+    pthread_t syncers[KVS_SYNC_THREADS];
+
     /* read statistics counted in memory, striped by store ID to keep lock contention low */
     struct kvs_stat_stripe {
         pthread_mutex_t mu;
@@ -137,6 +177,24 @@ struct kvs_storage {
  * thread, every drained delta has been applied, so stored accessed_ms combined with this is
  * the store's true last access. */
 int64_t kvs_storage_pending_access(struct kvs_storage *st, const char *store_id);
+
+/* Queue W for the writer thread (kvs_storage_submit() without the checks: the sync threads
+ * hand on writes whose upload is durable). Returns 0, or KVS_EUNAVAIL once the writer is
+ * closing. */
+KVS_MUST_CHECK int kvs_storage_enqueue(struct kvs_storage *st, struct kvs_write *w);
+
+/* The uploads' part of set-up and shut-down (upload.c): start the sync threads (0 or
+ * KVS_EIO), and, before the writer stops, let them finish what is queued and join them. */
+KVS_MUST_CHECK int kvs_storage_uploads_start(struct kvs_storage *st);
+void kvs_storage_uploads_stop(struct kvs_storage *st);
+
+/* Queue W, a record put carrying an upload, for a sync thread (kvs_storage_submit()). */
+KVS_MUST_CHECK int kvs_storage_submit_upload(struct kvs_storage *st, struct kvs_write *w);
+
+/* After W's batch: keep W's upload (W committed) or remove it (W failed; but a write refused
+ * with KVS_ESTALE keeps it for its submitter to submit again or abort), and clear
+ * W->upload. On the writer thread. */
+void kvs_storage_upload_settle(struct kvs_storage *st, struct kvs_write *w);
 
 /* Set up the generic part and start the writer thread. Called by a back-end's open function
  * once the back-end is ready; on error the back-end closes itself. Returns 0 or KVS_EIO. */

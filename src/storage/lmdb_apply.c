@@ -25,7 +25,23 @@ struct staged {
     struct kvs_run run; /* a run op's run (its status message owned) */
     uint64_t version; /* a record put's new version and modification time */
     int64_t modified_ms;
+    /* the blob file of the record a put replaced or a delete removed: removed once the
+     * transaction has committed (until then it is still the committed record's) */
+    int has_freed;
+    unsigned char freed[BLOB_ID_LEN];
 };
+
+/* PREV, the record about to be replaced or deleted, may be held in a blob file: delete its
+ * blobs row and note the file to remove after the commit. */
+static KVS_MUST_CHECK int free_blob(struct kvs_lmdb *db, MDB_txn *txn,
+                                    const struct kvs_record_view *prev, struct staged *out)
+{
+    if (prev->blob.n == 0)
+        return 0;
+    memcpy(out->freed, prev->blob.p, BLOB_ID_LEN); /* PREV points into a page about to change */
+    out->has_freed = 1;
+    return kvs_lmdb_blob_row_del(db, txn, prev->blob);
+}
 
 /* Whether the string in the char array FIELD ends within the array (input from a client
  * passes through several hands before it reaches here). */
@@ -78,9 +94,11 @@ static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const st
         rc = kvs_lmdb_parse_record(old, &prev);
         if (rc == 0)
             rc = check_precond(w, &prev);
+        if (rc == 0)
+            rc = free_blob(db, txn, &prev, out);
         if (rc != 0)
             return rc;
-        sr.s.storage_bytes -= w->key.n + prev.value.n;
+        sr.s.storage_bytes -= w->key.n + prev.size;
         sr.s.record_count--;
     } else if (rc == KVS_ENOTFOUND) {
         rc = check_precond(w, NULL);
@@ -91,13 +109,21 @@ static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const st
     }
 
     struct kvs_record_view rec = {.value = w->value,
+                                  .size = w->value.n,
                                   .content_type = w->content_type,
                                   .encoding = w->encoding,
                                   .version = next_version(db, &sr, now),
                                   .modified_ms = now};
+    if (w->upload != NULL) { /* held in its blob file, synced already (upload.c) */
+        const struct kvs_lmdb_upload *u = (const struct kvs_lmdb_upload *)w->upload;
+        rec.blob = (kvs_slice){(const char *)u->id, BLOB_ID_LEN};
+        rec.size = u->super.size;
+        rc = kvs_lmdb_blob_row_put(db, txn, u->id, rec.size, w->store_id, w->key);
+        if (rc != 0)
+            return rc;
+    }
     unsigned char *dst = NULL;
-    rc = db_reserve(txn, db->dbi[DBI_RECORDS], k, RECORD_HDR_LEN + rec.content_type.n + rec.value.n,
-                    &dst, "put record");
+    rc = db_reserve(txn, db->dbi[DBI_RECORDS], k, kvs_lmdb_record_len(&rec), &dst, "put record");
     if (rc != 0)
         return rc;
     kvs_lmdb_pack_record(dst, &rec);
@@ -107,7 +133,7 @@ static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const st
 
     sr.s.write_count++;
     sr.s.record_count++;
-    sr.s.storage_bytes += w->key.n + w->value.n;
+    sr.s.storage_bytes += w->key.n + rec.size;
     int64_t was_accessed = sr.accessed_ms;
     sr.modified_ms = sr.accessed_ms = now;
     rc = kvs_lmdb_unnamed_touch(txn, db, w->store_id, was_accessed, now);
@@ -115,7 +141,8 @@ static KVS_MUST_CHECK int record_put(struct kvs_lmdb *db, MDB_txn *txn, const st
 }
 
 static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
-                                        const struct kvs_write *w, int64_t now)
+                                        const struct kvs_write *w, int64_t now,
+                                        struct staged *out)
 {
     if (!FITS(w->store_id) || strlen(w->store_id) != KVS_ID_LEN)
         return KVS_ENOTFOUND;
@@ -137,9 +164,11 @@ static KVS_MUST_CHECK int record_delete(struct kvs_lmdb *db, MDB_txn *txn,
     rc = kvs_lmdb_parse_record(old, &prev);
     if (rc == 0)
         rc = check_precond(w, &prev);
+    if (rc == 0)
+        rc = free_blob(db, txn, &prev, out);
     if (rc != 0)
         return rc;
-    size_t freed = w->key.n + prev.value.n; /* PREV points into a page mdb_del may reuse */
+    uint64_t freed = w->key.n + prev.size; /* PREV points into a page mdb_del may reuse */
     rc = db_del(txn, db->dbi[DBI_RECORDS], k, "delete record");
     if (rc != 0)
         return rc;
@@ -989,7 +1018,7 @@ static KVS_MUST_CHECK int apply_one(struct kvs_lmdb *db, MDB_txn *txn, const str
     case KVS_W_RECORD_PUT:
         return record_put(db, txn, w, now, out);
     case KVS_W_RECORD_DELETE:
-        return record_delete(db, txn, w, now);
+        return record_delete(db, txn, w, now, out);
     case KVS_W_STORE_CREATE:
         return store_create(db, txn, w, now, out);
     case KVS_W_STORE_UPDATE:
@@ -1179,8 +1208,11 @@ static KVS_MUST_CHECK int apply_once(struct kvs_lmdb *db, struct kvs_write **ws,
         goto out;
     }
     grow_ahead(db);
-    /* Committed: the outputs go to their writes. */
+    /* Committed: the outputs go to their writes, and the blob files no row references any
+     * more go (a crash before this leaves them to the sweep at the next start). */
     for (size_t i = 0; i < n; i++) {
+        if (staged[i].has_freed && ws[i]->result == 0)
+            kvs_lmdb_blob_remove(db, staged[i].freed);
         if (staged[i].has_store) {
             kvs_store_clear(&ws[i]->store);
             ws[i]->store = staged[i].store;

@@ -280,30 +280,52 @@ KVS_MUST_CHECK int kvs_lmdb_unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *d
 KVS_MUST_CHECK int kvs_lmdb_parse_record(MDB_val v, struct kvs_record_view *out)
 {
     const unsigned char *p = v.mv_data;
-    if (v.mv_size < RECORD_HDR_LEN || p[0] != RECORD_FORMAT || p[1] > KVS_ENC_BR ||
-        v.mv_size - RECORD_HDR_LEN < p[2])
+    if (v.mv_size < RECORD_HDR_LEN || (p[0] != RECORD_FORMAT && p[0] != RECORD_BLOB) ||
+        p[1] > KVS_ENC_BR || v.mv_size - RECORD_HDR_LEN < p[2])
         return kvs_lmdb_corrupt("record");
-    size_t ct = p[2];
+    size_t ct = p[2], rest = v.mv_size - RECORD_HDR_LEN - ct;
+    const char *tail = (const char *)p + RECORD_HDR_LEN + ct;
     struct unpacker u = {.p = p + 3, .n = 16};
     out->version = get_u64(&u);
     out->modified_ms = (int64_t)get_u64(&u);
     out->encoding = (enum kvs_encoding)p[1];
     out->content_type = (kvs_slice){(const char *)p + RECORD_HDR_LEN, ct};
-    out->value =
-        (kvs_slice){(const char *)p + RECORD_HDR_LEN + ct, v.mv_size - RECORD_HDR_LEN - ct};
+    if (p[0] == RECORD_FORMAT) {
+        out->value = (kvs_slice){tail, rest};
+        out->size = rest;
+        out->blob = (kvs_slice){"", 0};
+        return 0;
+    }
+    if (rest != RECORD_BLOB_TAIL)
+        return kvs_lmdb_corrupt("record");
+    u = (struct unpacker){.p = (const unsigned char *)tail, .n = 8};
+    out->size = get_u64(&u);
+    out->blob = (kvs_slice){tail + 8, BLOB_ID_LEN};
+    out->value = (kvs_slice){"", 0};
     return 0;
+}
+
+size_t kvs_lmdb_record_len(const struct kvs_record_view *rec)
+{
+    return RECORD_HDR_LEN + rec->content_type.n +
+           (rec->blob.n ? RECORD_BLOB_TAIL : rec->value.n);
 }
 
 void kvs_lmdb_pack_record(unsigned char *dst, const struct kvs_record_view *rec)
 {
     struct packer p = {dst};
-    put_u8(&p, RECORD_FORMAT);
+    put_u8(&p, rec->blob.n ? RECORD_BLOB : RECORD_FORMAT);
     put_u8(&p, (unsigned)rec->encoding);
     put_u8(&p, (unsigned)rec->content_type.n);
     put_u64(&p, rec->version);
     put_u64(&p, (uint64_t)rec->modified_ms);
     put_bytes(&p, rec->content_type.p, rec->content_type.n);
-    put_bytes(&p, rec->value.p, rec->value.n);
+    if (rec->blob.n) {
+        put_u64(&p, rec->size);
+        put_bytes(&p, rec->blob.p, BLOB_ID_LEN);
+    } else {
+        put_bytes(&p, rec->value.p, rec->value.n);
+    }
 }
 
 /* Whether store ID was deleted and its records are not swept yet: 1, 0, or KVS_EIO. */

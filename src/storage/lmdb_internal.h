@@ -43,7 +43,7 @@
  * faster at 1 and 16 connections but 5 % slower than the above at 64: a write then waits for
  * the next batch too, and with a fixed number of clients the latency sets the rate.
  *
- * ---- Schema, version 6 ---------------------------------------------------------------------
+ * ---- Schema, version 7 ---------------------------------------------------------------------
  *
  * Integers are little-endian and fixed-width unless said otherwise; strings are raw bytes
  * with an explicit length, never NUL-terminated. Every value that may change shape starts
@@ -60,10 +60,11 @@
  * prefix, revocable by the whole token only), and so is version 2 (no unnamed_by_access; migrate_v2
  * builds it), and so is version 3 (records and store_stats in format 1, without versions;
  * migrate_v3 rewrites them in bounded steps), and so are versions 4 (no runs: their four tables
- * are made empty, in the transaction that opens the tables) and 5 (its tokens rows are all the
+ * are made empty, in the transaction that opens the tables), 5 (its tokens rows are all the
  * bare user ID, which version 6 still reads as a token without limits: only the version
- * changes, so that an older build refuses rows with a scope rather than misread them); any
- * other version is refused (KVS_EIO, logged), and so is data without a version.
+ * changes, so that an older build refuses rows with a scope rather than misread them) and 6
+ * (no blobs table: made empty the same way as the runs' tables); any other version is refused
+ * (KVS_EIO, logged), and so is data without a version.
  *   users          user id                           → u8 format, u8 is_admin,
  *                                                      u8 default_access, i64 created_ms,
  *                                                      u8 len + username
@@ -106,8 +107,16 @@
  *                                                      u8 content-type len, u64 version,
  *                                                      i64 modified_ms, content type,
  *                                                      value bytes (the rest)
+ *                                                    or, for a record held in a blob file
+ *                                                      (version 7), u8 format (3) and the same
+ *                                                      up to the content type, then u64 size,
+ *                                                      blob id (16 bytes)
  *                  All records of a store are adjacent and in key byte order, so a page of
  *                  keys is one MDB_SET_RANGE and LIMIT steps: O(limit + log n).
+ *   blobs          blob id (16 bytes)                → u8 format, u64 size, store id + key
+ *                  (version 7) Every blob file a committed record references, written and
+ *                  deleted with that record's row: what the start-up sweep and `kvs check`
+ *                  hold the files of blobs/ against (lmdb_blob.c).
  *   shares         store id + user id                → u8 format, u8 level (1 READ, 2 WRITE)
  *                  Who a store is shared with. Deleting the store deletes these rows and
  *                  their shared_with twins in the same transaction.
@@ -152,7 +161,12 @@
  *
  * ---- Large values ---------------------------------------------------------------------------
  *
- * Records of up to 10 MiB live in the B-tree as LMDB overflow pages (contiguous page runs).
+ * A record larger than INLINE_MAX is not put in the B-tree but in a file of its own,
+ * DIR/blobs/HH/ID (ID: 32 hex digits of 16 random bytes, HH its first two), written as the
+ * body arrives and synced (with its directory) before the commit of the row that references it
+ * (storage.h, "Large records"; lmdb_blob.c). The row is then a few dozen bytes, so the writer's
+ * transaction, LMDB's dirty pages and the data file stay small whatever the record's size.
+ * Smaller records live in the B-tree as LMDB overflow pages (contiguous page runs).
  * Freed runs are reused only when a run of the needed length is free, so churn of large values
  * fragments the file. Measured with bench/lmdb_frag.c (64 live records of 64 KiB..10 MiB, each
  * round overwriting a random one with a new random size; ~20 GB written in 4,000 rounds): the
@@ -207,9 +221,15 @@
 #include "storage/lmdb_wal.h"
 #include "storage/prealloc.h"
 
-#define SCHEMA_VERSION 6u
+#define SCHEMA_VERSION 7u
 #define FORMAT 1u        /* the format byte of every value written today, but: */
 #define RECORD_FORMAT 2u /* records (version 4: + version, modified_ms) */
+#define RECORD_BLOB 3u   /* records held in a blob file (version 7) */
+#define BLOB_ID_LEN 16
+#define RECORD_BLOB_TAIL (8 + BLOB_ID_LEN) /* size, blob id */
+/* Values up to this size stay in the B-tree, larger ones go to blob files: see "Large values"
+ * for why, and README ("Large records") for the measurement that chose it. */
+#define KVS_LMDB_INLINE_MAX (1024u * 1024)
 #define STATS_FORMAT 2u  /* store_stats (version 4: + last_version) */
 
 #define STORE_BY_USER_KEY_LEN (KVS_ID_LEN + 8 + KVS_ID_LEN) /* also the shared_with key */
@@ -240,6 +260,7 @@ enum dbi {
     DBI_RUNS_BY_USER,
     DBI_RUNS_BY_ACTOR,
     DBI_RUNS_BY_STORE,
+    DBI_BLOBS,
     DBI_COUNT
 };
 
@@ -264,6 +285,8 @@ struct kvs_lmdb {
     struct kvs_wal *logging;
     int wal_started;
     unsigned char dbi_enum[64]; /* enum dbi of each MDB_dbi handle (LMDB numbers them from 2) */
+    int blobs_fd;     /* DIR/blobs, open; its flock (lmdb_blob.c) lasts as long as the storage */
+    uint64_t inline_max; /* larger values go to blob files */
     /* Ended reads kept for the next ones (lmdb_read.c), their transactions reset */
     pthread_mutex_t spares_mu;
     struct kvs_lmdb_read *spares; /* under spares_mu */
@@ -646,11 +669,16 @@ KVS_MUST_CHECK int kvs_lmdb_unnamed_put(MDB_txn *txn, const struct kvs_lmdb *db,
 KVS_MUST_CHECK int kvs_lmdb_unnamed_touch(MDB_txn *txn, const struct kvs_lmdb *db, const char *id,
                                           int64_t old_ms, int64_t new_ms);
 
-/* Parse a records value into OUT (which points into V). Returns 0 or KVS_EIO. */
+/* Parse a records value into OUT (which points into V): an inline value, or a reference to a
+ * blob file (OUT->blob, BLOB_ID_LEN bytes). Returns 0 or KVS_EIO. */
 KVS_MUST_CHECK int kvs_lmdb_parse_record(MDB_val v, struct kvs_record_view *out);
 
-/* Write the records value of REC (its value, content type, encoding, version and
- * modification time) into DST, of RECORD_HDR_LEN + content type + value bytes. */
+/* The length of REC's records value: RECORD_HDR_LEN + content type + the value's bytes, or
+ * + RECORD_BLOB_TAIL for a record held in a blob file (REC->blob set). */
+size_t kvs_lmdb_record_len(const struct kvs_record_view *rec);
+
+/* Write the records value of REC (its value or its blob reference and size, content type,
+ * encoding, version and modification time) into DST, of kvs_lmdb_record_len(REC) bytes. */
 void kvs_lmdb_pack_record(unsigned char *dst, const struct kvs_record_view *rec);
 
 /* Whether store ID was deleted and its records are not swept yet: 1, 0, or KVS_EIO. */
@@ -761,6 +789,34 @@ KVS_MUST_CHECK int kvs_lmdb_run_update(struct kvs_lmdb *db, MDB_txn *txn,
 /* Store STORE_ID is being deleted: delete the run it is the default store of, if any. */
 KVS_MUST_CHECK int kvs_lmdb_run_drop_of_store(struct kvs_lmdb *db, MDB_txn *txn,
                                               const char *store_id);
+/* lmdb_blob.c: blob files (see "Large values" above) */
+struct kvs_lmdb_upload {
+    struct kvs_upload super;
+    int fd;
+    unsigned char id[BLOB_ID_LEN];
+    uint64_t reserved; /* bytes set aside with fallocate */
+    uint64_t flushed;  /* bytes handed to writeback already (sync_file_range) */
+};
+/* Open DIR/blobs (creating it and its 256 subdirectories), take its shared lock, and, when no
+ * other process has the storage open, remove every blob file no row references (left by a
+ * crash mid-upload or between a commit and its removals). Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_blobs_open(struct kvs_lmdb *db);
+void kvs_lmdb_blobs_close(struct kvs_lmdb *db);
+KVS_MUST_CHECK int kvs_lmdb_upload_begin(struct kvs_storage *st, uint64_t size,
+                                         struct kvs_upload **out);
+KVS_MUST_CHECK int kvs_lmdb_upload_append(struct kvs_upload *u, const void *p, size_t n);
+KVS_MUST_CHECK int kvs_lmdb_upload_sync(struct kvs_upload *u);
+void kvs_lmdb_upload_keep(struct kvs_upload *u);
+void kvs_lmdb_upload_abort(struct kvs_upload *u);
+KVS_MUST_CHECK int kvs_lmdb_blob_open(struct kvs_read *rd, const struct kvs_record_view *rec,
+                                      int *fd);
+/* Remove the file of blob ID: its row was deleted by a transaction that committed. */
+void kvs_lmdb_blob_remove(struct kvs_lmdb *db, const unsigned char id[BLOB_ID_LEN]);
+/* Add the blobs row of blob ID of SIZE bytes, held by record KEY of STORE_ID; delete it. */
+KVS_MUST_CHECK int kvs_lmdb_blob_row_put(struct kvs_lmdb *db, MDB_txn *txn,
+                                         const unsigned char id[BLOB_ID_LEN], uint64_t size,
+                                         const char *store_id, kvs_slice key);
+KVS_MUST_CHECK int kvs_lmdb_blob_row_del(struct kvs_lmdb *db, MDB_txn *txn, kvs_slice id);
 
 /* lmdb_maint.c */
 KVS_MUST_CHECK int kvs_lmdb_maintain(struct kvs_storage *st);

@@ -3,9 +3,11 @@
  * retention expired, each in bounded steps; and the hot backup. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "storage/lmdb_internal.h"
@@ -22,6 +24,8 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     int more = 0;
+    unsigned char *freed = NULL; /* the blob ids of the swept records held in files */
+    size_t n_freed = 0;
     int rc = kvs_lmdb_write_begin(db, &txn);
     if (rc != 0)
         goto out;
@@ -62,7 +66,17 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < KVS_ID_LEN || memcmp(k.mv_data, sid, KVS_ID_LEN) != 0)
             break;
-        rc = db_cursor_del(cur, "sweep record");
+        /* a record held in a blob file: its row goes now, its file after the commit */
+        struct kvs_record_view rec;
+        rc = kvs_lmdb_parse_record(v, &rec);
+        if (rc == 0 && rec.blob.n) {
+            if (freed == NULL)
+                freed = kvs_xmalloc((size_t)SWEEP_MAX * BLOB_ID_LEN);
+            memcpy(freed + n_freed++ * BLOB_ID_LEN, rec.blob.p, BLOB_ID_LEN);
+            rc = kvs_lmdb_blob_row_del(db, txn, rec.blob);
+        }
+        if (rc == 0)
+            rc = db_cursor_del(cur, "sweep record");
         if (rc != 0)
             goto out;
         swept++;
@@ -93,11 +107,15 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_storage *st)
     }
     rc = kvs_lmdb_commit(db, txn, 0, 1); /* records of stores already gone; deleted some */
     txn = NULL;
+    int committed = rc == 0;
     if (rc == KVS_WAL_AGAIN) /* the log made room: the next step does these again */
         rc = 0;
     else if (rc != 0)
         rc = kvs_lmdb_commit_err(db, rc, 0, "commit sweep");
+    for (size_t i = 0; committed && i < n_freed; i++) /* their rows are gone for good */
+        kvs_lmdb_blob_remove(db, freed + i * BLOB_ID_LEN);
 out:
+    free(freed);
     if (cur != NULL)
         mdb_cursor_close(cur);
     if (txn != NULL)

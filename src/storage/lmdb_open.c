@@ -34,6 +34,7 @@ const char *const kvs_lmdb_dbi_names[DBI_COUNT] = {
     [DBI_RUNS_BY_USER] = "runs_by_user",
     [DBI_RUNS_BY_ACTOR] = "runs_by_actor",
     [DBI_RUNS_BY_STORE] = "runs_by_store",
+    [DBI_BLOBS] = "blobs",
 };
 
 /* ==== opening and closing =================================================================== */
@@ -42,6 +43,7 @@ static void lmdb_close(struct kvs_storage *st)
 {
     struct kvs_lmdb *db = lmdb_of(st);
     kvs_lmdb_read_spares_free(db);
+    kvs_lmdb_blobs_close(db);
     pthread_mutex_destroy(&db->spares_mu);
     db->logging = NULL;
     kvs_wal_close(db->wal); /* its last checkpoint, before the environment goes */
@@ -318,9 +320,9 @@ static int upgrade_stats(struct kvs_lmdb *db, MDB_txn *txn, MDB_val k, MDB_val v
 
 /* Upgrade a version 3 environment to version 4: every record gets a version and a
  * modification time (storage.h, "Record versions"), every store's stats row the last version
- * its store gave; then the schema version becomes the current one (versions 5 and 6 added only
- * the tables of runs, made empty by open_dbis, and what may follow a tokens row). In steps
- * (rewrite_rows), outside open_dbis's transaction. */
+ * its store gave; then the schema version becomes the current one (versions 5, 6 and 7 added
+ * only the tables of runs and of blobs, made empty by open_dbis, and what may follow a tokens
+ * row). In steps (rewrite_rows), outside open_dbis's transaction. */
 static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
 {
     struct v3_state m = {.next_version = (uint64_t)kvs_now_ms() * 1000};
@@ -350,10 +352,10 @@ static KVS_MUST_CHECK int migrate_v3(struct kvs_lmdb *db)
 }
 
 /* Open (creating) every DBI and check, or on a new environment write, the schema version.
- * Versions 1 and 2 are upgraded to 3 in the same transaction; version 3 to 5 after it, in
- * steps (migrate_v3); versions 4 and 5 to 6 in the same transaction (version 5 added only the
- * tables of runs, which open_dbis has just made, empty; version 6 only what may follow a tokens
- * row). */
+ * Versions 1 and 2 are upgraded to 3 in the same transaction; version 3 to the current one after
+ * it, in steps (migrate_v3); versions 4, 5 and 6 to 7 in the same transaction (version 5 added
+ * only the tables of runs, version 7 the blobs table, which open_dbis has just made, empty;
+ * version 6 only what may follow a tokens row). */
 static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
 {
     MDB_txn *txn = NULL;
@@ -396,16 +398,18 @@ static KVS_MUST_CHECK int open_dbis(struct kvs_lmdb *db, const char *dir)
             if (rc == 0)
                 rc = put_schema_version(db, txn, 3);
             found = 3;
-        } else if (found == 4 || found == 5) {
-            /* Version 5 added the runs' tables (made, empty, above); version 6 reads every
-             * version 5 row as it is (a tokens row of a bare user ID is a token without
-             * limits): only the version changes, here, in one step. */
+        } else if (found == 4 || found == 5 || found == 6) {
+            /* Version 5 added the runs' tables and version 7 the blobs table (made, empty,
+             * above); version 6 reads every version 5 row as it is (a tokens row of a bare
+             * user ID is a token without limits): only the version changes, here, in one
+             * step. */
             rc = put_schema_version(db, txn, SCHEMA_VERSION);
             if (rc == 0)
-                kvs_log_info("lmdb: upgraded the data from schema version %u to %u (runs; tokens "
-                             "may have a scope and an expiry)",
-                             (unsigned)found,
-                             SCHEMA_VERSION);
+                kvs_log_info("lmdb: upgraded the data from schema version %u to %u (%s)",
+                             (unsigned)found, SCHEMA_VERSION,
+                             found == 4   ? "runs; tokens may have a scope and an expiry; blobs"
+                             : found == 5 ? "tokens may have a scope and an expiry; blobs"
+                                          : "blobs");
         } else if (found != 3 && found != SCHEMA_VERSION) {
             kvs_log_error("lmdb: %s has schema version %u; this build reads version %u", dir,
                           (unsigned)found, SCHEMA_VERSION);
@@ -483,6 +487,13 @@ static const struct kvs_storage_ops lmdb_ops = {
     .maintain = kvs_lmdb_maintain,
     .backup = kvs_lmdb_backup,
     .disk_bytes = kvs_lmdb_disk_bytes,
+    .upload_begin = kvs_lmdb_upload_begin,
+    .upload_append = kvs_lmdb_upload_append,
+    .upload_sync = kvs_lmdb_upload_sync,
+    .upload_keep = kvs_lmdb_upload_keep,
+    .upload_abort = kvs_lmdb_upload_abort,
+    .blob_open = kvs_lmdb_blob_open,
+    .inline_max = KVS_LMDB_INLINE_MAX,
 };
 
 int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_storage **out)
@@ -499,6 +510,7 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     struct kvs_lmdb *db = kvs_xcalloc(1, sizeof *db);
     pthread_mutex_init(&db->spares_mu, NULL); /* cannot fail with default attributes (glibc) */
     db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
+    db->blobs_fd = -1;
     db->dir = kvs_xstrdup(cfg->dir);
     /* The log first: it may put data.mdb back to its last checkpoint before LMDB reads it. */
     int rc = kvs_wal_open(cfg, &db->wal);
@@ -546,6 +558,8 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     if (rc != 0)
         goto fail;
     rc = open_dbis(db, cfg->dir);
+    if (rc == 0)
+        rc = kvs_lmdb_blobs_open(db);
     if (rc != 0)
         goto fail;
     for (int i = 0; i < DBI_COUNT; i++) {

@@ -338,7 +338,7 @@ KVS_MUST_CHECK int kvs_lmdb_keys_list(struct kvs_read *rd, kvs_slice store_id, k
         rc = kvs_lmdb_parse_record(v, &rec);
         if (rc != 0)
             goto out;
-        kv.size = rec.value.n;
+        kv.size = rec.size;
         if (flags & (KVS_KEYS_WITH_VALUES | KVS_KEYS_WITH_TYPES))
             kv.rec = rec; /* the value too: it costs nothing here */
         given++;

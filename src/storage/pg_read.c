@@ -670,6 +670,8 @@ static KVS_MUST_CHECK int record_of(const PGresult *res, int row, int col,
     out->content_type = kvs_pg_bytes(res, row, col);
     out->encoding = (enum kvs_encoding)enc;
     out->value = kvs_pg_bytes(res, row, col + 2);
+    out->size = out->value.n;
+    out->blob = (kvs_slice){"", 0}; /* every value is in its row */
     out->version = (uint64_t)kvs_pg_int(res, row, col + 3);
     out->modified_ms = kvs_pg_int(res, row, col + 4);
     return 0;

@@ -386,9 +386,12 @@ static void *writer_main(void *arg)
         st->counters.batches += c.batches;
         st->counters.writes += c.writes;
         pthread_mutex_unlock(&st->mu);
-        /* After done() the write belongs to its submitter again: not touched from here on. */
-        for (size_t i = 0; i < n; i++)
+        /* After done() the write belongs to its submitter again: not touched from here on.
+         * Its upload is kept or removed with its outcome first. */
+        for (size_t i = 0; i < n; i++) {
+            kvs_storage_upload_settle(st, batch[i]);
             batch[i]->done(batch[i]);
+        }
 
         pthread_mutex_lock(&st->mu);
         pthread_cond_broadcast(&st->drained);
@@ -403,6 +406,8 @@ static void *writer_main(void *arg)
 
 /* ==== set-up and shut-down ================================================================== */
 
+static void close_writer(struct kvs_storage *st);
+
 static void generic_destroy(struct kvs_storage *st)
 {
     for (size_t s = 0; s < KVS_STAT_STRIPES; s++) {
@@ -411,6 +416,7 @@ static void generic_destroy(struct kvs_storage *st)
         st->stats[s].items = NULL;
     }
     pthread_cond_destroy(&st->drained);
+    pthread_cond_destroy(&st->sync_wake);
     pthread_cond_destroy(&st->wake);
     pthread_mutex_destroy(&st->mu);
 }
@@ -430,6 +436,10 @@ int kvs_storage_init(struct kvs_storage *st, const struct kvs_storage_ops *ops)
     must(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), "pthread_condattr_setclock");
     must(pthread_cond_init(&st->wake, &ca), "pthread_cond_init");
     must(pthread_cond_init(&st->drained, NULL), "pthread_cond_init");
+    must(pthread_cond_init(&st->sync_wake, NULL), "pthread_cond_init");
+    st->sync_head = st->sync_tail = NULL;
+    st->sync_closing = 0;
+    st->n_syncers = 0;
     pthread_condattr_destroy(&ca);
     for (size_t s = 0; s < KVS_STAT_STRIPES; s++) {
         must(pthread_mutex_init(&st->stats[s].mu, NULL), "pthread_mutex_init");
@@ -444,22 +454,35 @@ int kvs_storage_init(struct kvs_storage *st, const struct kvs_storage_ops *ops)
         return KVS_EIO;
     }
     st->writer_started = 1;
+    rc = kvs_storage_uploads_start(st);
+    if (rc != 0) {
+        close_writer(st);
+        generic_destroy(st);
+        return rc;
+    }
     return 0;
+}
+
+/* Stop the writer thread once it has finished its queue and flushed the statistics. */
+static void close_writer(struct kvs_storage *st)
+{
+    if (!st->writer_started)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->closing = 1;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->mu);
+    must(pthread_join(st->writer, NULL), "pthread_join");
+    st->writer_started = 0;
 }
 
 void kvs_storage_close(struct kvs_storage *st)
 {
     if (st == NULL)
         return;
-    if (st->writer_started) {
-        pthread_mutex_lock(&st->mu);
-        st->closing = 1;
-        pthread_cond_signal(&st->wake);
-        pthread_mutex_unlock(&st->mu);
-        /* The writer finishes the queue, flushes the statistics and returns. */
-        must(pthread_join(st->writer, NULL), "pthread_join");
-        st->writer_started = 0;
-    }
+    /* Uploads being synced still go to the writer, which is stopped after them. */
+    kvs_storage_uploads_stop(st);
+    close_writer(st);
     generic_destroy(st);
     st->ops->close(st);
 }
@@ -507,6 +530,14 @@ int kvs_storage_submit(struct kvs_storage *st, struct kvs_write *w)
     assert(w->done != NULL);
     w->next = NULL;
     w->result = 0;
+    if (w->upload != NULL) /* made durable first, on a sync thread (upload.c) */
+        return kvs_storage_submit_upload(st, w);
+    return kvs_storage_enqueue(st, w);
+}
+
+int kvs_storage_enqueue(struct kvs_storage *st, struct kvs_write *w)
+{
+    w->next = NULL;
     pthread_mutex_lock(&st->mu);
     if (st->closing) {
         pthread_mutex_unlock(&st->mu);

@@ -29,6 +29,17 @@
  * Writes waiting together share one transaction and one sync (group commit).
  * See tests/unit/storage/conformance.c for the behaviour every back-end must show.
  *
+ * Large records: a record put may carry its value as an upload (struct kvs_upload) instead of
+ * bytes in memory: the bytes went to the storage as they arrived (LMDB: into a file of the data
+ * directory, blobs/, written and synced before the commit that makes the record visible; the
+ * row then holds a reference, the size, content type and encoding). An upload that is never
+ * committed (the body broke off, the write failed, a crash) leaves nothing behind: its file is
+ * removed, and at start every blob file that no committed row references. A blob that an
+ * overwrite or delete leaves unreferenced is removed once that commit is durable. Reading such
+ * a record needs no snapshot to stay open: kvs_storage_value_open() opens its bytes (a file
+ * descriptor), which stay readable after the read ends, even after a later overwrite (a
+ * removed file lives on while it is open). See tests/api/large.test.mjs and tests/crash.
+ *
  * Consistency: every lookup sees the state after some set of whole write batches, never part of
  * one, and never an older state than a lookup before it on the same read. A record is
  * replaced atomically; a reader sees the old or the new value. With LMDB a whole read
@@ -148,9 +159,15 @@ struct kvs_store {
 void kvs_store_clear(struct kvs_store *s);
 
 /* A record as stored. The slices point into storage-owned memory (for LMDB, into the map):
- * read-only, valid until kvs_storage_read_end() of the read that produced them. */
+ * read-only, valid until kvs_storage_read_end() of the read that produced them.
+ *
+ * A record's bytes are held either in its row (VALUE, the common case: small records) or,
+ * for a large one, apart from it (LMDB: a blob file, see "Large records" below): then VALUE is
+ * empty and BLOB names them for kvs_storage_value_open(). SIZE is the stored size either way. */
 struct kvs_record_view {
     kvs_slice value;        /* the bytes as uploaded (compressed when uploaded compressed) */
+    uint64_t size;          /* how many bytes are stored, in VALUE or apart */
+    kvs_slice blob;         /* the back-end's reference to bytes held apart; empty: inline */
     kvs_slice content_type; /* exactly as sent by the client */
     enum kvs_encoding encoding;
     uint64_t version;    /* changes with every write; see "Record versions" above */
@@ -430,6 +447,71 @@ KVS_MUST_CHECK int kvs_storage_keys_list(struct kvs_read *rd, kvs_slice store_id
 #define KVS_NOTE_ACCESS 0u /* only accessedAt */
 void kvs_storage_note_access(struct kvs_storage *st, const char *store_id, unsigned what);
 
+/* ---- values: a record's bytes, read apart from the read that found them ---------------------- */
+
+/* The bytes of one record, open for reading. They stay readable after the read that found
+ * them has ended, and whatever is written meanwhile: an inline value is copied (it is small),
+ * a value held apart is opened (LMDB: its blob file). So a response that takes minutes to
+ * send holds no snapshot. */
+struct kvs_value;
+
+/* Open the bytes of record REC, found by RD (which may end right after). Returns 0 and
+ * *OUT (release with kvs_value_close()); KVS_ESTALE when the bytes went away between the
+ * lookup and the open (a write replaced or deleted the record after RD began: look it up
+ * again with a new read); KVS_EIO (a referenced file is missing: damage, logged). */
+KVS_MUST_CHECK int kvs_storage_value_open(struct kvs_read *rd, const struct kvs_record_view *rec,
+                                          struct kvs_value **out);
+
+/* The value's size in bytes. */
+uint64_t kvs_value_size(const struct kvs_value *v);
+
+/* The value's bytes when they are in memory (an inline value), else an empty slice. Valid
+ * until kvs_value_close(). */
+kvs_slice kvs_value_bytes(const struct kvs_value *v);
+
+/* The value's file when it is one: a descriptor that the caller now owns (it closes it; the
+ * value no longer reads through it), the value's bytes from offset 0. -1 when not a file. */
+int kvs_value_take_fd(struct kvs_value *v);
+
+/* Read up to N bytes at POS into BUF; *GOT gets how many (0 only at or past the end).
+ * Returns 0 or KVS_EIO. */
+KVS_MUST_CHECK int kvs_value_read(struct kvs_value *v, uint64_t pos, void *buf, size_t n,
+                                  size_t *got);
+
+/* Release V. Accepts NULL. */
+void kvs_value_close(struct kvs_value *v);
+
+/* ---- uploads: a large value written as it arrives ---------------------------------------- */
+
+struct kvs_upload;
+
+/* Whether the back-end takes uploads (kvs_storage_upload_begin); when it does not, every value
+ * is put from memory. */
+int kvs_storage_uploads(const struct kvs_storage *st);
+
+/* The size above which a value should go as an upload rather than inline: smaller ones are
+ * faster in the row (one group commit for many; no file to create, sync and remove).
+ * Measured, see README ("Large records"). */
+uint64_t kvs_storage_inline_max(const struct kvs_storage *st);
+
+/* Begin receiving a value into the storage, not into memory. SIZE is its announced length (the
+ * room is reserved at once where the file system allows, so that a disk too full fails here),
+ * or 0 when not known. Release with kvs_upload_abort(), or hand it to a record put
+ * (kvs_write.upload), which then owns it. Returns 0, KVS_ENOSPACE, KVS_EIO, or KVS_EINVAL when
+ * the back-end takes no uploads. */
+KVS_MUST_CHECK int kvs_storage_upload_begin(struct kvs_storage *st, uint64_t size,
+                                            struct kvs_upload **out);
+
+/* Append N bytes. Returns 0, KVS_ENOSPACE (the disk is full: nothing of U may be kept;
+ * abort it), or KVS_EIO. */
+KVS_MUST_CHECK int kvs_upload_append(struct kvs_upload *u, const void *p, size_t n);
+
+/* The bytes appended so far. */
+uint64_t kvs_upload_size(const struct kvs_upload *u);
+
+/* Drop U and everything it wrote: nothing of it is left. Accepts NULL. */
+void kvs_upload_abort(struct kvs_upload *u);
+
 /* ---- writes ------------------------------------------------------------------------------ */
 
 enum kvs_write_op {
@@ -518,6 +600,11 @@ struct kvs_write {
     char store_id[KVS_ID_LEN + 1]; /* record ops, store update/delete */
     kvs_slice key;                 /* record ops */
     kvs_slice value;               /* record put: the bytes to store */
+    /* record put: the bytes as an upload instead (then VALUE is empty). The write owns it
+     * from its submission on: the storage makes its bytes durable before the commit (on a
+     * thread of its own, so that a large file's sync holds up no other write) and keeps or
+     * removes them with the write's outcome. */
+    struct kvs_upload *upload;
     kvs_slice content_type;        /* record put */
     enum kvs_encoding encoding;    /* record put */
     uint64_t version;              /* record put, out: the new version */

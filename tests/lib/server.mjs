@@ -45,9 +45,7 @@ export function ms(n) {
     return Math.round(n * SCALE);
 }
 
-/** The default limit of one record: 10 MiB. */
 export const MiB = 1024 * 1024;
-export const DEFAULT_MAX_RECORD_SIZE = 10 * MiB;
 
 const sleep = (n) => new Promise((resolve) => setTimeout(resolve, n));
 

@@ -713,6 +713,104 @@ TEST(storage_record_put_get_delete)
     kvs_storage_close(st);
 }
 
+/* Large records (storage.h, "Large records"): a value put through an upload reads back the
+ * same, through a value opened apart from the read, which outlives the read and even an
+ * overwrite; sizes, statistics and keys count it; a failed write keeps nothing of it. Runs
+ * on every back-end that takes uploads. */
+TEST(storage_record_uploads)
+{
+    struct kvs_storage *st = storage_open();
+    if (!kvs_storage_uploads(st)) {
+        kvs_storage_close(st);
+        return; /* this back-end keeps every value in its rows */
+    }
+    struct kvs_user alice;
+    struct kvs_store s;
+    setup(st, &alice, &s);
+    size_t n = 3 * 1024 * 1024 + 17;
+    char *big = malloc(n);
+    ASSERT(big != NULL);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i * 31 + (i >> 12));
+    ASSERT_OK(ts_put_upload(st, s.id, "big", big, n, 100000, NULL));
+
+    struct kvs_read *rd;
+    ASSERT_OK(kvs_storage_read_begin(st, &rd));
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("big"), &rec));
+    ASSERT_EQ(rec.size, n);
+    ASSERT_EQ(rec.value.n, 0);
+    ASSERT(rec.blob.n > 0);
+    struct kvs_value *v;
+    ASSERT_OK(kvs_storage_value_open(rd, &rec, &v));
+    kvs_storage_read_end(rd); /* the value outlives its read */
+    ASSERT_EQ(kvs_value_size(v), n);
+    char probe[64];
+    size_t got;
+    ASSERT_OK(kvs_value_read(v, n / 2, probe, sizeof probe, &got));
+    ASSERT_EQ(got, sizeof probe);
+    ASSERT(memcmp(probe, big + n / 2, sizeof probe) == 0);
+    ASSERT_OK(kvs_value_read(v, n, probe, sizeof probe, &got));
+    ASSERT_EQ(got, 0); /* at the end */
+
+    /* sizes and statistics count it as any record */
+    struct ts_keys l = {0};
+    ASSERT_EQ(ts_list(st, s.id, "", "", 10, &l), 0);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_EQ(l.sizes[0], n);
+    ts_keys_free(&l);
+    struct kvs_store now;
+    ASSERT_OK(ts_store_get(st, s.id, &now));
+    ASSERT_EQ(now.stats.storage_bytes, 3 + n);
+    ASSERT_EQ(now.stats.record_count, 1);
+    kvs_store_clear(&now);
+
+    /* overwritten by a small value: the open value still reads the old bytes */
+    ASSERT_OK(ts_put_str(st, s.id, "big", "small"));
+    ASSERT_OK(kvs_value_read(v, 0, probe, sizeof probe, &got));
+    ASSERT(got == sizeof probe && memcmp(probe, big, sizeof probe) == 0);
+    kvs_value_close(v);
+    char *back;
+    size_t back_n;
+    ASSERT_OK(ts_get(st, s.id, "big", &back, &back_n));
+    ASSERT_MEM_EQ(back, back_n, "small");
+    free(back);
+    ASSERT_OK(ts_store_get(st, s.id, &now));
+    ASSERT_EQ(now.stats.storage_bytes, 3 + 5);
+    kvs_store_clear(&now);
+
+    /* a failed write (precondition, missing store) changes nothing */
+    struct kvs_precond none_match = {0};
+    kvs_precond_add(&none_match, KVS_H_IF_NONE_MATCH, KVS_SLICE_LIT("*"), 0);
+    ASSERT_ERR(ts_put_upload(st, s.id, "big", big, n, n, &none_match), KVS_EPRECOND);
+    ASSERT_ERR(ts_put_upload(st, "AAAAAAAAAAAAAAAAA", "big", big, n, n, NULL), KVS_ENOTFOUND);
+    ASSERT_OK(ts_get(st, s.id, "big", &back, &back_n));
+    ASSERT_MEM_EQ(back, back_n, "small");
+    free(back);
+
+    /* an upload of nothing, and one read back whole; then deleted */
+    ASSERT_OK(ts_put_upload(st, s.id, "empty", "", 0, 1, NULL));
+    ASSERT_OK(ts_get(st, s.id, "empty", &back, &back_n));
+    ASSERT_EQ(back_n, 0);
+    free(back);
+    ASSERT_OK(ts_put_upload(st, s.id, "big", big, n, 65536, NULL));
+    ASSERT_OK(ts_get(st, s.id, "big", &back, &back_n));
+    ASSERT_EQ(back_n, n);
+    ASSERT(memcmp(back, big, n) == 0);
+    free(back);
+    ASSERT_OK(ts_del(st, s.id, "big"));
+    ASSERT_ERR(ts_get(st, s.id, "big", &back, &back_n), KVS_ENOTFOUND);
+
+    /* an upload dropped before any write leaves nothing to see */
+    struct kvs_upload *u;
+    ASSERT_OK(kvs_storage_upload_begin(st, 0, &u));
+    ASSERT_OK(kvs_upload_append(u, big, 1000));
+    kvs_upload_abort(u);
+    free(big);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
 TEST(storage_record_binary_and_large)
 {
     struct kvs_storage *st = storage_open();

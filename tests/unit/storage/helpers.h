@@ -136,14 +136,44 @@ static inline int ts_get(struct kvs_storage *st, const char *store_id, const cha
     ASSERT_OK(kvs_storage_read_begin(st, &rd));
     struct kvs_record_view rec;
     int rc = kvs_storage_record_get(rd, kvs_slice_of(store_id), kvs_slice_of(key), &rec);
-    if (rc == 0) {
-        *value = malloc(rec.value.n + 1);
-        ASSERT(*value != NULL);
-        memcpy(*value, rec.value.p, rec.value.n);
-        (*value)[rec.value.n] = '\0';
-        *n = rec.value.n;
-    }
+    struct kvs_value *v = NULL;
+    if (rc == 0) /* inline or held apart alike */
+        rc = kvs_storage_value_open(rd, &rec, &v);
     kvs_storage_read_end(rd);
+    if (rc == 0) {
+        ASSERT_EQ(kvs_value_size(v), rec.size);
+        *n = (size_t)kvs_value_size(v);
+        *value = malloc(*n + 1);
+        ASSERT(*value != NULL);
+        size_t at = 0, got;
+        while (at < *n) {
+            ASSERT_OK(kvs_value_read(v, at, *value + at, *n - at, &got));
+            ASSERT(got > 0);
+            at += got;
+        }
+        (*value)[*n] = '\0';
+        kvs_value_close(v);
+    }
+    return rc;
+}
+
+/* Put (STORE_ID, KEY) = N bytes at VALUE through an upload (storage.h, "Large records"),
+ * appended in pieces of PIECE bytes, with preconditions PRE (or NULL). Returns the result. */
+static inline int ts_put_upload(struct kvs_storage *st, const char *store_id, const char *key,
+                                const void *value, size_t n, size_t piece,
+                                const struct kvs_precond *pre)
+{
+    struct kvs_write w = {.op = KVS_W_RECORD_PUT, .precond = pre};
+    snprintf(w.store_id, sizeof w.store_id, "%s", store_id);
+    w.key = kvs_slice_of(key);
+    w.value = KVS_SLICE_LIT("");
+    w.content_type = KVS_SLICE_LIT("application/octet-stream");
+    ASSERT_OK(kvs_storage_upload_begin(st, n, &w.upload));
+    for (size_t at = 0; at < n; at += piece)
+        ASSERT_OK(kvs_upload_append(w.upload, (const char *)value + at, n - at < piece ? n - at : piece));
+    ASSERT_EQ(kvs_upload_size(w.upload), n);
+    int rc = kvs_storage_write(st, &w);
+    ASSERT(w.upload == NULL); /* kept or removed with the outcome */
     return rc;
 }
 

@@ -4,7 +4,9 @@
  *
  * These tests know the layout documented at the top of storage/lmdb_internal.h and poke at the
  * environment directly with liblmdb while the storage is closed. */
+#include <dirent.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -997,4 +999,194 @@ TEST(storage_lmdb_meta_epoch_other_process)
     ASSERT_NE(after, e);
     kvs_storage_close(st);
     kvs_store_clear(&s);
+}
+
+/* ---- large records: blob files ------------------------------------------------------------- */
+
+/* The blob files under ./data/blobs, their names (HH/ID) into NAMES (up to MAX). Returns how
+ * many there are. */
+static size_t blob_files(char names[][40], size_t max)
+{
+    size_t n = 0;
+    DIR *top = opendir("data/blobs");
+    ASSERT(top != NULL);
+    struct dirent *d;
+    while ((d = readdir(top)) != NULL) {
+        if (d->d_name[0] == '.')
+            continue;
+        char sub[300];
+        snprintf(sub, sizeof sub, "data/blobs/%.2s", d->d_name);
+        DIR *dd = opendir(sub);
+        ASSERT(dd != NULL);
+        struct dirent *f;
+        while ((f = readdir(dd)) != NULL) {
+            if (f->d_name[0] == '.')
+                continue;
+            if (n < max)
+                snprintf(names[n], 40, "%.2s/%.32s", d->d_name, f->d_name);
+            n++;
+        }
+        closedir(dd);
+    }
+    closedir(top);
+    return n;
+}
+
+static char *pattern(size_t n, unsigned seed)
+{
+    char *p = malloc(n);
+    ASSERT(p != NULL);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)(i * seed + (i >> 10));
+    return p;
+}
+
+/* A blob file per record held apart, made and removed with its record: an overwrite or a
+ * delete removes the old one once committed; a failed write, or an upload dropped, leaves
+ * none; a store deleted has its files removed by the sweep; a value opened from a read that
+ * a later overwrite outdated is KVS_ESTALE. */
+TEST(storage_lmdb_blob_files)
+{
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store s, doomed;
+    ts_user(st, "alice", "tok", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    ASSERT_OK(ts_store(st, alice.id, "doomed", &doomed));
+    size_t n = 2 * 1024 * 1024;
+    char *a = pattern(n, 7), *b = pattern(n, 11);
+    char names[4][40], again[4][40];
+
+    ASSERT_OK(ts_put_upload(st, s.id, "k", a, n, 1 << 20, NULL));
+    ASSERT_EQ(blob_files(names, 4), 1);
+    struct kvs_read *old;
+    ASSERT_OK(kvs_storage_read_begin(st, &old)); /* sees A's blob */
+    struct kvs_record_view rec;
+    ASSERT_OK(kvs_storage_record_get(old, kvs_slice_of(s.id), KVS_SLICE_LIT("k"), &rec));
+
+    ASSERT_OK(ts_put_upload(st, s.id, "k", b, n, n, NULL)); /* overwrite: A's file goes */
+    ASSERT_EQ(blob_files(again, 4), 1);
+    ASSERT(strcmp(names[0], again[0]) != 0);
+    struct kvs_value *v;
+    ASSERT_ERR(kvs_storage_value_open(old, &rec, &v), KVS_ESTALE);
+    kvs_storage_read_end(old);
+
+    struct kvs_precond pre = {0};
+    kvs_precond_add(&pre, KVS_H_IF_NONE_MATCH, KVS_SLICE_LIT("*"), 0);
+    ASSERT_ERR(ts_put_upload(st, s.id, "k", a, n, n, &pre), KVS_EPRECOND);
+    ASSERT_EQ(blob_files(names, 4), 1); /* the refused upload is gone */
+    ASSERT(strcmp(names[0], again[0]) == 0);
+
+    struct kvs_upload *u;
+    ASSERT_OK(kvs_storage_upload_begin(st, n, &u));
+    ASSERT_OK(kvs_upload_append(u, a, n));
+    ASSERT_EQ(blob_files(names, 4), 2);
+    kvs_upload_abort(u);
+    ASSERT_EQ(blob_files(names, 4), 1);
+
+    ASSERT_OK(ts_del(st, s.id, "k"));
+    ASSERT_EQ(blob_files(names, 4), 0);
+
+    /* a deleted store's files go with the sweep of its records */
+    ASSERT_OK(ts_put_upload(st, doomed.id, "x", a, n, n, NULL));
+    ASSERT_OK(ts_put_upload(st, doomed.id, "y", b, n, n, NULL));
+    ASSERT_OK(ts_put_upload(st, s.id, "kept", a, n, n, NULL));
+    ASSERT_EQ(blob_files(names, 4), 3);
+    struct kvs_write del = {.op = KVS_W_STORE_DELETE};
+    strcpy(del.store_id, doomed.id);
+    ASSERT_OK(kvs_storage_write(st, &del));
+    for (int tries = 0; blob_files(names, 4) != 1; tries++) {
+        ASSERT(tries < 500); /* the writer sweeps while idle */
+        usleep(10000);
+    }
+    char *back;
+    size_t back_n;
+    ASSERT_OK(ts_get(st, s.id, "kept", &back, &back_n));
+    ASSERT(back_n == n && memcmp(back, a, n) == 0);
+    free(back);
+    free(a);
+    free(b);
+    kvs_store_clear(&s);
+    kvs_store_clear(&doomed);
+    kvs_storage_close(st);
+}
+
+/* Blob files no committed row references (an upload cut off by a crash) are removed when the
+ * storage opens, alone; referenced ones stay. While another process has it open, none is
+ * removed (its uploads may be in progress). */
+TEST(storage_lmdb_blob_orphans_swept_at_open)
+{
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "tok", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    size_t n = 1536 * 1024;
+    char *a = pattern(n, 5);
+    ASSERT_OK(ts_put_upload(st, s.id, "kept", a, n, n, NULL));
+    /* an upload in progress, as a crash would leave it */
+    struct kvs_upload *u;
+    ASSERT_OK(kvs_storage_upload_begin(st, 0, &u));
+    ASSERT_OK(kvs_upload_append(u, a, 1000));
+    char names[4][40];
+    ASSERT_EQ(blob_files(names, 4), 2);
+
+    /* another process opening meanwhile removes nothing */
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct kvs_storage_config cfg = {.dir = "data"};
+        struct kvs_storage *other = NULL;
+        _exit(kvs_storage_open_lmdb(&cfg, &other) == 0 && blob_files(names, 4) == 2 ? 0 : 1);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_EQ(blob_files(names, 4), 2);
+
+    /* "crash": the upload's file stays behind; the next open alone removes it */
+    free(u); /* what a crash would do: its file neither kept nor removed */
+    kvs_storage_close(st);
+    ASSERT_EQ(blob_files(names, 4), 2);
+    st = open_with(0, 0);
+    ASSERT_EQ(blob_files(names, 4), 1);
+    char *back;
+    size_t back_n;
+    ASSERT_OK(ts_get(st, s.id, "kept", &back, &back_n));
+    ASSERT(back_n == n && memcmp(back, a, n) == 0);
+    free(back);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+    free(a);
+}
+
+/* Version 4 (no blobs table) opens as version 5, its records unchanged. */
+TEST(storage_lmdb_upgrade_from_v4)
+{
+    struct kvs_storage *st = open_with(0, 0);
+    struct kvs_user alice;
+    struct kvs_store s;
+    ts_user(st, "alice", "tok", &alice);
+    ASSERT_OK(ts_store(st, alice.id, "main", &s));
+    ASSERT_OK(ts_put_str(st, s.id, "k", "v4 value"));
+    kvs_storage_close(st);
+    struct raw r = raw_begin();
+    const unsigned char v4[4] = {4, 0, 0, 0};
+    raw_put(&r, "meta", "schema_version", 14, v4, sizeof v4);
+    raw_commit(&r);
+
+    st = open_with(0, 0);
+    char *v;
+    size_t n;
+    ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
+    ASSERT_MEM_EQ(v, n, "v4 value");
+    free(v);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+    r = raw_begin();
+    MDB_val k = {14, "schema_version"}, val;
+    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
+    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 5);
+    ASSERT_EQ(raw_entries(&r, "blobs"), 0);
+    raw_commit(&r);
 }

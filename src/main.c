@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0 || strcmp(cmd, "share") == 0 ||
         strcmp(cmd, "unshare") == 0)
         return kvs_cli_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)
+    if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0 || strcmp(cmd, "check") == 0)
         return kvs_cli_backup_main(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return kvs_cli_import_main(argc - 1, argv + 1);

@@ -92,6 +92,7 @@ void kvs_cli_usage_all(FILE *out)
             "  kvs unshare STORE USER\n"
             "  kvs import [--store NAME] [--dry-run] SRC   (kvs import --help)\n"
             "  kvs backup --data DIR OUT | kvs restore [--force] --data DIR BACKUP\n"
+            "  kvs check --data DIR             large records against their blob files\n"
             "  kvs version                      which kvs this is (also kvs --version)\n"
             "\n"
             "Actors (kvs run --help):\n"
@@ -733,6 +734,7 @@ static const struct {
     {"backup", NULL, "--data --help", 1},
     {"restore", NULL, "--force --data --help", 1},
     {"run", NULL, "--input --input-json --actor --timeout --url --token --help", 1},
+    {"check", NULL, "--data --help", 0},
     {"help", NULL, "", 0},
     {"version", NULL, "", 0},
 };

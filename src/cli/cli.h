@@ -22,8 +22,8 @@
  *   kvs token revoke PREFIX          (a prefix from `token list`, or the whole token)
  *   kvs share STORE USER --read|--write
  *   kvs unshare STORE USER
- *   kvs backup --data DIR OUT, kvs restore [--force] --data DIR BACKUP  (cli/backup.c; --data
- *                                    only, with rules of their own there)
+ *   kvs backup --data DIR OUT, kvs restore [--force] --data DIR BACKUP, kvs check --data DIR
+ *                                    (cli/backup.c; --data only, with rules of their own there)
  *   kvs import [--store NAME] [--dry-run] SRC  (cli/import.c: an Apify/Crawlee local storage
  *                                    directory into kvstore, both ways below)
  *
@@ -166,8 +166,9 @@ int kvs_cli_usage_error(const char *hint, const char *fmt, ...)
  * printed with HINT (kvs_cli_usage_error). */
 int kvs_cli_resolve_target(struct kvs_cli_req *req, int required, const char *hint);
 
-/* `kvs backup --data DIR OUT` and `kvs restore [--force] --data DIR BACKUP` (cli/backup.c,
- * where the rules are). ARGV[0] is "backup" or "restore". Returns the exit status. */
+/* `kvs backup --data DIR OUT`, `kvs restore [--force] --data DIR BACKUP` and `kvs check --data
+ * DIR` (cli/backup.c, where the rules are). ARGV[0] is "backup", "restore" or "check". Returns
+ * the exit status. */
 int kvs_cli_backup_main(int argc, char **argv);
 
 /* Print a new TOKEN for USERNAME, shown only this once: the token alone on the last line. */

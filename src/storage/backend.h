@@ -120,6 +120,9 @@ struct kvs_storage_ops {
     void (*upload_keep)(struct kvs_upload *u);
     void (*upload_abort)(struct kvs_upload *u);
     int (*blob_open)(struct kvs_read *rd, const struct kvs_record_view *rec, int *fd);
+    /* kvs_storage_check(). May be NULL (nothing to check). Any thread. */
+    int (*check)(struct kvs_storage *st, struct kvs_check_report *out,
+                 void (*problem)(void *arg, const char *text), void *arg);
     /* The size up to which a value is best kept in the row (kvs_storage_inline_max). */
     uint64_t inline_max;
 };

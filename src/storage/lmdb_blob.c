@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -156,7 +157,7 @@ int kvs_lmdb_blobs_open(struct kvs_lmdb *db)
         kvs_log_error("lmdb: cannot sync %s/blobs: %s", db->dir, strerror(errno));
         return KVS_EIO;
     }
-    if (flock(db->blobs_fd, LOCK_EX | LOCK_NB) == 0) {
+    if (!db->keep_orphans && flock(db->blobs_fd, LOCK_EX | LOCK_NB) == 0) {
         int rc = sweep_orphans(db); /* alone: no upload of anyone's is in progress */
         if (rc != 0)
             return rc;
@@ -343,4 +344,300 @@ int kvs_lmdb_blob_row_put(struct kvs_lmdb *db, MDB_txn *txn, const unsigned char
 int kvs_lmdb_blob_row_del(struct kvs_lmdb *db, MDB_txn *txn, kvs_slice id)
 {
     return db_del(txn, db->dbi[DBI_BLOBS], val_of(id.p, id.n), "delete blob");
+}
+
+/* ---- check (kvs_storage_check) ------------------------------------------------------------- */
+
+struct checker {
+    struct kvs_lmdb *db;
+    MDB_txn *txn;
+    struct kvs_check_report *out;
+    void (*problem)(void *arg, const char *text);
+    void *arg;
+};
+
+static void report(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(struct checker *c, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (c->problem)
+        c->problem(c->arg, text);
+}
+
+/* Every record held in a blob file has its blobs row and its file, of its size. */
+static int check_records(struct checker *c)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, c->db->dbi[DBI_RECORDS], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        c->out->records++;
+        struct kvs_record_view rec;
+        if (kvs_lmdb_parse_record(v, &rec) != 0) {
+            c->out->missing++;
+            report(c, "record %.*s: its row cannot be read", (int)k.mv_size, (char *)k.mv_data);
+            continue;
+        }
+        if (rec.blob.n == 0)
+            continue;
+        c->out->apart++;
+        c->out->apart_bytes += rec.size;
+        char rel[REL_LEN + 1];
+        rel_path((const unsigned char *)rec.blob.p, rel);
+        struct stat sb;
+        int has = db_has(c->txn, c->db->dbi[DBI_BLOBS], val_of(rec.blob.p, BLOB_ID_LEN), "blob");
+        if (has < 0) {
+            mdb_cursor_close(cur);
+            return has;
+        }
+        if (fstatat(c->db->blobs_fd, rel, &sb, 0) != 0 || (uint64_t)sb.st_size != rec.size) {
+            c->out->missing++;
+            report(c, "record %.17s/%.*s: its blob file blobs/%s is %s", (char *)k.mv_data,
+                   (int)(k.mv_size - KVS_ID_LEN), (char *)k.mv_data + KVS_ID_LEN, rel,
+                   errno == ENOENT ? "missing" : "not of its size");
+        } else if (!has) {
+            c->out->missing++;
+            report(c, "record %.17s/%.*s: blob %s has no blobs row", (char *)k.mv_data,
+                   (int)(k.mv_size - KVS_ID_LEN), (char *)k.mv_data + KVS_ID_LEN, rel);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "walk records");
+}
+
+/* Every blobs row names a record that holds it. */
+static int check_rows(struct checker *c)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, c->db->dbi[DBI_BLOBS], &cur);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "open cursor");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *p = v.mv_data;
+        int ok = k.mv_size == BLOB_ID_LEN && v.mv_size > 1 + 8 + KVS_ID_LEN && p[0] == FORMAT;
+        MDB_val rv;
+        struct kvs_record_view rec;
+        if (ok) {
+            unsigned char key[KVS_ID_LEN + KVS_KEY_MAX];
+            size_t kn = v.mv_size - 1 - 8;
+            ok = kn <= sizeof key;
+            if (ok) {
+                memcpy(key, p + 9, kn);
+                ok = db_get(c->txn, c->db->dbi[DBI_RECORDS], val_of(key, kn), &rv, "record") == 0 &&
+                     kvs_lmdb_parse_record(rv, &rec) == 0 && rec.blob.n == BLOB_ID_LEN &&
+                     memcmp(rec.blob.p, k.mv_data, BLOB_ID_LEN) == 0;
+            }
+        }
+        if (!ok) {
+            char rel[REL_LEN + 1];
+            rel_path(k.mv_size == BLOB_ID_LEN ? k.mv_data : (const void *)"????????????????", rel);
+            c->out->dangling++;
+            report(c, "blobs row %s: no record holds it", rel);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : kvs_lmdb_err(rc, "walk blobs");
+}
+
+/* Every file of blobs/ has its blobs row. */
+static int check_files(struct checker *c)
+{
+    for (int i = 0; i < 256; i++) {
+        char hh[3] = {HEX[i >> 4], HEX[i & 15], '\0'};
+        int fd = openat(c->db->blobs_fd, hh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (d == NULL) {
+            if (fd >= 0)
+                close(fd);
+            report(c, "blobs/%s cannot be read: %s", hh, strerror(errno));
+            return KVS_EIO;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            unsigned char id[BLOB_ID_LEN];
+            struct stat sb;
+            int has = id_of_name(hh, e->d_name, id) == 0
+                          ? db_has(c->txn, c->db->dbi[DBI_BLOBS], val_of(id, BLOB_ID_LEN), "blob")
+                          : 0;
+            if (has < 0) {
+                closedir(d);
+                return has;
+            }
+            if (has)
+                continue;
+            c->out->unreferenced++;
+            if (fstatat(dirfd(d), e->d_name, &sb, 0) == 0)
+                c->out->unreferenced_bytes += (uint64_t)sb.st_size;
+            report(c, "blobs/%s/%s: no record references it (%s)", hh, e->d_name,
+                   c->out->alone ? "left over from a crash; removed when the storage next opens"
+                                 : "an upload in progress, or left over from a crash");
+        }
+        closedir(d);
+    }
+    return 0;
+}
+
+int kvs_lmdb_check(struct kvs_storage *st, struct kvs_check_report *out,
+                   void (*problem)(void *arg, const char *text), void *arg)
+{
+    struct kvs_lmdb *db = lmdb_of(st);
+    /* Alone? Our own shared lock would stand in the way of the test: dropped for it. */
+    size_t n = strlen(db->dir) + sizeof "/blobs";
+    char *path = kvs_xmalloc(n);
+    snprintf(path, n, "%s/blobs", db->dir);
+    int probe = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(path);
+    if (probe >= 0 && flock(db->blobs_fd, LOCK_UN) == 0) {
+        out->alone = flock(probe, LOCK_EX | LOCK_NB) == 0;
+        close(probe); /* and its lock, before ours is taken again */
+        probe = -1;
+        if (flock(db->blobs_fd, LOCK_SH) != 0)
+            kvs_log_warn("lmdb: cannot lock %s/blobs again: %s", db->dir, strerror(errno));
+    }
+    if (probe >= 0)
+        close(probe);
+    struct checker c = {db, NULL, out, problem, arg};
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &c.txn);
+    if (rc != 0)
+        return kvs_lmdb_err(rc, "begin check");
+    rc = check_records(&c);
+    if (rc == 0)
+        rc = check_rows(&c);
+    if (rc == 0)
+        rc = check_files(&c);
+    mdb_txn_abort(c.txn);
+    return rc;
+}
+
+/* ---- backup: the blob files a copy of the environment references ---------------------------- */
+
+/* Copy FROM (an open file) to TO in DIRFD, synced. Returns 0 or an errno value. */
+static int copy_blob(int from, int dirfd_, const char *to)
+{
+    int out = openat(dirfd_, to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0)
+        return errno;
+    int err = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(from, NULL, out, NULL, 1 << 30, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        if (n == 0)
+            break;
+    }
+    if (err == 0 && fsync(out) != 0)
+        err = errno;
+    close(out);
+    if (err != 0)
+        unlinkat(dirfd_, to, 0);
+    return err;
+}
+
+int kvs_lmdb_blobs_backup(struct kvs_lmdb *db, const char *out_dir)
+{
+    /* the copy's own blobs table says which files it needs */
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    int rc = mdb_env_create(&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(env, DBI_COUNT);
+    if (rc == 0)
+        rc = mdb_env_open(env, out_dir, MDB_RDONLY | MDB_NOLOCK, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, kvs_lmdb_dbi_names[DBI_BLOBS], 0, &dbi);
+    if (rc != 0) {
+        if (env)
+            mdb_env_close(env);
+        return kvs_lmdb_err(rc, "open the backup copy");
+    }
+    size_t n = strlen(out_dir) + sizeof "/blobs";
+    char *path = kvs_xmalloc(n);
+    snprintf(path, n, "%s/blobs", out_dir);
+    int out = mkdir(path, 0700) == 0 || errno == EEXIST
+                  ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                  : -1;
+    free(path);
+    int err = out < 0 ? errno : 0;
+    for (int i = 0; i < 256 && err == 0; i++) {
+        char hh[3] = {HEX[i >> 4], HEX[i & 15], '\0'};
+        if (mkdirat(out, hh, 0700) != 0 && errno != EEXIST)
+            err = errno;
+    }
+    int stale = 0;
+    MDB_cursor *cur = NULL;
+    if (err == 0 && (rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        err = EIO;
+    MDB_val k, v;
+    for (rc = cur ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+         err == 0 && !stale && rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != BLOB_ID_LEN) {
+            err = EIO;
+            break;
+        }
+        char rel[REL_LEN + 1];
+        rel_path(k.mv_data, rel);
+        /* blob files never change: a second name for the same file is a copy */
+        if (linkat(db->blobs_fd, rel, out, rel, 0) == 0 || errno == EEXIST)
+            continue;
+        if (errno == ENOENT) {
+            stale = 1; /* replaced since the copy's snapshot: the caller copies anew */
+            break;
+        }
+        if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+            err = errno;
+            break;
+        }
+        int from = openat(db->blobs_fd, rel, O_RDONLY | O_CLOEXEC);
+        if (from < 0) {
+            stale = errno == ENOENT;
+            err = stale ? 0 : errno;
+            break;
+        }
+        err = copy_blob(from, out, rel);
+        close(from);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    /* the new names are durable with their directories */
+    for (int i = 0; i < 256 && err == 0 && !stale; i++) {
+        char hh[3] = {HEX[i >> 4], HEX[i & 15], '\0'};
+        int d = openat(out, hh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || fsync(d) != 0)
+            err = errno;
+        if (d >= 0)
+            close(d);
+    }
+    if (err == 0 && !stale && fsync(out) != 0)
+        err = errno;
+    if (out >= 0)
+        close(out);
+    if (stale)
+        return KVS_ESTALE;
+    if (err != 0) {
+        kvs_log_error("lmdb: backup: cannot copy the blob files into %s: %s", out_dir,
+                      strerror(err));
+        return space_errno(err) ? KVS_ENOSPACE : KVS_EIO;
+    }
+    return 0;
 }

@@ -286,7 +286,7 @@ struct kvs_lmdb {
     int wal_started;
     unsigned char dbi_enum[64]; /* enum dbi of each MDB_dbi handle (LMDB numbers them from 2) */
     int blobs_fd;     /* DIR/blobs, open; its flock (lmdb_blob.c) lasts as long as the storage */
-    uint64_t inline_max; /* larger values go to blob files */
+    int keep_orphans;    /* cfg.keep_orphans: no sweep of unreferenced blob files at open */
     /* Ended reads kept for the next ones (lmdb_read.c), their transactions reset */
     pthread_mutex_t spares_mu;
     struct kvs_lmdb_read *spares; /* under spares_mu */
@@ -810,6 +810,13 @@ void kvs_lmdb_upload_keep(struct kvs_upload *u);
 void kvs_lmdb_upload_abort(struct kvs_upload *u);
 KVS_MUST_CHECK int kvs_lmdb_blob_open(struct kvs_read *rd, const struct kvs_record_view *rec,
                                       int *fd);
+/* kvs_storage_check(): records against their blobs rows and files, and back. */
+KVS_MUST_CHECK int kvs_lmdb_check(struct kvs_storage *st, struct kvs_check_report *out,
+                                  void (*problem)(void *arg, const char *text), void *arg);
+/* Give OUT_DIR, which holds a copy of the environment (kvs_lmdb_backup), the blob files its
+ * blobs table names: hard links where it can, copies where not, synced. Returns 0,
+ * KVS_ESTALE (a file was removed since the copy's snapshot: copy again), KVS_ENOSPACE, KVS_EIO. */
+KVS_MUST_CHECK int kvs_lmdb_blobs_backup(struct kvs_lmdb *db, const char *out_dir);
 /* Remove the file of blob ID: its row was deleted by a transaction that committed. */
 void kvs_lmdb_blob_remove(struct kvs_lmdb *db, const unsigned char id[BLOB_ID_LEN]);
 /* Add the blobs row of blob ID of SIZE bytes, held by record KEY of STORE_ID; delete it. */

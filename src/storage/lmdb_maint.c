@@ -244,10 +244,25 @@ KVS_MUST_CHECK int kvs_lmdb_backup(struct kvs_storage *st, const char *out_dir)
     struct stat sb;
     if (stat(path, &sb) == 0)
         return KVS_EEXIST;
-    int rc = mdb_env_copy2(db->env, out_dir, MDB_CP_COMPACT);
-    if (rc != 0) {
-        unlink(path); /* no half copy left behind */
-        return kvs_lmdb_err(rc, "backup copy");
+    /* The environment, then the blob files its copy references. A file removed between the
+     * two (its record overwritten meanwhile) makes the copy stale: made again, a few times. */
+    int rc = 0;
+    for (int tries = 0;; tries++) {
+        rc = mdb_env_copy2(db->env, out_dir, MDB_CP_COMPACT);
+        if (rc != 0) {
+            unlink(path); /* no half copy left behind */
+            return kvs_lmdb_err(rc, "backup copy");
+        }
+        rc = kvs_lmdb_blobs_backup(db, out_dir);
+        if (rc == 0)
+            break;
+        unlink(path);
+        if (rc != KVS_ESTALE || tries == 5) {
+            if (rc == KVS_ESTALE)
+                kvs_log_error("lmdb: backup: large records are rewritten faster than they can be "
+                              "copied; try again later");
+            return rc == KVS_ESTALE ? KVS_EIO : rc;
+        }
     }
     int err = chmod(path, 0600) != 0 ? errno : 0; /* as private as the data it copies */
     if (err == 0)

@@ -516,6 +516,13 @@ int kvs_storage_open(const struct kvs_storage_config *cfg, struct kvs_storage **
     return kvs_storage_open_lmdb(cfg, out);
 }
 
+int kvs_storage_check(struct kvs_storage *st, struct kvs_check_report *out,
+                      void (*problem)(void *arg, const char *text), void *arg)
+{
+    memset(out, 0, sizeof *out);
+    return st->ops->check ? st->ops->check(st, out, problem, arg) : KVS_EINVAL;
+}
+
 int kvs_storage_backup(struct kvs_storage *st, const char *out_dir)
 {
     if (st->ops->backup == NULL || out_dir == NULL || out_dir[0] == '\0')

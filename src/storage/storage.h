@@ -234,6 +234,10 @@ struct kvs_storage_config {
      * background (named stores are kept; naming a store makes it permanent, unnaming it starts
      * the count from then). Milliseconds; 0 = unnamed stores are kept forever. */
     uint64_t unnamed_retention_ms;
+    /* LMDB: leave blob files that no record references where they are when opening (they are
+     * otherwise removed when no other process has the storage open): for `kvs check`, which
+     * reports them. */
+    int keep_orphans;
 };
 
 /* Open (creating if needed) the LMDB storage in CFG->dir and start its writer thread.
@@ -653,12 +657,35 @@ struct kvs_storage_counters {
 };
 void kvs_storage_counters(struct kvs_storage *st, struct kvs_storage_counters *out);
 
+/* ---- check --------------------------------------------------------------------------------- */
+
+/* What kvs_storage_check() found. */
+struct kvs_check_report {
+    uint64_t records;      /* records looked at */
+    uint64_t apart;        /* of them held apart (LMDB: in blob files) */
+    uint64_t apart_bytes;  /* their bytes */
+    uint64_t missing;      /* records whose bytes are missing or of another size: damage */
+    uint64_t dangling;     /* references to bytes that no record holds (LMDB: blobs rows) */
+    uint64_t unreferenced; /* stored bytes no record references (LMDB: blob files) */
+    uint64_t unreferenced_bytes;
+    int alone; /* no other process had the storage open: what is unreferenced is left over from
+                * a crash, not an upload in progress */
+};
+
+/* Check that every record held apart has its bytes, of its size, and that nothing else is kept
+ * (storage.h, "Large records"): fills OUT and calls PROBLEM(ARG, TEXT) for each finding (a
+ * line of text about one file or record). Reads only: nothing is changed. Returns 0 (whatever
+ * it found), KVS_EIO, or KVS_EINVAL when the back-end has nothing to check. */
+KVS_MUST_CHECK int kvs_storage_check(struct kvs_storage *st, struct kvs_check_report *out,
+                                     void (*problem)(void *arg, const char *text), void *arg);
+
 /* ---- backup ------------------------------------------------------------------------------ */
 
 /* Write a consistent copy of the whole storage into the existing directory OUT_DIR, which must
  * hold no data file yet. The copy is of one moment: one read snapshot, so it holds every write
  * whose commit finished before the call (every write already acknowledged) and no part of any
- * later one. Other processes (a running server) may go on reading and writing meanwhile; they
+ * later one, with the files of its records held apart (LMDB: hard links where OUT_DIR is on the
+ * same file system: blob files never change; else copies). Other processes (a running server) may go on reading and writing meanwhile; they
  * are not held up. The copy is compacted (LMDB: free pages left out) and synced to disk before
  * this returns. A storage opened on OUT_DIR is the storage as of that moment.
  * Returns 0, KVS_EEXIST (OUT_DIR already holds a data file), KVS_ENOSPACE, KVS_EIO. */

@@ -1,6 +1,7 @@
 // `kvs backup` and `kvs restore`: a hot backup taken while a server runs with writes in flight
-// holds every record acknowledged before the backup started, byte for byte; a second server
-// runs on the restored copy. And restore's refusals: a data directory in use, or not empty
+// holds every record acknowledged before the backup started, byte for byte, large records (blob
+// files) too, which `kvs check` finds complete in the restored copy; a second server runs on
+// the restored copy. And restore's refusals: a data directory in use, or not empty
 // without --force; backup's: an OUT that is not empty.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +31,8 @@ describe('kvs backup and restore', { skip: NEEDS_SPAWN || LMDB_ONLY }, () => {
             const writer = async () => {
                 while (!stop) {
                     const key = `k${seq++}`;
-                    const value = randomBytes(1 + Math.floor(Math.random() * 20_000));
+                    // every 25th a large record, held in a blob file (storage.h, "Large records")
+                    const value = randomBytes(seq % 25 === 0 ? 1536 * 1024 + seq : 1 + Math.floor(Math.random() * 20_000));
                     const res = await request(server, {
                         method: 'PUT',
                         path: recordPath(storeId, key),
@@ -77,6 +79,10 @@ describe('kvs backup and restore', { skip: NEEDS_SPAWN || LMDB_ONLY }, () => {
             const forced = await runKvs(['restore', '--force', '--data', restored, backupDir]);
             assert.equal(forced.code, 0, out(forced));
 
+            // every large record of the copy has its blob file, and no other file is there
+            const check = await runKvs(['check', '--data', restored]);
+            assert.equal(check.code, 0, out(check));
+            assert.match(check.stdout, /records, [1-9]\d* of them in blob files \(\d+ bytes\); 0 missing or damaged, 0 blob files that no record references/);
             second = await startServer({ dataDir: restored, token: server.token });
             for (const [key, { value }] of mustHave) {
                 const res = await request(second, { path: recordPath(storeId, key) });

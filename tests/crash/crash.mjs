@@ -6,7 +6,8 @@
 //   3. run a storm: CLIENTS concurrent clients, each on its own keep-alive connection, PUT and
 //      DELETE records of both stores (random keys of a bounded key space plus a few hot keys,
 //      so overwrites and same-key races inside one group-commit batch happen; sizes 0..64 KiB
-//      with occasional values up to 1 MiB; random Content-Type, some uploads gzip-, deflate-
+//      with occasional values up to 1 MiB and a few up to 3 MiB (above the inline size: blob
+//      files, streamed in); random Content-Type, some uploads gzip-, deflate-
 //      or br-encoded with Content-Encoding), logging when each request was sent and when its
 //      answer came;
 //   4. SIGKILL the server after a random 0.2–2 s, while requests are in flight.
@@ -51,6 +52,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const INLINE_MAX = MiB; // larger records are blob files of the LMDB back-end (lmdb_internal.h)
 
 /** Content types sent (null = no Content-Type header: the server stores application/octet-stream). */
 const CONTENT_TYPES = [
@@ -139,13 +141,15 @@ function send(agent, port, { method, path: p, headers = {}, body = null, timeout
 
 // ---- record values ------------------------------------------------------------------------------
 
-/** The size of a value's plain bytes: mostly small, often up to 64 KiB, sometimes up to 1 MiB. */
+/** The size of a value's plain bytes: mostly small, often up to 64 KiB, sometimes up to 1 MiB,
+ * now and then up to 3 MiB (larger than the inline size: a blob file, storage.h). */
 function pickSize(rnd) {
     const r = rnd();
     if (r < 0.03) return 0;
     if (r < 0.6) return Math.floor(rnd() * 4 * KiB);
     if (r < 0.96) return 4 * KiB + Math.floor(rnd() * 60 * KiB);
-    return 64 * KiB + Math.floor(rnd() * (MiB - 64 * KiB + 1));
+    if (r < 0.985) return 64 * KiB + Math.floor(rnd() * (MiB - 64 * KiB + 1));
+    return MiB + Math.floor(rnd() * 2 * MiB);
 }
 
 /** The Content-Encoding of an upload: null = no header. */
@@ -159,8 +163,8 @@ function pickEncoding(rnd) {
 }
 
 /** Filler: random bytes (incompressible), and base64 text of random bytes (compressible). */
-const POOL_RANDOM = randomBytes(2 * MiB);
-const POOL_TEXT = Buffer.from(randomBytes(1.5 * MiB).toString('base64'));
+const POOL_RANDOM = randomBytes(4 * MiB);
+const POOL_TEXT = Buffer.from(randomBytes(3 * MiB).toString('base64'));
 
 /**
  * The body of PUT number OP of KEY in store SI: plain bytes that name the operation (so a
@@ -214,16 +218,23 @@ const describeState = (s) =>
 
 // ---- power cuts (tests/crash/powercut.c's journal) ---------------------------------------------
 
-/** The files of DIR (but LMDB's lock file, which holds no data): name → Buffer. */
+/**
+ * The files of DIR (but LMDB's lock file, which holds no data): name → Buffer. Directories are
+ * left out: blobs/ holds the files of large records, each written and fdatasync'ed before the
+ * commit that references it, which a power cut leaves as the kill did (powercut.c journals
+ * only files directly in DIR; a blob file cut short could only belong to an upload no commit
+ * references, removed at the next open).
+ */
 async function readFiles(dir) {
     const files = new Map();
-    let names = [];
+    let entries = [];
     try {
-        names = await fs.readdir(dir);
+        entries = await fs.readdir(dir, { withFileTypes: true });
     } catch (e) {
         if (e.code !== 'ENOENT') throw e;
     }
-    for (const name of names) if (name !== 'lock.mdb') files.set(name, await fs.readFile(path.join(dir, name)));
+    for (const e of entries)
+        if (e.isFile() && e.name !== 'lock.mdb') files.set(e.name, await fs.readFile(path.join(dir, e.name)));
     return files;
 }
 
@@ -524,6 +535,7 @@ export async function runCrash(options = {}) {
         for (const a of agents) a.destroy();
 
         // The listing and the statistics agree with the records.
+        let blobsListed = 0;
         for (let si = 0; si < stores.length; si++) {
             const st = stores[si];
             const listed = new Map();
@@ -550,6 +562,7 @@ export async function runCrash(options = {}) {
             let bytes = 0;
             for (const [key, size] of listed) {
                 bytes += Buffer.byteLength(key) + size;
+                if (size > INLINE_MAX) blobsListed++;
                 const seen = st.seen.get(key);
                 if (!seen) violation(`${label}: store ${si}: listed key ${JSON.stringify(key)} was never written`);
                 else if (seen.kind !== 'put') violation(`${label}: store ${si}: key ${key} is listed (size ${size}) but GET says 404`);
@@ -588,6 +601,16 @@ export async function runCrash(options = {}) {
             st.stats = { writeCount: stats.writeCount, deleteCount: stats.deleteCount };
         }
         prevStats = stores.map((st) => st.stats);
+
+        // A blob file for every record above the inline size and no other: the uploads a kill
+        // cut off were removed when the server started, and no committed record lost its file.
+        if (!options.storage) {
+            let files = 0;
+            const root = path.join(dataDir, 'blobs');
+            for (const dir of await fs.readdir(root)) files += (await fs.readdir(path.join(root, dir))).length;
+            if (files !== blobsListed) violation(`${label}: ${files} blob files, but ${blobsListed} records are above the inline size`);
+            S.blobsSeen = Math.max(S.blobsSeen ?? 0, blobsListed);
+        }
 
         // What was read back is now the known state.
         for (const st of stores) {
@@ -739,6 +762,7 @@ export function summaryText(S) {
         `  in flight at the kill:           ${S.inFlight} (took effect: ${S.inFlightTookEffect}; did not: ${S.inFlightLost})`,
         `  record reads compared:           ${S.keyChecks}; records at the end: ${S.recordsCarried}`,
         ...(S.blocksLost ? [`  blocks written but not flushed, lost in the power cuts: ${S.blocksLost}`] : []),
+        `  blob files checked (most at once): ${S.blobsSeen ?? 0}`,
         `  violations (lost, torn, extra):  ${S.violations.length}`,
     ].join('\n');
 }

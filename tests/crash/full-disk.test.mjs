@@ -251,6 +251,56 @@ describe('full disk', { skip: NEEDS_SPAWN }, () => {
         }
     });
 
+    test('a large upload on a full disk: 507 (at once when its length is announced), nothing left behind, the space back', T, async (t) => {
+        const small = await smallFs(16);
+        let srv = null;
+        try {
+            const dataDir = path.join(small.dir, 'data');
+            srv = await startServer({ dataDir, args: ['--map-size', '256M'] });
+            const st = await newStore(srv);
+            for (let i = 0; i < 3; i++) assert.equal((await put(srv, st, `blob${i}`, 2 * MiB)).status, 201); // blob files
+            for (let i = 0; i < 5; i++) assert.equal((await put(srv, st, `small${i}`, 10 * KiB)).status, 201);
+            const blobs = async () => {
+                let n = 0;
+                for (const d of await fs.readdir(path.join(dataDir, 'blobs'))) n += (await fs.readdir(path.join(dataDir, 'blobs', d))).length;
+                return n;
+            };
+            const free = async () => Number((await fs.statfs(small.dir)).bavail) * Number((await fs.statfs(small.dir)).bsize);
+            const freeBefore = await free();
+            assert.equal(await blobs(), 3);
+            const big = randomBytes(32 * MiB);
+
+            // announced: the room is set aside before any byte, so the answer can come at once
+            const early = await request(srv, {
+                method: 'PUT',
+                path: recordPath(st.id, 'big'),
+                headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(big.length), Expect: '100-continue' },
+            });
+            assertFull(early, 'announced too large for the disk, Expect: 100-continue');
+            // announced, sent anyway: drained, then the same answer
+            assertFull(await request(srv, { method: 'PUT', path: recordPath(st.id, 'big'), body: big, headers: { 'Content-Type': 'application/octet-stream' } }), 'announced');
+            // chunked: the disk fills midway; drained, then 507
+            assertFull(
+                await request(srv, { method: 'PUT', path: recordPath(st.id, 'big'), body: big, chunked: true, chunkSize: MiB, headers: { 'Content-Type': 'application/octet-stream' } }),
+                'chunked, the disk filling midway',
+            );
+            assert.equal((await request(srv, { path: recordPath(st.id, 'big') })).status, 404, 'nothing stored');
+            assert.equal(await blobs(), 3, 'no blob file left behind');
+            const freeAfter = await free();
+            t.diagnostic(`free space ${(freeBefore / MiB).toFixed(1)} MiB before, ${(freeAfter / MiB).toFixed(1)} MiB after three refused uploads of 32 MiB`);
+            assert.ok(freeAfter >= freeBefore - 256 * KiB, `the space came back: ${freeBefore} before, ${freeAfter} after`);
+            await verify(srv, st, 'after the refused uploads');
+            // and a large record that fits still goes in
+            assert.equal((await put(srv, st, 'fits', 3 * MiB)).status, 201);
+            await verify(srv, st, 'after one that fits');
+            assert.deepEqual(await srv.stop(), { code: 0, signal: null });
+            srv = null;
+        } finally {
+            if (srv) await srv.stop({ expectCleanExit: false, signal: 'SIGKILL' });
+            await small.remove();
+        }
+    });
+
     test('a full map (--map-size small): 507, nothing stored is damaged, deletes make room again', T, async () => {
         const parent = await makeTempDir('kvs-map-');
         let srv = null;

@@ -96,6 +96,8 @@ static void help(FILE *out)
             "  --tls-cert FILE          serve HTTPS with this PEM certificate (then its chain)\n"
             "  --tls-key FILE           and this PEM private key (unencrypted); both or neither.\n"
             "                           TLS 1.2 and 1.3 only; SIGHUP loads both files again\n"
+            "  --inline-max BYTES       LMDB: records up to this size are kept in the database,\n"
+            "                           larger ones in files of DATA/blobs (default 1M)\n"
             "  --map-size BYTES         LMDB: largest the database may grow (default 1T;\n"
             "                           suffixes)\n"
             "  --unnamed-retention DURATION\n"
@@ -230,6 +232,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         O_TLS_KEY,
         O_STORAGE,
         O_DECODE_MEMORY,
+        O_INLINE_MAX,
         O_HELP
     };
     static const struct option options[] = {
@@ -257,6 +260,7 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
         {"tls-key", required_argument, NULL, O_TLS_KEY},
         {"storage", required_argument, NULL, O_STORAGE},
         {"decode-memory", required_argument, NULL, O_DECODE_MEMORY},
+        {"inline-max", required_argument, NULL, O_INLINE_MAX},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -353,6 +357,11 @@ static int parse_options(int argc, char **argv, struct kvs_server_config *cfg,
             if (parse_size(optarg, &size) != 0 || size < KVS_DECODE_MEMORY_MIN || size > (1ull << 40))
                 return bad_value("decode-memory", optarg, "expected 24M to 1T");
             cfg->decode_memory = (size_t)size;
+            break;
+        case O_INLINE_MAX:
+            if (parse_size(optarg, &size) != 0 || size < 4096 || size > (1ull << 30))
+                return bad_value("inline-max", optarg, "expected 4K to 1G");
+            store_cfg->inline_max = size;
             break;
         case O_CACHE_MAX_AGE:
             if (parse_uint(optarg, 0, 31536000, &cfg->cache_max_age) != 0)

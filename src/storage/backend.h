@@ -123,8 +123,9 @@ struct kvs_storage_ops {
     /* kvs_storage_check(). May be NULL (nothing to check). Any thread. */
     int (*check)(struct kvs_storage *st, struct kvs_check_report *out,
                  void (*problem)(void *arg, const char *text), void *arg);
-    /* The size up to which a value is best kept in the row (kvs_storage_inline_max). */
-    uint64_t inline_max;
+    /* The size up to which a value is best kept in the row (kvs_storage_inline_max). May
+     * be NULL when the back-end takes no uploads. */
+    uint64_t (*inline_max)(const struct kvs_storage *st);
 };
 
 /* The generic part of every upload. A back-end's upload struct embeds it first, named super. */

@@ -319,6 +319,11 @@ int kvs_lmdb_blob_open(struct kvs_read *rd, const struct kvs_record_view *rec, i
     return 0;
 }
 
+uint64_t kvs_lmdb_inline_max(const struct kvs_storage *st)
+{
+    return ((const struct kvs_lmdb *)st)->inline_max;
+}
+
 void kvs_lmdb_blob_remove(struct kvs_lmdb *db, const unsigned char id[BLOB_ID_LEN])
 {
     char rel[REL_LEN + 1];

@@ -287,6 +287,7 @@ struct kvs_lmdb {
     unsigned char dbi_enum[64]; /* enum dbi of each MDB_dbi handle (LMDB numbers them from 2) */
     int blobs_fd;     /* DIR/blobs, open; its flock (lmdb_blob.c) lasts as long as the storage */
     int keep_orphans;    /* cfg.keep_orphans: no sweep of unreferenced blob files at open */
+    uint64_t inline_max; /* larger values go to blob files (cfg.inline_max) */
     /* Ended reads kept for the next ones (lmdb_read.c), their transactions reset */
     pthread_mutex_t spares_mu;
     struct kvs_lmdb_read *spares; /* under spares_mu */
@@ -819,6 +820,7 @@ KVS_MUST_CHECK int kvs_lmdb_check(struct kvs_storage *st, struct kvs_check_repor
 KVS_MUST_CHECK int kvs_lmdb_blobs_backup(struct kvs_lmdb *db, const char *out_dir);
 /* Remove the file of blob ID: its row was deleted by a transaction that committed. */
 void kvs_lmdb_blob_remove(struct kvs_lmdb *db, const unsigned char id[BLOB_ID_LEN]);
+uint64_t kvs_lmdb_inline_max(const struct kvs_storage *st);
 /* Add the blobs row of blob ID of SIZE bytes, held by record KEY of STORE_ID; delete it. */
 KVS_MUST_CHECK int kvs_lmdb_blob_row_put(struct kvs_lmdb *db, MDB_txn *txn,
                                          const unsigned char id[BLOB_ID_LEN], uint64_t size,

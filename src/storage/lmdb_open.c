@@ -494,7 +494,7 @@ static const struct kvs_storage_ops lmdb_ops = {
     .upload_abort = kvs_lmdb_upload_abort,
     .blob_open = kvs_lmdb_blob_open,
     .check = kvs_lmdb_check,
-    .inline_max = KVS_LMDB_INLINE_MAX,
+    .inline_max = kvs_lmdb_inline_max,
 };
 
 int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_storage **out)
@@ -513,6 +513,7 @@ int kvs_storage_open_lmdb(const struct kvs_storage_config *cfg, struct kvs_stora
     db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
     db->blobs_fd = -1;
     db->keep_orphans = cfg->keep_orphans;
+    db->inline_max = cfg->inline_max ? cfg->inline_max : KVS_LMDB_INLINE_MAX;
     db->dir = kvs_xstrdup(cfg->dir);
     /* The log first: it may put data.mdb back to its last checkpoint before LMDB reads it. */
     int rc = kvs_wal_open(cfg, &db->wal);

@@ -238,6 +238,9 @@ struct kvs_storage_config {
      * otherwise removed when no other process has the storage open): for `kvs check`, which
      * reports them. */
     int keep_orphans;
+    /* LMDB: the largest value kept in the B-tree; larger ones go to blob files (storage.h,
+     * "Large records"). 0 = the default (measured: README, "Large records"). */
+    uint64_t inline_max;
 };
 
 /* Open (creating if needed) the LMDB storage in CFG->dir and start its writer thread.

@@ -122,7 +122,7 @@ int kvs_storage_uploads(const struct kvs_storage *st)
 
 uint64_t kvs_storage_inline_max(const struct kvs_storage *st)
 {
-    return st->ops->upload_begin != NULL ? st->ops->inline_max : UINT64_MAX;
+    return st->ops->inline_max != NULL ? st->ops->inline_max(st) : UINT64_MAX;
 }
 
 int kvs_storage_upload_begin(struct kvs_storage *st, uint64_t size, struct kvs_upload **out)

@@ -758,8 +758,8 @@ TEST(storage_lmdb_upgrade_from_v4)
     kvs_store_clear(&a);
 }
 
-/* Version 5 data (every tokens row the bare user ID) opens as version 6 in one step, its
- * tokens without limits; a row of a later format is refused as damaged, not misread. */
+/* Version 5 data (every tokens row the bare user ID) opens as the current version in one step,
+ * its tokens without limits; a row of a later format is refused as damaged, not misread. */
 TEST(storage_lmdb_upgrade_from_v5)
 {
     struct kvs_storage *st = open_with(0, 0);
@@ -1160,33 +1160,42 @@ TEST(storage_lmdb_blob_orphans_swept_at_open)
     free(a);
 }
 
-/* Version 4 (no blobs table) opens as version 5, its records unchanged. */
-TEST(storage_lmdb_upgrade_from_v4)
+/* Versions 5 and 6 (no blobs table) open as the current version, their records unchanged,
+ * large ones then work. */
+TEST(storage_lmdb_upgrade_to_blobs)
 {
-    struct kvs_storage *st = open_with(0, 0);
-    struct kvs_user alice;
-    struct kvs_store s;
-    ts_user(st, "alice", "tok", &alice);
-    ASSERT_OK(ts_store(st, alice.id, "main", &s));
-    ASSERT_OK(ts_put_str(st, s.id, "k", "v4 value"));
-    kvs_storage_close(st);
-    struct raw r = raw_begin();
-    const unsigned char v4[4] = {4, 0, 0, 0};
-    raw_put(&r, "meta", "schema_version", 14, v4, sizeof v4);
-    raw_commit(&r);
+    for (unsigned char from = 5; from <= 6; from++) {
+        ASSERT_EQ(system("rm -rf data"), 0);
+        struct kvs_storage *st = open_with(0, 0);
+        struct kvs_user alice;
+        struct kvs_store s;
+        ts_user(st, "alice", "tok", &alice);
+        ASSERT_OK(ts_store(st, alice.id, "main", &s));
+        ASSERT_OK(ts_put_str(st, s.id, "k", "old value"));
+        kvs_storage_close(st);
+        struct raw r = raw_begin();
+        const unsigned char old[4] = {from, 0, 0, 0};
+        raw_put(&r, "meta", "schema_version", 14, old, sizeof old);
+        MDB_CHECK(mdb_drop(r.txn, raw_dbi(&r, "blobs"), 1)); /* the table itself */
+        raw_commit(&r);
 
-    st = open_with(0, 0);
-    char *v;
-    size_t n;
-    ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
-    ASSERT_MEM_EQ(v, n, "v4 value");
-    free(v);
-    kvs_store_clear(&s);
-    kvs_storage_close(st);
-    r = raw_begin();
-    MDB_val k = {14, "schema_version"}, val;
-    MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
-    ASSERT_EQ(((unsigned char *)val.mv_data)[0], 5);
-    ASSERT_EQ(raw_entries(&r, "blobs"), 0);
-    raw_commit(&r);
+        st = open_with(0, 0);
+        char *v;
+        size_t n;
+        ASSERT_OK(ts_get(st, s.id, "k", &v, &n));
+        ASSERT_MEM_EQ(v, n, "old value");
+        free(v);
+        char *big = calloc(1, 2 << 20);
+        ASSERT(big != NULL);
+        ASSERT_OK(ts_put_upload(st, s.id, "big", big, 2 << 20, 1 << 20, NULL));
+        free(big);
+        kvs_store_clear(&s);
+        kvs_storage_close(st);
+        r = raw_begin();
+        MDB_val k = {14, "schema_version"}, val;
+        MDB_CHECK(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &val));
+        ASSERT_EQ(((unsigned char *)val.mv_data)[0], SCHEMA_VERSION);
+        ASSERT_EQ(raw_entries(&r, "blobs"), 1);
+        raw_commit(&r);
+    }
 }

@@ -22,7 +22,12 @@
 #      connections, with the GET latency apart (bench/mixload.c), vs the same client's GETs only
 #   7. 10 MiB records at 8 connections: GET vs nginx's static file, durable PUT (8 keys
 #      overwritten) vs nginx WebDAV PUT into tmpfs, in MiB/s; kvs's peak RSS during its PUTs
-#   8. PostgreSQL (a throw-away cluster with fsync on, tests/pg/cluster.sh): GET 1 KiB and
+#   8. large records (issue 20), one transfer at a time with curl: PUT of a 1 GiB record vs
+#      writing the same bytes with dd conv=fdatasync into the same file system; GET of it vs
+#      nginx's static file of those bytes; kvs's peak RSS over its idle RSS (VmHWM after
+#      clear_refs 5) during 8 concurrent PUTs of such a record and then 8 concurrent GETs, and
+#      during 8 identity GETs of a gzip bomb (100 MiB of zeros stored gzip-coded). QUICK: 64 MiB
+#   9. PostgreSQL (a throw-away cluster with fsync on, tests/pg/cluster.sh): GET 1 KiB and
 #      durable PUT 1 KiB at 64 connections through one kvs node and through two (wrk with 32
 #      connections on each), as ratios to the LMDB rows of the same run; the reference of the
 #      PUT is PostgreSQL's own single-row insert rate with the same 64 clients (pgbench), and
@@ -662,6 +667,78 @@ for r in $(seq "$RUNS"); do
     wrk_row get10m_kvs "$r" kvs $BIG_CONNS "$DUR" get.lua "$KVS/v2/key-value-stores/$GET_ID/records/10m"
     wrk_row get10m_nginx "$r" nginx $BIG_CONNS "$DUR" get.lua "$NGINX/10m.bin"
 done
+
+# xfer_row ROW RUN CMD… — one timed transfer of HUGE_SIZE bytes by CMD (curl, dd, a function;
+# each bounded in time itself); its rate in bytes/s goes where best() looks (req_per_s and
+# bytes_per_s), a failure counts as an error.
+xfer_row() {
+    local row=$1 run=$2 t0 t1 ok=0
+    shift 2
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>>"$TMP/xfer.err" && ok=1
+    t1=$(date +%s.%N)
+    awk -v row="$row" -v run="$run" -v n="$HUGE_SIZE" -v a="$t0" -v b="$t1" -v ok="$ok" 'BEGIN {
+        bps = ok ? n / (b - a) : 0
+        printf "%s\t%s\t%.0f\t0\t0\t%.0f\t1\t0\t%d\t-1\t-1\t-1\t-1\t-1\n", row, run, bps, bps, !ok }' >>"$RUNS_TSV"
+    log "$(printf '%-18s run %s: %s' "$row" "$run" "$(tail -1 "$RUNS_TSV" | cut -f6) B/s")"
+}
+
+# kvs's peak RSS above RSS0 (kB) since the last reset: VmHWM - RSS0.
+hwm_above() { echo $(($(rss_kb "$KVS_PID" VmHWM) - $1)); }
+
+# Large records: one 1 GiB value (QUICK: 64 MiB), random bytes kept in /dev/shm so that both
+# sides read it from memory; nginx serves the same bytes (a link in its root).
+HUGE_SIZE=$([ -n "$QUICK" ] && echo $((64 << 20)) || echo $((1 << 30)))
+HUGE_N=8
+HUGE_H=$((HUGE_SIZE >> 20))
+head -c "$HUGE_SIZE" /dev/urandom >"$SHM/huge.bin"
+ln -sf "$SHM/huge.bin" "$TMP/www/huge.bin"
+HUGE_ID=$(create_store bench-huge)
+[ -n "$HUGE_ID" ] || die "cannot create the store of the large records"
+HUGE_URL="$KVS/v2/key-value-stores/$HUGE_ID/records"
+put_huge() { # KEY → a curl PUT of the value, streamed from the file, failing on an HTTP error
+    curl -sf --max-time 600 -o /dev/null -X PUT -H "$AUTH" \
+        -H 'Content-Type: application/octet-stream' -T "$SHM/huge.bin" "$HUGE_URL/$1"
+}
+get_huge() { curl -sf --max-time 600 -o /dev/null -H "$AUTH" "$HUGE_URL/$1"; }
+log "large records: ${HUGE_H} MiB PUT vs dd conv=fdatasync, GET vs nginx; peak RSS of $HUGE_N at once"
+for r in $(seq "$RUNS"); do
+    xfer_row huge_put_kvs "$r" put_huge "h$r"
+    xfer_row huge_put_dd "$r" timeout 600 dd if="$SHM/huge.bin" of="$BENCH_DATA/dd.bin" bs=1M \
+        conv=fdatasync status=none
+    rm -f "$BENCH_DATA/dd.bin"
+    xfer_row huge_get_kvs "$r" get_huge "h$r"
+    xfer_row huge_get_nginx "$r" curl -sf --max-time 600 -o /dev/null "$NGINX/huge.bin"
+done
+check_size "$HUGE_URL/h1" "$HUGE_SIZE"
+# peak RSS of 8 concurrent PUTs, then 8 concurrent GETs, over the idle server
+HUGE_RSS0=$(rss_kb "$KVS_PID" VmRSS)
+echo 5 >"/proc/$KVS_PID/clear_refs" 2>/dev/null || log "cannot reset kvs's peak RSS"
+pids=()
+for i in $(seq "$HUGE_N"); do put_huge "c$i" & pids+=($!); done
+wait "${pids[@]}" || log "a concurrent PUT of the large record failed"
+HUGE_PUT_HWM=$(hwm_above "$HUGE_RSS0")
+echo 5 >"/proc/$KVS_PID/clear_refs" 2>/dev/null || true
+pids=()
+for i in $(seq "$HUGE_N"); do get_huge "c$i" & pids+=($!); done
+wait "${pids[@]}" || log "a concurrent GET of the large record failed"
+HUGE_GET_HWM=$(hwm_above "$HUGE_RSS0")
+for i in $(seq "$HUGE_N"); do curl -sf -o /dev/null -X DELETE -H "$AUTH" "$HUGE_URL/c$i" || true; done
+# a gzip bomb: 100 MiB of zeros stored gzip-coded (about 100 KiB), read decoded by 8 at once
+head -c $((100 << 20)) /dev/zero | gzip -1 >"$TMP/bomb.gz"
+curl -sf -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/octet-stream' \
+    -H 'Content-Encoding: gzip' --data-binary "@$TMP/bomb.gz" "$HUGE_URL/bomb" ||
+    die "cannot PUT the gzip bomb"
+echo 5 >"/proc/$KVS_PID/clear_refs" 2>/dev/null || true
+pids=()
+for i in $(seq "$HUGE_N"); do
+    curl -sf -o /dev/null -H "$AUTH" -H 'Accept-Encoding: identity' "$HUGE_URL/bomb" &
+    pids+=($!)
+done
+wait "${pids[@]}" || log "an identity GET of the gzip bomb failed"
+BOMB_HWM=$(hwm_above "$HUGE_RSS0")
+rm -f "$SHM/huge.bin" "$TMP/www/huge.bin"
+log "peak RSS over idle: ${HUGE_PUT_HWM} kB during $HUGE_N PUTs, ${HUGE_GET_HWM} kB during $HUGE_N GETs, ${BOMB_HWM} kB during $HUGE_N bomb GETs"
 stop_kvs
 
 # PostgreSQL: a cluster of our own, durable (fsync on), its data in $TMPDIR (the real disk here
@@ -725,6 +802,10 @@ read -r G1K_TLS_NGINX _ _ _ _ _ _ _ G1K_TLS_NGINX_CPU _ <<<"$(best get1k_tls_ngi
 read -r _ _ _ G1M_KVS_BPS _ <<<"$(best get1m_kvs)"
 read -r _ _ _ G1M_NF_BPS _ <<<"$(best get1m_nginx_file)"
 read -r FSYNC_RATE _ <<<"$(best fsync)"
+read -r HPUT_KVS _ <<<"$(best huge_put_kvs)"
+read -r HPUT_DD _ <<<"$(best huge_put_dd)"
+read -r HGET_KVS _ <<<"$(best huge_get_kvs)"
+read -r HGET_NGINX _ <<<"$(best huge_get_nginx)"
 read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU _ <<<"$(best put_kvs_c64)"
 read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU _ <<<"$(best put_dav_c64)"
 read -r TMPFS64 _ _ _ _ _ _ _ TMPFS64_CPU _ <<<"$(best put_kvs_tmpfs_c$CONNS)"
@@ -783,6 +864,10 @@ R15=$(ratio "$G10_KVS_BPS" "$G10_NF_BPS")
 R16=$(ratio "$P10_KVS_BPS" "$P10_DAV_BPS")
 R17=$(ratio "$BIG_PUT_ANON" $((2 * BIG_CONNS * BIG_SIZE / 1024)))
 R18=$(ratio "$KEY_CPU" 0.35)
+R27=$(ratio "$HPUT_KVS" "$HPUT_DD")
+R28=$(ratio "$HGET_KVS" "$HGET_NGINX")
+R29=$(ratio "$( ((HUGE_PUT_HWM > HUGE_GET_HWM)) && echo "$HUGE_PUT_HWM" || echo "$HUGE_GET_HWM")" 65536)
+R30=$(ratio "$BOMB_HWM" 65536)
 R21=$(ratio "$G1K_PG1" "$G1K_KVS")
 R22=$(ratio "$G1K_PG2" "$G1K_KVS")
 R23=$(ratio "$PUT_PG1" "$PGBENCH")
@@ -805,6 +890,10 @@ V15=$(verdict "$R15" ">=" 1.0)
 V16=$(verdict "$R16" ">=" 1.0)
 V17=$(verdict "$R17" "<=" 1.0)
 V18=$(verdict "$KEY_CPU" "<=" 0.35)
+V27=$(verdict "$R27" ">=" 0.8)
+V28=$(verdict "$R28" ">=" 1.0)
+V29=$(verdict "$R29" "<=" 1.0)
+V30=$(verdict "$R30" "<=" 1.0)
 V21=$(verdict "$R21" ">=" 0.5)
 V22=$(verdict "$R22" ">=" 0.5)
 V23=$(verdict "$R23" ">=" 1.0)
@@ -890,6 +979,14 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
         printf "| server peak RSS (anonymous) during the durable PUT 10 MiB row | %.1f MiB | — | — | ≤ %d MiB | %s |\n", a / 1024, lim, v }'
     awk -v a="$KEY_CPU" -v v="$V18" 'BEGIN {
         printf "| keys page of 1,000: server CPU per key | %.3f µs | — | — | ≤ 0.35 µs | %s |\n", a, v }'
+    awk -v a="$HPUT_KVS" -v b="$HPUT_DD" -v r="$R27" -v v="$V27" -v n="$HUGE_H" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT of a %s MiB record vs dd conv=fdatasync of the same bytes, same disk | %s | %s | %s× | ≥ 0.8× | %s |\n", n, mib(a), mib(b), r, v }'
+    awk -v a="$HGET_KVS" -v b="$HGET_NGINX" -v r="$R28" -v v="$V28" -v n="$HUGE_H" "$AWK_FMT"'BEGIN {
+        printf "| GET of a %s MiB record vs nginx static file | %s | %s | %s× | ≥ 1.0× | %s |\n", n, mib(a), mib(b), r, v }'
+    awk -v a="$HUGE_PUT_HWM" -v b="$HUGE_GET_HWM" -v v="$V29" -v n="$HUGE_H" -v c="$HUGE_N" 'BEGIN {
+        printf "| server peak RSS over idle, %s concurrent PUTs then GETs of %s MiB | %.1f / %.1f MiB | — | — | ≤ 64 MiB | %s |\n", c, n, a / 1024, b / 1024, v }'
+    awk -v a="$BOMB_HWM" -v v="$V30" -v c="$HUGE_N" 'BEGIN {
+        printf "| server peak RSS over idle, %s identity GETs of a gzip bomb (100 MiB of zeros) | %.1f MiB | — | — | ≤ 64 MiB | %s |\n", c, a / 1024, v }'
     awk -v a="$G1K_PG1" -v b="$G1K_PG2" -v l="$G1K_KVS" -v r1="$R21" -v r2="$R22" -v v1="$V21" -v v2="$V22" "$AWK_FMT"'BEGIN {
         printf "| GET 1 KiB through PostgreSQL, one node, vs LMDB | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(a), commas(l), r1, v1
         printf "| GET 1 KiB through PostgreSQL, two nodes, vs LMDB (one node) | %s req/s | %s req/s | %s× | ≥ 0.5× | %s |\n", commas(b), commas(l), r2, v2 }'
@@ -1000,6 +1097,10 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     echo "21 \"lone PUT p50\\n÷ disk fdatasync\" $R25 1.5 $([ "$V25" = PASS ] && echo 1 || echo 0) \"${R25}×\" \"≤1.5\""
     echo "22 \"PUT 64 conn.\\n÷ kvs on tmpfs\" $R10 0.85 $([ "$V10" = PASS ] && echo 1 || echo 0) \"${R10}×\" \"≥0.85\""
     echo "23 \"PG GET 1 node\\n÷ pgbench GET\" $R26 0.7 $([ "$V26" = PASS ] && echo 1 || echo 0) \"${R26}×\" \"≥0.7\""
+    echo "24 \"PUT ${HUGE_H} MiB\\n÷ dd fdatasync\" $R27 0.8 $([ "$V27" = PASS ] && echo 1 || echo 0) \"${R27}×\" \"≥0.8\""
+    echo "25 \"GET ${HUGE_H} MiB\\n÷ nginx file\" $R28 1.0 $([ "$V28" = PASS ] && echo 1 || echo 0) \"${R28}×\" \"≥1.0\""
+    echo "26 \"${HUGE_N}× ${HUGE_H} MiB RSS\\n÷ 64 MiB\" $R29 1.0 $([ "$V29" = PASS ] && echo 1 || echo 0) \"${R29}×\" \"≤1\""
+    echo "27 \"${HUGE_N}× gzip bomb RSS\\n÷ 64 MiB\" $R30 1.0 $([ "$V30" = PASS ] && echo 1 || echo 0) \"${R30}×\" \"≤1\""
 } >"$TMP/chart.dat"
 gnuplot -e "datafile='$TMP/chart.dat'; outfile='$OUT_PNG'; subtitle='$START_DATE, $MODE, kvs ${GIT_REV%% *}; other work on the machine: $OTHER_AVG CPUs on average'" \
     "$ROOT/bench/plot.gp" || log "gnuplot failed; no chart"

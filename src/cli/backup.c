@@ -161,31 +161,7 @@ static int copy_file(const char *from, const char *to)
         close(in);
         return err;
     }
-    static char buf[1 << 20];
-    int err = 0;
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                err = errno;
-                break;
-            }
-            off += w;
-        }
-        if (err != 0)
-            break;
-    }
+    int err = kvs_copy_fd(in, out);
     if (err == 0 && fsync(out) != 0)
         err = errno;
     if (close(out) != 0 && err == 0)

@@ -44,3 +44,45 @@ int kvs_fsync_path(const char *path)
     close(fd);
     return rc;
 }
+
+/* The plain way: through a buffer. */
+static int copy_rw(int from, int to)
+{
+    char *buf = kvs_xmalloc(1 << 20);
+    int err = 0;
+    for (;;) {
+        ssize_t n = read(from, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : 0;
+            break;
+        }
+        for (ssize_t off = 0; off < n && err == 0;) {
+            ssize_t w = write(to, buf + off, (size_t)(n - off));
+            if (w < 0 && errno != EINTR)
+                err = errno;
+            else if (w > 0)
+                off += w;
+        }
+        if (err != 0)
+            break;
+    }
+    free(buf);
+    return err;
+}
+
+int kvs_copy_fd(int from, int to)
+{
+    for (;;) {
+        ssize_t n = copy_file_range(from, NULL, to, NULL, (size_t)1 << 30, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return 0;
+        if (n < 0) /* EXDEV, EINVAL (some file systems, older kernels): the plain way */
+            return errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP
+                       ? copy_rw(from, to)
+                       : errno;
+    }
+}

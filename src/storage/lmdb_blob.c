@@ -534,18 +534,7 @@ static int copy_blob(int from, int dirfd_, const char *to)
     int out = openat(dirfd_, to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out < 0)
         return errno;
-    int err = 0;
-    for (;;) {
-        ssize_t n = copy_file_range(from, NULL, out, NULL, 1 << 30, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = errno;
-            break;
-        }
-        if (n == 0)
-            break;
-    }
+    int err = kvs_copy_fd(from, out);
     if (err == 0 && fsync(out) != 0)
         err = errno;
     close(out);

@@ -11,31 +11,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import zlib from 'node:zlib';
 
 import { MiB, NEEDS_SPAWN, assertApiError, createStore, makeClient, ms, recordPath, request, startServer, storePath, waitFor } from '../lib/server.mjs';
+import { ASAN_ENV, peakRss, resetPeak } from '../lib/memory.mjs';
 import { readZip } from '../lib/zip.mjs';
 
 const T = { timeout: ms(180_000), skip: NEEDS_SPAWN };
-
-// ASan keeps freed blocks in a quarantine (256 MiB by default), which would count as peak
-// memory here although nothing holds them: a small one keeps the measure about live memory.
-const ASAN_ENV = { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : ''}quarantine_size_mb=8` };
-
-/** The server's peak resident memory (VmHWM) since the last resetPeak(), in bytes. */
-function peakRss(server) {
-    const status = readFileSync(`/proc/${server.proc.pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) * 1024;
-}
-
-/** Resets the server's VmHWM to its current resident memory (proc(5), clear_refs "5") and
- * returns that, so that the next peakRss() measures what comes after. */
-function resetPeak(server) {
-    writeFileSync(`/proc/${server.proc.pid}/clear_refs`, '5');
-    return peakRss(server);
-}
 
 /** N bytes of a repeated random 4 KiB block: compresses a hundredfold, decodes to N. */
 function patterned(n) {

@@ -13,13 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 
-import { bigSha256, bigStream, bytesAt, parseSize } from '../lib/bigdata.mjs';
+import { bigSha256, bigStream, bytesAt, parseSize, putBig } from '../lib/bigdata.mjs';
+import { ASAN_ENV, peakRss, resetPeak } from '../lib/memory.mjs';
 import { ON_PG } from '../lib/pg.mjs';
 import { MiB, NEEDS_SPAWN, assertApiError, createStore, makeClient, ms, recordPath, request, startServer, storePath, waitFor } from '../lib/server.mjs';
 
@@ -31,19 +31,6 @@ const SIZE = process.env.KVS_TEST_LARGE_SIZE
 const T = { timeout: ms(Math.max(300_000, (SIZE / MiB) * 400)), skip: NEEDS_SPAWN || (ON_PG && 'PostgreSQL keeps values in its rows (large values there: issue 20, PostgreSQL part)') };
 const INLINE_MAX = 1 * MiB; // the LMDB back-end's (storage/lmdb_internal.h)
 
-// ASan keeps freed blocks in a quarantine that would count as peak memory here.
-const ASAN_ENV = { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : ''}quarantine_size_mb=8` };
-
-function peakRss(server) {
-    const status = readFileSync(`/proc/${server.proc.pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) * 1024;
-}
-
-function resetPeak(server) {
-    writeFileSync(`/proc/${server.proc.pid}/clear_refs`, '5');
-    return peakRss(server);
-}
-
 /** The blob files under the server's data directory. */
 async function blobFiles(server) {
     const out = [];
@@ -54,44 +41,6 @@ async function blobFiles(server) {
 
 async function dataFileSize(server) {
     return (await fs.stat(path.join(server.dataDir, 'data.mdb'))).size;
-}
-
-/** PUT SIZE bytes of stream SEED to PATH as they are generated (chunked unless withLength). */
-function putStream(server, p, seed, size, { withLength = true, headers = {}, abortAfter = 0 } = {}) {
-    return new Promise((resolve, reject) => {
-        const u = new URL(server.url);
-        const req = http.request({
-            host: u.hostname,
-            port: u.port,
-            method: 'PUT',
-            path: p,
-            agent: false,
-            headers: {
-                Authorization: `Bearer ${server.token}`,
-                'Content-Type': 'application/octet-stream',
-                ...(withLength ? { 'Content-Length': String(size) } : { 'Transfer-Encoding': 'chunked' }),
-                ...headers,
-            },
-        });
-        const body = bigStream(seed, size);
-        let sent = 0;
-        req.on('error', (e) => (abortAfter ? resolve({ aborted: true }) : reject(e)));
-        req.on('response', (res) => {
-            const chunks = [];
-            res.on('data', (c) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString(), sha256: body.sha256 }));
-        });
-        body.on('data', (c) => {
-            sent += c.length;
-            if (!req.write(c)) body.pause();
-            if (abortAfter && sent >= abortAfter) {
-                body.destroy();
-                req.destroy(); // the client goes away mid-body
-            }
-        });
-        req.on('drain', () => body.resume());
-        body.on('end', () => req.end());
-    });
 }
 
 /** GET PATH, hashing the body as it comes. */
@@ -133,7 +82,7 @@ describe('large records on LMDB', () => {
     test(`a ${SIZE / MiB} MiB record round-trips byte-exact, streamed both ways in flat memory; Range, HEAD, If-None-Match`, T, async (t) => {
         const p = recordPath(store.id, 'big');
         const base = resetPeak(server);
-        const put = await putStream(server, p, 1, SIZE);
+        const put = await putBig(server, p, 1, SIZE);
         assert.equal(put.status, 201, put.text);
         const etag = put.headers.etag;
         assert.equal((await blobFiles(server)).length, 1, 'one blob file');
@@ -177,14 +126,14 @@ describe('large records on LMDB', () => {
         const p = recordPath(store.id, 'cycle');
         const before_ = new Set(await blobFiles(server));
         const size = 24 * MiB + 7;
-        const chunked = await putStream(server, p, 2, size, { withLength: false });
+        const chunked = await putBig(server, p, 2, size, { withLength: false });
         assert.equal(chunked.status, 201, chunked.text);
         const afterPut = (await blobFiles(server)).filter((f) => !before_.has(f));
         assert.equal(afterPut.length, 1);
         assert.equal((await getHashed(server, p)).sha256, chunked.sha256);
 
         // overwrite with another large value: one file, a new one
-        const over = await putStream(server, p, 3, size);
+        const over = await putBig(server, p, 3, size);
         assert.equal(over.status, 201);
         const afterOver = (await blobFiles(server)).filter((f) => !before_.has(f));
         assert.equal(afterOver.length, 1);
@@ -197,15 +146,15 @@ describe('large records on LMDB', () => {
         assert.equal((await request(server, { path: p })).text, 'small now');
 
         // large again, then deleted
-        assert.equal((await putStream(server, p, 4, 3 * MiB)).status, 201);
+        assert.equal((await putBig(server, p, 4, 3 * MiB)).status, 201);
         assert.equal((await blobFiles(server)).filter((f) => !before_.has(f)).length, 1);
         assert.equal((await request(server, { method: 'DELETE', path: p })).status, 204);
         assert.deepEqual((await blobFiles(server)).filter((f) => !before_.has(f)), []);
 
         // an upload the client breaks off: nothing visible, no file once the server sees it
         for (const withLength of [true, false]) {
-            const cut = await putStream(server, p, 5, 64 * MiB, { withLength, abortAfter: 20 * MiB });
-            assert.equal(cut.aborted, true);
+            const cut = await putBig(server, p, 5, 64 * MiB, { withLength, abortAfter: 20 * MiB });
+            assert.equal(cut.cut, true);
             await waitFor(async () => (await blobFiles(server)).filter((f) => !before_.has(f)).length === 0, {
                 timeoutMs: ms(20_000),
                 message: 'the broken upload removed',
@@ -237,7 +186,7 @@ describe('large records on LMDB', () => {
 
     test('the ZIP download streams large entries from their files', T, async () => {
         const { store: z } = await createStore(makeClient(server), 'large-zip');
-        const put = await putStream(server, recordPath(z.id, 'a-big'), 6, 40 * MiB);
+        const put = await putBig(server, recordPath(z.id, 'a-big'), 6, 40 * MiB);
         assert.equal(put.status, 201);
         assert.equal((await request(server, { method: 'PUT', path: recordPath(z.id, 'b-small'), body: 'hi', headers: { 'Content-Type': 'text/plain' } })).status, 201);
         const zip = await getHashed(server, `${storePath(z.id)}/records`);
@@ -248,7 +197,7 @@ describe('large records on LMDB', () => {
 
     test('a slow reader pins nothing: 300 × 1 MiB overwrites while a 100 MiB and a 900 KiB record are read at 10 KiB/s', T, async (t) => {
         const { store: s } = await createStore(makeClient(server), 'slow');
-        assert.equal((await putStream(server, recordPath(s.id, 'hundred'), 7, 100 * MiB)).status, 201);
+        assert.equal((await putBig(server, recordPath(s.id, 'hundred'), 7, 100 * MiB)).status, 201);
         const inline = randomBytes(900 * 1024);
         assert.equal((await request(server, { method: 'PUT', path: recordPath(s.id, 'inline'), body: inline, headers: { 'Content-Type': 'application/octet-stream' } })).status, 201);
         // readers that take 10 KiB a second
@@ -308,12 +257,12 @@ describe('limits of large records', () => {
         const early = await request(server, { method: 'PUT', path: p, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(9 * MiB), Expect: '100-continue' } });
         assertApiError(early, 413, 'request-too-large', 'Expect: 100-continue');
         // chunked: refused as it passes the limit (the answer goes out once the rest is drained)
-        const chunked = await putStream(server, p, 8, 9 * MiB, { withLength: false });
+        const chunked = await putBig(server, p, 8, 9 * MiB, { withLength: false });
         assert.equal(chunked.status, 413, chunked.text);
         assert.equal((await request(server, { path: p })).status, 404);
         assert.deepEqual(await blobFiles(server), []);
         // exactly the limit is accepted
-        const ok = await putStream(server, p, 8, 8 * MiB, { withLength: false });
+        const ok = await putBig(server, p, 8, 8 * MiB, { withLength: false });
         assert.equal(ok.status, 201, ok.text);
         assert.equal((await getHashed(server, p)).sha256, ok.sha256);
     });

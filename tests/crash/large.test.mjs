@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 
-import { bigStream, parseSize } from '../lib/bigdata.mjs';
+import { parseSize, putBig } from '../lib/bigdata.mjs';
 import { MiB, NEEDS_SPAWN, createStore, makeClient, makeTempDir, ms, randomToken, recordPath, request, startServer } from '../lib/server.mjs';
 
 const SIZE = process.env.KVS_TEST_CRASH_LARGE_SIZE
@@ -27,39 +27,6 @@ async function blobFiles(dataDir) {
     const root = path.join(dataDir, 'blobs');
     for (const dir of await fs.readdir(root)) for (const f of await fs.readdir(path.join(root, dir))) out.push(`${dir}/${f}`);
     return out;
-}
-
-/**
- * PUT SIZE bytes of stream SEED; calls onSent(bytes) as they go, and onEnd() once the last
- * byte is written. Resolves with the response, or { cut: true } when the server went away.
- */
-function upload(server, p, seed, size, { onSent = () => {}, onEnd = () => {} } = {}) {
-    return new Promise((resolve) => {
-        const u = new URL(server.url);
-        const req = http.request({
-            host: u.hostname,
-            port: u.port,
-            method: 'PUT',
-            path: p,
-            agent: false,
-            headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-        });
-        const body = bigStream(seed, size);
-        let sent = 0;
-        req.on('error', () => resolve({ cut: true, sha256: body.sha256 }));
-        req.on('response', (res) => {
-            res.resume();
-            res.on('end', () => resolve({ status: res.statusCode, sha256: body.sha256 }));
-            res.on('error', () => resolve({ cut: true, sha256: body.sha256 }));
-        });
-        body.on('data', (c) => {
-            sent += c.length;
-            if (!req.write(c)) body.pause();
-            onSent(sent);
-        });
-        req.on('drain', () => body.resume());
-        body.on('end', () => req.end(onEnd));
-    });
 }
 
 /** GET P: its status and the SHA-256 of its body. */
@@ -89,7 +56,7 @@ test(`kill -9 during a ${SIZE / MiB} MiB upload and during its commit: no partia
     let server = await start();
     try {
         const { store } = await createStore(makeClient(server), 'crash-large');
-        const kept = await upload(server, recordPath(store.id, 'kept'), 1, 64 * MiB);
+        const kept = await putBig(server, recordPath(store.id, 'kept'), 1, 64 * MiB);
         assert.equal(kept.status, 201);
         const check = async (label, { big = [404] } = {}) => {
             const k = await shaOf(server, recordPath(store.id, 'kept'));
@@ -103,7 +70,7 @@ test(`kill -9 during a ${SIZE / MiB} MiB upload and during its commit: no partia
         };
 
         // 1. killed while the body arrives
-        await upload(server, recordPath(store.id, 'big'), 2, SIZE, {
+        await putBig(server, recordPath(store.id, 'big'), 2, SIZE, {
             onSent: (n) => n >= Math.min(200 * MiB, SIZE / 4) && server.proc.kill('SIGKILL'),
         });
         await server.exited;
@@ -115,7 +82,7 @@ test(`kill -9 during a ${SIZE / MiB} MiB upload and during its commit: no partia
         // commit; the record is then either there whole or not at all
         for (const delay of [0, 40]) {
             let timer;
-            const res = await upload(server, recordPath(store.id, 'big'), 3 + delay, SIZE, {
+            const res = await putBig(server, recordPath(store.id, 'big'), 3 + delay, SIZE, {
                 onEnd: () => {
                     timer = setTimeout(() => server.proc.kill('SIGKILL'), delay);
                 },
@@ -134,7 +101,7 @@ test(`kill -9 during a ${SIZE / MiB} MiB upload and during its commit: no partia
         }
 
         // 3. acknowledged, then killed at once: there, whole
-        const acked = await upload(server, recordPath(store.id, 'big'), 9, SIZE);
+        const acked = await putBig(server, recordPath(store.id, 'big'), 9, SIZE);
         assert.equal(acked.status, 201);
         server.proc.kill('SIGKILL');
         await server.exited;

@@ -3,6 +3,7 @@
 // test can stream gigabytes to a server, hash them on the way, and check any slice of what
 // comes back against a regenerated one.
 import { createCipheriv, createHash } from 'node:crypto';
+import http from 'node:http';
 import { Readable } from 'node:stream';
 
 const KEY = Buffer.from('kvstore-bigdata!');
@@ -64,4 +65,50 @@ export function parseSize(s) {
     if (!m) throw new Error(`bad size ${s}`);
     const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase()];
     return Number(m[1]) * mult;
+}
+
+/**
+ * PUT the first SIZE bytes of stream SEED to path P of SERVER (a startServer() object) as they
+ * are generated: with Content-Length, or chunked (withLength false). onSent(bytes) is called
+ * as they go, onEnd() once the last one is written; abortAfter N breaks the upload off (the
+ * client goes away) after N bytes. Resolves with { status, headers, text, sha256 } of the
+ * answer, or { cut: true, sha256 } when the connection ended without one.
+ */
+export function putBig(server, p, seed, size, { withLength = true, headers = {}, onSent = () => {}, onEnd = () => {}, abortAfter = 0 } = {}) {
+    return new Promise((resolve) => {
+        const u = new URL(server.url);
+        const req = http.request({
+            host: u.hostname,
+            port: u.port,
+            method: 'PUT',
+            path: p,
+            agent: false,
+            headers: {
+                Authorization: `Bearer ${server.token}`,
+                'Content-Type': 'application/octet-stream',
+                ...(withLength ? { 'Content-Length': String(size) } : { 'Transfer-Encoding': 'chunked' }),
+                ...headers,
+            },
+        });
+        const body = bigStream(seed, size);
+        let sent = 0;
+        req.on('error', () => resolve({ cut: true, sha256: body.sha256 }));
+        req.on('response', (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString(), sha256: body.sha256 }));
+            res.on('error', () => resolve({ cut: true, sha256: body.sha256 }));
+        });
+        body.on('data', (c) => {
+            sent += c.length;
+            if (!req.write(c)) body.pause();
+            onSent(sent);
+            if (abortAfter && sent >= abortAfter) {
+                body.destroy();
+                req.destroy();
+            }
+        });
+        req.on('drain', () => body.resume());
+        body.on('end', () => req.end(onEnd));
+    });
 }

@@ -220,10 +220,9 @@ const describeState = (s) =>
 
 /**
  * The files of DIR (but LMDB's lock file, which holds no data): name → Buffer. Directories are
- * left out: blobs/ holds the files of large records, each written and fdatasync'ed before the
- * commit that references it, which a power cut leaves as the kill did (powercut.c journals
- * only files directly in DIR; a blob file cut short could only belong to an upload no commit
- * references, removed at the next open).
+ * left out: blobs/ holds the files of large records, each written once and never changed, so
+ * the one a power cut rebuilds from the journal is only that of its own run (powercut.c
+ * journals them too: their bytes must be flushed before the commit that references them).
  */
 async function readFiles(dir) {
     const files = new Map();
@@ -279,7 +278,7 @@ async function cutPower(dir, base, journalPath, chance, rnd) {
     const names = new Map(); // file number → name in DIR
     const durable = new Map(); // file number → entries before this one are on the disk
     entries.forEach((e) => {
-        if (e.type === 'N') names.set(e.file, path.basename(e.path));
+        if (e.type === 'N') names.set(e.file, path.relative(dir, e.path)); // data.mdb, blobs/HH/ID
         if (e.type === 'S') durable.set(e.file, Math.max(durable.get(e.file) ?? 0, e.from));
     });
     // name → { buf, len }: LEN bytes of the file in BUF, which grows by doubling
@@ -322,7 +321,10 @@ async function cutPower(dir, base, journalPath, chance, rnd) {
             }
         }
     });
-    for (const [name, f] of files) await fs.writeFile(path.join(dir, name), f.buf.subarray(0, f.len));
+    for (const [name, f] of files) {
+        await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+        await fs.writeFile(path.join(dir, name), f.buf.subarray(0, f.len));
+    }
     return stats;
 }
 

@@ -15,10 +15,15 @@
  *                                        while the flush ran may or may not be
  *   'T' u32 file, u64 size               ftruncate
  * A write is journaled (and made) under one mutex, so the journal's order is the order of the
- * writes; a flush names the entry where it began and is journaled after it returned. The model of the disk (power-loss.test.mjs): whatever was
- * written before a file's last flush is there; each 4 KiB block of each write after it may or
- * may not be. What is not modelled: the directory entries (files are made before the storm and
- * never renamed during it), and the mapped writes of LMDB's lock file (not data).
+ * writes; a flush names the entry where it began and is journaled after it returned. The
+ * model of the disk (power-loss.test.mjs): whatever was written before a file's last flush is
+ * there; each 4 KiB block of each write after it may or may not be. Files of subdirectories
+ * count too: the blob files of large records (DIR/blobs/HH/ID), made during the storm, whose
+ * bytes must be flushed before the commit that references them. What is not modelled: the
+ * directory entries (DIR's files are made before the storm and never renamed during it; kvs
+ * syncs a blob file's directory before the commit that references it, and a removal that a cut
+ * undoes leaves a file no record references, which the next start removes), and the mapped
+ * writes of LMDB's lock file (not data).
  *
  * Only the calls kvs and liblmdb make are wrapped: open, openat (and their 64 and fortified
  * forms), close, pwrite, write, writev, fdatasync, fsync, ftruncate. */
@@ -28,6 +33,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,7 +41,7 @@
 #include <unistd.h>
 
 #define MAX_FD 4096
-#define MAX_FILES 64
+#define MAX_FILES 4096 /* the files of a server's run: a few, and the blob files it makes */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int journal = -1;
@@ -199,12 +205,33 @@ int __open64_2(const char *path, int flags)
     return __open_2(path, flags);
 }
 
+/* FD was opened as PATH relative to directory AT: kvs opens the blob files of large records so
+ * (DIR/blobs, then HH/ID), LMDB and the log by whole paths. The directory's path is the one
+ * the kernel keeps for AT. */
+static void opened_at(int fd, int at, const char *path, int flags)
+{
+    if (fd < 0 || journal < 0)
+        return;
+    if (path[0] == '/' || at == AT_FDCWD) {
+        opened(fd, path, flags);
+        return;
+    }
+    char link[64], full[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", at);
+    ssize_t n = readlink(link, full, sizeof full);
+    if (n <= 0 || (size_t)n + 1 + strlen(path) + 1 > sizeof full)
+        return;
+    full[n] = '/';
+    strcpy(full + n + 1, path);
+    opened(fd, full, flags);
+}
+
 int openat(int at, const char *path, int flags, ...)
 {
     int mode = 0;
     OPEN_MODE(flags, mode);
     int fd = real_openat(at, path, flags, mode);
-    opened(fd, path, flags); /* relative paths are not ours: kvs and LMDB pass whole ones */
+    opened_at(fd, at, path, flags);
     return fd;
 }
 
@@ -213,7 +240,7 @@ int openat64(int at, const char *path, int flags, ...)
     int mode = 0;
     OPEN_MODE(flags, mode);
     int fd = real_openat(at, path, flags, mode);
-    opened(fd, path, flags);
+    opened_at(fd, at, path, flags);
     return fd;
 }
 

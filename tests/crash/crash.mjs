@@ -237,28 +237,34 @@ async function readFiles(dir) {
     return files;
 }
 
-/** The entries of a powercut.c journal. */
+/**
+ * The entries of a powercut.c journal. The server is killed at any moment, also while it
+ * appends an entry (a write's bytes take several appends): an entry cut short at the end is
+ * left out, as is the write it describes, which powercut.c makes only once it is journaled.
+ */
 function parseJournal(buf) {
     const entries = [];
     let at = 0;
-    while (at < buf.length) {
+    const has = (n) => at + n <= buf.length;
+    while (has(5)) {
         const type = String.fromCharCode(buf[at]);
         const file = buf.readUInt32LE(at + 1);
         at += 5;
         if (type === 'N') {
+            if (!has(4) || !has(4 + buf.readUInt32LE(at))) break;
             const n = buf.readUInt32LE(at);
             entries.push({ type, file, path: buf.subarray(at + 4, at + 4 + n).toString() });
             at += 4 + n;
         } else if (type === 'W') {
+            if (!has(16) || !has(16 + Number(buf.readBigUInt64LE(at + 8)))) break;
             const off = Number(buf.readBigUInt64LE(at));
             const n = Number(buf.readBigUInt64LE(at + 8));
             entries.push({ type, file, off, data: buf.subarray(at + 16, at + 16 + n) });
             at += 16 + n;
-        } else if (type === 'S') {
-            entries.push({ type, file, from: Number(buf.readBigUInt64LE(at)) });
-            at += 8;
-        } else if (type === 'T') {
-            entries.push({ type, file, size: Number(buf.readBigUInt64LE(at)) });
+        } else if (type === 'S' || type === 'T') {
+            if (!has(8)) break;
+            const v = Number(buf.readBigUInt64LE(at));
+            entries.push(type === 'S' ? { type, file, from: v } : { type, file, size: v });
             at += 8;
         } else {
             throw new Error(`power cut: bad journal entry ${type} at ${at - 5}`);

@@ -213,11 +213,34 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* A value held apart that is not a file (PostgreSQL's chunks), sent from FIRST as the
+ * client takes it: the reader fetches a chunk at a time. */
+struct value_body {
+    struct kvs_value *val;
+    uint64_t first;
+};
+
+static ssize_t value_body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct value_body *b = cls;
+    size_t got;
+    if (kvs_value_read(b->val, b->first + pos, buf, max, &got) != 0 || got == 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* logged; the client sees it cut off */
+    return (ssize_t)got;
+}
+
+static void value_body_free(void *cls)
+{
+    struct value_body *b = cls;
+    kvs_value_close(b->val);
+    free(b);
+}
+
 /* The bytes FIRST..FIRST+LEN of A's value as a response, owning what it sends: a copy of
  * them for an inline value (small), the value's file for one held apart (sent with
- * sendfile). Either way no snapshot stays open while a slow client reads (issue 19,
- * finding 4). For a HEAD or a 304, which send no body, nothing is copied or opened: the
- * response only announces the length. */
+ * sendfile), or its reader. Either way no snapshot stays open while a slow client reads
+ * (issue 19, finding 4). For a HEAD or a 304, which send no body, nothing is copied or
+ * opened: the response only announces the length. */
 static struct MHD_Response *stored_response(struct kvs_req *r, struct answer *a, uint64_t first,
                                             uint64_t len, unsigned status)
 {
@@ -227,6 +250,16 @@ static struct MHD_Response *stored_response(struct kvs_req *r, struct answer *a,
         return MHD_create_response_from_buffer((size_t)len, (void *)(a->rec->value.p + first),
                                                MHD_RESPMEM_MUST_COPY);
     int fd = kvs_value_take_fd(a->val);
+    if (fd < 0) {
+        struct value_body *b = kvs_xmalloc(sizeof *b);
+        *b = (struct value_body){a->val, first};
+        a->val = NULL; /* the response's now */
+        struct MHD_Response *resp = MHD_create_response_from_callback(
+            len, 64 * 1024, value_body_read, b, value_body_free);
+        if (resp == NULL)
+            value_body_free(b);
+        return resp;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_fd_at_offset64(len, fd, (int64_t)first); /* closes FD */
     if (resp == NULL)

@@ -13,6 +13,8 @@
 
 #include "storage/storage.h"
 
+struct kvs_blob_reader;
+
 /* Read and list counts and accessedAt counted in memory for one store, handed to the
  * back-end to add to the stored stats in the next transaction. */
 struct kvs_stat_delta {
@@ -113,19 +115,35 @@ struct kvs_storage_ops {
      *   upload_abort   as kvs_upload_abort(); also for a write that failed.
      *   blob_open      open the bytes of REC (REC->blob set), found by RD: a descriptor
      *                  open for reading in *FD. KVS_ESTALE when they are gone (replaced
-     *                  since RD began), KVS_EIO when damaged. Any thread. */
+     *                  since RD began), KVS_EIO when damaged. Any thread.
+     *   blob_reader    instead of blob_open, for bytes that are not a file (PostgreSQL's
+     *                  chunks): a reader of them in *OUT (struct kvs_blob_reader), with the
+     *                  same errors. Any thread; the reader is used by one thread at a time.
+     *   uploads_alone  a write that carries an upload is applied in a batch of its own,
+     *                  without read statistics (PostgreSQL: the upload's transaction,
+     *                  which holds its chunks, becomes the batch's). */
     int (*upload_begin)(struct kvs_storage *st, uint64_t size, struct kvs_upload **out);
     int (*upload_append)(struct kvs_upload *u, const void *p, size_t n);
     int (*upload_sync)(struct kvs_upload *u);
     void (*upload_keep)(struct kvs_upload *u);
     void (*upload_abort)(struct kvs_upload *u);
     int (*blob_open)(struct kvs_read *rd, const struct kvs_record_view *rec, int *fd);
+    int (*blob_reader)(struct kvs_read *rd, const struct kvs_record_view *rec,
+                       struct kvs_blob_reader **out);
+    int uploads_alone;
     /* kvs_storage_check(). May be NULL (nothing to check). Any thread. */
     int (*check)(struct kvs_storage *st, struct kvs_check_report *out,
                  void (*problem)(void *arg, const char *text), void *arg);
     /* The size up to which a value is best kept in the row (kvs_storage_inline_max). May
      * be NULL when the back-end takes no uploads. */
     uint64_t (*inline_max)(const struct kvs_storage *st);
+};
+
+/* Bytes held apart that are not a file: read N bytes at POS into BUF (*GOT: how many, 0 only
+ * at the end), 0 or KVS_EIO; close frees the reader. Made by ops->blob_reader. */
+struct kvs_blob_reader {
+    int (*read)(struct kvs_blob_reader *r, uint64_t pos, void *buf, size_t n, size_t *got);
+    void (*close)(struct kvs_blob_reader *r);
 };
 
 /* The generic part of every upload. A back-end's upload struct embeds it first, named super. */

@@ -61,23 +61,33 @@ static const struct kvs_pg_stmt Q_LOCK_RENAME = {
         "'name/' || user_id || '~' || $2::text") ") "
                                                  "FROM kvs_stores WHERE id = $1::text"};
 
-/* The records ($1 store IDs, $2 keys, pairwise) that exist: their sizes and validators. */
+/* The records ($1 store IDs, $2 keys, pairwise) that exist: their sizes, validators and large
+ * values' numbers (0: in the row). */
 static const struct kvs_pg_stmt Q_RECORDS = {
     PG_Q_RECORDS, "kvs_records",
-    "SELECT r.store_id, r.key, octet_length(r.value)::int8, r.version, r.modified_ms"
-    " FROM kvs_records r"
+    "SELECT r.store_id, r.key, coalesce(r.blob_size, octet_length(r.value))::int8, r.version,"
+    " r.modified_ms, coalesce(r.blob, 0) FROM kvs_records r"
     " JOIN unnest($1::text[], $2::text[]) AS k(store_id, key)"
     " ON r.store_id = k.store_id AND r.key = k.key"};
-/* The records the batch leaves written, one row per record (the last write of each). */
+/* The records the batch leaves written, one row per record (the last write of each); $8 the
+ * number of a large value (0: the value is $5) and $9 its size. */
 static const struct kvs_pg_stmt Q_RECORD_PUT = {
     PG_Q_RECORD_PUT, "kvs_record_put",
     "INSERT INTO kvs_records (store_id, key, content_type, encoding, value, version,"
-    " modified_ms)"
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], $5::bytea[],"
-    " $6::int8[], $7::int8[])"
+    " modified_ms, blob, blob_size)"
+    " SELECT s, k, t, e, v, ver, m, NULLIF(b, 0), CASE WHEN b = 0 THEN NULL ELSE bs END"
+    " FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], $5::bytea[], $6::int8[],"
+    " $7::int8[], $8::int8[], $9::int8[]) AS u(s, k, t, e, v, ver, m, b, bs)"
     " ON CONFLICT (store_id, key) DO UPDATE SET content_type = EXCLUDED.content_type,"
     " encoding = EXCLUDED.encoding, value = EXCLUDED.value, version = EXCLUDED.version,"
-    " modified_ms = EXCLUDED.modified_ms"};
+    " modified_ms = EXCLUDED.modified_ms, blob = EXCLUDED.blob,"
+    " blob_size = EXCLUDED.blob_size"};
+/* Large values ($1) that records the batch overwrote or deleted referenced: the sweep deletes
+ * their chunks after the grace period (pg_maint.c). */
+static const struct kvs_pg_stmt Q_BLOBS_DEAD = {
+    PG_Q_BLOBS_DEAD, "kvs_blobs_dead",
+    "INSERT INTO kvs_dead_blobs (blob, dead_ms) SELECT unnest($1::int8[]), " PG_NOW_MS
+    " ON CONFLICT DO NOTHING"};
 /* The records the batch leaves deleted. */
 static const struct kvs_pg_stmt Q_RECORD_DELETE = {
     PG_Q_RECORD_DELETE, "kvs_record_delete",
@@ -268,6 +278,7 @@ struct rec {
     int was;          /* it existed before the batch */
     int exists;       /* ... and now, as the writes played through so far have left it */
     uint64_t size;    /* of the value */
+    int64_t blob;     /* the number of its large value before the batch, or 0 */
     uint64_t version; /* its validators (when it exists) */
     int64_t modified_ms;
     int changed;                   /* by a write of the batch */
@@ -298,6 +309,7 @@ struct plan {
 
 struct batch {
     struct kvs_pg *db;
+    struct kvs_upload *up; /* the one write carries an upload: its connection is the batch's */
     struct kvs_pg_pipe pp;
     struct kvs_write **ws;
     size_t n;
@@ -722,6 +734,7 @@ static KVS_MUST_CHECK int records_found(struct batch *b, const PGresult *r)
         rec->size = (uint64_t)kvs_pg_int(r, i, 2);
         rec->version = (uint64_t)kvs_pg_int(r, i, 3);
         rec->modified_ms = kvs_pg_int(r, i, 4);
+        rec->blob = kvs_pg_int(r, i, 5);
     }
     return 0;
 }
@@ -783,11 +796,12 @@ static int play(struct batch *b, const struct kvs_write *w, struct plan *p, stru
         return 0; /* deleting a key that cannot exist: a success that changes nothing */
     uint64_t old = rec->exists ? w->key.n + rec->size : 0;
     if (w->op == KVS_W_RECORD_PUT) {
+        uint64_t size = w->upload ? kvs_upload_size(w->upload) : w->value.n;
         t->add.write_count++;
         t->add.record_count += !rec->exists;
-        t->add.storage_bytes += w->key.n + w->value.n - old;
+        t->add.storage_bytes += w->key.n + size - old;
         rec->exists = 1;
-        rec->size = w->value.n;
+        rec->size = size;
         rec->value = w;
         rec->version = p->version = next_version(b, t);
         rec->modified_ms = p->modified_ms = b->now;
@@ -810,7 +824,11 @@ static int play(struct batch *b, const struct kvs_write *w, struct plan *p, stru
  * existed and is left deleted; at most two statements whatever the batch's size. */
 static KVS_MUST_CHECK int send_changes(struct batch *b)
 {
-    struct kvs_pg_array ids, keys, types, encs, values, versions, times, del_ids, del_keys;
+    struct kvs_pg_array ids, keys, types, encs, values, versions, times, blobs, sizes, del_ids,
+        del_keys, dead;
+    kvs_pg_array_init(&blobs, PG_OID_INT8);
+    kvs_pg_array_init(&sizes, PG_OID_INT8);
+    kvs_pg_array_init(&dead, PG_OID_INT8);
     kvs_pg_array_init(&ids, PG_OID_TEXT);
     kvs_pg_array_init(&keys, PG_OID_TEXT);
     kvs_pg_array_init(&types, PG_OID_BYTEA);
@@ -831,10 +849,14 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
             kvs_pg_array_add(&values, w->value.p, w->value.n);
             kvs_pg_array_add_i64(&versions, (int64_t)r->version);
             kvs_pg_array_add_i64(&times, r->modified_ms);
+            kvs_pg_array_add_i64(&blobs, w->upload ? kvs_pg_upload_blob(w->upload) : 0);
+            kvs_pg_array_add_i64(&sizes, (int64_t)r->size);
         } else if (r->changed && r->was) {
             kvs_pg_array_add(&del_ids, r->store_id, KVS_ID_LEN);
             kvs_pg_array_add(&del_keys, r->key.p, r->key.n);
         }
+        if (r->changed && r->was && r->blob != 0)
+            kvs_pg_array_add_i64(&dead, r->blob); /* overwritten or deleted */
     }
     int rc = 0;
     struct kvs_pg_params q = {0};
@@ -846,7 +868,14 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
         kvs_pg_p_array(&q, &values);
         kvs_pg_p_array(&q, &versions);
         kvs_pg_p_array(&q, &times);
+        kvs_pg_p_array(&q, &blobs);
+        kvs_pg_p_array(&q, &sizes);
         rc = kvs_pg_send(&b->pp, &Q_RECORD_PUT, &q) < 0 ? KVS_EUNAVAIL : 0;
+    }
+    if (rc == 0 && dead.count > 0) {
+        q.n = 0;
+        kvs_pg_p_array(&q, &dead);
+        rc = kvs_pg_send(&b->pp, &Q_BLOBS_DEAD, &q) < 0 ? KVS_EUNAVAIL : 0;
     }
     if (rc == 0 && del_ids.count > 0) {
         q.n = 0;
@@ -854,8 +883,8 @@ static KVS_MUST_CHECK int send_changes(struct batch *b)
         kvs_pg_p_array(&q, &del_keys);
         rc = kvs_pg_send(&b->pp, &Q_RECORD_DELETE, &q) < 0 ? KVS_EUNAVAIL : 0;
     }
-    struct kvs_pg_array *all[] = {&ids,      &keys,  &types,   &encs,    &values,
-                                  &versions, &times, &del_ids, &del_keys};
+    struct kvs_pg_array *all[] = {&ids,   &keys,  &types, &encs,    &values,   &versions,
+                                  &times, &blobs, &sizes, &del_ids, &del_keys, &dead};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         kvs_pg_array_free(all[i]);
     return rc;
@@ -1176,22 +1205,41 @@ static KVS_MUST_CHECK int send_stats(struct batch *b)
 }
 
 /* Roll back the transaction on the writer's connection after a failed statement. */
-static void rollback(struct batch *b)
+/* B's connection broke, or is in a state not known: the writer's is closed (the next use
+ * makes a new one); an upload's is closed with its upload (kvs_pg_upload_abort). */
+static void conn_lost(struct batch *b)
+{
+    if (b->up == NULL)
+        kvs_pg_writer_lost(b->db);
+}
+
+/* End B's transaction with SQL (ROLLBACK, or back to an upload's savepoint). Returns 0, or
+ * the error (the connection is then taken as lost). */
+static int roll(struct batch *b, const char *sql)
 {
     kvs_pg_pipe_clear(&b->pp);
-    if (kvs_pg_send_sql(&b->pp, "ROLLBACK") < 0 || kvs_pg_sync(&b->pp) != 0 ||
-        kvs_pg_pipe_err(&b->pp) != 0)
-        kvs_pg_writer_lost(b->db); /* a new connection starts clean */
+    int rc = kvs_pg_send_sql(&b->pp, sql) < 0 ? KVS_EUNAVAIL : kvs_pg_sync(&b->pp);
+    if (rc == 0)
+        rc = kvs_pg_pipe_err(&b->pp);
+    if (rc != 0)
+        conn_lost(b); /* a new connection starts clean */
     kvs_pg_pipe_clear(&b->pp);
+    return rc;
+}
+
+static void rollback(struct batch *b)
+{
+    (void)roll(b, "ROLLBACK");
 }
 
 /* The connection broke after COMMIT may have been sent: ask the database whether transaction
  * XID committed, on a new connection, once (a database that is down cannot tell, and the
  * writes waiting behind this batch must not wait for it). Returns 0 when it did, KVS_EUNAVAIL
  * when it did not or nobody can tell. */
-static KVS_MUST_CHECK int commit_outcome(struct kvs_pg *db, int64_t xid)
+static KVS_MUST_CHECK int commit_outcome(struct batch *b, int64_t xid)
 {
-    kvs_pg_writer_lost(db);
+    struct kvs_pg *db = b->db;
+    conn_lost(b);
     struct kvs_pg_conn *c;
     int rc = kvs_pg_writer_conn(db, &c);
     if (rc == 0) {
@@ -1328,14 +1376,19 @@ static void batch_free(struct batch *b)
 static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *deltas, size_t nd)
 {
     struct kvs_pg *db = b->db;
-    int fresh = db->wconn == NULL;
-    int rc = kvs_pg_writer_conn(db, &b->pp.c);
-    if (rc != 0)
+    int fresh = db->wconn == NULL, rc = 0;
+    if (b->up != NULL) { /* in the upload's transaction, which holds its chunks */
+        fresh = 1;
+        b->pp.c = kvs_pg_upload_conn(b->up);
+        if (b->pp.c == NULL)
+            return KVS_EIO;
+    } else if ((rc = kvs_pg_writer_conn(db, &b->pp.c)) != 0) {
         return rc;
+    }
     collect_touched(b, deltas, nd);
 
     /* Round trip 1. */
-    int s_now = kvs_pg_send_sql(&b->pp, "BEGIN");
+    int s_now = b->up ? 0 : kvs_pg_send_sql(&b->pp, "BEGIN");
     if (s_now >= 0)
         s_now = kvs_pg_send(&b->pp, &Q_NOW, NULL);
     int s_lock = 0;
@@ -1356,8 +1409,8 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
     if (rc == 0)
         rc = kvs_pg_sync(&b->pp);
     if (rc != 0) {
-        kvs_pg_writer_lost(db); /* no COMMIT was sent: nothing happened */
-        b->stale = !fresh;      /* perhaps only dropped while idle (a restart): try anew */
+        conn_lost(b);      /* no COMMIT was sent: nothing happened */
+        b->stale = !fresh; /* perhaps only dropped while idle (a restart): try anew */
         if (fresh)
             kvs_pg_note_down(db, "the writer's connection broke");
         return rc;
@@ -1399,6 +1452,15 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
         rollback(b);
         return rc;
     }
+    if (b->up != NULL && b->plans[0].result != 0) {
+        /* The upload's write changes nothing: its chunks go with its transaction, or, when it
+         * was refused as stale (to be submitted again), back to the savepoint after them. */
+        rc = roll(b, b->plans[0].result == KVS_ESTALE ? "ROLLBACK TO SAVEPOINT kvs_upload"
+                                                      : "ROLLBACK");
+        if (rc == 0)
+            hand_over(b);
+        return rc;
+    }
     add_deltas(b, deltas, nd, offset);
 
     /* Round trip 2. */
@@ -1428,12 +1490,12 @@ static KVS_MUST_CHECK int run(struct batch *b, const struct kvs_stat_delta *delt
         rc = kvs_pg_sync(&b->pp);
     if (s_commit < 0) {
         /* Could not send: the connection is gone, or goes now, and its transaction with it. */
-        kvs_pg_writer_lost(db);
+        conn_lost(b);
         return KVS_EUNAVAIL;
     }
     if (rc != 0) {
         /* Lost after COMMIT went out: it may have been carried out. */
-        rc = commit_outcome(db, b->xid);
+        rc = commit_outcome(b, b->xid);
         if (rc != 0)
             return rc;
     } else {
@@ -1454,8 +1516,16 @@ int kvs_pg_apply(struct kvs_storage *st, struct kvs_write **ws, size_t n,
 {
     if (n == 0 && nd == 0)
         return 0;
+    struct kvs_upload *up = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (ws[i]->upload == NULL)
+            continue;
+        if (n > 1 || ws[i]->op != KVS_W_RECORD_PUT)
+            return KVS_EIO; /* storage.c gives an upload a batch of its own; alone, it works */
+        up = ws[i]->upload;
+    }
     for (int attempt = 0;; attempt++) {
-        struct batch b = {.db = pg_of(st), .ws = ws, .n = n};
+        struct batch b = {.db = pg_of(st), .up = up, .ws = ws, .n = n};
         b.plans = kvs_xcalloc(n ? n : 1, sizeof *b.plans);
         int rc = run(&b, deltas, nd);
         int again = b.stale && attempt == 0;

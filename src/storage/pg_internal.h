@@ -10,6 +10,8 @@
  *   pg_maint.c   background work shared by all nodes: the sweep, retention
  *   pg_open.c    opening, the schema and its version, closing, the ops table
  *   pg_runs.c    runs (storage/run.h): their statements, rows and reads
+ *   pg_blob.c    large values: uploads (chunks streamed in with COPY, in the transaction that
+ *                writes the record's row) and readers of their chunks
  *
  * ---- Many nodes, one database ---------------------------------------------------------------
  *
@@ -51,7 +53,40 @@
  *     is never retried: its outcome is asked of the database (pg_xact_status) when it can be
  *     reached at once, and is otherwise reported as unknown (KVS_EUNAVAIL).
  *
- * ---- Schema, version 5 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
+ * ---- Large values (pg_blob.c) ----------------------------------------------------------------
+ *
+ * A value larger than the inline size (cfg.inline_max, 1 MiB) is not a bytea in its row but
+ * chunks of PG_BLOB_CHUNK bytes in kvs_blobs, under a number from the sequence kvs_blob_ids;
+ * its row holds that number and the size (blob, blob_size) and an empty value.
+ *   - In: the upload has a connection of its own (not the pool's), which begins a transaction
+ *     and streams the body in as it arrives with COPY kvs_blobs FROM STDIN (binary), one row
+ *     per chunk: the node holds one chunk, never the body. When the body is complete the COPY
+ *     ends and a savepoint is set; the record's write then goes to the writer like any other,
+ *     but as a batch of its own (ops->uploads_alone), which the writer runs on the upload's
+ *     connection, inside that transaction: the chunks commit with the record's row, in one
+ *     transaction, or not at all. An upload cut off, a failed write, a node killed: the
+ *     transaction rolls back (PostgreSQL rolls back a transaction whose connection is gone),
+ *     and nothing is left to sweep. A write refused as stale (the meta epoch moved) rolls back
+ *     to the savepoint and is submitted again with its chunks.
+ *     The cost: an upload is a transaction as long as the body takes to arrive, which holds
+ *     back VACUUM's horizon for that long, and a connection; at most PG_UPLOADS_MAX at once
+ *     per node (then 503), and PG_UPLOADS_IDLE connections are kept for the next uploads.
+ *     Measured against large objects (lo_write in 1 MiB pieces, one transaction): COPY into
+ *     the chunk table wrote 256 MiB about twice as fast (28 vs 14 MiB/s on the test cluster),
+ *     read as fast (96 vs 97 MiB/s), took 1.04x the bytes on disk (large objects 1.34x), and,
+ *     being a table, goes with pg_dump -t 'kvs_*' and with the rows' transactions.
+ *   - Out: a reader (struct kvs_blob_reader) fetches one chunk per statement on a pooled
+ *     connection, as the response needs it: no transaction or snapshot is held while a
+ *     client reads, and any node reads any value.
+ *   - Freed: an overwrite or delete (or the sweep of a deleted store) puts the old number into
+ *     kvs_dead_blobs in the same transaction; the sweep (pg_maint.c) deletes the chunks of one
+ *     dead value at a time, PG_BLOB_SWEEP_MAX chunks per short transaction, once it has been
+ *     dead and unread for the grace period (cfg.pg_blob_grace_ms, 5 minutes): a reader
+ *     that began before the overwrite keeps reading the old bytes (each chunk it fetches
+ *     marks the value read), unless it fetches nothing for that long (it then fails, and its
+ *     client sees the response cut off).
+ *
+ * ---- Schema, version 6 (created and upgraded by pg_open.c; kvs_meta holds the version) ------
  *
  *   kvs_users        id PK, username UNIQUE, is_admin, default_access, created_ms
  *   kvs_tokens       hash (SHA-256, bytea) PK → user_id, prefix, created_ms, scope (v5: the
@@ -64,7 +99,14 @@
  *                    listings; (accessed_ms, id) WHERE name = '' for retention
  *   kvs_records      (store_id, key) PK → content_type (bytea: as sent), encoding, value (bytea,
  *                    stored uncompressed: uploads are often compressed already), version and
- *                    modified_ms (v2: the ETag and Last-Modified of the API)
+ *                    modified_ms (v2: the ETag and Last-Modified of the API), blob and
+ *                    blob_size (v6: a large value's number in kvs_blobs and its size; NULL
+ *                    when the value is in the row)
+ *   kvs_blobs        (blob, seq) PK → data (bytea, stored uncompressed): the chunks of large
+ *                    values (v6); every chunk but the last holds PG_BLOB_CHUNK bytes
+ *   kvs_dead_blobs   blob PK → dead_ms, read_ms: values no record references any more, whose
+ *                    chunks the sweep deletes after the grace period (v6)
+ *   kvs_blob_ids     the sequence that numbers large values (v6)
  *   kvs_shares       (store_id, user_id) PK → level; indexed by user_id
  *   kvs_dead_stores  store_id PK → deleted_ms, records: deleted stores whose records the
  *                    sweep has still to delete (readers treat those records as absent)
@@ -88,7 +130,13 @@
 #include "kvs.h"
 #include "storage/backend.h"
 
-#define PG_SCHEMA_VERSION 5
+#define PG_SCHEMA_VERSION 6
+#define PG_BLOB_CHUNK (256u * 1024) /* bytes per chunk of a large value (a schema constant) */
+#define PG_BLOB_SWEEP_MAX 64        /* chunks the sweep deletes per step (16 MiB) */
+#define PG_BLOB_GRACE_MS (5 * 60 * 1000)
+#define PG_UPLOADS_MAX 64 /* uploads at once per node, each with a connection */
+#define PG_UPLOADS_IDLE 4 /* upload connections kept for the next uploads */
+#define PG_INLINE_MAX (1024u * 1024)
 #define PG_DEFAULT_POOL 16
 #define PG_UNFLUSHED_SLACK_MS 1500 /* retention leaves this for other nodes' unflushed reads */
 
@@ -129,6 +177,7 @@ enum kvs_pg_stmt_id {
     PG_Q_SHARE_GET,
     PG_Q_SHARE_LIST,
     PG_Q_RECORD_GET,
+    PG_Q_BLOB_READ,
     PG_Q_EPOCH,
     PG_Q_KEYS,
     PG_Q_KEYS_PREFIX,
@@ -154,6 +203,7 @@ enum kvs_pg_stmt_id {
     PG_Q_RECORDS,
     PG_Q_RECORD_PUT,
     PG_Q_RECORD_DELETE,
+    PG_Q_BLOBS_DEAD,
     PG_Q_STORE_CREATE,
     PG_Q_STORE_UPDATE,
     PG_Q_STORE_DELETE,
@@ -172,6 +222,7 @@ enum kvs_pg_stmt_id {
     PG_Q_XACT_STATUS,
     /* pg_maint.c */
     PG_Q_SWEEP,
+    PG_Q_BLOB_SWEEP,
     PG_Q_EXPIRE,
     PG_Q_EXPIRED,
     PG_Q_DB_SIZE,
@@ -217,6 +268,13 @@ struct kvs_pg {
     unsigned open, max;
     int down;         /* the database was found unreachable and has not answered since */
     int64_t retry_at; /* while down: when a new connection may be tried (pg_conn.c) */
+
+    /* Large values (pg_blob.c), under mu: connections of uploads in progress (OPEN counts
+     * them too, apart from the pool's), idle ones kept for the next. */
+    struct kvs_pg_conn *up_idle;
+    unsigned up_open, up_n_idle;
+    uint64_t inline_max;
+    int64_t blob_grace_ms;
 
     /* Writer thread only. */
     struct kvs_pg_conn *wconn; /* the writer's own connection; NULL until (re)made */
@@ -464,5 +522,24 @@ KVS_MUST_CHECK int kvs_pg_disk_bytes(struct kvs_storage *st, uint64_t *out);
 
 /* pg_maint.c */
 KVS_MUST_CHECK int kvs_pg_maintain(struct kvs_storage *st);
+
+/* pg_blob.c: the ops of large values (backend.h), and what a batch needs of an upload: its
+ * connection (in the upload's transaction, after its savepoint, in pipeline mode; NULL when
+ * it is not ready or failed) and its number. */
+KVS_MUST_CHECK int kvs_pg_upload_begin(struct kvs_storage *st, uint64_t size,
+                                       struct kvs_upload **out);
+KVS_MUST_CHECK int kvs_pg_upload_append(struct kvs_upload *u, const void *p, size_t n);
+KVS_MUST_CHECK int kvs_pg_upload_sync(struct kvs_upload *u);
+void kvs_pg_upload_keep(struct kvs_upload *u);
+void kvs_pg_upload_abort(struct kvs_upload *u);
+KVS_MUST_CHECK int kvs_pg_blob_reader(struct kvs_read *rd, const struct kvs_record_view *rec,
+                                      struct kvs_blob_reader **out);
+uint64_t kvs_pg_inline_max(const struct kvs_storage *st);
+struct kvs_pg_conn *kvs_pg_upload_conn(struct kvs_upload *u);
+int64_t kvs_pg_upload_blob(const struct kvs_upload *u);
+/* Close the idle upload connections (at close; none is in use). */
+void kvs_pg_uploads_close(struct kvs_pg *db);
+/* A large value's number from the 8 bytes of its reference (struct kvs_record_view.blob). */
+int64_t kvs_pg_blob_of(kvs_slice ref);
 
 #endif

@@ -5,7 +5,11 @@
  *     each, so that deleting a huge store never holds anything long);
  *   - retention deletes the unnamed stores not accessed for --unnamed-retention, on one node
  *     at a time (pg_try_advisory_xact_lock; the others skip the round), measured with the
- *     database's clock. */
+ *     database's clock;
+ *   - the blob sweep deletes the chunks of large values that no record references any more
+ *     (kvs_dead_blobs: overwritten, deleted, or swept with their store) once they have been
+ *     dead and unread for the grace period (pg_internal.h, "Large values"), one value at a
+ *     time, taken with FOR UPDATE SKIP LOCKED, PG_BLOB_SWEEP_MAX chunks per transaction. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,13 +28,29 @@ static const struct kvs_pg_stmt Q_SWEEP = {
     " FOR UPDATE SKIP LOCKED),"
     " gone AS (DELETE FROM kvs_records r USING (SELECT r2.store_id, r2.key FROM kvs_records r2"
     " JOIN ds ON r2.store_id = ds.store_id LIMIT $1::int8) v"
-    " WHERE r.store_id = v.store_id AND r.key = v.key RETURNING 1),"
+    " WHERE r.store_id = v.store_id AND r.key = v.key RETURNING r.blob),"
     " n AS (SELECT count(*) AS c FROM gone),"
+    " dead AS (INSERT INTO kvs_dead_blobs (blob, dead_ms) SELECT blob, " PG_NOW_MS " FROM gone"
+    " WHERE blob IS NOT NULL ON CONFLICT DO NOTHING),"
     " fin AS (DELETE FROM kvs_dead_stores WHERE store_id IN (SELECT store_id FROM ds)"
     " AND (SELECT c FROM n) < $1::int8),"
     " upd AS (UPDATE kvs_dead_stores SET records = GREATEST(records - (SELECT c FROM n), 0)"
     " WHERE store_id IN (SELECT store_id FROM ds) AND (SELECT c FROM n) >= $1::int8) "
     "SELECT (SELECT store_id FROM ds), (SELECT c FROM n)"};
+
+/* One blob sweep step: a dead large value unread for $2 ms (NULL: none, or all taken by other
+ * nodes), and how many of its chunks went (at most $1); its row goes with its last chunks. */
+static const struct kvs_pg_stmt Q_BLOB_SWEEP = {
+    PG_Q_BLOB_SWEEP, "kvs_blob_sweep",
+    "WITH d AS (SELECT blob FROM kvs_dead_blobs WHERE GREATEST(dead_ms, read_ms) < " PG_NOW_MS
+    " - $2::int8 ORDER BY dead_ms LIMIT 1 FOR UPDATE SKIP LOCKED),"
+    " gone AS (DELETE FROM kvs_blobs b USING (SELECT b2.blob, b2.seq FROM kvs_blobs b2"
+    " JOIN d ON b2.blob = d.blob ORDER BY b2.seq LIMIT $1::int8) v"
+    " WHERE b.blob = v.blob AND b.seq = v.seq RETURNING 1),"
+    " n AS (SELECT count(*) AS c FROM gone),"
+    " fin AS (DELETE FROM kvs_dead_blobs WHERE blob IN (SELECT blob FROM d)"
+    " AND (SELECT c FROM n) < $1::int8) "
+    "SELECT (SELECT blob FROM d), (SELECT c FROM n)"};
 
 /* The unnamed stores not accessed since $1 ms before the database's clock, oldest first, if
  * this node holds the retention lock for this transaction (else none), locked so that a
@@ -72,17 +92,17 @@ static KVS_MUST_CHECK int run(struct kvs_pg *db, struct kvs_pg_pipe *pp)
     return rc;
 }
 
-/* Sweep step. Returns 1 when records were swept (more may remain), 0 when none was left to
- * this node, or an error. */
-static KVS_MUST_CHECK int sweep_step(struct kvs_pg *db)
+/* One step of a sweep: statement STMT with parameters Q, alone in a transaction on the
+ * writer's connection; its first column is NULL when it found nothing to do. Returns 1 when it
+ * did something (more may remain), 0 when nothing was left to this node, or an error. */
+static KVS_MUST_CHECK int sweep_one(struct kvs_pg *db, const struct kvs_pg_stmt *stmt,
+                                    const struct kvs_pg_params *q)
 {
     struct kvs_pg_pipe pp = {0};
     int rc = kvs_pg_writer_conn(db, &pp.c);
     if (rc != 0)
         return rc;
-    struct kvs_pg_params q = {0};
-    kvs_pg_p_i64(&q, SWEEP_MAX);
-    int slot = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? -1 : kvs_pg_send(&pp, &Q_SWEEP, &q);
+    int slot = kvs_pg_send_sql(&pp, "BEGIN") < 0 ? -1 : kvs_pg_send(&pp, stmt, q);
     if (slot < 0 || kvs_pg_send_sql(&pp, "COMMIT") < 0)
         rc = lost(db);
     if (rc == 0)
@@ -90,6 +110,24 @@ static KVS_MUST_CHECK int sweep_step(struct kvs_pg *db)
     int more = rc == 0 && !kvs_pg_null(kvs_pg_res(&pp, slot), 0, 0);
     kvs_pg_pipe_free(&pp);
     return rc != 0 ? rc : more;
+}
+
+/* Sweep step: up to SWEEP_MAX records of a deleted store. */
+static KVS_MUST_CHECK int sweep_step(struct kvs_pg *db)
+{
+    struct kvs_pg_params q = {0};
+    kvs_pg_p_i64(&q, SWEEP_MAX);
+    return sweep_one(db, &Q_SWEEP, &q);
+}
+
+/* Blob sweep step: up to PG_BLOB_SWEEP_MAX chunks of one value dead and unread for the grace
+ * period. */
+static KVS_MUST_CHECK int blob_sweep_step(struct kvs_pg *db)
+{
+    struct kvs_pg_params q = {0};
+    kvs_pg_p_i64(&q, PG_BLOB_SWEEP_MAX);
+    kvs_pg_p_i64(&q, db->blob_grace_ms);
+    return sweep_one(db, &Q_BLOB_SWEEP, &q);
 }
 
 /* Retention step: delete up to EXPIRE_MAX unnamed stores whose last access is older than the
@@ -147,6 +185,8 @@ int kvs_pg_maintain(struct kvs_storage *st)
 {
     struct kvs_pg *db = pg_of(st);
     int r = sweep_step(db);
+    if (r == 0)
+        r = blob_sweep_step(db);
     if (r != 0 || db->retention_ms <= 0)
         return r;
     return expire_step(db);

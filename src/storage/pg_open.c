@@ -100,9 +100,21 @@ static const char *const UPGRADE_5[] = {
     " ADD COLUMN expires_ms bigint NOT NULL DEFAULT 0",
     NULL};
 
+/* Version 6: large values in chunks (pg_internal.h, "Large values"). The new columns of
+ * kvs_records are NULL in every row that exists (no row is rewritten). */
+static const char *const UPGRADE_6[] = {
+    "CREATE SEQUENCE kvs_blob_ids",
+    "CREATE TABLE kvs_blobs (blob bigint NOT NULL, seq integer NOT NULL, data bytea NOT NULL,"
+    " PRIMARY KEY (blob, seq))",
+    "ALTER TABLE kvs_blobs ALTER COLUMN data SET STORAGE EXTERNAL",
+    "CREATE TABLE kvs_dead_blobs (blob bigint PRIMARY KEY, dead_ms bigint NOT NULL,"
+    " read_ms bigint NOT NULL DEFAULT 0)",
+    "ALTER TABLE kvs_records ADD COLUMN blob bigint, ADD COLUMN blob_size bigint", NULL};
+
 /* UPGRADES[V - 1]: the statements that take version V to V + 1. */
 static const char *const *const UPGRADES[PG_SCHEMA_VERSION - 1] = {UPGRADE_2, UPGRADE_3,
-                                                                   UPGRADE_4, UPGRADE_5};
+                                                                   UPGRADE_4, UPGRADE_5,
+                                                                   UPGRADE_6};
 
 /* Set the one-line reason of a failed open into CFG's buffer, if it has one, else log it. */
 static void reason(const struct kvs_storage_config *cfg, const char *fmt, ...)
@@ -242,6 +254,7 @@ static void pg_close(struct kvs_storage *st)
 {
     struct kvs_pg *db = pg_of(st);
     kvs_pg_writer_lost(db);
+    kvs_pg_uploads_close(db);
     kvs_pg_pool_close(db);
     pthread_cond_destroy(&db->freed);
     pthread_mutex_destroy(&db->mu);
@@ -281,6 +294,14 @@ static const struct kvs_storage_ops pg_ops = {
     .maintain = kvs_pg_maintain,
     .backup = NULL,
     .disk_bytes = kvs_pg_disk_bytes,
+    .upload_begin = kvs_pg_upload_begin,
+    .upload_append = kvs_pg_upload_append,
+    .upload_sync = kvs_pg_upload_sync,
+    .upload_keep = kvs_pg_upload_keep,
+    .upload_abort = kvs_pg_upload_abort,
+    .blob_reader = kvs_pg_blob_reader,
+    .uploads_alone = 1,
+    .inline_max = kvs_pg_inline_max,
 };
 
 int kvs_storage_open_pg(const struct kvs_storage_config *cfg, struct kvs_storage **out)
@@ -292,6 +313,8 @@ int kvs_storage_open_pg(const struct kvs_storage_config *cfg, struct kvs_storage
     db->uri = kvs_xstrdup(cfg->pg_uri);
     db->retention_ms = (int64_t)cfg->unnamed_retention_ms;
     db->max = cfg->pg_pool ? cfg->pg_pool : PG_DEFAULT_POOL;
+    db->inline_max = cfg->inline_max ? cfg->inline_max : PG_INLINE_MAX;
+    db->blob_grace_ms = cfg->pg_blob_grace_ms ? (int64_t)cfg->pg_blob_grace_ms : PG_BLOB_GRACE_MS;
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->freed, NULL);
     pthread_mutex_init(&db->rq_mu, NULL);

@@ -96,7 +96,8 @@ static const struct kvs_pg_stmt Q_SHARE_LIST = {
 /* One row always: the meta epoch, then the record's columns, NULL when there is none. */
 static const struct kvs_pg_stmt Q_RECORD_GET = {
     PG_Q_RECORD_GET, "kvs_record_get",
-    "SELECT e.v, r.content_type, r.encoding, r.value, r.version, r.modified_ms FROM kvs_epoch e "
+    "SELECT e.v, r.content_type, r.encoding, r.value, r.version, r.modified_ms, r.blob,"
+    " r.blob_size FROM kvs_epoch e "
     "LEFT JOIN kvs_records r ON r.store_id = $1::text AND r.key = $2::text AND " NOT_DEAD};
 static const struct kvs_pg_stmt Q_EPOCH = {PG_Q_EPOCH, "kvs_epoch", "SELECT v FROM kvs_epoch"};
 
@@ -104,11 +105,13 @@ static const struct kvs_pg_stmt Q_EPOCH = {PG_Q_EPOCH, "kvs_epoch", "SELECT v FR
  * (and, with a prefix, from $3 up to, not including, $4: kvs_pg_prefix_end()), LIMIT rows. No
  * sort and no LIKE, also on a generic plan (test_pg.c shows the plan). */
 #define KEYS_SQL(COLS, RANGE, LIMIT)                                                               \
-    "SELECT r.key, octet_length(r.value)" COLS " FROM kvs_records r"                               \
+    "SELECT r.key, coalesce(r.blob_size, octet_length(r.value))" COLS " FROM kvs_records r"        \
     " WHERE r.store_id = $1::text AND r.key > $2::text" RANGE " AND " NOT_DEAD                     \
     " ORDER BY r.key LIMIT " LIMIT
-#define TYPE_COLS ", r.content_type, r.encoding, ''::bytea, r.version, r.modified_ms"
-#define VALUE_COLS ", r.content_type, r.encoding, r.value, r.version, r.modified_ms"
+#define TYPE_COLS                                                                                  \
+    ", r.content_type, r.encoding, ''::bytea, r.version, r.modified_ms, r.blob, r.blob_size"
+#define VALUE_COLS                                                                                 \
+    ", r.content_type, r.encoding, r.value, r.version, r.modified_ms, r.blob, r.blob_size"
 #define PREFIX_RANGE " AND r.key >= $3::text AND r.key < $4::text"
 const struct kvs_pg_stmt kvs_pg_q_keys_with[3][2] = {
     {{PG_Q_KEYS, "kvs_keys", KEYS_SQL("", "", "$3::int8")},
@@ -394,7 +397,8 @@ static const struct kvs_pg_stmt Q_DB_SIZE = {
     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c"
     " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
     " AND c.relkind = 'r' AND c.relname IN ('kvs_meta', 'kvs_users', 'kvs_tokens',"
-    " 'kvs_stores', 'kvs_records', 'kvs_shares', 'kvs_dead_stores', 'kvs_runs')"};
+    " 'kvs_stores', 'kvs_records', 'kvs_shares', 'kvs_dead_stores', 'kvs_runs', 'kvs_blobs',"
+    " 'kvs_dead_blobs')"};
 
 int kvs_pg_disk_bytes(struct kvs_storage *st, uint64_t *out)
 {
@@ -671,9 +675,17 @@ static KVS_MUST_CHECK int record_of(const PGresult *res, int row, int col,
     out->encoding = (enum kvs_encoding)enc;
     out->value = kvs_pg_bytes(res, row, col + 2);
     out->size = out->value.n;
-    out->blob = (kvs_slice){"", 0}; /* every value is in its row */
+    out->blob = (kvs_slice){"", 0}; /* the value is in its row */
     out->version = (uint64_t)kvs_pg_int(res, row, col + 3);
     out->modified_ms = kvs_pg_int(res, row, col + 4);
+    if (!PQgetisnull(res, row, col + 5)) { /* a large value: its number (8 bytes, binary) */
+        out->blob = kvs_pg_bytes(res, row, col + 5);
+        out->size = (uint64_t)kvs_pg_int(res, row, col + 6);
+        if (out->blob.n != 8 || out->value.n != 0) {
+            kvs_log_error("postgres: a record with a malformed large value");
+            return KVS_EIO;
+        }
+    }
     return 0;
 }
 

@@ -297,18 +297,22 @@ static void commit_batch(struct kvs_storage *st, struct kvs_write **batch, size_
 }
 
 /* Unlink up to BATCH_MAX queued writes (and at most BATCH_BYTES_MAX bytes of values, but
- * always at least one write) into BATCH. ST->mu is held. Returns how many. */
+ * always at least one write) into BATCH. ST->mu is held. Returns how many. Where the back-end
+ * wants them so (ops->uploads_alone), a write carrying an upload is a batch of its own. */
 static size_t take_batch(struct kvs_storage *st, struct kvs_write **batch)
 {
     size_t n = 0, bytes = 0;
+    int alone = st->ops->uploads_alone;
     while (st->head != NULL && n < BATCH_MAX) {
         struct kvs_write *w = st->head;
-        if (n > 0 && bytes + w->value.n > BATCH_BYTES_MAX)
+        if (n > 0 && (bytes + w->value.n > BATCH_BYTES_MAX || (alone && w->upload != NULL)))
             break;
         bytes += w->value.n;
         st->head = w->next;
         w->next = NULL;
         batch[n++] = w;
+        if (alone && w->upload != NULL)
+            break;
     }
     if (st->head == NULL)
         st->tail = NULL;
@@ -362,7 +366,10 @@ static void *writer_main(void *arg)
         int stop = st->closing && st->head == NULL;
         pthread_mutex_unlock(&st->mu);
 
-        size_t nd = drain_stats(st, &dv);
+        /* An upload's batch of its own goes without the statistics (ops->uploads_alone). */
+        size_t nd = n == 1 && batch[0]->upload != NULL && st->ops->uploads_alone
+                        ? 0
+                        : drain_stats(st, &dv);
         next_flush = mono_ms() + FLUSH_INTERVAL_MS;
         struct kvs_storage_counters c = {0};
         if (n > 0 || nd > 0)

@@ -238,9 +238,14 @@ struct kvs_storage_config {
      * otherwise removed when no other process has the storage open): for `kvs check`, which
      * reports them. */
     int keep_orphans;
-    /* LMDB: the largest value kept in the B-tree; larger ones go to blob files (storage.h,
-     * "Large records"). 0 = the default (measured: README, "Large records"). */
+    /* The largest value kept in its row (LMDB: in the B-tree); larger ones are held apart
+     * (LMDB: blob files; PostgreSQL: chunks, see "Large records"). 0 = the default (measured:
+     * README, "Large records"). */
     uint64_t inline_max;
+    /* PostgreSQL: how long the chunks of a value that an overwrite or delete left are kept
+     * after that commit and after their last read, for readers still sending them
+     * (milliseconds; 0 = 5 minutes; pg_internal.h). */
+    uint64_t pg_blob_grace_ms;
 };
 
 /* Open (creating if needed) the LMDB storage in CFG->dir and start its writer thread.

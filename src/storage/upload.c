@@ -163,8 +163,9 @@ void kvs_upload_abort(struct kvs_upload *u)
 
 struct kvs_value {
     uint64_t size;
-    char *bytes; /* an inline value's copy (owned), or NULL */
-    int fd;      /* a value held apart: its file (owned), or -1 */
+    char *bytes;                    /* an inline value's copy (owned), or NULL */
+    int fd;                         /* a value held apart: its file (owned), or -1 */
+    struct kvs_blob_reader *reader; /* ... or its reader (owned), or NULL */
 };
 
 int kvs_storage_value_open(struct kvs_read *rd, const struct kvs_record_view *rec,
@@ -181,8 +182,10 @@ int kvs_storage_value_open(struct kvs_read *rd, const struct kvs_record_view *re
         if (rec->value.n)
             memcpy(v->bytes, rec->value.p, rec->value.n);
     } else {
-        struct kvs_storage *st = rd->st;
-        int rc = st->ops->blob_open ? st->ops->blob_open(rd, rec, &v->fd) : KVS_EIO;
+        const struct kvs_storage_ops *ops = rd->st->ops;
+        int rc = ops->blob_open     ? ops->blob_open(rd, rec, &v->fd)
+                 : ops->blob_reader ? ops->blob_reader(rd, rec, &v->reader)
+                                    : KVS_EIO;
         if (rc != 0) {
             free(v);
             return rc;
@@ -221,6 +224,8 @@ int kvs_value_read(struct kvs_value *v, uint64_t pos, void *buf, size_t n, size_
         *got = n;
         return 0;
     }
+    if (v->reader != NULL)
+        return v->reader->read(v->reader, pos, buf, n, got);
     if (v->fd < 0)
         return KVS_EIO; /* its file was taken */
     for (;;) {
@@ -243,6 +248,8 @@ void kvs_value_close(struct kvs_value *v)
         return;
     if (v->fd >= 0)
         close(v->fd);
+    if (v->reader != NULL)
+        v->reader->close(v->reader);
     free(v->bytes);
     free(v);
 }

@@ -13,6 +13,7 @@
 
 #include "../test.h"
 #include "common/clock.h"
+#include "common/precond.h"
 #include "helpers.h"
 #include "storage/pg_internal.h"
 #include "storage/storage.h"
@@ -470,6 +471,25 @@ TEST(pg_other_schema_version_is_refused)
     ASSERT(strstr(why, want) != NULL);
 }
 
+/* Record (STORE_ID, KEY) reads WANT on ST. */
+static void expect_value(struct kvs_storage *st, const char *store_id, const char *key,
+                         const char *want)
+{
+    char *v = NULL;
+    size_t n = 0;
+    ASSERT_OK(ts_get(st, store_id, key, &v, &n));
+    ASSERT_STR_EQ(v, want);
+    free(v);
+}
+
+/* Take away what schema version 6 added (large values in chunks) from the test's schema. */
+static void drop_v6(PGconn *pg)
+{
+    free(sql_text(pg, "DROP TABLE kvs_blobs, kvs_dead_blobs"));
+    free(sql_text(pg, "DROP SEQUENCE kvs_blob_ids"));
+    free(sql_text(pg, "ALTER TABLE kvs_records DROP COLUMN blob, DROP COLUMN blob_size"));
+}
+
 /* A database of schema version 1 (no record versions) is upgraded at start: its records get
  * the time of the upgrade as version and modification time, and later writes go above it. */
 TEST(pg_upgrade_from_v1)
@@ -485,6 +505,7 @@ TEST(pg_upgrade_from_v1)
     free(sql_text(pg, "ALTER TABLE kvs_stores DROP COLUMN last_version"));
     free(sql_text(pg, "DROP TABLE kvs_epoch"));
     free(sql_text(pg, "DROP FUNCTION kvs_epoch_bump() CASCADE")); /* and its triggers */
+    drop_v6(pg);
     free(sql_text(pg, "ALTER TABLE kvs_tokens DROP COLUMN scope, DROP COLUMN expires_ms"));
     free(sql_text(pg, "UPDATE kvs_meta SET value = '1' WHERE key = 'schema_version'"));
     PQfinish(pg);
@@ -526,16 +547,13 @@ TEST(pg_upgrade_from_v3)
     kvs_storage_close(st);
     PGconn *pg = sql_conn();
     free(sql_text(pg, "DROP TABLE kvs_runs"));
+    drop_v6(pg);
     free(sql_text(pg, "ALTER TABLE kvs_tokens DROP COLUMN scope, DROP COLUMN expires_ms"));
     free(sql_text(pg, "UPDATE kvs_meta SET value = '3' WHERE key = 'schema_version'"));
     PQfinish(pg);
 
     st = open_node(0);
-    char *v = NULL;
-    size_t n = 0;
-    ASSERT_OK(ts_get(st, s.id, "old", &v, &n));
-    ASSERT_STR_EQ(v, "kept");
-    free(v);
+    expect_value(st, s.id, "old", "kept");
     struct kvs_run run = {0};
     struct kvs_write w = {.op = KVS_W_RUN_CREATE, .run = &run};
     strcpy(w.store.user_id, alice.id);
@@ -561,6 +579,147 @@ TEST(pg_upgrade_from_v3)
     kvs_store_clear(&w.store);
     kvs_store_clear(&s);
     kvs_storage_close(st);
+}
+
+/* Version 5 (values in their rows only) is upgraded at start: kvs_blobs, kvs_dead_blobs and
+ * the sequence are made, the records' new columns are NULL (no row rewritten), and large
+ * values then go in chunks. */
+TEST(pg_upgrade_from_v5)
+{
+    struct kvs_user alice;
+    struct kvs_store s;
+    struct kvs_storage *st = node_with_store(&alice, &s);
+    ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
+    kvs_storage_close(st);
+    PGconn *pg = sql_conn();
+    drop_v6(pg);
+    free(sql_text(pg, "UPDATE kvs_meta SET value = '5' WHERE key = 'schema_version'"));
+    PQfinish(pg);
+
+    st = open_node(0);
+    expect_value(st, s.id, "old", "kept");
+    size_t big_n = 3 * PG_BLOB_CHUNK + 17;
+    char *big = malloc(big_n);
+    ASSERT(big != NULL);
+    for (size_t i = 0; i < big_n; i++)
+        big[i] = (char)(i * 7 + i / 4099);
+    ASSERT_OK(ts_put_upload(st, s.id, "big", big, big_n, 100000, NULL));
+    char *v = NULL;
+    size_t n = 0;
+    ASSERT_OK(ts_get(st, s.id, "big", &v, &n));
+    ASSERT(n == big_n && memcmp(v, big, n) == 0);
+    free(v);
+    free(big);
+    pg = sql_conn();
+    ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
+              PG_SCHEMA_VERSION);
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_blobs"), 4);
+    ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_records WHERE blob IS NULL"), 1);
+    PQfinish(pg);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
+/* Count the rows of SQL (a SELECT count(*)) on a connection of its own. */
+static long long count_of(const char *sql)
+{
+    PGconn *pg = sql_conn();
+    long long n = sql_num(pg, sql);
+    PQfinish(pg);
+    return n;
+}
+
+/* A large value (pg_internal.h, "Large values"): chunks of PG_BLOB_CHUNK bytes in kvs_blobs,
+ * committed with the record's row, read back on another node; a reader that opened the value
+ * before an overwrite still reads the old bytes; the old chunks are swept after the grace
+ * period, and so are those of a deleted record and of a deleted store's; an upload dropped or
+ * refused leaves no chunk. */
+TEST(pg_large_values_in_chunks)
+{
+    struct kvs_user alice;
+    struct kvs_store s;
+    struct kvs_storage *a = node_with_store(&alice, &s), *b = open_node(0);
+    size_t n1 = 2 * PG_BLOB_CHUNK + 1, n2 = PG_BLOB_CHUNK * 5 / 2;
+    char *v1 = malloc(n1), *v2 = malloc(n2), *got = NULL;
+    ASSERT(v1 != NULL && v2 != NULL);
+    for (size_t i = 0; i < n1; i++)
+        v1[i] = (char)(i % 251);
+    for (size_t i = 0; i < n2; i++)
+        v2[i] = (char)(i % 241);
+    ASSERT_OK(ts_put_upload(a, s.id, "big", v1, n1, 65536, NULL));
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_blobs"), 3);
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_records WHERE blob IS NOT NULL AND blob_size = "
+                       "524289 AND octet_length(value) = 0"),
+              1);
+    size_t n = 0;
+    ASSERT_OK(ts_get(b, s.id, "big", &got, &n)); /* the other node */
+    ASSERT(n == n1 && memcmp(got, v1, n) == 0);
+    free(got);
+    struct kvs_store st_got;
+    ASSERT_OK(ts_store_get(b, s.id, &st_got));
+    ASSERT_EQ(st_got.stats.storage_bytes, 3 + n1);
+    kvs_store_clear(&st_got);
+
+    /* a reader of the old value keeps reading it across an overwrite */
+    struct kvs_read *rd;
+    struct kvs_record_view rec;
+    struct kvs_value *val;
+    ASSERT_OK(kvs_storage_read_begin(b, &rd));
+    ASSERT_OK(kvs_storage_record_get(rd, kvs_slice_of(s.id), KVS_SLICE_LIT("big"), &rec));
+    ASSERT_OK(kvs_storage_value_open(rd, &rec, &val));
+    kvs_storage_read_end(rd);
+    ASSERT_OK(ts_put_upload(a, s.id, "big", v2, n2, 300000, NULL));
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_dead_blobs"), 1);
+    char *old = malloc(n1);
+    ASSERT(old != NULL);
+    size_t at = 0, piece;
+    while (at < n1) {
+        ASSERT_OK(kvs_value_read(val, at, old + at, 70000, &piece));
+        ASSERT(piece > 0);
+        at += piece;
+    }
+    ASSERT(memcmp(old, v1, n1) == 0);
+    free(old);
+    kvs_value_close(val);
+    ASSERT_OK(ts_get(b, s.id, "big", &got, &n));
+    ASSERT(n == n2 && memcmp(got, v2, n) == 0);
+    free(got);
+
+    /* dropped and refused uploads leave nothing */
+    struct kvs_upload *u;
+    ASSERT_OK(kvs_storage_upload_begin(a, 0, &u));
+    ASSERT_OK(kvs_upload_append(u, v1, n1));
+    kvs_upload_abort(u);
+    struct kvs_precond none_match = {0};
+    kvs_precond_add(&none_match, KVS_H_IF_NONE_MATCH, KVS_SLICE_LIT("*"), 0);
+    ASSERT_ERR(ts_put_upload(a, s.id, "big", v1, n1, n1, &none_match), KVS_EPRECOND);
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_blobs"), 3 + 3); /* v1's, still in grace, v2's */
+
+    /* past the grace period (a node whose grace is 1 ms), the old chunks go */
+    struct kvs_storage_config cfg = {.pg_uri = uri(), .pg_blob_grace_ms = 1};
+    struct kvs_storage *c = NULL;
+    ASSERT_OK(kvs_storage_open_pg(&cfg, &c));
+    usleep(20 * 1000);
+    while (count_of("SELECT count(*) FROM kvs_dead_blobs") > 0)
+        ASSERT(c->ops->maintain(c) >= 0);
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_blobs"), 3);
+    /* a deleted record's, then a deleted store's */
+    ASSERT_OK(ts_del(a, s.id, "big"));
+    ASSERT_OK(ts_put_upload(a, s.id, "other", v1, n1, n1, NULL));
+    struct kvs_write del = {.op = KVS_W_STORE_DELETE};
+    strcpy(del.store_id, s.id);
+    ASSERT_OK(kvs_storage_write(a, &del));
+    usleep(20 * 1000);
+    for (int i = 0; i < 1000 && count_of("SELECT count(*) FROM kvs_blobs") > 0; i++)
+        ASSERT(c->ops->maintain(c) >= 0);
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_blobs"), 0);
+    ASSERT_EQ(count_of("SELECT count(*) FROM kvs_dead_blobs"), 0);
+    free(v1);
+    free(v2);
+    kvs_store_clear(&s);
+    kvs_storage_close(c);
+    kvs_storage_close(b);
+    kvs_storage_close(a);
 }
 
 /* A record lookup of an optimistic read on node B, with the epoch it was given beforehand. */

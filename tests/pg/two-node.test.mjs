@@ -7,6 +7,7 @@
 // Runs on the cluster of $KVS_TEST_PG (make test-pg), or on one of its own.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 
 import { PG_URI, psql, startCluster, storageFor } from '../lib/pg.mjs';
 import {
@@ -48,7 +49,7 @@ async function sqlStats(id) {
         uri,
         `SELECT s.write_count, s.read_count, s.record_count, s.storage_bytes, ` +
             `(SELECT count(*) FROM kvs_records r WHERE r.store_id = s.id), ` +
-            `(SELECT coalesce(sum(length(key) + octet_length(value)), 0) FROM kvs_records r WHERE r.store_id = s.id) ` +
+            `(SELECT coalesce(sum(length(key) + coalesce(blob_size, octet_length(value))), 0) FROM kvs_records r WHERE r.store_id = s.id) ` +
             `FROM kvs_stores s WHERE s.id = '${id}'`,
     );
     const [writes, reads, records, bytes, count, sum] = row.split('|').map(Number);
@@ -138,6 +139,41 @@ describe('two nodes on one database', { skip: NEEDS_SPAWN }, () => {
         stop = true;
         await Promise.all(writers);
         assert.ok(seen.a + seen.b === 60);
+    });
+
+    test('large values (chunks, above 1 MiB): put on A, served whole by B; replaced on B while A and B read, never mixed; the old chunks left to the sweep', T, async () => {
+        const id = await newStore(a);
+        const MiB = 1 << 20;
+        const va = randomBytes(5 * MiB + 3);
+        const vb = randomBytes(3 * MiB);
+        assert.equal((await put(a, id, 'huge', va, 'application/x-a')).status, 201);
+        let res = await request(b, { path: recordPath(id, 'huge') });
+        assert.equal(res.status, 200);
+        assert.ok(res.body.equals(va), 'B serves what A stored');
+        res = await request(b, { path: recordPath(id, 'huge'), headers: { Range: 'bytes=4194300-4194309' } });
+        assert.equal(res.status, 206);
+        assert.ok(res.body.equals(va.subarray(4194300, 4194310)));
+        let stop = false;
+        const writer = async () => {
+            for (let i = 0; !stop; i++) assert.equal((await put(b, id, 'huge', i % 2 ? va : vb, i % 2 ? 'application/x-a' : 'application/x-b')).status, 201);
+        };
+        const reader = async (node) => {
+            for (let i = 0; i < 8; i++) {
+                const r = await request(node, { path: recordPath(id, 'huge') });
+                assert.equal(r.status, 200);
+                const want = r.headers['content-type'] === 'application/x-a' ? va : vb;
+                assert.ok(r.body.equals(want), 'one value, whole');
+            }
+        };
+        const w = writer();
+        await Promise.all([reader(a), reader(b)]);
+        stop = true;
+        await w;
+        const [live, dead] = (await psql(uri, `SELECT (SELECT count(*) FROM kvs_records WHERE store_id = '${id}' AND blob IS NOT NULL), (SELECT count(*) FROM kvs_dead_blobs)`)).split('|').map(Number);
+        assert.equal(live, 1);
+        assert.ok(dead >= 1, 'the replaced values wait for the sweep');
+        const stats = await sqlStats(id);
+        assert.equal(stats.bytes, stats.sum);
     });
 
     test('200 concurrent writers over both nodes lose nothing; the stats are exact', T, async () => {

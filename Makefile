@@ -235,6 +235,17 @@ $(B)/wal_model: bench/wal_model.c bench/util.h
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< -lpthread
 
+# `make bench-pg-blob`: how PostgreSQL holds a large value best (bench/pg_blob_model.c): rows of a
+# chunk table written with COPY (what kvs does) against a large object written with lo_write, on
+# a throw-away cluster with fsync on (MIB, ROUNDS).
+$(B)/pg_blob_model: bench/pg_blob_model.c bench/util.h
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(SAN) $(PKG_CF) $(LDFLAGS) -o $@ $< $(PKG_LD)
+
+bench-pg-blob: $(B)/pg_blob_model
+	KVS_TEST_PG_DURABLE=1 tests/pg/with-cluster.sh sh -c \
+	    '$(CURDIR)/$(B)/pg_blob_model "$$KVS_TEST_PG" $(or $(MIB),256) $(or $(ROUNDS),3)'
+
 bench-wal: $(B)/wal_model $(B)/fsync_bench
 	WAL_MODEL=$(CURDIR)/$(B)/wal_model FSYNC_BENCH=$(CURDIR)/$(B)/fsync_bench \
 	WAL_DIR=$(CURDIR)/$(B)/wal-model bench/wal_model.sh

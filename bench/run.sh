@@ -34,6 +34,8 @@
 #      of the GET, pgbench running kvs's own GET statement (prepared, the same parameters and
 #      planner settings) with the same 64 clients. These
 #      kvs run with 16 threads per CPU (BENCH_PG_THREADS): a thread mostly waits for the database
+#      Then the large record of row 8 through one PostgreSQL node (chunks, storage/pg_blob.c):
+#      PUT and GET as ratios to the LMDB rows of the same run, and the node's peak RSS over idle
 #
 # Pairing: kvs --threads $BENCH_THREADS (default 1; kvs also has its storage writer thread)
 # and nginx worker_processes $BENCH_THREADS; wrk -t$BENCH_WRK_THREADS (default 1).
@@ -737,7 +739,7 @@ for i in $(seq "$HUGE_N"); do
 done
 wait "${pids[@]}" || log "an identity GET of the gzip bomb failed"
 BOMB_HWM=$(hwm_above "$HUGE_RSS0")
-rm -f "$SHM/huge.bin" "$TMP/www/huge.bin"
+rm -f "$TMP/www/huge.bin" # $SHM/huge.bin goes after the PostgreSQL rows
 log "peak RSS over idle: ${HUGE_PUT_HWM} kB during $HUGE_N PUTs, ${HUGE_GET_HWM} kB during $HUGE_N GETs, ${BOMB_HWM} kB during $HUGE_N bomb GETs"
 stop_kvs
 
@@ -753,7 +755,7 @@ psql -qc 'CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v bytea NOT NULL)
 echo "INSERT INTO bench_insert (v) VALUES (decode(repeat('78', 1024), 'hex'));" >"$TMP/insert.sql"
 # kvs's GET statement (src/storage/pg_read.c, Q_RECORD_GET with NOT_DEAD), its parameters :sid, :key
 cat >"$TMP/get.sql" <<'SQL'
-SELECT e.v, r.content_type, r.encoding, r.value, r.version, r.modified_ms FROM kvs_epoch e LEFT JOIN kvs_records r ON r.store_id = :sid::text AND r.key = :key::text AND NOT EXISTS (SELECT FROM kvs_dead_stores d WHERE d.store_id = :sid::text);
+SELECT e.v, r.content_type, r.encoding, r.value, r.version, r.modified_ms, r.blob, r.blob_size FROM kvs_epoch e LEFT JOIN kvs_records r ON r.store_id = :sid::text AND r.key = :key::text AND NOT EXISTS (SELECT FROM kvs_dead_stores d WHERE d.store_id = :sid::text);
 SQL
 launch_kvs "$PG_URI" "$TMP/kvs-pg-a.log"
 KVS_PG_PIDS=$LAUNCHED_PID KVS_PG_A=$LAUNCHED_URL
@@ -774,6 +776,20 @@ for r in $(seq "$RUNS"); do
     pgbench_row "$r"
     pgbench_get_row "$r"
 done
+# the large record through this node: its value in chunks of the database, streamed both ways
+PG_HUGE_ID=$(create_store bench-huge "$KVS_PG_A")
+[ -n "$PG_HUGE_ID" ] || die "cannot create the store of the large records on PostgreSQL"
+PG_HUGE_RSS0=$(rss_kb "$KVS_PG_PIDS" VmRSS)
+echo 5 >"/proc/$KVS_PG_PIDS/clear_refs" 2>/dev/null || log "cannot reset kvs's peak RSS"
+log "PostgreSQL: ${HUGE_H} MiB PUT and GET through one node"
+HUGE_URL="$KVS_PG_A/v2/key-value-stores/$PG_HUGE_ID/records" # for put_huge, get_huge
+for r in $(seq "$RUNS"); do
+    xfer_row huge_put_pg "$r" put_huge "h$r"
+    xfer_row huge_get_pg "$r" get_huge "h$r"
+done
+PG_HUGE_HWM=$(($(rss_kb "$KVS_PG_PIDS" VmHWM) - PG_HUGE_RSS0))
+check_size "$HUGE_URL/h1" "$HUGE_SIZE"
+rm -f "$SHM/huge.bin"
 launch_kvs "$PG_URI" "$TMP/kvs-pg-b.log"
 KVS_PG_PIDS="$KVS_PG_PIDS $LAUNCHED_PID" KVS_PG_B=$LAUNCHED_URL
 log "PostgreSQL: two nodes, $((CONNS / 2)) connections each"
@@ -806,6 +822,8 @@ read -r HPUT_KVS _ <<<"$(best huge_put_kvs)"
 read -r HPUT_DD _ <<<"$(best huge_put_dd)"
 read -r HGET_KVS _ <<<"$(best huge_get_kvs)"
 read -r HGET_NGINX _ <<<"$(best huge_get_nginx)"
+read -r HPUT_PG _ <<<"$(best huge_put_pg)"
+read -r HGET_PG _ <<<"$(best huge_get_pg)"
 read -r PUT64 _ PUT64_P99 _ _ _ _ _ PUT64_CPU _ <<<"$(best put_kvs_c64)"
 read -r DAV64 _ _ _ _ _ _ _ DAV64_CPU _ <<<"$(best put_dav_c64)"
 read -r TMPFS64 _ _ _ _ _ _ _ TMPFS64_CPU _ <<<"$(best put_kvs_tmpfs_c$CONNS)"
@@ -868,6 +886,9 @@ R27=$(ratio "$HPUT_KVS" "$HPUT_DD")
 R28=$(ratio "$HGET_KVS" "$HGET_NGINX")
 R29=$(ratio "$( ((HUGE_PUT_HWM > HUGE_GET_HWM)) && echo "$HUGE_PUT_HWM" || echo "$HUGE_GET_HWM")" 65536)
 R30=$(ratio "$BOMB_HWM" 65536)
+R31=$(ratio "$HPUT_PG" "$HPUT_KVS")
+R32=$(ratio "$HGET_PG" "$HGET_KVS")
+R33=$(ratio "$PG_HUGE_HWM" 65536)
 R21=$(ratio "$G1K_PG1" "$G1K_KVS")
 R22=$(ratio "$G1K_PG2" "$G1K_KVS")
 R23=$(ratio "$PUT_PG1" "$PGBENCH")
@@ -894,6 +915,7 @@ V27=$(verdict "$R27" ">=" 0.8)
 V28=$(verdict "$R28" ">=" 1.0)
 V29=$(verdict "$R29" "<=" 1.0)
 V30=$(verdict "$R30" "<=" 1.0)
+V33=$(verdict "$R33" "<=" 1.0)
 V21=$(verdict "$R21" ">=" 0.5)
 V22=$(verdict "$R22" ">=" 0.5)
 V23=$(verdict "$R23" ">=" 1.0)
@@ -995,6 +1017,11 @@ BIG_H=$(awk -v n="$BIG" "$AWK_FMT"'BEGIN { print commas(n) }')
     awk -v a="$PUT_PG1" -v b="$PUT_PG2" -v p="$PGBENCH" -v r1="$R23" -v r2="$R24" -v v1="$V23" -v v2="$V24" -v c="$CONNS" "$AWK_FMT"'BEGIN {
         printf "| durable PUT 1 KiB through PostgreSQL, one node, vs pgbench single-row inserts (%s clients) | %s req/s | %s tx/s | %s× | ≥ 1.0× | %s |\n", c, commas(a), commas(p), r1, v1
         printf "| durable PUT 1 KiB through PostgreSQL, two nodes, vs pgbench single-row inserts | %s req/s | %s tx/s | %s× | ≥ 1.0× | %s |\n", commas(b), commas(p), r2, v2 }'
+    awk -v a="$HPUT_PG" -v b="$HPUT_KVS" -v c="$HGET_PG" -v d="$HGET_KVS" -v r1="$R31" -v r2="$R32" -v n="$HUGE_H" "$AWK_FMT"'BEGIN {
+        printf "| durable PUT of a %s MiB record through PostgreSQL (chunks) vs LMDB (a file) | %s | %s | %s× | — | — |\n", n, mib(a), mib(b), r1
+        printf "| GET of a %s MiB record through PostgreSQL vs LMDB | %s | %s | %s× | — | — |\n", n, mib(c), mib(d), r2 }'
+    awk -v a="$PG_HUGE_HWM" -v v="$V33" -v n="$HUGE_H" 'BEGIN {
+        printf "| PostgreSQL node peak RSS over idle during the %s MiB PUTs and GETs | %.1f MiB | — | — | ≤ 64 MiB | %s |\n", n, a / 1024, v }'
     echo
     awk -v t="$TMPFS64" -v r9="$R9" -v r10="$R10" -v c="$TMPFS64_CPU" "$AWK_FMT"'BEGIN {
         printf "What bounds the durable PUT: the same kvs with its data on tmpfs, where a sync costs nothing, does\n"

@@ -29,8 +29,9 @@
 #define DEFAULT_LISTEN "127.0.0.1:8787"
 #define DEFAULT_DATA "./data"
 /* Large records go to the disk as they arrive (storage.h, "Large records"): the disk is the
- * real limit, this one only a guard against a runaway client. A back-end that keeps every
- * value in its rows (PostgreSQL, for now) holds a body in memory, so it keeps the old one. */
+ * real limit, this one only a guard against a runaway client. Both back-ends take uploads
+ * (LMDB: blob files, PostgreSQL: chunks); one that did not would hold a body in memory, and
+ * would keep the old limit. */
 #define DEFAULT_MAX_RECORD (64ull << 30)
 #define DEFAULT_MAX_RECORD_INLINE (10u * 1024 * 1024)
 #define SHUTDOWN_GRACE_SECS 10
@@ -60,9 +61,8 @@ static void help(FILE *out)
             "  --storage SPEC           where the data is: lmdb:DIR (as --data DIR), or a\n"
             "                           PostgreSQL connection URI postgres://USER@HOST/DB\n"
             "                           (libpq's; the tables are made in its schema)\n"
-            "  --max-record-size BYTES  largest record, as stored (default 64G; 10M on a\n"
-            "                           storage that keeps records in memory on their way\n"
-            "                           in; suffixes K, M, G, T for KiB, MiB, GiB, TiB)\n"
+            "  --max-record-size BYTES  largest record, as stored (default 64G; suffixes K,\n"
+            "                           M, G, T for KiB, MiB, GiB, TiB)\n"
             "  --public-url URL         base URL of public links (default: from the Host header)\n"
             "  --threads N              HTTP worker threads (default: number of CPUs; with\n"
             "                           PostgreSQL give more, as they wait on the database)\n"

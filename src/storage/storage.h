@@ -38,7 +38,11 @@
  * overwrite or delete leaves unreferenced is removed once that commit is durable. Reading such
  * a record needs no snapshot to stay open: kvs_storage_value_open() opens its bytes (a file
  * descriptor), which stay readable after the read ends, even after a later overwrite (a
- * removed file lives on while it is open). See tests/api/large.test.mjs and tests/crash.
+ * removed file lives on while it is open). PostgreSQL: the upload is chunks COPYed into a
+ * table inside a transaction of its own connection, which the record's row then commits in
+ * (pg_internal.h, "Large values"); the bytes are read a chunk per statement, and the chunks of
+ * a value an overwrite or delete left stay readable for a grace period. See
+ * tests/api/large.test.mjs and tests/crash.
  *
  * Consistency: every lookup sees the state after some set of whole write batches, never part of
  * one, and never an older state than a lookup before it on the same read. A record is

@@ -64,11 +64,13 @@ int64_t kvs_pg_blob_of(kvs_slice ref)
 
 /* ==== the connections of uploads ============================================================= */
 
-/* A connection for an upload, outside pipeline mode: an idle one, or a new one. Returns 0,
- * KVS_EUNAVAIL (the database cannot be reached, or PG_UPLOADS_MAX uploads are in progress). */
-static int up_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out)
+/* A connection for an upload, outside pipeline mode: an idle one (*REUSED set: it may have
+ * been closed by the database since, a restart), or a new one. Returns 0, KVS_EUNAVAIL (the
+ * database cannot be reached, or PG_UPLOADS_MAX uploads are in progress). */
+static int up_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out, int *reused)
 {
     *out = NULL;
+    *reused = 0;
     pthread_mutex_lock(&db->mu);
     if (db->up_idle != NULL) {
         *out = db->up_idle;
@@ -76,6 +78,7 @@ static int up_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out)
         db->up_n_idle--;
         (*out)->next = NULL;
         pthread_mutex_unlock(&db->mu);
+        *reused = 1;
         return 0;
     }
     int full = db->up_open >= PG_UPLOADS_MAX;
@@ -202,10 +205,21 @@ int kvs_pg_upload_begin(struct kvs_storage *st, uint64_t size, struct kvs_upload
     struct kvs_pg *db = pg_of(st);
     struct pg_upload *u = kvs_xcalloc(1, sizeof *u);
     u->db = db;
-    int rc = up_conn_get(db, &u->c);
     PGresult *r = NULL;
-    if (rc == 0)
-        rc = up_exec(u, "BEGIN; SELECT nextval('kvs_blob_ids')", PGRES_TUPLES_OK, &r);
+    int rc, reused;
+    for (int tries = 0;; tries++) {
+        rc = up_conn_get(db, &u->c, &reused);
+        if (rc == 0)
+            rc = up_exec(u, "BEGIN; SELECT nextval('kvs_blob_ids')", PGRES_TUPLES_OK, &r);
+        /* an idle connection the database dropped meanwhile (a restart; libpq may not have
+         * marked it bad yet): closed, and the next one tried (a new one once the idle ones
+         * are gone) */
+        if (rc != KVS_EUNAVAIL || !reused || tries > PG_UPLOADS_IDLE)
+            break;
+        up_conn_put(db, u->c, 1);
+        u->c = NULL;
+        u->err = 0;
+    }
     if (rc == 0) {
         u->blob = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
@@ -339,8 +353,9 @@ struct pg_reader {
     size_t n;
 };
 
-/* Fetch chunk SEQ of R into its buffer. */
-static int fetch(struct pg_reader *r, int64_t seq)
+/* Fetch chunk SEQ of R into its buffer, on one pooled connection. Returns 0, KVS_EUNAVAIL (the
+ * connection broke: closed), KVS_EIO. */
+static int fetch_once(struct pg_reader *r, int64_t seq)
 {
     struct kvs_pg_conn *c;
     int rc = kvs_pg_conn_get(r->db, &c);
@@ -351,7 +366,7 @@ static int fetch(struct pg_reader *r, int64_t seq)
     kvs_pg_p_i64(&q, r->blob);
     kvs_pg_p_i64(&q, seq);
     int slot = kvs_pg_send(&pp, &Q_BLOB_READ, &q);
-    rc = slot < 0 ? slot : kvs_pg_sync(&pp);
+    rc = slot < 0 ? KVS_EUNAVAIL : kvs_pg_sync(&pp);
     if (rc == 0)
         rc = kvs_pg_slot_err(&pp, slot);
     if (rc == 0) {
@@ -370,6 +385,16 @@ static int fetch(struct pg_reader *r, int64_t seq)
     }
     kvs_pg_conn_put(r->db, c, rc == KVS_EUNAVAIL || kvs_pg_broken(c));
     kvs_pg_pipe_free(&pp);
+    return rc;
+}
+
+/* Fetch chunk SEQ: once more on another connection when the first broke (a pooled one the
+ * database dropped while idle, as lookups do, pg_read.c). Returns 0 or KVS_EIO. */
+static int fetch(struct pg_reader *r, int64_t seq)
+{
+    int rc = fetch_once(r, seq);
+    if (rc == KVS_EUNAVAIL)
+        rc = fetch_once(r, seq);
     return rc == KVS_EUNAVAIL ? KVS_EIO : rc;
 }
 

@@ -357,7 +357,7 @@ KVS_MUST_CHECK int kvs_lmdb_token_value(MDB_val v, char uid[KVS_ID_LEN + 1],
     int64_t expires = 0;
     size_t scope_n = 0;
     const unsigned char *scope = NULL;
-    if (v.mv_size > KVS_ID_LEN) { /* the limits follow (schema version 5) */
+    if (v.mv_size > KVS_ID_LEN) { /* the limits follow (schema version 6) */
         struct unpacker u = {(const unsigned char *)v.mv_data + KVS_ID_LEN,
                              v.mv_size - KVS_ID_LEN, 0};
         unsigned format = get_u8(&u);

@@ -25,7 +25,6 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "kvs.h"
-#include "server/ratelimit.h"
 #include "server/reply.h"
 
 #define RUNS_LIMIT_MAX 1000
@@ -549,7 +548,7 @@ static int wait_secs(struct kvs_req *r)
 static void answer_or_wait(struct kvs_req *r, int secs)
 {
     uint64_t deadline = r->start_ns + (uint64_t)secs * 1000000000ull;
-    if (!KVS_RUN_FINISHED(r->run->status) && kvs_ratelimit_now_ns() < deadline &&
+    if (!KVS_RUN_FINISHED(r->run->status) && kvs_mono_ns() < deadline &&
         kvs_runwait_add(r->srv->runwait, r, r->run->id, deadline) == 0)
         return; /* suspended: kvs_api_run_get_resumed() looks again */
     kvs_reply_data(r, 200, run_json(r, r->run, r->store.general_access));

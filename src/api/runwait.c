@@ -8,11 +8,11 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/validate.h"
 #include "kvs.h"
 #include "server/http.h"
-#include "server/ratelimit.h"
 
 #define RECHECK_NS 1000000000ull /* a waiting request looks at its run at least this often */
 
@@ -73,7 +73,7 @@ static void *keeper(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         uint64_t next = 0;
-        struct waiter *due = take_due(w, kvs_ratelimit_now_ns(), &next);
+        struct waiter *due = take_due(w, kvs_mono_ns(), &next);
         int stop = w->stopping;
         if (due != NULL) {
             pthread_mutex_unlock(&w->mu);
@@ -99,7 +99,7 @@ struct kvs_runwait *kvs_runwait_start(void)
     struct kvs_runwait *w = kvs_xcalloc(1, sizeof *w);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
-    /* the deadlines are kvs_ratelimit_now_ns()'s: CLOCK_MONOTONIC */
+    /* the deadlines are kvs_mono_ns()'s: CLOCK_MONOTONIC */
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
@@ -145,7 +145,7 @@ int kvs_runwait_add(struct kvs_runwait *w, struct kvs_req *r, const char *run_id
     struct waiter *x = kvs_xcalloc(1, sizeof *x);
     x->r = r;
     snprintf(x->run_id, sizeof x->run_id, "%s", run_id);
-    uint64_t recheck = kvs_ratelimit_now_ns() + RECHECK_NS;
+    uint64_t recheck = kvs_mono_ns() + RECHECK_NS;
     x->due_ns = deadline_ns < recheck ? deadline_ns : recheck;
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {

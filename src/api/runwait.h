@@ -30,7 +30,7 @@ void kvs_runwait_stop(struct kvs_runwait *w);
 void kvs_runwait_free(struct kvs_runwait *w);
 
 /* Suspend R (on its own thread, from its handler or finish function) until run RUN_ID changes,
- * a second passes, or DEADLINE_NS (monotonic, kvs_ratelimit_now_ns()'s clock) comes. Returns 0
+ * a second passes, or DEADLINE_NS (monotonic, kvs_mono_ns()'s clock) comes. Returns 0
  * (suspended: return without a response) or KVS_EUNAVAIL when the server is stopping (not
  * suspended: answer now). */
 int kvs_runwait_add(struct kvs_runwait *w, struct kvs_req *r, const char *run_id,

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/duration.h"
 #include "common/validate.h"
 
@@ -115,13 +116,6 @@ static int install_handlers(void)
         if (sigaction(sigs[i], &sa, NULL) != 0)
             return -1;
     return 0;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ==== the Actor's name and input ============================================================== */
@@ -231,7 +225,7 @@ static void stop_cmd(struct runner *x)
     if (x->kill_at_ms != 0)
         return;
     signal_cmd(x, SIGTERM);
-    x->kill_at_ms = mono_ms() + GRACE_MS;
+    x->kill_at_ms = kvs_mono_ms() + GRACE_MS;
 }
 
 /* Set NAME=VALUE in the environment of CMD (this process's, inherited by exec). */
@@ -379,7 +373,7 @@ static void check_run(struct runner *x)
 /* Wait for CMD to end, doing what comes meanwhile. Returns its wait status. */
 static int supervise(struct runner *x)
 {
-    int64_t next_look = mono_ms() + POLL_MS;
+    int64_t next_look = kvs_mono_ms() + POLL_MS;
     int passed = 0; /* signals handled */
     for (;;) {
         int status;
@@ -388,7 +382,7 @@ static int supervise(struct runner *x)
             return status;
         if (w < 0 && errno != EINTR)
             return 0; /* cannot happen: CMD is our child */
-        int64_t now = mono_ms();
+        int64_t now = kvs_mono_ms();
         if (got_signals != passed) {
             passed = got_signals;
             x->interrupted = 1;
@@ -408,14 +402,14 @@ static int supervise(struct runner *x)
         }
         if (now >= next_look) {
             check_run(x);
-            next_look = mono_ms() + POLL_MS;
+            next_look = kvs_mono_ms() + POLL_MS;
         }
         if (x->kill_at_ms != 0 && now >= x->kill_at_ms) {
             signal_cmd(x, SIGKILL);
             x->kill_at_ms = INT64_MAX; /* once */
         }
         struct pollfd pfd = {wake_pipe[0], POLLIN, 0};
-        int wait = (int)(next_look - mono_ms());
+        int wait = (int)(next_look - kvs_mono_ms());
         if (wait > 100)
             wait = 100; /* timers are checked at least this often */
         if (poll(&pfd, 1, wait < 0 ? 0 : wait) > 0) {
@@ -578,8 +572,8 @@ int kvs_cli_run_main(int argc, char **argv)
     }
     actor_env(&x, url);
     if (x.run->timeout_secs > 0)
-        x.deadline_ms = mono_ms() + x.run->timeout_secs * 1000;
-    int64_t started = mono_ms();
+        x.deadline_ms = kvs_mono_ms() + x.run->timeout_secs * 1000;
+    int64_t started = kvs_mono_ms();
     rc = spawn(&x, argv + optind);
     if (rc != 0) {
         (void)kvs_run_finish(x.c, x.run->id, "FAILED", 1, 127, NULL);
@@ -594,7 +588,7 @@ int kvs_cli_run_main(int argc, char **argv)
     if (err == KVS_EFINISHED) /* ended meanwhile (aborted twice): as it is */
         err = kvs_run_get(x.c, x.run->id, 0, &done);
     if (err == 0)
-        report(&x, done, (double)(mono_ms() - started) / 1000.0);
+        report(&x, done, (double)(kvs_mono_ms() - started) / 1000.0);
     else
         kvs_cli_api_fail(x.c, err, "cannot mark run %s %s", x.run->id, status);
     kvs_free(done);

@@ -11,6 +11,18 @@ int64_t kvs_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint64_t kvs_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t kvs_mono_ms(void)
+{
+    return (int64_t)(kvs_mono_ns() / 1000000u);
+}
+
 /* The date of day Z since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
  * civil_from_days): a few divisions, where gmtime_r() takes a lock-free but long path through
  * the time zone code. */

@@ -7,6 +7,11 @@
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t kvs_now_ms(void);
 
+/* The monotonic clock (CLOCK_MONOTONIC), for deadlines and intervals: nanoseconds and
+ * milliseconds since an arbitrary start. */
+uint64_t kvs_mono_ns(void);
+int64_t kvs_mono_ms(void);
+
 #define KVS_ISO_LEN 24 /* "2019-12-12T07:34:14.202Z" */
 
 /* Write MS as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, always 24 characters) and a NUL into OUT. */

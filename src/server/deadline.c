@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define NS 1000000000ull
@@ -34,13 +35,6 @@ struct kvs_deadlines {
     int running;  /* the watchdog thread exists and is not joined yet */
     pthread_t thread;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
 
 /* Whether the peer of socket FD has sent bytes the server has not read yet. */
 static int client_has_sent(int fd)
@@ -87,7 +81,7 @@ static void *watchdog(void *arg)
     struct kvs_deadlines *d = arg;
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
-        unsigned n = cut_expired(d, now_ns());
+        unsigned n = cut_expired(d, kvs_mono_ns());
         if (n) {
             __atomic_add_fetch(&d->cut, n, __ATOMIC_RELAXED);
             kvs_log_debug("http: cut %u connection%s whose request line or headers came too late",

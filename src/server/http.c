@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/runwait.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pct.h"
 #include "common/perthread.h"
@@ -157,7 +158,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->srv = cls;
     r->conn = conn;
     r->drain_max = DRAIN_MAX;
-    r->start_ns = kvs_ratelimit_now_ns();
+    r->start_ns = kvs_mono_ns();
     if (r->srv->deadlines) { /* the entry on_connection() made for this connection */
         r->hdr_deadline =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context;
@@ -516,7 +517,7 @@ static int past_deadline(struct kvs_req *r)
     if (secs == 0)
         return 0;
     uint64_t allowed = (uint64_t)secs + r->bytes_in / MIN_BODY_RATE;
-    return kvs_ratelimit_now_ns() - r->start_ns > allowed * 1000000000ull;
+    return kvs_mono_ns() - r->start_ns > allowed * 1000000000ull;
 }
 
 /* Stop taking R's body: answer ERROR once what is left of it has been drained (at most
@@ -717,7 +718,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     *con_cls = NULL;
-    uint64_t now = kvs_ratelimit_now_ns();
+    uint64_t now = kvs_mono_ns();
     /* --header-timeout: a keep-alive connection's next request is due from now on (on a
      * connection that is closing, the entry is removed right after) */
     if (r->hdr_deadline)
@@ -760,7 +761,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context =
-            ci ? kvs_deadline_add(srv->deadlines, ci->connect_fd, kvs_ratelimit_now_ns()) : NULL;
+            ci ? kvs_deadline_add(srv->deadlines, ci->connect_fd, kvs_mono_ns()) : NULL;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         kvs_deadline_remove(srv->deadlines, *socket_context);
         *socket_context = NULL;

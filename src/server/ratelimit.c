@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 
 #define STRIPES 64
 #define NS 1000000000ull
@@ -25,13 +26,6 @@ struct kvs_ratelimit {
     pthread_mutex_t lock[STRIPES];
 };
 
-uint64_t kvs_ratelimit_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
 struct kvs_ratelimit *kvs_ratelimit_new(unsigned rate, unsigned slots)
 {
     struct kvs_ratelimit *rl = kvs_xcalloc(1, sizeof *rl);
@@ -42,7 +36,7 @@ struct kvs_ratelimit *kvs_ratelimit_new(unsigned rate, unsigned slots)
     rl->mask = n / 2 - 1;
     rl->b = kvs_xcalloc(n, sizeof *rl->b);
     /* callers cannot aim at one set to evict others: the hash is keyed per process */
-    rl->seed = kvs_ratelimit_now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)rl;
+    rl->seed = kvs_mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)rl;
     for (unsigned i = 0; i < STRIPES; i++)
         pthread_mutex_init(&rl->lock[i], NULL);
     return rl;

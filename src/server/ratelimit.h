@@ -32,7 +32,4 @@ unsigned kvs_ratelimit_peek(struct kvs_ratelimit *rl, const void *key, size_t n,
  * evicted since). */
 int kvs_ratelimit_known(struct kvs_ratelimit *rl, const void *key, size_t n);
 
-/* A monotonic clock in nanoseconds, for the above. */
-uint64_t kvs_ratelimit_now_ns(void);
-
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "kvs.h"
@@ -107,13 +108,6 @@ struct kvs_wal {
 
     struct rows rows; /* writer thread only */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void put32(unsigned char *p, uint32_t x)
 {
@@ -939,7 +933,7 @@ durable:
     pthread_mutex_lock(&w->mu);
     if (w->logging) /* the live records begin there now: the free room grew */
         w->start = wrote ? c.start : cur.start;
-    w->last_ckpt_ms = mono_ms();
+    w->last_ckpt_ms = kvs_mono_ms();
     pthread_mutex_unlock(&w->mu);
 out:
     pthread_mutex_unlock(&w->ckpt_mu);
@@ -968,7 +962,7 @@ static void fill_ahead(struct kvs_wal *w)
     if (hi > w->hdr.size)
         hi = w->hdr.size;
     int due = lo < w->hdr.size && w->tail + FILL_AHEAD > lo && !w->failed &&
-              mono_ms() >= w->fill_retry_ms;
+              kvs_mono_ms() >= w->fill_retry_ms;
     if (due) {
         w->fill_lo = lo; /* the writer does not write here until we are done */
         w->fill_hi = hi;
@@ -988,7 +982,7 @@ static void fill_ahead(struct kvs_wal *w)
     if (err != 0) { /* appends into holes work too, at a journal commit each */
         kvs_log_warn("lmdb: %s: zeros ahead of the log: %s", w->log_path, strerror(err));
         pthread_mutex_lock(&w->mu);
-        w->fill_retry_ms = mono_ms() + FILL_RETRY_MS; /* a full disk, likely */
+        w->fill_retry_ms = kvs_mono_ms() + FILL_RETRY_MS; /* a full disk, likely */
         pthread_mutex_unlock(&w->mu);
     }
 }
@@ -1069,9 +1063,9 @@ static void *ckpt_main(void *arg)
             break;
         uint64_t live = live_bytes(w);
         int due = !w->ckpt_failed && !w->failed &&
-                  (live >= ckpt_bytes(w) || (live > 0 && mono_ms() - w->last_ckpt_ms >= w->ckpt_ms));
+                  (live >= ckpt_bytes(w) || (live > 0 && kvs_mono_ms() - w->last_ckpt_ms >= w->ckpt_ms));
         int fill = w->filled < w->hdr.size && w->tail + FILL_AHEAD > w->filled &&
-                   mono_ms() >= w->fill_retry_ms;
+                   kvs_mono_ms() >= w->fill_retry_ms;
         pthread_mutex_unlock(&w->mu);
         if (fill)
             fill_ahead(w);

@@ -57,13 +57,6 @@ static void must(int rc, const char *what)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void kvs_store_clear(struct kvs_store *s)
 {
     if (s == NULL)
@@ -337,15 +330,15 @@ static void *writer_main(void *arg)
     int has_maintain = st->ops->maintain != NULL;
     int maintain = has_maintain;   /* background work may be left from before a restart */
     int64_t maintain_retry_at = 0; /* after a failure, when to try again; 0 = no failure */
-    int64_t next_flush = mono_ms() + FLUSH_INTERVAL_MS;
-    int64_t next_retention_check = mono_ms() + RETENTION_CHECK_MS;
+    int64_t next_flush = kvs_mono_ms() + FLUSH_INTERVAL_MS;
+    int64_t next_retention_check = kvs_mono_ms() + RETENTION_CHECK_MS;
 
     pthread_mutex_lock(&st->mu);
     for (;;) {
         /* Idle: do background work while no write waits, else sleep until a write comes,
          * the statistics are due, or the storage closes. */
         while (st->head == NULL && !st->closing) {
-            int64_t now = mono_ms();
+            int64_t now = kvs_mono_ms();
             if (now >= next_flush)
                 break; /* also between maintenance steps: a long sweep must not hold them */
             if (maintain) {
@@ -370,7 +363,7 @@ static void *writer_main(void *arg)
         size_t nd = n == 1 && batch[0]->upload != NULL && st->ops->uploads_alone
                         ? 0
                         : drain_stats(st, &dv);
-        next_flush = mono_ms() + FLUSH_INTERVAL_MS;
+        next_flush = kvs_mono_ms() + FLUSH_INTERVAL_MS;
         struct kvs_storage_counters c = {0};
         if (n > 0 || nd > 0)
             commit_batch(st, batch, n, dv.items, nd, &c);
@@ -378,15 +371,15 @@ static void *writer_main(void *arg)
             if ((batch[i]->op == KVS_W_STORE_DELETE || batch[i]->op == KVS_W_USER_DELETE) &&
                 batch[i]->result == 0)
                 maintain = has_maintain; /* records to sweep */
-        if (maintain_retry_at != 0 && mono_ms() >= maintain_retry_at) {
+        if (maintain_retry_at != 0 && kvs_mono_ms() >= maintain_retry_at) {
             maintain = has_maintain;
             maintain_retry_at = 0;
         }
         /* Stores also expire with time alone (retention, in ops->maintain): look again about
          * once a second, after the flush above has stored the latest accesses. */
-        if (maintain_retry_at == 0 && mono_ms() >= next_retention_check) {
+        if (maintain_retry_at == 0 && kvs_mono_ms() >= next_retention_check) {
             maintain = has_maintain;
-            next_retention_check = mono_ms() + RETENTION_CHECK_MS;
+            next_retention_check = kvs_mono_ms() + RETENTION_CHECK_MS;
         }
         /* Counted before the callbacks, so that whoever a callback wakes sees the counts. */
         pthread_mutex_lock(&st->mu);

@@ -8,17 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "server/deadline.h"
 #include "test.h"
 
 #define SEC 1000000000ull
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
-}
 
 /* 1 when the server's end of the pair was shut down (the client reads end of file), 0 when
  * it is still open. */
@@ -46,7 +40,7 @@ TEST(deadline_first_byte_spares_a_request_the_server_has_not_read)
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, silent), 0);
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, waiting), 0);
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, late), 0);
-    uint64_t now = mono_ns();
+    uint64_t now = kvs_mono_ns();
     /* accepted 2 s ago: the 1 s first-byte deadline is past for both */
     struct kvs_deadline_conn *cs = kvs_deadline_add(d, silent[0], now - 2 * SEC);
     struct kvs_deadline_conn *cw = kvs_deadline_add(d, waiting[0], now - 2 * SEC);
@@ -88,7 +82,7 @@ TEST(deadline_header_cuts_a_trickle_even_with_bytes_waiting)
     ASSERT(d != NULL);
     int s[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
-    struct kvs_deadline_conn *c = kvs_deadline_add(d, s[0], mono_ns() - 2 * SEC);
+    struct kvs_deadline_conn *c = kvs_deadline_add(d, s[0], kvs_mono_ns() - 2 * SEC);
     ASSERT_EQ(write(s[1], "G", 1), 1);
     settle(d, 1);
     ASSERT_EQ(was_cut(s[1]), 1);

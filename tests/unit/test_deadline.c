@@ -40,15 +40,17 @@ TEST(deadline_first_byte_spares_a_request_the_server_has_not_read)
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, silent), 0);
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, waiting), 0);
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, late), 0);
+    /* the client sent its request; the server's threads have not read it yet. Sent before
+     * the connection joins the table: the watchdog may cut it at once, and a client writing
+     * to a cut socket would get SIGPIPE. */
+    ASSERT_EQ(send(waiting[1], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL), 16);
+    ASSERT_EQ(send(late[1], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL), 16);
     uint64_t now = kvs_mono_ns();
     /* accepted 2 s ago: the 1 s first-byte deadline is past for both */
     struct kvs_deadline_conn *cs = kvs_deadline_add(d, silent[0], now - 2 * SEC);
     struct kvs_deadline_conn *cw = kvs_deadline_add(d, waiting[0], now - 2 * SEC);
     /* accepted 40 s ago: past the 30 s header deadline as well */
     struct kvs_deadline_conn *cl = kvs_deadline_add(d, late[0], now - 40 * SEC);
-    /* the client sent its request; the server's threads have not read it yet */
-    ASSERT_EQ(write(waiting[1], "GET / HTTP/1.1\r\n", 16), 16);
-    ASSERT_EQ(write(late[1], "GET / HTTP/1.1\r\n", 16), 16);
 
     settle(d, 2);
     ASSERT_EQ(was_cut(silent[1]), 1);  /* sent nothing: cut */
@@ -82,8 +84,9 @@ TEST(deadline_header_cuts_a_trickle_even_with_bytes_waiting)
     ASSERT(d != NULL);
     int s[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+    /* sent first, for the same reason as above: the deadline is already past */
+    ASSERT_EQ(send(s[1], "G", 1, MSG_NOSIGNAL), 1);
     struct kvs_deadline_conn *c = kvs_deadline_add(d, s[0], kvs_mono_ns() - 2 * SEC);
-    ASSERT_EQ(write(s[1], "G", 1), 1);
     settle(d, 1);
     ASSERT_EQ(was_cut(s[1]), 1);
     ASSERT_EQ(kvs_deadlines_cut(d), 1);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -61,11 +62,10 @@ static int may_try(struct kvs_pg *db)
     return ok;
 }
 
-int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n, struct kvs_pg_conn **out)
+/* Connect a new connection; on failure its reason, on one line, into WHY[WHY_N]. */
+static int dial(struct kvs_pg *db, char *why, size_t why_n, struct kvs_pg_conn **out)
 {
     *out = NULL;
-    if (why == NULL && !may_try(db))
-        return KVS_EUNAVAIL;
     /* Ours come before dbname, so that the URI's own settings win (libpq's rule: later
      * entries override earlier ones). Keepalives find a dead peer of an idle connection. */
     static const char *const keys[] = {
@@ -109,12 +109,23 @@ int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n, struct kvs_pg_con
     *out = c;
     return 0;
 fail:
-    if (why != NULL)
-        snprintf(why, why_n, "%s", msg[0] ? msg : "the connection failed");
-    else
-        kvs_pg_note_down(db, msg);
+    snprintf(why, why_n, "%s", msg[0] ? msg : "the connection failed");
     PQfinish(pg);
     return KVS_EUNAVAIL;
+}
+
+int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n, struct kvs_pg_conn **out)
+{
+    if (why != NULL)
+        return dial(db, why, why_n, out);
+    *out = NULL;
+    if (!may_try(db))
+        return KVS_EUNAVAIL;
+    char msg[512];
+    int rc = dial(db, msg, sizeof msg, out);
+    if (rc != 0)
+        kvs_pg_note_down(db, msg);
+    return rc;
 }
 
 void kvs_pg_conn_close(struct kvs_pg_conn *c)
@@ -151,29 +162,80 @@ void kvs_pg_note_up(struct kvs_pg *db)
 
 /* ==== the pool =============================================================================== */
 
+/* Wait on the pool's FREED until a connection is given back, or until the monotonic time
+ * UNTIL_MS (0: no limit). Called with MU held. */
+static void wait_freed(struct kvs_pg *db, int64_t until_ms)
+{
+    if (until_ms == 0) {
+        pthread_cond_wait(&db->freed, &db->mu);
+        return;
+    }
+    int64_t left = until_ms - kvs_mono_ms();
+    if (left <= 0)
+        return;
+    struct timespec at; /* the condition waits by the wall clock */
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += left / 1000;
+    at.tv_nsec += (long)(left % 1000) * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&db->freed, &db->mu, &at);
+}
+
+/* A failed connection attempt does not make the database unreachable while others of the
+ * pool are open and it is not known to be down: on a busy machine a new backend can take
+ * longer than connect_timeout to start while the open connections answer in milliseconds
+ * (two nodes and PostgreSQL on two cores: thousands of 503s in a second after start). The
+ * pool stops growing for RETRY_MS instead, and the lookup waits for an open connection. If
+ * those break too, OPEN falls to 0 and the next failure is the database's. */
 int kvs_pg_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out)
 {
+    *out = NULL;
+    char why[512] = "";
     pthread_mutex_lock(&db->mu);
-    while (db->idle == NULL && db->open >= db->max)
-        pthread_cond_wait(&db->freed, &db->mu);
-    struct kvs_pg_conn *c = db->idle;
-    if (c != NULL) {
-        db->idle = c->next;
-        c->next = NULL;
+    for (;;) {
+        struct kvs_pg_conn *c = db->idle;
+        if (c != NULL) {
+            db->idle = c->next;
+            c->next = NULL;
+            pthread_mutex_unlock(&db->mu);
+            *out = c;
+            return 0;
+        }
+        int paused = db->open > 0 && kvs_mono_ms() < db->grow_at;
+        if (db->open >= db->max || paused) {
+            wait_freed(db, db->open >= db->max ? 0 : db->grow_at);
+            continue;
+        }
+        int down = db->down;
+        db->open++; /* counted while connecting, so that MAX holds */
         pthread_mutex_unlock(&db->mu);
-        *out = c;
-        return 0;
-    }
-    db->open++; /* counted while connecting, so that MAX holds */
-    pthread_mutex_unlock(&db->mu);
-    int rc = kvs_pg_connect(db, NULL, 0, out);
-    if (rc != 0) {
+        /* Known down: one attempt per RETRY_MS, the others fail at once (kvs_pg_connect). */
+        why[0] = '\0';
+        int rc = down ? kvs_pg_connect(db, NULL, 0, out) : dial(db, why, sizeof why, out);
         pthread_mutex_lock(&db->mu);
+        if (rc == 0) {
+            db->grow_failing = 0;
+            pthread_mutex_unlock(&db->mu);
+            return 0;
+        }
         db->open--;
-        pthread_cond_signal(&db->freed);
-        pthread_mutex_unlock(&db->mu);
+        pthread_cond_broadcast(&db->freed);
+        if (down || db->open == 0)
+            break;
+        if (!db->grow_failing) /* once until a connection is made again */
+            kvs_log_warn("postgres: a new connection failed (%s); the %u open serve meanwhile, "
+                         "and another is tried every %d ms",
+                         why, db->open, RETRY_MS);
+        db->grow_failing = 1;
+        db->grow_at = kvs_mono_ms() + RETRY_MS;
     }
-    return rc;
+    pthread_mutex_unlock(&db->mu);
+    if (why[0] != '\0') /* dial()'s failure, not yet noted */
+        kvs_pg_note_down(db, why);
+    return KVS_EUNAVAIL;
 }
 
 void kvs_pg_conn_put(struct kvs_pg *db, struct kvs_pg_conn *c, int broken)

@@ -270,6 +270,8 @@ struct kvs_pg {
     unsigned open, max;
     int down;         /* the database was found unreachable and has not answered since */
     int64_t retry_at; /* while down: when a new connection may be tried (pg_conn.c) */
+    int64_t grow_at;  /* monotonic ms: after a failed attempt the pool grows again then */
+    int grow_failing; /* an attempt failed (and was logged); none has been made since */
 
     /* Large values (pg_blob.c), under mu: connections of uploads in progress (OPEN counts
      * them too, apart from the pool's), idle ones kept for the next. */
@@ -327,7 +329,8 @@ KVS_MUST_CHECK int kvs_pg_connect(struct kvs_pg *db, char *why, size_t why_n,
 void kvs_pg_conn_close(struct kvs_pg_conn *c);
 
 /* Take a connection of the pool (made when none is idle and fewer than MAX are open; else wait
- * for one). Returns 0 or KVS_EUNAVAIL. Give it back with kvs_pg_conn_put(); BROKEN closes it
+ * for one; a failed attempt while others are open waits for one of them). Returns 0, or
+ * KVS_EUNAVAIL when none is open and none can be made. Give it back with kvs_pg_conn_put(); BROKEN closes it
  * (and every idle one: a database that dropped one connection has usually dropped all). */
 KVS_MUST_CHECK int kvs_pg_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out);
 void kvs_pg_conn_put(struct kvs_pg *db, struct kvs_pg_conn *c, int broken);

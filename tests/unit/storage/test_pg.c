@@ -848,6 +848,73 @@ TEST(pg_lost_connections_are_made_again)
     kvs_storage_close(st);
 }
 
+struct pool_take {
+    struct kvs_pg *db;
+    struct kvs_pg_conn *c;
+    int rc, done; /* done: atomic */
+};
+
+static void *pool_take(void *arg)
+{
+    struct pool_take *t = arg;
+    t->rc = kvs_pg_conn_get(t->db, &t->c);
+    __atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A new connection that cannot be made while others of the pool are open (a backend slow to
+ * start on a busy machine): the lookup waits for one of those, and the database is not taken
+ * for down (that answered 503 to every request of the node). With none open, it is down. */
+TEST(pg_pool_waits_for_an_open_connection_when_a_new_one_fails)
+{
+    struct kvs_user alice;
+    struct kvs_store s;
+    struct kvs_storage *st = node_with_store(&alice, &s);
+    struct kvs_pg *db = pg_of(st);
+    /* Hold every connection of the pool, one at least: none is idle. */
+    struct kvs_pg_conn *held[PG_DEFAULT_POOL];
+    size_t n = 0;
+    do
+        ASSERT_OK(kvs_pg_conn_get(db, &held[n++]));
+    while (db->idle != NULL && n < PG_DEFAULT_POOL);
+    ASSERT(db->idle == NULL);
+
+    char *good = db->uri;
+    char bad[] = "postgresql:///postgres?host=/nonexistent/kvs-test&connect_timeout=1";
+    db->uri = bad; /* read by the connecting thread only: none connects now */
+    struct pool_take t = {.db = db};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, pool_take, &t), 0);
+    usleep(700000); /* two attempts at least (RETRY_MS apart), both failed */
+    ASSERT_EQ(__atomic_load_n(&t.done, __ATOMIC_ACQUIRE), 0);
+    ASSERT_EQ(db->down, 0);
+    kvs_pg_conn_put(db, held[0], 0);
+    ASSERT_EQ(pthread_join(th, NULL), 0);
+    ASSERT_OK(t.rc);
+    ASSERT(t.c == held[0]);
+    held[0] = t.c;
+
+    /* None open (a broken one drops the idle ones too): the failure is the database's. */
+    for (size_t i = 1; i < n; i++)
+        kvs_pg_conn_put(db, held[i], 0);
+    kvs_pg_conn_put(db, held[0], 1);
+    ASSERT_EQ(db->open, 0u);
+    struct kvs_pg_conn *c = NULL;
+    ASSERT_ERR(kvs_pg_conn_get(db, &c), KVS_EUNAVAIL);
+    ASSERT(c == NULL);
+    ASSERT_EQ(db->down, 1);
+
+    /* Back: once RETRY_MS has passed, a lookup connects and the database is up again. */
+    db->uri = good;
+    usleep(600000);
+    char *v;
+    size_t vn;
+    ASSERT_ERR(ts_get(st, s.id, "absent", &v, &vn), KVS_ENOTFOUND);
+    ASSERT_EQ(db->down, 0);
+    kvs_store_clear(&s);
+    kvs_storage_close(st);
+}
+
 /* Retention on two nodes: the store expires once, by the database's clock. */
 TEST(pg_retention_on_two_nodes)
 {

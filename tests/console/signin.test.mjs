@@ -49,6 +49,10 @@ consoleTest('a revoked token ends the session with a message', async ({ server, 
     const res = await fetch(`${server.url}/v2/users/admin/tokens`, { method: 'POST', headers: { Authorization: `Bearer ${server.token}` } });
     const second = (await res.json()).data;
     await signIn(page, server, { token: second.token });
+    // The store list's requests answered first: one still in flight when the token goes would
+    // meet the revocation and sign out before the reload, which then starts afresh.
+    await page.getByText('No named key-value stores yet').waitFor();
+    await page.locator('.stat-card').nth(2).waitFor();
     await client.keyValueStores().getOrCreate('after-revoke');
     const del = await fetch(`${server.url}/v2/tokens/${second.prefix}`, { method: 'DELETE', headers: { Authorization: `Bearer ${server.token}` } });
     assert.equal(del.status, 204);

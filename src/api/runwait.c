@@ -86,7 +86,7 @@ static void *keeper(void *arg)
         if (next == 0) {
             pthread_cond_wait(&w->cv, &w->mu);
         } else {
-            struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+            struct timespec ts = kvs_mono_timespec(next);
             pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         }
     }
@@ -97,12 +97,7 @@ static void *keeper(void *arg)
 struct kvs_runwait *kvs_runwait_start(void)
 {
     struct kvs_runwait *w = kvs_xcalloc(1, sizeof *w);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    /* the deadlines are kvs_mono_ns()'s: CLOCK_MONOTONIC */
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    kvs_cond_init_mono(&w->cv); /* the deadlines are kvs_mono_ns()'s */
     pthread_mutex_init(&w->mu, NULL);
     int rc = pthread_create(&w->thread, NULL, keeper, w);
     if (rc != 0) {

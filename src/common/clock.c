@@ -23,6 +23,20 @@ int64_t kvs_mono_ms(void)
     return (int64_t)(kvs_mono_ns() / 1000000u);
 }
 
+void kvs_cond_init_mono(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+struct timespec kvs_mono_timespec(uint64_t ns)
+{
+    return (struct timespec){(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+}
+
 /* The date of day Z since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
  * civil_from_days): a few divisions, where gmtime_r() takes a lock-free but long path through
  * the time zone code. */

@@ -2,7 +2,9 @@
 #ifndef KVS_COMMON_CLOCK_H
 #define KVS_COMMON_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t kvs_now_ms(void);
@@ -11,6 +13,14 @@ int64_t kvs_now_ms(void);
  * milliseconds since an arbitrary start. */
 uint64_t kvs_mono_ns(void);
 int64_t kvs_mono_ms(void);
+
+/* Initialise COND so that pthread_cond_timedwait() on it counts by the monotonic clock, which
+ * the wall clock's steps do not move. */
+void kvs_cond_init_mono(pthread_cond_t *cond);
+
+/* The monotonic time NS (kvs_mono_ns()'s) as the deadline pthread_cond_timedwait() takes on a
+ * condition made by kvs_cond_init_mono(). */
+struct timespec kvs_mono_timespec(uint64_t ns);
 
 #define KVS_ISO_LEN 24 /* "2019-12-12T07:34:14.202Z" */
 

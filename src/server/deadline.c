@@ -87,13 +87,7 @@ static void *watchdog(void *arg)
             kvs_log_debug("http: cut %u connection%s whose request line or headers came too late",
                           n, n == 1 ? "" : "s");
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)TICK_NS;
-        if (until.tv_nsec >= (long)NS) {
-            until.tv_sec++;
-            until.tv_nsec -= (long)NS;
-        }
+        struct timespec until = kvs_mono_timespec(kvs_mono_ns() + TICK_NS);
         while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT)
             ;
     }
@@ -105,11 +99,7 @@ struct kvs_deadlines *kvs_deadlines_start(unsigned secs, unsigned first_secs)
 {
     struct kvs_deadlines *d = kvs_xcalloc(1, sizeof *d);
     pthread_mutex_init(&d->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&d->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    kvs_cond_init_mono(&d->wake);
     d->head.prev = d->head.next = &d->head;
     d->timeout_ns = (uint64_t)secs * NS;
     d->first_ns = (uint64_t)first_secs * NS;

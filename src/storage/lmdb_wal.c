@@ -574,11 +574,7 @@ int kvs_wal_open(const struct kvs_storage_config *cfg, struct kvs_wal **out)
     w->data_fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->ckpt_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    kvs_cond_init_mono(&w->cv);
     pthread_cond_init(&w->fill_cv, NULL);
 
     int rc = 0;
@@ -1053,11 +1049,7 @@ static void *ckpt_main(void *arg)
         kvs_log_debug("lmdb: checkpoint thread priority: %s", strerror(errno));
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += (long)POLL_MS * 1000000;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
+        struct timespec ts = kvs_mono_timespec(kvs_mono_ns() + (uint64_t)POLL_MS * 1000000u);
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         if (w->stop)
             break;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -162,28 +161,6 @@ void kvs_pg_note_up(struct kvs_pg *db)
 
 /* ==== the pool =============================================================================== */
 
-/* Wait on the pool's FREED until a connection is given back, or until the monotonic time
- * UNTIL_MS (0: no limit). Called with MU held. */
-static void wait_freed(struct kvs_pg *db, int64_t until_ms)
-{
-    if (until_ms == 0) {
-        pthread_cond_wait(&db->freed, &db->mu);
-        return;
-    }
-    int64_t left = until_ms - kvs_mono_ms();
-    if (left <= 0)
-        return;
-    struct timespec at; /* the condition waits by the wall clock */
-    clock_gettime(CLOCK_REALTIME, &at);
-    at.tv_sec += left / 1000;
-    at.tv_nsec += (long)(left % 1000) * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&db->freed, &db->mu, &at);
-}
-
 /* A failed connection attempt does not make the database unreachable while others of the
  * pool are open and it is not known to be down: on a busy machine a new backend can take
  * longer than connect_timeout to start while the open connections answer in milliseconds
@@ -204,9 +181,14 @@ int kvs_pg_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out)
             *out = c;
             return 0;
         }
-        int paused = db->open > 0 && kvs_mono_ms() < db->grow_at;
-        if (db->open >= db->max || paused) {
-            wait_freed(db, db->open >= db->max ? 0 : db->grow_at);
+        if (db->open >= db->max) {
+            pthread_cond_wait(&db->freed, &db->mu);
+            continue;
+        }
+        /* Growth paused: wait until a connection is given back, or until GROW_AT. */
+        if (db->open > 0 && kvs_mono_ms() < db->grow_at) {
+            struct timespec at = kvs_mono_timespec((uint64_t)db->grow_at * 1000000u);
+            pthread_cond_timedwait(&db->freed, &db->mu, &at);
             continue;
         }
         int down = db->down;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "storage/pg_internal.h"
 
@@ -316,7 +317,7 @@ int kvs_storage_open_pg(const struct kvs_storage_config *cfg, struct kvs_storage
     db->inline_max = cfg->inline_max ? cfg->inline_max : PG_INLINE_MAX;
     db->blob_grace_ms = cfg->pg_blob_grace_ms ? (int64_t)cfg->pg_blob_grace_ms : PG_BLOB_GRACE_MS;
     pthread_mutex_init(&db->mu, NULL);
-    pthread_cond_init(&db->freed, NULL);
+    kvs_cond_init_mono(&db->freed); /* timed waits by kvs_mono_ms() (pg_conn.c) */
     pthread_mutex_init(&db->rq_mu, NULL);
     /* Rounds of lookups out at once (pg_read.c): two pipelines per CPU keep the database's
      * CPUs busy (one is being answered while the other is sent); more would only split them. */

@@ -1,5 +1,6 @@
 /* test_common.c — the small shared modules: validation rules, the capped buffer, random IDs,
  * the clock, the error table and API tokens (src/common/, src/auth/token.c). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -325,6 +326,29 @@ TEST(common_clock_now)
     kvs_iso8601(a, out);
     ASSERT_EQ(strlen(out), KVS_ISO_LEN);
     ASSERT_EQ(out[KVS_ISO_LEN - 1], 'Z');
+}
+
+/* A condition of kvs_cond_init_mono() waits until a kvs_mono_timespec() deadline, by the
+ * monotonic clock (read by the wall clock, that deadline is in 1970: the wait would end at
+ * once). */
+TEST(common_clock_mono_wait)
+{
+    struct timespec t = kvs_mono_timespec(3000000001ull);
+    ASSERT_EQ(t.tv_sec, 3);
+    ASSERT_EQ(t.tv_nsec, 1);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv;
+    kvs_cond_init_mono(&cv);
+    uint64_t until = kvs_mono_ns() + 20000000u; /* 20 ms */
+    struct timespec at = kvs_mono_timespec(until);
+    pthread_mutex_lock(&mu);
+    int rc;
+    while ((rc = pthread_cond_timedwait(&cv, &mu, &at)) == 0)
+        ; /* a spurious wake-up */
+    pthread_mutex_unlock(&mu);
+    ASSERT_EQ(rc, ETIMEDOUT);
+    ASSERT(kvs_mono_ns() >= until);
+    pthread_cond_destroy(&cv);
 }
 
 /* ---- durations -------------------------------------------------------------------------- */

@@ -1204,7 +1204,6 @@ static KVS_MUST_CHECK int send_stats(struct batch *b)
     return rc;
 }
 
-/* Roll back the transaction on the writer's connection after a failed statement. */
 /* B's connection broke, or is in a state not known: the writer's is closed (the next use
  * makes a new one); an upload's is closed with its upload (kvs_pg_upload_abort). */
 static void conn_lost(struct batch *b)
@@ -1227,6 +1226,7 @@ static int roll(struct batch *b, const char *sql)
     return rc;
 }
 
+/* Roll back B's transaction after a failed statement. */
 static void rollback(struct batch *b)
 {
     (void)roll(b, "ROLLBACK");

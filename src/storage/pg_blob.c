@@ -14,7 +14,6 @@
  *             idle ones, or is closed when broken.
  * Writing to the connection blocks while the database takes the bytes in (as a file's write
  * does); the database's errors (a full disk) come back with the next chunk. */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,10 +55,11 @@ uint64_t kvs_pg_inline_max(const struct kvs_storage *st)
 
 int64_t kvs_pg_blob_of(kvs_slice ref)
 {
-    uint64_t x = 0;
-    for (size_t i = 0; i < ref.n && i < 8; i++)
-        x = x << 8 | (unsigned char)ref.p[i];
-    return ref.n == 8 ? (int64_t)x : 0;
+    uint64_t x;
+    if (ref.n != sizeof x)
+        return 0;
+    memcpy(&x, ref.p, sizeof x);
+    return (int64_t)be64toh(x);
 }
 
 /* ==== the connections of uploads ============================================================= */
@@ -173,23 +173,16 @@ static int up_exec(struct pg_upload *u, const char *sql, ExecStatusType status, 
     return 0;
 }
 
-static void be32(unsigned char *p, uint32_t x)
-{
-    x = htonl(x);
-    memcpy(p, &x, 4);
-}
-
 /* Send the chunk being filled as one row of the binary COPY: (blob, seq, data). */
 static int send_chunk(struct pg_upload *u)
 {
     unsigned char h[2 + 4 + 8 + 4 + 4 + 4];
     h[0] = 0, h[1] = 3; /* fields */
-    be32(h + 2, 8);
-    be32(h + 6, (uint32_t)((uint64_t)u->blob >> 32));
-    be32(h + 10, (uint32_t)u->blob);
-    be32(h + 14, 4);
-    be32(h + 18, (uint32_t)u->seq);
-    be32(h + 22, (uint32_t)u->fill);
+    kvs_pg_put_be32(h + 2, 8);
+    kvs_pg_put_be64(h + 6, (uint64_t)u->blob);
+    kvs_pg_put_be32(h + 14, 4);
+    kvs_pg_put_be32(h + 18, (uint32_t)u->seq);
+    kvs_pg_put_be32(h + 22, (uint32_t)u->fill);
     if (PQputCopyData(u->c->pg, (const char *)h, sizeof h) != 1 ||
         PQputCopyData(u->c->pg, (const char *)u->chunk, (int)u->fill) != 1)
         return up_fail(u, NULL, "COPY kvs_blobs");

@@ -283,9 +283,7 @@ void kvs_pg_p_str(struct kvs_pg_params *p, const char *s)
 void kvs_pg_p_i64(struct kvs_pg_params *p, int64_t x)
 {
     char *b = p->num[p->n < PG_MAX_PARAMS ? p->n : 0];
-    uint64_t u = (uint64_t)x;
-    for (int i = 7; i >= 0; i--, u >>= 8)
-        b[i] = (char)(u & 0xff);
+    kvs_pg_put_be64(b, (uint64_t)x);
     param(p, b, 8, 1);
 }
 
@@ -303,12 +301,6 @@ void kvs_pg_p_null(struct kvs_pg_params *p)
 
 /* ---- arrays ---- */
 
-static void put_be32(char *p, uint32_t x)
-{
-    for (int i = 3; i >= 0; i--, x >>= 8)
-        p[i] = (char)(x & 0xff);
-}
-
 static void array_room(struct kvs_pg_array *a, size_t more)
 {
     if (a->n + more <= a->cap)
@@ -321,17 +313,17 @@ void kvs_pg_array_init(struct kvs_pg_array *a, uint32_t elem_oid)
 {
     memset(a, 0, sizeof *a);
     array_room(a, 20 + 64);
-    put_be32(a->p, 1);            /* dimensions */
-    put_be32(a->p + 4, 0);        /* no NULLs */
-    put_be32(a->p + 8, elem_oid); /* the elements' type */
-    put_be32(a->p + 16, 1);       /* the lower bound; the count goes at 12 */
+    kvs_pg_put_be32(a->p, 1);            /* dimensions */
+    kvs_pg_put_be32(a->p + 4, 0);        /* no NULLs */
+    kvs_pg_put_be32(a->p + 8, elem_oid); /* the elements' type */
+    kvs_pg_put_be32(a->p + 16, 1);       /* the lower bound; the count goes at 12 */
     a->n = 20;
 }
 
 void kvs_pg_array_add(struct kvs_pg_array *a, const void *v, size_t n)
 {
     array_room(a, 4 + n);
-    put_be32(a->p + a->n, (uint32_t)n);
+    kvs_pg_put_be32(a->p + a->n, (uint32_t)n);
     if (n > 0)
         memcpy(a->p + a->n + 4, v, n);
     a->n += 4 + n;
@@ -341,15 +333,13 @@ void kvs_pg_array_add(struct kvs_pg_array *a, const void *v, size_t n)
 void kvs_pg_array_add_i64(struct kvs_pg_array *a, int64_t x)
 {
     char b[8];
-    uint64_t u = (uint64_t)x;
-    for (int i = 7; i >= 0; i--, u >>= 8)
-        b[i] = (char)(u & 0xff);
+    kvs_pg_put_be64(b, (uint64_t)x);
     kvs_pg_array_add(a, b, sizeof b);
 }
 
 void kvs_pg_p_array(struct kvs_pg_params *p, struct kvs_pg_array *a)
 {
-    put_be32(a->p + 12, a->count);
+    kvs_pg_put_be32(a->p + 12, a->count);
     param(p, a->p, (int)a->n, 1);
 }
 

@@ -125,9 +125,11 @@
 #ifndef KVS_STORAGE_PG_INTERNAL_H
 #define KVS_STORAGE_PG_INTERNAL_H
 
+#include <endian.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kvs.h"
 #include "storage/backend.h"
@@ -330,8 +332,9 @@ void kvs_pg_conn_close(struct kvs_pg_conn *c);
 
 /* Take a connection of the pool (made when none is idle and fewer than MAX are open; else wait
  * for one; a failed attempt while others are open waits for one of them). Returns 0, or
- * KVS_EUNAVAIL when none is open and none can be made. Give it back with kvs_pg_conn_put(); BROKEN closes it
- * (and every idle one: a database that dropped one connection has usually dropped all). */
+ * KVS_EUNAVAIL when none is open and none can be made. Give it back with kvs_pg_conn_put();
+ * BROKEN closes it (and every idle one: a database that dropped one connection has usually
+ * dropped all). */
 KVS_MUST_CHECK int kvs_pg_conn_get(struct kvs_pg *db, struct kvs_pg_conn **out);
 void kvs_pg_conn_put(struct kvs_pg *db, struct kvs_pg_conn *c, int broken);
 /* Close every connection of the pool; none may be taken. */
@@ -341,6 +344,19 @@ void kvs_pg_pool_close(struct kvs_pg *db);
  * change once (not once per request). */
 void kvs_pg_note_up(struct kvs_pg *db);
 void kvs_pg_note_down(struct kvs_pg *db, const char *why);
+
+/* X in network byte order at P, as PostgreSQL's binary formats (parameters, arrays, COPY)
+ * want it; kvs_pg_int() reads it back. */
+static inline void kvs_pg_put_be32(void *p, uint32_t x)
+{
+    x = htobe32(x);
+    memcpy(p, &x, sizeof x);
+}
+static inline void kvs_pg_put_be64(void *p, uint64_t x)
+{
+    x = htobe64(x);
+    memcpy(p, &x, sizeof x);
+}
 
 /* Parameters of one statement, sent in binary format (the SQL casts each parameter to its
  * type: $1::text, $2::int8, ...). */

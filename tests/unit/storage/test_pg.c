@@ -482,13 +482,30 @@ static void expect_value(struct kvs_storage *st, const char *store_id, const cha
     free(v);
 }
 
-/* Take away what schema version 6 added (large values in chunks) from the test's schema. */
-static void drop_v6(PGconn *pg)
+/* Alice's store S with "old" = "kept", written by a node of today's schema; then, that node
+ * closed, the test's schema taken back to VERSION: the statements UNDO (NULL-terminated), and
+ * what version 6 added (large values in chunks) taken away. The next node upgrades it. */
+static void schema_back_to(int version, const char *const *undo, struct kvs_user *alice,
+                           struct kvs_store *s)
 {
+    struct kvs_storage *st = node_with_store(alice, s);
+    ASSERT_OK(ts_put_str(st, s->id, "old", "kept"));
+    kvs_storage_close(st);
+    PGconn *pg = sql_conn();
+    for (; *undo != NULL; undo++)
+        free(sql_text(pg, *undo));
     free(sql_text(pg, "DROP TABLE kvs_blobs, kvs_dead_blobs"));
     free(sql_text(pg, "DROP SEQUENCE kvs_blob_ids"));
     free(sql_text(pg, "ALTER TABLE kvs_records DROP COLUMN blob, DROP COLUMN blob_size"));
+    char sql[96];
+    snprintf(sql, sizeof sql, "UPDATE kvs_meta SET value = '%d' WHERE key = 'schema_version'",
+             version);
+    free(sql_text(pg, sql));
+    PQfinish(pg);
 }
+
+/* What version 5 added: the tokens' limits. */
+#define UNDO_V5 "ALTER TABLE kvs_tokens DROP COLUMN scope, DROP COLUMN expires_ms"
 
 /* A database of schema version 1 (no record versions) is upgraded at start: its records get
  * the time of the upgrade as version and modification time, and later writes go above it. */
@@ -496,22 +513,18 @@ TEST(pg_upgrade_from_v1)
 {
     struct kvs_user alice;
     struct kvs_store s;
-    struct kvs_storage *st = node_with_store(&alice, &s);
-    ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
-    kvs_storage_close(st);
-    PGconn *pg = sql_conn(); /* back to what version 1 made */
-    free(sql_text(pg, "DROP TABLE kvs_runs"));
-    free(sql_text(pg, "ALTER TABLE kvs_records DROP COLUMN version, DROP COLUMN modified_ms"));
-    free(sql_text(pg, "ALTER TABLE kvs_stores DROP COLUMN last_version"));
-    free(sql_text(pg, "DROP TABLE kvs_epoch"));
-    free(sql_text(pg, "DROP FUNCTION kvs_epoch_bump() CASCADE")); /* and its triggers */
-    drop_v6(pg);
-    free(sql_text(pg, "ALTER TABLE kvs_tokens DROP COLUMN scope, DROP COLUMN expires_ms"));
-    free(sql_text(pg, "UPDATE kvs_meta SET value = '1' WHERE key = 'schema_version'"));
-    PQfinish(pg);
+    static const char *const undo[] = {
+        "DROP TABLE kvs_runs",
+        "ALTER TABLE kvs_records DROP COLUMN version, DROP COLUMN modified_ms",
+        "ALTER TABLE kvs_stores DROP COLUMN last_version",
+        "DROP TABLE kvs_epoch",
+        "DROP FUNCTION kvs_epoch_bump() CASCADE", /* and its triggers */
+        UNDO_V5,
+        NULL};
+    schema_back_to(1, undo, &alice, &s);
 
     int64_t before = kvs_now_ms();
-    st = open_node(0);
+    struct kvs_storage *st = open_node(0);
     struct kvs_read *rd;
     struct kvs_record_view rec;
     ASSERT_OK(kvs_storage_read_begin(st, &rd));
@@ -527,7 +540,7 @@ TEST(pg_upgrade_from_v1)
     memcpy(w.store_id, s.id, sizeof w.store_id);
     ASSERT_OK(kvs_storage_write(st, &w));
     ASSERT(w.version > upgraded);
-    pg = sql_conn();
+    PGconn *pg = sql_conn();
     ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
               PG_SCHEMA_VERSION);
     PQfinish(pg);
@@ -542,17 +555,10 @@ TEST(pg_upgrade_from_v3)
 {
     struct kvs_user alice;
     struct kvs_store s;
-    struct kvs_storage *st = node_with_store(&alice, &s);
-    ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
-    kvs_storage_close(st);
-    PGconn *pg = sql_conn();
-    free(sql_text(pg, "DROP TABLE kvs_runs"));
-    drop_v6(pg);
-    free(sql_text(pg, "ALTER TABLE kvs_tokens DROP COLUMN scope, DROP COLUMN expires_ms"));
-    free(sql_text(pg, "UPDATE kvs_meta SET value = '3' WHERE key = 'schema_version'"));
-    PQfinish(pg);
+    static const char *const undo[] = {"DROP TABLE kvs_runs", UNDO_V5, NULL};
+    schema_back_to(3, undo, &alice, &s);
 
-    st = open_node(0);
+    struct kvs_storage *st = open_node(0);
     expect_value(st, s.id, "old", "kept");
     struct kvs_run run = {0};
     struct kvs_write w = {.op = KVS_W_RUN_CREATE, .run = &run};
@@ -562,7 +568,7 @@ TEST(pg_upgrade_from_v3)
     strcpy(run.actor, "a");
     strcpy(run.origin, "CLI");
     ASSERT_OK(kvs_storage_write(st, &w));
-    pg = sql_conn();
+    PGconn *pg = sql_conn();
     ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
               PG_SCHEMA_VERSION);
     ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_runs"), 1);
@@ -588,15 +594,10 @@ TEST(pg_upgrade_from_v5)
 {
     struct kvs_user alice;
     struct kvs_store s;
-    struct kvs_storage *st = node_with_store(&alice, &s);
-    ASSERT_OK(ts_put_str(st, s.id, "old", "kept"));
-    kvs_storage_close(st);
-    PGconn *pg = sql_conn();
-    drop_v6(pg);
-    free(sql_text(pg, "UPDATE kvs_meta SET value = '5' WHERE key = 'schema_version'"));
-    PQfinish(pg);
+    static const char *const undo[] = {NULL};
+    schema_back_to(5, undo, &alice, &s);
 
-    st = open_node(0);
+    struct kvs_storage *st = open_node(0);
     expect_value(st, s.id, "old", "kept");
     size_t big_n = 3 * PG_BLOB_CHUNK + 17;
     char *big = malloc(big_n);
@@ -610,7 +611,7 @@ TEST(pg_upgrade_from_v5)
     ASSERT(n == big_n && memcmp(v, big, n) == 0);
     free(v);
     free(big);
-    pg = sql_conn();
+    PGconn *pg = sql_conn();
     ASSERT_EQ(sql_num(pg, "SELECT value::int FROM kvs_meta WHERE key = 'schema_version'"),
               PG_SCHEMA_VERSION);
     ASSERT_EQ(sql_num(pg, "SELECT count(*) FROM kvs_blobs"), 4);

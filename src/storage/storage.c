@@ -289,22 +289,28 @@ static void commit_batch(struct kvs_storage *st, struct kvs_write **batch, size_
         c->batches++;
 }
 
+/* Whether W goes in a batch of its own: it carries an upload, and the back-end wants those
+ * alone (ops->uploads_alone: PostgreSQL runs the batch in the upload's transaction). */
+static int goes_alone(const struct kvs_storage *st, const struct kvs_write *w)
+{
+    return st->ops->uploads_alone && w->upload != NULL;
+}
+
 /* Unlink up to BATCH_MAX queued writes (and at most BATCH_BYTES_MAX bytes of values, but
- * always at least one write) into BATCH. ST->mu is held. Returns how many. Where the back-end
- * wants them so (ops->uploads_alone), a write carrying an upload is a batch of its own. */
+ * always at least one write) into BATCH. ST->mu is held. Returns how many; a write that
+ * goes_alone() is a batch of its own. */
 static size_t take_batch(struct kvs_storage *st, struct kvs_write **batch)
 {
     size_t n = 0, bytes = 0;
-    int alone = st->ops->uploads_alone;
     while (st->head != NULL && n < BATCH_MAX) {
         struct kvs_write *w = st->head;
-        if (n > 0 && (bytes + w->value.n > BATCH_BYTES_MAX || (alone && w->upload != NULL)))
+        if (n > 0 && (bytes + w->value.n > BATCH_BYTES_MAX || goes_alone(st, w)))
             break;
         bytes += w->value.n;
         st->head = w->next;
         w->next = NULL;
         batch[n++] = w;
-        if (alone && w->upload != NULL)
+        if (goes_alone(st, w))
             break;
     }
     if (st->head == NULL)
@@ -360,9 +366,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&st->mu);
 
         /* An upload's batch of its own goes without the statistics (ops->uploads_alone). */
-        size_t nd = n == 1 && batch[0]->upload != NULL && st->ops->uploads_alone
-                        ? 0
-                        : drain_stats(st, &dv);
+        size_t nd = n == 1 && goes_alone(st, batch[0]) ? 0 : drain_stats(st, &dv);
         next_flush = kvs_mono_ms() + FLUSH_INTERVAL_MS;
         struct kvs_storage_counters c = {0};
         if (n > 0 || nd > 0)
